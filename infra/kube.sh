@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# infra/kube.sh: a real kube-apiserver (+ etcd) on this machine, without Docker,
+# for integration tests of the tenant provisioner.
+#
+#   infra/kube.sh install     build kube-apiserver and etcd (cached; skipped when
+#                             the wrapper module in infra/kube/apiserver is unchanged)
+#   infra/kube.sh up          install, generate certs/keys/token, start etcd and
+#                             kube-apiserver, wait for /readyz, write the kubeconfig
+#   infra/kube.sh down        stop kube-apiserver, then etcd (data is kept)
+#   infra/kube.sh reset       down + delete the etcd data (next `up` starts empty)
+#   infra/kube.sh status      print state; exit 0 when ready, 3 when not
+#   infra/kube.sh kubeconfig  print the kubeconfig path (exit 1 if not written yet)
+#
+# Everything is idempotent: `up` on a running cluster only re-checks it.
+#
+# Binaries:  ${IMCLOUD_CACHE_DIR:-~/.cache/imcloud}/bin/{kube-apiserver,etcd}
+# State:     ${IMCLOUD_STATE_DIR:-<repo>/.infra}/kube/ (pki/, etcd-data/, logs/,
+#            *.pid, kubeconfig)
+# Ports:     IMCLOUD_KUBE_PORT (6443, HTTPS), IMCLOUD_KUBE_ETCD_PORT (12379),
+#            IMCLOUD_KUBE_ETCD_PEER_PORT (12380); all bound to 127.0.0.1.
+# Timeout:   IMCLOUD_KUBE_READY_TIMEOUT (90 s) for `up`.
+#
+# Use from Python (pip install kubernetes):
+#   from kubernetes import client, config
+#   config.load_kube_config(config_file="<state>/kube/kubeconfig")
+#   client.CoreV1Api().list_namespace()
+# The kubeconfig carries the generated CA (TLS is verified) and a bearer token of
+# user "imcloud-admin" in group system:masters (authorization mode RBAC).
+#
+# Only the API server runs, no controller-manager/scheduler/kubelet:
+#   * a deleted Namespace stays in phase Terminating forever (no namespace
+#     controller empties it and removes the "kubernetes" finalizer);
+#   * ResourceQuota.status is never filled in (no quota controller), so the
+#     ResourceQuota admission plugin REJECTS creating objects counted by a quota
+#     in that namespace ("status unknown for quota"); creating the quota itself,
+#     LimitRanges, NetworkPolicies, Roles, ... works;
+#   * no "default" ServiceAccount is created in new namespaces, pods never run.
+set -euo pipefail
+
+KUBE_VERSION="v1.37.2"   # must match k8s.io/kubernetes in infra/kube/apiserver/go.mod
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+MOD_DIR="$SCRIPT_DIR/kube/apiserver"
+CACHE_DIR="${IMCLOUD_CACHE_DIR:-$HOME/.cache/imcloud}"
+BIN_DIR="$CACHE_DIR/bin"
+STATE_DIR="${IMCLOUD_STATE_DIR:-$REPO_ROOT/.infra}/kube"
+PKI="$STATE_DIR/pki"
+LOGS="$STATE_DIR/logs"
+ETCD_DATA="$STATE_DIR/etcd-data"
+KUBECONFIG_FILE="$STATE_DIR/kubeconfig"
+PORT="${IMCLOUD_KUBE_PORT:-6443}"
+ETCD_PORT="${IMCLOUD_KUBE_ETCD_PORT:-12379}"
+ETCD_PEER_PORT="${IMCLOUD_KUBE_ETCD_PEER_PORT:-12380}"
+READY_TIMEOUT="${IMCLOUD_KUBE_READY_TIMEOUT:-90}"
+SERVICE_CIDR="10.96.0.0/16"
+APISERVER_BIN="$BIN_DIR/kube-apiserver"
+ETCD_BIN="$BIN_DIR/etcd"
+BUILD_STAMP="$BIN_DIR/.kube-apiserver-etcd.stamp"
+
+log() { echo "kube: $*" >&2; }
+die() { echo "kube: error: $*" >&2; exit 1; }
+
+find_go() {
+  if [[ -n "${GO:-}" ]]; then
+    command -v "$GO" >/dev/null 2>&1 || die "GO=$GO is not an executable"
+  elif command -v go >/dev/null 2>&1; then
+    GO=go
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    GO=/usr/local/go/bin/go
+  else
+    die "no Go toolchain found (need Go >= 1.26; set GO=/path/to/go)"
+  fi
+  export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+}
+
+# ---------------------------------------------------------------- build ----
+
+build_inputs_hash() {
+  {
+    "$GO" env GOVERSION GOOS GOARCH
+    echo "$KUBE_VERSION"
+    (cd "$MOD_DIR" && find . -name '*.go' -o -name 'go.mod' -o -name 'go.sum' | LC_ALL=C sort | xargs sha256sum)
+  } | sha256sum | cut -c1-32
+}
+
+cmd_install() {
+  find_go
+  [[ -f "$MOD_DIR/go.mod" ]] || die "$MOD_DIR/go.mod missing"
+  grep -q "k8s.io/kubernetes $KUBE_VERSION\$" "$MOD_DIR/go.mod" \
+    || die "KUBE_VERSION=$KUBE_VERSION in $0 does not match k8s.io/kubernetes in $MOD_DIR/go.mod"
+  mkdir -p "$BIN_DIR"
+  exec 8>"$CACHE_DIR/.kube-build.lock"
+  flock 8
+  local want
+  want="$(build_inputs_hash)"
+  if [[ -x "$APISERVER_BIN" && -x "$ETCD_BIN" && -f "$BUILD_STAMP" && "$(cat "$BUILD_STAMP")" == "$want" ]]; then
+    log "kube-apiserver $KUBE_VERSION and etcd already built ($BIN_DIR)"
+    return 0
+  fi
+  log "building kube-apiserver $KUBE_VERSION and etcd from $MOD_DIR (several minutes from a cold Go cache) ..."
+  local start=$SECONDS tmp minor="${KUBE_VERSION#v1.}"
+  minor="${minor%%.*}"
+  tmp="$(mktemp -d "$BIN_DIR/.build.XXXXXX")"
+  local vpkg ldflags="-s -w"
+  for vpkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $vpkg.gitVersion=$KUBE_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  if ! (cd "$MOD_DIR" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp/" . ./etcd); then
+    rm -rf "$tmp"
+    die "go build in $MOD_DIR failed"
+  fi
+  mv -f "$tmp/kube-apiserver" "$APISERVER_BIN"
+  mv -f "$tmp/etcd" "$ETCD_BIN"
+  rm -rf "$tmp"
+  echo "$want" > "$BUILD_STAMP"
+  log "built in $((SECONDS - start))s: $(du -h "$APISERVER_BIN" | cut -f1) kube-apiserver, $(du -h "$ETCD_BIN" | cut -f1) etcd"
+}
+
+# ---------------------------------------------------------- processes ----
+
+# pid_of NAME: prints the pid from NAME.pid if that process is alive and is
+# really ours (its command line mentions our state dir), else nothing.
+pid_of() {
+  local f="$STATE_DIR/$1.pid" pid
+  [[ -f "$f" ]] || return 0
+  pid="$(cat "$f")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF "$STATE_DIR/"; then
+    echo "$pid"
+  fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+stop_proc() { # name
+  local name="$1" pid i
+  pid="$(pid_of "$name")"
+  if [[ -z "$pid" ]]; then
+    rm -f "$STATE_DIR/$name.pid"
+    return 0
+  fi
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not exit after 30s, killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$STATE_DIR/$name.pid"
+}
+
+tail_log() {
+  echo "---- last lines of $1 ----" >&2
+  tail -n "${2:-40}" "$1" >&2 || true
+  echo "----" >&2
+}
+
+admin_token() { cut -d, -f1 "$PKI/tokens.csv"; }
+
+api_get() { # path -> prints body, fails on non-2xx
+  curl -sS --fail --max-time 5 --cacert "$PKI/ca.crt" \
+    -H "Authorization: Bearer $(admin_token)" "https://127.0.0.1:$PORT$1"
+}
+
+# ------------------------------------------------------------- config ----
+
+gen_pki() {
+  mkdir -p "$PKI"
+  chmod 700 "$PKI"
+  command -v openssl >/dev/null 2>&1 || die "openssl not found"
+  if [[ ! -f "$PKI/ca.crt" || ! -f "$PKI/ca.key" ]]; then
+    log "generating CA"
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+      -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -subj "/CN=imcloud-local-kube-ca" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null \
+      || die "openssl: CA generation failed"
+    rm -f "$PKI/apiserver.crt"
+  fi
+  if [[ ! -f "$PKI/apiserver.crt" || ! -f "$PKI/apiserver.key" ]]; then
+    log "generating apiserver serving certificate"
+    openssl req -newkey rsa:2048 -nodes -sha256 -keyout "$PKI/apiserver.key" \
+      -out "$PKI/apiserver.csr" -subj "/CN=kube-apiserver" 2>/dev/null \
+      || die "openssl: serving key generation failed"
+    cat > "$PKI/apiserver.ext" <<EOF
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid,issuer
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+EOF
+    openssl x509 -req -in "$PKI/apiserver.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+      -CAcreateserial -sha256 -days 3650 -extfile "$PKI/apiserver.ext" \
+      -out "$PKI/apiserver.crt" 2>/dev/null || die "openssl: signing the serving certificate failed"
+    rm -f "$PKI/apiserver.csr"
+  fi
+  if [[ ! -f "$PKI/sa.key" || ! -f "$PKI/sa.pub" ]]; then
+    log "generating service-account signing key pair"
+    openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null || die "openssl genrsa failed"
+    openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null || die "openssl rsa -pubout failed"
+  fi
+  if [[ ! -f "$PKI/tokens.csv" ]]; then
+    # token,user,uid,"groups"
+    echo "$(openssl rand -hex 32),imcloud-admin,imcloud-admin,\"system:masters\"" > "$PKI/tokens.csv"
+  fi
+  chmod 600 "$PKI"/*.key "$PKI/tokens.csv"
+}
+
+write_kubeconfig() {
+  local tmp="$KUBECONFIG_FILE.tmp"
+  umask 077
+  cat > "$tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: imcloud-local
+  cluster:
+    server: https://127.0.0.1:$PORT
+    certificate-authority-data: $(base64 -w0 < "$PKI/ca.crt")
+users:
+- name: imcloud-admin
+  user:
+    token: $(admin_token)
+contexts:
+- name: imcloud-local
+  context:
+    cluster: imcloud-local
+    user: imcloud-admin
+current-context: imcloud-local
+EOF
+  mv -f "$tmp" "$KUBECONFIG_FILE"
+}
+
+# -------------------------------------------------------------- start ----
+
+start_etcd() {
+  local pid
+  pid="$(pid_of etcd)"
+  if [[ -n "$pid" ]]; then
+    log "etcd already running (pid $pid)"
+  else
+    port_busy "$ETCD_PORT" && die "127.0.0.1:$ETCD_PORT is in use by another process (set IMCLOUD_KUBE_ETCD_PORT)"
+    port_busy "$ETCD_PEER_PORT" && die "127.0.0.1:$ETCD_PEER_PORT is in use by another process (set IMCLOUD_KUBE_ETCD_PEER_PORT)"
+    mkdir -p "$ETCD_DATA" "$LOGS"
+    chmod 700 "$ETCD_DATA"
+    log "starting etcd on 127.0.0.1:$ETCD_PORT"
+    # --unsafe-no-fsync: test data only, much faster on slow disks.
+    GOMEMLIMIT="${IMCLOUD_KUBE_ETCD_GOMEMLIMIT:-256MiB}" setsid "$ETCD_BIN" \
+      --name=imcloud \
+      --data-dir="$ETCD_DATA" \
+      --listen-client-urls="http://127.0.0.1:$ETCD_PORT" \
+      --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+      --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-cluster="imcloud=http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-cluster-state=new \
+      --unsafe-no-fsync \
+      --quota-backend-bytes=$((2 * 1024 * 1024 * 1024)) \
+      --auto-compaction-mode=periodic --auto-compaction-retention=5m \
+      --log-level=warn \
+      </dev/null >>"$LOGS/etcd.log" 2>&1 &
+    echo $! > "$STATE_DIR/etcd.pid"
+  fi
+  local i
+  for ((i = 0; i < 300; i++)); do
+    if curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; then
+      return 0
+    fi
+    if [[ -z "$(pid_of etcd)" ]]; then
+      tail_log "$LOGS/etcd.log"
+      die "etcd exited during startup (log: $LOGS/etcd.log)"
+    fi
+    sleep 0.2
+  done
+  tail_log "$LOGS/etcd.log"
+  die "etcd not healthy after 60s (log: $LOGS/etcd.log)"
+}
+
+start_apiserver() {
+  local pid
+  pid="$(pid_of kube-apiserver)"
+  if [[ -n "$pid" ]]; then
+    log "kube-apiserver already running (pid $pid)"
+    return 0
+  fi
+  port_busy "$PORT" && die "127.0.0.1:$PORT is in use by another process (set IMCLOUD_KUBE_PORT)"
+  mkdir -p "$LOGS" "$STATE_DIR/apiserver-certs"
+  log "starting kube-apiserver $KUBE_VERSION on https://127.0.0.1:$PORT"
+  GOMEMLIMIT="${IMCLOUD_KUBE_APISERVER_GOMEMLIMIT:-512MiB}" setsid "$APISERVER_BIN" \
+    --bind-address=127.0.0.1 \
+    --advertise-address=127.0.0.1 \
+    --secure-port="$PORT" \
+    --cert-dir="$STATE_DIR/apiserver-certs" \
+    --tls-cert-file="$PKI/apiserver.crt" \
+    --tls-private-key-file="$PKI/apiserver.key" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --service-cluster-ip-range="$SERVICE_CIDR" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" \
+    --service-account-signing-key-file="$PKI/sa.key" \
+    --token-auth-file="$PKI/tokens.csv" \
+    --authorization-mode=RBAC \
+    --allow-privileged=true \
+    --profiling=false \
+    --enable-priority-and-fairness=false \
+    --watch-cache=false \
+    --event-ttl=10m \
+    </dev/null >>"$LOGS/kube-apiserver.log" 2>&1 &
+  echo $! > "$STATE_DIR/kube-apiserver.pid"
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT)) body=""
+  while ((SECONDS < deadline)); do
+    if [[ -z "$(pid_of kube-apiserver)" ]]; then
+      tail_log "$LOGS/kube-apiserver.log" 60
+      die "kube-apiserver exited during startup (log: $LOGS/kube-apiserver.log)"
+    fi
+    body="$(api_get /readyz 2>/dev/null || true)"
+    if [[ "$body" == "ok" ]] && api_get /api/v1/namespaces/default >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  api_get '/readyz?verbose' 2>&1 | grep -v '^\[+\]' >&2 || true
+  tail_log "$LOGS/kube-apiserver.log" 60
+  die "kube-apiserver not ready after ${READY_TIMEOUT}s (log: $LOGS/kube-apiserver.log)"
+}
+
+cmd_up() {
+  cmd_install
+  mkdir -p "$STATE_DIR"
+  exec 7>"$STATE_DIR/.lock"
+  flock 7
+  gen_pki
+  local start=$SECONDS
+  start_etcd
+  start_apiserver
+  wait_ready
+  write_kubeconfig
+  log "ready in $((SECONDS - start))s: https://127.0.0.1:$PORT (KUBECONFIG=$KUBECONFIG_FILE)"
+}
+
+cmd_down() {
+  [[ -d "$STATE_DIR" ]] || { log "nothing to stop"; return 0; }
+  exec 7>"$STATE_DIR/.lock"
+  flock 7
+  stop_proc kube-apiserver
+  stop_proc etcd
+  log "stopped"
+}
+
+cmd_reset() {
+  cmd_down
+  rm -rf "$ETCD_DATA"
+  log "etcd data deleted ($ETCD_DATA)"
+}
+
+cmd_status() {
+  local a e ready="no"
+  a="$(pid_of kube-apiserver)"
+  e="$(pid_of etcd)"
+  if [[ -n "$a" && -f "$PKI/tokens.csv" ]] && [[ "$(api_get /readyz 2>/dev/null || true)" == "ok" ]]; then
+    ready="yes"
+  fi
+  echo "etcd:           ${e:+running (pid $e, http://127.0.0.1:$ETCD_PORT)}${e:-stopped}"
+  echo "kube-apiserver: ${a:+running (pid $a, https://127.0.0.1:$PORT)}${a:-stopped}"
+  echo "ready:          $ready"
+  echo "kubeconfig:     $KUBECONFIG_FILE$([[ -f "$KUBECONFIG_FILE" ]] || echo ' (not written yet)')"
+  [[ "$ready" == "yes" ]] || return 3
+}
+
+cmd_kubeconfig() {
+  [[ -f "$KUBECONFIG_FILE" ]] || die "no kubeconfig yet: run infra/kube.sh up"
+  echo "$KUBECONFIG_FILE"
+}
+
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+
+case "${1:-}" in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  reset) cmd_reset ;;
+  status) cmd_status ;;
+  kubeconfig) cmd_kubeconfig ;;
+  -h|--help|help) usage ;;
+  *) usage; exit 2 ;;
+esac

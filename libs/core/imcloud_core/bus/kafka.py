@@ -1,0 +1,198 @@
+"""The Kafka event bus (kafka-python): acks=all, keyed records, consumer groups.
+
+Offsets are committed only after the handler returned, so a member that dies
+or a handler that raises gets the same records again (at least once); handlers
+are idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+
+from imcloud_core.bus import BatchHandler, OutgoingRecord, Record, Subscription
+from imcloud_core.errors import ConfigurationError
+from imcloud_core.logging import get_logger
+from imcloud_core.metrics import (
+    BUS_CONSUMER_LAG,
+    BUS_HANDLED,
+    BUS_HANDLER_FAILURES,
+    BUS_HANDLER_SECONDS,
+    BUS_PUBLISHED,
+)
+from imcloud_core.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+SETTING = "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"
+RETRY_BACKOFF_S = (0.1, 0.5, 2.0, 5.0)
+# Records can be large telemetry batches; the broker default is 1 MiB.
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+DELIVERY_TIMEOUT_S = 60.0
+
+
+class KafkaBus:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._common: dict[str, Any] = {
+            "bootstrap_servers": settings.bootstrap_servers.split(","),
+            "client_id": settings.client_id,
+            "bootstrap_timeout_ms": int(settings.connect_timeout_s * 1000),
+        }
+        try:
+            # The admin client bootstraps eagerly, so a wrong address fails here.
+            self._admin = KafkaAdminClient(**self._common, request_timeout_ms=10_000)
+            self._producer = KafkaProducer(
+                **self._common,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                batch_size=256 * 1024,
+                max_request_size=MAX_RECORD_BYTES,
+            )
+        except KafkaError as exc:
+            raise ConfigurationError(
+                f"{SETTING}: no Kafka broker answered at {settings.bootstrap_servers} "
+                f"within {settings.connect_timeout_s:g} s ({type(exc).__name__})"
+            ) from None
+        self._subscriptions: list[_KafkaMember] = []
+
+    def ensure_topics(self, topics: Sequence[str]) -> None:
+        existing = set(self._admin.list_topics())
+        missing = [
+            NewTopic(
+                name=topic,
+                num_partitions=self._settings.topic_partitions,
+                replication_factor=self._settings.replication_factor,
+                topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)},
+            )
+            for topic in topics
+            if topic not in existing
+        ]
+        if missing:
+            # Another process may have created one of them in the meantime.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                self._admin.create_topics(missing)
+            log.info("created kafka topics", topics=[t.name for t in missing])
+
+    def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        futures = [self._producer.send(r.topic, key=r.key.encode(), value=r.value) for r in records]
+        for record, future in zip(records, futures, strict=True):
+            future.get(timeout=DELIVERY_TIMEOUT_S)  # raises the delivery error, if any
+            BUS_PUBLISHED.labels(record.topic).inc()
+
+    def subscribe(
+        self, *, group: str, topics: Sequence[str], handler: BatchHandler
+    ) -> Subscription:
+        member = _KafkaMember(self, group, list(topics), handler)
+        self._subscriptions.append(member)
+        member.start()
+        return member
+
+    def ping(self) -> None:
+        self._admin.describe_cluster()
+
+    def close(self) -> None:
+        for member in self._subscriptions:
+            member.stop()
+        self._producer.close(timeout=10)
+        self._admin.close()
+
+    def _consumer(self, group: str, topics: list[str]) -> KafkaConsumer:
+        return KafkaConsumer(
+            *topics,
+            **self._common,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._settings.max_poll_records,
+            max_partition_fetch_bytes=MAX_RECORD_BYTES,
+            # A member that stops polling for this long is dropped from the group
+            # and its partitions go to the others.
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
+
+
+class _KafkaMember:
+    def __init__(self, bus: KafkaBus, group: str, topics: list[str], handler: BatchHandler) -> None:
+        self._bus = bus
+        self.group = group
+        self._handler = handler
+        self._consumer = bus._consumer(group, topics)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"kafka-{group}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._stopping.is_set():
+                polled = self._consumer.poll(timeout_ms=200)
+                if not polled:
+                    continue
+                batch = [
+                    Record(
+                        topic=m.topic,
+                        partition=m.partition,
+                        offset=m.offset,
+                        key=m.key.decode() if m.key else "",
+                        value=m.value,
+                    )
+                    for messages in polled.values()
+                    for m in messages
+                ]
+                try:
+                    with BUS_HANDLER_SECONDS.labels(self.group).time():
+                        self._handler(batch)
+                except Exception:
+                    BUS_HANDLER_FAILURES.labels(self.group).inc()
+                    backoff = RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S) - 1)]
+                    failures += 1
+                    log.exception(
+                        "event handler failed; the batch will be delivered again",
+                        group=self.group,
+                        records=len(batch),
+                        retry_in_s=backoff,
+                    )
+                    for partition, messages in polled.items():
+                        self._consumer.seek(partition, messages[0].offset)
+                    self._stopping.wait(backoff)
+                    continue
+                failures = 0
+                self._commit(polled)
+        finally:
+            # Leave the group at once so its partitions move to other members now,
+            # not after the session timeout; nothing uncommitted is committed here.
+            self._consumer.close(autocommit=False)
+
+    def _commit(self, polled: dict[TopicPartition, list[Any]]) -> None:
+        try:
+            self._consumer.commit()
+        except CommitFailedError:
+            # The group rebalanced while we handled the batch: the new owner of
+            # these partitions gets the records again (at least once).
+            log.warning(
+                "commit refused after a rebalance; records will be redelivered", group=self.group
+            )
+            return
+        for partition, messages in polled.items():
+            BUS_HANDLED.labels(partition.topic, self.group).inc(len(messages))
+            highwater = self._consumer.highwater(partition)
+            if highwater is not None:
+                BUS_CONSUMER_LAG.labels(partition.topic, self.group, str(partition.partition)).set(
+                    max(highwater - messages[-1].offset - 1, 0)
+                )

@@ -1,0 +1,42 @@
+"""Page sizes and opaque page tokens shared by every list call."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from imcloud_core.errors import FieldViolation, InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def page_size(requested: int) -> int:
+    if requested < 0 or requested > MAX_PAGE_SIZE:
+        raise InvalidArgument(
+            f"page_size must be between 1 and {MAX_PAGE_SIZE}",
+            violations=(FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}"),),
+        )
+    return requested or DEFAULT_PAGE_SIZE
+
+
+def encode_page_token(position: dict[str, Any]) -> str:
+    """An opaque cursor that resumes a keyset-paginated listing after ``position``."""
+    return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode()
+
+
+def decode_page_token(token: str) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        position = None
+    if not isinstance(position, dict):
+        raise InvalidArgument(
+            "page_token is not one this service issued",
+            violations=(FieldViolation("page_token", "not a valid page token"),),
+        )
+    return position

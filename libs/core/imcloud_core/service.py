@@ -1,0 +1,145 @@
+"""The runtime shape every imcloud service shares.
+
+A service is a database, a gRPC server, some event subscriptions and an outbox
+relay; ``BackendService`` starts them in that order and stops them in reverse, so
+that each service module only says what is particular to it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Table
+
+from imcloud_core.bus import BatchHandler, EventBus, Subscription
+from imcloud_core.db import Database, create_database_engine
+from imcloud_core.logging import get_logger
+from imcloud_core.migrations import require_head
+from imcloud_core.outbox import Outbox
+from imcloud_core.rpc import GrpcServer, Registration
+from imcloud_core.settings import Settings
+
+log = get_logger(__name__)
+
+
+class Component(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """What the modules of one process share."""
+
+    settings: Settings
+    bus: EventBus | None = None
+
+    def require_bus(self) -> EventBus:
+        if self.bus is None:
+            raise RuntimeError("the bus module must start before the services")
+        return self.bus
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    # The package whose store/migrations holds the service's Alembic revisions.
+    package: str
+    build: Callable[[Runtime], Component]
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    group: str
+    topics: Sequence[str]
+    handler: BatchHandler
+
+
+def open_database(settings: Settings, *, service: str, package: str) -> Database:
+    """The service's database, checked to be reachable and fully migrated."""
+    engine = create_database_engine(
+        settings.database_url_for(service),
+        setting=_database_setting(settings, service),
+        pool_size=settings.database_pool_size,
+    )
+    require_head(engine, package=package, service=service)
+    return Database(engine)
+
+
+def _database_setting(settings: Settings, service: str) -> str:
+    if service in settings.database_urls:
+        return f"IMCLOUD_DATABASE_URLS__{service.upper()}"
+    return "IMCLOUD_DATABASE_URL"
+
+
+@dataclass
+class BackendService:
+    name: str
+    db: Database
+    bus: EventBus
+    grpc_bind: str
+    register_servicers: Sequence[Registration]
+    outbox: Outbox | None = None
+    subscriptions: Sequence[SubscriptionSpec] = ()
+    _server: GrpcServer | None = field(default=None, init=False)
+    _active: list[Subscription] = field(default_factory=list, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    _relay: threading.Thread | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        self._server = GrpcServer(
+            name=self.name, bind=self.grpc_bind, register=self.register_servicers
+        )
+        self._server.start()
+        if self.outbox is not None:
+            self._relay = threading.Thread(
+                target=self.outbox.run_relay,
+                args=(self.db, self.bus, self._stopping),
+                name=f"outbox-{self.name}",
+                daemon=True,
+            )
+            self._relay.start()
+        for spec in self.subscriptions:
+            self._active.append(
+                self.bus.subscribe(group=spec.group, topics=spec.topics, handler=spec.handler)
+            )
+        log.info("service started", service=self.name, grpc=self.grpc_bind)
+
+    def stop(self) -> None:
+        for subscription in self._active:
+            subscription.stop()
+        if self._server is not None:
+            self._server.stop()
+        self._stopping.set()
+        if self._relay is not None:
+            self._relay.join(timeout=10)
+        self.db.close()
+        log.info("service stopped", service=self.name)
+
+
+def build_backend_service(
+    runtime: Runtime,
+    *,
+    name: str,
+    package: str,
+    outbox_table: Table,
+    servicers: Callable[[Database, Outbox], Sequence[Registration]],
+    subscriptions: Callable[[Database, Outbox], Sequence[SubscriptionSpec]] = lambda db, o: (),
+) -> BackendService:
+    """Opens the service's database and wires its servicers and handlers to it."""
+    settings = runtime.settings
+    db = open_database(settings, service=name, package=package)
+    outbox = Outbox(outbox_table)
+    return BackendService(
+        name=name,
+        db=db,
+        bus=runtime.require_bus(),
+        grpc_bind=settings.grpc_endpoint(name).bind,
+        register_servicers=servicers(db, outbox),
+        outbox=outbox,
+        subscriptions=subscriptions(db, outbox),
+    )

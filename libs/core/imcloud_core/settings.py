@@ -1,0 +1,103 @@
+"""The one typed settings object of an imcloud process.
+
+Every value comes from an ``IMCLOUD_``-prefixed environment variable (nested
+sections use ``__``, e.g. ``IMCLOUD_KAFKA__BOOTSTRAP_SERVERS``). The defaults are
+the embedded mode: SQLite files under ``IMCLOUD_DATA_DIR`` and the in-process
+event bus, so a fresh checkout runs with no outside servers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("gateway", "products", "production", "servitization")
+
+# Secrets that ship as defaults so the embedded mode starts with no setup. A
+# distributed deployment that still uses one of them is refused at start.
+PLACEHOLDER_SECRETS = frozenset({"embedded-insecure-jwt-secret"})
+
+
+class BusBackend(StrEnum):
+    MEMORY = "memory"
+    KAFKA = "kafka"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "imcloud"
+    # Partitions and replication factor used when imcloud creates its topics.
+    topic_partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # How long start-up waits for the first broker answer before giving up.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    # Records handed to a handler at once; larger batches amortise commits.
+    max_poll_records: int = Field(default=500, ge=1)
+
+
+class GrpcEndpoint(BaseModel):
+    """Where a service's gRPC server listens and where its clients find it."""
+
+    bind: str
+    target: str
+
+
+class GatewaySettings(BaseModel):
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    jwt_secret: SecretStr = SecretStr("embedded-insecure-jwt-secret")
+    jwt_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Sustained requests per second and burst, per tenant and per credential.
+    tenant_rate_per_s: float = Field(default=200.0, gt=0)
+    tenant_burst: int = Field(default=400, ge=1)
+    credential_rate_per_s: float = Field(default=100.0, gt=0)
+    credential_burst: int = Field(default=200, ge=1)
+    # Public sign-up; operators may turn it off and create tenants with the CLI.
+    signup_enabled: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IMCLOUD_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path(".imcloud")
+    bus: BusBackend = BusBackend.MEMORY
+    # One database per service: "{service}" is replaced by the service name, and
+    # "{data_dir}" by data_dir. Per-service overrides win when set.
+    database_url: str = "sqlite:///{data_dir}/{service}.db"
+    database_urls: dict[str, str] = Field(default_factory=dict)
+    database_pool_size: int = Field(default=10, ge=1)
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+
+    products_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50051", target="127.0.0.1:50051")
+    production_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50052", target="127.0.0.1:50052")
+    servitization_grpc: GrpcEndpoint = GrpcEndpoint(
+        bind="127.0.0.1:50053", target="127.0.0.1:50053"
+    )
+    # Deadline of every internal gRPC call.
+    grpc_deadline_s: float = Field(default=5.0, gt=0)
+    # Port of the Prometheus endpoint of processes that do not run the gateway
+    # (the gateway serves /metrics on its HTTP port); 0 turns it off.
+    metrics_port: int = Field(default=9464, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    def database_url_for(self, service: str) -> str:
+        template = self.database_urls.get(service, self.database_url)
+        return template.format(service=service, data_dir=self.data_dir.as_posix())
+
+    def grpc_endpoint(self, service: str) -> GrpcEndpoint:
+        endpoint: GrpcEndpoint = getattr(self, f"{service}_grpc")
+        return endpoint

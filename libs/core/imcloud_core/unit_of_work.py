@@ -1,0 +1,61 @@
+"""One business transaction: its session, and the events it records.
+
+Domain code records plain domain events; at commit each one becomes an outbox
+row (via the service's translator) inside the same database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.orm import Session
+
+from imcloud.common.v1.events_pb2 import EventEnvelope
+from imcloud_core.db import Database
+from imcloud_core.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    topic: str
+    key: str
+    envelope: EventEnvelope
+
+
+EventTranslator = Callable[[Any], OutboxEntry]
+
+
+class SqlUnitOfWork:
+    def __init__(self, db: Database, outbox: Outbox, translate: EventTranslator) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._translate = translate
+        self._events: list[Any] = []
+        self.session: Session
+
+    def __enter__(self) -> Self:
+        self._transaction = self._db.transaction()
+        self.session = self._transaction.__enter__()
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            for event in self._events:
+                entry = self._translate(event)
+                self._outbox.add(
+                    self.session, topic=entry.topic, key=entry.key, envelope=entry.envelope
+                )
+        self._transaction.__exit__(exc_type, exc, tb)
+
+    def record(self, event: Any) -> None:
+        """Publishes ``event`` if, and only if, this transaction commits."""
+        self._events.append(event)

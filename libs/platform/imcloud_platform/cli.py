@@ -1,0 +1,115 @@
+"""The `imcloud` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from imcloud_core.db import create_database_engine
+from imcloud_core.errors import ConfigurationError
+from imcloud_core.logging import configure_logging, get_logger
+from imcloud_core.migrations import new_revision, upgrade_to_head
+from imcloud_core.settings import PLACEHOLDER_SECRETS, BusBackend, Settings
+from imcloud_platform.modules import SERVICES
+from imcloud_platform.runner import run
+
+log = get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imcloud",
+        description="imcloud, the intelligent manufacturing cloud platform.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "up",
+        help="run the whole platform in this process (embedded: SQLite, in-process bus)",
+    )
+    serve = commands.add_parser(
+        "serve", help="run one service of a distributed deployment (PostgreSQL and Kafka)"
+    )
+    serve.add_argument("service", choices=sorted(SERVICES))
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument(
+        "services",
+        nargs="*",
+        choices=[[], *sorted(SERVICES)],
+        metavar="SERVICE",
+        help="services to migrate (default: all)",
+    )
+    revision = commands.add_parser(
+        "make-migration", help="(developers) write the next migration of a service"
+    )
+    revision.add_argument("service", choices=sorted(SERVICES))
+    revision.add_argument("-m", "--message", required=True)
+    return parser
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"IMCLOUD_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigurationError(problems) from None
+
+
+def migrate(settings: Settings, services: Sequence[str]) -> None:
+    for name in services or sorted(SERVICES):
+        service = SERVICES[name]
+        engine = create_database_engine(
+            settings.database_url_for(name), setting="IMCLOUD_DATABASE_URL"
+        )
+        try:
+            upgrade_to_head(engine, package=service.package)
+        finally:
+            engine.dispose()
+        log.info("database migrated", service=name)
+
+
+def _check_distributed(settings: Settings) -> None:
+    if settings.bus is not BusBackend.KAFKA:
+        raise ConfigurationError(
+            "IMCLOUD_BUS: 'imcloud serve' runs one service of a distributed deployment and "
+            "needs Kafka; set IMCLOUD_BUS=kafka (or use 'imcloud up' for the embedded mode)"
+        )
+    if settings.gateway.jwt_secret.get_secret_value() in PLACEHOLDER_SECRETS:
+        raise ConfigurationError(
+            "IMCLOUD_GATEWAY__JWT_SECRET: still the embedded placeholder; set a random secret"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings()
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        if args.command == "up":
+            # The embedded mode is for one person's machine: migrate and go.
+            migrate(settings, [])
+            run("all", settings)
+        elif args.command == "serve":
+            _check_distributed(settings)
+            run(args.service, settings)
+        elif args.command == "migrate":
+            migrate(settings, args.services)
+        elif args.command == "make-migration":
+            new_revision(package=SERVICES[args.service].package, message=args.message)
+    except ConfigurationError as exc:
+        print(f"imcloud: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"imcloud: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

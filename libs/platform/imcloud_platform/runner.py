@@ -1,0 +1,50 @@
+"""Runs a target's modules until SIGINT or SIGTERM, then stops them in reverse."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+from imcloud_core.logging import get_logger
+from imcloud_core.metrics import serve_metrics
+from imcloud_core.service import Component, Runtime
+from imcloud_core.settings import Settings
+from imcloud_platform.modules import MODULES, start_order
+
+log = get_logger(__name__)
+
+
+def run(target: str, settings: Settings) -> None:
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    runtime = Runtime(settings)
+    started: list[tuple[str, Component]] = []
+    try:
+        names = start_order(target)
+        for name in names:
+            build = MODULES[name].build
+            if build is None:
+                continue
+            component = build(runtime)
+            component.start()
+            started.append((name, component))
+        # The gateway serves /metrics itself; other processes get their own port.
+        if "gateway" not in names and settings.metrics_port:
+            serve_metrics(settings.metrics_port)
+        log.info("imcloud running", target=target, modules=[n for n, _ in started])
+        stop_requested.wait()
+    finally:
+        for name, component in reversed(started):
+            try:
+                component.stop()
+            except Exception:
+                log.exception("module did not stop cleanly", module=name)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("imcloud stopped", target=target)

@@ -1,0 +1,138 @@
+"""One error envelope for every error the REST API returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from imcloud_core.errors import ErrorCode, ImcloudError, ResourceExhausted
+from imcloud_core.logging import get_logger
+from imcloud_core.metrics import ERRORS
+from imcloud_gateway.api.http.schemas import Error, ErrorDetail, ErrorResponse
+
+log = get_logger(__name__)
+
+HTTP_CODES = {
+    400: ErrorCode.INVALID_ARGUMENT,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: "method_not_allowed",
+    409: ErrorCode.ALREADY_EXISTS,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: "unsupported_media_type",
+    422: ErrorCode.INVALID_ARGUMENT,
+    429: ErrorCode.RESOURCE_EXHAUSTED,
+}
+
+
+# Documented on every route (FastAPI `responses=`), so the OpenAPI lists them.
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def error_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    details: Sequence[ErrorDetail] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    ERRORS.labels("http", code).inc()
+    log.info(
+        "request refused",
+        status=status,
+        code=code,
+        reason=message,
+        path=request.url.path,
+        method=request.method,
+    )
+    body = ErrorResponse(
+        error=Error(
+            code=code, message=message, request_id=request_id(request), details=list(details)
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _location(parts: Sequence[Any]) -> str:
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ImcloudError)
+    headers = None
+    if isinstance(exc, ResourceExhausted):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+    if exc.code is ErrorCode.INTERNAL or exc.code is ErrorCode.UNAVAILABLE:
+        log.warning("backend failure", reason=exc.message)
+    return error_response(
+        request,
+        status=exc.mapping.http_status,
+        code=exc.code.value,
+        message=exc.message,
+        details=[ErrorDetail(field=v.field, reason=v.reason) for v in exc.violations],
+        headers=headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        # Drop the "body"/"query" prefix: the field path is what the caller sent.
+        ErrorDetail(field=_location(e["loc"][1:]) or str(e["loc"][0]), reason=e["msg"])
+        for e in exc.errors()
+    ]
+    return error_response(
+        request,
+        status=422,
+        code=ErrorCode.INVALID_ARGUMENT.value,
+        message="the request is not valid",
+        details=details,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return error_response(
+        request,
+        status=exc.status_code,
+        code=str(code),
+        message=str(exc.detail),
+        headers=exc.headers,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("request failed", path=request.url.path, exc_info=exc)
+    return error_response(
+        request,
+        status=500,
+        code=ErrorCode.INTERNAL.value,
+        message="internal error; quote the request id when reporting it",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ImcloudError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,129 @@
+"""Sign-up, the caller's tenant, and its API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from imcloud_core.errors import PermissionDenied
+from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
+from imcloud_gateway.api.http.errors import error_responses
+from imcloud_gateway.api.http.schemas import (
+    ApiKeyResponse,
+    CreateApiKeyRequest,
+    IssuedApiKeyResponse,
+    Page,
+    SignUpRequest,
+    SignUpResponse,
+    TenantResponse,
+)
+from imcloud_gateway.domain import services
+from imcloud_gateway.domain.model import ApiKey, Tenant
+
+router = APIRouter(tags=["tenants"])
+PageSize = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
+PageToken = Annotated[
+    str, Query(max_length=1000, description="next_page_token of the previous page")
+]
+
+
+def tenant_body(tenant: Tenant) -> TenantResponse:
+    return TenantResponse(
+        id=tenant.id,
+        name=tenant.name,
+        kind=tenant.kind,
+        tier=tenant.tier,
+        create_time=tenant.create_time,
+    )
+
+
+def key_body(key: ApiKey) -> ApiKeyResponse:
+    return ApiKeyResponse(
+        id=key.id,
+        name=key.name,
+        role=key.role,
+        create_time=key.create_time,
+        expire_time=key.expire_time,
+        revoke_time=key.revoke_time,
+    )
+
+
+def issued_key_body(issued: services.IssuedApiKey) -> IssuedApiKeyResponse:
+    return IssuedApiKeyResponse(**key_body(issued.key).model_dump(), secret=issued.plaintext)
+
+
+@router.post(
+    "/v1/tenants",
+    status_code=status.HTTP_201_CREATED,
+    summary="Sign up an enterprise or equipment maker",
+    description="Creates a tenant and returns its owner API key; the key is shown only once.",
+    responses=error_responses(403, 409, 422, 429),
+)
+def sign_up(body: SignUpRequest, gateway: GatewayDep) -> SignUpResponse:
+    if not gateway.settings.gateway.signup_enabled:
+        raise PermissionDenied("sign-up is turned off here; ask the operator for a tenant")
+    tenant, owner_key = services.sign_up(
+        gateway.unit_of_work(), name=body.name, kind=body.kind, tier=body.tier
+    )
+    return SignUpResponse(tenant=tenant_body(tenant), owner_key=issued_key_body(owner_key))
+
+
+@router.get(
+    "/v1/tenant",
+    summary="The caller's tenant",
+    responses=error_responses(401, 429),
+)
+def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantResponse:
+    return tenant_body(services.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id))
+
+
+@router.post(
+    "/v1/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key",
+    description="Needs the admin role; a key never gets a higher role than its creator.",
+    responses=error_responses(401, 403, 422, 429),
+)
+def create_api_key(
+    body: CreateApiKeyRequest, principal: PrincipalDep, gateway: GatewayDep
+) -> IssuedApiKeyResponse:
+    issued = services.create_api_key(
+        gateway.unit_of_work(),
+        principal=principal,
+        name=body.name,
+        role=body.role,
+        expire_time=body.expire_time,
+    )
+    return issued_key_body(issued)
+
+
+@router.get(
+    "/v1/api-keys",
+    summary="List the tenant's API keys",
+    responses=error_responses(401, 403, 422, 429),
+)
+def list_api_keys(
+    principal: PrincipalDep,
+    gateway: GatewayDep,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[ApiKeyResponse]:
+    keys, token = services.list_api_keys(
+        gateway.unit_of_work(),
+        principal=principal,
+        requested_page_size=page_size,
+        page_token=page_token,
+    )
+    return Page(items=[key_body(k) for k in keys], next_page_token=token)
+
+
+@router.post(
+    "/v1/api-keys/{key_id}:revoke",
+    summary="Revoke an API key",
+    description="The key stops working at once. Revoking a revoked key changes nothing.",
+    responses=error_responses(401, 403, 404, 429),
+)
+def revoke_api_key(key_id: str, principal: PrincipalDep, gateway: GatewayDep) -> ApiKeyResponse:
+    key = services.revoke_api_key(gateway.unit_of_work(), principal=principal, key_id=key_id)
+    return key_body(key)

@@ -1,0 +1,12 @@
+"""Facts the gateway records; the events layer turns them into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imcloud_gateway.domain.model import Tenant
+
+
+@dataclass(frozen=True)
+class TenantOnboarded:
+    tenant: Tenant

@@ -1,0 +1,87 @@
+"""Tenants, their credentials, and who a request acts as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from imcloud_core.errors import FieldViolation, InvalidArgument
+
+NAME_MAX = 200
+
+
+class TenantKind(StrEnum):
+    # A manufacturer that runs plants and owns equipment.
+    ENTERPRISE = "enterprise"
+    # An equipment maker that services machines it sold to enterprises.
+    OEM = "oem"
+
+
+class Tier(StrEnum):
+    SHARED = "shared"
+    # Gets its own Kubernetes namespace, quota and network policy.
+    DEDICATED = "dedicated"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, required: Role) -> bool:
+        return self.rank >= required.rank
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    kind: TenantKind
+    tier: Tier
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    name: str
+    role: Role
+    secret_hash: str
+    create_time: datetime
+    expire_time: datetime | None = None
+    revoke_time: datetime | None = None
+
+    def usable_at(self, now: datetime) -> bool:
+        if self.revoke_time is not None:
+            return False
+        return self.expire_time is None or now < self.expire_time
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    tenant_id: str
+    role: Role
+    # "key:<id>" for API keys and tokens issued from them.
+    actor: str
+
+
+def check_tenant_fields(*, name: str) -> None:
+    if not name.strip():
+        raise InvalidArgument(
+            "the tenant is not valid", violations=(FieldViolation("name", "must not be empty"),)
+        )
+    if len(name) > NAME_MAX:
+        raise InvalidArgument(
+            "the tenant is not valid",
+            violations=(FieldViolation("name", f"must be at most {NAME_MAX} characters"),),
+        )

@@ -1,0 +1,155 @@
+"""Use cases of the gateway: onboarding tenants and managing who may act for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from imcloud_core.errors import (
+    AlreadyExists,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from imcloud_core.ids import new_id, utcnow
+from imcloud_core.paging import page_size
+from imcloud_gateway.domain import secrets
+from imcloud_gateway.domain.events import TenantOnboarded
+from imcloud_gateway.domain.model import (
+    ApiKey,
+    Principal,
+    Role,
+    Tenant,
+    TenantKind,
+    Tier,
+    check_tenant_fields,
+)
+from imcloud_gateway.domain.ports import UnitOfWork
+
+API_KEY_PREFIX = "imk"
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    key: ApiKey
+    # Shown to the holder once, never stored.
+    plaintext: str
+
+
+def sign_up(
+    uow: UnitOfWork, *, name: str, kind: TenantKind, tier: Tier
+) -> tuple[Tenant, IssuedApiKey]:
+    """Creates a tenant and its owner key."""
+    check_tenant_fields(name=name)
+    now = utcnow()
+    tenant = Tenant(
+        id=new_id(), name=name.strip(), kind=kind, tier=tier, create_time=now, update_time=now
+    )
+    with uow:
+        if uow.tenants.name_taken(tenant.name):
+            raise AlreadyExists(
+                f"a tenant named {tenant.name!r} already exists",
+                violations=(FieldViolation("name", "already used by another tenant"),),
+            )
+        uow.tenants.add(tenant)
+        owner_key = _new_api_key(tenant_id=tenant.id, name="owner", role=Role.OWNER, now=now)
+        uow.api_keys.add(owner_key.key)
+        uow.record(TenantOnboarded(tenant))
+    return tenant, owner_key
+
+
+def get_tenant(uow: UnitOfWork, *, tenant_id: str) -> Tenant:
+    with uow:
+        tenant = uow.tenants.get(tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id!r} not found")
+    return tenant
+
+
+def create_api_key(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    name: str,
+    role: Role,
+    expire_time: datetime | None,
+) -> IssuedApiKey:
+    require_role(principal, Role.ADMIN)
+    if not principal.role.allows(role):
+        raise PermissionDenied(f"a {principal.role} cannot create a key with role {role}")
+    now = utcnow()
+    if expire_time is not None and expire_time <= now:
+        raise InvalidArgument(
+            "the key would be expired already",
+            violations=(FieldViolation("expire_time", "must be in the future"),),
+        )
+    if not name.strip():
+        raise InvalidArgument(
+            "the key is not valid", violations=(FieldViolation("name", "must not be empty"),)
+        )
+    issued = _new_api_key(
+        tenant_id=principal.tenant_id, name=name.strip(), role=role, now=now, expires=expire_time
+    )
+    with uow:
+        uow.api_keys.add(issued.key)
+    return issued
+
+
+def list_api_keys(
+    uow: UnitOfWork, *, principal: Principal, requested_page_size: int, page_token: str
+) -> tuple[list[ApiKey], str]:
+    require_role(principal, Role.ADMIN)
+    size = page_size(requested_page_size)
+    with uow:
+        return uow.api_keys.list(
+            tenant_id=principal.tenant_id, page_size=size, page_token=page_token
+        )
+
+
+def revoke_api_key(uow: UnitOfWork, *, principal: Principal, key_id: str) -> ApiKey:
+    require_role(principal, Role.ADMIN)
+    with uow:
+        key = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id!r} not found")
+        if not principal.role.allows(key.role):
+            raise PermissionDenied(f"a {principal.role} cannot revoke a {key.role} key")
+        if key.revoke_time is None:
+            uow.api_keys.revoke(tenant_id=principal.tenant_id, key_id=key_id, at=utcnow())
+        revoked = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
+    assert revoked is not None
+    return revoked
+
+
+def authenticate_api_key(uow: UnitOfWork, *, presented: str) -> Principal:
+    key_id, secret = secrets.split(API_KEY_PREFIX, presented)
+    with uow:
+        key = uow.api_keys.find(key_id)
+    if key is None or not secrets.matches(secret, key.secret_hash):
+        raise Unauthenticated("unknown API key")
+    if not key.usable_at(utcnow()):
+        raise Unauthenticated("the API key is revoked or expired")
+    return Principal(tenant_id=key.tenant_id, role=key.role, actor=f"key:{key.id}")
+
+
+def require_role(principal: Principal, required: Role) -> None:
+    if not principal.role.allows(required):
+        raise PermissionDenied(f"this needs the {required} role; the caller is {principal.role}")
+
+
+def _new_api_key(
+    *, tenant_id: str, name: str, role: Role, now: datetime, expires: datetime | None = None
+) -> IssuedApiKey:
+    issued = secrets.issue(API_KEY_PREFIX, new_id())
+    key = ApiKey(
+        id=issued.credential_id,
+        tenant_id=tenant_id,
+        name=name,
+        role=role,
+        secret_hash=issued.secret_hash,
+        create_time=now,
+        expire_time=expires,
+    )
+    return IssuedApiKey(key=key, plaintext=issued.plaintext)

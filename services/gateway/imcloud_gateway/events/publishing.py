@@ -1,0 +1,40 @@
+"""Domain events of the gateway as messages on the tenant topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imcloud.gateway.v1 import events_pb2 as pb
+from imcloud_core.convert import timestamp
+from imcloud_core.events import Topic, new_envelope
+from imcloud_core.unit_of_work import OutboxEntry
+from imcloud_gateway.domain.events import TenantOnboarded
+from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
+
+SOURCE = "gateway"
+KINDS = {TenantKind.ENTERPRISE: pb.TENANT_KIND_ENTERPRISE, TenantKind.OEM: pb.TENANT_KIND_OEM}
+TIERS = {Tier.SHARED: pb.TENANT_TIER_SHARED, Tier.DEDICATED: pb.TENANT_TIER_DEDICATED}
+
+
+def tenant_message(tenant: Tenant) -> pb.Tenant:
+    return pb.Tenant(
+        id=tenant.id,
+        name=tenant.name,
+        kind=KINDS[tenant.kind],
+        tier=TIERS[tenant.tier],
+        create_time=timestamp(tenant.create_time),
+    )
+
+
+def to_outbox_entry(event: Any) -> OutboxEntry:
+    match event:
+        case TenantOnboarded(tenant=tenant):
+            envelope = new_envelope(
+                tenant_id=tenant.id,
+                event_type="tenant.onboarded",
+                payload=pb.TenantOnboarded(tenant=tenant_message(tenant)),
+                source=SOURCE,
+                occurred_at=tenant.create_time,
+            )
+            return OutboxEntry(Topic.TENANT_EVENTS, tenant.id, envelope)
+    raise TypeError(f"no message for domain event {type(event).__name__}")

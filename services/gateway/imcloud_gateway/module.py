@@ -1,0 +1,84 @@
+"""How the gateway starts: the REST API on uvicorn, plus its outbox relay."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+from imcloud_core.logging import get_logger
+from imcloud_core.outbox import Outbox
+from imcloud_core.service import Runtime, ServiceDefinition, open_database
+from imcloud_gateway.api.backends import Backends
+from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.app import create_app
+from imcloud_gateway.store.tables import outbox
+
+NAME = "gateway"
+PACKAGE = "imcloud_gateway"
+log = get_logger(__name__)
+
+
+class Gateway:
+    def __init__(self, context: GatewayContext) -> None:
+        self.context = context
+        settings = context.settings.gateway
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(context),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_config=None,  # our logging setup renders uvicorn's records
+                access_log=False,  # the middleware counts and logs requests
+                server_header=False,
+            )
+        )
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        http = threading.Thread(target=self._server.run, name="gateway-http", daemon=True)
+        relay = threading.Thread(
+            target=self.context.outbox.run_relay,
+            args=(self.context.db, self.context.bus, self._stopping),
+            name="outbox-gateway",
+            daemon=True,
+        )
+        self._threads = [http, relay]
+        for thread in self._threads:
+            thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not http.is_alive() or time.monotonic() > deadline:
+                settings = self.context.settings.gateway
+                raise OSError(
+                    f"the REST API could not listen on {settings.http_host}:{settings.http_port} "
+                    "(IMCLOUD_GATEWAY__HTTP_HOST / IMCLOUD_GATEWAY__HTTP_PORT)"
+                )
+            time.sleep(0.02)
+        settings = self.context.settings.gateway
+        log.info("gateway listening", url=f"http://{settings.http_host}:{settings.http_port}")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.context.backends.close()
+        self.context.db.close()
+
+
+def build(runtime: Runtime) -> Gateway:
+    settings = runtime.settings
+    context = GatewayContext(
+        settings=settings,
+        db=open_database(settings, service=NAME, package=PACKAGE),
+        outbox=Outbox(outbox),
+        bus=runtime.require_bus(),
+        backends=Backends.connect(settings),
+    )
+    return Gateway(context)
+
+
+SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)

@@ -1,0 +1,4 @@
+from imcloud_core.migrations import run_migrations_online
+from imcloud_gateway.store.tables import metadata
+
+run_migrations_online(metadata)

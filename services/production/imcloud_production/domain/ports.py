@@ -1,0 +1,29 @@
+"""What the domain needs from storage, as protocols the store implements."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Self
+
+from imcloud_production.domain.model import Plant
+
+
+class PlantRepository(Protocol):
+    def add(self, plant: Plant) -> None: ...
+
+    def get(self, *, tenant_id: str, plant_id: str) -> Plant | None: ...
+
+    def name_taken(self, *, tenant_id: str, name: str) -> bool: ...
+
+    def list(
+        self, *, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[Plant], str]: ...
+
+
+class UnitOfWork(Protocol):
+    plants: PlantRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def record(self, event: Any) -> None: ...

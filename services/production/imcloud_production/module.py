@@ -1,0 +1,33 @@
+"""How the production service starts: its parts, wired from the settings."""
+
+from __future__ import annotations
+
+from imcloud_core.db import Database
+from imcloud_core.outbox import Outbox
+from imcloud_core.rpc import Registration
+from imcloud_core.service import (
+    BackendService,
+    Runtime,
+    ServiceDefinition,
+    build_backend_service,
+)
+from imcloud_production.api.grpc_servicer import ProductionServicer, register
+from imcloud_production.events.publishing import to_outbox_entry
+from imcloud_production.store.repository import ProductionUnitOfWork
+from imcloud_production.store.tables import outbox
+
+NAME = "production"
+PACKAGE = "imcloud_production"
+
+
+def _servicers(db: Database, staged: Outbox) -> list[Registration]:
+    return [register(ProductionServicer(lambda: ProductionUnitOfWork(db, staged, to_outbox_entry)))]
+
+
+def build(runtime: Runtime) -> BackendService:
+    return build_backend_service(
+        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, servicers=_servicers
+    )
+
+
+SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)

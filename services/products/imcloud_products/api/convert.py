@@ -1,0 +1,48 @@
+"""Domain objects to protobuf messages and back."""
+
+from __future__ import annotations
+
+from imcloud.products.v1 import products_service_pb2 as pb
+from imcloud_core.convert import timestamp
+from imcloud_products.domain.model import EquipmentModel, SignalDefinition, SignalType
+
+SIGNAL_TYPES = {
+    SignalType.DOUBLE: pb.SIGNAL_TYPE_DOUBLE,
+    SignalType.INTEGER: pb.SIGNAL_TYPE_INTEGER,
+    SignalType.BOOLEAN: pb.SIGNAL_TYPE_BOOLEAN,
+}
+SIGNAL_TYPES_BY_MESSAGE = {number: kind for kind, number in SIGNAL_TYPES.items()}
+
+
+def signal_definition(message: pb.SignalDefinition) -> SignalDefinition:
+    return SignalDefinition(
+        name=message.name,
+        unit=message.unit,
+        # Unspecified means the common case, a real-valued measurement.
+        type=SIGNAL_TYPES_BY_MESSAGE.get(message.type, SignalType.DOUBLE),
+        min_value=message.min_value if message.HasField("min_value") else None,
+        max_value=message.max_value if message.HasField("max_value") else None,
+        description=message.description,
+    )
+
+
+def signal_message(signal: SignalDefinition) -> pb.SignalDefinition:
+    return pb.SignalDefinition(
+        name=signal.name,
+        unit=signal.unit,
+        type=SIGNAL_TYPES[signal.type],
+        min_value=signal.min_value,
+        max_value=signal.max_value,
+        description=signal.description,
+    )
+
+
+def equipment_model_message(model: EquipmentModel) -> pb.EquipmentModel:
+    return pb.EquipmentModel(
+        id=model.id,
+        name=model.name,
+        manufacturer=model.manufacturer,
+        signals=[signal_message(s) for s in model.signals],
+        create_time=timestamp(model.create_time),
+        update_time=timestamp(model.update_time),
+    )

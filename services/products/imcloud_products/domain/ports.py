@@ -1,0 +1,29 @@
+"""What the domain needs from storage, as protocols the store implements."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Self
+
+from imcloud_products.domain.model import EquipmentModel
+
+
+class EquipmentModelRepository(Protocol):
+    def add(self, model: EquipmentModel) -> None: ...
+
+    def get(self, *, tenant_id: str, model_id: str) -> EquipmentModel | None: ...
+
+    def name_taken(self, *, tenant_id: str, name: str) -> bool: ...
+
+    def list(
+        self, *, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[EquipmentModel], str]: ...
+
+
+class UnitOfWork(Protocol):
+    equipment_models: EquipmentModelRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def record(self, event: Any) -> None: ...

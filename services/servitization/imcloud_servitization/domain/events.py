@@ -1,0 +1,12 @@
+"""Facts the servitization domain records; the events layer turns them into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imcloud_servitization.domain.model import MaintenanceTicket
+
+
+@dataclass(frozen=True)
+class MaintenanceTicketOpened:
+    ticket: MaintenanceTicket

@@ -1,0 +1,54 @@
+"""Maintenance tickets: units of after-sales work on one piece of equipment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from imcloud_core.errors import FieldViolation, InvalidArgument
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+
+
+class TicketPriority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class TicketState(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class MaintenanceTicket:
+    id: str
+    tenant_id: str
+    equipment_id: str
+    title: str
+    description: str
+    priority: TicketPriority
+    state: TicketState
+    create_time: datetime
+    update_time: datetime
+
+
+def check_ticket_fields(*, equipment_id: str, title: str, description: str) -> None:
+    violations = []
+    if not equipment_id:
+        violations.append(FieldViolation("equipment_id", "must name the equipment"))
+    if not title.strip():
+        violations.append(FieldViolation("title", "must not be empty"))
+    elif len(title) > TITLE_MAX:
+        violations.append(FieldViolation("title", f"must be at most {TITLE_MAX} characters"))
+    if len(description) > DESCRIPTION_MAX:
+        violations.append(
+            FieldViolation("description", f"must be at most {DESCRIPTION_MAX} characters")
+        )
+    if violations:
+        raise InvalidArgument("the ticket is not valid", violations=tuple(violations))

@@ -1,0 +1,27 @@
+"""Domain events of the servitization service as messages on its topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imcloud.servitization.v1 import events_pb2
+from imcloud_core.events import Topic, new_envelope
+from imcloud_core.unit_of_work import OutboxEntry
+from imcloud_servitization.api.convert import ticket_message
+from imcloud_servitization.domain.events import MaintenanceTicketOpened
+
+SOURCE = "servitization"
+
+
+def to_outbox_entry(event: Any) -> OutboxEntry:
+    match event:
+        case MaintenanceTicketOpened(ticket=ticket):
+            envelope = new_envelope(
+                tenant_id=ticket.tenant_id,
+                event_type="maintenance_ticket.opened",
+                payload=events_pb2.MaintenanceTicketOpened(ticket=ticket_message(ticket)),
+                source=SOURCE,
+                occurred_at=ticket.create_time,
+            )
+            return OutboxEntry(Topic.SERVITIZATION_EVENTS, ticket.equipment_id, envelope)
+    raise TypeError(f"no message for domain event {type(event).__name__}")

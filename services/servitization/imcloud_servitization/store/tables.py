@@ -1,0 +1,28 @@
+"""The servitization service's tables (its own database; nobody else reads them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, String, Table, Text
+
+from imcloud_core.outbox import outbox_table
+from imcloud_core.store import UtcDateTime, new_metadata
+
+metadata = new_metadata()
+
+maintenance_tickets = Table(
+    "maintenance_tickets",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("equipment_id", String(36), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Index("ix_maintenance_tickets_tenant_created", "tenant_id", "create_time", "id"),
+    Index("ix_maintenance_tickets_tenant_equipment", "tenant_id", "equipment_id"),
+)
+
+outbox = outbox_table(metadata)
