@@ -37,16 +37,19 @@ install() {
     apt_install default-jre-headless maven
   fi
   say "fetching kafka $KAFKA_VERSION jars from Maven Central"
-  local work; work="$(mktemp -d)"
   # Maven's own repo lives in the cache dir too, so an empty cache means a real
-  # download, and the copy in the work dir keeps target/ out of the repo.
+  # download; the work dir keeps target/ out of the repo and, being on the
+  # cache's filesystem, makes the final mv an atomic rename.
+  mkdir -p "$CACHE_DIR"
+  local work; work="$(mktemp -d "$CACHE_DIR/.kafka-fetch.XXXXXX")"
+  # shellcheck disable=SC2064  # expand now: $work is local
+  trap "rm -rf $(printf %q "$work")" EXIT
   cp "$POM" "$work/pom.xml"
   if ! (cd "$work" && mvn -B -q -Dstyle.color=never \
         -Dmaven.repo.local="$CACHE_DIR/m2" -Dkafka.version="$KAFKA_VERSION" \
         org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$work/libs") >"$work/mvn.log" 2>&1; then
-    cat "$work/mvn.log" >&2
-    rm -rf "$work"
+    sed "s/\x1b\[[0-9;]*m//g" "$work/mvn.log" >&2  # strip jansi colour codes
     die "could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION with Maven"
   fi
   ls "$work/libs"/kafka_2.13-*.jar >/dev/null 2>&1 || die "no kafka_2.13 jar in Maven's output"
@@ -54,7 +57,6 @@ install() {
   rm -rf "$LIBS"
   mkdir -p "$(dirname "$LIBS")"
   mv "$work/libs" "$LIBS"
-  rm -rf "$work"
   say "kafka $KAFKA_VERSION jars in $LIBS"
 }
 
@@ -105,7 +107,8 @@ format_storage() {
   while [[ $id == -* ]]; do
     id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   done
-  if ! out="$("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
+  if ! out="$("$JAVA" -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
+        -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
         kafka.tools.StorageTool format --standalone -t "$id" -c "$CONFIG" 2>&1)"; then
     echo "$out" >&2
     die "kafka storage format failed"

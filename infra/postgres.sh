@@ -99,13 +99,13 @@ SQL
 
 up() {
   install
-  local restart=1 was_running=1
-  cluster_online && was_running=0
-  configure && restart=0
-  if [[ $was_running == 0 && $restart == 0 ]]; then
+  local running=no changed=no
+  cluster_online && running=yes
+  configure && changed=yes
+  if [[ $running == yes && $changed == yes ]]; then
     say "settings changed, restarting $VERSION/$CLUSTER"
     ctl restart -m fast
-  elif [[ $was_running != 0 ]]; then
+  elif [[ $running == no ]]; then
     say "starting $VERSION/$CLUSTER"
     ctl start
   fi
@@ -115,7 +115,7 @@ up() {
   # The real client path: password (scram) auth over TCP, as the services use it.
   PGCONNECT_TIMEOUT=5 psql -X -q -At "$URL/${DATABASES[1]}" -c 'select 1' >/dev/null ||
     die "password login as $ROLE over 127.0.0.1:$PORT fails: check /etc/postgresql/$VERSION/$CLUSTER/pg_hba.conf"
-  if [[ $was_running == 0 && $restart != 0 ]]; then
+  if [[ $running == yes && $changed == no ]]; then
     echo "postgres already running at $URL"
   else
     echo "postgres ready at $URL"

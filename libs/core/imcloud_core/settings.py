@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
+    # The gateway's gRPC server: the device link for equipment (and health).
+    gateway_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50050", target="127.0.0.1:50050")
     products_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50051", target="127.0.0.1:50051")
     production_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50052", target="127.0.0.1:50052")
     servitization_grpc: GrpcEndpoint = GrpcEndpoint(

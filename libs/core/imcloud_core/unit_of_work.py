@@ -33,7 +33,7 @@ class SqlUnitOfWork:
         self._db = db
         self._outbox = outbox
         self._translate = translate
-        self._events: list[Any] = []
+        self._events: list[object] = []
         self.session: Session
 
     def __enter__(self) -> Self:
@@ -56,6 +56,6 @@ class SqlUnitOfWork:
                 )
         self._transaction.__exit__(exc_type, exc, tb)
 
-    def record(self, event: Any) -> None:
+    def record(self, event: object) -> None:
         """Publishes ``event`` if, and only if, this transaction commits."""
         self._events.append(event)

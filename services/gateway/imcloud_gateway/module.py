@@ -1,4 +1,4 @@
-"""How the gateway starts: the REST API on uvicorn, plus its outbox relay."""
+"""How the gateway starts: the REST API on uvicorn, its gRPC server, its outbox relay."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uvicorn
 
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
+from imcloud_core.rpc import GrpcServer
 from imcloud_core.service import Runtime, ServiceDefinition, open_database
 from imcloud_gateway.api.backends import Backends
 from imcloud_gateway.api.context import GatewayContext
@@ -34,6 +35,9 @@ class Gateway:
                 server_header=False,
             )
         )
+        self._grpc = GrpcServer(
+            name=NAME, bind=context.settings.grpc_endpoint(NAME).bind, register=[]
+        )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -46,6 +50,7 @@ class Gateway:
             daemon=True,
         )
         self._threads = [http, relay]
+        self._grpc.start()
         for thread in self._threads:
             thread.start()
         deadline = time.monotonic() + 15
@@ -62,6 +67,7 @@ class Gateway:
 
     def stop(self) -> None:
         self._server.should_exit = True
+        self._grpc.stop()
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=10)

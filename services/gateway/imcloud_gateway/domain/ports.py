@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Protocol
 
+from imcloud_core.ports import Transaction
 from imcloud_gateway.domain.model import ApiKey, Tenant
 
 
@@ -31,12 +32,9 @@ class ApiKeyRepository(Protocol):
     def revoke(self, *, tenant_id: str, key_id: str, at: datetime) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    tenants: TenantRepository
-    api_keys: ApiKeyRepository
+class UnitOfWork(Transaction, Protocol):
+    @property
+    def tenants(self) -> TenantRepository: ...
 
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def record(self, event: Any) -> None: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...

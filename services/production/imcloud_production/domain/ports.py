@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self
+from typing import Protocol
 
+from imcloud_core.ports import Transaction
 from imcloud_production.domain.model import Plant
 
 
@@ -19,11 +20,6 @@ class PlantRepository(Protocol):
     ) -> tuple[list[Plant], str]: ...
 
 
-class UnitOfWork(Protocol):
-    plants: PlantRepository
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def record(self, event: Any) -> None: ...
+class UnitOfWork(Transaction, Protocol):
+    @property
+    def plants(self) -> PlantRepository: ...

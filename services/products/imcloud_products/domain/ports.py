@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self
+from typing import Protocol
 
+from imcloud_core.ports import Transaction
 from imcloud_products.domain.model import EquipmentModel
 
 
@@ -19,11 +20,6 @@ class EquipmentModelRepository(Protocol):
     ) -> tuple[list[EquipmentModel], str]: ...
 
 
-class UnitOfWork(Protocol):
-    equipment_models: EquipmentModelRepository
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def record(self, event: Any) -> None: ...
+class UnitOfWork(Transaction, Protocol):
+    @property
+    def equipment_models(self) -> EquipmentModelRepository: ...

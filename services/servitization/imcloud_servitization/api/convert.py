@@ -12,7 +12,9 @@ PRIORITIES = {
     TicketPriority.HIGH: pb.TICKET_PRIORITY_HIGH,
     TicketPriority.CRITICAL: pb.TICKET_PRIORITY_CRITICAL,
 }
-PRIORITIES_BY_MESSAGE = {number: priority for priority, number in PRIORITIES.items()}
+PRIORITIES_BY_MESSAGE: dict[int, TicketPriority] = {
+    number: priority for priority, number in PRIORITIES.items()
+}
 STATES = {
     TicketState.OPEN: pb.TICKET_STATE_OPEN,
     TicketState.IN_PROGRESS: pb.TICKET_STATE_IN_PROGRESS,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self
+from typing import Protocol
 
+from imcloud_core.ports import Transaction
 from imcloud_servitization.domain.model import MaintenanceTicket
 
 
@@ -15,11 +16,6 @@ class TicketRepository(Protocol):
     ) -> tuple[list[MaintenanceTicket], str]: ...
 
 
-class UnitOfWork(Protocol):
-    tickets: TicketRepository
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def record(self, event: Any) -> None: ...
+class UnitOfWork(Transaction, Protocol):
+    @property
+    def tickets(self) -> TicketRepository: ...

@@ -117,7 +117,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         status=exc.status_code,
         code=str(code),
         message=str(exc.detail),
-        headers=exc.headers,
+        headers=dict(exc.headers) if exc.headers else None,
     )
 
 

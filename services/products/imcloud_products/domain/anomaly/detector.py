@@ -176,9 +176,7 @@ class StreamingAnomalyDetector:
     def warming_up(self) -> bool:
         return self.rows_seen < self.config.warmup_rows
 
-    def update(
-        self, timestamps: npt.ArrayLike, values: npt.ArrayLike
-    ) -> DetectionResult:
+    def update(self, timestamps: npt.ArrayLike, values: npt.ArrayLike) -> DetectionResult:
         """Score a batch of rows (oldest first) and learn from them.
 
         timestamps: int64 milliseconds, shape (n_rows,); need not be increasing.

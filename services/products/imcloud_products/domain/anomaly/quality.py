@@ -54,8 +54,12 @@ class QualityFlag(IntFlag):
     @classmethod
     def data_quality_issues(cls) -> QualityFlag:
         """Flags that are problems with the data (WARMING_UP is not one)."""
-        return cls.MISSING_VALUES | cls.ALL_MISSING | cls.STUCK_SENSOR | cls.TIME_GAP | (
-            cls.TIME_BACKWARDS
+        return (
+            cls.MISSING_VALUES
+            | cls.ALL_MISSING
+            | cls.STUCK_SENSOR
+            | cls.TIME_GAP
+            | (cls.TIME_BACKWARDS)
         )
 
 
@@ -125,7 +129,9 @@ class StuckSensorMonitor:
             self.repeat_run = run[-1].astype(np.int64)
             last_row = last_finite_row[-1]
             self.last_value = np.where(
-                last_row >= 0, values[np.maximum(last_row, 0), np.arange(n_signals)], self.last_value
+                last_row >= 0,
+                values[np.maximum(last_row, 0), np.arange(n_signals)],
+                self.last_value,
             )
         return stuck, observed, changed
 
