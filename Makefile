@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint proto proto-check infra-up infra-down clean
+.PHONY: help install run test test-unit test-tools lint proto proto-check infra-up infra-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -15,10 +15,13 @@ install: ## install uv and the locked dependencies into .venv
 run: install ## run the whole platform in one process (embedded: no Kafka or PostgreSQL)
 	$(UV) imcloud up
 
-test: install infra-up ## run every test (starts the local Kafka and PostgreSQL if needed)
+test: install test-tools infra-up ## run every test (starts the local Kafka and PostgreSQL if needed)
 	$(UV) pytest
 
-test-unit: install ## run the tests that need no servers
+test-tools: ## install the non-Python tools the tests call (docker-compose)
+	@infra/test-tools.sh
+
+test-unit: install test-tools ## run the tests that need no servers
 	$(UV) pytest tests/unit
 
 lint: install proto-check ## ruff and mypy

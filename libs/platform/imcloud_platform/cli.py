@@ -12,6 +12,7 @@ from imcloud_core.db import create_database_engine
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.logging import configure_logging, get_logger
 from imcloud_core.migrations import new_revision, upgrade_to_head
+from imcloud_core.rpc import check_health
 from imcloud_core.settings import PLACEHOLDER_SECRETS, BusBackend, Settings
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SERVICE",
         help="services to migrate (default: all)",
     )
+    probe = commands.add_parser(
+        "probe", help="exit 0 if the gRPC server at TARGET reports SERVING (health checks)"
+    )
+    probe.add_argument("target", help="host:port, e.g. 127.0.0.1:50051")
     revision = commands.add_parser(
         "make-migration", help="(developers) write the next migration of a service"
     )
@@ -100,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run(args.service, settings)
         elif args.command == "migrate":
             migrate(settings, args.services)
+        elif args.command == "probe":
+            return 0 if check_health(args.target) else 1
         elif args.command == "make-migration":
             new_revision(package=SERVICES[args.service].package, message=args.message)
     except ConfigurationError as exc:

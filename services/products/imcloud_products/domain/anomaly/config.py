@@ -31,6 +31,7 @@ class DetectorConfig:
     # freeze it). A small weight lets a lasting change of regime become the new
     # normal instead of alarming forever.
     anomalous_row_weight: float = 0.05
+    anomalous_row_spread_weight: float = 0.0
 
     # -- scoring -------------------------------------------------------------
     # Span of the exponential smoothing of each signal's standardised deviation

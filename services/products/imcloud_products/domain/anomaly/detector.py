@@ -307,13 +307,16 @@ class StreamingAnomalyDetector:
 
     def _learn_block(self) -> None:
         config, block = self.config, self._block
-        row_weight = np.where(block.flagged, config.anomalous_row_weight, 1.0)
-        cell_weight = row_weight[:, None] * (block.present & ~block.stuck)
-        self._baselines.learn(block.values, cell_weight)
-
+        usable_cells = block.present & ~block.stuck
+        level_weight = np.where(block.flagged, config.anomalous_row_weight, 1.0)[:, None]
+        normal_rows = ~block.flagged
+        spread_weight = np.where(block.flagged, config.anomalous_row_spread_weight, 1.0)[:, None]
+        self._baselines.learn(
+            block.values, level_weight * usable_cells, spread_weight * usable_cells
+        )
         deviation_start = int(config.warmup_rows * _DEVIATION_LEARNING_START_SHARE)
         complete_rows = block.present.all(axis=1) & (block.row_index >= deviation_start)
-        self._deviation.learn(block.smoothed, row_weight * complete_rows)
+        self._deviation.learn(block.smoothed, (normal_rows & complete_rows).astype(np.float64))
 
         self._stuck.learn(block.observed, block.changed, block.stuck)
         self._time.learn(block.time_step, block.time_gap)

@@ -21,6 +21,11 @@ from imcloud_products.domain.anomaly.smoothing import FloatArray, blend_rate
 _ABSOLUTE_SCALE_FLOOR = 1e-12
 
 
+def _weighted_mean(values: FloatArray, weights: FloatArray, totals: FloatArray) -> FloatArray:
+    clean = np.where(weights > 0.0, values, 0.0)
+    return (weights * clean).sum(axis=0) / np.where(totals > 0.0, totals, 1.0)
+
+
 class SignalBaselines:
     """Exponentially weighted level and spread of every signal of one machine."""
 
@@ -51,35 +56,44 @@ class SignalBaselines:
         limit = self._config.max_abs_deviation
         return np.clip(deviation, -limit, limit)
 
-    def learn(self, values: FloatArray, weights: FloatArray) -> None:
-        """Blend in one block of rows; `weights` (rows x signals) is 0 for cells to ignore."""
-        block_weight = weights.sum(axis=0)
-        has_data = block_weight > 0.0
-        if not has_data.any():
-            return
-        safe_weight = np.where(has_data, block_weight, 1.0)
-        clean_values = np.where(weights > 0.0, values, 0.0)
-        block_mean = (weights * clean_values).sum(axis=0) / safe_weight
+    def learn(
+        self, values: FloatArray, level_weights: FloatArray, spread_weights: FloatArray
+    ) -> None:
+        """Blend in one block of rows (rows x signals weights; 0 ignores a cell).
 
-        level_rate = blend_rate(
-            self._config.baseline_half_life_rows, block_weight, self.level_weight_seen
-        )
-        self.level = np.where(
-            has_data, self.level + level_rate * (block_mean - self.level), self.level
-        )
-        self.level_weight_seen = self.level_weight_seen + block_weight
+        The level and the spread take separate weights so that rows flagged as
+        anomalous can nudge the level (a lasting change of regime is eventually
+        accepted) without inflating the spread (which would hide the anomaly).
+        Residuals are winsorised at max_abs_deviation spreads for the same reason.
+        """
+        level_total = level_weights.sum(axis=0)
+        has_level_data = level_total > 0.0
+        if has_level_data.any():
+            level_mean = _weighted_mean(values, level_weights, level_total)
+            rate = blend_rate(
+                self._config.baseline_half_life_rows, level_total, self.level_weight_seen
+            )
+            self.level = np.where(
+                has_level_data, self.level + rate * (level_mean - self.level), self.level
+            )
+            self.level_weight_seen = self.level_weight_seen + level_total
 
-        residual = np.where(weights > 0.0, clean_values - self.level, 0.0)
-        block_mean_square = (weights * residual * residual).sum(axis=0) / safe_weight
-        variance_rate = blend_rate(
-            self._config.scale_half_life_rows, block_weight, self.variance_weight_seen
-        )
-        self.variance = np.where(
-            has_data,
-            self.variance + variance_rate * (block_mean_square - self.variance),
-            self.variance,
-        )
-        self.variance_weight_seen = self.variance_weight_seen + block_weight
+        spread_total = spread_weights.sum(axis=0)
+        has_spread_data = spread_total > 0.0
+        if has_spread_data.any():
+            residual = np.where(spread_weights > 0.0, values - self.level, 0.0)
+            if (self.variance_weight_seen > 0.0).any():
+                limit = self._config.max_abs_deviation * self.scale()
+                limit = np.where(self.variance_weight_seen > 0.0, limit, np.inf)
+                residual = np.clip(residual, -limit, limit)
+            mean_square = _weighted_mean(residual * residual, spread_weights, spread_total)
+            rate = blend_rate(
+                self._config.scale_half_life_rows, spread_total, self.variance_weight_seen
+            )
+            self.variance = np.where(
+                has_spread_data, self.variance + rate * (mean_square - self.variance), self.variance
+            )
+            self.variance_weight_seen = self.variance_weight_seen + spread_total
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Tools the test suite calls besides Python: docker-compose (Debian's) validates
+# docker-compose.yml without a Docker engine.
+set -euo pipefail
+SCRIPT_NAME=test-tools
+# shellcheck source=infra/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+if ! command -v docker-compose >/dev/null 2>&1; then
+  apt_install docker-compose
+fi

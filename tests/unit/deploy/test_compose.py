@@ -1,0 +1,118 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine.
+
+`docker-compose config` (Debian's docker-compose) validates the file against the
+compose schema; the other tests check that it runs what the image provides.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from typing import Any
+
+import pytest
+import yaml
+
+from imcloud_platform.cli import _parser
+from imcloud_platform.modules import SERVICES
+from tests.conftest import REPO
+
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "infra" / "Dockerfile"
+
+
+def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.fail("docker-compose is not installed: run 'make test-tools'", pytrace=False)
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved() -> dict[str, Any]:
+    result = compose_config({"IMCLOUD_JWT_SECRET": "from-the-test"})
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = yaml.safe_load(result.stdout)
+    return config
+
+
+def test_compose_refuses_to_start_without_a_jwt_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "IMCLOUD_JWT_SECRET"}
+    result = subprocess.run(
+        [shutil.which("docker-compose") or "docker-compose", "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=REPO,
+    )
+    assert result.returncode != 0
+    assert "IMCLOUD_JWT_SECRET" in result.stderr
+
+
+def test_every_service_runs_with_a_health_check(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    for name in SERVICES:
+        assert services[name]["command"] == ["serve", name]
+        assert "healthcheck" in services[name], f"{name} has no health check"
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert services["migrate"]["command"] == ["migrate"]
+
+
+def test_every_imcloud_container_runs_a_command_the_image_knows(
+    resolved: dict[str, Any],
+) -> None:
+    for service in resolved["services"].values():
+        if service.get("image") != "imcloud:local":
+            continue
+        _parser().parse_args(service["command"])  # exits on an unknown command
+        probe = service.get("healthcheck", {}).get("test", [])
+        if probe[:2] == ["CMD", "imcloud"]:
+            _parser().parse_args(probe[2:])
+
+
+def test_services_find_each_other_by_their_compose_names(resolved: dict[str, Any]) -> None:
+    env = resolved["services"]["gateway"]["environment"]
+    for name in ("products", "production", "servitization"):
+        host, port = env[f"IMCLOUD_{name.upper()}_GRPC__TARGET"].split(":")
+        assert host == name
+        bind_port = resolved["services"][name]["environment"][
+            f"IMCLOUD_{name.upper()}_GRPC__BIND"
+        ].split(":")[1]
+        assert port == bind_port
+    assert env["IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"].split(":")[0] in resolved["services"]
+
+
+def test_the_dockerfile_installs_every_workspace_member() -> None:
+    workspace = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    members = sorted(
+        str(path.parent.relative_to(REPO))
+        for pattern in workspace["members"]
+        for path in REPO.glob(f"{pattern}/pyproject.toml")
+    )
+    copied = re.findall(r"^COPY (\S+)/pyproject.toml", DOCKERFILE.read_text(), re.MULTILINE)
+    assert sorted(copied) == members
+
+
+def test_the_image_runs_as_a_non_root_user() -> None:
+    users = re.findall(r"^USER (\S+)", DOCKERFILE.read_text(), re.MULTILINE)
+    assert users, "no USER line"
+    assert users[-1] not in ("root", "0")
+
+
+def test_the_postgres_init_script_creates_every_service_database() -> None:
+    sql = (REPO / "infra" / "compose" / "postgres-init.sql").read_text()
+    for name in SERVICES:
+        assert f"CREATE DATABASE imcloud_{name};" in sql
