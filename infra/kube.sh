@@ -61,6 +61,15 @@ BUILD_STAMP="$BIN_DIR/.kube-apiserver-etcd.stamp"
 log() { echo "kube: $*" >&2; }
 die() { echo "kube: error: $*" >&2; exit 1; }
 
+# Processes started by this invocation; stopped again if `up` fails.
+STARTED=()
+cleanup_failed_up() {
+  local rc=$? i
+  if ((rc != 0 && ${#STARTED[@]} > 0)); then
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_proc "${STARTED[i]}"; done
+  fi
+}
+
 find_go() {
   if [[ -n "${GO:-}" ]]; then
     command -v "$GO" >/dev/null 2>&1 || die "GO=$GO is not an executable"
@@ -266,6 +275,7 @@ start_etcd() {
       --log-level=warn \
       </dev/null >>"$LOGS/etcd.log" 2>&1 &
     echo $! > "$STATE_DIR/etcd.pid"
+    STARTED+=(etcd)
   fi
   local i
   for ((i = 0; i < 300; i++)); do
@@ -295,6 +305,7 @@ start_apiserver() {
   GOMEMLIMIT="${IMCLOUD_KUBE_APISERVER_GOMEMLIMIT:-512MiB}" setsid "$APISERVER_BIN" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
+    --endpoint-reconciler-type=none \
     --secure-port="$PORT" \
     --cert-dir="$STATE_DIR/apiserver-certs" \
     --tls-cert-file="$PKI/apiserver.crt" \
@@ -313,6 +324,7 @@ start_apiserver() {
     --event-ttl=10m \
     </dev/null >>"$LOGS/kube-apiserver.log" 2>&1 &
   echo $! > "$STATE_DIR/kube-apiserver.pid"
+  STARTED+=(kube-apiserver)
 }
 
 wait_ready() {
@@ -340,6 +352,7 @@ cmd_up() {
   flock 7
   gen_pki
   local start=$SECONDS
+  trap cleanup_failed_up EXIT
   start_etcd
   start_apiserver
   wait_ready
@@ -369,8 +382,10 @@ cmd_status() {
   if [[ -n "$a" && -f "$PKI/tokens.csv" ]] && [[ "$(api_get /readyz 2>/dev/null || true)" == "ok" ]]; then
     ready="yes"
   fi
-  echo "etcd:           ${e:+running (pid $e, http://127.0.0.1:$ETCD_PORT)}${e:-stopped}"
-  echo "kube-apiserver: ${a:+running (pid $a, https://127.0.0.1:$PORT)}${a:-stopped}"
+  if [[ -n "$e" ]]; then e="running (pid $e, http://127.0.0.1:$ETCD_PORT)"; else e="stopped"; fi
+  if [[ -n "$a" ]]; then a="running (pid $a, https://127.0.0.1:$PORT)"; else a="stopped"; fi
+  echo "etcd:           $e"
+  echo "kube-apiserver: $a"
   echo "ready:          $ready"
   echo "kubeconfig:     $KUBECONFIG_FILE$([[ -f "$KUBECONFIG_FILE" ]] || echo ' (not written yet)')"
   [[ "$ready" == "yes" ]] || return 3

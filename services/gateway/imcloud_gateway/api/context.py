@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
 
 from imcloud_core.bus import EventBus
 from imcloud_core.db import Database
 from imcloud_core.outbox import Outbox
+from imcloud_core.rpc import CallContext, ResponseT, call
 from imcloud_core.settings import Settings
 from imcloud_gateway.api.backends import Backends
+from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.store.repository import GatewayUnitOfWork
 
@@ -20,10 +25,28 @@ class GatewayContext:
     outbox: Outbox
     bus: EventBus
     backends: Backends
+    tenant_limits: RateLimiter = field(init=False)
+    credential_limits: RateLimiter = field(init=False)
+    # Requests without a credential (sign-up), per client address.
+    anonymous_limits: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        limits = self.settings.gateway
+        self.tenant_limits = RateLimiter(
+            rate_per_s=limits.tenant_rate_per_s, burst=limits.tenant_burst
+        )
+        self.credential_limits = RateLimiter(
+            rate_per_s=limits.credential_rate_per_s, burst=limits.credential_burst
+        )
+        self.anonymous_limits = RateLimiter(
+            rate_per_s=limits.credential_rate_per_s / 10, burst=limits.credential_burst // 10 or 1
+        )
 
     def unit_of_work(self) -> GatewayUnitOfWork:
         return GatewayUnitOfWork(self.db, self.outbox, to_outbox_entry)
 
-    @property
-    def deadline_s(self) -> float:
-        return self.settings.grpc_deadline_s
+    def call(
+        self, method: Callable[..., ResponseT], request: Message, ctx: CallContext
+    ) -> ResponseT:
+        """One call to a service, with the caller's tenant and the configured deadline."""
+        return call(method, request, ctx=ctx, deadline_s=self.settings.grpc_deadline_s)

@@ -73,6 +73,8 @@ class Principal:
     role: Role
     # "key:<id>" for API keys and tokens issued from them.
     actor: str
+    # The credential presented (an API key id), for per-credential limits.
+    credential_id: str
 
 
 def check_tenant_fields(*, name: str) -> None:

@@ -31,6 +31,8 @@ class ApiKeyRepository(Protocol):
 
     def revoke(self, *, tenant_id: str, key_id: str, at: datetime) -> None: ...
 
+    def replace_secret(self, *, tenant_id: str, key_id: str, secret_hash: str) -> None: ...
+
 
 class UnitOfWork(Transaction, Protocol):
     @property

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from imcloud_core.errors import (
     AlreadyExists,
+    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
@@ -15,7 +16,7 @@ from imcloud_core.errors import (
 )
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
-from imcloud_gateway.domain import secrets
+from imcloud_gateway.domain import secrets, tokens
 from imcloud_gateway.domain.events import TenantOnboarded
 from imcloud_gateway.domain.model import (
     ApiKey,
@@ -123,15 +124,56 @@ def revoke_api_key(uow: UnitOfWork, *, principal: Principal, key_id: str) -> Api
     return revoked
 
 
-def authenticate_api_key(uow: UnitOfWork, *, presented: str) -> Principal:
-    key_id, secret = secrets.split(API_KEY_PREFIX, presented)
+def rotate_api_key(uow: UnitOfWork, *, principal: Principal, key_id: str) -> IssuedApiKey:
+    """Gives the key a new secret; the old secret stops working at once."""
+    require_role(principal, Role.ADMIN)
+    issued = secrets.issue(API_KEY_PREFIX, key_id)
     with uow:
-        key = uow.api_keys.find(key_id)
-    if key is None or not secrets.matches(secret, key.secret_hash):
-        raise Unauthenticated("unknown API key")
+        key = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id!r} not found")
+        if not principal.role.allows(key.role):
+            raise PermissionDenied(f"a {principal.role} cannot rotate a {key.role} key")
+        if not key.usable_at(utcnow()):
+            raise FailedPrecondition("a revoked or expired key cannot be rotated")
+        uow.api_keys.replace_secret(
+            tenant_id=principal.tenant_id, key_id=key_id, secret_hash=issued.secret_hash
+        )
+    return IssuedApiKey(
+        key=replace(key, secret_hash=issued.secret_hash), plaintext=issued.plaintext
+    )
+
+
+def authenticate(uow: UnitOfWork, *, presented: str, token_secret: str) -> Principal:
+    """The principal behind an API key or a token issued from one."""
+    if tokens.looks_like_token(presented):
+        key_id = tokens.verify_token(presented, secret=token_secret).key_id
+        with uow:
+            key = uow.api_keys.find(key_id)
+        if key is None:
+            raise Unauthenticated("invalid token")
+    else:
+        key_id, secret = secrets.split(API_KEY_PREFIX, presented)
+        with uow:
+            key = uow.api_keys.find(key_id)
+        if key is None or not secrets.matches(secret, key.secret_hash):
+            raise Unauthenticated("unknown API key")
     if not key.usable_at(utcnow()):
         raise Unauthenticated("the API key is revoked or expired")
-    return Principal(tenant_id=key.tenant_id, role=key.role, actor=f"key:{key.id}")
+    return Principal(
+        tenant_id=key.tenant_id, role=key.role, actor=f"key:{key.id}", credential_id=key.id
+    )
+
+
+def issue_token(*, principal: Principal, ttl_s: int, token_secret: str) -> tuple[str, datetime]:
+    return tokens.issue_token(
+        key_id=principal.credential_id,
+        tenant_id=principal.tenant_id,
+        role=principal.role,
+        now=utcnow(),
+        ttl_s=ttl_s,
+        secret=token_secret,
+    )
 
 
 def require_role(principal: Principal, required: Role) -> None:

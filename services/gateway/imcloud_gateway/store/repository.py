@@ -66,6 +66,9 @@ class SqlApiKeyRepository:
     def revoke(self, *, tenant_id: str, key_id: str, at: datetime) -> None:
         self.table.update(self._session, tenant_id, key_id, {"revoke_time": at})
 
+    def replace_secret(self, *, tenant_id: str, key_id: str, secret_hash: str) -> None:
+        self.table.update(self._session, tenant_id, key_id, {"secret_hash": secret_hash})
+
 
 class GatewayUnitOfWork(SqlUnitOfWork):
     tenants: SqlTenantRepository

@@ -1,7 +1,13 @@
-"""Typed FastAPI dependencies: every route says what it needs in its signature."""
+"""Typed FastAPI dependencies: every route says what it needs in its signature.
+
+``ViewerCall``, ``OperatorCall`` and ``AdminCall`` authenticate the caller, apply
+the rate limits, check the role, and give the route the context its gRPC calls
+carry to the services.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -12,11 +18,11 @@ from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.errors import request_id
 from imcloud_gateway.domain import services
-from imcloud_gateway.domain.model import Principal
+from imcloud_gateway.domain.model import Principal, Role
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API key (imk_...) or a token issued from one.",
+    description="An API key (imk_...) or a token from POST /v1/tokens.",
 )
 
 
@@ -28,22 +34,46 @@ def _gateway(request: Request) -> GatewayContext:
 GatewayDep = Annotated[GatewayContext, Depends(_gateway)]
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _principal(
+    request: Request,
     gateway: GatewayDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
     if credentials is None:
-        raise Unauthenticated("no credential: send 'Authorization: Bearer <API key>'")
-    return services.authenticate_api_key(gateway.unit_of_work(), presented=credentials.credentials)
+        raise Unauthenticated("no credential: send 'Authorization: Bearer <API key or token>'")
+    principal = services.authenticate(
+        gateway.unit_of_work(),
+        presented=credentials.credentials,
+        token_secret=gateway.settings.gateway.jwt_secret.get_secret_value(),
+    )
+    # The audit middleware reads who acted from here.
+    request.state.principal = principal
+    gateway.credential_limits.take(principal.credential_id, what="this credential")
+    gateway.tenant_limits.take(principal.tenant_id, what="this tenant")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
-def _call_context(request: Request, principal: PrincipalDep) -> CallContext:
-    return CallContext(
-        tenant_id=principal.tenant_id, actor=principal.actor, request_id=request_id(request)
-    )
+def limit_anonymous(request: Request, gateway: GatewayDep) -> None:
+    gateway.anonymous_limits.take(client_address(request), what="requests without a credential")
 
 
-CallContextDep = Annotated[CallContext, Depends(_call_context)]
+def _caller(required: Role) -> Callable[[Request, Principal], CallContext]:
+    def dependency(request: Request, principal: PrincipalDep) -> CallContext:
+        services.require_role(principal, required)
+        return CallContext(
+            tenant_id=principal.tenant_id, actor=principal.actor, request_id=request_id(request)
+        )
+
+    return dependency
+
+
+ViewerCall = Annotated[CallContext, Depends(_caller(Role.VIEWER))]
+OperatorCall = Annotated[CallContext, Depends(_caller(Role.OPERATOR))]
+AdminCall = Annotated[CallContext, Depends(_caller(Role.ADMIN))]

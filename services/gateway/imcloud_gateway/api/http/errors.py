@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from imcloud_core.errors import ErrorCode, ImcloudError, ResourceExhausted
 from imcloud_core.logging import get_logger
 from imcloud_core.metrics import ERRORS
-from imcloud_gateway.api.http.schemas import Error, ErrorDetail, ErrorResponse
+from imcloud_gateway.api.http.schemas.common import Error, ErrorDetail, ErrorResponse
 
 log = get_logger(__name__)
 

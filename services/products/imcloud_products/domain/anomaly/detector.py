@@ -265,10 +265,10 @@ class StreamingAnomalyDetector:
         smoothed, self._smoothed = ewma_rows(
             deviation, present, self._smoothed, config.smoothing_span_rows
         )
-        score, signal_scores, contributions = self._deviation.score(smoothed)
+        scores = self._deviation.score(smoothed)
 
         warming_up = row_index < config.warmup_rows
-        score = np.where(warming_up, 0.0, score)
+        score = np.where(warming_up, 0.0, scores.score)
         flagged = self._latch.step(score, enabled=~warming_up)
 
         quality = np.zeros(n_rows, dtype=np.uint16)
@@ -299,8 +299,9 @@ class StreamingAnomalyDetector:
         return {
             "score": score,
             "is_anomaly": flagged,
-            "signal_scores": signal_scores,
-            "contributions": contributions,
+            "signal_scores": scores.signal_scores,
+            "contributions": scores.contributions,
+            "ranking": scores.ranking_key(),
             "quality": quality,
             "stuck": stuck,
         }
@@ -330,15 +331,15 @@ class StreamingAnomalyDetector:
         def joined(name: str, empty: npt.NDArray[Any]) -> npt.NDArray[Any]:
             return np.concatenate([p[name] for p in pieces]) if pieces else empty
 
-        contributions = joined("contributions", np.zeros((0, n)))
+        ranking = joined("ranking", np.zeros((0, n)))
         return DetectionResult(
             signal_names=self.signal_names,
             timestamps=stamps,
             score=joined("score", np.zeros(0)),
             is_anomaly=joined("is_anomaly", np.zeros(0, bool)),
             signal_scores=joined("signal_scores", np.zeros((0, n))),
-            contributions=contributions,
-            top_signals=top_signal_indices(contributions, self.config.top_signals),
+            contributions=joined("contributions", np.zeros((0, n))),
+            top_signals=top_signal_indices(ranking, self.config.top_signals),
             quality=joined("quality", np.zeros(0, np.uint16)),
             stuck=joined("stuck", np.zeros((0, n), bool)),
         )

@@ -1,21 +1,28 @@
 """Per-machine (multivariate) model: a multivariate EWMA chart (MEWMA, Lowry 1992).
 
 Input: each signal's smoothed standardised deviation from its baseline. The model
-learns the covariance of these smoothed deviations during normal running and
-scores a row by the Mahalanobis distance of its deviation vector, divided by the
-number of signals so that normal running scores about 1 on any machine.
+learns the covariance of these smoothed deviations during normal running, and a
+row gets two scores on the same scale (a squared standard-normal deviate, about
+1 in normal running):
+- univariate: the largest single-signal chart statistic z_j^2 (catches a change
+  in one signal, which a statistic over all signals would dilute);
+- multivariate: the Mahalanobis statistic T^2 of the whole vector, which also
+  catches changes in how signals move together, mapped to the same scale.
+The machine score is the larger of the two.
 
 The correlation matrix is shrunk towards the identity: with few rows to learn
 from, a full inverse would over-react to directions that were merely quiet while
 learning. Shrinkage 1 treats the signals as independent (a sum of per-signal
 charts); shrinkage 0 is the plain MEWMA statistic, close to PCA's T^2 + Q.
 
-Each signal's contribution z_j * (R^-1 z)_j / n sums to the machine score, which
-is what ranks the top contributing signals.
+Top contributing signals are ranked by z_j^2 when the univariate part decides the
+score, else by each signal's share z_j * (R^-1 z)_j of T^2.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +55,44 @@ def row_sums(columns: FloatArray) -> FloatArray:
     return total
 
 
+@dataclass(frozen=True)
+class DeviationScores:
+    """Scores of a batch of rows.
+
+    score: the machine score, max(univariate, multivariate).
+    univariate: the largest per-signal score (the most deviating signal's chart).
+    multivariate: the Mahalanobis statistic T^2 of the whole deviation vector,
+        expressed as the squared standard-normal deviate with the same chi-square
+        tail probability (Wilson-Hilferty), so it is on the same scale as a single
+        signal's score whatever the number of signals.
+    signal_scores: z_j^2, each signal's squared standardised smoothed deviation.
+    contributions: z_j * (R^-1 z)_j, each signal's share of T^2 (they sum to it).
+    """
+
+    score: FloatArray
+    univariate: FloatArray
+    multivariate: FloatArray
+    signal_scores: FloatArray
+    contributions: FloatArray
+
+    def ranking_key(self) -> FloatArray:
+        """Per row, what ranks the signals: the part of the score that decided it."""
+        univariate_decides = (self.univariate >= self.multivariate)[:, None]
+        return np.where(univariate_decides, self.signal_scores, self.contributions)
+
+
+def equivalent_squared_deviate(t_squared: FloatArray, degrees: int) -> FloatArray:
+    """Map a chi-square(degrees) statistic to the squared N(0,1) deviate of equal tail.
+
+    Wilson-Hilferty: (X / k) ** (1/3) is about normal with mean 1 - 2 / (9k) and
+    variance 2 / (9k). Statistics below their median map to 0.
+    """
+    spread = 2.0 / (9.0 * degrees)
+    cube_root = np.cbrt(np.maximum(t_squared, 0.0) / degrees)
+    deviate = np.maximum((cube_root - (1.0 - spread)) / math.sqrt(spread), 0.0)
+    return deviate * deviate
+
+
 class DeviationModel:
     """Covariance of smoothed deviations, and the machine score built from it."""
 
@@ -74,12 +119,8 @@ class DeviationModel:
         shrunk = (1.0 - shrinkage) * correlation + shrinkage * np.eye(n)
         self._inverse_correlation = np.linalg.inv(shrunk)
 
-    def score(self, smoothed_deviation: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Score rows of smoothed deviations.
-
-        Returns (machine score per row, per-signal univariate score z_j^2,
-        per-signal contribution to the machine score).
-        """
+    def score(self, smoothed_deviation: FloatArray) -> DeviationScores:
+        """Score rows of smoothed deviations (see DeviationScores)."""
         standardized = smoothed_deviation * self._inverse_sd
         n = standardized.shape[1]
         if self._inverse_correlation is None:
@@ -89,8 +130,17 @@ class DeviationModel:
             whitened = standardized[:, :1] * self._inverse_correlation[0]
             for k in range(1, n):
                 whitened = whitened + standardized[:, k : k + 1] * self._inverse_correlation[k]
-        contributions = standardized * whitened / n
-        return row_sums(contributions), standardized * standardized, contributions
+        contributions = standardized * whitened
+        signal_scores = standardized * standardized
+        univariate = signal_scores.max(axis=1)
+        multivariate = equivalent_squared_deviate(row_sums(contributions), n)
+        return DeviationScores(
+            score=np.maximum(univariate, multivariate),
+            univariate=univariate,
+            multivariate=multivariate,
+            signal_scores=signal_scores,
+            contributions=contributions,
+        )
 
     def learn(self, smoothed_deviation: FloatArray, row_weights: FloatArray) -> None:
         block_weight = float(row_weights.sum())

@@ -6,11 +6,11 @@ from fastapi import APIRouter, status
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
-from imcloud_core.rpc import call
-from imcloud_gateway.api.http.deps import CallContextDep, GatewayDep
+from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
-from imcloud_gateway.api.http.schemas import CreatePlantRequest, Page, PlantResponse
+from imcloud_gateway.api.http.schemas.common import Page
+from imcloud_gateway.api.http.schemas.production import CreatePlantRequest, PlantResponse
 
 router = APIRouter(tags=["production"])
 
@@ -32,14 +32,11 @@ def plant_body(plant: pb.Plant) -> PlantResponse:
     summary="Register a plant",
     responses=error_responses(401, 403, 409, 422, 429, 503),
 )
-def create_plant(
-    body: CreatePlantRequest, ctx: CallContextDep, gateway: GatewayDep
-) -> PlantResponse:
-    response = call(
+def create_plant(body: CreatePlantRequest, ctx: AdminCall, gateway: GatewayDep) -> PlantResponse:
+    response = gateway.call(
         gateway.backends.production.CreatePlant,
         pb.CreatePlantRequest(name=body.name, location=body.location, time_zone=body.time_zone),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return plant_body(response.plant)
 
@@ -49,12 +46,11 @@ def create_plant(
     summary="Get a plant",
     responses=error_responses(401, 404, 429, 503),
 )
-def get_plant(plant_id: str, ctx: CallContextDep, gateway: GatewayDep) -> PlantResponse:
-    response = call(
+def get_plant(plant_id: str, ctx: ViewerCall, gateway: GatewayDep) -> PlantResponse:
+    response = gateway.call(
         gateway.backends.production.GetPlant,
         pb.GetPlantRequest(plant_id=plant_id),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return plant_body(response.plant)
 
@@ -65,16 +61,15 @@ def get_plant(plant_id: str, ctx: CallContextDep, gateway: GatewayDep) -> PlantR
     responses=error_responses(401, 422, 429, 503),
 )
 def list_plants(
-    ctx: CallContextDep,
+    ctx: ViewerCall,
     gateway: GatewayDep,
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[PlantResponse]:
-    response = call(
+    response = gateway.call(
         gateway.backends.production.ListPlants,
         pb.ListPlantsRequest(page_size=page_size, page_token=page_token),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return Page(
         items=[plant_body(p) for p in response.plants], next_page_token=response.next_page_token

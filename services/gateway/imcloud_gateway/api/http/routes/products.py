@@ -6,14 +6,13 @@ from fastapi import APIRouter, status
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
-from imcloud_core.rpc import call
-from imcloud_gateway.api.http.deps import CallContextDep, GatewayDep
+from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
-from imcloud_gateway.api.http.schemas import (
+from imcloud_gateway.api.http.schemas.common import Page
+from imcloud_gateway.api.http.schemas.products import (
     CreateEquipmentModelRequest,
     EquipmentModelResponse,
-    Page,
     SignalDefinitionBody,
 )
 
@@ -56,7 +55,7 @@ def equipment_model_body(model: pb.EquipmentModel) -> EquipmentModelResponse:
     responses=error_responses(401, 403, 409, 422, 429, 503),
 )
 def create_equipment_model(
-    body: CreateEquipmentModelRequest, ctx: CallContextDep, gateway: GatewayDep
+    body: CreateEquipmentModelRequest, ctx: AdminCall, gateway: GatewayDep
 ) -> EquipmentModelResponse:
     signals = [
         pb.SignalDefinition(
@@ -69,13 +68,12 @@ def create_equipment_model(
         )
         for s in body.signals
     ]
-    response = call(
+    response = gateway.call(
         gateway.backends.products.CreateEquipmentModel,
         pb.CreateEquipmentModelRequest(
             name=body.name, manufacturer=body.manufacturer, signals=signals
         ),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return equipment_model_body(response.equipment_model)
 
@@ -86,13 +84,12 @@ def create_equipment_model(
     responses=error_responses(401, 404, 429, 503),
 )
 def get_equipment_model(
-    equipment_model_id: str, ctx: CallContextDep, gateway: GatewayDep
+    equipment_model_id: str, ctx: ViewerCall, gateway: GatewayDep
 ) -> EquipmentModelResponse:
-    response = call(
+    response = gateway.call(
         gateway.backends.products.GetEquipmentModel,
         pb.GetEquipmentModelRequest(equipment_model_id=equipment_model_id),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return equipment_model_body(response.equipment_model)
 
@@ -103,16 +100,15 @@ def get_equipment_model(
     responses=error_responses(401, 422, 429, 503),
 )
 def list_equipment_models(
-    ctx: CallContextDep,
+    ctx: ViewerCall,
     gateway: GatewayDep,
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[EquipmentModelResponse]:
-    response = call(
+    response = gateway.call(
         gateway.backends.products.ListEquipmentModels,
         pb.ListEquipmentModelsRequest(page_size=page_size, page_token=page_token),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return Page(
         items=[equipment_model_body(m) for m in response.equipment_models],

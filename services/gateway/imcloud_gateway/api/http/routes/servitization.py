@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, status
 
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
-from imcloud_core.rpc import call
-from imcloud_gateway.api.http.deps import CallContextDep, GatewayDep
+from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
-from imcloud_gateway.api.http.schemas import OpenTicketRequest, Page, TicketResponse
+from imcloud_gateway.api.http.schemas.common import Page
+from imcloud_gateway.api.http.schemas.servitization import OpenTicketRequest, TicketResponse
 
 router = APIRouter(tags=["servitization"])
 
@@ -49,10 +49,8 @@ def ticket_body(ticket: pb.MaintenanceTicket) -> TicketResponse:
     summary="Open a maintenance ticket",
     responses=error_responses(401, 403, 422, 429, 503),
 )
-def open_ticket(
-    body: OpenTicketRequest, ctx: CallContextDep, gateway: GatewayDep
-) -> TicketResponse:
-    response = call(
+def open_ticket(body: OpenTicketRequest, ctx: OperatorCall, gateway: GatewayDep) -> TicketResponse:
+    response = gateway.call(
         gateway.backends.servitization.OpenMaintenanceTicket,
         pb.OpenMaintenanceTicketRequest(
             equipment_id=body.equipment_id,
@@ -60,8 +58,7 @@ def open_ticket(
             description=body.description,
             priority=PRIORITIES[body.priority],
         ),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return ticket_body(response.ticket)
 
@@ -72,19 +69,18 @@ def open_ticket(
     responses=error_responses(401, 422, 429, 503),
 )
 def list_tickets(
-    ctx: CallContextDep,
+    ctx: ViewerCall,
     gateway: GatewayDep,
     equipment_id: Annotated[str, Query(max_length=36, description="Only this equipment")] = "",
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[TicketResponse]:
-    response = call(
+    response = gateway.call(
         gateway.backends.servitization.ListMaintenanceTickets,
         pb.ListMaintenanceTicketsRequest(
             page_size=page_size, page_token=page_token, equipment_id=equipment_id
         ),
-        ctx=ctx,
-        deadline_s=gateway.deadline_s,
+        ctx,
     )
     return Page(
         items=[ticket_body(t) for t in response.tickets], next_page_token=response.next_page_token

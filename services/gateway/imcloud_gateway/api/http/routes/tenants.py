@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from imcloud_core.errors import PermissionDenied
-from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
+from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep, limit_anonymous
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.schemas import (
+from imcloud_gateway.api.http.schemas.common import Page
+from imcloud_gateway.api.http.schemas.tenants import (
     ApiKeyResponse,
     CreateApiKeyRequest,
     IssuedApiKeyResponse,
-    Page,
     SignUpRequest,
     SignUpResponse,
     TenantResponse,
+    TokenResponse,
 )
 from imcloud_gateway.domain import services
 from imcloud_gateway.domain.model import ApiKey, Tenant
@@ -60,7 +61,9 @@ def issued_key_body(issued: services.IssuedApiKey) -> IssuedApiKeyResponse:
     description="Creates a tenant and returns its owner API key; the key is shown only once.",
     responses=error_responses(403, 409, 422, 429),
 )
-def sign_up(body: SignUpRequest, gateway: GatewayDep) -> SignUpResponse:
+def sign_up(
+    body: SignUpRequest, gateway: GatewayDep, _: Annotated[None, Depends(limit_anonymous)]
+) -> SignUpResponse:
     if not gateway.settings.gateway.signup_enabled:
         raise PermissionDenied("sign-up is turned off here; ask the operator for a tenant")
     tenant, owner_key = services.sign_up(
@@ -116,6 +119,38 @@ def list_api_keys(
         page_token=page_token,
     )
     return Page(items=[key_body(k) for k in keys], next_page_token=token)
+
+
+@router.post(
+    "/v1/api-keys/{key_id}:rotate",
+    summary="Give an API key a new secret",
+    description="The old secret stops working at once; the new one is shown only once.",
+    responses=error_responses(401, 403, 404, 409, 429),
+)
+def rotate_api_key(
+    key_id: str, principal: PrincipalDep, gateway: GatewayDep
+) -> IssuedApiKeyResponse:
+    issued = services.rotate_api_key(gateway.unit_of_work(), principal=principal, key_id=key_id)
+    return issued_key_body(issued)
+
+
+@router.post(
+    "/v1/tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Exchange the presented API key for a short-lived bearer token",
+    description=(
+        "The token acts with the key's tenant and role until it expires, or until the key "
+        "is revoked, whichever comes first."
+    ),
+    responses=error_responses(401, 429),
+)
+def issue_token(principal: PrincipalDep, gateway: GatewayDep) -> TokenResponse:
+    token, expire_time = services.issue_token(
+        principal=principal,
+        ttl_s=gateway.settings.gateway.jwt_ttl_s,
+        token_secret=gateway.settings.gateway.jwt_secret.get_secret_value(),
+    )
+    return TokenResponse(access_token=token, expire_time=expire_time)
 
 
 @router.post(

@@ -1,0 +1,56 @@
+"""Bodies of the tenant, API key and token routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from imcloud_gateway.api.http.schemas.common import Body, Name
+from imcloud_gateway.domain.model import Role, TenantKind, Tier
+
+
+class SignUpRequest(Body):
+    name: Name
+    kind: TenantKind = TenantKind.ENTERPRISE
+    tier: Tier = Tier.SHARED
+
+
+class TenantResponse(BaseModel):
+    id: str
+    name: str
+    kind: TenantKind
+    tier: Tier
+    create_time: datetime
+
+
+class ApiKeyResponse(BaseModel):
+    id: str
+    name: str
+    role: Role
+    create_time: datetime
+    expire_time: datetime | None
+    revoke_time: datetime | None
+
+
+class IssuedApiKeyResponse(ApiKeyResponse):
+    secret: str = Field(
+        description="The key to present as 'Authorization: Bearer <secret>'. Shown only once."
+    )
+
+
+class SignUpResponse(BaseModel):
+    tenant: TenantResponse
+    owner_key: IssuedApiKeyResponse
+
+
+class CreateApiKeyRequest(Body):
+    name: Name
+    role: Role = Role.VIEWER
+    expire_time: datetime | None = None
+
+
+class TokenResponse(BaseModel):
+    access_token: str = Field(description="Send as 'Authorization: Bearer <access_token>'.")
+    token_type: str = "Bearer"  # noqa: S105 - an auth scheme name, not a secret
+    expire_time: datetime
