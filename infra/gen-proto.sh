@@ -6,16 +6,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-out=libs/contracts
-if [[ ${1:-} == --check ]]; then
-  out=$(mktemp -d)
-  trap 'rm -rf "$out"' EXIT
-fi
-
-rm -rf "$out/imcloud"
-mkdir -p "$out"
+# Generate aside and swap in at the end, so the package is never half-written
+# while other processes import it.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 mapfile -t protos < <(cd proto && find imcloud -name '*.proto' | sort)
-uv run --quiet python -m grpc_tools.protoc -I proto \
+uv run --frozen --quiet python -m grpc_tools.protoc -I proto \
   --python_out="$out" --grpc_python_out="$out" \
   --mypy_out="$out" --mypy_grpc_out="$out" \
   "${protos[@]}" 2> >(grep -v "^Writing mypy" >&2)
@@ -29,4 +25,9 @@ if [[ ${1:-} == --check ]]; then
     exit 1
   fi
   echo "generated contracts are up to date"
+else
+  rm -rf libs/contracts/imcloud.old
+  mv libs/contracts/imcloud libs/contracts/imcloud.old
+  mv "$out/imcloud" libs/contracts/imcloud
+  rm -rf libs/contracts/imcloud.old
 fi

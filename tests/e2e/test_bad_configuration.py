@@ -25,7 +25,7 @@ def test_unreachable_kafka_names_the_bootstrap_setting() -> None:
         "IMCLOUD_BUS": "kafka",
         "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port}",
         "IMCLOUD_KAFKA__CONNECT_TIMEOUT_S": "3",
-        "IMCLOUD_GATEWAY__JWT_SECRET": "a-real-secret-for-this-test",
+        "IMCLOUD_GATEWAY__JWT_SECRET": "a-real-secret-for-this-test-0123456789",
     }
     message = assert_refused(("serve", "products"), env, "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS")
     assert f"127.0.0.1:{closed_port}" in message
@@ -52,4 +52,9 @@ def test_serve_refuses_the_in_process_bus() -> None:
 
 def test_serve_refuses_the_placeholder_secret() -> None:
     env = {"IMCLOUD_BUS": "kafka"}
+    assert_refused(("serve", "gateway"), env, "IMCLOUD_GATEWAY__JWT_SECRET")
+
+
+def test_serve_refuses_a_short_secret() -> None:
+    env = {"IMCLOUD_BUS": "kafka", "IMCLOUD_GATEWAY__JWT_SECRET": "short"}
     assert_refused(("serve", "gateway"), env, "IMCLOUD_GATEWAY__JWT_SECRET")

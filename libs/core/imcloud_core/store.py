@@ -71,6 +71,7 @@ def keyset_page(
     key: Column[str],
     page_size: int,
     page_token: str,
+    newest_first: bool = False,
 ) -> tuple[list[Row[Any]], str]:
     """One page of ``statement`` in (created, key) order, and the next page's token.
 
@@ -86,10 +87,16 @@ def keyset_page(
                 "page_token is not one this service issued",
                 violations=(FieldViolation("page_token", "not a valid page token"),),
             ) from None
-        statement = statement.where(
-            or_(created > after_time, and_(created == after_time, key > after_key))
-        )
-    rows = list(session.execute(statement.order_by(created, key).limit(page_size + 1)).all())
+        if newest_first:
+            statement = statement.where(
+                or_(created < after_time, and_(created == after_time, key < after_key))
+            )
+        else:
+            statement = statement.where(
+                or_(created > after_time, and_(created == after_time, key > after_key))
+            )
+    order = (created.desc(), key.desc()) if newest_first else (created, key)
+    rows = list(session.execute(statement.order_by(*order).limit(page_size + 1)).all())
     if len(rows) <= page_size:
         return rows, ""
     last = rows[page_size - 1]

@@ -12,12 +12,21 @@ from imcloud_core.db import create_database_engine
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.logging import configure_logging, get_logger
 from imcloud_core.migrations import new_revision, upgrade_to_head
+from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import check_health
+from imcloud_core.service import open_database
 from imcloud_core.settings import PLACEHOLDER_SECRETS, BusBackend, Settings
+from imcloud_gateway.domain import identity
+from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
+from imcloud_gateway.events.publishing import to_outbox_entry
+from imcloud_gateway.store.repository import GatewayUnitOfWork
+from imcloud_gateway.store.tables import outbox
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
 
 log = get_logger(__name__)
+# HS256 keys shorter than the hash output weaken the signature (RFC 7518, 3.2).
+MIN_SECRET_BYTES = 32
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SERVICE",
         help="services to migrate (default: all)",
     )
+    tenant = commands.add_parser(
+        "create-tenant", help="(operators) create a tenant and print its owner API key"
+    )
+    tenant.add_argument("name")
+    tenant.add_argument("--kind", choices=[k.value for k in TenantKind], default="enterprise")
+    tenant.add_argument("--tier", choices=[t.value for t in Tier], default="shared")
     probe = commands.add_parser(
         "probe", help="exit 0 if the gRPC server at TARGET reports SERVING (health checks)"
     )
@@ -79,15 +94,35 @@ def migrate(settings: Settings, services: Sequence[str]) -> None:
         log.info("database migrated", service=name)
 
 
+def create_tenant(
+    settings: Settings, *, name: str, kind: TenantKind, tier: Tier
+) -> tuple[Tenant, str]:
+    """Creates a tenant straight in the gateway's database (sign-up turned off, say);
+    its tenant.onboarded event leaves with the gateway's outbox relay."""
+    db = open_database(settings, service="gateway", package=SERVICES["gateway"].package)
+    try:
+        uow = GatewayUnitOfWork(db, Outbox(outbox), to_outbox_entry)
+        created, owner_key = identity.sign_up(uow, name=name, kind=kind, tier=tier)
+    finally:
+        db.close()
+    return created, owner_key.plaintext
+
+
 def _check_distributed(settings: Settings) -> None:
     if settings.bus is not BusBackend.KAFKA:
         raise ConfigurationError(
             "IMCLOUD_BUS: 'imcloud serve' runs one service of a distributed deployment and "
             "needs Kafka; set IMCLOUD_BUS=kafka (or use 'imcloud up' for the embedded mode)"
         )
-    if settings.gateway.jwt_secret.get_secret_value() in PLACEHOLDER_SECRETS:
+    secret = settings.gateway.jwt_secret.get_secret_value()
+    if secret in PLACEHOLDER_SECRETS:
         raise ConfigurationError(
             "IMCLOUD_GATEWAY__JWT_SECRET: still the embedded placeholder; set a random secret"
+        )
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"IMCLOUD_GATEWAY__JWT_SECRET: at least {MIN_SECRET_BYTES} bytes are needed to "
+            "sign tokens safely (try: openssl rand -hex 32)"
         )
 
 
@@ -105,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             run(args.service, settings)
         elif args.command == "migrate":
             migrate(settings, args.services)
+        elif args.command == "create-tenant":
+            created, owner_key = create_tenant(
+                settings, name=args.name, kind=TenantKind(args.kind), tier=Tier(args.tier)
+            )
+            print(f"tenant id: {created.id}\nowner API key (shown once): {owner_key}")
         elif args.command == "probe":
             return 0 if check_health(args.target) else 1
         elif args.command == "make-migration":

@@ -7,6 +7,8 @@ import time
 
 import uvicorn
 
+from imcloud_core.bus import Subscription
+from imcloud_core.events import Topic
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer
@@ -14,6 +16,7 @@ from imcloud_core.service import Runtime, ServiceDefinition, open_database
 from imcloud_gateway.api.backends import Backends
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.app import create_app
+from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.store.tables import outbox
 
 NAME = "gateway"
@@ -40,6 +43,7 @@ class Gateway:
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._subscriptions: list[Subscription] = []
 
     def start(self) -> None:
         http = threading.Thread(target=self._server.run, name="gateway-http", daemon=True)
@@ -53,6 +57,13 @@ class Gateway:
         self._grpc.start()
         for thread in self._threads:
             thread.start()
+        self._subscriptions.append(
+            self.context.bus.subscribe(
+                group=GROUP,
+                topics=[Topic.PRODUCTS_EVENTS],
+                handler=equipment_lifecycle_handler(self.context.unit_of_work),
+            )
+        )
         deadline = time.monotonic() + 15
         while not self._server.started:
             if not http.is_alive() or time.monotonic() > deadline:
@@ -66,6 +77,8 @@ class Gateway:
         log.info("gateway listening", url=f"http://{settings.http_host}:{settings.http_port}")
 
     def stop(self) -> None:
+        for subscription in self._subscriptions:
+            subscription.stop()
         self._server.should_exit = True
         self._grpc.stop()
         self._stopping.set()

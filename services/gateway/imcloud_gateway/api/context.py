@@ -12,7 +12,7 @@ from imcloud_core.db import Database
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import CallContext, ResponseT, call
 from imcloud_core.settings import Settings
-from imcloud_gateway.api.backends import Backends
+from imcloud_gateway.api.backends import Backends, ProductsEquipmentDirectory
 from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.store.repository import GatewayUnitOfWork
@@ -29,8 +29,12 @@ class GatewayContext:
     credential_limits: RateLimiter = field(init=False)
     # Requests without a credential (sign-up), per client address.
     anonymous_limits: RateLimiter = field(init=False)
+    equipment_directory: ProductsEquipmentDirectory = field(init=False)
 
     def __post_init__(self) -> None:
+        self.equipment_directory = ProductsEquipmentDirectory(
+            self.backends, deadline_s=self.settings.grpc_deadline_s
+        )
         limits = self.settings.gateway
         self.tenant_limits = RateLimiter(
             rate_per_s=limits.tenant_rate_per_s, burst=limits.tenant_burst

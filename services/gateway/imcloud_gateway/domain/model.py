@@ -87,3 +87,75 @@ def check_tenant_fields(*, name: str) -> None:
             "the tenant is not valid",
             violations=(FieldViolation("name", f"must be at most {NAME_MAX} characters"),),
         )
+
+
+class Scope(StrEnum):
+    """What an access grant lets an equipment maker do with one machine."""
+
+    TELEMETRY_READ = "telemetry:read"
+    TWIN_READ = "twin:read"
+    COMMANDS_SEND = "commands:send"
+
+
+@dataclass(frozen=True)
+class DeviceCredential:
+    id: str
+    tenant_id: str
+    equipment_id: str
+    secret_hash: str
+    create_time: datetime
+    rotate_time: datetime | None = None
+    revoke_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DevicePrincipal:
+    """An authenticated machine: it speaks only for its own equipment id."""
+
+    tenant_id: str
+    equipment_id: str
+    credential_id: str
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    id: str
+    # The enterprise that owns the equipment and gave the grant.
+    tenant_id: str
+    # The equipment maker that received it.
+    grantee_tenant_id: str
+    equipment_id: str
+    scopes: frozenset[Scope]
+    create_time: datetime
+    expire_time: datetime | None = None
+    revoke_time: datetime | None = None
+
+    def active_at(self, now: datetime) -> bool:
+        if self.revoke_time is not None:
+            return False
+        return self.expire_time is None or now < self.expire_time
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: str
+    # The tenant whose log holds the event.
+    tenant_id: str
+    time: datetime
+    # Who acted ("key:<id>", "signup"), and for which tenant they act.
+    actor: str
+    actor_tenant_id: str
+    # "<METHOD> <route>", e.g. "POST /v1/plants".
+    action: str
+    # The path acted on, e.g. /v1/plants/3f2a...
+    resource: str
+    # The HTTP status of the answer.
+    status: int
+    source_ip: str
+    request_id: str
+    # Set when an equipment maker acted through an access grant.
+    grant_id: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status < 400

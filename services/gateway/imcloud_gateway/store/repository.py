@@ -5,13 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, Table, exists, or_, select
 from sqlalchemy.orm import Session
 
-from imcloud_core.store import TenantTable
+from imcloud_core.store import TenantTable, keyset_page
 from imcloud_core.unit_of_work import SqlUnitOfWork
-from imcloud_gateway.domain.model import ApiKey, Role, Tenant, TenantKind, Tier
-from imcloud_gateway.store.tables import api_keys, tenants
+from imcloud_gateway.domain.model import (
+    AccessGrant,
+    ApiKey,
+    AuditEvent,
+    DeviceCredential,
+    Role,
+    Scope,
+    Tenant,
+    TenantKind,
+    Tier,
+)
+from imcloud_gateway.store.tables import (
+    access_grants,
+    api_keys,
+    audit_events,
+    device_credentials,
+    tenants,
+)
 
 
 def _tenant(row: Row[Any]) -> Tenant:
@@ -70,12 +86,179 @@ class SqlApiKeyRepository:
         self.table.update(self._session, tenant_id, key_id, {"secret_hash": secret_hash})
 
 
+def _credential(row: Row[Any]) -> DeviceCredential:
+    return DeviceCredential(**row._asdict())
+
+
+class SqlDeviceCredentialRepository:
+    table = TenantTable(device_credentials)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, credential: DeviceCredential) -> None:
+        self.table.insert(self._session, credential.__dict__)
+
+    def get(self, *, tenant_id: str, credential_id: str) -> DeviceCredential | None:
+        row = self.table.get(self._session, tenant_id, credential_id)
+        return _credential(row) if row else None
+
+    def find(self, credential_id: str) -> DeviceCredential | None:
+        query = select(device_credentials).where(device_credentials.c.id == credential_id)
+        row = self._session.execute(query).first()
+        return _credential(row) if row else None
+
+    def list(
+        self, *, tenant_id: str, equipment_id: str, page_size: int, page_token: str
+    ) -> tuple[list[DeviceCredential], str]:
+        rows, token = self.table.page(
+            self._session,
+            tenant_id,
+            device_credentials.c.equipment_id == equipment_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return [_credential(r) for r in rows], token
+
+    def save(self, credential: DeviceCredential) -> None:
+        self.table.update(self._session, credential.tenant_id, credential.id, credential.__dict__)
+
+    def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int:
+        return _revoke_all_of(self._session, device_credentials, tenant_id, equipment_id, at)
+
+
+def _grant(row: Row[Any]) -> AccessGrant:
+    values = row._asdict()
+    return AccessGrant(**{**values, "scopes": frozenset(Scope(s) for s in values["scopes"])})
+
+
+class SqlGrantRepository:
+    table = TenantTable(access_grants)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, grant: AccessGrant) -> None:
+        self.table.insert(self._session, {**grant.__dict__, "scopes": sorted(grant.scopes)})
+
+    def get(self, *, tenant_id: str, grant_id: str) -> AccessGrant | None:
+        row = self.table.get(self._session, tenant_id, grant_id)
+        return _grant(row) if row else None
+
+    def list_given(
+        self, *, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[AccessGrant], str]:
+        rows, token = self.table.page(
+            self._session, tenant_id, page_size=page_size, page_token=page_token
+        )
+        return [_grant(r) for r in rows], token
+
+    def list_received(
+        self, *, grantee_tenant_id: str, active_at: datetime, page_size: int, page_token: str
+    ) -> tuple[list[AccessGrant], str]:
+        c = access_grants.c
+        rows, token = keyset_page(
+            self._session,
+            select(access_grants).where(
+                c.grantee_tenant_id == grantee_tenant_id,
+                c.revoke_time.is_(None),
+                or_(c.expire_time.is_(None), c.expire_time > active_at),
+            ),
+            created=c.create_time,
+            key=c.id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return [_grant(r) for r in rows], token
+
+    def received_for(self, *, grantee_tenant_id: str, equipment_id: str) -> list[AccessGrant]:
+        c = access_grants.c
+        rows = self._session.execute(
+            select(access_grants).where(
+                c.grantee_tenant_id == grantee_tenant_id, c.equipment_id == equipment_id
+            )
+        ).all()
+        return [_grant(r) for r in rows]
+
+    def save(self, grant: AccessGrant) -> None:
+        self.table.update(
+            self._session,
+            grant.tenant_id,
+            grant.id,
+            {**grant.__dict__, "scopes": sorted(grant.scopes)},
+        )
+
+    def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int:
+        return _revoke_all_of(self._session, access_grants, tenant_id, equipment_id, at)
+
+
+def _revoke_all_of(
+    session: Session, table: Table, tenant_id: str, equipment_id: str, at: datetime
+) -> int:
+    result = session.execute(
+        table.update()
+        .where(
+            table.c.tenant_id == tenant_id,
+            table.c.equipment_id == equipment_id,
+            table.c.revoke_time.is_(None),
+        )
+        .values(revoke_time=at)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlAuditRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, event: AuditEvent) -> None:
+        self._session.execute(audit_events.insert().values(**event.__dict__))
+
+    def list(
+        self,
+        *,
+        tenant_id: str,
+        actor: str,
+        action: str,
+        since: datetime | None,
+        until: datetime | None,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[AuditEvent], str]:
+        c = audit_events.c
+        query = select(audit_events).where(c.tenant_id == tenant_id)
+        if actor:
+            query = query.where(c.actor == actor)
+        if action:
+            query = query.where(c.action == action)
+        if since is not None:
+            query = query.where(c.time >= since)
+        if until is not None:
+            query = query.where(c.time < until)
+        rows, token = keyset_page(
+            self._session,
+            query,
+            created=c.time,
+            key=c.id,
+            page_size=page_size,
+            page_token=page_token,
+            newest_first=True,
+        )
+        return [AuditEvent(**r._asdict()) for r in rows], token
+
+
 class GatewayUnitOfWork(SqlUnitOfWork):
     tenants: SqlTenantRepository
     api_keys: SqlApiKeyRepository
+    device_credentials: SqlDeviceCredentialRepository
+    grants: SqlGrantRepository
+    audit: SqlAuditRepository
 
     def __enter__(self) -> GatewayUnitOfWork:
         super().__enter__()
         self.tenants = SqlTenantRepository(self.session)
         self.api_keys = SqlApiKeyRepository(self.session)
+        self.device_credentials = SqlDeviceCredentialRepository(self.session)
+        self.grants = SqlGrantRepository(self.session)
+        self.audit = SqlAuditRepository(self.session)
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import timestamp
-from imcloud_products.domain.model import EquipmentModel, SignalDefinition, SignalType
+from imcloud_products.domain.model import Equipment, EquipmentModel, SignalDefinition, SignalType
 
 SIGNAL_TYPES = {
     SignalType.DOUBLE: pb.SIGNAL_TYPE_DOUBLE,
@@ -45,4 +45,16 @@ def equipment_model_message(model: EquipmentModel) -> pb.EquipmentModel:
         signals=[signal_message(s) for s in model.signals],
         create_time=timestamp(model.create_time),
         update_time=timestamp(model.update_time),
+    )
+
+
+def equipment_message(equipment: Equipment) -> pb.Equipment:
+    return pb.Equipment(
+        id=equipment.id,
+        equipment_model_id=equipment.equipment_model_id,
+        serial_number=equipment.serial_number,
+        name=equipment.name,
+        station_id=equipment.station_id,
+        create_time=timestamp(equipment.create_time),
+        update_time=timestamp(equipment.update_time),
     )

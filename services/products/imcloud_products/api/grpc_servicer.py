@@ -9,7 +9,12 @@ import grpc
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud.products.v1 import products_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
-from imcloud_products.api.convert import equipment_model_message, signal_definition
+from imcloud_core.updates import checked_update_paths
+from imcloud_products.api.convert import (
+    equipment_message,
+    equipment_model_message,
+    signal_definition,
+)
 from imcloud_products.domain import services
 from imcloud_products.domain.ports import UnitOfWork
 
@@ -18,7 +23,9 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
         self._uow = unit_of_work
 
-    def CreateEquipmentModel(  # noqa: N802 - gRPC method names are PascalCase
+    # -- equipment models -- (gRPC method names are PascalCase: noqa N802)
+
+    def CreateEquipmentModel(  # noqa: N802
         self, request: pb.CreateEquipmentModelRequest, context: grpc.ServicerContext
     ) -> pb.CreateEquipmentModelResponse:
         model = services.create_equipment_model(
@@ -53,6 +60,101 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
             equipment_models=[equipment_model_message(m) for m in models],
             next_page_token=token,
         )
+
+    def UpdateEquipmentModel(  # noqa: N802
+        self, request: pb.UpdateEquipmentModelRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateEquipmentModelResponse:
+        paths = checked_update_paths(
+            request.update_mask.paths, allowed=services.EQUIPMENT_MODEL_UPDATABLE
+        )
+        given = request.equipment_model
+        values = {
+            "name": given.name,
+            "manufacturer": given.manufacturer,
+            "signals": tuple(signal_definition(s) for s in given.signals),
+        }
+        model = services.update_equipment_model(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            model_id=given.id,
+            changes={path: values[path] for path in paths},
+        )
+        return pb.UpdateEquipmentModelResponse(equipment_model=equipment_model_message(model))
+
+    def DeleteEquipmentModel(  # noqa: N802
+        self, request: pb.DeleteEquipmentModelRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteEquipmentModelResponse:
+        services.delete_equipment_model(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            model_id=request.equipment_model_id,
+        )
+        return pb.DeleteEquipmentModelResponse()
+
+    # -- equipment --
+
+    def CreateEquipment(  # noqa: N802
+        self, request: pb.CreateEquipmentRequest, context: grpc.ServicerContext
+    ) -> pb.CreateEquipmentResponse:
+        equipment = services.create_equipment(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            model_id=request.equipment_model_id,
+            serial_number=request.serial_number,
+            name=request.name,
+            station_id=request.station_id,
+        )
+        return pb.CreateEquipmentResponse(equipment=equipment_message(equipment))
+
+    def GetEquipment(  # noqa: N802
+        self, request: pb.GetEquipmentRequest, context: grpc.ServicerContext
+    ) -> pb.GetEquipmentResponse:
+        equipment = services.get_equipment(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+        )
+        return pb.GetEquipmentResponse(equipment=equipment_message(equipment))
+
+    def ListEquipment(  # noqa: N802
+        self, request: pb.ListEquipmentRequest, context: grpc.ServicerContext
+    ) -> pb.ListEquipmentResponse:
+        machines, token = services.list_equipment(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            model_id=request.equipment_model_id,
+            station_id=request.station_id,
+            requested_page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListEquipmentResponse(
+            equipment=[equipment_message(m) for m in machines], next_page_token=token
+        )
+
+    def UpdateEquipment(  # noqa: N802
+        self, request: pb.UpdateEquipmentRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateEquipmentResponse:
+        paths = checked_update_paths(
+            request.update_mask.paths, allowed=services.EQUIPMENT_UPDATABLE
+        )
+        given = request.equipment
+        equipment = services.update_equipment(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=given.id,
+            changes={path: getattr(given, path) for path in paths},
+        )
+        return pb.UpdateEquipmentResponse(equipment=equipment_message(equipment))
+
+    def DeleteEquipment(  # noqa: N802
+        self, request: pb.DeleteEquipmentRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteEquipmentResponse:
+        services.delete_equipment(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+        )
+        return pb.DeleteEquipmentResponse()
 
 
 register = registrar(pb, "ProductsService", pb_grpc.add_ProductsServiceServicer_to_server)

@@ -93,3 +93,27 @@ def _check_signal(path: str, signal: SignalDefinition, seen: set[str]) -> list[F
     if len(signal.unit) > 32:
         violations.append(FieldViolation(f"{path}.unit", "must be at most 32 characters"))
     return violations
+
+
+@dataclass(frozen=True)
+class Equipment:
+    id: str
+    tenant_id: str
+    equipment_model_id: str
+    serial_number: str
+    name: str
+    station_id: str
+    create_time: datetime
+    update_time: datetime
+
+
+def check_equipment_fields(*, serial_number: str, name: str) -> None:
+    violations = []
+    if not serial_number.strip():
+        violations.append(FieldViolation("serial_number", "must not be empty"))
+    elif len(serial_number) > 100:
+        violations.append(FieldViolation("serial_number", "must be at most 100 characters"))
+    if len(name) > NAME_MAX:
+        violations.append(FieldViolation("name", f"must be at most {NAME_MAX} characters"))
+    if violations:
+        raise InvalidArgument("the equipment is not valid", violations=tuple(violations))

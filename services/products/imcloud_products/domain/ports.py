@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from imcloud_core.ports import Transaction
-from imcloud_products.domain.model import EquipmentModel
+from imcloud_products.domain.model import Equipment, EquipmentModel
 
 
 class EquipmentModelRepository(Protocol):
@@ -13,13 +13,46 @@ class EquipmentModelRepository(Protocol):
 
     def get(self, *, tenant_id: str, model_id: str) -> EquipmentModel | None: ...
 
-    def name_taken(self, *, tenant_id: str, name: str) -> bool: ...
+    def name_taken(self, *, tenant_id: str, name: str, other_than: str = "") -> bool: ...
 
     def list(
         self, *, tenant_id: str, page_size: int, page_token: str
     ) -> tuple[list[EquipmentModel], str]: ...
 
+    def save(self, model: EquipmentModel) -> None: ...
+
+    def remove(self, model: EquipmentModel) -> None: ...
+
+
+class EquipmentRepository(Protocol):
+    def add(self, equipment: Equipment) -> None: ...
+
+    def get(self, *, tenant_id: str, equipment_id: str) -> Equipment | None: ...
+
+    def serial_taken(
+        self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str = ""
+    ) -> bool: ...
+
+    def any_of_model(self, *, tenant_id: str, model_id: str) -> bool: ...
+
+    def list(
+        self,
+        *,
+        tenant_id: str,
+        model_id: str,
+        station_id: str,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Equipment], str]: ...
+
+    def save(self, equipment: Equipment) -> None: ...
+
+    def remove(self, equipment: Equipment) -> None: ...
+
 
 class UnitOfWork(Transaction, Protocol):
     @property
     def equipment_models(self) -> EquipmentModelRepository: ...
+
+    @property
+    def equipment(self) -> EquipmentRepository: ...

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
-from imcloud_core.errors import AlreadyExists, FieldViolation, NotFound
+from dataclasses import replace
+from typing import Any
+
+from imcloud_core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
-from imcloud_products.domain.events import EquipmentModelCreated
+from imcloud_products.domain.events import (
+    EquipmentCreated,
+    EquipmentDeleted,
+    EquipmentModelCreated,
+    EquipmentModelDeleted,
+    EquipmentModelUpdated,
+    EquipmentUpdated,
+)
 from imcloud_products.domain.model import (
+    Equipment,
     EquipmentModel,
     SignalDefinition,
+    check_equipment_fields,
     check_equipment_model_fields,
 )
 from imcloud_products.domain.ports import UnitOfWork
+
+EQUIPMENT_MODEL_UPDATABLE = frozenset({"name", "manufacturer", "signals"})
+EQUIPMENT_UPDATABLE = frozenset({"name", "serial_number", "station_id"})
+
+
+# -- equipment models ------------------------------------------------------------
 
 
 def create_equipment_model(
@@ -34,11 +58,7 @@ def create_equipment_model(
         update_time=now,
     )
     with uow:
-        if uow.equipment_models.name_taken(tenant_id=tenant_id, name=model.name):
-            raise AlreadyExists(
-                f"an equipment model named {model.name!r} already exists",
-                violations=(FieldViolation("name", "already used by another equipment model"),),
-            )
+        _require_unique_model_name(uow, model)
         uow.equipment_models.add(model)
         uow.record(EquipmentModelCreated(model))
     return model
@@ -46,10 +66,7 @@ def create_equipment_model(
 
 def get_equipment_model(uow: UnitOfWork, *, tenant_id: str, model_id: str) -> EquipmentModel:
     with uow:
-        model = uow.equipment_models.get(tenant_id=tenant_id, model_id=model_id)
-    if model is None:
-        raise NotFound(f"equipment model {model_id!r} not found")
-    return model
+        return _existing_model(uow, tenant_id, model_id)
 
 
 def list_equipment_models(
@@ -58,3 +75,154 @@ def list_equipment_models(
     size = page_size(requested_page_size)
     with uow:
         return uow.equipment_models.list(tenant_id=tenant_id, page_size=size, page_token=page_token)
+
+
+def update_equipment_model(
+    uow: UnitOfWork, *, tenant_id: str, model_id: str, changes: dict[str, Any]
+) -> EquipmentModel:
+    with uow:
+        current = _existing_model(uow, tenant_id, model_id)
+        updated = replace(current, **changes, update_time=utcnow())
+        check_equipment_model_fields(
+            name=updated.name, manufacturer=updated.manufacturer, signals=updated.signals
+        )
+        updated = replace(updated, name=updated.name.strip())
+        _require_unique_model_name(uow, updated)
+        uow.equipment_models.save(updated)
+        uow.record(EquipmentModelUpdated(updated))
+    return updated
+
+
+def delete_equipment_model(uow: UnitOfWork, *, tenant_id: str, model_id: str) -> None:
+    with uow:
+        model = _existing_model(uow, tenant_id, model_id)
+        if uow.equipment.any_of_model(tenant_id=tenant_id, model_id=model_id):
+            raise FailedPrecondition(
+                f"equipment model {model_id!r} still has equipment; delete or move it first"
+            )
+        uow.equipment_models.remove(model)
+        uow.record(EquipmentModelDeleted(model))
+
+
+def _existing_model(uow: UnitOfWork, tenant_id: str, model_id: str) -> EquipmentModel:
+    model = uow.equipment_models.get(tenant_id=tenant_id, model_id=model_id)
+    if model is None:
+        raise NotFound(f"equipment model {model_id!r} not found")
+    return model
+
+
+def _require_unique_model_name(uow: UnitOfWork, model: EquipmentModel) -> None:
+    if uow.equipment_models.name_taken(
+        tenant_id=model.tenant_id, name=model.name, other_than=model.id
+    ):
+        raise AlreadyExists(
+            f"an equipment model named {model.name!r} already exists",
+            violations=(FieldViolation("name", "already used by another equipment model"),),
+        )
+
+
+# -- equipment -------------------------------------------------------------------
+
+
+def create_equipment(
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    model_id: str,
+    serial_number: str,
+    name: str,
+    station_id: str,
+) -> Equipment:
+    check_equipment_fields(serial_number=serial_number, name=name)
+    now = utcnow()
+    equipment = Equipment(
+        id=new_id(),
+        tenant_id=tenant_id,
+        equipment_model_id=model_id,
+        serial_number=serial_number.strip(),
+        name=name.strip() or serial_number.strip(),
+        station_id=station_id,
+        create_time=now,
+        update_time=now,
+    )
+    with uow:
+        if uow.equipment_models.get(tenant_id=tenant_id, model_id=model_id) is None:
+            raise InvalidArgument(
+                "the equipment is not valid",
+                violations=(
+                    FieldViolation("equipment_model_id", f"no equipment model {model_id!r}"),
+                ),
+            )
+        _require_unique_serial(uow, equipment)
+        uow.equipment.add(equipment)
+        uow.record(EquipmentCreated(equipment))
+    return equipment
+
+
+def get_equipment(uow: UnitOfWork, *, tenant_id: str, equipment_id: str) -> Equipment:
+    with uow:
+        return _existing_equipment(uow, tenant_id, equipment_id)
+
+
+def list_equipment(
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    model_id: str,
+    station_id: str,
+    requested_page_size: int,
+    page_token: str,
+) -> tuple[list[Equipment], str]:
+    size = page_size(requested_page_size)
+    with uow:
+        return uow.equipment.list(
+            tenant_id=tenant_id,
+            model_id=model_id,
+            station_id=station_id,
+            page_size=size,
+            page_token=page_token,
+        )
+
+
+def update_equipment(
+    uow: UnitOfWork, *, tenant_id: str, equipment_id: str, changes: dict[str, Any]
+) -> Equipment:
+    with uow:
+        current = _existing_equipment(uow, tenant_id, equipment_id)
+        updated = replace(current, **changes, update_time=utcnow())
+        check_equipment_fields(serial_number=updated.serial_number, name=updated.name)
+        updated = replace(
+            updated, serial_number=updated.serial_number.strip(), name=updated.name.strip()
+        )
+        _require_unique_serial(uow, updated)
+        uow.equipment.save(updated)
+        uow.record(EquipmentUpdated(updated))
+    return updated
+
+
+def delete_equipment(uow: UnitOfWork, *, tenant_id: str, equipment_id: str) -> None:
+    with uow:
+        equipment = _existing_equipment(uow, tenant_id, equipment_id)
+        uow.equipment.remove(equipment)
+        uow.record(EquipmentDeleted(equipment))
+
+
+def _existing_equipment(uow: UnitOfWork, tenant_id: str, equipment_id: str) -> Equipment:
+    equipment = uow.equipment.get(tenant_id=tenant_id, equipment_id=equipment_id)
+    if equipment is None:
+        raise NotFound(f"equipment {equipment_id!r} not found")
+    return equipment
+
+
+def _require_unique_serial(uow: UnitOfWork, equipment: Equipment) -> None:
+    if uow.equipment.serial_taken(
+        tenant_id=equipment.tenant_id,
+        model_id=equipment.equipment_model_id,
+        serial_number=equipment.serial_number,
+        other_than=equipment.id,
+    ):
+        raise AlreadyExists(
+            f"equipment with serial number {equipment.serial_number!r} already exists "
+            "for this equipment model",
+            violations=(FieldViolation("serial_number", "already registered"),),
+        )

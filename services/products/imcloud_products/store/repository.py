@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import ColumnElement, Row
 from sqlalchemy.orm import Session
 
 from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import SqlUnitOfWork
-from imcloud_products.domain.model import EquipmentModel, SignalDefinition, SignalType
-from imcloud_products.store.tables import equipment_models
+from imcloud_products.domain.model import (
+    Equipment,
+    EquipmentModel,
+    SignalDefinition,
+    SignalType,
+)
+from imcloud_products.store.tables import equipment, equipment_models
 
 
 def _equipment_model(row: Row[Any]) -> EquipmentModel:
@@ -22,6 +27,26 @@ def _equipment_model(row: Row[Any]) -> EquipmentModel:
     return EquipmentModel(**values)
 
 
+def _equipment_model_values(model: EquipmentModel) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "tenant_id": model.tenant_id,
+        "name": model.name,
+        "manufacturer": model.manufacturer,
+        "signals": [asdict(s) for s in model.signals],
+        "create_time": model.create_time,
+        "update_time": model.update_time,
+    }
+
+
+def _equipment(row: Row[Any]) -> Equipment:
+    return Equipment(**row._asdict())
+
+
+def _not_this(table: TenantTable, row_id: str) -> list[ColumnElement[bool]]:
+    return [table.c.id != row_id] if row_id else []
+
+
 class SqlEquipmentModelRepository:
     table = TenantTable(equipment_models)
 
@@ -29,23 +54,19 @@ class SqlEquipmentModelRepository:
         self._session = session
 
     def add(self, model: EquipmentModel) -> None:
-        values = {
-            "id": model.id,
-            "tenant_id": model.tenant_id,
-            "name": model.name,
-            "manufacturer": model.manufacturer,
-            "signals": [asdict(s) for s in model.signals],
-            "create_time": model.create_time,
-            "update_time": model.update_time,
-        }
-        self.table.insert(self._session, values)
+        self.table.insert(self._session, _equipment_model_values(model))
 
     def get(self, *, tenant_id: str, model_id: str) -> EquipmentModel | None:
         row = self.table.get(self._session, tenant_id, model_id)
         return _equipment_model(row) if row else None
 
-    def name_taken(self, *, tenant_id: str, name: str) -> bool:
-        return self.table.exists(self._session, tenant_id, equipment_models.c.name == name)
+    def name_taken(self, *, tenant_id: str, name: str, other_than: str = "") -> bool:
+        return self.table.exists(
+            self._session,
+            tenant_id,
+            equipment_models.c.name == name,
+            *_not_this(self.table, other_than),
+        )
 
     def list(
         self, *, tenant_id: str, page_size: int, page_token: str
@@ -55,11 +76,74 @@ class SqlEquipmentModelRepository:
         )
         return [_equipment_model(r) for r in rows], token
 
+    def save(self, model: EquipmentModel) -> None:
+        self.table.update(self._session, model.tenant_id, model.id, _equipment_model_values(model))
+
+    def remove(self, model: EquipmentModel) -> None:
+        self.table.delete(self._session, model.tenant_id, model.id)
+
+
+class SqlEquipmentRepository:
+    table = TenantTable(equipment)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, machine: Equipment) -> None:
+        self.table.insert(self._session, machine.__dict__)
+
+    def get(self, *, tenant_id: str, equipment_id: str) -> Equipment | None:
+        row = self.table.get(self._session, tenant_id, equipment_id)
+        return _equipment(row) if row else None
+
+    def serial_taken(
+        self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str = ""
+    ) -> bool:
+        return self.table.exists(
+            self._session,
+            tenant_id,
+            equipment.c.equipment_model_id == model_id,
+            equipment.c.serial_number == serial_number,
+            *_not_this(self.table, other_than),
+        )
+
+    def any_of_model(self, *, tenant_id: str, model_id: str) -> bool:
+        return self.table.exists(
+            self._session, tenant_id, equipment.c.equipment_model_id == model_id
+        )
+
+    def list(
+        self,
+        *,
+        tenant_id: str,
+        model_id: str,
+        station_id: str,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Equipment], str]:
+        conditions: list[ColumnElement[bool]] = []
+        if model_id:
+            conditions.append(equipment.c.equipment_model_id == model_id)
+        if station_id:
+            conditions.append(equipment.c.station_id == station_id)
+        rows, token = self.table.page(
+            self._session, tenant_id, *conditions, page_size=page_size, page_token=page_token
+        )
+        return [_equipment(r) for r in rows], token
+
+    def save(self, machine: Equipment) -> None:
+        self.table.update(self._session, machine.tenant_id, machine.id, machine.__dict__)
+
+    def remove(self, machine: Equipment) -> None:
+        self.table.delete(self._session, machine.tenant_id, machine.id)
+
 
 class ProductsUnitOfWork(SqlUnitOfWork):
     equipment_models: SqlEquipmentModelRepository
+    equipment: SqlEquipmentRepository
 
     def __enter__(self) -> ProductsUnitOfWork:
         super().__enter__()
         self.equipment_models = SqlEquipmentModelRepository(self.session)
+        self.equipment = SqlEquipmentRepository(self.session)
         return self

@@ -24,4 +24,20 @@ equipment_models = Table(
     Index("ix_equipment_models_tenant_created", "tenant_id", "create_time", "id"),
 )
 
+equipment = Table(
+    "equipment",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("equipment_model_id", String(36), nullable=False),
+    Column("serial_number", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("station_id", String(36), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "equipment_model_id", "serial_number"),
+    Index("ix_equipment_tenant_created", "tenant_id", "create_time", "id"),
+    Index("ix_equipment_tenant_station", "tenant_id", "station_id"),
+)
+
 outbox = outbox_table(metadata)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imcloud.products.v1 import products_service_pb2 as imcloud_dot_products_dot_v1_dot_products__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imcloud/products/v1/events.proto\x12\x13imcloud.products.v1\x1a*imcloud/products/v1/products_service.proto\"U\n\x15\x45quipmentModelCreated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModelb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imcloud/products/v1/events.proto\x12\x13imcloud.products.v1\x1a*imcloud/products/v1/products_service.proto\"U\n\x15\x45quipmentModelCreated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"U\n\x15\x45quipmentModelUpdated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"3\n\x15\x45quipmentModelDeleted\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"E\n\x10\x45quipmentCreated\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"E\n\x10\x45quipmentUpdated\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"(\n\x10\x45quipmentDeleted\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EQUIPMENTMODELCREATED']._serialized_start=101
   _globals['_EQUIPMENTMODELCREATED']._serialized_end=186
+  _globals['_EQUIPMENTMODELUPDATED']._serialized_start=188
+  _globals['_EQUIPMENTMODELUPDATED']._serialized_end=273
+  _globals['_EQUIPMENTMODELDELETED']._serialized_start=275
+  _globals['_EQUIPMENTMODELDELETED']._serialized_end=326
+  _globals['_EQUIPMENTCREATED']._serialized_start=328
+  _globals['_EQUIPMENTCREATED']._serialized_end=397
+  _globals['_EQUIPMENTUPDATED']._serialized_start=399
+  _globals['_EQUIPMENTUPDATED']._serialized_end=468
+  _globals['_EQUIPMENTDELETED']._serialized_start=470
+  _globals['_EQUIPMENTDELETED']._serialized_end=510
 # @@protoc_insertion_point(module_scope)

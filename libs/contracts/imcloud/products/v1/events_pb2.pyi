@@ -38,3 +38,111 @@ class EquipmentModelCreated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EquipmentModelCreated: _TypeAlias = EquipmentModelCreated  # noqa: Y015
+
+@_typing.final
+class EquipmentModelUpdated(_message.Message):
+    """EquipmentModelUpdated is published on imcloud.products-events.v1 (key: model id)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment_model(self) -> _products_service_pb2.EquipmentModel: ...
+    def __init__(
+        self,
+        *,
+        equipment_model: _products_service_pb2.EquipmentModel | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment_model", b"equipment_model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model", b"equipment_model"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EquipmentModelUpdated: _TypeAlias = EquipmentModelUpdated  # noqa: Y015
+
+@_typing.final
+class EquipmentModelDeleted(_message.Message):
+    """EquipmentModelDeleted is published on imcloud.products-events.v1 (key: model id)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_ID_FIELD_NUMBER: _builtins.int
+    equipment_model_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_model_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model_id", b"equipment_model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EquipmentModelDeleted: _TypeAlias = EquipmentModelDeleted  # noqa: Y015
+
+@_typing.final
+class EquipmentCreated(_message.Message):
+    """EquipmentCreated is published on imcloud.products-events.v1 (key: equipment id)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment(self) -> _products_service_pb2.Equipment: ...
+    def __init__(
+        self,
+        *,
+        equipment: _products_service_pb2.Equipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EquipmentCreated: _TypeAlias = EquipmentCreated  # noqa: Y015
+
+@_typing.final
+class EquipmentUpdated(_message.Message):
+    """EquipmentUpdated is published on imcloud.products-events.v1 (key: equipment id)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment(self) -> _products_service_pb2.Equipment: ...
+    def __init__(
+        self,
+        *,
+        equipment: _products_service_pb2.Equipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EquipmentUpdated: _TypeAlias = EquipmentUpdated  # noqa: Y015
+
+@_typing.final
+class EquipmentDeleted(_message.Message):
+    """EquipmentDeleted is published on imcloud.products-events.v1 (key: equipment id)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EquipmentDeleted: _TypeAlias = EquipmentDeleted  # noqa: Y015

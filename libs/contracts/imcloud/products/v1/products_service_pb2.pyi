@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -262,3 +263,347 @@ class ListEquipmentModelsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListEquipmentModelsResponse: _TypeAlias = ListEquipmentModelsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateEquipmentModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment_model(self) -> Global___EquipmentModel:
+        """The model with its id and the new values of the fields in update_mask."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask: ...
+    def __init__(
+        self,
+        *,
+        equipment_model: Global___EquipmentModel | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment_model", b"equipment_model", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model", b"equipment_model", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateEquipmentModelRequest: _TypeAlias = UpdateEquipmentModelRequest  # noqa: Y015
+
+@_typing.final
+class UpdateEquipmentModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment_model(self) -> Global___EquipmentModel: ...
+    def __init__(
+        self,
+        *,
+        equipment_model: Global___EquipmentModel | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment_model", b"equipment_model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model", b"equipment_model"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateEquipmentModelResponse: _TypeAlias = UpdateEquipmentModelResponse  # noqa: Y015
+
+@_typing.final
+class DeleteEquipmentModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_ID_FIELD_NUMBER: _builtins.int
+    equipment_model_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_model_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model_id", b"equipment_model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEquipmentModelRequest: _TypeAlias = DeleteEquipmentModelRequest  # noqa: Y015
+
+@_typing.final
+class DeleteEquipmentModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEquipmentModelResponse: _TypeAlias = DeleteEquipmentModelResponse  # noqa: Y015
+
+@_typing.final
+class Equipment(_message.Message):
+    """Equipment is one machine in the field: the digital twin's identity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    EQUIPMENT_MODEL_ID_FIELD_NUMBER: _builtins.int
+    SERIAL_NUMBER_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    equipment_model_id: _builtins.str
+    """The equipment model this machine is an instance of."""
+    serial_number: _builtins.str
+    """The maker's serial number, unique per equipment model within the tenant."""
+    name: _builtins.str
+    """Human-readable name, e.g. "Mill 3"."""
+    station_id: _builtins.str
+    """The production station the machine stands at; empty when not placed."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        equipment_model_id: _builtins.str = ...,
+        serial_number: _builtins.str = ...,
+        name: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "equipment_model_id", b"equipment_model_id", "id", b"id", "name", b"name", "serial_number", b"serial_number", "station_id", b"station_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Equipment: _TypeAlias = Equipment  # noqa: Y015
+
+@_typing.final
+class CreateEquipmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_ID_FIELD_NUMBER: _builtins.int
+    SERIAL_NUMBER_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    equipment_model_id: _builtins.str
+    serial_number: _builtins.str
+    name: _builtins.str
+    station_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_model_id: _builtins.str = ...,
+        serial_number: _builtins.str = ...,
+        name: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model_id", b"equipment_model_id", "name", b"name", "serial_number", b"serial_number", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateEquipmentRequest: _TypeAlias = CreateEquipmentRequest  # noqa: Y015
+
+@_typing.final
+class CreateEquipmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment(self) -> Global___Equipment: ...
+    def __init__(
+        self,
+        *,
+        equipment: Global___Equipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateEquipmentResponse: _TypeAlias = CreateEquipmentResponse  # noqa: Y015
+
+@_typing.final
+class GetEquipmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEquipmentRequest: _TypeAlias = GetEquipmentRequest  # noqa: Y015
+
+@_typing.final
+class GetEquipmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment(self) -> Global___Equipment: ...
+    def __init__(
+        self,
+        *,
+        equipment: Global___Equipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEquipmentResponse: _TypeAlias = GetEquipmentResponse  # noqa: Y015
+
+@_typing.final
+class ListEquipmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    EQUIPMENT_MODEL_ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many machines (1..500); 0 means the default of 50."""
+    page_token: _builtins.str
+    equipment_model_id: _builtins.str
+    """Only machines of this equipment model, when set."""
+    station_id: _builtins.str
+    """Only machines placed at this station, when set."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        equipment_model_id: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model_id", b"equipment_model_id", "page_size", b"page_size", "page_token", b"page_token", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEquipmentRequest: _TypeAlias = ListEquipmentRequest  # noqa: Y015
+
+@_typing.final
+class ListEquipmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def equipment(self) -> _containers.RepeatedCompositeFieldContainer[Global___Equipment]: ...
+    def __init__(
+        self,
+        *,
+        equipment: _abc.Iterable[Global___Equipment] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEquipmentResponse: _TypeAlias = ListEquipmentResponse  # noqa: Y015
+
+@_typing.final
+class UpdateEquipmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment(self) -> Global___Equipment: ...
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask: ...
+    def __init__(
+        self,
+        *,
+        equipment: Global___Equipment | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateEquipmentRequest: _TypeAlias = UpdateEquipmentRequest  # noqa: Y015
+
+@_typing.final
+class UpdateEquipmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment(self) -> Global___Equipment: ...
+    def __init__(
+        self,
+        *,
+        equipment: Global___Equipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment", b"equipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateEquipmentResponse: _TypeAlias = UpdateEquipmentResponse  # noqa: Y015
+
+@_typing.final
+class DeleteEquipmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEquipmentRequest: _TypeAlias = DeleteEquipmentRequest  # noqa: Y015
+
+@_typing.final
+class DeleteEquipmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEquipmentResponse: _TypeAlias = DeleteEquipmentResponse  # noqa: Y015

@@ -51,6 +51,41 @@ class ProductsServiceStub:
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentModelsRequest.SerializeToString,
                 response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentModelsResponse.FromString,
                 _registered_method=True)
+        self.UpdateEquipmentModel = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/UpdateEquipmentModel',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentModelRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentModelResponse.FromString,
+                _registered_method=True)
+        self.DeleteEquipmentModel = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/DeleteEquipmentModel',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentModelRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentModelResponse.FromString,
+                _registered_method=True)
+        self.CreateEquipment = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/CreateEquipment',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.CreateEquipmentRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.CreateEquipmentResponse.FromString,
+                _registered_method=True)
+        self.GetEquipment = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/GetEquipment',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetEquipmentRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetEquipmentResponse.FromString,
+                _registered_method=True)
+        self.ListEquipment = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/ListEquipment',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentResponse.FromString,
+                _registered_method=True)
+        self.UpdateEquipment = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/UpdateEquipment',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentResponse.FromString,
+                _registered_method=True)
+        self.DeleteEquipment = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/DeleteEquipment',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentResponse.FromString,
+                _registered_method=True)
 
 
 class ProductsServiceServicer:
@@ -79,6 +114,57 @@ class ProductsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateEquipmentModel(self, request, context):
+        """UpdateEquipmentModel changes the fields named in update_mask
+        (name, manufacturer, signals).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEquipmentModel(self, request, context):
+        """DeleteEquipmentModel removes a model; FAILED_PRECONDITION while equipment uses it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateEquipment(self, request, context):
+        """CreateEquipment registers one machine (an instance of an equipment model).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEquipment(self, request, context):
+        """GetEquipment returns one piece of equipment of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEquipment(self, request, context):
+        """ListEquipment pages through the calling tenant's equipment, with filters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateEquipment(self, request, context):
+        """UpdateEquipment changes the fields named in update_mask
+        (name, serial_number, station_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEquipment(self, request, context):
+        """DeleteEquipment removes a piece of equipment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +182,41 @@ def add_ProductsServiceServicer_to_server(servicer, server):
                     servicer.ListEquipmentModels,
                     request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentModelsRequest.FromString,
                     response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentModelsResponse.SerializeToString,
+            ),
+            'UpdateEquipmentModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateEquipmentModel,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentModelRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentModelResponse.SerializeToString,
+            ),
+            'DeleteEquipmentModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEquipmentModel,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentModelRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentModelResponse.SerializeToString,
+            ),
+            'CreateEquipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEquipment,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.CreateEquipmentRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.CreateEquipmentResponse.SerializeToString,
+            ),
+            'GetEquipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEquipment,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetEquipmentRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetEquipmentResponse.SerializeToString,
+            ),
+            'ListEquipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEquipment,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentResponse.SerializeToString,
+            ),
+            'UpdateEquipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateEquipment,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentResponse.SerializeToString,
+            ),
+            'DeleteEquipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEquipment,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +302,195 @@ class ProductsService:
             '/imcloud.products.v1.ProductsService/ListEquipmentModels',
             imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentModelsRequest.SerializeToString,
             imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateEquipmentModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/UpdateEquipmentModel',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentModelRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEquipmentModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/DeleteEquipmentModel',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentModelRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateEquipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/CreateEquipment',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.CreateEquipmentRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.CreateEquipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEquipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/GetEquipment',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.GetEquipmentRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.GetEquipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEquipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/ListEquipment',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ListEquipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateEquipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/UpdateEquipment',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateEquipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEquipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/DeleteEquipment',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

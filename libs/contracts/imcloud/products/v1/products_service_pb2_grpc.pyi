@@ -41,6 +41,24 @@ class ProductsServiceStub:
     """GetEquipmentModel returns one equipment model of the calling tenant."""
     ListEquipmentModels: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ListEquipmentModelsRequest, _products_service_pb2.ListEquipmentModelsResponse]
     """ListEquipmentModels pages through the calling tenant's equipment models."""
+    UpdateEquipmentModel: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.UpdateEquipmentModelRequest, _products_service_pb2.UpdateEquipmentModelResponse]
+    """UpdateEquipmentModel changes the fields named in update_mask
+    (name, manufacturer, signals).
+    """
+    DeleteEquipmentModel: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.DeleteEquipmentModelRequest, _products_service_pb2.DeleteEquipmentModelResponse]
+    """DeleteEquipmentModel removes a model; FAILED_PRECONDITION while equipment uses it."""
+    CreateEquipment: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.CreateEquipmentRequest, _products_service_pb2.CreateEquipmentResponse]
+    """CreateEquipment registers one machine (an instance of an equipment model)."""
+    GetEquipment: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.GetEquipmentRequest, _products_service_pb2.GetEquipmentResponse]
+    """GetEquipment returns one piece of equipment of the calling tenant."""
+    ListEquipment: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ListEquipmentRequest, _products_service_pb2.ListEquipmentResponse]
+    """ListEquipment pages through the calling tenant's equipment, with filters."""
+    UpdateEquipment: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.UpdateEquipmentRequest, _products_service_pb2.UpdateEquipmentResponse]
+    """UpdateEquipment changes the fields named in update_mask
+    (name, serial_number, station_id).
+    """
+    DeleteEquipment: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.DeleteEquipmentRequest, _products_service_pb2.DeleteEquipmentResponse]
+    """DeleteEquipment removes a piece of equipment."""
 
 @_typing.type_check_only
 class ProductsServiceAsyncStub(ProductsServiceStub):
@@ -55,6 +73,24 @@ class ProductsServiceAsyncStub(ProductsServiceStub):
     """GetEquipmentModel returns one equipment model of the calling tenant."""
     ListEquipmentModels: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ListEquipmentModelsRequest, _products_service_pb2.ListEquipmentModelsResponse]  # type: ignore[assignment]
     """ListEquipmentModels pages through the calling tenant's equipment models."""
+    UpdateEquipmentModel: _aio.UnaryUnaryMultiCallable[_products_service_pb2.UpdateEquipmentModelRequest, _products_service_pb2.UpdateEquipmentModelResponse]  # type: ignore[assignment]
+    """UpdateEquipmentModel changes the fields named in update_mask
+    (name, manufacturer, signals).
+    """
+    DeleteEquipmentModel: _aio.UnaryUnaryMultiCallable[_products_service_pb2.DeleteEquipmentModelRequest, _products_service_pb2.DeleteEquipmentModelResponse]  # type: ignore[assignment]
+    """DeleteEquipmentModel removes a model; FAILED_PRECONDITION while equipment uses it."""
+    CreateEquipment: _aio.UnaryUnaryMultiCallable[_products_service_pb2.CreateEquipmentRequest, _products_service_pb2.CreateEquipmentResponse]  # type: ignore[assignment]
+    """CreateEquipment registers one machine (an instance of an equipment model)."""
+    GetEquipment: _aio.UnaryUnaryMultiCallable[_products_service_pb2.GetEquipmentRequest, _products_service_pb2.GetEquipmentResponse]  # type: ignore[assignment]
+    """GetEquipment returns one piece of equipment of the calling tenant."""
+    ListEquipment: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ListEquipmentRequest, _products_service_pb2.ListEquipmentResponse]  # type: ignore[assignment]
+    """ListEquipment pages through the calling tenant's equipment, with filters."""
+    UpdateEquipment: _aio.UnaryUnaryMultiCallable[_products_service_pb2.UpdateEquipmentRequest, _products_service_pb2.UpdateEquipmentResponse]  # type: ignore[assignment]
+    """UpdateEquipment changes the fields named in update_mask
+    (name, serial_number, station_id).
+    """
+    DeleteEquipment: _aio.UnaryUnaryMultiCallable[_products_service_pb2.DeleteEquipmentRequest, _products_service_pb2.DeleteEquipmentResponse]  # type: ignore[assignment]
+    """DeleteEquipment removes a piece of equipment."""
 
 class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProductsService owns equipment models and equipment (digital twins). The
@@ -84,5 +120,65 @@ class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_products_service_pb2.ListEquipmentModelsResponse, _abc.Awaitable[_products_service_pb2.ListEquipmentModelsResponse]]:
         """ListEquipmentModels pages through the calling tenant's equipment models."""
+
+    @_abc_1.abstractmethod
+    def UpdateEquipmentModel(
+        self,
+        request: _products_service_pb2.UpdateEquipmentModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.UpdateEquipmentModelResponse, _abc.Awaitable[_products_service_pb2.UpdateEquipmentModelResponse]]:
+        """UpdateEquipmentModel changes the fields named in update_mask
+        (name, manufacturer, signals).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteEquipmentModel(
+        self,
+        request: _products_service_pb2.DeleteEquipmentModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.DeleteEquipmentModelResponse, _abc.Awaitable[_products_service_pb2.DeleteEquipmentModelResponse]]:
+        """DeleteEquipmentModel removes a model; FAILED_PRECONDITION while equipment uses it."""
+
+    @_abc_1.abstractmethod
+    def CreateEquipment(
+        self,
+        request: _products_service_pb2.CreateEquipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.CreateEquipmentResponse, _abc.Awaitable[_products_service_pb2.CreateEquipmentResponse]]:
+        """CreateEquipment registers one machine (an instance of an equipment model)."""
+
+    @_abc_1.abstractmethod
+    def GetEquipment(
+        self,
+        request: _products_service_pb2.GetEquipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.GetEquipmentResponse, _abc.Awaitable[_products_service_pb2.GetEquipmentResponse]]:
+        """GetEquipment returns one piece of equipment of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListEquipment(
+        self,
+        request: _products_service_pb2.ListEquipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.ListEquipmentResponse, _abc.Awaitable[_products_service_pb2.ListEquipmentResponse]]:
+        """ListEquipment pages through the calling tenant's equipment, with filters."""
+
+    @_abc_1.abstractmethod
+    def UpdateEquipment(
+        self,
+        request: _products_service_pb2.UpdateEquipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.UpdateEquipmentResponse, _abc.Awaitable[_products_service_pb2.UpdateEquipmentResponse]]:
+        """UpdateEquipment changes the fields named in update_mask
+        (name, serial_number, station_id).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteEquipment(
+        self,
+        request: _products_service_pb2.DeleteEquipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.DeleteEquipmentResponse, _abc.Awaitable[_products_service_pb2.DeleteEquipmentResponse]]:
+        """DeleteEquipment removes a piece of equipment."""
 
 def add_ProductsServiceServicer_to_server(servicer: ProductsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

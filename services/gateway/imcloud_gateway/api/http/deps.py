@@ -2,7 +2,7 @@
 
 ``ViewerCall``, ``OperatorCall`` and ``AdminCall`` authenticate the caller, apply
 the rate limits, check the role, and give the route the context its gRPC calls
-carry to the services.
+carry to the identity.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from imcloud_core.errors import Unauthenticated
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.errors import request_id
-from imcloud_gateway.domain import services
+from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Principal, Role
 
 _bearer = HTTPBearer(
@@ -45,7 +45,7 @@ def _principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("no credential: send 'Authorization: Bearer <API key or token>'")
-    principal = services.authenticate(
+    principal = identity.authenticate(
         gateway.unit_of_work(),
         presented=credentials.credentials,
         token_secret=gateway.settings.gateway.jwt_secret.get_secret_value(),
@@ -66,7 +66,7 @@ def limit_anonymous(request: Request, gateway: GatewayDep) -> None:
 
 def _caller(required: Role) -> Callable[[Request, Principal], CallContext]:
     def dependency(request: Request, principal: PrincipalDep) -> CallContext:
-        services.require_role(principal, required)
+        identity.require_role(principal, required)
         return CallContext(
             tenant_id=principal.tenant_id, actor=principal.actor, request_id=request_id(request)
         )

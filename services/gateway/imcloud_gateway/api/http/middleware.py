@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP concerns: request ids, access metrics, security headers."""
+"""Cross-cutting HTTP concerns: request ids, access metrics, security headers,
+body size limits, CORS, and the audit log."""
 
 from __future__ import annotations
 
@@ -9,15 +10,29 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imcloud_core.logging import bound_context
+from imcloud_core.errors import ErrorCode, PayloadTooLarge
+from imcloud_core.ids import new_id, utcnow
+from imcloud_core.logging import bound_context, get_logger
+from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.errors import error_response
+from imcloud_gateway.domain import audit
+from imcloud_gateway.domain.model import AccessGrant, AuditEvent, Principal
+
+log = get_logger(__name__)
 
 HTTP_REQUESTS = Counter(
     "imcloud_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )
 HTTP_SECONDS = Histogram(
     "imcloud_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"]
+)
+AUDIT_FAILURES = Counter(
+    "imcloud_audit_write_failures_total", "Audit events that could not be stored"
 )
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -28,6 +43,7 @@ SECURITY_HEADERS = {
 }
 # /docs loads Swagger UI from a CDN and runs inline scripts; the API itself needs nothing.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -40,7 +56,71 @@ def _route_template(request: Request) -> str:
     return "unmatched"
 
 
-def install_middleware(app: FastAPI) -> None:
+class BodySizeLimit:
+    """Stops reading a request body once it passes the limit (413), whatever the
+    Content-Length said; the route's error handler answers."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(f"the request body exceeds {self.max_bytes} bytes")
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise too_large
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _audit_events(request: Request, route: str, status: int) -> list[AuditEvent]:
+    """What to record for this request: state changes, and every access via a grant."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    grant: AccessGrant | None = getattr(request.state, "grant", None)
+    signed_up: str = getattr(request.state, "signed_up_tenant_id", "")
+    if request.method not in STATE_CHANGING and grant is None:
+        return []
+    actor, actor_tenant = ("signup", signed_up)
+    if principal is not None:
+        actor, actor_tenant = principal.actor, principal.tenant_id
+    if not actor_tenant:
+        return []  # unauthenticated and not a sign-up: nobody's log; counted as errors
+    common = {
+        "time": utcnow(),
+        "actor": actor,
+        "actor_tenant_id": actor_tenant,
+        "action": f"{request.method} {route}",
+        "resource": request.url.path[:500],
+        "status": status,
+        "source_ip": request.client.host if request.client else "",
+        "request_id": request.state.request_id,
+    }
+    events = [AuditEvent(id=new_id(), tenant_id=actor_tenant, **common)]
+    if grant is not None:
+        # The owner sees every access to its machine; the maker sees its own actions.
+        events.append(
+            AuditEvent(id=new_id(), tenant_id=grant.tenant_id, grant_id=grant.id, **common)
+        )
+    return events
+
+
+def _declared_length(request: Request) -> int:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else 0
+
+
+def install_middleware(app: FastAPI, gateway: GatewayContext) -> None:
+    settings = gateway.settings.gateway
+
     @app.middleware("http")
     async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -51,7 +131,22 @@ def install_middleware(app: FastAPI) -> None:
         route = _route_template(request)
         started = time.perf_counter()
         with bound_context(request_id=request_id):
-            response = await call_next(request)
+            if _declared_length(request) > settings.max_request_bytes:
+                response: Response = error_response(
+                    request,
+                    status=413,
+                    code=ErrorCode.PAYLOAD_TOO_LARGE.value,
+                    message=f"the request body exceeds {settings.max_request_bytes} bytes",
+                )
+            else:
+                response = await call_next(request)
+            events = _audit_events(request, route, response.status_code)
+            if events:
+                try:
+                    await run_in_threadpool(audit.record, gateway.unit_of_work(), events)
+                except Exception:
+                    AUDIT_FAILURES.inc()
+                    log.exception("audit event not stored", action=events[0].action)
         HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
         HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         response.headers["X-Request-ID"] = request_id
@@ -60,3 +155,14 @@ def install_middleware(app: FastAPI) -> None:
         if not request.url.path.startswith("/docs"):
             response.headers.setdefault("Content-Security-Policy", API_CSP)
         return response
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )

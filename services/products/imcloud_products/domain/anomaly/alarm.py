@@ -3,7 +3,7 @@
 The flag is raised after `rows_to_raise` consecutive rows score at least
 threshold_on, and cleared after `rows_to_clear` consecutive rows score below
 threshold_off, so a score hovering around one threshold does not chatter. A NaN
-score (nothing usable in the row) changes nothing.
+score neither raises nor clears the flag.
 """
 
 from __future__ import annotations

@@ -27,11 +27,11 @@ class DetectorConfig:
     scale_half_life_rows: float = 600.0
     # Half-life of the covariance of the smoothed deviations (the multivariate model).
     deviation_half_life_rows: float = 600.0
-    # Rows flagged as anomalous still teach the model, with this weight (0 would
-    # freeze it). A small weight lets a lasting change of regime become the new
-    # normal instead of alarming forever.
-    anomalous_row_weight: float = 0.05
-    anomalous_row_spread_weight: float = 0.0
+    # Rows flagged as anomalous still teach the model, with these weights (0 would
+    # freeze it): a lasting change of regime slowly becomes the new normal instead
+    # of alarming forever, while a passing anomaly barely moves the model.
+    anomalous_row_weight: float = 0.02  # for the level
+    anomalous_row_spread_weight: float = 0.2  # for each signal's spread
 
     # -- scoring -------------------------------------------------------------
     # Span of the exponential smoothing of each signal's standardised deviation
@@ -39,7 +39,7 @@ class DetectorConfig:
     smoothing_span_rows: float = 10.0
     # Shrinkage of the deviation correlation matrix towards the identity:
     # 1.0 treats signals as independent, 0.0 uses the full correlation.
-    correlation_shrinkage: float = 1.0
+    correlation_shrinkage: float = 0.2
     # Standardised deviations are clipped to this magnitude before smoothing, so
     # that one wild reading cannot dominate for long.
     max_abs_deviation: float = 10.0
@@ -48,8 +48,10 @@ class DetectorConfig:
     relative_scale_floor: float = 1e-6
 
     # -- alarm latch (hysteresis on the machine score) -----------------------
-    threshold_on: float = 3.0
-    threshold_off: float = 3.0
+    # The machine score is a squared standard-normal deviate (about 1 in normal
+    # running): 12 is about 3.5 standard deviations.
+    threshold_on: float = 12.0
+    threshold_off: float = 8.0
     # Consecutive rows at/above threshold_on needed to raise the flag.
     rows_to_raise: int = 1
     # Consecutive rows below threshold_off needed to clear it.
@@ -88,8 +90,9 @@ class DetectorConfig:
         for name in positive_floats:
             if not float(getattr(self, name)) > 0.0:
                 raise ValueError(f"{name} must be positive")
-        if not 0.0 <= self.anomalous_row_weight <= 1.0:
-            raise ValueError("anomalous_row_weight must be within [0, 1]")
+        for name in ("anomalous_row_weight", "anomalous_row_spread_weight"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
         if not 0.0 <= self.correlation_shrinkage <= 1.0:
             raise ValueError("correlation_shrinkage must be within [0, 1]")
         if not 0.0 < self.stuck_improbability < 1.0:

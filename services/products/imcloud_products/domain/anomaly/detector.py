@@ -6,9 +6,10 @@ Pipeline for each row, all learned online from the stream itself:
 2. Per-signal standardisation (univariate.py): deviation of each signal from its
    slowly adapting baseline, in units of its normal spread.
 3. Smoothing: an EWMA of each standardised deviation (a per-signal control chart).
-4. Machine score (multivariate.py): Mahalanobis distance of the smoothed deviation
-   vector under its learned covariance, per signal, so that normal running
-   scores about 1; per-signal contributions rank the top contributing signals.
+4. Machine score (multivariate.py): the larger of the most deviating signal's
+   chart statistic and the Mahalanobis statistic of the whole smoothed deviation
+   vector under its learned covariance, both as squared standard-normal deviates
+   (about 1 in normal running); they also rank the top contributing signals.
 5. Flag (alarm.py): hysteresis on the score.
 6. Learning: once per block of `block_rows` rows, the models blend in the block's
    rows. Rows flagged anomalous count only a little (anomalous_row_weight) and
@@ -60,13 +61,15 @@ class DetectionResult:
 
     signal_names: tuple[str, ...]
     timestamps: npt.NDArray[np.int64]
-    # Machine score: about 1 in normal running; the flag is raised above threshold_on.
+    # Machine score, a squared standard-normal deviate (about 1 in normal running);
+    # the flag is raised at threshold_on. 0 while warming up.
     score: FloatArray
     # Process anomaly (never raised for data-quality issues alone or during warm-up).
     is_anomaly: BoolArray
     # Univariate score of each signal: its squared standardised smoothed deviation.
     signal_scores: FloatArray
-    # Each signal's share of `score` (they sum to it; negatives mean "explains away").
+    # Each signal's share of the multivariate statistic T^2 (they sum to it; a
+    # negative share means the signal's deviation is explained by its correlations).
     contributions: FloatArray
     # Indices into signal_names of the top contributing signals, -1 padded.
     top_signals: npt.NDArray[np.int16]
@@ -74,6 +77,8 @@ class DetectionResult:
     quality: npt.NDArray[np.uint16]
     # Cells whose sensor is judged stuck.
     stuck: BoolArray
+    # Cells that were NaN or infinite.
+    missing: BoolArray
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
@@ -304,20 +309,22 @@ class StreamingAnomalyDetector:
             "ranking": scores.ranking_key(),
             "quality": quality,
             "stuck": stuck,
+            "missing": ~present,
         }
 
     def _learn_block(self) -> None:
         config, block = self.config, self._block
         usable_cells = block.present & ~block.stuck
         level_weight = np.where(block.flagged, config.anomalous_row_weight, 1.0)[:, None]
-        normal_rows = ~block.flagged
         spread_weight = np.where(block.flagged, config.anomalous_row_spread_weight, 1.0)[:, None]
         self._baselines.learn(
             block.values, level_weight * usable_cells, spread_weight * usable_cells
         )
         deviation_start = int(config.warmup_rows * _DEVIATION_LEARNING_START_SHARE)
         complete_rows = block.present.all(axis=1) & (block.row_index >= deviation_start)
-        self._deviation.learn(block.smoothed, (normal_rows & complete_rows).astype(np.float64))
+        # The deviation covariance learns from normal rows only: anomalous rows
+        # would teach it that large smoothed deviations are ordinary.
+        self._deviation.learn(block.smoothed, (~block.flagged & complete_rows).astype(np.float64))
 
         self._stuck.learn(block.observed, block.changed, block.stuck)
         self._time.learn(block.time_step, block.time_gap)
@@ -342,4 +349,5 @@ class StreamingAnomalyDetector:
             top_signals=top_signal_indices(ranking, self.config.top_signals),
             quality=joined("quality", np.zeros(0, np.uint16)),
             stuck=joined("stuck", np.zeros((0, n), bool)),
+            missing=joined("missing", np.zeros((0, n), bool)),
         )

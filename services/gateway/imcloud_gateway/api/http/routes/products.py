@@ -1,8 +1,10 @@
-"""Equipment models (and, later, equipment), stored by the products service."""
+"""Equipment models and equipment, stored by the products service."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
@@ -12,8 +14,12 @@ from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.products import (
     CreateEquipmentModelRequest,
+    CreateEquipmentRequest,
     EquipmentModelResponse,
+    EquipmentResponse,
     SignalDefinitionBody,
+    UpdateEquipmentModelRequest,
+    UpdateEquipmentRequest,
 )
 
 router = APIRouter(tags=["products"])
@@ -24,6 +30,7 @@ SIGNAL_TYPES = {
     "boolean": pb.SIGNAL_TYPE_BOOLEAN,
 }
 SIGNAL_TYPE_NAMES = {number: name for name, number in SIGNAL_TYPES.items()}
+IdFilter = Annotated[str, Query(max_length=36)]
 
 
 def signal_body(signal: pb.SignalDefinition) -> SignalDefinitionBody:
@@ -37,6 +44,20 @@ def signal_body(signal: pb.SignalDefinition) -> SignalDefinitionBody:
     )
 
 
+def signal_messages(signals: list[SignalDefinitionBody]) -> list[pb.SignalDefinition]:
+    return [
+        pb.SignalDefinition(
+            name=s.name,
+            unit=s.unit,
+            type=SIGNAL_TYPES[s.type],
+            min_value=s.min_value,
+            max_value=s.max_value,
+            description=s.description,
+        )
+        for s in signals
+    ]
+
+
 def equipment_model_body(model: pb.EquipmentModel) -> EquipmentModelResponse:
     return EquipmentModelResponse(
         id=model.id,
@@ -48,6 +69,21 @@ def equipment_model_body(model: pb.EquipmentModel) -> EquipmentModelResponse:
     )
 
 
+def equipment_body(machine: pb.Equipment) -> EquipmentResponse:
+    return EquipmentResponse(
+        id=machine.id,
+        equipment_model_id=machine.equipment_model_id,
+        serial_number=machine.serial_number,
+        name=machine.name,
+        station_id=machine.station_id,
+        create_time=from_timestamp(machine.create_time),
+        update_time=from_timestamp(machine.update_time),
+    )
+
+
+# -- equipment models ------------------------------------------------------------
+
+
 @router.post(
     "/v1/equipment-models",
     status_code=status.HTTP_201_CREATED,
@@ -57,21 +93,10 @@ def equipment_model_body(model: pb.EquipmentModel) -> EquipmentModelResponse:
 def create_equipment_model(
     body: CreateEquipmentModelRequest, ctx: AdminCall, gateway: GatewayDep
 ) -> EquipmentModelResponse:
-    signals = [
-        pb.SignalDefinition(
-            name=s.name,
-            unit=s.unit,
-            type=SIGNAL_TYPES[s.type],
-            min_value=s.min_value,
-            max_value=s.max_value,
-            description=s.description,
-        )
-        for s in body.signals
-    ]
     response = gateway.call(
         gateway.backends.products.CreateEquipmentModel,
         pb.CreateEquipmentModelRequest(
-            name=body.name, manufacturer=body.manufacturer, signals=signals
+            name=body.name, manufacturer=body.manufacturer, signals=signal_messages(body.signals)
         ),
         ctx,
     )
@@ -81,7 +106,7 @@ def create_equipment_model(
 @router.get(
     "/v1/equipment-models/{equipment_model_id}",
     summary="Get an equipment model",
-    responses=error_responses(401, 404, 429, 503),
+    responses=error_responses(401, 403, 404, 429, 503),
 )
 def get_equipment_model(
     equipment_model_id: str, ctx: ViewerCall, gateway: GatewayDep
@@ -97,7 +122,7 @@ def get_equipment_model(
 @router.get(
     "/v1/equipment-models",
     summary="List equipment models",
-    responses=error_responses(401, 422, 429, 503),
+    responses=error_responses(401, 403, 422, 429, 503),
 )
 def list_equipment_models(
     ctx: ViewerCall,
@@ -114,3 +139,159 @@ def list_equipment_models(
         items=[equipment_model_body(m) for m in response.equipment_models],
         next_page_token=response.next_page_token,
     )
+
+
+@router.patch(
+    "/v1/equipment-models/{equipment_model_id}",
+    summary="Change an equipment model",
+    description="Only the fields in the body change; `signals` replaces the whole list.",
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+)
+def update_equipment_model(
+    equipment_model_id: str,
+    body: UpdateEquipmentModelRequest,
+    ctx: AdminCall,
+    gateway: GatewayDep,
+) -> EquipmentModelResponse:
+    mask = body.update_mask()
+    response = gateway.call(
+        gateway.backends.products.UpdateEquipmentModel,
+        pb.UpdateEquipmentModelRequest(
+            equipment_model=pb.EquipmentModel(
+                id=equipment_model_id,
+                name=body.name or "",
+                manufacturer=body.manufacturer or "",
+                signals=signal_messages(body.signals or []),
+            ),
+            update_mask=mask,
+        ),
+        ctx,
+    )
+    return equipment_model_body(response.equipment_model)
+
+
+@router.delete(
+    "/v1/equipment-models/{equipment_model_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an equipment model",
+    description="Refused (409) while equipment of this model exists.",
+    responses=error_responses(401, 403, 404, 409, 429, 503),
+)
+def delete_equipment_model(
+    equipment_model_id: str, ctx: AdminCall, gateway: GatewayDep
+) -> Response:
+    gateway.call(
+        gateway.backends.products.DeleteEquipmentModel,
+        pb.DeleteEquipmentModelRequest(equipment_model_id=equipment_model_id),
+        ctx,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- equipment -------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/equipment",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a machine",
+    description="An instance of an equipment model, optionally placed at a station.",
+    responses=error_responses(401, 403, 409, 422, 429, 503),
+)
+def create_equipment(
+    body: CreateEquipmentRequest, ctx: AdminCall, gateway: GatewayDep
+) -> EquipmentResponse:
+    response = gateway.call(
+        gateway.backends.products.CreateEquipment,
+        pb.CreateEquipmentRequest(
+            equipment_model_id=body.equipment_model_id,
+            serial_number=body.serial_number,
+            name=body.name,
+            station_id=body.station_id,
+        ),
+        ctx,
+    )
+    return equipment_body(response.equipment)
+
+
+@router.get(
+    "/v1/equipment/{equipment_id}",
+    summary="Get a machine",
+    responses=error_responses(401, 403, 404, 429, 503),
+)
+def get_equipment(equipment_id: str, ctx: ViewerCall, gateway: GatewayDep) -> EquipmentResponse:
+    response = gateway.call(
+        gateway.backends.products.GetEquipment,
+        pb.GetEquipmentRequest(equipment_id=equipment_id),
+        ctx,
+    )
+    return equipment_body(response.equipment)
+
+
+@router.get(
+    "/v1/equipment",
+    summary="List machines",
+    responses=error_responses(401, 403, 422, 429, 503),
+)
+def list_equipment(
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    equipment_model_id: IdFilter = "",
+    station_id: IdFilter = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[EquipmentResponse]:
+    response = gateway.call(
+        gateway.backends.products.ListEquipment,
+        pb.ListEquipmentRequest(
+            page_size=page_size,
+            page_token=page_token,
+            equipment_model_id=equipment_model_id,
+            station_id=station_id,
+        ),
+        ctx,
+    )
+    return Page(
+        items=[equipment_body(m) for m in response.equipment],
+        next_page_token=response.next_page_token,
+    )
+
+
+@router.patch(
+    "/v1/equipment/{equipment_id}",
+    summary="Change a machine (rename, correct its serial number, move it)",
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+)
+def update_equipment(
+    equipment_id: str, body: UpdateEquipmentRequest, ctx: AdminCall, gateway: GatewayDep
+) -> EquipmentResponse:
+    mask = body.update_mask()
+    response = gateway.call(
+        gateway.backends.products.UpdateEquipment,
+        pb.UpdateEquipmentRequest(
+            equipment=pb.Equipment(
+                id=equipment_id,
+                serial_number=body.serial_number or "",
+                name=body.name or "",
+                station_id=body.station_id or "",
+            ),
+            update_mask=mask,
+        ),
+        ctx,
+    )
+    return equipment_body(response.equipment)
+
+
+@router.delete(
+    "/v1/equipment/{equipment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a machine",
+    responses=error_responses(401, 403, 404, 429, 503),
+)
+def delete_equipment(equipment_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
+    gateway.call(
+        gateway.backends.products.DeleteEquipment,
+        pb.DeleteEquipmentRequest(equipment_id=equipment_id),
+        ctx,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from imcloud_core.errors import PermissionDenied
 from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep, limit_anonymous
@@ -19,7 +19,7 @@ from imcloud_gateway.api.http.schemas.tenants import (
     TenantResponse,
     TokenResponse,
 )
-from imcloud_gateway.domain import services
+from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import ApiKey, Tenant
 
 router = APIRouter(tags=["tenants"])
@@ -50,7 +50,7 @@ def key_body(key: ApiKey) -> ApiKeyResponse:
     )
 
 
-def issued_key_body(issued: services.IssuedApiKey) -> IssuedApiKeyResponse:
+def issued_key_body(issued: identity.IssuedApiKey) -> IssuedApiKeyResponse:
     return IssuedApiKeyResponse(**key_body(issued.key).model_dump(), secret=issued.plaintext)
 
 
@@ -62,13 +62,17 @@ def issued_key_body(issued: services.IssuedApiKey) -> IssuedApiKeyResponse:
     responses=error_responses(403, 409, 422, 429),
 )
 def sign_up(
-    body: SignUpRequest, gateway: GatewayDep, _: Annotated[None, Depends(limit_anonymous)]
+    body: SignUpRequest,
+    request: Request,
+    gateway: GatewayDep,
+    _: Annotated[None, Depends(limit_anonymous)],
 ) -> SignUpResponse:
     if not gateway.settings.gateway.signup_enabled:
         raise PermissionDenied("sign-up is turned off here; ask the operator for a tenant")
-    tenant, owner_key = services.sign_up(
+    tenant, owner_key = identity.sign_up(
         gateway.unit_of_work(), name=body.name, kind=body.kind, tier=body.tier
     )
+    request.state.signed_up_tenant_id = tenant.id  # the new tenant's audit log starts here
     return SignUpResponse(tenant=tenant_body(tenant), owner_key=issued_key_body(owner_key))
 
 
@@ -78,7 +82,7 @@ def sign_up(
     responses=error_responses(401, 429),
 )
 def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantResponse:
-    return tenant_body(services.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id))
+    return tenant_body(identity.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id))
 
 
 @router.post(
@@ -91,7 +95,7 @@ def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantRespon
 def create_api_key(
     body: CreateApiKeyRequest, principal: PrincipalDep, gateway: GatewayDep
 ) -> IssuedApiKeyResponse:
-    issued = services.create_api_key(
+    issued = identity.create_api_key(
         gateway.unit_of_work(),
         principal=principal,
         name=body.name,
@@ -112,7 +116,7 @@ def list_api_keys(
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[ApiKeyResponse]:
-    keys, token = services.list_api_keys(
+    keys, token = identity.list_api_keys(
         gateway.unit_of_work(),
         principal=principal,
         requested_page_size=page_size,
@@ -130,7 +134,7 @@ def list_api_keys(
 def rotate_api_key(
     key_id: str, principal: PrincipalDep, gateway: GatewayDep
 ) -> IssuedApiKeyResponse:
-    issued = services.rotate_api_key(gateway.unit_of_work(), principal=principal, key_id=key_id)
+    issued = identity.rotate_api_key(gateway.unit_of_work(), principal=principal, key_id=key_id)
     return issued_key_body(issued)
 
 
@@ -145,7 +149,7 @@ def rotate_api_key(
     responses=error_responses(401, 429),
 )
 def issue_token(principal: PrincipalDep, gateway: GatewayDep) -> TokenResponse:
-    token, expire_time = services.issue_token(
+    token, expire_time = identity.issue_token(
         principal=principal,
         ttl_s=gateway.settings.gateway.jwt_ttl_s,
         token_secret=gateway.settings.gateway.jwt_secret.get_secret_value(),
@@ -160,5 +164,5 @@ def issue_token(principal: PrincipalDep, gateway: GatewayDep) -> TokenResponse:
     responses=error_responses(401, 403, 404, 429),
 )
 def revoke_api_key(key_id: str, principal: PrincipalDep, gateway: GatewayDep) -> ApiKeyResponse:
-    key = services.revoke_api_key(gateway.unit_of_work(), principal=principal, key_id=key_id)
+    key = identity.revoke_api_key(gateway.unit_of_work(), principal=principal, key_id=key_id)
     return key_body(key)

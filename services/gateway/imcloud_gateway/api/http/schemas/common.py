@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import BaseModel, ConfigDict, Field
+
+from imcloud_core.errors import FieldViolation, InvalidArgument
 
 T = TypeVar("T")
 
@@ -39,3 +42,21 @@ class ErrorResponse(BaseModel):
     """The body of every error response."""
 
     error: Error
+
+
+class PatchBody(Body):
+    """A partial update: only the fields present in the JSON body change."""
+
+    def update_mask(self) -> FieldMask:
+        if not self.model_fields_set:
+            raise InvalidArgument(
+                "nothing to update",
+                violations=(FieldViolation("body", "send at least one field to change"),),
+            )
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise InvalidArgument(
+                "fields cannot be set to null",
+                violations=tuple(FieldViolation(name, "must not be null") for name in nulls),
+            )
+        return FieldMask(paths=sorted(self.model_fields_set))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from imcloud_gateway.api.http.schemas.common import Body, Name
+from imcloud_gateway.api.http.schemas.common import Body, Name, PatchBody
 
 
 class SignalDefinitionBody(Body):
@@ -29,5 +29,34 @@ class EquipmentModelResponse(BaseModel):
     name: str
     manufacturer: str
     signals: list[SignalDefinitionBody]
+    create_time: datetime
+    update_time: datetime
+
+
+class UpdateEquipmentModelRequest(PatchBody):
+    name: Name | None = None
+    manufacturer: str | None = Field(None, max_length=200)
+    signals: list[SignalDefinitionBody] | None = Field(None, min_length=1, max_length=256)
+
+
+class CreateEquipmentRequest(Body):
+    equipment_model_id: str = Field(min_length=1, max_length=36)
+    serial_number: str = Field(min_length=1, max_length=100, examples=["VM5-2024-00042"])
+    name: str = Field("", max_length=200, examples=["Mill 3"])
+    station_id: str = Field("", max_length=36, description="Where the machine stands; optional")
+
+
+class UpdateEquipmentRequest(PatchBody):
+    serial_number: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    station_id: str | None = Field(None, max_length=36, description="Empty string: not placed")
+
+
+class EquipmentResponse(BaseModel):
+    id: str
+    equipment_model_id: str
+    serial_number: str
+    name: str
+    station_id: str
     create_time: datetime
     update_time: datetime

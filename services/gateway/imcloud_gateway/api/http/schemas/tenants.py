@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from imcloud_gateway.api.http.schemas.common import Body, Name
 from imcloud_gateway.domain.model import Role, TenantKind, Tier
@@ -47,7 +47,7 @@ class SignUpResponse(BaseModel):
 class CreateApiKeyRequest(Body):
     name: Name
     role: Role = Role.VIEWER
-    expire_time: datetime | None = None
+    expire_time: AwareDatetime | None = None
 
 
 class TokenResponse(BaseModel):

@@ -1,4 +1,4 @@
-"""Use cases of the gateway: onboarding tenants and managing who may act for them."""
+"""Tenants and who may act for them: sign-up, API keys, tokens, authentication."""
 
 from __future__ import annotations
 
