@@ -74,3 +74,10 @@ def fresh_postgres(postgres_admin_url: str) -> Iterator[FreshDatabases]:
     databases = FreshDatabases(postgres_admin_url)
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def session_postgres(postgres_admin_url: str) -> Iterator[FreshDatabases]:
+    databases = FreshDatabases(postgres_admin_url)
+    yield databases
+    databases.drop_all()

@@ -2,48 +2,140 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from enum import Enum
+from typing import Any, Generic
 
-from sqlalchemy import Row
+from sqlalchemy import ColumnElement, Row, Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import SqlUnitOfWork
-from imcloud_production.domain.model import Plant
-from imcloud_production.store.tables import plants
+from imcloud_production.domain.model import (
+    Line,
+    Plant,
+    ResourceT,
+    Station,
+    name_taken,
+    still_has_children,
+    unknown_parent,
+)
+from imcloud_production.store.tables import lines, plants, stations
+
+# Set once at creation; an update never writes them.
+_FIXED_COLUMNS = ("id", "tenant_id", "create_time")
 
 
-def _plant(row: Row[Any]) -> Plant:
-    return Plant(**row._asdict())
+class SqlRepository(Generic[ResourceT]):
+    """Plants, lines or stations in their table; the rules come from the resource
+    class (its PARENT scopes names), so one implementation serves all three."""
 
-
-class SqlPlantRepository:
-    table = TenantTable(plants)
-
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, table: Table, kind: type[ResourceT]) -> None:
         self._session = session
+        self._table = TenantTable(table)
+        self._kind: type[ResourceT] = kind
 
-    def add(self, plant: Plant) -> None:
-        self.table.insert(self._session, plant.__dict__)
+    def add(self, resource: ResourceT) -> None:
+        try:
+            self._table.insert(self._session, dataclasses.asdict(resource))
+        except IntegrityError as error:
+            violation = _violation(error)
+            if violation is _Violation.UNIQUE:
+                raise name_taken(resource) from None
+            if violation is _Violation.FOREIGN_KEY and not isinstance(resource, Plant):
+                raise unknown_parent(resource) from None
+            raise
 
-    def get(self, *, tenant_id: str, plant_id: str) -> Plant | None:
-        row = self.table.get(self._session, tenant_id, plant_id)
-        return _plant(row) if row else None
+    def get(self, *, tenant_id: str, resource_id: str) -> ResourceT | None:
+        row = self._table.get(self._session, tenant_id, resource_id)
+        return self._resource(row) if row else None
 
-    def name_taken(self, *, tenant_id: str, name: str) -> bool:
-        return self.table.exists(self._session, tenant_id, plants.c.name == name)
+    def update(self, resource: ResourceT) -> None:
+        values = {
+            field: value
+            for field, value in dataclasses.asdict(resource).items()
+            if field not in _FIXED_COLUMNS
+        }
+        try:
+            self._table.update(self._session, resource.tenant_id, resource.id, values)
+        except IntegrityError as error:
+            if _violation(error) is _Violation.UNIQUE:
+                raise name_taken(resource) from None
+            raise
 
-    def list(self, *, tenant_id: str, page_size: int, page_token: str) -> tuple[list[Plant], str]:
-        rows, token = self.table.page(
-            self._session, tenant_id, page_size=page_size, page_token=page_token
+    def remove(self, resource: ResourceT) -> None:
+        try:
+            self._table.delete(self._session, resource.tenant_id, resource.id)
+        except IntegrityError as error:
+            if _violation(error) is _Violation.FOREIGN_KEY:
+                raise still_has_children(resource) from None
+            raise
+
+    def name_taken(self, resource: ResourceT) -> bool:
+        siblings = {resource.PARENT: getattr(resource, resource.PARENT)} if resource.PARENT else {}
+        return self._table.exists(
+            self._session,
+            resource.tenant_id,
+            self._table.c.name == resource.name,
+            self._table.c.id != resource.id,
+            *self._equal(siblings),
         )
-        return [_plant(r) for r in rows], token
+
+    def exists(self, *, tenant_id: str, **equal: str) -> bool:
+        return self._table.exists(self._session, tenant_id, *self._equal(equal))
+
+    def list(
+        self, *, tenant_id: str, page_size: int, page_token: str, **equal: str
+    ) -> tuple[list[ResourceT], str]:
+        rows, token = self._table.page(
+            self._session,
+            tenant_id,
+            *self._equal(equal),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return [self._resource(row) for row in rows], token
+
+    def _resource(self, row: Row[Any]) -> ResourceT:
+        return self._kind(**row._asdict())
+
+    def _equal(self, values: dict[str, str]) -> tuple[ColumnElement[bool], ...]:
+        return tuple(self._table.c[field] == value for field, value in values.items())
+
+
+class _Violation(Enum):
+    UNIQUE = "unique"
+    FOREIGN_KEY = "foreign key"
+    OTHER = "other"
+
+
+# The domain checks names and children before writing; a constraint still fires
+# when a concurrent transaction changed the same rows between check and write.
+_VIOLATIONS = {
+    # PostgreSQL (psycopg) SQLSTATEs
+    "23505": _Violation.UNIQUE,
+    "23503": _Violation.FOREIGN_KEY,
+    # SQLite extended result codes
+    "SQLITE_CONSTRAINT_UNIQUE": _Violation.UNIQUE,
+    "SQLITE_CONSTRAINT_FOREIGNKEY": _Violation.FOREIGN_KEY,
+}
+
+
+def _violation(error: IntegrityError) -> _Violation:
+    driver_error = error.orig
+    code = getattr(driver_error, "sqlstate", None) or getattr(driver_error, "sqlite_errorname", "")
+    return _VIOLATIONS.get(str(code), _Violation.OTHER)
 
 
 class ProductionUnitOfWork(SqlUnitOfWork):
-    plants: SqlPlantRepository
+    plants: SqlRepository[Plant]
+    lines: SqlRepository[Line]
+    stations: SqlRepository[Station]
 
     def __enter__(self) -> ProductionUnitOfWork:
         super().__enter__()
-        self.plants = SqlPlantRepository(self.session)
+        self.plants = SqlRepository(self.session, plants, Plant)
+        self.lines = SqlRepository(self.session, lines, Line)
+        self.stations = SqlRepository(self.session, stations, Station)
         return self

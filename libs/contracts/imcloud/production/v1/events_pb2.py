@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imcloud.production.v1 import production_service_pb2 as imcloud_dot_production_dot_v1_dot_production__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"imcloud/production/v1/events.proto\x12\x15imcloud.production.v1\x1a.imcloud/production/v1/production_service.proto\";\n\x0cPlantCreated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plantb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"imcloud/production/v1/events.proto\x12\x15imcloud.production.v1\x1a.imcloud/production/v1/production_service.proto\";\n\x0cPlantCreated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\";\n\x0cPlantUpdated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\";\n\x0cPlantDeleted\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\"8\n\x0bLineCreated\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"8\n\x0bLineUpdated\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"8\n\x0bLineDeleted\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"A\n\x0eStationCreated\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"A\n\x0eStationUpdated\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"A\n\x0eStationDeleted\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Stationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PLANTCREATED']._serialized_start=109
   _globals['_PLANTCREATED']._serialized_end=168
+  _globals['_PLANTUPDATED']._serialized_start=170
+  _globals['_PLANTUPDATED']._serialized_end=229
+  _globals['_PLANTDELETED']._serialized_start=231
+  _globals['_PLANTDELETED']._serialized_end=290
+  _globals['_LINECREATED']._serialized_start=292
+  _globals['_LINECREATED']._serialized_end=348
+  _globals['_LINEUPDATED']._serialized_start=350
+  _globals['_LINEUPDATED']._serialized_end=406
+  _globals['_LINEDELETED']._serialized_start=408
+  _globals['_LINEDELETED']._serialized_end=464
+  _globals['_STATIONCREATED']._serialized_start=466
+  _globals['_STATIONCREATED']._serialized_end=531
+  _globals['_STATIONUPDATED']._serialized_start=533
+  _globals['_STATIONUPDATED']._serialized_end=598
+  _globals['_STATIONDELETED']._serialized_start=600
+  _globals['_STATIONDELETED']._serialized_end=665
 # @@protoc_insertion_point(module_scope)

@@ -19,15 +19,21 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class PlantCreated(_message.Message):
-    """PlantCreated is published on imcloud.production-events.v1 (key: plant id)
-    when a tenant registers a plant.
+    """Every message here is published on imcloud.production-events.v1 keyed by the
+    plant id of the resource, so that all changes to one plant's structure (the
+    plant, its lines, their stations) reach a consumer in the order they happened.
+    The envelope type is "<resource>.<change>", e.g. "line.updated".
+
+    PlantCreated: a tenant registered a plant ("plant.created").
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     PLANT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def plant(self) -> _production_service_pb2.Plant: ...
+    def plant(self) -> _production_service_pb2.Plant:
+        """The plant as created."""
+
     def __init__(
         self,
         *,
@@ -40,3 +46,195 @@ class PlantCreated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlantCreated: _TypeAlias = PlantCreated  # noqa: Y015
+
+@_typing.final
+class PlantUpdated(_message.Message):
+    """PlantUpdated: some fields of a plant changed ("plant.updated")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plant(self) -> _production_service_pb2.Plant:
+        """The plant after the change."""
+
+    def __init__(
+        self,
+        *,
+        plant: _production_service_pb2.Plant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlantUpdated: _TypeAlias = PlantUpdated  # noqa: Y015
+
+@_typing.final
+class PlantDeleted(_message.Message):
+    """PlantDeleted: a plant was removed ("plant.deleted")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plant(self) -> _production_service_pb2.Plant:
+        """The plant as it was just before it was removed."""
+
+    def __init__(
+        self,
+        *,
+        plant: _production_service_pb2.Plant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlantDeleted: _TypeAlias = PlantDeleted  # noqa: Y015
+
+@_typing.final
+class LineCreated(_message.Message):
+    """LineCreated: a line was added to a plant ("line.created")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> _production_service_pb2.Line:
+        """The line as created."""
+
+    def __init__(
+        self,
+        *,
+        line: _production_service_pb2.Line | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineCreated: _TypeAlias = LineCreated  # noqa: Y015
+
+@_typing.final
+class LineUpdated(_message.Message):
+    """LineUpdated: some fields of a line changed ("line.updated")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> _production_service_pb2.Line:
+        """The line after the change."""
+
+    def __init__(
+        self,
+        *,
+        line: _production_service_pb2.Line | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineUpdated: _TypeAlias = LineUpdated  # noqa: Y015
+
+@_typing.final
+class LineDeleted(_message.Message):
+    """LineDeleted: a line was removed ("line.deleted")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> _production_service_pb2.Line:
+        """The line as it was just before it was removed."""
+
+    def __init__(
+        self,
+        *,
+        line: _production_service_pb2.Line | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineDeleted: _TypeAlias = LineDeleted  # noqa: Y015
+
+@_typing.final
+class StationCreated(_message.Message):
+    """StationCreated: a station was added to a line ("station.created")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> _production_service_pb2.Station:
+        """The station as created."""
+
+    def __init__(
+        self,
+        *,
+        station: _production_service_pb2.Station | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationCreated: _TypeAlias = StationCreated  # noqa: Y015
+
+@_typing.final
+class StationUpdated(_message.Message):
+    """StationUpdated: some fields of a station changed ("station.updated")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> _production_service_pb2.Station:
+        """The station after the change."""
+
+    def __init__(
+        self,
+        *,
+        station: _production_service_pb2.Station | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationUpdated: _TypeAlias = StationUpdated  # noqa: Y015
+
+@_typing.final
+class StationDeleted(_message.Message):
+    """StationDeleted: a station was removed ("station.deleted")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> _production_service_pb2.Station:
+        """The station as it was just before it was removed."""
+
+    def __init__(
+        self,
+        *,
+        station: _production_service_pb2.Station | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationDeleted: _TypeAlias = StationDeleted  # noqa: Y015

@@ -22,30 +22,83 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.imcloud/production/v1/production_service.proto\x12\x15imcloud.production.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x01\n\x05Plant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x11\n\ttime_zone\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x12\x43reatePlantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"B\n\x13\x43reatePlantResponse\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\"#\n\x0fGetPlantRequest\x12\x10\n\x08plant_id\x18\x01 \x01(\t\"?\n\x10GetPlantResponse\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\":\n\x11ListPlantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x12ListPlantsResponse\x12,\n\x06plants\x18\x01 \x03(\x0b\x32\x1c.imcloud.production.v1.Plant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb9\x02\n\x11ProductionService\x12\x64\n\x0b\x43reatePlant\x12).imcloud.production.v1.CreatePlantRequest\x1a*.imcloud.production.v1.CreatePlantResponse\x12[\n\x08GetPlant\x12&.imcloud.production.v1.GetPlantRequest\x1a\'.imcloud.production.v1.GetPlantResponse\x12\x61\n\nListPlants\x12(.imcloud.production.v1.ListPlantsRequest\x1a).imcloud.production.v1.ListPlantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.imcloud/production/v1/production_service.proto\x12\x15imcloud.production.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x01\n\x05Plant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x11\n\ttime_zone\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x04Line\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08plant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\x07Station\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07line_id\x18\x02 \x01(\t\x12\x10\n\x08plant_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x12\x43reatePlantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"B\n\x13\x43reatePlantResponse\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\"#\n\x0fGetPlantRequest\x12\x10\n\x08plant_id\x18\x01 \x01(\t\"?\n\x10GetPlantResponse\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\":\n\x11ListPlantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x12ListPlantsResponse\x12,\n\x06plants\x18\x01 \x03(\x0b\x32\x1c.imcloud.production.v1.Plant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"r\n\x12UpdatePlantRequest\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"B\n\x13UpdatePlantResponse\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\"&\n\x12\x44\x65letePlantRequest\x12\x10\n\x08plant_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65letePlantResponse\"H\n\x11\x43reateLineRequest\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"?\n\x12\x43reateLineResponse\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"!\n\x0eGetLineRequest\x12\x0f\n\x07line_id\x18\x01 \x01(\t\"<\n\x0fGetLineResponse\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"K\n\x10ListLinesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08plant_id\x18\x03 \x01(\t\"X\n\x11ListLinesResponse\x12*\n\x05lines\x18\x01 \x03(\x0b\x32\x1b.imcloud.production.v1.Line\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x11UpdateLineRequest\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"?\n\x12UpdateLineResponse\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"$\n\x11\x44\x65leteLineRequest\x12\x0f\n\x07line_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteLineResponse\"J\n\x14\x43reateStationRequest\x12\x0f\n\x07line_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"H\n\x15\x43reateStationResponse\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"\'\n\x11GetStationRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\"E\n\x12GetStationResponse\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"_\n\x13ListStationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07line_id\x18\x03 \x01(\t\x12\x10\n\x08plant_id\x18\x04 \x01(\t\"a\n\x14ListStationsResponse\x12\x30\n\x08stations\x18\x01 \x03(\x0b\x32\x1e.imcloud.production.v1.Station\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x14UpdateStationRequest\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"H\n\x15UpdateStationResponse\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"*\n\x14\x44\x65leteStationRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteStationResponse2\xf8\x0b\n\x11ProductionService\x12\x64\n\x0b\x43reatePlant\x12).imcloud.production.v1.CreatePlantRequest\x1a*.imcloud.production.v1.CreatePlantResponse\x12[\n\x08GetPlant\x12&.imcloud.production.v1.GetPlantRequest\x1a\'.imcloud.production.v1.GetPlantResponse\x12\x61\n\nListPlants\x12(.imcloud.production.v1.ListPlantsRequest\x1a).imcloud.production.v1.ListPlantsResponse\x12\x64\n\x0bUpdatePlant\x12).imcloud.production.v1.UpdatePlantRequest\x1a*.imcloud.production.v1.UpdatePlantResponse\x12\x64\n\x0b\x44\x65letePlant\x12).imcloud.production.v1.DeletePlantRequest\x1a*.imcloud.production.v1.DeletePlantResponse\x12\x61\n\nCreateLine\x12(.imcloud.production.v1.CreateLineRequest\x1a).imcloud.production.v1.CreateLineResponse\x12X\n\x07GetLine\x12%.imcloud.production.v1.GetLineRequest\x1a&.imcloud.production.v1.GetLineResponse\x12^\n\tListLines\x12\'.imcloud.production.v1.ListLinesRequest\x1a(.imcloud.production.v1.ListLinesResponse\x12\x61\n\nUpdateLine\x12(.imcloud.production.v1.UpdateLineRequest\x1a).imcloud.production.v1.UpdateLineResponse\x12\x61\n\nDeleteLine\x12(.imcloud.production.v1.DeleteLineRequest\x1a).imcloud.production.v1.DeleteLineResponse\x12j\n\rCreateStation\x12+.imcloud.production.v1.CreateStationRequest\x1a,.imcloud.production.v1.CreateStationResponse\x12\x61\n\nGetStation\x12(.imcloud.production.v1.GetStationRequest\x1a).imcloud.production.v1.GetStationResponse\x12g\n\x0cListStations\x12*.imcloud.production.v1.ListStationsRequest\x1a+.imcloud.production.v1.ListStationsResponse\x12j\n\rUpdateStation\x12+.imcloud.production.v1.UpdateStationRequest\x1a,.imcloud.production.v1.UpdateStationResponse\x12j\n\rDeleteStation\x12+.imcloud.production.v1.DeleteStationRequest\x1a,.imcloud.production.v1.DeleteStationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.production.v1.production_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLANT']._serialized_start=107
-  _globals['_PLANT']._serialized_end=275
-  _globals['_CREATEPLANTREQUEST']._serialized_start=277
-  _globals['_CREATEPLANTREQUEST']._serialized_end=348
-  _globals['_CREATEPLANTRESPONSE']._serialized_start=350
-  _globals['_CREATEPLANTRESPONSE']._serialized_end=416
-  _globals['_GETPLANTREQUEST']._serialized_start=418
-  _globals['_GETPLANTREQUEST']._serialized_end=453
-  _globals['_GETPLANTRESPONSE']._serialized_start=455
-  _globals['_GETPLANTRESPONSE']._serialized_end=518
-  _globals['_LISTPLANTSREQUEST']._serialized_start=520
-  _globals['_LISTPLANTSREQUEST']._serialized_end=578
-  _globals['_LISTPLANTSRESPONSE']._serialized_start=580
-  _globals['_LISTPLANTSRESPONSE']._serialized_end=671
-  _globals['_PRODUCTIONSERVICE']._serialized_start=674
-  _globals['_PRODUCTIONSERVICE']._serialized_end=987
+  _globals['_PLANT']._serialized_start=141
+  _globals['_PLANT']._serialized_end=309
+  _globals['_LINE']._serialized_start=312
+  _globals['_LINE']._serialized_end=481
+  _globals['_STATION']._serialized_start=484
+  _globals['_STATION']._serialized_end=673
+  _globals['_CREATEPLANTREQUEST']._serialized_start=675
+  _globals['_CREATEPLANTREQUEST']._serialized_end=746
+  _globals['_CREATEPLANTRESPONSE']._serialized_start=748
+  _globals['_CREATEPLANTRESPONSE']._serialized_end=814
+  _globals['_GETPLANTREQUEST']._serialized_start=816
+  _globals['_GETPLANTREQUEST']._serialized_end=851
+  _globals['_GETPLANTRESPONSE']._serialized_start=853
+  _globals['_GETPLANTRESPONSE']._serialized_end=916
+  _globals['_LISTPLANTSREQUEST']._serialized_start=918
+  _globals['_LISTPLANTSREQUEST']._serialized_end=976
+  _globals['_LISTPLANTSRESPONSE']._serialized_start=978
+  _globals['_LISTPLANTSRESPONSE']._serialized_end=1069
+  _globals['_UPDATEPLANTREQUEST']._serialized_start=1071
+  _globals['_UPDATEPLANTREQUEST']._serialized_end=1185
+  _globals['_UPDATEPLANTRESPONSE']._serialized_start=1187
+  _globals['_UPDATEPLANTRESPONSE']._serialized_end=1253
+  _globals['_DELETEPLANTREQUEST']._serialized_start=1255
+  _globals['_DELETEPLANTREQUEST']._serialized_end=1293
+  _globals['_DELETEPLANTRESPONSE']._serialized_start=1295
+  _globals['_DELETEPLANTRESPONSE']._serialized_end=1316
+  _globals['_CREATELINEREQUEST']._serialized_start=1318
+  _globals['_CREATELINEREQUEST']._serialized_end=1390
+  _globals['_CREATELINERESPONSE']._serialized_start=1392
+  _globals['_CREATELINERESPONSE']._serialized_end=1455
+  _globals['_GETLINEREQUEST']._serialized_start=1457
+  _globals['_GETLINEREQUEST']._serialized_end=1490
+  _globals['_GETLINERESPONSE']._serialized_start=1492
+  _globals['_GETLINERESPONSE']._serialized_end=1552
+  _globals['_LISTLINESREQUEST']._serialized_start=1554
+  _globals['_LISTLINESREQUEST']._serialized_end=1629
+  _globals['_LISTLINESRESPONSE']._serialized_start=1631
+  _globals['_LISTLINESRESPONSE']._serialized_end=1719
+  _globals['_UPDATELINEREQUEST']._serialized_start=1721
+  _globals['_UPDATELINEREQUEST']._serialized_end=1832
+  _globals['_UPDATELINERESPONSE']._serialized_start=1834
+  _globals['_UPDATELINERESPONSE']._serialized_end=1897
+  _globals['_DELETELINEREQUEST']._serialized_start=1899
+  _globals['_DELETELINEREQUEST']._serialized_end=1935
+  _globals['_DELETELINERESPONSE']._serialized_start=1937
+  _globals['_DELETELINERESPONSE']._serialized_end=1957
+  _globals['_CREATESTATIONREQUEST']._serialized_start=1959
+  _globals['_CREATESTATIONREQUEST']._serialized_end=2033
+  _globals['_CREATESTATIONRESPONSE']._serialized_start=2035
+  _globals['_CREATESTATIONRESPONSE']._serialized_end=2107
+  _globals['_GETSTATIONREQUEST']._serialized_start=2109
+  _globals['_GETSTATIONREQUEST']._serialized_end=2148
+  _globals['_GETSTATIONRESPONSE']._serialized_start=2150
+  _globals['_GETSTATIONRESPONSE']._serialized_end=2219
+  _globals['_LISTSTATIONSREQUEST']._serialized_start=2221
+  _globals['_LISTSTATIONSREQUEST']._serialized_end=2316
+  _globals['_LISTSTATIONSRESPONSE']._serialized_start=2318
+  _globals['_LISTSTATIONSRESPONSE']._serialized_end=2415
+  _globals['_UPDATESTATIONREQUEST']._serialized_start=2417
+  _globals['_UPDATESTATIONREQUEST']._serialized_end=2537
+  _globals['_UPDATESTATIONRESPONSE']._serialized_start=2539
+  _globals['_UPDATESTATIONRESPONSE']._serialized_end=2611
+  _globals['_DELETESTATIONREQUEST']._serialized_start=2613
+  _globals['_DELETESTATIONREQUEST']._serialized_end=2655
+  _globals['_DELETESTATIONRESPONSE']._serialized_start=2657
+  _globals['_DELETESTATIONRESPONSE']._serialized_end=2680
+  _globals['_PRODUCTIONSERVICE']._serialized_start=2683
+  _globals['_PRODUCTIONSERVICE']._serialized_end=4211
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -34,15 +35,21 @@ class Plant(_message.Message):
     id: _builtins.str
     """Stable id (UUID) assigned by the service."""
     name: _builtins.str
-    """Human-readable name, unique within the tenant."""
+    """Human-readable name (1..200 characters), unique within the tenant."""
     location: _builtins.str
-    """Free-form address or site description."""
+    """Free-form address or site description (at most 2000 characters)."""
     time_zone: _builtins.str
-    """IANA time zone of the site, e.g. "Europe/Berlin"; shifts and OEE use it."""
+    """IANA time zone of the site, e.g. "Europe/Berlin"; shifts and OEE use it.
+    Empty in a request means "UTC".
+    """
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the plant was created; set by the service."""
+
     @_builtins.property
-    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the plant last changed; set by the service."""
+
     def __init__(
         self,
         *,
@@ -62,15 +69,116 @@ class Plant(_message.Message):
 Global___Plant: _TypeAlias = Plant  # noqa: Y015
 
 @_typing.final
+class Line(_message.Message):
+    """Line is a production line inside a plant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Stable id (UUID) assigned by the service."""
+    plant_id: _builtins.str
+    """The plant the line belongs to; fixed at creation."""
+    name: _builtins.str
+    """Human-readable name (1..200 characters), unique within the plant."""
+    description: _builtins.str
+    """Free-form description (at most 2000 characters)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the line was created; set by the service."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the line last changed; set by the service."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "name", b"name", "plant_id", b"plant_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Line: _TypeAlias = Line  # noqa: Y015
+
+@_typing.final
+class Station(_message.Message):
+    """Station is a work position on a line, where equipment stands."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Stable id (UUID) assigned by the service."""
+    line_id: _builtins.str
+    """The line the station belongs to; fixed at creation."""
+    plant_id: _builtins.str
+    """The plant of the station's line; set by the service."""
+    name: _builtins.str
+    """Human-readable name (1..200 characters), unique within the line."""
+    description: _builtins.str
+    """Free-form description (at most 2000 characters)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the station was created; set by the service."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the station last changed; set by the service."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        line_id: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "line_id", b"line_id", "name", b"name", "plant_id", b"plant_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Station: _TypeAlias = Station  # noqa: Y015
+
+@_typing.final
 class CreatePlantRequest(_message.Message):
+    """CreatePlantRequest holds the new plant's fields."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     LOCATION_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """See Plant.name."""
     location: _builtins.str
+    """See Plant.location."""
     time_zone: _builtins.str
+    """See Plant.time_zone."""
     def __init__(
         self,
         *,
@@ -88,11 +196,15 @@ Global___CreatePlantRequest: _TypeAlias = CreatePlantRequest  # noqa: Y015
 
 @_typing.final
 class CreatePlantResponse(_message.Message):
+    """CreatePlantResponse holds the plant as stored."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PLANT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def plant(self) -> Global___Plant: ...
+    def plant(self) -> Global___Plant:
+        """The new plant."""
+
     def __init__(
         self,
         *,
@@ -108,10 +220,13 @@ Global___CreatePlantResponse: _TypeAlias = CreatePlantResponse  # noqa: Y015
 
 @_typing.final
 class GetPlantRequest(_message.Message):
+    """GetPlantRequest names the plant to return."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PLANT_ID_FIELD_NUMBER: _builtins.int
     plant_id: _builtins.str
+    """Id of the plant."""
     def __init__(
         self,
         *,
@@ -127,11 +242,15 @@ Global___GetPlantRequest: _TypeAlias = GetPlantRequest  # noqa: Y015
 
 @_typing.final
 class GetPlantResponse(_message.Message):
+    """GetPlantResponse holds the plant asked for."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PLANT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def plant(self) -> Global___Plant: ...
+    def plant(self) -> Global___Plant:
+        """The plant."""
+
     def __init__(
         self,
         *,
@@ -147,6 +266,8 @@ Global___GetPlantResponse: _TypeAlias = GetPlantResponse  # noqa: Y015
 
 @_typing.final
 class ListPlantsRequest(_message.Message):
+    """ListPlantsRequest asks for one page of the tenant's plants."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
@@ -171,6 +292,8 @@ Global___ListPlantsRequest: _TypeAlias = ListPlantsRequest  # noqa: Y015
 
 @_typing.final
 class ListPlantsResponse(_message.Message):
+    """ListPlantsResponse holds one page of plants."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PLANTS_FIELD_NUMBER: _builtins.int
@@ -178,7 +301,9 @@ class ListPlantsResponse(_message.Message):
     next_page_token: _builtins.str
     """Empty when there are no more pages."""
     @_builtins.property
-    def plants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Plant]: ...
+    def plants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Plant]:
+        """The plants of this page, oldest first."""
+
     def __init__(
         self,
         *,
@@ -192,3 +317,608 @@ class ListPlantsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListPlantsResponse: _TypeAlias = ListPlantsResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePlantRequest(_message.Message):
+    """UpdatePlantRequest changes some fields of a plant (AIP-134)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plant(self) -> Global___Plant:
+        """The plant to change (by id) with the new values of the fields in update_mask;
+        its other fields are ignored.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Which fields to change: a non-empty subset of name, location, time_zone."""
+
+    def __init__(
+        self,
+        *,
+        plant: Global___Plant | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePlantRequest: _TypeAlias = UpdatePlantRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePlantResponse(_message.Message):
+    """UpdatePlantResponse holds the plant after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plant(self) -> Global___Plant:
+        """The changed plant."""
+
+    def __init__(
+        self,
+        *,
+        plant: Global___Plant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant", b"plant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePlantResponse: _TypeAlias = UpdatePlantResponse  # noqa: Y015
+
+@_typing.final
+class DeletePlantRequest(_message.Message):
+    """DeletePlantRequest names the plant to remove."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """Id of the plant; it must have no lines left."""
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePlantRequest: _TypeAlias = DeletePlantRequest  # noqa: Y015
+
+@_typing.final
+class DeletePlantResponse(_message.Message):
+    """DeletePlantResponse confirms the deletion; it carries nothing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePlantResponse: _TypeAlias = DeletePlantResponse  # noqa: Y015
+
+@_typing.final
+class CreateLineRequest(_message.Message):
+    """CreateLineRequest holds the new line's fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The tenant's plant to add the line to; unknown: INVALID_ARGUMENT on plant_id."""
+    name: _builtins.str
+    """See Line.name."""
+    description: _builtins.str
+    """See Line.description."""
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLineRequest: _TypeAlias = CreateLineRequest  # noqa: Y015
+
+@_typing.final
+class CreateLineResponse(_message.Message):
+    """CreateLineResponse holds the line as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> Global___Line:
+        """The new line."""
+
+    def __init__(
+        self,
+        *,
+        line: Global___Line | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLineResponse: _TypeAlias = CreateLineResponse  # noqa: Y015
+
+@_typing.final
+class GetLineRequest(_message.Message):
+    """GetLineRequest names the line to return."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    line_id: _builtins.str
+    """Id of the line."""
+    def __init__(
+        self,
+        *,
+        line_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line_id", b"line_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLineRequest: _TypeAlias = GetLineRequest  # noqa: Y015
+
+@_typing.final
+class GetLineResponse(_message.Message):
+    """GetLineResponse holds the line asked for."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> Global___Line:
+        """The line."""
+
+    def __init__(
+        self,
+        *,
+        line: Global___Line | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLineResponse: _TypeAlias = GetLineResponse  # noqa: Y015
+
+@_typing.final
+class ListLinesRequest(_message.Message):
+    """ListLinesRequest asks for one page of the tenant's lines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many lines (1..500); 0 means the default of 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response; empty for the first page."""
+    plant_id: _builtins.str
+    """Only the lines of this plant, when set."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLinesRequest: _TypeAlias = ListLinesRequest  # noqa: Y015
+
+@_typing.final
+class ListLinesResponse(_message.Message):
+    """ListLinesResponse holds one page of lines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___Line]:
+        """The lines of this page, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        lines: _abc.Iterable[Global___Line] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLinesResponse: _TypeAlias = ListLinesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateLineRequest(_message.Message):
+    """UpdateLineRequest changes some fields of a line (AIP-134)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> Global___Line:
+        """The line to change (by id) with the new values of the fields in update_mask;
+        its other fields are ignored.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Which fields to change: a non-empty subset of name, description."""
+
+    def __init__(
+        self,
+        *,
+        line: Global___Line | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLineRequest: _TypeAlias = UpdateLineRequest  # noqa: Y015
+
+@_typing.final
+class UpdateLineResponse(_message.Message):
+    """UpdateLineResponse holds the line after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line(self) -> Global___Line:
+        """The changed line."""
+
+    def __init__(
+        self,
+        *,
+        line: Global___Line | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLineResponse: _TypeAlias = UpdateLineResponse  # noqa: Y015
+
+@_typing.final
+class DeleteLineRequest(_message.Message):
+    """DeleteLineRequest names the line to remove."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    line_id: _builtins.str
+    """Id of the line; it must have no stations left."""
+    def __init__(
+        self,
+        *,
+        line_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line_id", b"line_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteLineRequest: _TypeAlias = DeleteLineRequest  # noqa: Y015
+
+@_typing.final
+class DeleteLineResponse(_message.Message):
+    """DeleteLineResponse confirms the deletion; it carries nothing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteLineResponse: _TypeAlias = DeleteLineResponse  # noqa: Y015
+
+@_typing.final
+class CreateStationRequest(_message.Message):
+    """CreateStationRequest holds the new station's fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    line_id: _builtins.str
+    """The tenant's line to add the station to; unknown: INVALID_ARGUMENT on line_id."""
+    name: _builtins.str
+    """See Station.name."""
+    description: _builtins.str
+    """See Station.description."""
+    def __init__(
+        self,
+        *,
+        line_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "line_id", b"line_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateStationRequest: _TypeAlias = CreateStationRequest  # noqa: Y015
+
+@_typing.final
+class CreateStationResponse(_message.Message):
+    """CreateStationResponse holds the station as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> Global___Station:
+        """The new station."""
+
+    def __init__(
+        self,
+        *,
+        station: Global___Station | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateStationResponse: _TypeAlias = CreateStationResponse  # noqa: Y015
+
+@_typing.final
+class GetStationRequest(_message.Message):
+    """GetStationRequest names the station to return."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """Id of the station."""
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStationRequest: _TypeAlias = GetStationRequest  # noqa: Y015
+
+@_typing.final
+class GetStationResponse(_message.Message):
+    """GetStationResponse holds the station asked for."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> Global___Station:
+        """The station."""
+
+    def __init__(
+        self,
+        *,
+        station: Global___Station | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStationResponse: _TypeAlias = GetStationResponse  # noqa: Y015
+
+@_typing.final
+class ListStationsRequest(_message.Message):
+    """ListStationsRequest asks for one page of the tenant's stations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many stations (1..500); 0 means the default of 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response; empty for the first page."""
+    line_id: _builtins.str
+    """Only the stations of this line, when set."""
+    plant_id: _builtins.str
+    """Only the stations of this plant, when set (combines with line_id)."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        line_id: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line_id", b"line_id", "page_size", b"page_size", "page_token", b"page_token", "plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStationsRequest: _TypeAlias = ListStationsRequest  # noqa: Y015
+
+@_typing.final
+class ListStationsResponse(_message.Message):
+    """ListStationsResponse holds one page of stations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def stations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Station]:
+        """The stations of this page, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        stations: _abc.Iterable[Global___Station] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "stations", b"stations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStationsResponse: _TypeAlias = ListStationsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateStationRequest(_message.Message):
+    """UpdateStationRequest changes some fields of a station (AIP-134)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> Global___Station:
+        """The station to change (by id) with the new values of the fields in
+        update_mask; its other fields are ignored.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Which fields to change: a non-empty subset of name, description."""
+
+    def __init__(
+        self,
+        *,
+        station: Global___Station | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateStationRequest: _TypeAlias = UpdateStationRequest  # noqa: Y015
+
+@_typing.final
+class UpdateStationResponse(_message.Message):
+    """UpdateStationResponse holds the station after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station(self) -> Global___Station:
+        """The changed station."""
+
+    def __init__(
+        self,
+        *,
+        station: Global___Station | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station", b"station"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateStationResponse: _TypeAlias = UpdateStationResponse  # noqa: Y015
+
+@_typing.final
+class DeleteStationRequest(_message.Message):
+    """DeleteStationRequest names the station to remove."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """Id of the station."""
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteStationRequest: _TypeAlias = DeleteStationRequest  # noqa: Y015
+
+@_typing.final
+class DeleteStationResponse(_message.Message):
+    """DeleteStationResponse confirms the deletion; it carries nothing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteStationResponse: _TypeAlias = DeleteStationResponse  # noqa: Y015

@@ -29,6 +29,24 @@ class ProductionServiceStub:
     """ProductionService owns the physical structure of a tenant's manufacturing:
     plants, their lines and the stations on each line. The tenant is carried in
     the call metadata ("x-imcloud-tenant-id"), never in the request body.
+
+    Conventions every RPC follows:
+    - An id of another tenant's resource behaves exactly like an unknown id.
+    - Get, Update and Delete of an unknown id: NOT_FOUND.
+    - A parent named in a create request (CreateLineRequest.plant_id,
+    CreateStationRequest.line_id) is a field of the body, not the resource
+    being addressed, so an unknown parent is INVALID_ARGUMENT with a field
+    violation on that field, like any other invalid field.
+    - Invalid fields: INVALID_ARGUMENT with one google.rpc.BadRequest field
+    violation per field; paths name the resource's fields ("name"), the same
+    paths update_mask uses.
+    - Names are unique among siblings (plants of a tenant, lines of a plant,
+    stations of a line): ALREADY_EXISTS with a violation on "name".
+    - Deleting a plant that still has lines, or a line that still has stations:
+    FAILED_PRECONDITION; delete the children first.
+    - List filters that match nothing (including an unknown parent id) give an
+    empty page, not an error.
+    - Every change is published on imcloud.production-events.v1 (see events.proto).
     """
 
     def __init__(self, channel):
@@ -52,12 +70,90 @@ class ProductionServiceStub:
                 request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlantsRequest.SerializeToString,
                 response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlantsResponse.FromString,
                 _registered_method=True)
+        self.UpdatePlant = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/UpdatePlant',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdatePlantRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdatePlantResponse.FromString,
+                _registered_method=True)
+        self.DeletePlant = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/DeletePlant',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlantRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlantResponse.FromString,
+                _registered_method=True)
+        self.CreateLine = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CreateLine',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateLineRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateLineResponse.FromString,
+                _registered_method=True)
+        self.GetLine = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetLine',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetLineRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetLineResponse.FromString,
+                _registered_method=True)
+        self.ListLines = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListLines',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListLinesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListLinesResponse.FromString,
+                _registered_method=True)
+        self.UpdateLine = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/UpdateLine',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateLineRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateLineResponse.FromString,
+                _registered_method=True)
+        self.DeleteLine = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/DeleteLine',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteLineRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteLineResponse.FromString,
+                _registered_method=True)
+        self.CreateStation = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CreateStation',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateStationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateStationResponse.FromString,
+                _registered_method=True)
+        self.GetStation = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetStation',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStationResponse.FromString,
+                _registered_method=True)
+        self.ListStations = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListStations',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStationsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStationsResponse.FromString,
+                _registered_method=True)
+        self.UpdateStation = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/UpdateStation',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateStationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateStationResponse.FromString,
+                _registered_method=True)
+        self.DeleteStation = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/DeleteStation',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationResponse.FromString,
+                _registered_method=True)
 
 
 class ProductionServiceServicer:
     """ProductionService owns the physical structure of a tenant's manufacturing:
     plants, their lines and the stations on each line. The tenant is carried in
     the call metadata ("x-imcloud-tenant-id"), never in the request body.
+
+    Conventions every RPC follows:
+    - An id of another tenant's resource behaves exactly like an unknown id.
+    - Get, Update and Delete of an unknown id: NOT_FOUND.
+    - A parent named in a create request (CreateLineRequest.plant_id,
+    CreateStationRequest.line_id) is a field of the body, not the resource
+    being addressed, so an unknown parent is INVALID_ARGUMENT with a field
+    violation on that field, like any other invalid field.
+    - Invalid fields: INVALID_ARGUMENT with one google.rpc.BadRequest field
+    violation per field; paths name the resource's fields ("name"), the same
+    paths update_mask uses.
+    - Names are unique among siblings (plants of a tenant, lines of a plant,
+    stations of a line): ALREADY_EXISTS with a violation on "name".
+    - Deleting a plant that still has lines, or a line that still has stations:
+    FAILED_PRECONDITION; delete the children first.
+    - List filters that match nothing (including an unknown parent id) give an
+    empty page, not an error.
+    - Every change is published on imcloud.production-events.v1 (see events.proto).
     """
 
     def CreatePlant(self, request, context):
@@ -81,6 +177,92 @@ class ProductionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePlant(self, request, context):
+        """UpdatePlant changes the plant fields named in update_mask
+        (name, location, time_zone).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePlant(self, request, context):
+        """DeletePlant removes a plant; FAILED_PRECONDITION while it still has lines.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLine(self, request, context):
+        """CreateLine adds a production line to one of the tenant's plants.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLine(self, request, context):
+        """GetLine returns one line of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLines(self, request, context):
+        """ListLines pages through the tenant's lines, oldest first, optionally of one plant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLine(self, request, context):
+        """UpdateLine changes the line fields named in update_mask (name, description).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLine(self, request, context):
+        """DeleteLine removes a line; FAILED_PRECONDITION while it still has stations.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateStation(self, request, context):
+        """CreateStation adds a station to one of the tenant's lines.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStation(self, request, context):
+        """GetStation returns one station of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStations(self, request, context):
+        """ListStations pages through the tenant's stations, oldest first, optionally
+        of one line and/or one plant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateStation(self, request, context):
+        """UpdateStation changes the station fields named in update_mask (name, description).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteStation(self, request, context):
+        """DeleteStation removes a station.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +281,66 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlantsRequest.FromString,
                     response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlantsResponse.SerializeToString,
             ),
+            'UpdatePlant': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePlant,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdatePlantRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdatePlantResponse.SerializeToString,
+            ),
+            'DeletePlant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePlant,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlantRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlantResponse.SerializeToString,
+            ),
+            'CreateLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLine,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateLineRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateLineResponse.SerializeToString,
+            ),
+            'GetLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLine,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetLineRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetLineResponse.SerializeToString,
+            ),
+            'ListLines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLines,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListLinesRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListLinesResponse.SerializeToString,
+            ),
+            'UpdateLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLine,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateLineRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateLineResponse.SerializeToString,
+            ),
+            'DeleteLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLine,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteLineRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteLineResponse.SerializeToString,
+            ),
+            'CreateStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateStation,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateStationRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateStationResponse.SerializeToString,
+            ),
+            'GetStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStation,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStationRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStationResponse.SerializeToString,
+            ),
+            'ListStations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStations,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStationsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStationsResponse.SerializeToString,
+            ),
+            'UpdateStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateStation,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateStationRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateStationResponse.SerializeToString,
+            ),
+            'DeleteStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteStation,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'imcloud.production.v1.ProductionService', rpc_method_handlers)
@@ -111,6 +353,24 @@ class ProductionService:
     """ProductionService owns the physical structure of a tenant's manufacturing:
     plants, their lines and the stations on each line. The tenant is carried in
     the call metadata ("x-imcloud-tenant-id"), never in the request body.
+
+    Conventions every RPC follows:
+    - An id of another tenant's resource behaves exactly like an unknown id.
+    - Get, Update and Delete of an unknown id: NOT_FOUND.
+    - A parent named in a create request (CreateLineRequest.plant_id,
+    CreateStationRequest.line_id) is a field of the body, not the resource
+    being addressed, so an unknown parent is INVALID_ARGUMENT with a field
+    violation on that field, like any other invalid field.
+    - Invalid fields: INVALID_ARGUMENT with one google.rpc.BadRequest field
+    violation per field; paths name the resource's fields ("name"), the same
+    paths update_mask uses.
+    - Names are unique among siblings (plants of a tenant, lines of a plant,
+    stations of a line): ALREADY_EXISTS with a violation on "name".
+    - Deleting a plant that still has lines, or a line that still has stations:
+    FAILED_PRECONDITION; delete the children first.
+    - List filters that match nothing (including an unknown parent id) give an
+    empty page, not an error.
+    - Every change is published on imcloud.production-events.v1 (see events.proto).
     """
 
     @staticmethod
@@ -184,6 +444,330 @@ class ProductionService:
             '/imcloud.production.v1.ProductionService/ListPlants',
             imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlantsRequest.SerializeToString,
             imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePlant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/UpdatePlant',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdatePlantRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdatePlantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePlant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/DeletePlant',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlantRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CreateLine',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateLineRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetLine',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetLineRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListLines',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListLinesRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListLinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/UpdateLine',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateLineRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/DeleteLine',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteLineRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CreateStation',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateStationRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateStationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetStation',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStationRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListStations',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStationsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/UpdateStation',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateStationRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.UpdateStationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/DeleteStation',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationResponse.FromString,
             options,
             channel_credentials,
             insecure,

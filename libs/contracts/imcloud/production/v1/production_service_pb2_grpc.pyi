@@ -30,6 +30,24 @@ class ProductionServiceStub:
     """ProductionService owns the physical structure of a tenant's manufacturing:
     plants, their lines and the stations on each line. The tenant is carried in
     the call metadata ("x-imcloud-tenant-id"), never in the request body.
+
+    Conventions every RPC follows:
+    - An id of another tenant's resource behaves exactly like an unknown id.
+    - Get, Update and Delete of an unknown id: NOT_FOUND.
+    - A parent named in a create request (CreateLineRequest.plant_id,
+      CreateStationRequest.line_id) is a field of the body, not the resource
+      being addressed, so an unknown parent is INVALID_ARGUMENT with a field
+      violation on that field, like any other invalid field.
+    - Invalid fields: INVALID_ARGUMENT with one google.rpc.BadRequest field
+      violation per field; paths name the resource's fields ("name"), the same
+      paths update_mask uses.
+    - Names are unique among siblings (plants of a tenant, lines of a plant,
+      stations of a line): ALREADY_EXISTS with a violation on "name".
+    - Deleting a plant that still has lines, or a line that still has stations:
+      FAILED_PRECONDITION; delete the children first.
+    - List filters that match nothing (including an unknown parent id) give an
+      empty page, not an error.
+    - Every change is published on imcloud.production-events.v1 (see events.proto).
     """
 
     @_typing.overload
@@ -42,12 +60,58 @@ class ProductionServiceStub:
     """GetPlant returns one plant of the calling tenant."""
     ListPlants: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListPlantsRequest, _production_service_pb2.ListPlantsResponse]
     """ListPlants pages through the calling tenant's plants, oldest first."""
+    UpdatePlant: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.UpdatePlantRequest, _production_service_pb2.UpdatePlantResponse]
+    """UpdatePlant changes the plant fields named in update_mask
+    (name, location, time_zone).
+    """
+    DeletePlant: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.DeletePlantRequest, _production_service_pb2.DeletePlantResponse]
+    """DeletePlant removes a plant; FAILED_PRECONDITION while it still has lines."""
+    CreateLine: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CreateLineRequest, _production_service_pb2.CreateLineResponse]
+    """CreateLine adds a production line to one of the tenant's plants."""
+    GetLine: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetLineRequest, _production_service_pb2.GetLineResponse]
+    """GetLine returns one line of the calling tenant."""
+    ListLines: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListLinesRequest, _production_service_pb2.ListLinesResponse]
+    """ListLines pages through the tenant's lines, oldest first, optionally of one plant."""
+    UpdateLine: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.UpdateLineRequest, _production_service_pb2.UpdateLineResponse]
+    """UpdateLine changes the line fields named in update_mask (name, description)."""
+    DeleteLine: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.DeleteLineRequest, _production_service_pb2.DeleteLineResponse]
+    """DeleteLine removes a line; FAILED_PRECONDITION while it still has stations."""
+    CreateStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CreateStationRequest, _production_service_pb2.CreateStationResponse]
+    """CreateStation adds a station to one of the tenant's lines."""
+    GetStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetStationRequest, _production_service_pb2.GetStationResponse]
+    """GetStation returns one station of the calling tenant."""
+    ListStations: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListStationsRequest, _production_service_pb2.ListStationsResponse]
+    """ListStations pages through the tenant's stations, oldest first, optionally
+    of one line and/or one plant.
+    """
+    UpdateStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.UpdateStationRequest, _production_service_pb2.UpdateStationResponse]
+    """UpdateStation changes the station fields named in update_mask (name, description)."""
+    DeleteStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.DeleteStationRequest, _production_service_pb2.DeleteStationResponse]
+    """DeleteStation removes a station."""
 
 @_typing.type_check_only
 class ProductionServiceAsyncStub(ProductionServiceStub):
     """ProductionService owns the physical structure of a tenant's manufacturing:
     plants, their lines and the stations on each line. The tenant is carried in
     the call metadata ("x-imcloud-tenant-id"), never in the request body.
+
+    Conventions every RPC follows:
+    - An id of another tenant's resource behaves exactly like an unknown id.
+    - Get, Update and Delete of an unknown id: NOT_FOUND.
+    - A parent named in a create request (CreateLineRequest.plant_id,
+      CreateStationRequest.line_id) is a field of the body, not the resource
+      being addressed, so an unknown parent is INVALID_ARGUMENT with a field
+      violation on that field, like any other invalid field.
+    - Invalid fields: INVALID_ARGUMENT with one google.rpc.BadRequest field
+      violation per field; paths name the resource's fields ("name"), the same
+      paths update_mask uses.
+    - Names are unique among siblings (plants of a tenant, lines of a plant,
+      stations of a line): ALREADY_EXISTS with a violation on "name".
+    - Deleting a plant that still has lines, or a line that still has stations:
+      FAILED_PRECONDITION; delete the children first.
+    - List filters that match nothing (including an unknown parent id) give an
+      empty page, not an error.
+    - Every change is published on imcloud.production-events.v1 (see events.proto).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -57,11 +121,57 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     """GetPlant returns one plant of the calling tenant."""
     ListPlants: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListPlantsRequest, _production_service_pb2.ListPlantsResponse]  # type: ignore[assignment]
     """ListPlants pages through the calling tenant's plants, oldest first."""
+    UpdatePlant: _aio.UnaryUnaryMultiCallable[_production_service_pb2.UpdatePlantRequest, _production_service_pb2.UpdatePlantResponse]  # type: ignore[assignment]
+    """UpdatePlant changes the plant fields named in update_mask
+    (name, location, time_zone).
+    """
+    DeletePlant: _aio.UnaryUnaryMultiCallable[_production_service_pb2.DeletePlantRequest, _production_service_pb2.DeletePlantResponse]  # type: ignore[assignment]
+    """DeletePlant removes a plant; FAILED_PRECONDITION while it still has lines."""
+    CreateLine: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CreateLineRequest, _production_service_pb2.CreateLineResponse]  # type: ignore[assignment]
+    """CreateLine adds a production line to one of the tenant's plants."""
+    GetLine: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetLineRequest, _production_service_pb2.GetLineResponse]  # type: ignore[assignment]
+    """GetLine returns one line of the calling tenant."""
+    ListLines: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListLinesRequest, _production_service_pb2.ListLinesResponse]  # type: ignore[assignment]
+    """ListLines pages through the tenant's lines, oldest first, optionally of one plant."""
+    UpdateLine: _aio.UnaryUnaryMultiCallable[_production_service_pb2.UpdateLineRequest, _production_service_pb2.UpdateLineResponse]  # type: ignore[assignment]
+    """UpdateLine changes the line fields named in update_mask (name, description)."""
+    DeleteLine: _aio.UnaryUnaryMultiCallable[_production_service_pb2.DeleteLineRequest, _production_service_pb2.DeleteLineResponse]  # type: ignore[assignment]
+    """DeleteLine removes a line; FAILED_PRECONDITION while it still has stations."""
+    CreateStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CreateStationRequest, _production_service_pb2.CreateStationResponse]  # type: ignore[assignment]
+    """CreateStation adds a station to one of the tenant's lines."""
+    GetStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetStationRequest, _production_service_pb2.GetStationResponse]  # type: ignore[assignment]
+    """GetStation returns one station of the calling tenant."""
+    ListStations: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListStationsRequest, _production_service_pb2.ListStationsResponse]  # type: ignore[assignment]
+    """ListStations pages through the tenant's stations, oldest first, optionally
+    of one line and/or one plant.
+    """
+    UpdateStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.UpdateStationRequest, _production_service_pb2.UpdateStationResponse]  # type: ignore[assignment]
+    """UpdateStation changes the station fields named in update_mask (name, description)."""
+    DeleteStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.DeleteStationRequest, _production_service_pb2.DeleteStationResponse]  # type: ignore[assignment]
+    """DeleteStation removes a station."""
 
 class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProductionService owns the physical structure of a tenant's manufacturing:
     plants, their lines and the stations on each line. The tenant is carried in
     the call metadata ("x-imcloud-tenant-id"), never in the request body.
+
+    Conventions every RPC follows:
+    - An id of another tenant's resource behaves exactly like an unknown id.
+    - Get, Update and Delete of an unknown id: NOT_FOUND.
+    - A parent named in a create request (CreateLineRequest.plant_id,
+      CreateStationRequest.line_id) is a field of the body, not the resource
+      being addressed, so an unknown parent is INVALID_ARGUMENT with a field
+      violation on that field, like any other invalid field.
+    - Invalid fields: INVALID_ARGUMENT with one google.rpc.BadRequest field
+      violation per field; paths name the resource's fields ("name"), the same
+      paths update_mask uses.
+    - Names are unique among siblings (plants of a tenant, lines of a plant,
+      stations of a line): ALREADY_EXISTS with a violation on "name".
+    - Deleting a plant that still has lines, or a line that still has stations:
+      FAILED_PRECONDITION; delete the children first.
+    - List filters that match nothing (including an unknown parent id) give an
+      empty page, not an error.
+    - Every change is published on imcloud.production-events.v1 (see events.proto).
     """
 
     @_abc_1.abstractmethod
@@ -87,5 +197,105 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_production_service_pb2.ListPlantsResponse, _abc.Awaitable[_production_service_pb2.ListPlantsResponse]]:
         """ListPlants pages through the calling tenant's plants, oldest first."""
+
+    @_abc_1.abstractmethod
+    def UpdatePlant(
+        self,
+        request: _production_service_pb2.UpdatePlantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.UpdatePlantResponse, _abc.Awaitable[_production_service_pb2.UpdatePlantResponse]]:
+        """UpdatePlant changes the plant fields named in update_mask
+        (name, location, time_zone).
+        """
+
+    @_abc_1.abstractmethod
+    def DeletePlant(
+        self,
+        request: _production_service_pb2.DeletePlantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.DeletePlantResponse, _abc.Awaitable[_production_service_pb2.DeletePlantResponse]]:
+        """DeletePlant removes a plant; FAILED_PRECONDITION while it still has lines."""
+
+    @_abc_1.abstractmethod
+    def CreateLine(
+        self,
+        request: _production_service_pb2.CreateLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CreateLineResponse, _abc.Awaitable[_production_service_pb2.CreateLineResponse]]:
+        """CreateLine adds a production line to one of the tenant's plants."""
+
+    @_abc_1.abstractmethod
+    def GetLine(
+        self,
+        request: _production_service_pb2.GetLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetLineResponse, _abc.Awaitable[_production_service_pb2.GetLineResponse]]:
+        """GetLine returns one line of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListLines(
+        self,
+        request: _production_service_pb2.ListLinesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListLinesResponse, _abc.Awaitable[_production_service_pb2.ListLinesResponse]]:
+        """ListLines pages through the tenant's lines, oldest first, optionally of one plant."""
+
+    @_abc_1.abstractmethod
+    def UpdateLine(
+        self,
+        request: _production_service_pb2.UpdateLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.UpdateLineResponse, _abc.Awaitable[_production_service_pb2.UpdateLineResponse]]:
+        """UpdateLine changes the line fields named in update_mask (name, description)."""
+
+    @_abc_1.abstractmethod
+    def DeleteLine(
+        self,
+        request: _production_service_pb2.DeleteLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.DeleteLineResponse, _abc.Awaitable[_production_service_pb2.DeleteLineResponse]]:
+        """DeleteLine removes a line; FAILED_PRECONDITION while it still has stations."""
+
+    @_abc_1.abstractmethod
+    def CreateStation(
+        self,
+        request: _production_service_pb2.CreateStationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CreateStationResponse, _abc.Awaitable[_production_service_pb2.CreateStationResponse]]:
+        """CreateStation adds a station to one of the tenant's lines."""
+
+    @_abc_1.abstractmethod
+    def GetStation(
+        self,
+        request: _production_service_pb2.GetStationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetStationResponse, _abc.Awaitable[_production_service_pb2.GetStationResponse]]:
+        """GetStation returns one station of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListStations(
+        self,
+        request: _production_service_pb2.ListStationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListStationsResponse, _abc.Awaitable[_production_service_pb2.ListStationsResponse]]:
+        """ListStations pages through the tenant's stations, oldest first, optionally
+        of one line and/or one plant.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateStation(
+        self,
+        request: _production_service_pb2.UpdateStationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.UpdateStationResponse, _abc.Awaitable[_production_service_pb2.UpdateStationResponse]]:
+        """UpdateStation changes the station fields named in update_mask (name, description)."""
+
+    @_abc_1.abstractmethod
+    def DeleteStation(
+        self,
+        request: _production_service_pb2.DeleteStationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.DeleteStationResponse, _abc.Awaitable[_production_service_pb2.DeleteStationResponse]]:
+        """DeleteStation removes a station."""
 
 def add_ProductionServiceServicer_to_server(servicer: ProductionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.errors import install_error_handlers
@@ -48,4 +51,35 @@ def create_app(gateway: GatewayContext) -> FastAPI:
     install_middleware(app, gateway)
     for module in (health, tenants, production, products, devices, access, servitization, audit):
         app.include_router(module.router)
+    app.openapi = lambda: _openapi_with_one_error_shape(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with FastAPI's own 422 body replaced by ours.
+
+    FastAPI documents request validation errors with its HTTPValidationError
+    schema; the gateway answers them with the same ErrorResponse as every other
+    error, and the document must say so.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for item in document["paths"].values():
+        for operation in item.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid["content"] = {"application/json": {"schema": error_ref}}
+                invalid["description"] = "The request is not valid; details name the fields"
+    schemas = document["components"]["schemas"]
+    for fastapi_own in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(fastapi_own, None)
+    app.openapi_schema = document
+    return document

@@ -1,8 +1,14 @@
-"""Plants (and, later, lines and stations), stored by the production service."""
+"""Plants, their lines and the lines' stations, stored by the production service.
+
+A PATCH changes only the fields present in its body (they become the update
+mask of the gRPC call); an empty PATCH body is refused.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
@@ -10,9 +16,30 @@ from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
-from imcloud_gateway.api.http.schemas.production import CreatePlantRequest, PlantResponse
+from imcloud_gateway.api.http.schemas.production import (
+    CreateLineRequest,
+    CreatePlantRequest,
+    CreateStationRequest,
+    LineResponse,
+    PlantResponse,
+    StationResponse,
+    UpdateLineRequest,
+    UpdatePlantRequest,
+    UpdateStationRequest,
+)
 
 router = APIRouter(tags=["production"])
+
+PlantFilter = Annotated[str, Query(max_length=36, description="Only the items of this plant")]
+LineFilter = Annotated[str, Query(max_length=36, description="Only the items of this line")]
+
+# The errors each kind of route can answer with.
+CREATE_ERRORS = error_responses(401, 403, 409, 422, 429, 503)
+GET_ERRORS = error_responses(401, 404, 429, 503)
+LIST_ERRORS = error_responses(401, 422, 429, 503)
+UPDATE_ERRORS = error_responses(401, 403, 404, 409, 422, 429, 503)
+DELETE_ERRORS = error_responses(401, 403, 404, 409, 429, 503)
+DELETE_LEAF_ERRORS = error_responses(401, 403, 404, 429, 503)
 
 
 def plant_body(plant: pb.Plant) -> PlantResponse:
@@ -26,11 +53,42 @@ def plant_body(plant: pb.Plant) -> PlantResponse:
     )
 
 
+def line_body(line: pb.Line) -> LineResponse:
+    return LineResponse(
+        id=line.id,
+        plant_id=line.plant_id,
+        name=line.name,
+        description=line.description,
+        create_time=from_timestamp(line.create_time),
+        update_time=from_timestamp(line.update_time),
+    )
+
+
+def station_body(station: pb.Station) -> StationResponse:
+    return StationResponse(
+        id=station.id,
+        line_id=station.line_id,
+        plant_id=station.plant_id,
+        name=station.name,
+        description=station.description,
+        create_time=from_timestamp(station.create_time),
+        update_time=from_timestamp(station.update_time),
+    )
+
+
+def _no_content() -> Response:
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- plants --------------------------------------------------------------------
+
+
 @router.post(
     "/v1/plants",
     status_code=status.HTTP_201_CREATED,
     summary="Register a plant",
-    responses=error_responses(401, 403, 409, 422, 429, 503),
+    description="Plant names are unique within the tenant (409 otherwise).",
+    responses=CREATE_ERRORS,
 )
 def create_plant(body: CreatePlantRequest, ctx: AdminCall, gateway: GatewayDep) -> PlantResponse:
     response = gateway.call(
@@ -41,25 +99,15 @@ def create_plant(body: CreatePlantRequest, ctx: AdminCall, gateway: GatewayDep) 
     return plant_body(response.plant)
 
 
-@router.get(
-    "/v1/plants/{plant_id}",
-    summary="Get a plant",
-    responses=error_responses(401, 404, 429, 503),
-)
+@router.get("/v1/plants/{plant_id}", summary="Get a plant", responses=GET_ERRORS)
 def get_plant(plant_id: str, ctx: ViewerCall, gateway: GatewayDep) -> PlantResponse:
     response = gateway.call(
-        gateway.backends.production.GetPlant,
-        pb.GetPlantRequest(plant_id=plant_id),
-        ctx,
+        gateway.backends.production.GetPlant, pb.GetPlantRequest(plant_id=plant_id), ctx
     )
     return plant_body(response.plant)
 
 
-@router.get(
-    "/v1/plants",
-    summary="List plants",
-    responses=error_responses(401, 422, 429, 503),
-)
+@router.get("/v1/plants", summary="List plants, oldest first", responses=LIST_ERRORS)
 def list_plants(
     ctx: ViewerCall,
     gateway: GatewayDep,
@@ -74,3 +122,217 @@ def list_plants(
     return Page(
         items=[plant_body(p) for p in response.plants], next_page_token=response.next_page_token
     )
+
+
+@router.patch(
+    "/v1/plants/{plant_id}",
+    summary="Change a plant",
+    description="Only the fields in the body change: any of name, location, time_zone.",
+    responses=UPDATE_ERRORS,
+)
+def update_plant(
+    plant_id: str, body: UpdatePlantRequest, ctx: AdminCall, gateway: GatewayDep
+) -> PlantResponse:
+    mask = body.update_mask()
+    response = gateway.call(
+        gateway.backends.production.UpdatePlant,
+        pb.UpdatePlantRequest(
+            plant=pb.Plant(id=plant_id, **body.model_dump(exclude_unset=True)), update_mask=mask
+        ),
+        ctx,
+    )
+    return plant_body(response.plant)
+
+
+@router.delete(
+    "/v1/plants/{plant_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a plant",
+    description="Refused (409) while the plant still has lines.",
+    responses=DELETE_ERRORS,
+)
+def delete_plant(plant_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
+    gateway.call(
+        gateway.backends.production.DeletePlant, pb.DeletePlantRequest(plant_id=plant_id), ctx
+    )
+    return _no_content()
+
+
+# -- lines ---------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/lines",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a line to a plant",
+    description=(
+        "Line names are unique within the plant (409 otherwise); an unknown plant_id is "
+        "a 422 naming that field."
+    ),
+    responses=CREATE_ERRORS,
+)
+def create_line(body: CreateLineRequest, ctx: AdminCall, gateway: GatewayDep) -> LineResponse:
+    response = gateway.call(
+        gateway.backends.production.CreateLine,
+        pb.CreateLineRequest(plant_id=body.plant_id, name=body.name, description=body.description),
+        ctx,
+    )
+    return line_body(response.line)
+
+
+@router.get("/v1/lines/{line_id}", summary="Get a line", responses=GET_ERRORS)
+def get_line(line_id: str, ctx: ViewerCall, gateway: GatewayDep) -> LineResponse:
+    response = gateway.call(
+        gateway.backends.production.GetLine, pb.GetLineRequest(line_id=line_id), ctx
+    )
+    return line_body(response.line)
+
+
+@router.get(
+    "/v1/lines",
+    summary="List lines, oldest first",
+    description="With plant_id, only that plant's lines (none for an unknown plant).",
+    responses=LIST_ERRORS,
+)
+def list_lines(
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    plant_id: PlantFilter = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[LineResponse]:
+    response = gateway.call(
+        gateway.backends.production.ListLines,
+        pb.ListLinesRequest(plant_id=plant_id, page_size=page_size, page_token=page_token),
+        ctx,
+    )
+    return Page(
+        items=[line_body(x) for x in response.lines], next_page_token=response.next_page_token
+    )
+
+
+@router.patch(
+    "/v1/lines/{line_id}",
+    summary="Change a line",
+    description="Only the fields in the body change: any of name, description.",
+    responses=UPDATE_ERRORS,
+)
+def update_line(
+    line_id: str, body: UpdateLineRequest, ctx: AdminCall, gateway: GatewayDep
+) -> LineResponse:
+    mask = body.update_mask()
+    response = gateway.call(
+        gateway.backends.production.UpdateLine,
+        pb.UpdateLineRequest(
+            line=pb.Line(id=line_id, **body.model_dump(exclude_unset=True)), update_mask=mask
+        ),
+        ctx,
+    )
+    return line_body(response.line)
+
+
+@router.delete(
+    "/v1/lines/{line_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a line",
+    description="Refused (409) while the line still has stations.",
+    responses=DELETE_ERRORS,
+)
+def delete_line(line_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
+    gateway.call(gateway.backends.production.DeleteLine, pb.DeleteLineRequest(line_id=line_id), ctx)
+    return _no_content()
+
+
+# -- stations ------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/stations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a station to a line",
+    description=(
+        "Station names are unique within the line (409 otherwise); an unknown line_id is "
+        "a 422 naming that field."
+    ),
+    responses=CREATE_ERRORS,
+)
+def create_station(
+    body: CreateStationRequest, ctx: AdminCall, gateway: GatewayDep
+) -> StationResponse:
+    response = gateway.call(
+        gateway.backends.production.CreateStation,
+        pb.CreateStationRequest(line_id=body.line_id, name=body.name, description=body.description),
+        ctx,
+    )
+    return station_body(response.station)
+
+
+@router.get("/v1/stations/{station_id}", summary="Get a station", responses=GET_ERRORS)
+def get_station(station_id: str, ctx: ViewerCall, gateway: GatewayDep) -> StationResponse:
+    response = gateway.call(
+        gateway.backends.production.GetStation, pb.GetStationRequest(station_id=station_id), ctx
+    )
+    return station_body(response.station)
+
+
+@router.get(
+    "/v1/stations",
+    summary="List stations, oldest first",
+    description="line_id and plant_id each narrow the list when given.",
+    responses=LIST_ERRORS,
+)
+def list_stations(
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    line_id: LineFilter = "",
+    plant_id: PlantFilter = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[StationResponse]:
+    response = gateway.call(
+        gateway.backends.production.ListStations,
+        pb.ListStationsRequest(
+            line_id=line_id, plant_id=plant_id, page_size=page_size, page_token=page_token
+        ),
+        ctx,
+    )
+    return Page(
+        items=[station_body(s) for s in response.stations],
+        next_page_token=response.next_page_token,
+    )
+
+
+@router.patch(
+    "/v1/stations/{station_id}",
+    summary="Change a station",
+    description="Only the fields in the body change: any of name, description.",
+    responses=UPDATE_ERRORS,
+)
+def update_station(
+    station_id: str, body: UpdateStationRequest, ctx: AdminCall, gateway: GatewayDep
+) -> StationResponse:
+    mask = body.update_mask()
+    response = gateway.call(
+        gateway.backends.production.UpdateStation,
+        pb.UpdateStationRequest(
+            station=pb.Station(id=station_id, **body.model_dump(exclude_unset=True)),
+            update_mask=mask,
+        ),
+        ctx,
+    )
+    return station_body(response.station)
+
+
+@router.delete(
+    "/v1/stations/{station_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a station",
+    responses=DELETE_LEAF_ERRORS,
+)
+def delete_station(station_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
+    gateway.call(
+        gateway.backends.production.DeleteStation,
+        pb.DeleteStationRequest(station_id=station_id),
+        ctx,
+    )
+    return _no_content()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
+from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
@@ -50,6 +51,15 @@ def ticket_body(ticket: pb.MaintenanceTicket) -> TicketResponse:
     responses=error_responses(401, 403, 422, 429, 503),
 )
 def open_ticket(body: OpenTicketRequest, ctx: OperatorCall, gateway: GatewayDep) -> TicketResponse:
+    # The servitization service has no copy of the equipment; the gateway, which
+    # composes the API, makes sure the ticket is about the caller's own machine.
+    if not gateway.equipment_directory.exists(
+        tenant_id=ctx.tenant_id, equipment_id=body.equipment_id
+    ):
+        raise InvalidArgument(
+            "the ticket is not valid",
+            violations=(FieldViolation("equipment_id", f"no equipment {body.equipment_id!r}"),),
+        )
     response = gateway.call(
         gateway.backends.servitization.OpenMaintenanceTicket,
         pb.OpenMaintenanceTicketRequest(

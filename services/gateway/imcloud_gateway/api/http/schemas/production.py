@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from imcloud_gateway.api.http.schemas.common import Body, Name
+from imcloud_gateway.api.http.schemas.common import Body, Name, PatchBody
+
+Description = Annotated[str, Field(max_length=2000)]
+ParentId = Annotated[str, Field(min_length=1, max_length=36)]
+TimeZone = Annotated[
+    str,
+    Field(max_length=64, examples=["Europe/Berlin"], description="IANA time zone; empty: UTC"),
+]
+
+
+# -- plants --------------------------------------------------------------------
 
 
 class CreatePlantRequest(Body):
     name: Name
     location: str = Field("", max_length=2000)
-    time_zone: str = Field("UTC", max_length=64, examples=["Europe/Berlin"])
+    time_zone: TimeZone = "UTC"
+
+
+class UpdatePlantRequest(PatchBody):
+    """The plant fields to change; fields left out keep their values."""
+
+    name: Name | None = None
+    location: Description | None = None
+    time_zone: TimeZone | None = None
 
 
 class PlantResponse(BaseModel):
@@ -20,5 +39,56 @@ class PlantResponse(BaseModel):
     name: str
     location: str
     time_zone: str
+    create_time: datetime
+    update_time: datetime
+
+
+# -- lines ---------------------------------------------------------------------
+
+
+class CreateLineRequest(Body):
+    plant_id: ParentId = Field(description="The plant the line belongs to; fixed once created")
+    name: Name
+    description: Description = ""
+
+
+class UpdateLineRequest(PatchBody):
+    """The line fields to change; fields left out keep their values."""
+
+    name: Name | None = None
+    description: Description | None = None
+
+
+class LineResponse(BaseModel):
+    id: str
+    plant_id: str
+    name: str
+    description: str
+    create_time: datetime
+    update_time: datetime
+
+
+# -- stations ------------------------------------------------------------------
+
+
+class CreateStationRequest(Body):
+    line_id: ParentId = Field(description="The line the station belongs to; fixed once created")
+    name: Name
+    description: Description = ""
+
+
+class UpdateStationRequest(PatchBody):
+    """The station fields to change; fields left out keep their values."""
+
+    name: Name | None = None
+    description: Description | None = None
+
+
+class StationResponse(BaseModel):
+    id: str
+    line_id: str
+    plant_id: str = Field(description="The plant of the station's line")
+    name: str
+    description: str
     create_time: datetime
     update_time: datetime
