@@ -245,10 +245,12 @@ def detect_nab_file(
     if output == "alarm_onsets":
         flagged = np.concatenate(flags)
         onsets = flagged & ~np.concatenate([[False], flagged[:-1]])
-        return onsets.astype(np.float64)
+        onset_scores: npt.NDArray[np.float64] = onsets.astype(np.float64)
+        return onset_scores
     raw = np.nan_to_num(np.concatenate(scores), nan=0.0, posinf=1e300)
     raw = np.maximum(raw, 0.0)
-    return raw / (1.0 + raw)
+    mapped: npt.NDArray[np.float64] = raw / (1.0 + raw)
+    return mapped
 
 
 def evaluate_nab(

@@ -12,9 +12,11 @@ Pipeline for each row, all learned online from the stream itself:
    (about 1 in normal running); they also rank the top contributing signals.
 5. Flag (alarm.py): hysteresis on the score.
 6. Learning: once per block of `block_rows` rows, the models blend in the block's
-   rows. Rows flagged anomalous count only a little (anomalous_row_weight) and
-   cells with a data-quality issue not at all, so an anomaly or bad data does not
-   become the new normal.
+   rows. Rows flagged anomalous count only a little for the baselines
+   (anomalous_row_weight, anomalous_row_spread_weight) and not at all for the
+   deviation covariance; cells with a data-quality issue count not at all. So an
+   anomaly or bad data does not become the new normal, while a lasting change of
+   regime eventually does.
 
 Scores inside a block use the model as it was at the block's start. Blocks are
 counted from the start of the stream, and everything that carries from row to row
@@ -49,6 +51,10 @@ from imcloud_products.domain.anomaly.univariate import SignalBaselines
 
 BoolArray = npt.NDArray[np.bool_]
 
+# Readings beyond this magnitude are treated as missing: no real sensor reports
+# them, and their squares would overflow the learned statistics.
+MAX_ABS_VALUE = 1e100
+
 # The covariance of smoothed deviations is learned only from the second half of
 # the warm-up: before that, baselines are still settling and the deviations are
 # meaningless.
@@ -71,13 +77,15 @@ class DetectionResult:
     # Each signal's share of the multivariate statistic T^2 (they sum to it; a
     # negative share means the signal's deviation is explained by its correlations).
     contributions: FloatArray
+    # True where the multivariate statistic (not a single signal) set the score.
+    multivariate_decides: BoolArray
     # Indices into signal_names of the top contributing signals, -1 padded.
     top_signals: npt.NDArray[np.int16]
     # QualityFlag bits per row.
     quality: npt.NDArray[np.uint16]
     # Cells whose sensor is judged stuck.
     stuck: BoolArray
-    # Cells that were NaN or infinite.
+    # Cells that were NaN, infinite or beyond MAX_ABS_VALUE.
     missing: BoolArray
 
     def __len__(self) -> int:
@@ -85,7 +93,8 @@ class DetectionResult:
 
     @property
     def has_data_quality_issue(self) -> BoolArray:
-        return (self.quality & np.uint16(QualityFlag.data_quality_issues())) != 0
+        issues: BoolArray = (self.quality & np.uint16(QualityFlag.data_quality_issues())) != 0
+        return issues
 
     def top_signal_names(self, row: int) -> list[str]:
         return [self.signal_names[i] for i in self.top_signals[row] if i >= 0]
@@ -93,6 +102,19 @@ class DetectionResult:
 
 class _BlockBuffer:
     """Rows of the current, unfinished learning block (part of the state)."""
+
+    _FIELDS = (
+        "values",
+        "present",
+        "stuck",
+        "observed",
+        "changed",
+        "smoothed",
+        "row_index",
+        "time_step",
+        "time_gap",
+        "suspect",
+    )
 
     def __init__(self, rows: int, n_signals: int) -> None:
         self.fill = 0
@@ -102,23 +124,10 @@ class _BlockBuffer:
         self.observed = np.zeros((rows, n_signals), dtype=bool)
         self.changed = np.zeros((rows, n_signals), dtype=bool)
         self.smoothed = np.zeros((rows, n_signals))
-        self.flagged = np.zeros(rows, dtype=bool)
         self.row_index = np.zeros(rows, dtype=np.int64)
         self.time_step = np.zeros(rows)
         self.time_gap = np.zeros(rows, dtype=bool)
-
-    _FIELDS = (
-        "values",
-        "present",
-        "stuck",
-        "observed",
-        "changed",
-        "smoothed",
-        "flagged",
-        "row_index",
-        "time_step",
-        "time_gap",
-    )
+        self.suspect = np.zeros(rows, dtype=bool)
 
     @property
     def capacity(self) -> int:
@@ -261,7 +270,7 @@ class StreamingAnomalyDetector:
         config = self.config
         n_rows = values.shape[0]
         row_index = self.rows_seen + np.arange(n_rows, dtype=np.int64)
-        present = np.isfinite(values)
+        present = np.isfinite(values) & (np.abs(values) <= MAX_ABS_VALUE)
 
         stuck, observed, changed = self._stuck.observe(values, present, self._stuck.repeat_limit())
         gap, backwards, steps = self._time.observe(stamps)
@@ -275,6 +284,11 @@ class StreamingAnomalyDetector:
         warming_up = row_index < config.warmup_rows
         score = np.where(warming_up, 0.0, scores.score)
         flagged = self._latch.step(score, enabled=~warming_up)
+        # Rows learned as anomalous: the flagged ones and, if configured, any row
+        # scoring above learning_gate_score even before the flag is raised.
+        suspect = flagged
+        if config.learning_gate_score is not None:
+            suspect = flagged | (~warming_up & (scores.score >= config.learning_gate_score))
 
         quality = np.zeros(n_rows, dtype=np.uint16)
         any_missing = ~present.all(axis=1)
@@ -295,10 +309,10 @@ class StreamingAnomalyDetector:
             observed=observed,
             changed=changed,
             smoothed=smoothed,
-            flagged=flagged,
             row_index=row_index,
             time_step=steps,
             time_gap=gap,
+            suspect=suspect,
         )
         self.rows_seen += n_rows
         return {
@@ -307,6 +321,7 @@ class StreamingAnomalyDetector:
             "signal_scores": scores.signal_scores,
             "contributions": scores.contributions,
             "ranking": scores.ranking_key(),
+            "multivariate_decides": scores.multivariate > scores.univariate,
             "quality": quality,
             "stuck": stuck,
             "missing": ~present,
@@ -315,8 +330,8 @@ class StreamingAnomalyDetector:
     def _learn_block(self) -> None:
         config, block = self.config, self._block
         usable_cells = block.present & ~block.stuck
-        level_weight = np.where(block.flagged, config.anomalous_row_weight, 1.0)[:, None]
-        spread_weight = np.where(block.flagged, config.anomalous_row_spread_weight, 1.0)[:, None]
+        level_weight = np.where(block.suspect, config.anomalous_row_weight, 1.0)[:, None]
+        spread_weight = np.where(block.suspect, config.anomalous_row_spread_weight, 1.0)[:, None]
         self._baselines.learn(
             block.values, level_weight * usable_cells, spread_weight * usable_cells
         )
@@ -324,7 +339,7 @@ class StreamingAnomalyDetector:
         complete_rows = block.present.all(axis=1) & (block.row_index >= deviation_start)
         # The deviation covariance learns from normal rows only: anomalous rows
         # would teach it that large smoothed deviations are ordinary.
-        self._deviation.learn(block.smoothed, (~block.flagged & complete_rows).astype(np.float64))
+        self._deviation.learn(block.smoothed, (~block.suspect & complete_rows).astype(np.float64))
 
         self._stuck.learn(block.observed, block.changed, block.stuck)
         self._time.learn(block.time_step, block.time_gap)
@@ -346,6 +361,7 @@ class StreamingAnomalyDetector:
             is_anomaly=joined("is_anomaly", np.zeros(0, bool)),
             signal_scores=joined("signal_scores", np.zeros((0, n))),
             contributions=joined("contributions", np.zeros((0, n))),
+            multivariate_decides=joined("multivariate_decides", np.zeros(0, bool)),
             top_signals=top_signal_indices(ranking, self.config.top_signals),
             quality=joined("quality", np.zeros(0, np.uint16)),
             stuck=joined("stuck", np.zeros((0, n), bool)),

@@ -129,14 +129,25 @@ class EpisodeTracker:
         quality: npt.NDArray[np.uint16] | None = None,
     ) -> list[EpisodeEvent]:
         """Advance over rows. `evidence[i]` adds points per signal for flagged row i."""
-        events: list[EpisodeEvent] = []
+        return [event for _, event in self.advance(timestamps, flagged, scores, evidence, quality)]
+
+    def advance(
+        self,
+        timestamps: npt.NDArray[np.int64],
+        flagged: npt.NDArray[np.bool_],
+        scores: npt.NDArray[np.float64],
+        evidence: list[dict[str, int]] | None = None,
+        quality: npt.NDArray[np.uint16] | None = None,
+    ) -> list[tuple[int, EpisodeEvent]]:
+        """As update(), with the index of the row that produced each event."""
+        events: list[tuple[int, EpisodeEvent]] = []
         quality_bits = quality.tolist() if quality is not None else None
         rows = zip(timestamps.tolist(), flagged.tolist(), scores.tolist(), strict=True)
         for row, (stamp, is_flagged, score) in enumerate(rows):
             episode = self.current
             if not is_flagged:
                 if episode is not None and stamp - episode.end_ms >= self.quiet_period_ms:
-                    events.append(self._close())
+                    events.append((row, self._close()))
                 continue
             if episode is None:
                 episode = Episode(
@@ -162,7 +173,7 @@ class EpisodeTracker:
             )
             self.current = episode
             if opening:
-                events.append(EpisodeEvent("opened", episode))
+                events.append((row, EpisodeEvent("opened", episode)))
         return events
 
     def close_if_quiet(self, now_ms: int) -> list[EpisodeEvent]:
@@ -242,11 +253,7 @@ class MachineEpisodes:
         )
 
     def update(self, result: DetectionResult) -> list[EpisodeEvent]:
-        """Fold one DetectionResult in.
-
-        Returns the anomaly tracker's events, then the data-quality tracker's; each
-        in row order.
-        """
+        """Fold one DetectionResult in; events of both trackers, in row order."""
         names = result.signal_names
         ranks = result.top_signals.shape[1]
         anomaly_evidence = [
@@ -261,17 +268,19 @@ class MachineEpisodes:
         # Data-quality "score": the share of signals affected (1 when nothing usable).
         quality_score = np.where(all_missing, 1.0, affected.mean(axis=1))
 
-        events = self.anomalies.update(
+        events = self.anomalies.advance(
             result.timestamps, result.is_anomaly, result.score, anomaly_evidence
         )
-        events += self.data_quality.update(
+        events += self.data_quality.advance(
             result.timestamps,
             result.has_data_quality_issue,
             quality_score,
             quality_evidence,
             result.quality,
         )
-        return events
+        # A stable sort on the row keeps anomaly events before data-quality ones
+        # within a row, so the order does not depend on batching.
+        return [event for _, event in sorted(events, key=lambda item: item[0])]
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -77,7 +77,7 @@ class DeviationScores:
 
     def ranking_key(self) -> FloatArray:
         """Per row, what ranks the signals: the part of the score that decided it."""
-        univariate_decides = (self.univariate >= self.multivariate)[:, None]
+        univariate_decides = (self.multivariate <= self.univariate)[:, None]
         return np.where(univariate_decides, self.signal_scores, self.contributions)
 
 
@@ -117,7 +117,7 @@ class DeviationModel:
         correlation = self.second_moment * np.outer(self._inverse_sd, self._inverse_sd)
         np.fill_diagonal(correlation, 1.0)
         shrunk = (1.0 - shrinkage) * correlation + shrinkage * np.eye(n)
-        self._inverse_correlation = np.linalg.inv(shrunk)
+        self._inverse_correlation = np.linalg.inv(shrunk).astype(np.float64)
 
     def score(self, smoothed_deviation: FloatArray) -> DeviationScores:
         """Score rows of smoothed deviations (see DeviationScores)."""

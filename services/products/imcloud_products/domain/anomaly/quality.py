@@ -5,8 +5,9 @@ an anomaly of the process by itself. Cells with an issue are kept out of the
 learning, so bad data cannot teach the model that bad data is normal.
 
 Decisions:
-- NaN and +-inf are "missing": the cell is ignored (its signal's smoothed
-  deviation keeps its last value) and the row is marked MISSING_VALUES.
+- NaN, +-inf and absurd magnitudes (> 1e100) are "missing": the cell is ignored
+  (its signal's smoothed deviation keeps its last value) and the row is marked
+  MISSING_VALUES.
 - A stuck sensor is a signal that repeats exactly the same value for longer than
   its own history makes plausible (see StuckSensorMonitor). Its cells are still
   scored, so a sensor frozen at an abnormal value still raises an anomaly, but
@@ -45,7 +46,7 @@ _TIME_STEPS_BEFORE_JUDGING = 10
 class QualityFlag(IntFlag):
     NONE = 0
     WARMING_UP = 1  # the model is still learning; no anomaly can be flagged
-    MISSING_VALUES = 2  # at least one cell is NaN or infinite
+    MISSING_VALUES = 2  # at least one cell is NaN, infinite or absurdly large
     ALL_MISSING = 4  # no usable value in the row
     STUCK_SENSOR = 8  # at least one signal repeats one value implausibly long
     TIME_GAP = 16  # the step from the previous row is much longer than usual
@@ -84,10 +85,10 @@ class StuckSensorMonitor:
         """Repeats after which each signal counts as stuck (inf: never)."""
         limits = np.full(self.change_rate.shape, np.inf)
         log_improbability = math.log(self._config.stuck_improbability)
-        for signal, rate in enumerate(self.change_rate):
-            if self.weight_seen[signal] < self._config.stuck_min_rows or not 0.0 < rate < 1.0:
-                continue
-            needed = math.ceil(log_improbability / math.log1p(-float(rate)))
+        for signal, rate in enumerate(self.change_rate.tolist()):
+            if self.weight_seen[signal] < self._config.stuck_min_rows or rate <= 0.0:
+                continue  # not enough history, or a signal that never changes
+            needed = 0 if rate >= 1.0 else math.ceil(log_improbability / math.log1p(-rate))
             limits[signal] = max(self._config.stuck_min_rows, needed)
         return limits
 
