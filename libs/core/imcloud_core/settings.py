@@ -58,6 +58,9 @@ class GatewaySettings(BaseModel):
     tenant_burst: int = Field(default=400, ge=1)
     credential_rate_per_s: float = Field(default=100.0, gt=0)
     credential_burst: int = Field(default=200, ge=1)
+    # Requests without a credential (sign-up), per client address.
+    anonymous_rate_per_s: float = Field(default=1.0, gt=0)
+    anonymous_burst: int = Field(default=20, ge=1)
     # Public sign-up; operators may turn it off and create tenants with the CLI.
     signup_enabled: bool = True
 

@@ -43,7 +43,7 @@ class GatewayContext:
             rate_per_s=limits.credential_rate_per_s, burst=limits.credential_burst
         )
         self.anonymous_limits = RateLimiter(
-            rate_per_s=limits.credential_rate_per_s / 10, burst=limits.credential_burst // 10 or 1
+            rate_per_s=limits.anonymous_rate_per_s, burst=limits.anonymous_burst
         )
 
     def unit_of_work(self) -> GatewayUnitOfWork:

@@ -60,7 +60,8 @@ def _openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:
 
     FastAPI documents request validation errors with its HTTPValidationError
     schema; the gateway answers them with the same ErrorResponse as every other
-    error, and the document must say so.
+    error, and the document must say so. Routes with a body also document the
+    answers to malformed and oversize bodies.
     """
     if app.openapi_schema is not None:
         return app.openapi_schema
@@ -71,13 +72,21 @@ def _openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
-    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
     for item in document["paths"].values():
         for operation in item.values():
-            invalid = operation.get("responses", {}).get("422")
+            responses = operation.setdefault("responses", {})
+            invalid = responses.get("422")
             if invalid is not None:
-                invalid["content"] = {"application/json": {"schema": error_ref}}
+                invalid["content"] = error_body
                 invalid["description"] = "The request is not valid; details name the fields"
+            if "requestBody" in operation:
+                # Every route with a body can meet these before its own code runs.
+                responses["400"] = {"description": "The body is not JSON", "content": error_body}
+                responses["413"] = {
+                    "description": "The body exceeds the size limit",
+                    "content": error_body,
+                }
     schemas = document["components"]["schemas"]
     for fastapi_own in ("HTTPValidationError", "ValidationError"):
         schemas.pop(fastapi_own, None)

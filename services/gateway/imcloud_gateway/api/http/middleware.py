@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imcloud_core.errors import ErrorCode, PayloadTooLarge
@@ -48,12 +47,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _route_template(request: Request) -> str:
-    # Label by template (/v1/plants/{plant_id}), not by path, to bound cardinality.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    # Label by template (/v1/plants/{plant_id}), not by path, to bound cardinality;
+    # the router records the route it matched in the scope.
+    return str(getattr(request.scope.get("route"), "path", "unmatched"))
 
 
 class BodySizeLimit:
@@ -103,13 +99,12 @@ def _audit_events(request: Request, route: str, status: int) -> list[AuditEvent]
         "status": status,
         "source_ip": request.client.host if request.client else "",
         "request_id": request.state.request_id,
+        "grant_id": grant.id if grant is not None else "",
     }
     events = [AuditEvent(id=new_id(), tenant_id=actor_tenant, **common)]
     if grant is not None:
         # The owner sees every access to its machine; the maker sees its own actions.
-        events.append(
-            AuditEvent(id=new_id(), tenant_id=grant.tenant_id, grant_id=grant.id, **common)
-        )
+        events.append(AuditEvent(id=new_id(), tenant_id=grant.tenant_id, **common))
     return events
 
 
@@ -128,7 +123,6 @@ def install_middleware(app: FastAPI, gateway: GatewayContext) -> None:
         offered = request.headers.get("x-request-id", "")
         request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
         request.state.request_id = request_id
-        route = _route_template(request)
         started = time.perf_counter()
         with bound_context(request_id=request_id):
             if _declared_length(request) > settings.max_request_bytes:
@@ -140,6 +134,7 @@ def install_middleware(app: FastAPI, gateway: GatewayContext) -> None:
                 )
             else:
                 response = await call_next(request)
+            route = _route_template(request)
             events = _audit_events(request, route, response.status_code)
             if events:
                 try:

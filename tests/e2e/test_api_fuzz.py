@@ -1,0 +1,69 @@
+"""Schema-driven fuzzing of the whole REST API (schemathesis + Hypothesis).
+
+Every operation in the OpenAPI document gets generated requests, valid and
+invalid; no answer may be a server error or break the documented responses.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.e2e.conftest import RunningPlatform
+from tests.support.api import sign_up
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+EXAMPLES_PER_OPERATION = 30
+
+
+def test_no_request_breaks_the_api_or_its_documented_responses(
+    embedded_platform: RunningPlatform,
+) -> None:
+    base = embedded_platform.base_url
+    headers = {"Authorization": f"Bearer {sign_up(base, 'Fuzz Corp').key}"}
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+    fuzzed = []
+    statuses: list[int] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation, mode in itertools.product(operations, GenerationMode):
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def fuzz(case: Any) -> None:
+            response = case.call_and_validate(base_url=base, headers=headers, checks=CHECKS)
+            statuses.append(response.status_code)
+
+        try:
+            fuzz()
+        except Unsatisfiable:
+            # An operation without parameters or body has no invalid request.
+            assert mode is GenerationMode.NEGATIVE, operation.label
+            continue
+        fuzzed.append(f"{mode} {operation.label}")
+    assert len(operations) >= 30, fuzzed
+    # The fuzzer got through to the services, not only to the request validation.
+    assert sum(200 <= s < 300 for s in statuses) > len(fuzzed)
+    assert sum(s == 422 for s in statuses) > len(operations) // 2, "few invalid requests were sent"
+    print(f"{len(statuses)} requests over {len(operations)} operations, both modes")
