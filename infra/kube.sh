@@ -19,6 +19,10 @@
 # Ports:     IMCLOUD_KUBE_PORT (6443, HTTPS), IMCLOUD_KUBE_ETCD_PORT (12379),
 #            IMCLOUD_KUBE_ETCD_PEER_PORT (12380); all bound to 127.0.0.1.
 # Timeout:   IMCLOUD_KUBE_READY_TIMEOUT (90 s) for `up`.
+# Extra:     IMCLOUD_KUBE_APISERVER_ARGS, more kube-apiserver flags (split on
+#            spaces; a later flag wins, e.g. "--watch-cache=false -v=2").
+# Memory:    GOMEMLIMIT of the servers: IMCLOUD_KUBE_APISERVER_GOMEMLIMIT (512MiB),
+#            IMCLOUD_KUBE_ETCD_GOMEMLIMIT (256MiB); soft limits (GC target).
 #
 # Use from Python (pip install kubernetes):
 #   from kubernetes import client, config
@@ -30,11 +34,18 @@
 # Only the API server runs, no controller-manager/scheduler/kubelet:
 #   * a deleted Namespace stays in phase Terminating forever (no namespace
 #     controller empties it and removes the "kubernetes" finalizer);
-#   * ResourceQuota.status is never filled in (no quota controller), so the
-#     ResourceQuota admission plugin REJECTS creating objects counted by a quota
-#     in that namespace ("status unknown for quota"); creating the quota itself,
-#     LimitRanges, NetworkPolicies, Roles, ... works;
-#   * no "default" ServiceAccount is created in new namespaces, pods never run.
+#     Force it away like the controller would, after deleting its contents:
+#     CoreV1Api().replace_namespace_finalize(name, ns_with_spec_finalizers_[])
+#     (objects left inside stay in etcd and reappear if the name is reused);
+#   * ResourceQuota.status is never filled in (no quota controller), and the
+#     ResourceQuota admission plugin only enforces what is in status.hard, so
+#     quotas are stored but NOT enforced. To test enforcement, set the status
+#     yourself: replace_namespaced_resource_quota_status() with status.hard =
+#     spec.hard and status.used = zeros; admission then counts and rejects
+#     ("exceeded quota");
+#   * LimitRanger admission works (defaults/max applied to pods);
+#   * no "default" ServiceAccount is created in new namespaces, so creating a
+#     Pod fails unless you create that ServiceAccount; pods never run.
 set -euo pipefail
 
 KUBE_VERSION="v1.37.2"   # must match k8s.io/kubernetes in infra/kube/apiserver/go.mod
@@ -63,6 +74,7 @@ die() { echo "kube: error: $*" >&2; exit 1; }
 
 # Processes started by this invocation; stopped again if `up` fails.
 STARTED=()
+APISERVER_PID=""
 cleanup_failed_up() {
   local rc=$? i
   if ((rc != 0 && ${#STARTED[@]} > 0)); then
@@ -99,12 +111,15 @@ cmd_install() {
   grep -q "k8s.io/kubernetes $KUBE_VERSION\$" "$MOD_DIR/go.mod" \
     || die "KUBE_VERSION=$KUBE_VERSION in $0 does not match k8s.io/kubernetes in $MOD_DIR/go.mod"
   mkdir -p "$BIN_DIR"
+  # The lock fds (7: state, 8: build) are closed for the servers started
+  # below, or they would hold the locks for their whole lifetime.
   exec 8>"$CACHE_DIR/.kube-build.lock"
   flock 8
   local want
   want="$(build_inputs_hash)"
   if [[ -x "$APISERVER_BIN" && -x "$ETCD_BIN" && -f "$BUILD_STAMP" && "$(cat "$BUILD_STAMP")" == "$want" ]]; then
     log "kube-apiserver $KUBE_VERSION and etcd already built ($BIN_DIR)"
+    exec 8>&-
     return 0
   fi
   log "building kube-apiserver $KUBE_VERSION and etcd from $MOD_DIR (several minutes from a cold Go cache) ..."
@@ -123,13 +138,15 @@ cmd_install() {
   mv -f "$tmp/etcd" "$ETCD_BIN"
   rm -rf "$tmp"
   echo "$want" > "$BUILD_STAMP"
+  exec 8>&-
   log "built in $((SECONDS - start))s: $(du -h "$APISERVER_BIN" | cut -f1) kube-apiserver, $(du -h "$ETCD_BIN" | cut -f1) etcd"
 }
 
 # ---------------------------------------------------------- processes ----
 
 # pid_of NAME: prints the pid from NAME.pid if that process is alive and is
-# really ours (its command line mentions our state dir), else nothing.
+# really ours (its command line mentions our state dir), else nothing. (Not
+# usable in the first instants after the fork, before the exec.)
 pid_of() {
   local f="$STATE_DIR/$1.pid" pid
   [[ -f "$f" ]] || return 0
@@ -162,6 +179,8 @@ stop_proc() { # name
   fi
   rm -f "$STATE_DIR/$name.pid"
 }
+
+rotate_log() { [[ ! -f "$1" ]] || mv -f "$1" "$1.prev"; }
 
 tail_log() {
   echo "---- last lines of $1 ----" >&2
@@ -258,6 +277,7 @@ start_etcd() {
     port_busy "$ETCD_PEER_PORT" && die "127.0.0.1:$ETCD_PEER_PORT is in use by another process (set IMCLOUD_KUBE_ETCD_PEER_PORT)"
     mkdir -p "$ETCD_DATA" "$LOGS"
     chmod 700 "$ETCD_DATA"
+    rotate_log "$LOGS/etcd.log"
     log "starting etcd on 127.0.0.1:$ETCD_PORT"
     # --unsafe-no-fsync: test data only, much faster on slow disks.
     GOMEMLIMIT="${IMCLOUD_KUBE_ETCD_GOMEMLIMIT:-256MiB}" setsid "$ETCD_BIN" \
@@ -273,8 +293,9 @@ start_etcd() {
       --quota-backend-bytes=$((2 * 1024 * 1024 * 1024)) \
       --auto-compaction-mode=periodic --auto-compaction-retention=5m \
       --log-level=warn \
-      </dev/null >>"$LOGS/etcd.log" 2>&1 &
-    echo $! > "$STATE_DIR/etcd.pid"
+      </dev/null >>"$LOGS/etcd.log" 2>&1 7>&- 8>&- &
+    pid=$!
+    echo "$pid" > "$STATE_DIR/etcd.pid"
     STARTED+=(etcd)
   fi
   local i
@@ -282,7 +303,7 @@ start_etcd() {
     if curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; then
       return 0
     fi
-    if [[ -z "$(pid_of etcd)" ]]; then
+    if ! kill -0 "$pid" 2>/dev/null; then
       tail_log "$LOGS/etcd.log"
       die "etcd exited during startup (log: $LOGS/etcd.log)"
     fi
@@ -293,14 +314,17 @@ start_etcd() {
 }
 
 start_apiserver() {
-  local pid
-  pid="$(pid_of kube-apiserver)"
-  if [[ -n "$pid" ]]; then
-    log "kube-apiserver already running (pid $pid)"
+  APISERVER_PID="$(pid_of kube-apiserver)"
+  if [[ -n "$APISERVER_PID" ]]; then
+    log "kube-apiserver already running (pid $APISERVER_PID)"
     return 0
   fi
   port_busy "$PORT" && die "127.0.0.1:$PORT is in use by another process (set IMCLOUD_KUBE_PORT)"
   mkdir -p "$LOGS" "$STATE_DIR/apiserver-certs"
+  rotate_log "$LOGS/kube-apiserver.log"
+  local extra=()
+  # shellcheck disable=SC2206  # word splitting of the extra flags is intended
+  [[ -z "${IMCLOUD_KUBE_APISERVER_ARGS:-}" ]] || extra=(${IMCLOUD_KUBE_APISERVER_ARGS})
   log "starting kube-apiserver $KUBE_VERSION on https://127.0.0.1:$PORT"
   GOMEMLIMIT="${IMCLOUD_KUBE_APISERVER_GOMEMLIMIT:-512MiB}" setsid "$APISERVER_BIN" \
     --bind-address=127.0.0.1 \
@@ -320,17 +344,18 @@ start_apiserver() {
     --allow-privileged=true \
     --profiling=false \
     --enable-priority-and-fairness=false \
-    --watch-cache=false \
     --event-ttl=10m \
-    </dev/null >>"$LOGS/kube-apiserver.log" 2>&1 &
-  echo $! > "$STATE_DIR/kube-apiserver.pid"
+    "${extra[@]}" \
+    </dev/null >>"$LOGS/kube-apiserver.log" 2>&1 7>&- 8>&- &
+  APISERVER_PID=$!
+  echo "$APISERVER_PID" > "$STATE_DIR/kube-apiserver.pid"
   STARTED+=(kube-apiserver)
 }
 
 wait_ready() {
   local deadline=$((SECONDS + READY_TIMEOUT)) body=""
   while ((SECONDS < deadline)); do
-    if [[ -z "$(pid_of kube-apiserver)" ]]; then
+    if ! kill -0 "$APISERVER_PID" 2>/dev/null; then
       tail_log "$LOGS/kube-apiserver.log" 60
       die "kube-apiserver exited during startup (log: $LOGS/kube-apiserver.log)"
     fi
