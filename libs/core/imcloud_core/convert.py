@@ -15,3 +15,9 @@ def timestamp(value: datetime) -> Timestamp:
 
 def from_timestamp(stamp: Timestamp) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)
+
+
+def timestamp_ms(unix_ms: int) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromMilliseconds(unix_ms)
+    return stamp

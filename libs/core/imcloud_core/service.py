@@ -85,24 +85,28 @@ class BackendService:
     register_servicers: Sequence[Registration]
     outbox: Outbox | None = None
     subscriptions: Sequence[SubscriptionSpec] = ()
+    # Loops that run until the event they are given is set (maintenance work).
+    background: Sequence[Callable[[threading.Event], None]] = ()
     _server: GrpcServer | None = field(default=None, init=False)
     _active: list[Subscription] = field(default_factory=list, init=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False)
-    _relay: threading.Thread | None = field(default=None, init=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False)
 
     def start(self) -> None:
         self._server = GrpcServer(
             name=self.name, bind=self.grpc_bind, register=self.register_servicers
         )
         self._server.start()
+        loops = list(self.background)
         if self.outbox is not None:
-            self._relay = threading.Thread(
-                target=self.outbox.run_relay,
-                args=(self.db, self.bus, self._stopping),
-                name=f"outbox-{self.name}",
-                daemon=True,
+            outbox = self.outbox
+            loops.append(lambda stopping: outbox.run_relay(self.db, self.bus, stopping))
+        for number, loop in enumerate(loops):
+            thread = threading.Thread(
+                target=loop, args=(self._stopping,), name=f"{self.name}-{number}", daemon=True
             )
-            self._relay.start()
+            thread.start()
+            self._threads.append(thread)
         for spec in self.subscriptions:
             self._active.append(
                 self.bus.subscribe(group=spec.group, topics=spec.topics, handler=spec.handler)
@@ -115,8 +119,8 @@ class BackendService:
         if self._server is not None:
             self._server.stop()
         self._stopping.set()
-        if self._relay is not None:
-            self._relay.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.db.close()
         log.info("service stopped", service=self.name)
 
@@ -129,6 +133,7 @@ def build_backend_service(
     outbox_table: Table,
     servicers: Callable[[Database, Outbox], Sequence[Registration]],
     subscriptions: Callable[[Database, Outbox], Sequence[SubscriptionSpec]] = lambda db, o: (),
+    background: Callable[[Database], Sequence[Callable[[threading.Event], None]]] = lambda db: (),
 ) -> BackendService:
     """Opens the service's database and wires its servicers and handlers to it."""
     settings = runtime.settings
@@ -142,4 +147,5 @@ def build_backend_service(
         register_servicers=servicers(db, outbox),
         outbox=outbox,
         subscriptions=subscriptions(db, outbox),
+        background=background(db),
     )

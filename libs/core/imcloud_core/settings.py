@@ -61,8 +61,26 @@ class GatewaySettings(BaseModel):
     # Requests without a credential (sign-up), per client address.
     anonymous_rate_per_s: float = Field(default=1.0, gt=0)
     anonymous_burst: int = Field(default=20, ge=1)
+    # Device-link streams one gateway process serves at once (a thread each).
+    max_device_streams: int = Field(default=512, ge=1)
     # Public sign-up; operators may turn it off and create tenants with the CLI.
     signup_enabled: bool = True
+
+
+class TelemetrySettings(BaseModel):
+    # Points in one batch; larger batches are refused whole.
+    max_points_per_batch: int = Field(default=50_000, ge=1)
+    # How far ahead of the gateway's clock a timestamp may be (device clock skew).
+    max_future_s: int = Field(default=300, ge=0)
+    # How old a point may be; devices buffer while offline, but not forever.
+    max_age_s: int = Field(default=7 * 86_400, ge=60)
+    # Raw points older than this are dropped; the 1-minute rollups stay longer.
+    retention_days: int = Field(default=30, ge=1)
+    rollup_retention_days: int = Field(default=400, ge=1)
+    # A machine not heard from for this long counts as disconnected.
+    offline_after_s: int = Field(default=120, ge=1)
+    # How long the gateway caches a machine's signal definitions.
+    model_cache_s: float = Field(default=30.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -82,6 +100,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     # The gateway's gRPC server: the device link for equipment (and health).
     gateway_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50050", target="127.0.0.1:50050")

@@ -15,6 +15,8 @@ from imcloud_core.rpc import GrpcServer
 from imcloud_core.service import Runtime, ServiceDefinition, open_database
 from imcloud_gateway.api.backends import Backends
 from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.device_link import DeviceLinkServicer
+from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.store.tables import outbox
@@ -38,8 +40,21 @@ class Gateway:
                 server_header=False,
             )
         )
+        device_link = DeviceLinkServicer(
+            unit_of_work=context.unit_of_work,
+            intake=context.intake,
+            streams=context.streams,
+            connection_changed=lambda device, connected: context.telemetry.connection_changed(
+                device, connected=connected
+            ),
+        )
         self._grpc = GrpcServer(
-            name=NAME, bind=context.settings.grpc_endpoint(NAME).bind, register=[]
+            name=NAME,
+            bind=context.settings.grpc_endpoint(NAME).bind,
+            register=[register_device_link(device_link)],
+            # One thread per open device stream: this bounds the machines one
+            # gateway replica serves at once.
+            max_workers=context.settings.gateway.max_device_streams,
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []

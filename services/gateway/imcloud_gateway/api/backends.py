@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import grpc
 
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
-from imcloud.products.v1.products_service_pb2 import GetEquipmentRequest
+from imcloud.products.v1 import products_service_pb2 as products_pb
+from imcloud.products.v1.products_service_pb2 import (
+    GetEquipmentModelRequest,
+    GetEquipmentRequest,
+)
 from imcloud.products.v1.products_service_pb2_grpc import ProductsServiceStub
 from imcloud.servitization.v1.servitization_service_pb2_grpc import ServitizationServiceStub
 from imcloud_core.errors import NotFound
 from imcloud_core.rpc import CallContext, call, check_health, open_channel
 from imcloud_core.settings import Settings
+from imcloud_gateway.domain.telemetry import SignalKind, SignalSpec
 
 BACKEND_SERVICES = ("products", "production", "servitization")
 
@@ -63,3 +70,58 @@ class ProductsEquipmentDirectory:
         except NotFound:
             return False
         return True
+
+
+class ProductsSignalCatalog:
+    """The domain's SignalCatalog: a machine's signals, from the products service.
+
+    Cached for a while per machine, because every telemetry batch needs them and
+    equipment models change rarely.
+    """
+
+    def __init__(self, backends: Backends, *, deadline_s: float, ttl_s: float) -> None:
+        self._backends = backends
+        self._deadline_s = deadline_s
+        self._ttl_s = ttl_s
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, SignalSpec]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, tenant_id: str, equipment_id: str) -> dict[str, SignalSpec]:
+        key = (tenant_id, equipment_id)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        ctx = CallContext(tenant_id=tenant_id, actor=f"device:{equipment_id}")
+        machine = call(
+            self._backends.products.GetEquipment,
+            GetEquipmentRequest(equipment_id=equipment_id),
+            ctx=ctx,
+            deadline_s=self._deadline_s,
+        ).equipment
+        model = call(
+            self._backends.products.GetEquipmentModel,
+            GetEquipmentModelRequest(equipment_model_id=machine.equipment_model_id),
+            ctx=ctx,
+            deadline_s=self._deadline_s,
+        ).equipment_model
+        specs = {
+            s.name: SignalSpec(
+                name=s.name,
+                kind=SIGNAL_KINDS.get(s.type, SignalKind.DOUBLE),
+                min_value=s.min_value if s.HasField("min_value") else None,
+                max_value=s.max_value if s.HasField("max_value") else None,
+            )
+            for s in model.signals
+        }
+        with self._lock:
+            self._cache[key] = (now, specs)
+        return specs
+
+
+SIGNAL_KINDS = {
+    products_pb.SIGNAL_TYPE_DOUBLE: SignalKind.DOUBLE,
+    products_pb.SIGNAL_TYPE_INTEGER: SignalKind.INTEGER,
+    products_pb.SIGNAL_TYPE_BOOLEAN: SignalKind.BOOLEAN,
+}

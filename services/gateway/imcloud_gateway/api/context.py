@@ -12,9 +12,16 @@ from imcloud_core.db import Database
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import CallContext, ResponseT, call
 from imcloud_core.settings import Settings
-from imcloud_gateway.api.backends import Backends, ProductsEquipmentDirectory
+from imcloud_gateway.api.backends import (
+    Backends,
+    ProductsEquipmentDirectory,
+    ProductsSignalCatalog,
+)
+from imcloud_gateway.api.device_link import OpenStreams, TelemetryIntake
 from imcloud_gateway.domain.ratelimit import RateLimiter
+from imcloud_gateway.domain.telemetry import TelemetryLimits
 from imcloud_gateway.events.publishing import to_outbox_entry
+from imcloud_gateway.events.telemetry import TelemetryPublisher
 from imcloud_gateway.store.repository import GatewayUnitOfWork
 
 
@@ -30,10 +37,26 @@ class GatewayContext:
     # Requests without a credential (sign-up), per client address.
     anonymous_limits: RateLimiter = field(init=False)
     equipment_directory: ProductsEquipmentDirectory = field(init=False)
+    telemetry: TelemetryPublisher = field(init=False)
+    intake: TelemetryIntake = field(init=False)
+    streams: OpenStreams = field(default_factory=OpenStreams)
 
     def __post_init__(self) -> None:
         self.equipment_directory = ProductsEquipmentDirectory(
             self.backends, deadline_s=self.settings.grpc_deadline_s
+        )
+        checks = self.settings.telemetry
+        self.telemetry = TelemetryPublisher(self.bus)
+        self.intake = TelemetryIntake(
+            catalog=ProductsSignalCatalog(
+                self.backends, deadline_s=self.settings.grpc_deadline_s, ttl_s=checks.model_cache_s
+            ),
+            sink=self.telemetry,
+            limits=TelemetryLimits(
+                max_points_per_batch=checks.max_points_per_batch,
+                max_future_ms=checks.max_future_s * 1000,
+                max_age_ms=checks.max_age_s * 1000,
+            ),
         )
         limits = self.settings.gateway
         self.tenant_limits = RateLimiter(

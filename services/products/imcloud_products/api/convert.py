@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from imcloud.products.v1 import products_service_pb2 as pb
-from imcloud_core.convert import timestamp
+from imcloud_core.convert import timestamp, timestamp_ms
 from imcloud_products.domain.model import Equipment, EquipmentModel, SignalDefinition, SignalType
+from imcloud_products.domain.telemetry import TwinState
 
 SIGNAL_TYPES = {
     SignalType.DOUBLE: pb.SIGNAL_TYPE_DOUBLE,
@@ -58,3 +59,22 @@ def equipment_message(equipment: Equipment) -> pb.Equipment:
         create_time=timestamp(equipment.create_time),
         update_time=timestamp(equipment.update_time),
     )
+
+
+def twin_message(twin: TwinState) -> pb.Twin:
+    message = pb.Twin(
+        equipment_id=twin.equipment_id,
+        connected=twin.connected,
+        reported=[
+            pb.ReportedSignal(
+                signal=r.signal,
+                value=r.value,
+                time=timestamp_ms(r.ts_ms),
+                out_of_range=r.out_of_range,
+            )
+            for r in twin.reported
+        ],
+    )
+    if twin.last_seen_ms is not None:
+        message.last_seen_time.CopyFrom(timestamp_ms(twin.last_seen_ms))
+    return message

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import grpc
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud.products.v1 import products_service_pb2_grpc as pb_grpc
+from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.rpc import call_context, registrar
 from imcloud_core.updates import checked_update_paths
 from imcloud_products.api.convert import (
     equipment_message,
     equipment_model_message,
     signal_definition,
+    twin_message,
 )
 from imcloud_products.domain import services
 from imcloud_products.domain.ports import UnitOfWork
+from imcloud_products.domain.telemetry import TelemetryStore
 
 
 class ProductsServicer(pb_grpc.ProductsServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        telemetry: TelemetryStore,
+        *,
+        offline_after_ms: int,
+    ) -> None:
         self._uow = unit_of_work
+        self._telemetry = telemetry
+        self._offline_after_ms = offline_after_ms
 
     # -- equipment models -- (gRPC method names are PascalCase: noqa N802)
 
@@ -155,6 +167,72 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
             equipment_id=request.equipment_id,
         )
         return pb.DeleteEquipmentResponse()
+
+    # -- telemetry --
+
+    def GetTwin(  # noqa: N802
+        self, request: pb.GetTwinRequest, context: grpc.ServicerContext
+    ) -> pb.GetTwinResponse:
+        twin = services.get_twin(
+            self._uow(),
+            self._telemetry,
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+            now_ms=int(time.time() * 1000),
+            offline_after_ms=self._offline_after_ms,
+        )
+        return pb.GetTwinResponse(twin=twin_message(twin))
+
+    def ListTelemetryPoints(  # noqa: N802
+        self, request: pb.ListTelemetryPointsRequest, context: grpc.ServicerContext
+    ) -> pb.ListTelemetryPointsResponse:
+        series, token = services.list_points(
+            self._uow(),
+            self._telemetry,
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+            signals=list(request.signals),
+            start_ms=request.start_ms,
+            end_ms=request.end_ms,
+            requested_page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListTelemetryPointsResponse(
+            series=[
+                telemetry_pb2.SignalSeries(
+                    signal=s.signal, timestamps_ms=s.timestamps_ms, values=s.values
+                )
+                for s in series
+            ],
+            next_page_token=token,
+        )
+
+    def AggregateTelemetry(  # noqa: N802
+        self, request: pb.AggregateTelemetryRequest, context: grpc.ServicerContext
+    ) -> pb.AggregateTelemetryResponse:
+        aggregates = services.aggregate_points(
+            self._uow(),
+            self._telemetry,
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+            signals=list(request.signals),
+            start_ms=request.start_ms,
+            end_ms=request.end_ms,
+            bucket_ms=request.bucket_ms,
+        )
+        return pb.AggregateTelemetryResponse(
+            signals=[
+                pb.SignalAggregates(
+                    signal=a.signal,
+                    bucket_start_ms=a.bucket_start_ms,
+                    min=a.minimum,
+                    max=a.maximum,
+                    mean=a.mean,
+                    count=a.count,
+                )
+                for a in aggregates
+            ]
+        )
 
 
 register = registrar(pb, "ProductsService", pb_grpc.add_ProductsServiceServicer_to_server)

@@ -13,7 +13,7 @@ from imcloud_core.errors import (
     NotFound,
 )
 from imcloud_core.ids import new_id, utcnow
-from imcloud_core.paging import page_size
+from imcloud_core.paging import decode_page_token, encode_page_token, page_size
 from imcloud_products.domain.events import (
     EquipmentCreated,
     EquipmentDeleted,
@@ -30,6 +30,17 @@ from imcloud_products.domain.model import (
     check_equipment_model_fields,
 )
 from imcloud_products.domain.ports import UnitOfWork
+from imcloud_products.domain.telemetry import (
+    Aggregates,
+    SeriesPoints,
+    TelemetryStore,
+    TwinState,
+    check_buckets,
+    check_range,
+    group_points,
+    points_page_size,
+    twin_state,
+)
 
 EQUIPMENT_MODEL_UPDATABLE = frozenset({"name", "manufacturer", "signals"})
 EQUIPMENT_UPDATABLE = frozenset({"name", "serial_number", "station_id"})
@@ -226,3 +237,85 @@ def _require_unique_serial(uow: UnitOfWork, equipment: Equipment) -> None:
             "for this equipment model",
             violations=(FieldViolation("serial_number", "already registered"),),
         )
+
+
+# -- telemetry -------------------------------------------------------------------
+
+
+def get_twin(
+    uow: UnitOfWork,
+    store: TelemetryStore,
+    *,
+    tenant_id: str,
+    equipment_id: str,
+    now_ms: int,
+    offline_after_ms: int,
+) -> TwinState:
+    get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
+    reported, last_seen_ms, link_open, _ = store.twin(
+        tenant_id=tenant_id, equipment_id=equipment_id
+    )
+    return twin_state(
+        equipment_id=equipment_id,
+        reported=reported,
+        last_seen_ms=last_seen_ms,
+        link_open=link_open,
+        now_ms=now_ms,
+        offline_after_ms=offline_after_ms,
+    )
+
+
+def list_points(
+    uow: UnitOfWork,
+    store: TelemetryStore,
+    *,
+    tenant_id: str,
+    equipment_id: str,
+    signals: list[str],
+    start_ms: int,
+    end_ms: int,
+    requested_page_size: int,
+    page_token: str,
+) -> tuple[list[SeriesPoints], str]:
+    check_range(start_ms, end_ms)
+    limit = points_page_size(requested_page_size)
+    position = decode_page_token(page_token)
+    after = (str(position["s"]), int(position["t"])) if position else None
+    get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
+    rows = store.points(
+        tenant_id=tenant_id,
+        equipment_id=equipment_id,
+        signals=signals,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        limit=limit + 1,
+        after=after,
+    )
+    token = ""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        token = encode_page_token({"s": rows[-1][0], "t": rows[-1][1]})
+    return group_points(rows), token
+
+
+def aggregate_points(
+    uow: UnitOfWork,
+    store: TelemetryStore,
+    *,
+    tenant_id: str,
+    equipment_id: str,
+    signals: list[str],
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int,
+) -> list[Aggregates]:
+    check_buckets(start_ms, end_ms, bucket_ms)
+    get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
+    return store.aggregates(
+        tenant_id=tenant_id,
+        equipment_id=equipment_id,
+        signals=signals,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        bucket_ms=bucket_ms,
+    )

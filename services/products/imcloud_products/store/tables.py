@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from imcloud_core.outbox import outbox_table
 from imcloud_core.store import UtcDateTime, new_metadata
@@ -38,6 +50,65 @@ equipment = Table(
     UniqueConstraint("tenant_id", "equipment_model_id", "serial_number"),
     Index("ix_equipment_tenant_created", "tenant_id", "create_time", "id"),
     Index("ix_equipment_tenant_station", "tenant_id", "station_id"),
+)
+
+# -- telemetry -------------------------------------------------------------------
+# A series is one signal of one machine; points refer to it by a small integer
+# key so that the points table stays narrow (it holds most of the data).
+
+telemetry_series = Table(
+    "telemetry_series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("equipment_id", String(36), nullable=False),
+    Column("signal", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "equipment_id", "signal"),
+)
+
+# Range-partitioned by day on PostgreSQL: retention drops whole partitions.
+telemetry_points = Table(
+    "telemetry_points",
+    metadata,
+    Column("series_id", Integer, primary_key=True),
+    Column("ts_ms", BigInteger, primary_key=True),
+    Column("value", Double, nullable=False),
+    # Bit 0: outside the signal's valid range.
+    Column("flags", SmallInteger, nullable=False),
+    postgresql_partition_by="RANGE (ts_ms)",
+)
+
+# Per-minute summaries, kept longer than raw points: charts over months read these.
+telemetry_rollups = Table(
+    "telemetry_rollups",
+    metadata,
+    Column("series_id", Integer, primary_key=True),
+    Column("bucket_ms", BigInteger, primary_key=True),
+    Column("min", Double, nullable=False),
+    Column("max", Double, nullable=False),
+    Column("sum", Double, nullable=False),
+    Column("count", BigInteger, nullable=False),
+)
+
+# The reported side of each machine's twin.
+twin_signals = Table(
+    "twin_signals",
+    metadata,
+    Column("series_id", Integer, primary_key=True),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("flags", SmallInteger, nullable=False),
+)
+
+twins = Table(
+    "twins",
+    metadata,
+    Column("equipment_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=True),
+    # The device link's state and when it last changed (ordering of redeliveries).
+    Column("link_open", Boolean, nullable=False),
+    Column("link_change_ms", BigInteger, nullable=False),
 )
 
 outbox = outbox_table(metadata)

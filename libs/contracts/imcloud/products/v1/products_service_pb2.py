@@ -24,63 +24,82 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from imcloud.products.v1 import telemetry_pb2 as imcloud_dot_products_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*imcloud/products/v1/products_service.proto\x12\x13imcloud.products.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n\x10SignalDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imcloud.products.v1.SignalType\x12\x16\n\tmin_value\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_value\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\tB\x0c\n\n_min_valueB\x0c\n\n_max_value\"\xda\x01\n\x0e\x45quipmentModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cmanufacturer\x18\x03 \x01(\t\x12\x36\n\x07signals\x18\x04 \x03(\x0b\x32%.imcloud.products.v1.SignalDefinition\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"y\n\x1b\x43reateEquipmentModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cmanufacturer\x18\x02 \x01(\t\x12\x36\n\x07signals\x18\x03 \x03(\x0b\x32%.imcloud.products.v1.SignalDefinition\"\\\n\x1c\x43reateEquipmentModelResponse\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"6\n\x18GetEquipmentModelRequest\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"Y\n\x19GetEquipmentModelResponse\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"C\n\x1aListEquipmentModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"u\n\x1bListEquipmentModelsResponse\x12=\n\x10\x65quipment_models\x18\x01 \x03(\x0b\x32#.imcloud.products.v1.EquipmentModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x1bUpdateEquipmentModelRequest\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\\\n\x1cUpdateEquipmentModelResponse\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"9\n\x1b\x44\x65leteEquipmentModelRequest\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"\x1e\n\x1c\x44\x65leteEquipmentModelResponse\"\xce\x01\n\tEquipment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12\x65quipment_model_id\x18\x02 \x01(\t\x12\x15\n\rserial_number\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x12\n\nstation_id\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x16\x43reateEquipmentRequest\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\x12\x15\n\rserial_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\nstation_id\x18\x04 \x01(\t\"L\n\x17\x43reateEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"+\n\x13GetEquipmentRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\"I\n\x14GetEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"m\n\x14ListEquipmentRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1a\n\x12\x65quipment_model_id\x18\x03 \x01(\t\x12\x12\n\nstation_id\x18\x04 \x01(\t\"c\n\x15ListEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x03(\x0b\x32\x1e.imcloud.products.v1.Equipment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"|\n\x16UpdateEquipmentRequest\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"L\n\x17UpdateEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\".\n\x16\x44\x65leteEquipmentRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteEquipmentResponse*s\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12SIGNAL_TYPE_DOUBLE\x10\x01\x12\x17\n\x13SIGNAL_TYPE_INTEGER\x10\x02\x12\x17\n\x13SIGNAL_TYPE_BOOLEAN\x10\x03\x32\x8d\t\n\x0fProductsService\x12{\n\x14\x43reateEquipmentModel\x12\x30.imcloud.products.v1.CreateEquipmentModelRequest\x1a\x31.imcloud.products.v1.CreateEquipmentModelResponse\x12r\n\x11GetEquipmentModel\x12-.imcloud.products.v1.GetEquipmentModelRequest\x1a..imcloud.products.v1.GetEquipmentModelResponse\x12x\n\x13ListEquipmentModels\x12/.imcloud.products.v1.ListEquipmentModelsRequest\x1a\x30.imcloud.products.v1.ListEquipmentModelsResponse\x12{\n\x14UpdateEquipmentModel\x12\x30.imcloud.products.v1.UpdateEquipmentModelRequest\x1a\x31.imcloud.products.v1.UpdateEquipmentModelResponse\x12{\n\x14\x44\x65leteEquipmentModel\x12\x30.imcloud.products.v1.DeleteEquipmentModelRequest\x1a\x31.imcloud.products.v1.DeleteEquipmentModelResponse\x12l\n\x0f\x43reateEquipment\x12+.imcloud.products.v1.CreateEquipmentRequest\x1a,.imcloud.products.v1.CreateEquipmentResponse\x12\x63\n\x0cGetEquipment\x12(.imcloud.products.v1.GetEquipmentRequest\x1a).imcloud.products.v1.GetEquipmentResponse\x12\x66\n\rListEquipment\x12).imcloud.products.v1.ListEquipmentRequest\x1a*.imcloud.products.v1.ListEquipmentResponse\x12l\n\x0fUpdateEquipment\x12+.imcloud.products.v1.UpdateEquipmentRequest\x1a,.imcloud.products.v1.UpdateEquipmentResponse\x12l\n\x0f\x44\x65leteEquipment\x12+.imcloud.products.v1.DeleteEquipmentRequest\x1a,.imcloud.products.v1.DeleteEquipmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*imcloud/products/v1/products_service.proto\x12\x13imcloud.products.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#imcloud/products/v1/telemetry.proto\"\xbe\x01\n\x10SignalDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imcloud.products.v1.SignalType\x12\x16\n\tmin_value\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_value\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\tB\x0c\n\n_min_valueB\x0c\n\n_max_value\"\xda\x01\n\x0e\x45quipmentModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cmanufacturer\x18\x03 \x01(\t\x12\x36\n\x07signals\x18\x04 \x03(\x0b\x32%.imcloud.products.v1.SignalDefinition\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"y\n\x1b\x43reateEquipmentModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cmanufacturer\x18\x02 \x01(\t\x12\x36\n\x07signals\x18\x03 \x03(\x0b\x32%.imcloud.products.v1.SignalDefinition\"\\\n\x1c\x43reateEquipmentModelResponse\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"6\n\x18GetEquipmentModelRequest\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"Y\n\x19GetEquipmentModelResponse\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"C\n\x1aListEquipmentModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"u\n\x1bListEquipmentModelsResponse\x12=\n\x10\x65quipment_models\x18\x01 \x03(\x0b\x32#.imcloud.products.v1.EquipmentModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x1bUpdateEquipmentModelRequest\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\\\n\x1cUpdateEquipmentModelResponse\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"9\n\x1b\x44\x65leteEquipmentModelRequest\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"\x1e\n\x1c\x44\x65leteEquipmentModelResponse\"\xce\x01\n\tEquipment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12\x65quipment_model_id\x18\x02 \x01(\t\x12\x15\n\rserial_number\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x12\n\nstation_id\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x16\x43reateEquipmentRequest\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\x12\x15\n\rserial_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\nstation_id\x18\x04 \x01(\t\"L\n\x17\x43reateEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"+\n\x13GetEquipmentRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\"I\n\x14GetEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"m\n\x14ListEquipmentRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1a\n\x12\x65quipment_model_id\x18\x03 \x01(\t\x12\x12\n\nstation_id\x18\x04 \x01(\t\"c\n\x15ListEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x03(\x0b\x32\x1e.imcloud.products.v1.Equipment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"|\n\x16UpdateEquipmentRequest\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"L\n\x17UpdateEquipmentResponse\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\".\n\x16\x44\x65leteEquipmentRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteEquipmentResponse\"o\n\x0eReportedSignal\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cout_of_range\x18\x04 \x01(\x08\"\x9a\x01\n\x04Twin\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x35\n\x08reported\x18\x02 \x03(\x0b\x32#.imcloud.products.v1.ReportedSignal\x12\x32\n\x0elast_seen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconnected\x18\x04 \x01(\x08\"&\n\x0eGetTwinRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\":\n\x0fGetTwinResponse\x12\'\n\x04twin\x18\x01 \x01(\x0b\x32\x19.imcloud.products.v1.Twin\"\x8c\x01\n\x1aListTelemetryPointsRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x0f\n\x07signals\x18\x02 \x03(\t\x12\x10\n\x08start_ms\x18\x03 \x01(\x03\x12\x0e\n\x06\x65nd_ms\x18\x04 \x01(\x03\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"i\n\x1bListTelemetryPointsResponse\x12\x31\n\x06series\x18\x01 \x03(\x0b\x32!.imcloud.products.v1.SignalSeries\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x19\x41ggregateTelemetryRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x0f\n\x07signals\x18\x02 \x03(\t\x12\x10\n\x08start_ms\x18\x03 \x01(\x03\x12\x0e\n\x06\x65nd_ms\x18\x04 \x01(\x03\x12\x11\n\tbucket_ms\x18\x05 \x01(\x03\"r\n\x10SignalAggregates\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x17\n\x0f\x62ucket_start_ms\x18\x02 \x03(\x03\x12\x0b\n\x03min\x18\x03 \x03(\x01\x12\x0b\n\x03max\x18\x04 \x03(\x01\x12\x0c\n\x04mean\x18\x05 \x03(\x01\x12\r\n\x05\x63ount\x18\x06 \x03(\x03\"T\n\x1a\x41ggregateTelemetryResponse\x12\x36\n\x07signals\x18\x01 \x03(\x0b\x32%.imcloud.products.v1.SignalAggregates*s\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12SIGNAL_TYPE_DOUBLE\x10\x01\x12\x17\n\x13SIGNAL_TYPE_INTEGER\x10\x02\x12\x17\n\x13SIGNAL_TYPE_BOOLEAN\x10\x03\x32\xd4\x0b\n\x0fProductsService\x12{\n\x14\x43reateEquipmentModel\x12\x30.imcloud.products.v1.CreateEquipmentModelRequest\x1a\x31.imcloud.products.v1.CreateEquipmentModelResponse\x12r\n\x11GetEquipmentModel\x12-.imcloud.products.v1.GetEquipmentModelRequest\x1a..imcloud.products.v1.GetEquipmentModelResponse\x12x\n\x13ListEquipmentModels\x12/.imcloud.products.v1.ListEquipmentModelsRequest\x1a\x30.imcloud.products.v1.ListEquipmentModelsResponse\x12{\n\x14UpdateEquipmentModel\x12\x30.imcloud.products.v1.UpdateEquipmentModelRequest\x1a\x31.imcloud.products.v1.UpdateEquipmentModelResponse\x12{\n\x14\x44\x65leteEquipmentModel\x12\x30.imcloud.products.v1.DeleteEquipmentModelRequest\x1a\x31.imcloud.products.v1.DeleteEquipmentModelResponse\x12l\n\x0f\x43reateEquipment\x12+.imcloud.products.v1.CreateEquipmentRequest\x1a,.imcloud.products.v1.CreateEquipmentResponse\x12\x63\n\x0cGetEquipment\x12(.imcloud.products.v1.GetEquipmentRequest\x1a).imcloud.products.v1.GetEquipmentResponse\x12\x66\n\rListEquipment\x12).imcloud.products.v1.ListEquipmentRequest\x1a*.imcloud.products.v1.ListEquipmentResponse\x12l\n\x0fUpdateEquipment\x12+.imcloud.products.v1.UpdateEquipmentRequest\x1a,.imcloud.products.v1.UpdateEquipmentResponse\x12l\n\x0f\x44\x65leteEquipment\x12+.imcloud.products.v1.DeleteEquipmentRequest\x1a,.imcloud.products.v1.DeleteEquipmentResponse\x12T\n\x07GetTwin\x12#.imcloud.products.v1.GetTwinRequest\x1a$.imcloud.products.v1.GetTwinResponse\x12x\n\x13ListTelemetryPoints\x12/.imcloud.products.v1.ListTelemetryPointsRequest\x1a\x30.imcloud.products.v1.ListTelemetryPointsResponse\x12u\n\x12\x41ggregateTelemetry\x12..imcloud.products.v1.AggregateTelemetryRequest\x1a/.imcloud.products.v1.AggregateTelemetryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.products.v1.products_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIGNALTYPE']._serialized_start=2437
-  _globals['_SIGNALTYPE']._serialized_end=2552
-  _globals['_SIGNALDEFINITION']._serialized_start=135
-  _globals['_SIGNALDEFINITION']._serialized_end=325
-  _globals['_EQUIPMENTMODEL']._serialized_start=328
-  _globals['_EQUIPMENTMODEL']._serialized_end=546
-  _globals['_CREATEEQUIPMENTMODELREQUEST']._serialized_start=548
-  _globals['_CREATEEQUIPMENTMODELREQUEST']._serialized_end=669
-  _globals['_CREATEEQUIPMENTMODELRESPONSE']._serialized_start=671
-  _globals['_CREATEEQUIPMENTMODELRESPONSE']._serialized_end=763
-  _globals['_GETEQUIPMENTMODELREQUEST']._serialized_start=765
-  _globals['_GETEQUIPMENTMODELREQUEST']._serialized_end=819
-  _globals['_GETEQUIPMENTMODELRESPONSE']._serialized_start=821
-  _globals['_GETEQUIPMENTMODELRESPONSE']._serialized_end=910
-  _globals['_LISTEQUIPMENTMODELSREQUEST']._serialized_start=912
-  _globals['_LISTEQUIPMENTMODELSREQUEST']._serialized_end=979
-  _globals['_LISTEQUIPMENTMODELSRESPONSE']._serialized_start=981
-  _globals['_LISTEQUIPMENTMODELSRESPONSE']._serialized_end=1098
-  _globals['_UPDATEEQUIPMENTMODELREQUEST']._serialized_start=1101
-  _globals['_UPDATEEQUIPMENTMODELREQUEST']._serialized_end=1241
-  _globals['_UPDATEEQUIPMENTMODELRESPONSE']._serialized_start=1243
-  _globals['_UPDATEEQUIPMENTMODELRESPONSE']._serialized_end=1335
-  _globals['_DELETEEQUIPMENTMODELREQUEST']._serialized_start=1337
-  _globals['_DELETEEQUIPMENTMODELREQUEST']._serialized_end=1394
-  _globals['_DELETEEQUIPMENTMODELRESPONSE']._serialized_start=1396
-  _globals['_DELETEEQUIPMENTMODELRESPONSE']._serialized_end=1426
-  _globals['_EQUIPMENT']._serialized_start=1429
-  _globals['_EQUIPMENT']._serialized_end=1635
-  _globals['_CREATEEQUIPMENTREQUEST']._serialized_start=1637
-  _globals['_CREATEEQUIPMENTREQUEST']._serialized_end=1746
-  _globals['_CREATEEQUIPMENTRESPONSE']._serialized_start=1748
-  _globals['_CREATEEQUIPMENTRESPONSE']._serialized_end=1824
-  _globals['_GETEQUIPMENTREQUEST']._serialized_start=1826
-  _globals['_GETEQUIPMENTREQUEST']._serialized_end=1869
-  _globals['_GETEQUIPMENTRESPONSE']._serialized_start=1871
-  _globals['_GETEQUIPMENTRESPONSE']._serialized_end=1944
-  _globals['_LISTEQUIPMENTREQUEST']._serialized_start=1946
-  _globals['_LISTEQUIPMENTREQUEST']._serialized_end=2055
-  _globals['_LISTEQUIPMENTRESPONSE']._serialized_start=2057
-  _globals['_LISTEQUIPMENTRESPONSE']._serialized_end=2156
-  _globals['_UPDATEEQUIPMENTREQUEST']._serialized_start=2158
-  _globals['_UPDATEEQUIPMENTREQUEST']._serialized_end=2282
-  _globals['_UPDATEEQUIPMENTRESPONSE']._serialized_start=2284
-  _globals['_UPDATEEQUIPMENTRESPONSE']._serialized_end=2360
-  _globals['_DELETEEQUIPMENTREQUEST']._serialized_start=2362
-  _globals['_DELETEEQUIPMENTREQUEST']._serialized_end=2408
-  _globals['_DELETEEQUIPMENTRESPONSE']._serialized_start=2410
-  _globals['_DELETEEQUIPMENTRESPONSE']._serialized_end=2435
-  _globals['_PRODUCTSSERVICE']._serialized_start=2555
-  _globals['_PRODUCTSSERVICE']._serialized_end=3720
+  _globals['_SIGNALTYPE']._serialized_start=3417
+  _globals['_SIGNALTYPE']._serialized_end=3532
+  _globals['_SIGNALDEFINITION']._serialized_start=172
+  _globals['_SIGNALDEFINITION']._serialized_end=362
+  _globals['_EQUIPMENTMODEL']._serialized_start=365
+  _globals['_EQUIPMENTMODEL']._serialized_end=583
+  _globals['_CREATEEQUIPMENTMODELREQUEST']._serialized_start=585
+  _globals['_CREATEEQUIPMENTMODELREQUEST']._serialized_end=706
+  _globals['_CREATEEQUIPMENTMODELRESPONSE']._serialized_start=708
+  _globals['_CREATEEQUIPMENTMODELRESPONSE']._serialized_end=800
+  _globals['_GETEQUIPMENTMODELREQUEST']._serialized_start=802
+  _globals['_GETEQUIPMENTMODELREQUEST']._serialized_end=856
+  _globals['_GETEQUIPMENTMODELRESPONSE']._serialized_start=858
+  _globals['_GETEQUIPMENTMODELRESPONSE']._serialized_end=947
+  _globals['_LISTEQUIPMENTMODELSREQUEST']._serialized_start=949
+  _globals['_LISTEQUIPMENTMODELSREQUEST']._serialized_end=1016
+  _globals['_LISTEQUIPMENTMODELSRESPONSE']._serialized_start=1018
+  _globals['_LISTEQUIPMENTMODELSRESPONSE']._serialized_end=1135
+  _globals['_UPDATEEQUIPMENTMODELREQUEST']._serialized_start=1138
+  _globals['_UPDATEEQUIPMENTMODELREQUEST']._serialized_end=1278
+  _globals['_UPDATEEQUIPMENTMODELRESPONSE']._serialized_start=1280
+  _globals['_UPDATEEQUIPMENTMODELRESPONSE']._serialized_end=1372
+  _globals['_DELETEEQUIPMENTMODELREQUEST']._serialized_start=1374
+  _globals['_DELETEEQUIPMENTMODELREQUEST']._serialized_end=1431
+  _globals['_DELETEEQUIPMENTMODELRESPONSE']._serialized_start=1433
+  _globals['_DELETEEQUIPMENTMODELRESPONSE']._serialized_end=1463
+  _globals['_EQUIPMENT']._serialized_start=1466
+  _globals['_EQUIPMENT']._serialized_end=1672
+  _globals['_CREATEEQUIPMENTREQUEST']._serialized_start=1674
+  _globals['_CREATEEQUIPMENTREQUEST']._serialized_end=1783
+  _globals['_CREATEEQUIPMENTRESPONSE']._serialized_start=1785
+  _globals['_CREATEEQUIPMENTRESPONSE']._serialized_end=1861
+  _globals['_GETEQUIPMENTREQUEST']._serialized_start=1863
+  _globals['_GETEQUIPMENTREQUEST']._serialized_end=1906
+  _globals['_GETEQUIPMENTRESPONSE']._serialized_start=1908
+  _globals['_GETEQUIPMENTRESPONSE']._serialized_end=1981
+  _globals['_LISTEQUIPMENTREQUEST']._serialized_start=1983
+  _globals['_LISTEQUIPMENTREQUEST']._serialized_end=2092
+  _globals['_LISTEQUIPMENTRESPONSE']._serialized_start=2094
+  _globals['_LISTEQUIPMENTRESPONSE']._serialized_end=2193
+  _globals['_UPDATEEQUIPMENTREQUEST']._serialized_start=2195
+  _globals['_UPDATEEQUIPMENTREQUEST']._serialized_end=2319
+  _globals['_UPDATEEQUIPMENTRESPONSE']._serialized_start=2321
+  _globals['_UPDATEEQUIPMENTRESPONSE']._serialized_end=2397
+  _globals['_DELETEEQUIPMENTREQUEST']._serialized_start=2399
+  _globals['_DELETEEQUIPMENTREQUEST']._serialized_end=2445
+  _globals['_DELETEEQUIPMENTRESPONSE']._serialized_start=2447
+  _globals['_DELETEEQUIPMENTRESPONSE']._serialized_end=2472
+  _globals['_REPORTEDSIGNAL']._serialized_start=2474
+  _globals['_REPORTEDSIGNAL']._serialized_end=2585
+  _globals['_TWIN']._serialized_start=2588
+  _globals['_TWIN']._serialized_end=2742
+  _globals['_GETTWINREQUEST']._serialized_start=2744
+  _globals['_GETTWINREQUEST']._serialized_end=2782
+  _globals['_GETTWINRESPONSE']._serialized_start=2784
+  _globals['_GETTWINRESPONSE']._serialized_end=2842
+  _globals['_LISTTELEMETRYPOINTSREQUEST']._serialized_start=2845
+  _globals['_LISTTELEMETRYPOINTSREQUEST']._serialized_end=2985
+  _globals['_LISTTELEMETRYPOINTSRESPONSE']._serialized_start=2987
+  _globals['_LISTTELEMETRYPOINTSRESPONSE']._serialized_end=3092
+  _globals['_AGGREGATETELEMETRYREQUEST']._serialized_start=3094
+  _globals['_AGGREGATETELEMETRYREQUEST']._serialized_end=3213
+  _globals['_SIGNALAGGREGATES']._serialized_start=3215
+  _globals['_SIGNALAGGREGATES']._serialized_end=3329
+  _globals['_AGGREGATETELEMETRYRESPONSE']._serialized_start=3331
+  _globals['_AGGREGATETELEMETRYRESPONSE']._serialized_end=3415
+  _globals['_PRODUCTSSERVICE']._serialized_start=3535
+  _globals['_PRODUCTSSERVICE']._serialized_end=5027
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from imcloud.products.v1 import telemetry_pb2 as _telemetry_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -607,3 +608,272 @@ class DeleteEquipmentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteEquipmentResponse: _TypeAlias = DeleteEquipmentResponse  # noqa: Y015
+
+@_typing.final
+class ReportedSignal(_message.Message):
+    """ReportedSignal is the latest value a machine reported for one signal."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    OUT_OF_RANGE_FIELD_NUMBER: _builtins.int
+    signal: _builtins.str
+    value: _builtins.float
+    out_of_range: _builtins.bool
+    """Outside the signal's valid range."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        signal: _builtins.str = ...,
+        value: _builtins.float = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        out_of_range: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["out_of_range", b"out_of_range", "signal", b"signal", "time", b"time", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportedSignal: _TypeAlias = ReportedSignal  # noqa: Y015
+
+@_typing.final
+class Twin(_message.Message):
+    """Twin is the reported side of a machine's digital twin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    REPORTED_FIELD_NUMBER: _builtins.int
+    LAST_SEEN_TIME_FIELD_NUMBER: _builtins.int
+    CONNECTED_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    connected: _builtins.bool
+    """Whether the machine's device link is open now."""
+    @_builtins.property
+    def reported(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportedSignal]: ...
+    @_builtins.property
+    def last_seen_time(self) -> _timestamp_pb2.Timestamp:
+        """When the last telemetry arrived; unset if never."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        reported: _abc.Iterable[Global___ReportedSignal] | None = ...,
+        last_seen_time: _timestamp_pb2.Timestamp | None = ...,
+        connected: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connected", b"connected", "equipment_id", b"equipment_id", "last_seen_time", b"last_seen_time", "reported", b"reported"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Twin: _TypeAlias = Twin  # noqa: Y015
+
+@_typing.final
+class GetTwinRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTwinRequest: _TypeAlias = GetTwinRequest  # noqa: Y015
+
+@_typing.final
+class GetTwinResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TWIN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def twin(self) -> Global___Twin: ...
+    def __init__(
+        self,
+        *,
+        twin: Global___Twin | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["twin", b"twin"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["twin", b"twin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTwinResponse: _TypeAlias = GetTwinResponse  # noqa: Y015
+
+@_typing.final
+class ListTelemetryPointsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    SIGNALS_FIELD_NUMBER: _builtins.int
+    START_MS_FIELD_NUMBER: _builtins.int
+    END_MS_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    start_ms: _builtins.int
+    """Unix milliseconds: points with start_ms <= time < end_ms."""
+    end_ms: _builtins.int
+    page_size: _builtins.int
+    """At most this many points (1..10000); 0 means 1000."""
+    page_token: _builtins.str
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these signals; all of the machine's when empty."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        signals: _abc.Iterable[_builtins.str] | None = ...,
+        start_ms: _builtins.int = ...,
+        end_ms: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_ms", b"end_ms", "equipment_id", b"equipment_id", "page_size", b"page_size", "page_token", b"page_token", "signals", b"signals", "start_ms", b"start_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTelemetryPointsRequest: _TypeAlias = ListTelemetryPointsRequest  # noqa: Y015
+
+@_typing.final
+class ListTelemetryPointsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[_telemetry_pb2.SignalSeries]:
+        """One series per signal with points on this page, oldest point first."""
+
+    def __init__(
+        self,
+        *,
+        series: _abc.Iterable[_telemetry_pb2.SignalSeries] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTelemetryPointsResponse: _TypeAlias = ListTelemetryPointsResponse  # noqa: Y015
+
+@_typing.final
+class AggregateTelemetryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    SIGNALS_FIELD_NUMBER: _builtins.int
+    START_MS_FIELD_NUMBER: _builtins.int
+    END_MS_FIELD_NUMBER: _builtins.int
+    BUCKET_MS_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    start_ms: _builtins.int
+    """Unix milliseconds: points with start_ms <= time < end_ms."""
+    end_ms: _builtins.int
+    bucket_ms: _builtins.int
+    """Bucket width in milliseconds (>= 1000); buckets start at multiples of it.
+    At most 10000 buckets per signal.
+    """
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these signals; all of the machine's when empty."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        signals: _abc.Iterable[_builtins.str] | None = ...,
+        start_ms: _builtins.int = ...,
+        end_ms: _builtins.int = ...,
+        bucket_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_ms", b"bucket_ms", "end_ms", b"end_ms", "equipment_id", b"equipment_id", "signals", b"signals", "start_ms", b"start_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateTelemetryRequest: _TypeAlias = AggregateTelemetryRequest  # noqa: Y015
+
+@_typing.final
+class SignalAggregates(_message.Message):
+    """SignalAggregates holds the buckets of one signal that have points, in columns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    BUCKET_START_MS_FIELD_NUMBER: _builtins.int
+    MIN_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    MEAN_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    signal: _builtins.str
+    @_builtins.property
+    def bucket_start_ms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def min(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def max(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def mean(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def count(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        signal: _builtins.str = ...,
+        bucket_start_ms: _abc.Iterable[_builtins.int] | None = ...,
+        min: _abc.Iterable[_builtins.float] | None = ...,
+        max: _abc.Iterable[_builtins.float] | None = ...,
+        mean: _abc.Iterable[_builtins.float] | None = ...,
+        count: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_start_ms", b"bucket_start_ms", "count", b"count", "max", b"max", "mean", b"mean", "min", b"min", "signal", b"signal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignalAggregates: _TypeAlias = SignalAggregates  # noqa: Y015
+
+@_typing.final
+class AggregateTelemetryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedCompositeFieldContainer[Global___SignalAggregates]: ...
+    def __init__(
+        self,
+        *,
+        signals: _abc.Iterable[Global___SignalAggregates] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["signals", b"signals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateTelemetryResponse: _TypeAlias = AggregateTelemetryResponse  # noqa: Y015

@@ -86,6 +86,21 @@ class ProductsServiceStub:
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentRequest.SerializeToString,
                 response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentResponse.FromString,
                 _registered_method=True)
+        self.GetTwin = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/GetTwin',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.FromString,
+                _registered_method=True)
+        self.ListTelemetryPoints = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/ListTelemetryPoints',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsResponse.FromString,
+                _registered_method=True)
+        self.AggregateTelemetry = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/AggregateTelemetry',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryResponse.FromString,
+                _registered_method=True)
 
 
 class ProductsServiceServicer:
@@ -165,6 +180,30 @@ class ProductsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTwin(self, request, context):
+        """GetTwin returns a machine's reported state: the latest value of each
+        signal, when it was last heard from, and whether its device link is open.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTelemetryPoints(self, request, context):
+        """ListTelemetryPoints pages through a machine's stored points in a time
+        range, by signal and then time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AggregateTelemetry(self, request, context):
+        """AggregateTelemetry summarises a machine's points per time bucket (min,
+        max, mean, count): a month of data for a chart in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -217,6 +256,21 @@ def add_ProductsServiceServicer_to_server(servicer, server):
                     servicer.DeleteEquipment,
                     request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentRequest.FromString,
                     response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentResponse.SerializeToString,
+            ),
+            'GetTwin': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTwin,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.SerializeToString,
+            ),
+            'ListTelemetryPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTelemetryPoints,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsResponse.SerializeToString,
+            ),
+            'AggregateTelemetry': grpc.unary_unary_rpc_method_handler(
+                    servicer.AggregateTelemetry,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -491,6 +545,87 @@ class ProductsService:
             '/imcloud.products.v1.ProductsService/DeleteEquipment',
             imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentRequest.SerializeToString,
             imcloud_dot_products_dot_v1_dot_products__service__pb2.DeleteEquipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTwin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/GetTwin',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTelemetryPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/ListTelemetryPoints',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AggregateTelemetry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/AggregateTelemetry',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryResponse.FromString,
             options,
             channel_credentials,
             insecure,

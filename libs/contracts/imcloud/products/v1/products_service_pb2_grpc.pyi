@@ -59,6 +59,18 @@ class ProductsServiceStub:
     """
     DeleteEquipment: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.DeleteEquipmentRequest, _products_service_pb2.DeleteEquipmentResponse]
     """DeleteEquipment removes a piece of equipment."""
+    GetTwin: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.GetTwinRequest, _products_service_pb2.GetTwinResponse]
+    """GetTwin returns a machine's reported state: the latest value of each
+    signal, when it was last heard from, and whether its device link is open.
+    """
+    ListTelemetryPoints: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ListTelemetryPointsRequest, _products_service_pb2.ListTelemetryPointsResponse]
+    """ListTelemetryPoints pages through a machine's stored points in a time
+    range, by signal and then time.
+    """
+    AggregateTelemetry: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.AggregateTelemetryRequest, _products_service_pb2.AggregateTelemetryResponse]
+    """AggregateTelemetry summarises a machine's points per time bucket (min,
+    max, mean, count): a month of data for a chart in one call.
+    """
 
 @_typing.type_check_only
 class ProductsServiceAsyncStub(ProductsServiceStub):
@@ -91,6 +103,18 @@ class ProductsServiceAsyncStub(ProductsServiceStub):
     """
     DeleteEquipment: _aio.UnaryUnaryMultiCallable[_products_service_pb2.DeleteEquipmentRequest, _products_service_pb2.DeleteEquipmentResponse]  # type: ignore[assignment]
     """DeleteEquipment removes a piece of equipment."""
+    GetTwin: _aio.UnaryUnaryMultiCallable[_products_service_pb2.GetTwinRequest, _products_service_pb2.GetTwinResponse]  # type: ignore[assignment]
+    """GetTwin returns a machine's reported state: the latest value of each
+    signal, when it was last heard from, and whether its device link is open.
+    """
+    ListTelemetryPoints: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ListTelemetryPointsRequest, _products_service_pb2.ListTelemetryPointsResponse]  # type: ignore[assignment]
+    """ListTelemetryPoints pages through a machine's stored points in a time
+    range, by signal and then time.
+    """
+    AggregateTelemetry: _aio.UnaryUnaryMultiCallable[_products_service_pb2.AggregateTelemetryRequest, _products_service_pb2.AggregateTelemetryResponse]  # type: ignore[assignment]
+    """AggregateTelemetry summarises a machine's points per time bucket (min,
+    max, mean, count): a month of data for a chart in one call.
+    """
 
 class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProductsService owns equipment models and equipment (digital twins). The
@@ -180,5 +204,35 @@ class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_products_service_pb2.DeleteEquipmentResponse, _abc.Awaitable[_products_service_pb2.DeleteEquipmentResponse]]:
         """DeleteEquipment removes a piece of equipment."""
+
+    @_abc_1.abstractmethod
+    def GetTwin(
+        self,
+        request: _products_service_pb2.GetTwinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.GetTwinResponse, _abc.Awaitable[_products_service_pb2.GetTwinResponse]]:
+        """GetTwin returns a machine's reported state: the latest value of each
+        signal, when it was last heard from, and whether its device link is open.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTelemetryPoints(
+        self,
+        request: _products_service_pb2.ListTelemetryPointsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.ListTelemetryPointsResponse, _abc.Awaitable[_products_service_pb2.ListTelemetryPointsResponse]]:
+        """ListTelemetryPoints pages through a machine's stored points in a time
+        range, by signal and then time.
+        """
+
+    @_abc_1.abstractmethod
+    def AggregateTelemetry(
+        self,
+        request: _products_service_pb2.AggregateTelemetryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.AggregateTelemetryResponse, _abc.Awaitable[_products_service_pb2.AggregateTelemetryResponse]]:
+        """AggregateTelemetry summarises a machine's points per time bucket (min,
+        max, mean, count): a month of data for a chart in one call.
+        """
 
 def add_ProductsServiceServicer_to_server(servicer: ProductsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -18,6 +18,7 @@ from imcloud_gateway.api.http.routes import (
     production,
     products,
     servitization,
+    telemetry,
     tenants,
 )
 
@@ -40,6 +41,7 @@ def create_app(gateway: GatewayContext) -> FastAPI:
             {"name": "production", "description": "Plants, lines and stations"},
             {"name": "products", "description": "Equipment models and equipment"},
             {"name": "devices", "description": "Credentials machines use on the device link"},
+            {"name": "telemetry", "description": "Sending telemetry; twins and time series"},
             {"name": "access", "description": "Access grants for equipment makers"},
             {"name": "servitization", "description": "Maintenance and remote services"},
             {"name": "audit", "description": "The tenant's audit log"},
@@ -49,7 +51,17 @@ def create_app(gateway: GatewayContext) -> FastAPI:
     app.state.gateway = gateway
     install_error_handlers(app)
     install_middleware(app, gateway)
-    for module in (health, tenants, production, products, devices, access, servitization, audit):
+    for module in (
+        health,
+        tenants,
+        production,
+        products,
+        devices,
+        telemetry,
+        access,
+        servitization,
+        audit,
+    ):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_one_error_shape(app)  # type: ignore[method-assign]
     return app

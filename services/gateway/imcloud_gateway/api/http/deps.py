@@ -17,12 +17,17 @@ from imcloud_core.errors import Unauthenticated
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.errors import request_id
-from imcloud_gateway.domain import identity
-from imcloud_gateway.domain.model import Principal, Role
+from imcloud_gateway.domain import devices, identity
+from imcloud_gateway.domain.model import DevicePrincipal, Principal, Role
 
 _bearer = HTTPBearer(
     auto_error=False,
     description="An API key (imk_...) or a token from POST /v1/tokens.",
+)
+_device_bearer = HTTPBearer(
+    scheme_name="DeviceCredential",
+    auto_error=False,
+    description="A machine's device credential (imd_...).",
 )
 
 
@@ -77,3 +82,17 @@ def _caller(required: Role) -> Callable[[Request, Principal], CallContext]:
 ViewerCall = Annotated[CallContext, Depends(_caller(Role.VIEWER))]
 OperatorCall = Annotated[CallContext, Depends(_caller(Role.OPERATOR))]
 AdminCall = Annotated[CallContext, Depends(_caller(Role.ADMIN))]
+
+
+def _device(
+    gateway: GatewayDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_device_bearer)],
+) -> DevicePrincipal:
+    if credentials is None:
+        raise Unauthenticated("no device credential: send 'Authorization: Bearer imd_...'")
+    device = devices.authenticate_device(gateway.unit_of_work(), presented=credentials.credentials)
+    gateway.credential_limits.take(device.credential_id, what="this device credential")
+    return device
+
+
+DeviceDep = Annotated[DevicePrincipal, Depends(_device)]

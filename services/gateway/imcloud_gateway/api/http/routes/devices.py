@@ -90,6 +90,7 @@ def rotate_credential(
         equipment_id=equipment_id,
         credential_id=credential_id,
     )
+    gateway.streams.close(credential.id)  # streams opened with the old secret
     return issued_body(credential, secret)
 
 
@@ -108,4 +109,5 @@ def revoke_credential(
         equipment_id=equipment_id,
         credential_id=credential_id,
     )
+    gateway.streams.close(credential.id)
     return credential_body(credential)

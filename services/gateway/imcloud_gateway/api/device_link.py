@@ -1,0 +1,208 @@
+"""The device link: a machine's bidirectional gRPC stream to the platform.
+
+One stream per connected machine. The stream is read one batch at a time and
+each batch is acknowledged only after its points are durable, so a machine that
+sends faster than the platform stores is slowed down by gRPC flow control
+instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+from imcloud.gateway.v1 import device_link_pb2 as pb
+from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
+from imcloud.products.v1 import telemetry_pb2
+from imcloud_core.errors import Unauthenticated
+from imcloud_core.logging import bound_context, get_logger
+from imcloud_core.rpc import registrar
+from imcloud_gateway.domain import devices, telemetry
+from imcloud_gateway.domain.model import DevicePrincipal
+from imcloud_gateway.domain.ports import UnitOfWork
+from imcloud_gateway.domain.telemetry import (
+    CheckedBatch,
+    IncomingSeries,
+    RefusalReason,
+    SignalCatalog,
+    TelemetryLimits,
+    TelemetrySink,
+)
+
+log = get_logger(__name__)
+
+POINTS = Counter(
+    "imcloud_telemetry_points_total",
+    "Telemetry points received, by outcome (accepted, flagged, refused) and reason",
+    ["outcome", "reason"],
+)
+BATCHES = Counter("imcloud_telemetry_batches_total", "Telemetry batches acknowledged", ["link"])
+INGEST_SECONDS = Histogram(
+    "imcloud_telemetry_ingest_seconds",
+    "From a batch's arrival to its acknowledgement (checked and durable)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OPEN_STREAMS = Gauge("imcloud_device_streams", "Device-link streams open on this gateway")
+
+# How often an open stream re-checks its credential, so a revocation made on
+# another gateway replica closes it too.
+RECHECK_CREDENTIAL_S = 5.0
+
+REFUSAL_REASONS = {
+    RefusalReason.UNKNOWN_SIGNAL: pb.REFUSAL_REASON_UNKNOWN_SIGNAL,
+    RefusalReason.WRONG_TYPE: pb.REFUSAL_REASON_WRONG_TYPE,
+    RefusalReason.NOT_FINITE: pb.REFUSAL_REASON_NOT_FINITE,
+    RefusalReason.TIMESTAMP_OUT_OF_WINDOW: pb.REFUSAL_REASON_TIMESTAMP_OUT_OF_WINDOW,
+    RefusalReason.MALFORMED_SERIES: pb.REFUSAL_REASON_MALFORMED_SERIES,
+    RefusalReason.BATCH_TOO_LARGE: pb.REFUSAL_REASON_BATCH_TOO_LARGE,
+    RefusalReason.DUPLICATE_POINT: pb.REFUSAL_REASON_DUPLICATE_POINT,
+}
+
+
+class TelemetryIntake:
+    """Checks and records batches for both links (gRPC stream and HTTP)."""
+
+    def __init__(
+        self, *, catalog: SignalCatalog, sink: TelemetrySink, limits: TelemetryLimits
+    ) -> None:
+        self._catalog = catalog
+        self._sink = sink
+        self._limits = limits
+
+    def ingest(
+        self, device: DevicePrincipal, batch: telemetry_pb2.TelemetryBatch, *, link: str
+    ) -> pb.BatchAck:
+        started = time.perf_counter()
+        checked = telemetry.ingest(
+            device,
+            sequence_id=batch.sequence_id,
+            series=[
+                IncomingSeries(
+                    signal=s.signal,
+                    timestamps_ms=np.asarray(s.timestamps_ms, dtype=np.int64),
+                    values=np.asarray(s.values, dtype=np.float64),
+                )
+                for s in batch.series
+            ],
+            catalog=self._catalog,
+            sink=self._sink,
+            now_ms=int(time.time() * 1000),
+            limits=self._limits,
+        )
+        _count(checked)
+        BATCHES.labels(link).inc()
+        INGEST_SECONDS.observe(time.perf_counter() - started)
+        return ack_message(checked)
+
+
+def _count(checked: CheckedBatch) -> None:
+    flagged = checked.flagged_points
+    POINTS.labels("accepted", "").inc(checked.accepted_points - flagged)
+    if flagged:
+        POINTS.labels("flagged", "out_of_range").inc(flagged)
+    for refusal in checked.refusals:
+        POINTS.labels("refused", refusal.reason.value).inc(refusal.points)
+    if checked.refusals:
+        log.info(
+            "telemetry points refused",
+            sequence_id=checked.sequence_id,
+            refusals=[(r.signal, r.reason.value, r.points) for r in checked.refusals],
+        )
+
+
+def ack_message(checked: CheckedBatch) -> pb.BatchAck:
+    return pb.BatchAck(
+        sequence_id=checked.sequence_id,
+        accepted_points=checked.accepted_points,
+        flagged_points=checked.flagged_points,
+        refusals=[
+            pb.Refusal(
+                signal=r.signal,
+                reason=REFUSAL_REASONS[r.reason],
+                points=r.points,
+                detail=r.detail,
+            )
+            for r in checked.refusals
+        ],
+    )
+
+
+class OpenStreams:
+    """The device-link streams this gateway holds, so revoking a credential
+    closes its streams at once."""
+
+    def __init__(self) -> None:
+        self._by_credential: dict[str, set[grpc.ServicerContext]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, credential_id: str, context: grpc.ServicerContext) -> None:
+        with self._lock:
+            self._by_credential.setdefault(credential_id, set()).add(context)
+        OPEN_STREAMS.inc()
+
+    def discard(self, credential_id: str, context: grpc.ServicerContext) -> None:
+        with self._lock:
+            self._by_credential.get(credential_id, set()).discard(context)
+        OPEN_STREAMS.dec()
+
+    def close(self, credential_id: str) -> int:
+        with self._lock:
+            contexts = list(self._by_credential.pop(credential_id, set()))
+        for context in contexts:
+            context.cancel()
+        return len(contexts)
+
+
+def presented_credential(context: grpc.ServicerContext) -> str:
+    for key, value in context.invocation_metadata():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, credential = value.partition(" ")
+            if scheme.lower() == "bearer" and credential:
+                return credential
+    raise Unauthenticated("no device credential: send metadata 'authorization: Bearer imd_...'")
+
+
+class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
+    def __init__(
+        self,
+        *,
+        unit_of_work: Callable[[], UnitOfWork],
+        intake: TelemetryIntake,
+        streams: OpenStreams,
+        connection_changed: Callable[[DevicePrincipal, bool], None],
+    ) -> None:
+        self._uow = unit_of_work
+        self._intake = intake
+        self._streams = streams
+        self._connection_changed = connection_changed
+
+    def Connect(  # noqa: N802 - gRPC method names are PascalCase
+        self, request_iterator: Iterator[pb.ConnectRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.ConnectResponse]:
+        presented = presented_credential(context)
+        device = devices.authenticate_device(self._uow(), presented=presented)
+        self._streams.add(device.credential_id, context)
+        self._connection_changed(device, True)
+        checked_at = time.monotonic()
+        try:
+            with bound_context(tenant_id=device.tenant_id, equipment_id=device.equipment_id):
+                log.info("device connected")
+                for message in request_iterator:
+                    if time.monotonic() - checked_at > RECHECK_CREDENTIAL_S:
+                        devices.authenticate_device(self._uow(), presented=presented)
+                        checked_at = time.monotonic()
+                    if message.HasField("telemetry"):
+                        ack = self._intake.ingest(device, message.telemetry, link="grpc")
+                        yield pb.ConnectResponse(ack=ack)
+        finally:
+            self._streams.discard(device.credential_id, context)
+            self._connection_changed(device, False)
+            log.info("device disconnected", equipment_id=device.equipment_id)
+
+
+register = registrar(pb, "DeviceLinkService", pb_grpc.add_DeviceLinkServiceServicer_to_server)

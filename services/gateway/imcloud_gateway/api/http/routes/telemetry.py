@@ -1,0 +1,336 @@
+"""Telemetry: the HTTP device link, and the twin and time series of a machine,
+for its owner and for equipment makers holding a grant."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from imcloud.gateway.v1 import device_link_pb2
+from imcloud.products.v1 import products_service_pb2 as pb
+from imcloud.products.v1 import telemetry_pb2
+from imcloud_core.convert import from_timestamp
+from imcloud_core.errors import FieldViolation, InvalidArgument
+from imcloud_core.rpc import CallContext
+from imcloud_gateway.api.http.deps import DeviceDep, GatewayDep, PrincipalDep, ViewerCall
+from imcloud_gateway.api.http.errors import error_responses
+from imcloud_gateway.api.http.routes.access import via_grant
+from imcloud_gateway.api.http.routes.tenants import PageToken
+from imcloud_gateway.api.http.schemas.telemetry import (
+    AggregatesResponse,
+    BatchAckResponse,
+    PointsResponse,
+    RefusalBody,
+    ReportedSignalBody,
+    SeriesResponse,
+    SignalAggregatesBody,
+    TelemetryBatchRequest,
+    TwinResponse,
+)
+from imcloud_gateway.domain import grants
+from imcloud_gateway.domain.model import Scope
+
+router = APIRouter(tags=["telemetry"])
+
+Start = Annotated[AwareDatetime, Query(description="From this time on (inclusive)")]
+End = Annotated[AwareDatetime, Query(description="Up to this time (exclusive)")]
+Signals = Annotated[list[str], Query(max_length=256, description="Only these signals")]
+PointsPageSize = Annotated[int, Query(ge=1, le=10_000, description="At most this many points")]
+BucketSeconds = Annotated[
+    int, Query(ge=1, le=31 * 86_400, description="Bucket width in seconds, e.g. 60")
+]
+REASON_NAMES = {
+    number: name.removeprefix("REFUSAL_REASON_").lower()
+    for name, number in device_link_pb2.RefusalReason.items()
+}
+
+
+# -- the HTTP device link --------------------------------------------------------
+
+
+@router.post(
+    "/v1/device/telemetry",
+    summary="(Devices) send a telemetry batch over HTTP",
+    description=(
+        "For simple devices; others keep a gRPC stream open (DeviceLinkService.Connect). "
+        "Authenticate with the machine's device credential. Refused points are listed with "
+        "their reason; the valid points of the batch are kept."
+    ),
+    responses=error_responses(401, 404, 422, 429, 503),
+)
+def send_telemetry(
+    body: TelemetryBatchRequest, device: DeviceDep, gateway: GatewayDep
+) -> BatchAckResponse:
+    batch = telemetry_pb2.TelemetryBatch(
+        sequence_id=body.sequence_id,
+        series=[
+            telemetry_pb2.SignalSeries(
+                signal=s.signal, timestamps_ms=s.timestamps_ms, values=s.values
+            )
+            for s in body.series
+        ],
+    )
+    ack = gateway.intake.ingest(device, batch, link="http")
+    return BatchAckResponse(
+        sequence_id=ack.sequence_id,
+        accepted_points=ack.accepted_points,
+        flagged_points=ack.flagged_points,
+        refusals=[
+            RefusalBody(
+                signal=r.signal, reason=REASON_NAMES[r.reason], points=r.points, detail=r.detail
+            )
+            for r in ack.refusals
+        ],
+    )
+
+
+# -- queries, shared by owners and grantees --------------------------------------
+
+
+def _twin(gateway: GatewayDep, ctx: CallContext, equipment_id: str) -> TwinResponse:
+    twin = gateway.call(
+        gateway.backends.products.GetTwin, pb.GetTwinRequest(equipment_id=equipment_id), ctx
+    ).twin
+    return TwinResponse(
+        equipment_id=twin.equipment_id,
+        reported=[
+            ReportedSignalBody(
+                signal=r.signal,
+                value=r.value,
+                time=from_timestamp(r.time),
+                out_of_range=r.out_of_range,
+            )
+            for r in twin.reported
+        ],
+        last_seen_time=from_timestamp(twin.last_seen_time)
+        if twin.HasField("last_seen_time")
+        else None,
+        connected=twin.connected,
+    )
+
+
+def _range_ms(start: AwareDatetime, end: AwareDatetime) -> tuple[int, int]:
+    if end <= start:
+        raise InvalidArgument(
+            "the time range is empty",
+            violations=(FieldViolation("end", "must be after start"),),
+        )
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def _points(
+    gateway: GatewayDep,
+    ctx: CallContext,
+    equipment_id: str,
+    *,
+    start: AwareDatetime,
+    end: AwareDatetime,
+    signals: list[str],
+    page_size: int,
+    page_token: str,
+) -> PointsResponse:
+    start_ms, end_ms = _range_ms(start, end)
+    response = gateway.call(
+        gateway.backends.products.ListTelemetryPoints,
+        pb.ListTelemetryPointsRequest(
+            equipment_id=equipment_id,
+            signals=signals,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        ctx,
+    )
+    return PointsResponse(
+        series=[
+            SeriesResponse(
+                signal=s.signal, timestamps_ms=list(s.timestamps_ms), values=list(s.values)
+            )
+            for s in response.series
+        ],
+        next_page_token=response.next_page_token,
+    )
+
+
+def _aggregates(
+    gateway: GatewayDep,
+    ctx: CallContext,
+    equipment_id: str,
+    *,
+    start: AwareDatetime,
+    end: AwareDatetime,
+    signals: list[str],
+    bucket_s: int,
+) -> AggregatesResponse:
+    start_ms, end_ms = _range_ms(start, end)
+    response = gateway.call(
+        gateway.backends.products.AggregateTelemetry,
+        pb.AggregateTelemetryRequest(
+            equipment_id=equipment_id,
+            signals=signals,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            bucket_ms=bucket_s * 1000,
+        ),
+        ctx,
+    )
+    return AggregatesResponse(
+        signals=[
+            SignalAggregatesBody(
+                signal=a.signal,
+                bucket_start_ms=list(a.bucket_start_ms),
+                min=list(a.min),
+                max=list(a.max),
+                mean=list(a.mean),
+                count=list(a.count),
+            )
+            for a in response.signals
+        ]
+    )
+
+
+# -- owner routes ----------------------------------------------------------------
+
+
+@router.get(
+    "/v1/equipment/{equipment_id}/twin",
+    summary="A machine's reported state: latest values, last contact, connection",
+    responses=error_responses(401, 403, 404, 429, 503),
+)
+def get_twin(equipment_id: str, ctx: ViewerCall, gateway: GatewayDep) -> TwinResponse:
+    return _twin(gateway, ctx, equipment_id)
+
+
+@router.get(
+    "/v1/equipment/{equipment_id}/telemetry",
+    summary="A machine's raw points in a time range",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def list_points(
+    equipment_id: str,
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    start: Start,
+    end: End,
+    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+    page_size: PointsPageSize = 1000,
+    page_token: PageToken = "",
+) -> PointsResponse:
+    return _points(
+        gateway,
+        ctx,
+        equipment_id,
+        start=start,
+        end=end,
+        signals=signal,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@router.get(
+    "/v1/equipment/{equipment_id}/telemetry/aggregates",
+    summary="A machine's points summarised per time bucket (min, max, mean, count)",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def aggregate_points(
+    equipment_id: str,
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    start: Start,
+    end: End,
+    bucket_s: BucketSeconds = 60,
+    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+) -> AggregatesResponse:
+    return _aggregates(
+        gateway, ctx, equipment_id, start=start, end=end, signals=signal, bucket_s=bucket_s
+    )
+
+
+# -- equipment-maker routes, through an access grant -----------------------------
+
+
+@router.get(
+    "/v1/granted-equipment/{equipment_id}/twin",
+    summary="(Equipment makers) a granted machine's reported state",
+    responses=error_responses(401, 404, 429, 503),
+)
+def get_granted_twin(
+    equipment_id: str, request: Request, principal: PrincipalDep, gateway: GatewayDep
+) -> TwinResponse:
+    grant = grants.grant_covering(
+        gateway.unit_of_work(),
+        principal=principal,
+        equipment_id=equipment_id,
+        scope=Scope.TWIN_READ,
+    )
+    return _twin(gateway, via_grant(request, principal, grant), equipment_id)
+
+
+@router.get(
+    "/v1/granted-equipment/{equipment_id}/telemetry",
+    summary="(Equipment makers) a granted machine's raw points",
+    responses=error_responses(401, 404, 422, 429, 503),
+)
+def list_granted_points(
+    equipment_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    gateway: GatewayDep,
+    start: Start,
+    end: End,
+    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+    page_size: PointsPageSize = 1000,
+    page_token: PageToken = "",
+) -> PointsResponse:
+    grant = grants.grant_covering(
+        gateway.unit_of_work(),
+        principal=principal,
+        equipment_id=equipment_id,
+        scope=Scope.TELEMETRY_READ,
+    )
+    return _points(
+        gateway,
+        via_grant(request, principal, grant),
+        equipment_id,
+        start=start,
+        end=end,
+        signals=signal,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@router.get(
+    "/v1/granted-equipment/{equipment_id}/telemetry/aggregates",
+    summary="(Equipment makers) a granted machine's points per time bucket",
+    responses=error_responses(401, 404, 422, 429, 503),
+)
+def aggregate_granted_points(
+    equipment_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    gateway: GatewayDep,
+    start: Start,
+    end: End,
+    bucket_s: BucketSeconds = 60,
+    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+) -> AggregatesResponse:
+    grant = grants.grant_covering(
+        gateway.unit_of_work(),
+        principal=principal,
+        equipment_id=equipment_id,
+        scope=Scope.TELEMETRY_READ,
+    )
+    return _aggregates(
+        gateway,
+        via_grant(request, principal, grant),
+        equipment_id,
+        start=start,
+        end=end,
+        signals=signal,
+        bucket_s=bucket_s,
+    )

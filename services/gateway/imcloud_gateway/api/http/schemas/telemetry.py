@@ -1,0 +1,76 @@
+"""Bodies of the telemetry routes: the HTTP device link, the twin and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from imcloud_gateway.api.http.schemas.common import Body
+
+
+class SeriesBody(Body):
+    signal: str = Field(max_length=64, examples=["spindle_temperature"])
+    timestamps_ms: list[int] = Field(description="Unix milliseconds, one per value")
+    values: list[float] = Field(description="Booleans as 0 or 1")
+
+
+class TelemetryBatchRequest(Body):
+    sequence_id: int = Field(
+        ge=0,
+        lt=2**64,
+        description="Chosen by the device, unique per machine; a resent batch is stored once",
+    )
+    series: list[SeriesBody] = Field(max_length=1000)
+
+
+class RefusalBody(BaseModel):
+    signal: str
+    reason: str = Field(examples=["unknown_signal"])
+    points: int
+    detail: str
+
+
+class BatchAckResponse(BaseModel):
+    sequence_id: int
+    accepted_points: int
+    flagged_points: int = Field(description="Accepted, but outside the signal's valid range")
+    refusals: list[RefusalBody]
+
+
+class ReportedSignalBody(BaseModel):
+    signal: str
+    value: float
+    time: datetime
+    out_of_range: bool
+
+
+class TwinResponse(BaseModel):
+    equipment_id: str
+    reported: list[ReportedSignalBody]
+    last_seen_time: datetime | None
+    connected: bool
+
+
+class SeriesResponse(BaseModel):
+    signal: str
+    timestamps_ms: list[int]
+    values: list[float]
+
+
+class PointsResponse(BaseModel):
+    series: list[SeriesResponse]
+    next_page_token: str
+
+
+class SignalAggregatesBody(BaseModel):
+    signal: str
+    bucket_start_ms: list[int]
+    min: list[float]
+    max: list[float]
+    mean: list[float]
+    count: list[int]
+
+
+class AggregatesResponse(BaseModel):
+    signals: list[SignalAggregatesBody]

@@ -1,0 +1,180 @@
+"""Telemetry as the products service keeps it: recorded batches, the twin's
+reported state, and the questions people ask of a machine's time series.
+
+Storing is idempotent on the natural key (machine, signal, timestamp): a batch
+delivered or sent twice stores each point once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from imcloud_core.errors import FieldViolation, InvalidArgument
+
+OUT_OF_RANGE = 1  # point flag bit
+MAX_POINTS_PAGE = 10_000
+DEFAULT_POINTS_PAGE = 1_000
+MAX_BUCKETS = 10_000
+MIN_BUCKET_MS = 1_000
+ROLLUP_MS = 60_000
+
+
+@dataclass(frozen=True)
+class RecordedSeries:
+    signal: str
+    timestamps_ms: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    flags: npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True)
+class RecordedBatch:
+    tenant_id: str
+    equipment_id: str
+    sequence_id: int
+    receive_ms: int
+    series: tuple[RecordedSeries, ...]
+
+
+@dataclass(frozen=True)
+class LinkChange:
+    tenant_id: str
+    equipment_id: str
+    link_open: bool
+    change_ms: int
+
+
+@dataclass(frozen=True)
+class ReportedValue:
+    signal: str
+    value: float
+    ts_ms: int
+    out_of_range: bool
+
+
+@dataclass(frozen=True)
+class TwinState:
+    equipment_id: str
+    reported: tuple[ReportedValue, ...]
+    last_seen_ms: int | None
+    connected: bool
+
+
+@dataclass(frozen=True)
+class SeriesPoints:
+    signal: str
+    timestamps_ms: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    signal: str
+    bucket_start_ms: list[int]
+    minimum: list[float]
+    maximum: list[float]
+    mean: list[float]
+    count: list[int]
+
+
+class TelemetryStore(Protocol):
+    def record(self, batches: list[RecordedBatch]) -> int:
+        """Stores the batches' points once each; returns how many were new."""
+
+    def record_link_changes(self, changes: list[LinkChange]) -> None: ...
+
+    def twin(
+        self, *, tenant_id: str, equipment_id: str
+    ) -> tuple[list[ReportedValue], int | None, bool, int]:
+        """(latest values, last seen, link open, link change time) of a machine."""
+
+    def points(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        signals: list[str],
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+        after: tuple[str, int] | None,
+    ) -> list[tuple[str, int, float]]:
+        """Points ordered by (signal, time), starting after ``after``."""
+
+    def aggregates(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        signals: list[str],
+        start_ms: int,
+        end_ms: int,
+        bucket_ms: int,
+    ) -> list[Aggregates]: ...
+
+
+def check_range(start_ms: int, end_ms: int) -> None:
+    if end_ms <= start_ms:
+        raise InvalidArgument(
+            "the time range is empty", violations=(FieldViolation("end_ms", "must be > start_ms"),)
+        )
+
+
+def check_buckets(start_ms: int, end_ms: int, bucket_ms: int) -> None:
+    check_range(start_ms, end_ms)
+    if bucket_ms < MIN_BUCKET_MS:
+        raise InvalidArgument(
+            "buckets are too narrow",
+            violations=(FieldViolation("bucket_ms", f"must be at least {MIN_BUCKET_MS}"),),
+        )
+    buckets = (end_ms - 1) // bucket_ms - start_ms // bucket_ms + 1
+    if buckets > MAX_BUCKETS:
+        raise InvalidArgument(
+            f"{buckets} buckets asked for; at most {MAX_BUCKETS} per signal",
+            violations=(FieldViolation("bucket_ms", "widen the buckets or narrow the range"),),
+        )
+
+
+def points_page_size(requested: int) -> int:
+    if requested < 0 or requested > MAX_POINTS_PAGE:
+        raise InvalidArgument(
+            f"page_size must be between 1 and {MAX_POINTS_PAGE}",
+            violations=(FieldViolation("page_size", f"must be 1..{MAX_POINTS_PAGE}"),),
+        )
+    return requested or DEFAULT_POINTS_PAGE
+
+
+def group_points(rows: list[tuple[str, int, float]]) -> list[SeriesPoints]:
+    """Rows ordered by (signal, time) as one column-wise series per signal."""
+    grouped: dict[str, SeriesPoints] = {}
+    for signal, ts_ms, value in rows:
+        series = grouped.get(signal)
+        if series is None:
+            series = grouped[signal] = SeriesPoints(signal, [], [])
+        series.timestamps_ms.append(ts_ms)
+        series.values.append(value)
+    return list(grouped.values())
+
+
+def twin_state(
+    *,
+    equipment_id: str,
+    reported: list[ReportedValue],
+    last_seen_ms: int | None,
+    link_open: bool,
+    now_ms: int,
+    offline_after_ms: int,
+) -> TwinState:
+    """A machine is connected while its device link is open, or, for machines
+    that send over HTTP, while it was heard from recently."""
+    recent = last_seen_ms is not None and now_ms - last_seen_ms < offline_after_ms
+    return TwinState(
+        equipment_id=equipment_id,
+        reported=tuple(sorted(reported, key=lambda r: r.signal)),
+        last_seen_ms=last_seen_ms,
+        connected=link_open or recent,
+    )

@@ -1,0 +1,570 @@
+"""The time-series store: points, per-minute rollups and the twin's latest values.
+
+PostgreSQL: each handler call streams all its points into a temporary table with
+one binary COPY, then one statement inserts the new ones (ON CONFLICT DO
+NOTHING on the natural key) and folds exactly those into the rollups, so a
+redelivered batch changes nothing. Points are range-partitioned by day; a day's
+partition is created when its first point arrives and dropped after retention.
+
+SQLite (embedded mode): the same results with plain statements.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, and_, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+from imcloud_core.db import Database, is_postgresql
+from imcloud_core.logging import get_logger
+from imcloud_products.domain.telemetry import (
+    ROLLUP_MS,
+    Aggregates,
+    LinkChange,
+    RecordedBatch,
+    ReportedValue,
+)
+from imcloud_products.store.tables import (
+    telemetry_points,
+    telemetry_rollups,
+    telemetry_series,
+    twin_signals,
+    twins,
+)
+
+log = get_logger(__name__)
+
+DAY_MS = 86_400_000
+SeriesKey = tuple[str, str, str]  # tenant, equipment, signal
+
+# One row of PostgreSQL's binary COPY format for (series_id int4, ts_ms int8,
+# value float8, flags int2): a field count, then each field's length and value.
+_COPY_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("series_len", ">i4"), ("series_id", ">i4"),
+        ("ts_len", ">i4"), ("ts_ms", ">i8"),
+        ("value_len", ">i4"), ("value", ">f8"),
+        ("flags_len", ">i4"), ("flags", ">i2"),
+    ]
+)  # fmt: skip
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+
+
+class Columns:
+    """All points of a handler call, column by column."""
+
+    def __init__(self, series_ids: Sequence[npt.NDArray[np.int32]], batches: list[RecordedBatch]):
+        parts = [s for b in batches for s in b.series]
+        self.series_id: npt.NDArray[np.int32] = np.concatenate([*series_ids, np.empty(0, np.int32)])
+        self.ts_ms: npt.NDArray[np.int64] = np.concatenate(
+            [*(p.timestamps_ms for p in parts), np.empty(0, np.int64)]
+        )
+        self.value: npt.NDArray[np.float64] = np.concatenate(
+            [*(p.values for p in parts), np.empty(0, np.float64)]
+        )
+        self.flags: npt.NDArray[np.int16] = np.concatenate(
+            [*(p.flags for p in parts), np.empty(0, np.int16)]
+        )
+
+    def __len__(self) -> int:
+        return len(self.series_id)
+
+    def copy_payload(self) -> bytes:
+        rows = np.empty(len(self), dtype=_COPY_ROW)
+        rows["fields"] = 4
+        rows["series_len"], rows["ts_len"], rows["value_len"], rows["flags_len"] = 4, 8, 8, 2
+        rows["series_id"] = self.series_id
+        rows["ts_ms"] = self.ts_ms
+        rows["value"] = self.value
+        rows["flags"] = self.flags
+        return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+class SqlTelemetryStore:
+    def __init__(self, db: Database, *, retention_days: int, rollup_retention_days: int) -> None:
+        self._db = db
+        self._postgres = is_postgresql(db.engine)
+        self._retention_ms = retention_days * DAY_MS
+        self._rollup_retention_ms = rollup_retention_days * DAY_MS
+        self._series_ids: dict[SeriesKey, int] = {}
+        self._days_with_partition: set[int] = set()
+        self._lock = threading.Lock()
+
+    # -- writing -----------------------------------------------------------------
+
+    def record(self, batches: list[RecordedBatch]) -> int:
+        with self._db.engine.begin() as connection:
+            ids = self._resolve_series(
+                connection,
+                [(b.tenant_id, b.equipment_id, s.signal) for b in batches for s in b.series],
+            )
+            series_ids = [
+                np.full(len(s.values), ids[(b.tenant_id, b.equipment_id, s.signal)], np.int32)
+                for b in batches
+                for s in b.series
+            ]
+            columns = Columns(series_ids, batches)
+            if self._postgres:
+                added = self._record_postgres(connection, columns)
+            else:
+                added = self._record_sqlite(connection, columns)
+            self._update_last_seen(connection, batches)
+        return added
+
+    def _resolve_series(
+        self, connection: Connection, keys: Iterable[SeriesKey]
+    ) -> dict[SeriesKey, int]:
+        wanted = set(keys)
+        with self._lock:
+            missing = wanted - self._series_ids.keys()
+        if missing:
+            rows = [{"tenant_id": t, "equipment_id": e, "signal": s} for t, e, s in missing]
+            insert = pg_insert if self._postgres else sqlite_insert
+            connection.execute(insert(telemetry_series).on_conflict_do_nothing(), rows)
+            c = telemetry_series.c
+            found = connection.execute(
+                select(c.id, c.tenant_id, c.equipment_id, c.signal).where(
+                    tuple_(c.tenant_id, c.equipment_id, c.signal).in_(list(missing))
+                )
+            ).all()
+            with self._lock:
+                for row in found:
+                    self._series_ids[(row.tenant_id, row.equipment_id, row.signal)] = row.id
+        with self._lock:
+            return {key: self._series_ids[key] for key in wanted}
+
+    def _record_postgres(self, connection: Connection, columns: Columns) -> int:
+        if not len(columns):
+            return 0
+        self._ensure_partitions(connection, columns.ts_ms)
+        connection.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_points "
+            "(series_id int4, ts_ms int8, value float8, flags int2) ON COMMIT DELETE ROWS"
+        )
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy("COPY staged_points FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.write(columns.copy_payload())
+        # Only points that were new reach the rollups: a redelivery adds nothing.
+        added = connection.exec_driver_sql(
+            """
+            WITH added AS (
+                INSERT INTO telemetry_points (series_id, ts_ms, value, flags)
+                SELECT series_id, ts_ms, value, flags FROM staged_points
+                ON CONFLICT DO NOTHING
+                RETURNING series_id, ts_ms, value
+            ), folded AS (
+                INSERT INTO telemetry_rollups AS r (series_id, bucket_ms, min, max, sum, count)
+                SELECT series_id, ts_ms / 60000 * 60000,
+                       min(value), max(value), sum(value), count(*)
+                FROM added GROUP BY 1, 2
+                ON CONFLICT (series_id, bucket_ms) DO UPDATE SET
+                    min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+                    sum = r.sum + excluded.sum, count = r.count + excluded.count
+            )
+            SELECT count(*) FROM added
+            """
+        ).scalar_one()
+        connection.exec_driver_sql(
+            """
+            INSERT INTO twin_signals AS t (series_id, ts_ms, value, flags)
+            SELECT DISTINCT ON (series_id) series_id, ts_ms, value, flags
+            FROM staged_points ORDER BY series_id, ts_ms DESC
+            ON CONFLICT (series_id) DO UPDATE SET
+                ts_ms = excluded.ts_ms, value = excluded.value, flags = excluded.flags
+            WHERE excluded.ts_ms > t.ts_ms
+            """
+        )
+        return int(added)
+
+    def _ensure_partitions(self, connection: Connection, ts_ms: npt.NDArray[np.int64]) -> None:
+        for day in np.unique(ts_ms // DAY_MS).tolist():
+            if day in self._days_with_partition:
+                continue
+            name = f"telemetry_points_{datetime.fromtimestamp(day * 86_400, UTC):%Y%m%d}"
+            # A savepoint, so that losing a creation race to another replica
+            # leaves this transaction usable.
+            with connection.begin_nested():
+                try:
+                    connection.exec_driver_sql(
+                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF telemetry_points "
+                        f"FOR VALUES FROM ({day * DAY_MS}) TO ({(day + 1) * DAY_MS})"
+                    )
+                except (IntegrityError, ProgrammingError):
+                    log.info("partition created concurrently", partition=name)
+            self._days_with_partition.add(day)
+
+    def _record_sqlite(self, connection: Connection, columns: Columns) -> int:
+        if not len(columns):
+            return 0
+        # Drop points already stored (and repeats within this call), keep the rest.
+        order = np.lexsort((columns.ts_ms, columns.series_id))
+        sid, ts = columns.series_id[order], columns.ts_ms[order]
+        value, flags = columns.value[order], columns.flags[order]
+        first = np.ones(len(sid), dtype=bool)
+        first[1:] = (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
+        stored = self._stored_keys(connection, sid, ts)
+        new = first & ~np.array([(int(s), int(t)) in stored for s, t in zip(sid, ts, strict=True)])
+        sid, ts, value, flags = sid[new], ts[new], value[new], flags[new]
+        if not len(sid):
+            return 0
+        connection.execute(
+            telemetry_points.insert(),
+            [
+                {"series_id": int(s), "ts_ms": int(t), "value": float(v), "flags": int(f)}
+                for s, t, v, f in zip(sid, ts, value, flags, strict=True)
+            ],
+        )
+        self._fold_rollups_sqlite(connection, sid, ts, value)
+        self._latest_sqlite(connection, sid, ts, value, flags)
+        return len(sid)
+
+    @staticmethod
+    def _stored_keys(
+        connection: Connection, sid: npt.NDArray[np.int32], ts: npt.NDArray[np.int64]
+    ) -> set[tuple[int, int]]:
+        stored: set[tuple[int, int]] = set()
+        c = telemetry_points.c
+        for series_id in np.unique(sid).tolist():
+            mine = ts[sid == series_id]
+            rows = connection.execute(
+                select(c.series_id, c.ts_ms).where(
+                    c.series_id == series_id, c.ts_ms.between(int(mine.min()), int(mine.max()))
+                )
+            ).all()
+            stored.update((int(r.series_id), int(r.ts_ms)) for r in rows)
+        return stored
+
+    @staticmethod
+    def _fold_rollups_sqlite(
+        connection: Connection,
+        sid: npt.NDArray[np.int32],
+        ts: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64],
+    ) -> None:
+        buckets: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for s, b, v in zip(
+            sid.tolist(), (ts // ROLLUP_MS * ROLLUP_MS).tolist(), value.tolist(), strict=True
+        ):
+            buckets[(s, b)].append(v)
+        statement = sqlite_insert(telemetry_rollups)
+        r = telemetry_rollups.c
+        statement = statement.on_conflict_do_update(
+            index_elements=[r.series_id, r.bucket_ms],
+            set_={
+                "min": func.min(r.min, statement.excluded.min),
+                "max": func.max(r.max, statement.excluded.max),
+                "sum": r.sum + statement.excluded.sum,
+                "count": r.count + statement.excluded.count,
+            },
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "series_id": s,
+                    "bucket_ms": b,
+                    "min": min(v),
+                    "max": max(v),
+                    "sum": sum(v),
+                    "count": len(v),
+                }
+                for (s, b), v in buckets.items()
+            ],
+        )
+
+    @staticmethod
+    def _latest_sqlite(
+        connection: Connection,
+        sid: npt.NDArray[np.int32],
+        ts: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64],
+        flags: npt.NDArray[np.int16],
+    ) -> None:
+        # Sorted by (series, time): the last row of each series is its latest.
+        last = np.ones(len(sid), dtype=bool)
+        last[:-1] = sid[1:] != sid[:-1]
+        statement = sqlite_insert(twin_signals)
+        statement = statement.on_conflict_do_update(
+            index_elements=[twin_signals.c.series_id],
+            set_={
+                "ts_ms": statement.excluded.ts_ms,
+                "value": statement.excluded.value,
+                "flags": statement.excluded.flags,
+            },
+            where=statement.excluded.ts_ms > twin_signals.c.ts_ms,
+        )
+        connection.execute(
+            statement,
+            [
+                {"series_id": int(s), "ts_ms": int(t), "value": float(v), "flags": int(f)}
+                for s, t, v, f in zip(sid[last], ts[last], value[last], flags[last], strict=True)
+            ],
+        )
+
+    def _update_last_seen(self, connection: Connection, batches: list[RecordedBatch]) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for batch in batches:
+            key = (batch.tenant_id, batch.equipment_id)
+            seen[key] = max(seen.get(key, 0), batch.receive_ms)
+        self._upsert_twins(
+            connection,
+            [
+                {
+                    "tenant_id": t,
+                    "equipment_id": e,
+                    "last_seen_ms": ms,
+                    "link_open": False,
+                    "link_change_ms": 0,
+                }
+                for (t, e), ms in seen.items()
+            ],
+            update={"last_seen_ms": "last_seen_ms"},
+            newer_than="last_seen_ms",
+        )
+
+    def record_link_changes(self, changes: list[LinkChange]) -> None:
+        with self._db.engine.begin() as connection:
+            self._upsert_twins(
+                connection,
+                [
+                    {
+                        "tenant_id": c.tenant_id,
+                        "equipment_id": c.equipment_id,
+                        "last_seen_ms": None,
+                        "link_open": c.link_open,
+                        "link_change_ms": c.change_ms,
+                    }
+                    for c in changes
+                ],
+                update={"link_open": "link_open", "link_change_ms": "link_change_ms"},
+                newer_than="link_change_ms",
+            )
+
+    def _upsert_twins(
+        self,
+        connection: Connection,
+        rows: list[dict[str, Any]],
+        *,
+        update: dict[str, str],
+        newer_than: str,
+    ) -> None:
+        """Inserts twins, or updates the named columns where the row is newer.
+
+        Comparing times makes a redelivered or late event unable to undo a newer one.
+        """
+        if not rows:
+            return
+        insert = pg_insert if self._postgres else sqlite_insert
+        statement = insert(twins)
+        current = twins.c[newer_than]
+        statement = statement.on_conflict_do_update(
+            index_elements=[twins.c.equipment_id],
+            set_={column: statement.excluded[source] for column, source in update.items()},
+            where=func.coalesce(current, -1) < statement.excluded[newer_than],
+        )
+        for row in sorted(rows, key=lambda r: r["equipment_id"]):  # stable lock order
+            connection.execute(statement, row)
+
+    # -- retention ---------------------------------------------------------------
+
+    def apply_retention(self, now_ms: int) -> None:
+        points_before = now_ms - self._retention_ms
+        with self._db.engine.begin() as connection:
+            if self._postgres:
+                self._drop_old_partitions(connection, points_before)
+            else:
+                connection.execute(
+                    telemetry_points.delete().where(telemetry_points.c.ts_ms < points_before)
+                )
+            connection.execute(
+                telemetry_rollups.delete().where(
+                    telemetry_rollups.c.bucket_ms < now_ms - self._rollup_retention_ms
+                )
+            )
+
+    def _drop_old_partitions(self, connection: Connection, before_ms: int) -> None:
+        partitions = connection.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry_points'"
+            )
+        ).scalars()
+        for name in partitions:
+            day = datetime.strptime(name.removeprefix("telemetry_points_"), "%Y%m%d")
+            day_end_ms = int(day.replace(tzinfo=UTC).timestamp() * 1000) + DAY_MS
+            if day_end_ms <= before_ms:
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+                self._days_with_partition.discard(day_end_ms // DAY_MS - 1)
+                log.info("dropped telemetry partition past retention", partition=name)
+
+    # -- reading -----------------------------------------------------------------
+
+    def _series_of(
+        self, connection: Connection, tenant_id: str, equipment_id: str, signals: list[str]
+    ) -> dict[int, str]:
+        c = telemetry_series.c
+        query = select(c.id, c.signal).where(
+            c.tenant_id == tenant_id, c.equipment_id == equipment_id
+        )
+        if signals:
+            query = query.where(c.signal.in_(signals))
+        return {row.id: row.signal for row in connection.execute(query)}
+
+    def twin(
+        self, *, tenant_id: str, equipment_id: str
+    ) -> tuple[list[ReportedValue], int | None, bool, int]:
+        with self._db.engine.connect() as connection:
+            series = self._series_of(connection, tenant_id, equipment_id, [])
+            latest = connection.execute(
+                select(twin_signals).where(twin_signals.c.series_id.in_(list(series)))
+            ).all()
+            state = connection.execute(
+                select(twins).where(
+                    twins.c.tenant_id == tenant_id, twins.c.equipment_id == equipment_id
+                )
+            ).first()
+        reported = [
+            ReportedValue(series[r.series_id], r.value, r.ts_ms, bool(r.flags & 1)) for r in latest
+        ]
+        if state is None:
+            return reported, None, False, 0
+        return reported, state.last_seen_ms, state.link_open, state.link_change_ms
+
+    def points(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        signals: list[str],
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+        after: tuple[str, int] | None,
+    ) -> list[tuple[str, int, float]]:
+        with self._db.engine.connect() as connection:
+            series = self._series_of(connection, tenant_id, equipment_id, signals)
+            by_name = sorted(series.items(), key=lambda item: item[1])
+            rows: list[tuple[str, int, float]] = []
+            p = telemetry_points.c
+            for series_id, signal in by_name:
+                if after is not None and signal < after[0]:
+                    continue
+                since = after[1] + 1 if after is not None and signal == after[0] else start_ms
+                found = connection.execute(
+                    select(p.ts_ms, p.value)
+                    .where(p.series_id == series_id, p.ts_ms >= since, p.ts_ms < end_ms)
+                    .order_by(p.ts_ms)
+                    .limit(limit - len(rows))
+                ).all()
+                rows.extend((signal, r.ts_ms, r.value) for r in found)
+                if len(rows) >= limit:
+                    break
+        return rows
+
+    def aggregates(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        signals: list[str],
+        start_ms: int,
+        end_ms: int,
+        bucket_ms: int,
+    ) -> list[Aggregates]:
+        with self._db.engine.connect() as connection:
+            series = self._series_of(connection, tenant_id, equipment_id, signals)
+            if not series:
+                return []
+            summaries = Summaries(bucket_ms)
+            if bucket_ms % ROLLUP_MS == 0:
+                # Whole minutes from the rollups, the partial minutes at the ends from points.
+                first_minute = -(-start_ms // ROLLUP_MS) * ROLLUP_MS
+                last_minute = end_ms // ROLLUP_MS * ROLLUP_MS
+                if first_minute < last_minute:
+                    summaries.add(self._from_rollups(connection, series, first_minute, last_minute))
+                    edges = [(start_ms, first_minute), (last_minute, end_ms)]
+                else:
+                    edges = [(start_ms, end_ms)]
+            else:
+                edges = [(start_ms, end_ms)]
+            for low, high in edges:
+                if low < high:
+                    summaries.add(self._from_points(connection, series, low, high, bucket_ms))
+        return summaries.result(series)
+
+    @staticmethod
+    def _from_points(
+        connection: Connection, series: dict[int, str], low: int, high: int, bucket_ms: int
+    ) -> list[Any]:
+        p = telemetry_points.c
+        start = (p.ts_ms // bucket_ms * bucket_ms).label("bucket")
+        return list(
+            connection.execute(
+                select(
+                    p.series_id,
+                    start,
+                    func.min(p.value),
+                    func.max(p.value),
+                    func.sum(p.value),
+                    func.count(),
+                )
+                .where(p.series_id.in_(list(series)), and_(p.ts_ms >= low, p.ts_ms < high))
+                .group_by(p.series_id, start)
+            ).all()
+        )
+
+    @staticmethod
+    def _from_rollups(
+        connection: Connection, series: dict[int, str], low: int, high: int
+    ) -> list[Any]:
+        r = telemetry_rollups.c
+        return list(
+            connection.execute(
+                select(r.series_id, r.bucket_ms, r.min, r.max, r.sum, r.count).where(
+                    r.series_id.in_(list(series)), r.bucket_ms >= low, r.bucket_ms < high
+                )
+            ).all()
+        )
+
+
+class Summaries:
+    """Merges (series, bucket, min, max, sum, count) rows into buckets of one width."""
+
+    def __init__(self, bucket_ms: int) -> None:
+        self._width = bucket_ms
+        self._buckets: dict[tuple[int, int], list[float]] = {}
+
+    def add(self, rows: Iterable[Any]) -> None:
+        for series_id, start, low, high, total, count in rows:
+            key = (series_id, int(start) // self._width * self._width)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                self._buckets[key] = [low, high, total, count]
+            else:
+                bucket[0] = min(bucket[0], low)
+                bucket[1] = max(bucket[1], high)
+                bucket[2] += total
+                bucket[3] += count
+
+    def result(self, series: dict[int, str]) -> list[Aggregates]:
+        by_signal: dict[str, Aggregates] = {}
+        for (series_id, start), (low, high, total, count) in sorted(self._buckets.items()):
+            signal = series[series_id]
+            out = by_signal.setdefault(signal, Aggregates(signal, [], [], [], [], []))
+            out.bucket_start_ms.append(start)
+            out.minimum.append(low)
+            out.maximum.append(high)
+            out.mean.append(total / count)
+            out.count.append(int(count))
+        return [by_signal[name] for name in sorted(by_signal)]
