@@ -252,7 +252,7 @@ def get_twin(
     offline_after_ms: int,
 ) -> TwinState:
     get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
-    reported, last_seen_ms, link_open, _ = store.twin(
+    reported, last_seen_ms, link_open, link_change_ms = store.twin(
         tenant_id=tenant_id, equipment_id=equipment_id
     )
     return twin_state(
@@ -260,6 +260,7 @@ def get_twin(
         reported=reported,
         last_seen_ms=last_seen_ms,
         link_open=link_open,
+        link_change_ms=link_change_ms,
         now_ms=now_ms,
         offline_after_ms=offline_after_ms,
     )

@@ -166,12 +166,18 @@ def twin_state(
     reported: list[ReportedValue],
     last_seen_ms: int | None,
     link_open: bool,
+    link_change_ms: int,
     now_ms: int,
     offline_after_ms: int,
 ) -> TwinState:
     """A machine is connected while its device link is open, or, for machines
-    that send over HTTP, while it was heard from recently."""
-    recent = last_seen_ms is not None and now_ms - last_seen_ms < offline_after_ms
+    that send over HTTP, while it was heard from recently (and not only before
+    its link closed)."""
+    recent = (
+        last_seen_ms is not None
+        and now_ms - last_seen_ms < offline_after_ms
+        and last_seen_ms > link_change_ms
+    )
     return TwinState(
         equipment_id=equipment_id,
         reported=tuple(sorted(reported, key=lambda r: r.signal)),
