@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-tools lint proto proto-check infra-up infra-down clean
+.PHONY: help install run test test-unit test-tools bench lint proto proto-check infra-up infra-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test-tools: ## install the non-Python tools the tests call (docker-compose)
 
 test-unit: install test-tools ## run the tests that need no servers
 	$(UV) pytest tests/unit
+
+bench: install infra-up ## telemetry benchmark on real Kafka and PostgreSQL (minutes; writes tests/bench/results)
+	$(UV) python -m tests.bench.telemetry_bench
 
 lint: install proto-check ## ruff and mypy
 	$(UV) ruff check .

@@ -90,6 +90,12 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD';
+-- Tests drop their throwaway databases WITH (FORCE), which ends leftover sessions.
+DO \$\$ BEGIN
+  IF NOT pg_has_role('$ROLE', 'pg_signal_backend', 'member') THEN
+    GRANT pg_signal_backend TO $ROLE;
+  END IF;
+END \$\$;
 SQL
     for db in "${DATABASES[@]}"; do
       echo "SELECT 'CREATE DATABASE $db OWNER $ROLE' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db') \\gexec"

@@ -57,6 +57,10 @@ class SubscriptionSpec:
     group: str
     topics: Sequence[str]
     handler: BatchHandler
+    # Records per handler call; None takes the bus's setting.
+    max_records: int | None = None
+    # Members of the group in this process, each with its own thread.
+    members: int = 1
 
 
 def open_database(settings: Settings, *, service: str, package: str) -> Database:
@@ -108,9 +112,15 @@ class BackendService:
             thread.start()
             self._threads.append(thread)
         for spec in self.subscriptions:
-            self._active.append(
-                self.bus.subscribe(group=spec.group, topics=spec.topics, handler=spec.handler)
-            )
+            for _ in range(spec.members):
+                self._active.append(
+                    self.bus.subscribe(
+                        group=spec.group,
+                        topics=spec.topics,
+                        handler=spec.handler,
+                        max_records=spec.max_records,
+                    )
+                )
         log.info("service started", service=self.name, grpc=self.grpc_bind)
 
     def stop(self) -> None:

@@ -79,6 +79,12 @@ class TelemetrySettings(BaseModel):
     rollup_retention_days: int = Field(default=400, ge=1)
     # A machine not heard from for this long counts as disconnected.
     offline_after_s: int = Field(default=120, ge=1)
+    # Telemetry records (device batches) stored per transaction: fewer means
+    # points become queryable sooner, more means less overhead per point.
+    consumer_batch_records: int = Field(default=40, ge=1)
+    # Consumers per products process; they split the topic's partitions and let
+    # parsing in Python overlap with writing in the database.
+    consumers: int = Field(default=2, ge=1)
     # How long the gateway caches a machine's signal definitions.
     model_cache_s: float = Field(default=30.0, ge=0)
 

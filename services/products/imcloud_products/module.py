@@ -56,7 +56,15 @@ def build(runtime: Runtime) -> BackendService:
 
     def subscriptions(db: Database, staged: Outbox) -> list[SubscriptionSpec]:
         handler = telemetry_handler(telemetry_store(db), runtime.require_bus())
-        return [SubscriptionSpec(group=TELEMETRY_GROUP, topics=[Topic.TELEMETRY], handler=handler)]
+        return [
+            SubscriptionSpec(
+                group=TELEMETRY_GROUP,
+                topics=[Topic.TELEMETRY],
+                handler=handler,
+                max_records=settings.consumer_batch_records,
+                members=settings.consumers,
+            )
+        ]
 
     def background(db: Database) -> list[Callable[[threading.Event], None]]:
         return [lambda stopping: _retention_loop(telemetry_store(db), stopping)]

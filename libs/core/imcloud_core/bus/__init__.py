@@ -50,8 +50,14 @@ class EventBus(Protocol):
         """Returns when every record is durable; raises if any could not be."""
 
     def subscribe(
-        self, *, group: str, topics: Sequence[str], handler: BatchHandler
-    ) -> Subscription: ...
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        max_records: int | None = None,
+    ) -> Subscription:
+        """Hands the handler at most ``max_records`` records at once (default: settings)."""
 
     def ping(self) -> None:
         """Raises when the bus cannot be reached (readiness)."""

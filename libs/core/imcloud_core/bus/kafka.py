@@ -88,9 +88,16 @@ class KafkaBus:
             BUS_PUBLISHED.labels(record.topic).inc()
 
     def subscribe(
-        self, *, group: str, topics: Sequence[str], handler: BatchHandler
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        max_records: int | None = None,
     ) -> Subscription:
-        member = _KafkaMember(self, group, list(topics), handler)
+        member = _KafkaMember(
+            self, group, list(topics), handler, max_records or self._settings.max_poll_records
+        )
         self._subscriptions.append(member)
         member.start()
         return member
@@ -104,14 +111,14 @@ class KafkaBus:
         self._producer.close(timeout=10)
         self._admin.close()
 
-    def _consumer(self, group: str, topics: list[str]) -> KafkaConsumer:
+    def _consumer(self, group: str, topics: list[str], max_records: int) -> KafkaConsumer:
         return KafkaConsumer(
             *topics,
             **self._common,
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=self._settings.max_poll_records,
+            max_poll_records=max_records,
             max_partition_fetch_bytes=MAX_RECORD_BYTES,
             # A member that stops polling for this long is dropped from the group
             # and its partitions go to the others.
@@ -121,11 +128,18 @@ class KafkaBus:
 
 
 class _KafkaMember:
-    def __init__(self, bus: KafkaBus, group: str, topics: list[str], handler: BatchHandler) -> None:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        group: str,
+        topics: list[str],
+        handler: BatchHandler,
+        max_records: int,
+    ) -> None:
         self._bus = bus
         self.group = group
         self._handler = handler
-        self._consumer = bus._consumer(group, topics)
+        self._consumer = bus._consumer(group, topics, max_records)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"kafka-{group}", daemon=True)
 

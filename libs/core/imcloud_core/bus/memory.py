@@ -78,9 +78,14 @@ class InMemoryBus:
             self._changed.notify_all()
 
     def subscribe(
-        self, *, group: str, topics: Sequence[str], handler: BatchHandler
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        max_records: int | None = None,
     ) -> Subscription:
-        member = _Member(self, group, tuple(topics), handler)
+        member = _Member(self, group, tuple(topics), handler, max_records or self._max_poll_records)
         with self._changed:
             for topic in topics:
                 self._topic(topic)
@@ -124,7 +129,7 @@ class InMemoryBus:
             start = max(group.committed.get((topic, index), 0), partition.base_offset)
             if start < partition.end_offset:
                 first = start - partition.base_offset
-                return partition.records[first : first + self._max_poll_records]
+                return partition.records[first : first + member.max_records]
         return []
 
     def _commit(self, member: _Member, batch: Sequence[Record]) -> None:
@@ -155,9 +160,15 @@ class InMemoryBus:
 
 class _Member:
     def __init__(
-        self, bus: InMemoryBus, group: str, topics: tuple[str, ...], handler: BatchHandler
+        self,
+        bus: InMemoryBus,
+        group: str,
+        topics: tuple[str, ...],
+        handler: BatchHandler,
+        max_records: int,
     ) -> None:
         self.bus = bus
+        self.max_records = max_records
         self.group = group
         self.topics = topics
         self.handler = handler

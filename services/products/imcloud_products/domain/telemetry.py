@@ -7,8 +7,9 @@ delivered or sent twice stores each point once.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,8 @@ class RecordedBatch:
     sequence_id: int
     receive_ms: int
     series: tuple[RecordedSeries, ...]
+    # A checksum of the batch's content, to tell a resend from a reused sequence id.
+    fingerprint: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,13 @@ class Aggregates:
 
 
 class TelemetryStore(Protocol):
-    def record(self, batches: list[RecordedBatch]) -> int:
-        """Stores the batches' points once each; returns how many were new."""
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One database transaction; writes below take its handle."""
 
-    def record_link_changes(self, changes: list[LinkChange]) -> None: ...
+    def record(self, transaction: Any, batches: list[RecordedBatch]) -> list[RecordedBatch]:
+        """Stores the batches' points once each; returns the batches new to the store."""
+
+    def record_link_changes(self, transaction: Any, changes: list[LinkChange]) -> None: ...
 
     def twin(
         self, *, tenant_id: str, equipment_id: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from prometheus_client import Counter
@@ -24,18 +26,20 @@ log = get_logger(__name__)
 GROUP = "products.telemetry"
 STORED_POINTS = Counter(
     "imcloud_telemetry_stored_points_total",
-    "Telemetry points stored (new points only; redeliveries add none)",
+    "Telemetry points of batches new to the store",
 )
 REDELIVERED_POINTS = Counter(
-    "imcloud_telemetry_duplicate_points_total",
-    "Telemetry points received again (redelivered or resent) and not stored twice",
+    "imcloud_telemetry_redelivered_points_total",
+    "Telemetry points of batches received again (redelivered or resent), not stored twice",
 )
 DEAD_LETTERS = Counter(
     "imcloud_telemetry_dead_letters_total", "Telemetry records that could not be read"
 )
 
 
-def recorded_batch(tenant_id: str, message: pb.TelemetryRecorded) -> RecordedBatch:
+def recorded_batch(
+    tenant_id: str, message: pb.TelemetryRecorded, *, fingerprint: int
+) -> RecordedBatch:
     series = []
     for recorded in message.series:
         values = np.asarray(recorded.series.values, dtype=np.float64)
@@ -55,6 +59,7 @@ def recorded_batch(tenant_id: str, message: pb.TelemetryRecorded) -> RecordedBat
         sequence_id=message.sequence_id,
         receive_ms=message.receive_time.ToMilliseconds(),
         series=tuple(series),
+        fingerprint=fingerprint,
     )
 
 
@@ -62,9 +67,13 @@ def telemetry_handler(
     store: TelemetryStore,
     bus: EventBus,
     *,
-    after_store: Callable[[list[RecordedBatch]], None] = lambda batches: None,
+    after_store: Callable[[Any, list[RecordedBatch]], None] = lambda transaction, batches: None,
 ) -> Callable[[Sequence[Record]], None]:
-    """Stores a polled batch of records in one transaction; the bus commits after."""
+    """Stores a polled batch of records in one transaction; the bus commits after.
+
+    ``after_store`` runs in the same transaction with the batches new to the
+    store, so work derived from them (anomaly detection) happens exactly once.
+    """
 
     def handle(records: Sequence[Record]) -> None:
         batches: list[RecordedBatch] = []
@@ -74,7 +83,10 @@ def telemetry_handler(
             try:
                 envelope = parse_envelope(record.value)
                 if (recorded := unpack(envelope, pb.TelemetryRecorded)) is not None:
-                    batches.append(recorded_batch(envelope.tenant_id, recorded))
+                    fingerprint = zlib.crc32(envelope.payload.value)
+                    batches.append(
+                        recorded_batch(envelope.tenant_id, recorded, fingerprint=fingerprint)
+                    )
                 elif (changed := unpack(envelope, pb.DeviceConnectionChanged)) is not None:
                     changes.append(
                         LinkChange(
@@ -93,13 +105,13 @@ def telemetry_handler(
             # Kept on a dead-letter topic for inspection, never silently dropped.
             bus.publish([OutgoingRecord(f"{r.topic}.dlq", r.key, r.value) for r in unreadable])
             DEAD_LETTERS.inc(len(unreadable))
-        if batches:
-            received = sum(len(s.values) for b in batches for s in b.series)
-            added = store.record(batches)
-            STORED_POINTS.inc(added)
-            REDELIVERED_POINTS.inc(received - added)
-            after_store(batches)
-        if changes:
-            store.record_link_changes(changes)
+        with store.transaction() as transaction:
+            fresh = store.record(transaction, batches) if batches else []
+            after_store(transaction, fresh)
+            store.record_link_changes(transaction, changes)
+        received = sum(len(s.values) for b in batches for s in b.series)
+        stored = sum(len(s.values) for b in fresh for s in b.series)
+        STORED_POINTS.inc(stored)
+        REDELIVERED_POINTS.inc(received - stored)
 
     return handle

@@ -66,6 +66,18 @@ telemetry_series = Table(
     UniqueConstraint("tenant_id", "equipment_id", "signal"),
 )
 
+# The batches stored so far: a redelivered batch is recognised and skipped whole.
+telemetry_batches = Table(
+    "telemetry_batches",
+    metadata,
+    Column("equipment_id", String(36), primary_key=True),
+    Column("sequence_id", BigInteger, primary_key=True),
+    # A checksum of the batch's content: the same id with other content is no resend.
+    Column("fingerprint", BigInteger, nullable=False),
+    Column("receive_ms", BigInteger, nullable=False),
+    Index("ix_telemetry_batches_receive", "receive_ms"),
+)
+
 # Range-partitioned by day on PostgreSQL: retention drops whole partitions.
 telemetry_points = Table(
     "telemetry_points",

@@ -12,13 +12,14 @@ SQLite (embedded mode): the same results with plain statements.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -34,6 +35,7 @@ from imcloud_products.domain.telemetry import (
     ReportedValue,
 )
 from imcloud_products.store.tables import (
+    telemetry_batches,
     telemetry_points,
     telemetry_rollups,
     telemetry_series,
@@ -80,6 +82,14 @@ class Columns:
     def __len__(self) -> int:
         return len(self.series_id)
 
+    def take(self, positions: npt.NDArray[np.intp]) -> Columns:
+        taken = Columns([], [])
+        taken.series_id = self.series_id[positions]
+        taken.ts_ms = self.ts_ms[positions]
+        taken.value = self.value[positions]
+        taken.flags = self.flags[positions]
+        return taken
+
     def copy_payload(self) -> bytes:
         rows = np.empty(len(self), dtype=_COPY_ROW)
         rows["fields"] = 4
@@ -89,6 +99,46 @@ class Columns:
         rows["value"] = self.value
         rows["flags"] = self.flags
         return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def minute_rollups(
+    columns: Columns,
+) -> tuple[
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]:
+    """(series, minute, min, max, sum, count) of the points, per series and minute."""
+    minute = columns.ts_ms // ROLLUP_MS * ROLLUP_MS
+    order = np.lexsort((minute, columns.series_id))
+    sid, minute, value = columns.series_id[order], minute[order], columns.value[order]
+    starts = np.flatnonzero(
+        np.concatenate([[True], (sid[1:] != sid[:-1]) | (minute[1:] != minute[:-1])])
+    )
+    counts = np.diff(np.append(starts, len(sid)))
+    return (
+        sid[starts],
+        minute[starts],
+        np.minimum.reduceat(value, starts),
+        np.maximum.reduceat(value, starts),
+        np.add.reduceat(value, starts),
+        counts.astype(np.int64),
+    )
+
+
+def latest_points(
+    columns: Columns,
+) -> tuple[
+    npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int16]
+]:
+    """Each series' newest point."""
+    order = np.lexsort((columns.ts_ms, columns.series_id))
+    sid = columns.series_id[order]
+    last = order[np.concatenate([sid[1:] != sid[:-1], [True]])]
+    return columns.series_id[last], columns.ts_ms[last], columns.value[last], columns.flags[last]
 
 
 class SqlTelemetryStore:
@@ -103,24 +153,76 @@ class SqlTelemetryStore:
 
     # -- writing -----------------------------------------------------------------
 
-    def record(self, batches: list[RecordedBatch]) -> int:
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
         with self._db.engine.begin() as connection:
-            ids = self._resolve_series(
-                connection,
-                [(b.tenant_id, b.equipment_id, s.signal) for b in batches for s in b.series],
+            yield connection
+
+    def record(self, connection: Connection, batches: list[RecordedBatch]) -> list[RecordedBatch]:
+        """Stores the batches' points once each, in the caller's transaction.
+
+        Returns the batches stored now; a batch recorded before (same machine,
+        sequence id and content) is skipped, which is what redeliveries are.
+        """
+        fresh = self._unrecorded(connection, batches)
+        if not fresh:
+            return []
+        ids = self._resolve_series(
+            connection, [(b.tenant_id, b.equipment_id, s.signal) for b in fresh for s in b.series]
+        )
+        series_ids = [
+            np.full(len(s.values), ids[(b.tenant_id, b.equipment_id, s.signal)], np.int32)
+            for b in fresh
+            for s in b.series
+        ]
+        columns = Columns(series_ids, fresh)
+        if self._postgres:
+            self._record_postgres(connection, columns)
+        else:
+            self._record_sqlite(connection, columns)
+        insert = pg_insert if self._postgres else sqlite_insert
+        connection.execute(
+            insert(telemetry_batches).on_conflict_do_nothing(),
+            [
+                {
+                    "equipment_id": b.equipment_id,
+                    "sequence_id": b.sequence_id,
+                    "fingerprint": b.fingerprint,
+                    "receive_ms": b.receive_ms,
+                }
+                for b in fresh
+            ],
+        )
+        self._update_last_seen(connection, fresh)
+        return fresh
+
+    def _unrecorded(
+        self, connection: Connection, batches: list[RecordedBatch]
+    ) -> list[RecordedBatch]:
+        """The batches not recorded before, each once.
+
+        A sequence id seen with other content is not a resend (a device that
+        reused an id): those points go through, and the natural key still keeps
+        every point once.
+        """
+        c = telemetry_batches.c
+        known = {
+            (row.equipment_id, row.sequence_id, row.fingerprint)
+            for row in connection.execute(
+                select(c.equipment_id, c.sequence_id, c.fingerprint).where(
+                    tuple_(c.equipment_id, c.sequence_id).in_(
+                        list({(b.equipment_id, b.sequence_id) for b in batches})
+                    )
+                )
             )
-            series_ids = [
-                np.full(len(s.values), ids[(b.tenant_id, b.equipment_id, s.signal)], np.int32)
-                for b in batches
-                for s in b.series
-            ]
-            columns = Columns(series_ids, batches)
-            if self._postgres:
-                added = self._record_postgres(connection, columns)
-            else:
-                added = self._record_sqlite(connection, columns)
-            self._update_last_seen(connection, batches)
-        return added
+        }
+        fresh = []
+        for batch in batches:
+            key = (batch.equipment_id, batch.sequence_id, batch.fingerprint)
+            if key not in known:
+                known.add(key)
+                fresh.append(batch)
+        return fresh
 
     def _resolve_series(
         self, connection: Connection, keys: Iterable[SeriesKey]
@@ -144,48 +246,122 @@ class SqlTelemetryStore:
         with self._lock:
             return {key: self._series_ids[key] for key in wanted}
 
-    def _record_postgres(self, connection: Connection, columns: Columns) -> int:
+    def _record_postgres(self, connection: Connection, columns: Columns) -> None:
         if not len(columns):
-            return 0
+            return
         self._ensure_partitions(connection, columns.ts_ms)
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            # The usual case: every point is new, and COPY puts them in place.
+            with (
+                connection.begin_nested(),
+                cursor.copy("COPY telemetry_points FROM STDIN WITH (FORMAT BINARY)") as copy,
+            ):
+                copy.write(columns.copy_payload())
+        except (IntegrityError, UniqueViolation):
+            # Some points were stored before (a device resent them under a new
+            # sequence id): keep the new ones only, and fold only those.
+            self._record_postgres_overlapping(connection, cursor, columns)
+            return
+        self._fold_rollups(connection, *minute_rollups(columns))
+        self._keep_latest(connection, *latest_points(columns))
+
+    def _record_postgres_overlapping(
+        self, connection: Connection, cursor: Any, columns: Columns
+    ) -> None:
         connection.exec_driver_sql(
             "CREATE TEMP TABLE IF NOT EXISTS staged_points "
             "(series_id int4, ts_ms int8, value float8, flags int2) ON COMMIT DELETE ROWS"
         )
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy("COPY staged_points FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.write(columns.copy_payload())
-        # Only points that were new reach the rollups: a redelivery adds nothing.
-        added = connection.exec_driver_sql(
+        connection.exec_driver_sql(
             """
             WITH added AS (
                 INSERT INTO telemetry_points (series_id, ts_ms, value, flags)
                 SELECT series_id, ts_ms, value, flags FROM staged_points
                 ON CONFLICT DO NOTHING
                 RETURNING series_id, ts_ms, value
-            ), folded AS (
-                INSERT INTO telemetry_rollups AS r (series_id, bucket_ms, min, max, sum, count)
-                SELECT series_id, ts_ms / 60000 * 60000,
-                       min(value), max(value), sum(value), count(*)
-                FROM added GROUP BY 1, 2
-                ON CONFLICT (series_id, bucket_ms) DO UPDATE SET
-                    min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-                    sum = r.sum + excluded.sum, count = r.count + excluded.count
             )
-            SELECT count(*) FROM added
-            """
-        ).scalar_one()
-        connection.exec_driver_sql(
-            """
-            INSERT INTO twin_signals AS t (series_id, ts_ms, value, flags)
-            SELECT DISTINCT ON (series_id) series_id, ts_ms, value, flags
-            FROM staged_points ORDER BY series_id, ts_ms DESC
-            ON CONFLICT (series_id) DO UPDATE SET
-                ts_ms = excluded.ts_ms, value = excluded.value, flags = excluded.flags
-            WHERE excluded.ts_ms > t.ts_ms
+            INSERT INTO telemetry_rollups AS r (series_id, bucket_ms, min, max, sum, count)
+            SELECT series_id, ts_ms / 60000 * 60000, min(value), max(value), sum(value), count(*)
+            FROM added GROUP BY 1, 2
+            ON CONFLICT (series_id, bucket_ms) DO UPDATE SET
+                min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+                sum = r.sum + excluded.sum, count = r.count + excluded.count
             """
         )
-        return int(added)
+        self._keep_latest(connection, *latest_points(columns))
+
+    def _fold_rollups(
+        self,
+        connection: Connection,
+        series_id: npt.NDArray[np.int32],
+        bucket_ms: npt.NDArray[np.int64],
+        low: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        total: npt.NDArray[np.float64],
+        count: npt.NDArray[np.int64],
+    ) -> None:
+        """Adds per-minute summaries of new points to the rollups."""
+        insert = pg_insert if self._postgres else sqlite_insert
+        statement = insert(telemetry_rollups)
+        r = telemetry_rollups.c
+        least, greatest = (func.least, func.greatest) if self._postgres else (func.min, func.max)
+        statement = statement.on_conflict_do_update(
+            index_elements=[r.series_id, r.bucket_ms],
+            set_={
+                "min": least(r.min, statement.excluded.min),
+                "max": greatest(r.max, statement.excluded.max),
+                "sum": r.sum + statement.excluded.sum,
+                "count": r.count + statement.excluded.count,
+            },
+        )
+        connection.execute(
+            statement,
+            [
+                {"series_id": s, "bucket_ms": b, "min": lo, "max": hi, "sum": t, "count": n}
+                for s, b, lo, hi, t, n in zip(
+                    series_id.tolist(),
+                    bucket_ms.tolist(),
+                    low.tolist(),
+                    high.tolist(),
+                    total.tolist(),
+                    count.tolist(),
+                    strict=True,
+                )
+            ],
+        )
+
+    def _keep_latest(
+        self,
+        connection: Connection,
+        series_id: npt.NDArray[np.int32],
+        ts_ms: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64],
+        flags: npt.NDArray[np.int16],
+    ) -> None:
+        """Makes each series' newest point its twin value, unless a newer one is there."""
+        insert = pg_insert if self._postgres else sqlite_insert
+        statement = insert(twin_signals)
+        statement = statement.on_conflict_do_update(
+            index_elements=[twin_signals.c.series_id],
+            set_={
+                "ts_ms": statement.excluded.ts_ms,
+                "value": statement.excluded.value,
+                "flags": statement.excluded.flags,
+            },
+            where=statement.excluded.ts_ms > twin_signals.c.ts_ms,
+        )
+        connection.execute(
+            statement,
+            [
+                {"series_id": s, "ts_ms": t, "value": v, "flags": f}
+                for s, t, v, f in zip(
+                    series_id.tolist(), ts_ms.tolist(), value.tolist(), flags.tolist(), strict=True
+                )
+            ],
+        )
 
     def _ensure_partitions(self, connection: Connection, ts_ms: npt.NDArray[np.int64]) -> None:
         for day in np.unique(ts_ms // DAY_MS).tolist():
@@ -204,30 +380,36 @@ class SqlTelemetryStore:
                     log.info("partition created concurrently", partition=name)
             self._days_with_partition.add(day)
 
-    def _record_sqlite(self, connection: Connection, columns: Columns) -> int:
+    def _record_sqlite(self, connection: Connection, columns: Columns) -> None:
         if not len(columns):
-            return 0
+            return
         # Drop points already stored (and repeats within this call), keep the rest.
         order = np.lexsort((columns.ts_ms, columns.series_id))
         sid, ts = columns.series_id[order], columns.ts_ms[order]
-        value, flags = columns.value[order], columns.flags[order]
         first = np.ones(len(sid), dtype=bool)
         first[1:] = (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
         stored = self._stored_keys(connection, sid, ts)
-        new = first & ~np.array([(int(s), int(t)) in stored for s, t in zip(sid, ts, strict=True)])
-        sid, ts, value, flags = sid[new], ts[new], value[new], flags[new]
-        if not len(sid):
-            return 0
+        new = first & ~np.array(
+            [(s, t) in stored for s, t in zip(sid.tolist(), ts.tolist(), strict=True)]
+        )
+        kept = columns.take(order[new])
+        if not len(kept):
+            return
         connection.execute(
             telemetry_points.insert(),
             [
-                {"series_id": int(s), "ts_ms": int(t), "value": float(v), "flags": int(f)}
-                for s, t, v, f in zip(sid, ts, value, flags, strict=True)
+                {"series_id": s, "ts_ms": t, "value": v, "flags": f}
+                for s, t, v, f in zip(
+                    kept.series_id.tolist(),
+                    kept.ts_ms.tolist(),
+                    kept.value.tolist(),
+                    kept.flags.tolist(),
+                    strict=True,
+                )
             ],
         )
-        self._fold_rollups_sqlite(connection, sid, ts, value)
-        self._latest_sqlite(connection, sid, ts, value, flags)
-        return len(sid)
+        self._fold_rollups(connection, *minute_rollups(kept))
+        self._keep_latest(connection, *latest_points(kept))
 
     @staticmethod
     def _stored_keys(
@@ -244,73 +426,6 @@ class SqlTelemetryStore:
             ).all()
             stored.update((int(r.series_id), int(r.ts_ms)) for r in rows)
         return stored
-
-    @staticmethod
-    def _fold_rollups_sqlite(
-        connection: Connection,
-        sid: npt.NDArray[np.int32],
-        ts: npt.NDArray[np.int64],
-        value: npt.NDArray[np.float64],
-    ) -> None:
-        buckets: dict[tuple[int, int], list[float]] = defaultdict(list)
-        for s, b, v in zip(
-            sid.tolist(), (ts // ROLLUP_MS * ROLLUP_MS).tolist(), value.tolist(), strict=True
-        ):
-            buckets[(s, b)].append(v)
-        statement = sqlite_insert(telemetry_rollups)
-        r = telemetry_rollups.c
-        statement = statement.on_conflict_do_update(
-            index_elements=[r.series_id, r.bucket_ms],
-            set_={
-                "min": func.min(r.min, statement.excluded.min),
-                "max": func.max(r.max, statement.excluded.max),
-                "sum": r.sum + statement.excluded.sum,
-                "count": r.count + statement.excluded.count,
-            },
-        )
-        connection.execute(
-            statement,
-            [
-                {
-                    "series_id": s,
-                    "bucket_ms": b,
-                    "min": min(v),
-                    "max": max(v),
-                    "sum": sum(v),
-                    "count": len(v),
-                }
-                for (s, b), v in buckets.items()
-            ],
-        )
-
-    @staticmethod
-    def _latest_sqlite(
-        connection: Connection,
-        sid: npt.NDArray[np.int32],
-        ts: npt.NDArray[np.int64],
-        value: npt.NDArray[np.float64],
-        flags: npt.NDArray[np.int16],
-    ) -> None:
-        # Sorted by (series, time): the last row of each series is its latest.
-        last = np.ones(len(sid), dtype=bool)
-        last[:-1] = sid[1:] != sid[:-1]
-        statement = sqlite_insert(twin_signals)
-        statement = statement.on_conflict_do_update(
-            index_elements=[twin_signals.c.series_id],
-            set_={
-                "ts_ms": statement.excluded.ts_ms,
-                "value": statement.excluded.value,
-                "flags": statement.excluded.flags,
-            },
-            where=statement.excluded.ts_ms > twin_signals.c.ts_ms,
-        )
-        connection.execute(
-            statement,
-            [
-                {"series_id": int(s), "ts_ms": int(t), "value": float(v), "flags": int(f)}
-                for s, t, v, f in zip(sid[last], ts[last], value[last], flags[last], strict=True)
-            ],
-        )
 
     def _update_last_seen(self, connection: Connection, batches: list[RecordedBatch]) -> None:
         seen: dict[tuple[str, str], int] = {}
@@ -333,8 +448,8 @@ class SqlTelemetryStore:
             newer_than="last_seen_ms",
         )
 
-    def record_link_changes(self, changes: list[LinkChange]) -> None:
-        with self._db.engine.begin() as connection:
+    def record_link_changes(self, connection: Connection, changes: list[LinkChange]) -> None:
+        if changes:
             self._upsert_twins(
                 connection,
                 [
@@ -391,6 +506,10 @@ class SqlTelemetryStore:
                 telemetry_rollups.delete().where(
                     telemetry_rollups.c.bucket_ms < now_ms - self._rollup_retention_ms
                 )
+            )
+            # Redeliveries come within hours; the ledger needs no longer memory than points.
+            connection.execute(
+                telemetry_batches.delete().where(telemetry_batches.c.receive_ms < points_before)
             )
 
     def _drop_old_partitions(self, connection: Connection, before_ms: int) -> None:
@@ -492,7 +611,9 @@ class SqlTelemetryStore:
                 first_minute = -(-start_ms // ROLLUP_MS) * ROLLUP_MS
                 last_minute = end_ms // ROLLUP_MS * ROLLUP_MS
                 if first_minute < last_minute:
-                    summaries.add(self._from_rollups(connection, series, first_minute, last_minute))
+                    summaries.add(
+                        self._from_rollups(connection, series, first_minute, last_minute, bucket_ms)
+                    )
                     edges = [(start_ms, first_minute), (last_minute, end_ms)]
                 else:
                     edges = [(start_ms, end_ms)]
@@ -526,14 +647,22 @@ class SqlTelemetryStore:
 
     @staticmethod
     def _from_rollups(
-        connection: Connection, series: dict[int, str], low: int, high: int
+        connection: Connection, series: dict[int, str], low: int, high: int, bucket_ms: int
     ) -> list[Any]:
         r = telemetry_rollups.c
+        start = (r.bucket_ms // bucket_ms * bucket_ms).label("bucket")
         return list(
             connection.execute(
-                select(r.series_id, r.bucket_ms, r.min, r.max, r.sum, r.count).where(
-                    r.series_id.in_(list(series)), r.bucket_ms >= low, r.bucket_ms < high
+                select(
+                    r.series_id,
+                    start,
+                    func.min(r.min),
+                    func.max(r.max),
+                    func.sum(r.sum),
+                    func.sum(r.count),
                 )
+                .where(r.series_id.in_(list(series)), r.bucket_ms >= low, r.bucket_ms < high)
+                .group_by(r.series_id, start)
             ).all()
         )
 
@@ -547,6 +676,8 @@ class Summaries:
 
     def add(self, rows: Iterable[Any]) -> None:
         for series_id, start, low, high, total, count in rows:
+            # PostgreSQL sums integers as numeric; keep plain floats and ints.
+            low, high, total, count = float(low), float(high), float(total), int(count)
             key = (series_id, int(start) // self._width * self._width)
             bucket = self._buckets.get(key)
             if bucket is None:

@@ -1,0 +1,178 @@
+"""A plant's machines, stepped together at a fixed rate, reproducible by seed.
+
+The same seed gives the same readings and the same faults, tick for tick: time
+inside the simulation is the tick number over the rate, never the wall clock
+(only the timestamps put on the readings come from ``start_ms``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcloud_platform.simulator.faults import (
+    CODES,
+    DURATION_S,
+    SENSOR_FAULTS,
+    WEIGHT,
+    Bools,
+    Fault,
+    FaultBook,
+    FaultEvent,
+    Floats,
+)
+from imcloud_platform.simulator.machines import KINDS, MachineGroup
+from imcloud_platform.simulator.signals import MachineKind
+
+# The kinds of a fleet of n machines: the first n of this cycle (by KINDS index),
+# so three machines already show every kind.
+MIX = (0, 1, 2, 0)
+
+
+@dataclass(frozen=True)
+class Machine:
+    index: int
+    kind: MachineKind
+    number: int  # 1, 2, ... within its kind
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind.label} {self.number}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One tick of one kind's machines."""
+
+    kind: MachineKind
+    machines: range  # fleet indices
+    values: Floats  # machines x signals
+    reporting: Bools  # False for a machine in a dropout
+
+
+@dataclass(frozen=True)
+class Tick:
+    number: int
+    timestamp_ms: int
+    readings: tuple[Reading, ...]
+
+
+class Fleet:
+    def __init__(
+        self,
+        machines: int,
+        *,
+        seed: int | None = None,
+        rate_hz: float = 1.0,
+        start_ms: int = 0,
+        fault_rate_per_hour: float = 4.0,
+    ) -> None:
+        if machines < 1 or rate_hz <= 0:
+            raise ValueError("a fleet needs at least one machine and a positive rate")
+        self.rate_hz = rate_hz
+        self.dt = 1.0 / rate_hz
+        self.start_ms = start_ms
+        self.fault_rate_per_hour = fault_rate_per_hour
+        self.tick = 0
+        self.events: list[FaultEvent] = []
+
+        counts = Counter(MIX[i % len(MIX)] for i in range(machines))
+        streams = np.random.SeedSequence(seed).spawn(len(KINDS) + 1)
+        self._fault_rng = np.random.default_rng(streams[-1])
+        self.groups: list[tuple[MachineGroup, slice]] = []
+        self.machines: list[Machine] = []
+        for k, cls in enumerate(KINDS):
+            if not counts[k]:
+                continue
+            start = len(self.machines)
+            group = cls(counts[k], np.random.default_rng(streams[k]))
+            self.groups.append((group, slice(start, start + counts[k])))
+            self.machines += [Machine(start + j, cls.KIND, j + 1) for j in range(counts[k])]
+        self.faults = FaultBook(machines)
+        self._views = [self.faults.view(machines) for _, machines in self.groups]
+        # For random faults: each machine's group, and the faults each group can suffer.
+        self._group_of = np.concatenate(
+            [np.full(m.stop - m.start, g) for g, (_, m) in enumerate(self.groups)]
+        )
+
+    @property
+    def kinds(self) -> list[MachineKind]:
+        return [group.KIND for group, _ in self.groups]
+
+    def step(self) -> Tick:
+        """Advances every machine by one period and returns their readings."""
+        t = self.tick * self.dt
+        self._inject_random()
+        readings = []
+        for (group, machines), faults in zip(self.groups, self._views, strict=True):
+            values = group.step(t, self.dt, faults)
+            reporting = faults.corrupt(values)
+            readings.append(
+                Reading(group.KIND, range(machines.start, machines.stop), values, reporting)
+            )
+        self.faults.advance(self.dt)
+        tick = Tick(
+            number=self.tick,
+            timestamp_ms=self.start_ms + round(self.tick * 1000.0 / self.rate_hz),
+            readings=tuple(readings),
+        )
+        self.tick += 1
+        return tick
+
+    def inject(
+        self,
+        machine: int,
+        fault: Fault,
+        *,
+        duration_s: float | None = None,
+        severity: float = 1.0,
+        signal: str | None = None,
+    ) -> FaultEvent:
+        """Starts ``fault`` on a machine now (replacing its current fault)."""
+        group, machines = self.groups[int(self._group_of[machine])]
+        if fault not in (*group.FAULTS, *SENSOR_FAULTS):
+            raise ValueError(f"a {group.KIND.label} cannot suffer {fault}")
+        if duration_s is None:
+            duration_s = float(np.mean(DURATION_S[fault]))
+        column = -1
+        if fault in (Fault.SENSOR_STUCK, Fault.NAN_BURST):
+            column = group.double_signals[0] if signal is None else group.KIND.index(signal)
+        self.faults.start(machine, fault, duration_s=duration_s, severity=severity, signal=column)
+        event = FaultEvent(
+            machine=machine,
+            fault=fault,
+            start_s=self.tick * self.dt,
+            duration_s=duration_s,
+            severity=severity,
+            signal=group.KIND.signals[column].name if column >= 0 else None,
+        )
+        self.events.append(event)
+        return event
+
+    def active_faults(self) -> Counter[str]:
+        """How many machines suffer each fault now."""
+        codes = self.faults.code[self.faults.code != 0]
+        return Counter(str(CODES[c]) for c in codes)
+
+    def _inject_random(self) -> None:
+        if self.fault_rate_per_hour <= 0:
+            return
+        rng = self._fault_rng
+        chance = self.fault_rate_per_hour / 3600.0 * self.dt
+        struck = np.flatnonzero(self.faults.idle() & (rng.random(len(self.machines)) < chance))
+        for machine in struck:
+            group, _ = self.groups[int(self._group_of[machine])]
+            options = (*group.FAULTS, *SENSOR_FAULTS)
+            weights = np.array([WEIGHT[f] for f in options])
+            fault = options[int(rng.choice(len(options), p=weights / weights.sum()))]
+            low, high = DURATION_S[fault]
+            column = int(rng.choice(group.double_signals))
+            self.inject(
+                int(machine),
+                fault,
+                duration_s=float(rng.uniform(low, high)),
+                severity=float(rng.uniform(0.6, 1.0)),
+                signal=group.KIND.signals[column].name,
+            )

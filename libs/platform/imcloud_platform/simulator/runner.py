@@ -1,0 +1,195 @@
+"""Runs a fleet against the platform: one DeviceClient per machine, fed at the
+fleet's rate, with totals that a live display and the final summary read."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imcloud_device import DeviceClient, DeviceStats
+from imcloud_platform.simulator.fleet import Fleet, Tick
+from imcloud_platform.simulator.onboarding import OnboardedPlant
+
+# How often the totals are handed to the display.
+REPORT_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The sum of some machines' client stats."""
+
+    machines: int = 0
+    connected: int = 0
+    stopped: int = 0
+    recorded: int = 0
+    sent: int = 0
+    accepted: int = 0
+    flagged: int = 0
+    refused: int = 0
+    dropped: int = 0
+    buffered: int = 0
+    reconnects: int = 0
+    refused_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, stats: list[DeviceStats]) -> Totals:
+        return cls.combine([cls.one(s) for s in stats])
+
+    @classmethod
+    def one(cls, s: DeviceStats) -> Totals:
+        return cls(
+            machines=1,
+            connected=int(s.connected),
+            stopped=int(s.stopped),
+            recorded=s.points_recorded,
+            sent=s.points_sent,
+            accepted=s.points_accepted,
+            flagged=s.points_flagged,
+            refused=s.points_refused,
+            dropped=s.points_dropped,
+            buffered=s.points_buffered,
+            reconnects=s.reconnects,
+            refused_by_reason=dict(s.refused_by_reason),
+        )
+
+    @classmethod
+    def combine(cls, parts: list[Totals]) -> Totals:
+        reasons: Counter[str] = Counter()
+        for part in parts:
+            reasons.update(part.refused_by_reason)
+        return cls(
+            machines=sum(t.machines for t in parts),
+            connected=sum(t.connected for t in parts),
+            stopped=sum(t.stopped for t in parts),
+            recorded=sum(t.recorded for t in parts),
+            sent=sum(t.sent for t in parts),
+            accepted=sum(t.accepted for t in parts),
+            flagged=sum(t.flagged for t in parts),
+            refused=sum(t.refused for t in parts),
+            dropped=sum(t.dropped for t in parts),
+            buffered=sum(t.buffered for t in parts),
+            reconnects=sum(t.reconnects for t in parts),
+            refused_by_reason=dict(reasons),
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed_s: float
+    ticks: int
+    totals: Totals
+    active_faults: Counter[str]
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def cores(self) -> float:
+        return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class FleetRunner:
+    def __init__(
+        self,
+        fleet: Fleet,
+        plant: OnboardedPlant,
+        *,
+        device_link: str,
+        batch_points: int = 1000,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.fleet = fleet
+        self.plant = plant
+        self.clients = [
+            DeviceClient(
+                device_link,
+                machine.credential,
+                max_batch_points=batch_points,
+                flush_interval_s=flush_interval_s,
+            )
+            for machine in plant.machines
+        ]
+        self.ticks = 0
+        self.cpu = CpuUse(0.0, 0.0)
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        duration_s: float = 0.0,
+        report: Callable[[Progress], None] = lambda progress: None,
+    ) -> None:
+        """Feeds the clients tick by tick until ``stop`` is set or ``duration_s``
+        (0: no limit) of readings were made; then flushes and closes them."""
+        cpu_start, wall_start = _cpu_s(), time.monotonic()
+        self.fleet.start_ms = time.time_ns() // 1_000_000
+        for client in self.clients:
+            client.start()
+        period = self.fleet.dt
+        limit = round(duration_s * self.fleet.rate_hz) if duration_s > 0 else None
+        started = time.monotonic()
+        next_report = started
+        try:
+            while not stop.is_set() and (limit is None or self.ticks < limit):
+                self._record(self.fleet.step())
+                self.ticks += 1
+                now = time.monotonic()
+                if now >= next_report:
+                    report(self.progress(now - started))
+                    next_report = now + REPORT_EVERY_S
+                stop.wait(max(0.0, started + self.ticks * period - time.monotonic()))
+        finally:
+            self.close()
+            self.cpu = CpuUse(_cpu_s() - cpu_start, time.monotonic() - wall_start)
+            report(self.progress(time.monotonic() - started))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Gives the clients ``timeout_s`` together to deliver what they hold."""
+        deadline = time.monotonic() + timeout_s
+        for client in self.clients:
+            client.flush(max(0.0, deadline - time.monotonic()))
+        for client in self.clients:
+            client.close(0)
+
+    def _record(self, tick: Tick) -> None:
+        clients = self.clients
+        for reading in tick.readings:
+            names = reading.kind.signal_names
+            reporting = reading.reporting.tolist()
+            for row, machine, reports in zip(
+                reading.values.tolist(), reading.machines, reporting, strict=True
+            ):
+                if reports:
+                    clients[machine].record_snapshot(
+                        dict(zip(names, row, strict=True)), tick.timestamp_ms
+                    )
+
+    def stats(self) -> list[DeviceStats]:
+        return [client.stats() for client in self.clients]
+
+    def progress(self, elapsed_s: float) -> Progress:
+        return Progress(
+            elapsed_s=elapsed_s,
+            ticks=self.ticks,
+            totals=Totals.of(self.stats()),
+            active_faults=self.fleet.active_faults(),
+        )
+
+    def totals_by_kind(self) -> dict[str, Totals]:
+        stats = self.stats()
+        by_kind: dict[str, list[DeviceStats]] = {}
+        for onboarded, s in zip(self.plant.machines, stats, strict=True):
+            by_kind.setdefault(onboarded.machine.kind.label, []).append(s)
+        return {label: Totals.of(group) for label, group in by_kind.items()}
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
