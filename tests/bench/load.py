@@ -38,12 +38,22 @@ def run_stream(
     batches: int,
     in_flight: int,
     result: StreamResult,
+    points_per_s: float = 0.0,
 ) -> None:
-    """Sends ``batches`` batches; timestamps advance 1 ms per point, never repeating."""
+    """Sends ``batches`` batches; timestamps advance 1 ms per point, never repeating.
+
+    With ``points_per_s`` the stream is paced to that rate; otherwise it sends as
+    fast as acknowledgements come back.
+    """
     window = threading.Semaphore(in_flight)
+    batch_points = points_per_signal * len(signals)
 
     def requests() -> Iterator[pb.ConnectRequest]:
+        due = time.perf_counter()
         for number in range(batches):
+            if points_per_s:
+                time.sleep(max(0.0, due - time.perf_counter()))
+                due += batch_points / points_per_s
             window.acquire()
             first = start_ms + number * points_per_signal
             stamps = list(range(first, first + points_per_signal))
@@ -88,6 +98,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--in-flight", type=int, default=4)
     parser.add_argument("--start-ms", type=int, required=True)
+    parser.add_argument("--rate", type=float, default=0.0, help="points/s in all; 0: flat out")
     args = parser.parse_args()
     results = [StreamResult() for _ in args.machines]
     threads = [
@@ -100,6 +111,7 @@ def main() -> None:
                 "batches": args.batches,
                 "in_flight": args.in_flight,
                 "result": result,
+                "points_per_s": args.rate / len(args.machines),
             },
         )
         for m, result in zip(args.machines, results, strict=True)

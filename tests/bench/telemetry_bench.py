@@ -50,6 +50,9 @@ SIGNALS = 10
 POINTS_PER_SIGNAL = 500  # per batch: 5,000 points
 BATCHES_PER_MACHINE = 60  # 6,000,000 points in all
 MONTH_DAYS = 30
+# The target rate, held for about 30 s, to see latency when the platform keeps up.
+PACED_RATE = 100_000
+PACED_BATCHES = 30
 
 
 def say(message: str) -> None:
@@ -192,16 +195,23 @@ class LatencyProbe(threading.Thread):
                 time.sleep(0.005)
 
 
-def end_to_end(ports: Ports, env: dict[str, str], results: Results) -> list[dict[str, object]]:
+def end_to_end(
+    ports: Ports, env: dict[str, str], results: Results, *, rate: float, batches: int
+) -> None:
+    """Streams from a fresh fleet, flat out (rate 0) or paced, and measures."""
     say(f"onboarding {MACHINES} machines with {SIGNALS} signals")
     tenant, fleet = onboard(ports.base_url, MACHINES + 1)
     probe_machine, fleet = fleet[0], fleet[1:]
     products_db = env["IMCLOUD_DATABASE_URLS__PRODUCTS"]
-    total = MACHINES * BATCHES_PER_MACHINE * SIGNALS * POINTS_PER_SIGNAL
+    total = MACHINES * batches * SIGNALS * POINTS_PER_SIGNAL
+    pace = f"at {rate:,.0f} points/s" if rate else "as fast as the platform takes them"
+    label = "" if not rate else f" at {rate / 1000:,.0f}k points/s offered"
     say(
-        f"streaming {total:,} points from {MACHINES} machines, in batches of "
+        f"streaming {total:,} points from {MACHINES} machines {pace}, in batches of "
         f"{SIGNALS * POINTS_PER_SIGNAL:,}"
     )
+    probe_id = str(probe_machine["id"])
+    before = stored_points(products_db, except_machine=probe_id)
     probe = LatencyProbe(ports.base_url, tenant, probe_machine)
     probe.start()
     started = time.perf_counter()
@@ -217,9 +227,11 @@ def end_to_end(ports: Ports, env: dict[str, str], results: Results) -> list[dict
             "--points-per-signal",
             str(POINTS_PER_SIGNAL),
             "--batches",
-            str(BATCHES_PER_MACHINE),
+            str(batches),
             "--start-ms",
             str(int(time.time() * 1000) - 86_400_000),
+            "--rate",
+            str(rate),
         ],
         capture_output=True,
         text=True,
@@ -228,10 +240,12 @@ def end_to_end(ports: Ports, env: dict[str, str], results: Results) -> list[dict
     )
     sent = json.loads(load.stdout)
     assert not sent["errors"], sent["errors"]
-    results.add("device link: points acknowledged", sent["points"] / sent["seconds"], "points/s")
+    if not rate:
+        results.add(
+            "device link: points acknowledged", sent["points"] / sent["seconds"], "points/s"
+        )
     last_report = 0.0
-    probe_id = str(probe_machine["id"])
-    while (stored := stored_points(products_db, except_machine=probe_id)) < sent["points"]:
+    while (stored := stored_points(products_db, except_machine=probe_id) - before) < sent["points"]:
         if time.perf_counter() - last_report > 5:
             say(f"  stored {stored:,} of {sent['points']:,}")
             last_report = time.perf_counter()
@@ -241,13 +255,12 @@ def end_to_end(ports: Ports, env: dict[str, str], results: Results) -> list[dict
     elapsed = time.perf_counter() - started
     probe.stopping.set()
     probe.join()
-    results.add("end to end: points queryable", sent["points"] / elapsed, "points/s")
+    if not rate:
+        results.add("end to end: points queryable", sent["points"] / elapsed, "points/s")
     latencies = sorted(probe.latencies_ms)
-    results.add("latency send -> queryable, p50", statistics.median(latencies), "ms")
-    results.add("latency send -> queryable, p99", float(np.percentile(latencies, 99)), "ms")
-    results.extra["latency_samples"] = len(latencies)
-    results.extra["points_streamed"] = sent["points"]
-    return fleet
+    results.add(f"latency send -> queryable{label}, p50", statistics.median(latencies), "ms")
+    results.add(f"latency send -> queryable{label}, p99", float(np.percentile(latencies, 99)), "ms")
+    results.extra[f"latency samples{label}"] = len(latencies)
 
 
 # -- 3: baselines -------------------------------------------------------------------
@@ -459,14 +472,14 @@ def main() -> None:
     databases = FreshDatabases(POSTGRES_URL)
     try:
         with distributed_platform(databases) as (ports, env):
-            fleet = end_to_end(ports, env, results)
+            end_to_end(ports, env, results, rate=0, batches=BATCHES_PER_MACHINE)
+            end_to_end(ports, env, results, rate=PACED_RATE, batches=PACED_BATCHES)
             kafka_baseline(results)
             postgres_baseline(databases, results)
             tenant, machines = onboard(ports.base_url, 1)
             month_of_data(
                 ports, env, {**machines[0], "tenant": tenant, "tenant_id": tenant.id}, results
             )
-            del fleet
         report(results)
     finally:
         databases.drop_all()

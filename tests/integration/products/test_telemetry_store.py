@@ -203,3 +203,24 @@ def test_retention_drops_old_points_but_keeps_rollups(store: SqlTelemetryStore) 
     points, rolled = stored_rows(store)
     assert points == 60
     assert rolled == 120, "rollups outlive raw points"
+
+
+def test_a_rolled_back_transaction_leaves_nothing_half_known(store: SqlTelemetryStore) -> None:
+    """A handler that fails after recording gets its batch again; the retry must
+    store everything, findable, as if the first attempt never happened."""
+    machine = str(uuid.uuid4())
+    first = batch(machine, 1, T0 + 2 * DAY_MS + np.arange(10) * 1000, np.arange(10.0))
+    with pytest.raises(RuntimeError), store.transaction() as transaction:
+        store.record(transaction, [first])
+        raise RuntimeError("the handler failed after storing")
+    assert record(store, first) == 1
+    found = store.points(
+        tenant_id="tenant-a",
+        equipment_id=machine,
+        signals=[],
+        start_ms=T0,
+        end_ms=T0 + 3 * DAY_MS,
+        limit=100,
+        after=None,
+    )
+    assert [v for _, _, v in found] == list(np.arange(10.0))

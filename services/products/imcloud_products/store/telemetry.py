@@ -168,7 +168,7 @@ class SqlTelemetryStore:
         if not fresh:
             return []
         ids = self._resolve_series(
-            connection, [(b.tenant_id, b.equipment_id, s.signal) for b in fresh for s in b.series]
+            [(b.tenant_id, b.equipment_id, s.signal) for b in fresh for s in b.series]
         )
         series_ids = [
             np.full(len(s.values), ids[(b.tenant_id, b.equipment_id, s.signal)], np.int32)
@@ -224,22 +224,26 @@ class SqlTelemetryStore:
                 fresh.append(batch)
         return fresh
 
-    def _resolve_series(
-        self, connection: Connection, keys: Iterable[SeriesKey]
-    ) -> dict[SeriesKey, int]:
+    def _resolve_series(self, keys: Iterable[SeriesKey]) -> dict[SeriesKey, int]:
+        """The series ids of these keys, creating the missing series.
+
+        New series are committed on their own, before the caller's transaction
+        uses them, so the cache never holds an id that a rollback took back.
+        """
         wanted = set(keys)
         with self._lock:
             missing = wanted - self._series_ids.keys()
         if missing:
             rows = [{"tenant_id": t, "equipment_id": e, "signal": s} for t, e, s in missing]
             insert = pg_insert if self._postgres else sqlite_insert
-            connection.execute(insert(telemetry_series).on_conflict_do_nothing(), rows)
             c = telemetry_series.c
-            found = connection.execute(
-                select(c.id, c.tenant_id, c.equipment_id, c.signal).where(
-                    tuple_(c.tenant_id, c.equipment_id, c.signal).in_(list(missing))
-                )
-            ).all()
+            with self._db.engine.begin() as connection:
+                connection.execute(insert(telemetry_series).on_conflict_do_nothing(), rows)
+                found = connection.execute(
+                    select(c.id, c.tenant_id, c.equipment_id, c.signal).where(
+                        tuple_(c.tenant_id, c.equipment_id, c.signal).in_(list(missing))
+                    )
+                ).all()
             with self._lock:
                 for row in found:
                     self._series_ids[(row.tenant_id, row.equipment_id, row.signal)] = row.id
@@ -249,7 +253,7 @@ class SqlTelemetryStore:
     def _record_postgres(self, connection: Connection, columns: Columns) -> None:
         if not len(columns):
             return
-        self._ensure_partitions(connection, columns.ts_ms)
+        self._ensure_partitions(columns.ts_ms)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             # The usual case: every point is new, and COPY puts them in place.
@@ -363,21 +367,25 @@ class SqlTelemetryStore:
             ],
         )
 
-    def _ensure_partitions(self, connection: Connection, ts_ms: npt.NDArray[np.int64]) -> None:
+    def _ensure_partitions(self, ts_ms: npt.NDArray[np.int64]) -> None:
+        """Creates the day partitions these points need, each in its own transaction.
+
+        Creating a partition locks the whole points table, so it must not wait
+        inside a long transaction; and only a committed partition is remembered.
+        """
         for day in np.unique(ts_ms // DAY_MS).tolist():
             if day in self._days_with_partition:
                 continue
             name = f"telemetry_points_{datetime.fromtimestamp(day * 86_400, UTC):%Y%m%d}"
-            # A savepoint, so that losing a creation race to another replica
-            # leaves this transaction usable.
-            with connection.begin_nested():
-                try:
+            try:
+                with self._db.engine.begin() as connection:
                     connection.exec_driver_sql(
                         f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF telemetry_points "
                         f"FOR VALUES FROM ({day * DAY_MS}) TO ({(day + 1) * DAY_MS})"
                     )
-                except (IntegrityError, ProgrammingError):
-                    log.info("partition created concurrently", partition=name)
+            except (IntegrityError, ProgrammingError):
+                # Another replica created it between our check and our CREATE.
+                log.info("partition created concurrently", partition=name)
             self._days_with_partition.add(day)
 
     def _record_sqlite(self, connection: Connection, columns: Columns) -> None:
@@ -494,6 +502,9 @@ class SqlTelemetryStore:
     # -- retention ---------------------------------------------------------------
 
     def apply_retention(self, now_ms: int) -> None:
+        """Drops what is past retention, and readies the partitions of the next days."""
+        if self._postgres:
+            self._ensure_partitions(np.arange(now_ms - DAY_MS, now_ms + 3 * DAY_MS, DAY_MS))
         points_before = now_ms - self._retention_ms
         with self._db.engine.begin() as connection:
             if self._postgres:
@@ -672,30 +683,38 @@ class Summaries:
 
     def __init__(self, bucket_ms: int) -> None:
         self._width = bucket_ms
-        self._buckets: dict[tuple[int, int], list[float]] = {}
+        self._parts: list[npt.NDArray[np.float64]] = []
 
-    def add(self, rows: Iterable[Any]) -> None:
-        for series_id, start, low, high, total, count in rows:
-            # PostgreSQL sums integers as numeric; keep plain floats and ints.
-            low, high, total, count = float(low), float(high), float(total), int(count)
-            key = (series_id, int(start) // self._width * self._width)
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                self._buckets[key] = [low, high, total, count]
-            else:
-                bucket[0] = min(bucket[0], low)
-                bucket[1] = max(bucket[1], high)
-                bucket[2] += total
-                bucket[3] += count
+    def add(self, rows: list[Any]) -> None:
+        if rows:
+            # float64 holds every series id and millisecond time exactly (< 2**53).
+            self._parts.append(np.array(rows, dtype=np.float64).reshape(-1, 6))
 
     def result(self, series: dict[int, str]) -> list[Aggregates]:
-        by_signal: dict[str, Aggregates] = {}
-        for (series_id, start), (low, high, total, count) in sorted(self._buckets.items()):
-            signal = series[series_id]
-            out = by_signal.setdefault(signal, Aggregates(signal, [], [], [], [], []))
-            out.bucket_start_ms.append(start)
-            out.minimum.append(low)
-            out.maximum.append(high)
-            out.mean.append(total / count)
-            out.count.append(int(count))
-        return [by_signal[name] for name in sorted(by_signal)]
+        if not self._parts:
+            return []
+        rows = np.concatenate(self._parts)
+        series_id = rows[:, 0].astype(np.int64)
+        start = rows[:, 1].astype(np.int64) // self._width * self._width
+        keys, inverse = np.unique(np.stack([series_id, start], axis=1), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        low = np.full(len(keys), np.inf)
+        high = np.full(len(keys), -np.inf)
+        np.minimum.at(low, inverse, rows[:, 2])
+        np.maximum.at(high, inverse, rows[:, 3])
+        total = np.bincount(inverse, weights=rows[:, 4], minlength=len(keys))
+        count = np.bincount(inverse, weights=rows[:, 5], minlength=len(keys)).astype(np.int64)
+        results = []
+        for series_key in np.unique(keys[:, 0]).tolist():
+            mine = keys[:, 0] == series_key
+            results.append(
+                Aggregates(
+                    signal=series[series_key],
+                    bucket_start_ms=keys[mine, 1].tolist(),
+                    minimum=low[mine].tolist(),
+                    maximum=high[mine].tolist(),
+                    mean=(total[mine] / count[mine]).tolist(),
+                    count=count[mine].tolist(),
+                )
+            )
+        return sorted(results, key=lambda a: a.signal)
