@@ -12,6 +12,7 @@ import threading
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Integer,
     LargeBinary,
     MetaData,
@@ -58,7 +59,9 @@ class Outbox:
         self.table = table
         self._pending = threading.Event()
 
-    def add(self, session: Session, *, topic: str, key: str, envelope: EventEnvelope) -> None:
+    def add(
+        self, session: Session | Connection, *, topic: str, key: str, envelope: EventEnvelope
+    ) -> None:
         """Stages the event in the caller's transaction."""
         session.execute(
             self.table.insert().values(

@@ -135,27 +135,36 @@ class BackendService:
         log.info("service stopped", service=self.name)
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """What a service runs on its database: its gRPC servicers, event handlers
+    and background loops."""
+
+    servicers: Sequence[Registration]
+    subscriptions: Sequence[SubscriptionSpec] = ()
+    background: Sequence[Callable[[threading.Event], None]] = ()
+
+
 def build_backend_service(
     runtime: Runtime,
     *,
     name: str,
     package: str,
     outbox_table: Table,
-    servicers: Callable[[Database, Outbox], Sequence[Registration]],
-    subscriptions: Callable[[Database, Outbox], Sequence[SubscriptionSpec]] = lambda db, o: (),
-    background: Callable[[Database], Sequence[Callable[[threading.Event], None]]] = lambda db: (),
+    wire: Callable[[Database, Outbox], Wiring],
 ) -> BackendService:
-    """Opens the service's database and wires its servicers and handlers to it."""
+    """Opens the service's database and wires its parts to it."""
     settings = runtime.settings
     db = open_database(settings, service=name, package=package)
     outbox = Outbox(outbox_table)
+    wiring = wire(db, outbox)
     return BackendService(
         name=name,
         db=db,
         bus=runtime.require_bus(),
         grpc_bind=settings.grpc_endpoint(name).bind,
-        register_servicers=servicers(db, outbox),
+        register_servicers=wiring.servicers,
         outbox=outbox,
-        subscriptions=subscriptions(db, outbox),
-        background=background(db),
+        subscriptions=wiring.subscriptions,
+        background=wiring.background,
     )

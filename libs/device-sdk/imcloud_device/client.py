@@ -277,10 +277,11 @@ class DeviceClient:
             self._after_append(before, dropped)
 
     def _after_append(self, before: int, dropped: int) -> None:
-        buffered = len(self._buffer)
-        if before == 0 or self._pending_since is None:
+        if before == 0:
+            # The sender may be waiting with nothing to send: give it a deadline.
             self._pending_since = time.monotonic()
-        if before < self._max_batch <= buffered or (dropped and self._flush_waiters):
+            self._cond.notify_all()
+        elif before < self._max_batch <= len(self._buffer) or (dropped and self._flush_waiters):
             self._cond.notify_all()
 
     # -- waiting and looking -----------------------------------------------------

@@ -23,6 +23,8 @@ from imcloud_gateway.store.repository import GatewayUnitOfWork
 from imcloud_gateway.store.tables import outbox
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
+from imcloud_platform.simulator import command as simulator_command
+from imcloud_platform.simulator.demo import DemoPlant
 
 log = get_logger(__name__)
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518, 3.2).
@@ -36,9 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser(
+    up = commands.add_parser(
         "up",
         help="run the whole platform in this process (embedded: SQLite, in-process bus)",
+    )
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run a small simulated plant (5 machines at 1 Hz) in a new demo tenant",
     )
     serve = commands.add_parser(
         "serve", help="run one service of a distributed deployment (PostgreSQL and Kafka)"
@@ -62,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         "probe", help="exit 0 if the gRPC server at TARGET reports SERVING (health checks)"
     )
     probe.add_argument("target", help="host:port, e.g. 127.0.0.1:50051")
+    simulate = commands.add_parser(
+        "simulate",
+        help="onboard a simulated plant through the REST API and stream its telemetry",
+    )
+    simulator_command.add_arguments(simulate)
     revision = commands.add_parser(
         "make-migration", help="(developers) write the next migration of a service"
     )
@@ -134,7 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             # The embedded mode is for one person's machine: migrate and go.
             migrate(settings, [])
-            run("all", settings)
+            demo = DemoPlant(settings) if args.demo else None
+            if demo is not None:
+                demo.start()  # it waits for the platform to answer
+            try:
+                run("all", settings)
+            finally:
+                if demo is not None:
+                    demo.stop()
         elif args.command == "serve":
             _check_distributed(settings)
             run(args.service, settings)
@@ -147,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"tenant id: {created.id}\nowner API key (shown once): {owner_key}")
         elif args.command == "probe":
             return 0 if check_health(args.target) else 1
+        elif args.command == "simulate":
+            return simulator_command.simulate(args, settings)
         elif args.command == "make-migration":
             new_revision(package=SERVICES[args.service].package, message=args.message)
     except ConfigurationError as exc:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from imcloud_core.db import Database
 from imcloud_core.outbox import Outbox
-from imcloud_core.rpc import Registration
 from imcloud_core.service import (
     BackendService,
     Runtime,
     ServiceDefinition,
+    Wiring,
     build_backend_service,
 )
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
@@ -20,13 +20,17 @@ NAME = "production"
 PACKAGE = "imcloud_production"
 
 
-def _servicers(db: Database, staged: Outbox) -> list[Registration]:
-    return [register(ProductionServicer(lambda: ProductionUnitOfWork(db, staged, to_outbox_entry)))]
+def _wire(db: Database, staged: Outbox) -> Wiring:
+    return Wiring(
+        servicers=[
+            register(ProductionServicer(lambda: ProductionUnitOfWork(db, staged, to_outbox_entry)))
+        ]
+    )
 
 
 def build(runtime: Runtime) -> BackendService:
     return build_backend_service(
-        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, servicers=_servicers
+        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=_wire
     )
 
 

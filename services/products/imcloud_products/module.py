@@ -10,18 +10,22 @@ from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
-from imcloud_core.rpc import Registration
 from imcloud_core.service import (
     BackendService,
     Runtime,
     ServiceDefinition,
     SubscriptionSpec,
+    Wiring,
     build_backend_service,
 )
+from imcloud_core.settings import TelemetrySettings
 from imcloud_products.api.grpc_servicer import ProductsServicer, register
+from imcloud_products.domain.anomaly import DetectorConfig
+from imcloud_products.events.health import HealthMonitor
 from imcloud_products.events.publishing import to_outbox_entry
 from imcloud_products.events.telemetry import GROUP as TELEMETRY_GROUP
 from imcloud_products.events.telemetry import telemetry_handler
+from imcloud_products.store.monitoring import SqlHealthReader, SqlMonitorRepository
 from imcloud_products.store.repository import ProductsUnitOfWork
 from imcloud_products.store.tables import outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
@@ -29,64 +33,78 @@ from imcloud_products.store.telemetry import SqlTelemetryStore
 NAME = "products"
 PACKAGE = "imcloud_products"
 RETENTION_EVERY_S = 3600.0
+SWEEP_EVERY_S = 10.0
 log = get_logger(__name__)
 
 
 def build(runtime: Runtime) -> BackendService:
     settings = runtime.settings.telemetry
-    stores: dict[int, SqlTelemetryStore] = {}
 
-    def telemetry_store(db: Database) -> SqlTelemetryStore:
-        # One store per database, shared by the servicer, the handler and retention.
-        if id(db) not in stores:
-            stores[id(db)] = SqlTelemetryStore(
-                db,
-                retention_days=settings.retention_days,
-                rollup_retention_days=settings.rollup_retention_days,
-            )
-        return stores[id(db)]
-
-    def servicers(db: Database, staged: Outbox) -> list[Registration]:
+    def wire(db: Database, staged: Outbox) -> Wiring:
+        store = SqlTelemetryStore(
+            db,
+            retention_days=settings.retention_days,
+            rollup_retention_days=settings.rollup_retention_days,
+        )
+        health = HealthMonitor(
+            db=db,
+            store=store,
+            monitors=SqlMonitorRepository(db),
+            outbox=staged,
+            config=DetectorConfig(),
+        )
         servicer = ProductsServicer(
             lambda: ProductsUnitOfWork(db, staged, to_outbox_entry),
-            telemetry_store(db),
+            store,
+            health=health,
+            health_reader=SqlHealthReader(db),
             offline_after_ms=settings.offline_after_s * 1000,
         )
-        return [register(servicer)]
-
-    def subscriptions(db: Database, staged: Outbox) -> list[SubscriptionSpec]:
-        handler = telemetry_handler(telemetry_store(db), runtime.require_bus())
-        return [
-            SubscriptionSpec(
-                group=TELEMETRY_GROUP,
-                topics=[Topic.TELEMETRY],
-                handler=handler,
-                max_records=settings.consumer_batch_records,
-                members=settings.consumers,
-            )
-        ]
-
-    def background(db: Database) -> list[Callable[[threading.Event], None]]:
-        return [lambda stopping: _retention_loop(telemetry_store(db), stopping)]
+        telemetry = SubscriptionSpec(
+            group=TELEMETRY_GROUP,
+            topics=[Topic.TELEMETRY],
+            handler=telemetry_handler(store, runtime.require_bus(), after_store=health),
+            max_records=settings.consumer_batch_records,
+            members=settings.consumers,
+        )
+        return Wiring(
+            servicers=[register(servicer)],
+            subscriptions=[telemetry],
+            background=[
+                _every(
+                    RETENTION_EVERY_S,
+                    "telemetry retention",
+                    lambda: store.apply_retention(_now_ms()),
+                ),
+                _every(SWEEP_EVERY_S, "connectivity sweep", lambda: _sweep(health, settings)),
+            ],
+        )
 
     return build_backend_service(
-        runtime,
-        name=NAME,
-        package=PACKAGE,
-        outbox_table=outbox,
-        servicers=servicers,
-        subscriptions=subscriptions,
-        background=background,
+        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=wire
     )
 
 
-def _retention_loop(store: SqlTelemetryStore, stopping: threading.Event) -> None:
-    while not stopping.is_set():
-        try:
-            store.apply_retention(int(time.time() * 1000))
-        except Exception:
-            log.exception("telemetry retention failed; trying again later")
-        stopping.wait(RETENTION_EVERY_S)
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _sweep(health: HealthMonitor, settings: TelemetrySettings) -> None:
+    health.sweep(now_ms=_now_ms(), offline_after_ms=settings.offline_after_s * 1000)
+
+
+def _every(
+    period_s: float, what: str, work: Callable[[], None]
+) -> Callable[[threading.Event], None]:
+    def loop(stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            try:
+                work()
+            except Exception:
+                log.exception("background work failed; trying again later", work=what)
+            stopping.wait(period_s)
+
+    return loop
 
 
 SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)

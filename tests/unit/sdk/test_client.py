@@ -69,7 +69,10 @@ def test_a_partial_batch_leaves_after_the_flush_interval(
     client = make_client(server.target, flush_interval_s=0.05).start()
     client.record("speed", 1.0)
     link.wait_for_batches(1, timeout_s=5)
-    assert series_points(link) == 1
+    time.sleep(0.2)  # the sender is idle now, waiting for points
+    client.record("speed", 2.0)
+    link.wait_for_batches(2, timeout_s=5)
+    assert series_points(link) == 2
 
 
 def test_no_more_than_max_in_flight_batches_wait_for_their_acks(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from imcloud_platform.simulator.faults import FaultEvent
 from imcloud_platform.simulator.runner import CpuUse, Progress, Totals
+
+# Rates over shorter spans than this are noise; the previous ones are kept.
+MIN_RATE_SPAN_S = 0.25
 
 
 def _n(value: float) -> str:
@@ -33,14 +36,15 @@ class LiveView:
     def render(self, progress: Progress) -> Panel:
         totals = progress.totals
         previous = self._previous
-        if previous is not None and progress.elapsed_s > previous.elapsed_s:
-            span = progress.elapsed_s - previous.elapsed_s
+        if previous is None:
+            self._previous = progress
+        elif (span := progress.elapsed_s - previous.elapsed_s) >= MIN_RATE_SPAN_S:
             self._rates = (
                 (totals.sent - previous.totals.sent) / span,
                 (totals.accepted - previous.totals.accepted) / span,
                 (totals.refused - previous.totals.refused) / span,
             )
-        self._previous = progress
+            self._previous = progress
         sent, accepted, refused = self._rates
 
         grid = Table.grid(padding=(0, 2))
@@ -51,7 +55,7 @@ class LiveView:
         grid.add_row(
             "machines",
             f"{totals.connected} of {totals.machines} connected"
-            + (f", [red]{totals.stopped} stopped[/red]" if totals.stopped else ""),
+            + (f", [red]{totals.failed} stopped by an error[/red]" if totals.failed else ""),
         )
         grid.add_row(
             "points/s",
@@ -83,12 +87,11 @@ def summary(
     ticks: int,
 ) -> Group:
     table = Table(title="Simulation summary", title_justify="left")
-    table.add_column("machines", justify="left")
-    for heading in ("count", "recorded", "accepted", "flagged", "refused", "dropped", "unsent"):
-        table.add_column(heading, justify="right")
-    table.add_column("refused by reason")
-    rows = [*by_kind.items(), ("all", Totals.combine(list(by_kind.values())))]
-    for label, totals in rows:
+    for heading in ("machines", "count", "recorded", "accepted", "flagged", "refused", "dropped"):
+        table.add_column(heading, justify="left" if heading == "machines" else "right")
+    table.add_column("unsent", justify="right")
+    everything = Totals.combine(list(by_kind.values()))
+    for label, totals in [*by_kind.items(), ("all", everything)]:
         table.add_row(
             label,
             _n(totals.machines),
@@ -98,12 +101,12 @@ def summary(
             _n(totals.refused),
             _n(totals.dropped),
             _n(totals.buffered),
-            _reasons(totals.refused_by_reason),
             style="bold" if label == "all" else None,
         )
     injected = Counter(str(event.fault) for event in faults)
-    lines = [
+    lines: list[RenderableType] = [
         table,
+        Text(f"refused by reason: {_reasons(everything.refused_by_reason)}"),
         Text(
             "faults injected: "
             + (", ".join(f"{name} {count}" for name, count in sorted(injected.items())) or "none")
@@ -114,4 +117,3 @@ def summary(
         ),
     ]
     return Group(*lines)
-

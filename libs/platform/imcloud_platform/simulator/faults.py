@@ -83,10 +83,12 @@ class FaultBook:
         return view
 
     def active(self, fault: Fault) -> Bools:
-        return self.code == CODE[fault]
+        active: Bools = self.code == CODE[fault]
+        return active
 
     def idle(self) -> Bools:
-        return self.code == 0
+        idle: Bools = self.code == 0
+        return idle
 
     def start(
         self, machine: int, fault: Fault, *, duration_s: float, severity: float, signal: int

@@ -131,7 +131,7 @@ class Fleet:
         signal: str | None = None,
     ) -> FaultEvent:
         """Starts ``fault`` on a machine now (replacing its current fault)."""
-        group, machines = self.groups[int(self._group_of[machine])]
+        group, _ = self.groups[int(self._group_of[machine])]
         if fault not in (*group.FAULTS, *SENSOR_FAULTS):
             raise ValueError(f"a {group.KIND.label} cannot suffer {fault}")
         if duration_s is None:

@@ -67,7 +67,7 @@ class DutyCycle:
         self.previous = self.state.copy()
         self.remaining -= dt
         self.elapsed += dt
-        due = self.remaining <= 0
+        due: Bools = self.remaining <= 0
         if due.any():
             rows = np.flatnonzero(due)
             draw = self._rng.random(rows.size)

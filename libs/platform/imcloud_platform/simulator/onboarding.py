@@ -53,9 +53,10 @@ class PlatformApi:
         requests_per_s: float = 100.0,
         timeout_s: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
         self._interval_s = 1.0 / requests_per_s
         self._next_at = 0.0
         self._sleep = sleep
@@ -135,7 +136,9 @@ def sign_up(api: PlatformApi, name: str) -> str:
 
 def ensure_model(api: PlatformApi, kind: MachineKind) -> str:
     """The id of the kind's equipment model, registered (or brought up to date) by name."""
-    response = api.request("POST", "/v1/equipment-models", json=kind.model_body(), accept=(201, 409))
+    response = api.request(
+        "POST", "/v1/equipment-models", json=kind.model_body(), accept=(201, 409)
+    )
     if response.status_code == 201:
         return str(response.json()["id"])
     token = ""

@@ -24,7 +24,8 @@ class Totals:
 
     machines: int = 0
     connected: int = 0
-    stopped: int = 0
+    # Stopped by a fatal error, e.g. a revoked credential.
+    failed: int = 0
     recorded: int = 0
     sent: int = 0
     accepted: int = 0
@@ -44,7 +45,7 @@ class Totals:
         return cls(
             machines=1,
             connected=int(s.connected),
-            stopped=int(s.stopped),
+            failed=int(s.fatal_error is not None),
             recorded=s.points_recorded,
             sent=s.points_sent,
             accepted=s.points_accepted,
@@ -64,7 +65,7 @@ class Totals:
         return cls(
             machines=sum(t.machines for t in parts),
             connected=sum(t.connected for t in parts),
-            stopped=sum(t.stopped for t in parts),
+            failed=sum(t.failed for t in parts),
             recorded=sum(t.recorded for t in parts),
             sent=sum(t.sent for t in parts),
             accepted=sum(t.accepted for t in parts),
@@ -124,10 +125,12 @@ class FleetRunner:
         stop: threading.Event,
         *,
         duration_s: float = 0.0,
+        close_timeout_s: float = 10.0,
         report: Callable[[Progress], None] = lambda progress: None,
     ) -> None:
         """Feeds the clients tick by tick until ``stop`` is set or ``duration_s``
-        (0: no limit) of readings were made; then flushes and closes them."""
+        (0: no limit) of readings were made; then gives them ``close_timeout_s``
+        to deliver what they hold and closes them."""
         cpu_start, wall_start = _cpu_s(), time.monotonic()
         self.fleet.start_ms = time.time_ns() // 1_000_000
         for client in self.clients:
@@ -146,15 +149,16 @@ class FleetRunner:
                     next_report = now + REPORT_EVERY_S
                 stop.wait(max(0.0, started + self.ticks * period - time.monotonic()))
         finally:
-            self.close()
-            self.cpu = CpuUse(_cpu_s() - cpu_start, time.monotonic() - wall_start)
             report(self.progress(time.monotonic() - started))
+            self.close(close_timeout_s)
+            self.cpu = CpuUse(_cpu_s() - cpu_start, time.monotonic() - wall_start)
 
-    def close(self, timeout_s: float = 10.0) -> None:
+    def close(self, timeout_s: float) -> None:
         """Gives the clients ``timeout_s`` together to deliver what they hold."""
         deadline = time.monotonic() + timeout_s
         for client in self.clients:
-            client.flush(max(0.0, deadline - time.monotonic()))
+            if timeout_s > 0 and not client.stopped:
+                client.flush(max(0.0, deadline - time.monotonic()))
         for client in self.clients:
             client.close(0)
 

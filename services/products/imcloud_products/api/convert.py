@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from imcloud.products.v1 import equipment_events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import timestamp, timestamp_ms
 from imcloud_products.domain.model import Equipment, EquipmentModel, SignalDefinition, SignalType
@@ -78,3 +82,33 @@ def twin_message(twin: TwinState) -> pb.Twin:
     if twin.last_seen_ms is not None:
         message.last_seen_time.CopyFrom(timestamp_ms(twin.last_seen_ms))
     return message
+
+
+EPISODE_KINDS = {
+    "anomaly": equipment_events_pb2.EPISODE_KIND_ANOMALY,
+    "data_quality": equipment_events_pb2.EPISODE_KIND_DATA_QUALITY,
+}
+EPISODE_KINDS_BY_MESSAGE = {number: kind for kind, number in EPISODE_KINDS.items()}
+SEVERITIES = {
+    "low": equipment_events_pb2.EPISODE_SEVERITY_LOW,
+    "medium": equipment_events_pb2.EPISODE_SEVERITY_MEDIUM,
+    "high": equipment_events_pb2.EPISODE_SEVERITY_HIGH,
+}
+
+
+def episode_message(row: Mapping[str, Any]) -> equipment_events_pb2.AnomalyEpisode:
+    """An episode as stored (a row or a StoredEpisode's fields) as a message."""
+    return equipment_events_pb2.AnomalyEpisode(
+        id=row["id"],
+        equipment_id=row["equipment_id"],
+        kind=EPISODE_KINDS[row["kind"]],
+        start_time=timestamp_ms(row["start_ms"]),
+        end_time=timestamp_ms(row["end_ms"]),
+        peak_score=row["peak_score"],
+        peak_time=timestamp_ms(row["peak_ms"]),
+        rows=row["rows"],
+        severity=SEVERITIES[row["severity"]],
+        top_signals=row["top_signals"],
+        quality_issues=row["quality_issues"],
+        closed=row["closed"],
+    )

@@ -13,14 +13,18 @@ from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.rpc import call_context, registrar
 from imcloud_core.updates import checked_update_paths
 from imcloud_products.api.convert import (
+    EPISODE_KINDS_BY_MESSAGE,
+    episode_message,
     equipment_message,
     equipment_model_message,
     signal_definition,
     twin_message,
 )
 from imcloud_products.domain import services
+from imcloud_products.domain.monitoring import HealthReader, health_score
 from imcloud_products.domain.ports import UnitOfWork
 from imcloud_products.domain.telemetry import TelemetryStore
+from imcloud_products.events.health import HealthMonitor
 
 
 class ProductsServicer(pb_grpc.ProductsServiceServicer):
@@ -29,10 +33,14 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         unit_of_work: Callable[[], UnitOfWork],
         telemetry: TelemetryStore,
         *,
+        health: HealthMonitor,
+        health_reader: HealthReader,
         offline_after_ms: int,
     ) -> None:
         self._uow = unit_of_work
         self._telemetry = telemetry
+        self._health = health
+        self._health_reader = health_reader
         self._offline_after_ms = offline_after_ms
 
     # -- equipment models -- (gRPC method names are PascalCase: noqa N802)
@@ -173,15 +181,32 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def GetTwin(  # noqa: N802
         self, request: pb.GetTwinRequest, context: grpc.ServicerContext
     ) -> pb.GetTwinResponse:
+        tenant_id = call_context(context).tenant_id
         twin = services.get_twin(
             self._uow(),
             self._telemetry,
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=tenant_id,
             equipment_id=request.equipment_id,
             now_ms=int(time.time() * 1000),
             offline_after_ms=self._offline_after_ms,
         )
-        return pb.GetTwinResponse(twin=twin_message(twin))
+        message = twin_message(twin)
+        health = health_score(
+            self._health_reader.latest_score(tenant_id=tenant_id, equipment_id=twin.equipment_id)
+        )
+        if health is not None:
+            message.health_score = health
+        still_open, _ = self._health_reader.episodes(
+            tenant_id=tenant_id,
+            equipment_ids=[twin.equipment_id],
+            station_ids=None,
+            kind="",
+            open_only=True,
+            page_size=100,
+            page_token="",
+        )
+        message.open_episodes.extend(episode_message(e.__dict__) for e in still_open)
+        return pb.GetTwinResponse(twin=message)
 
     def ListTelemetryPoints(  # noqa: N802
         self, request: pb.ListTelemetryPointsRequest, context: grpc.ServicerContext
@@ -233,6 +258,34 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
                 for a in aggregates
             ]
         )
+
+    # -- equipment health --
+
+    def ListAnomalyEpisodes(  # noqa: N802
+        self, request: pb.ListAnomalyEpisodesRequest, context: grpc.ServicerContext
+    ) -> pb.ListAnomalyEpisodesResponse:
+        episodes, token = services.list_episodes(
+            self._uow(),
+            self._health_reader,
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+            station_ids=list(request.station_ids),
+            kind=EPISODE_KINDS_BY_MESSAGE.get(request.kind, ""),
+            open_only=request.open_only,
+            requested_page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListAnomalyEpisodesResponse(
+            episodes=[episode_message(e.__dict__) for e in episodes], next_page_token=token
+        )
+
+    def ResetAnomalyModel(  # noqa: N802
+        self, request: pb.ResetAnomalyModelRequest, context: grpc.ServicerContext
+    ) -> pb.ResetAnomalyModelResponse:
+        tenant_id = call_context(context).tenant_id
+        services.get_equipment(self._uow(), tenant_id=tenant_id, equipment_id=request.equipment_id)
+        self._health.reset(tenant_id=tenant_id, equipment_id=request.equipment_id)
+        return pb.ResetAnomalyModelResponse()
 
 
 register = registrar(pb, "ProductsService", pb_grpc.add_ProductsServiceServicer_to_server)

@@ -29,6 +29,7 @@ from imcloud_products.domain.model import (
     check_equipment_fields,
     check_equipment_model_fields,
 )
+from imcloud_products.domain.monitoring import HealthReader
 from imcloud_products.domain.ports import UnitOfWork
 from imcloud_products.domain.telemetry import (
     Aggregates,
@@ -319,4 +320,38 @@ def aggregate_points(
         start_ms=start_ms,
         end_ms=end_ms,
         bucket_ms=bucket_ms,
+    )
+
+
+# -- equipment health ------------------------------------------------------------
+
+
+def list_episodes(
+    uow: UnitOfWork,
+    reader: HealthReader,
+    *,
+    tenant_id: str,
+    equipment_id: str,
+    station_ids: list[str],
+    kind: str,
+    open_only: bool,
+    requested_page_size: int,
+    page_token: str,
+) -> tuple[list[Any], str]:
+    """Episodes of one machine, or of the machines at the given stations."""
+    if equipment_id:
+        get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
+    elif not station_ids:
+        raise InvalidArgument(
+            "say whose episodes",
+            violations=(FieldViolation("equipment_id", "give a machine or station ids"),),
+        )
+    return reader.episodes(
+        tenant_id=tenant_id,
+        equipment_ids=[equipment_id] if equipment_id else None,
+        station_ids=None if equipment_id else station_ids,
+        kind=kind,
+        open_only=open_only,
+        page_size=page_size(requested_page_size),
+        page_token=page_token,
     )

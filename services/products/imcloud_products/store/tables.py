@@ -121,6 +121,40 @@ twins = Table(
     # The device link's state and when it last changed (ordering of redeliveries).
     Column("link_open", Boolean, nullable=False),
     Column("link_change_ms", BigInteger, nullable=False),
+    # Set while the machine counts as offline (and its offline event was sent).
+    Column("offline_since_ms", BigInteger, nullable=True),
+)
+
+# -- equipment health ------------------------------------------------------------
+
+# Each machine's anomaly detector and episode trackers, saved after every batch.
+machine_monitors = Table(
+    "machine_monitors",
+    metadata,
+    Column("equipment_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("state", JSON, nullable=False),
+    # In units of the alarm threshold; NULL while the detector is learning.
+    Column("latest_score", Double, nullable=True),
+)
+
+anomaly_episodes = Table(
+    "anomaly_episodes",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("equipment_id", String(36), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("peak_score", Double, nullable=False),
+    Column("peak_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("top_signals", JSON, nullable=False),
+    Column("quality_issues", JSON, nullable=False),
+    Column("closed", Boolean, nullable=False),
+    Index("ix_anomaly_episodes_tenant_equipment", "tenant_id", "equipment_id", "start_ms"),
 )
 
 outbox = outbox_table(metadata)

@@ -46,6 +46,8 @@ from imcloud_products.store.tables import (
 log = get_logger(__name__)
 
 DAY_MS = 86_400_000
+# Series the platform derives (anomaly scores) are not the machine's reported state.
+DERIVED_PREFIX = "_"
 SeriesKey = tuple[str, str, str]  # tenant, equipment, signal
 
 # One row of PostgreSQL's binary COPY format for (series_id int4, ts_ms int8,
@@ -167,19 +169,7 @@ class SqlTelemetryStore:
         fresh = self._unrecorded(connection, batches)
         if not fresh:
             return []
-        ids = self._resolve_series(
-            [(b.tenant_id, b.equipment_id, s.signal) for b in fresh for s in b.series]
-        )
-        series_ids = [
-            np.full(len(s.values), ids[(b.tenant_id, b.equipment_id, s.signal)], np.int32)
-            for b in fresh
-            for s in b.series
-        ]
-        columns = Columns(series_ids, fresh)
-        if self._postgres:
-            self._record_postgres(connection, columns)
-        else:
-            self._record_sqlite(connection, columns)
+        self._write(connection, fresh)
         insert = pg_insert if self._postgres else sqlite_insert
         connection.execute(
             insert(telemetry_batches).on_conflict_do_nothing(),
@@ -195,6 +185,29 @@ class SqlTelemetryStore:
         )
         self._update_last_seen(connection, fresh)
         return fresh
+
+    def record_derived(self, connection: Connection, batches: list[RecordedBatch]) -> None:
+        """Stores series the platform computed itself (anomaly scores), in the
+        caller's transaction; each point once, like any other."""
+        if batches:
+            self._write(connection, batches)
+
+    def _write(self, connection: Connection, batches: list[RecordedBatch]) -> None:
+        ids = self._resolve_series(
+            [(b.tenant_id, b.equipment_id, s.signal) for b in batches for s in b.series]
+        )
+        columns = Columns(
+            [
+                np.full(len(s.values), ids[(b.tenant_id, b.equipment_id, s.signal)], np.int32)
+                for b in batches
+                for s in b.series
+            ],
+            batches,
+        )
+        if self._postgres:
+            self._record_postgres(connection, columns)
+        else:
+            self._record_sqlite(connection, columns)
 
     def _unrecorded(
         self, connection: Connection, batches: list[RecordedBatch]
@@ -565,7 +578,9 @@ class SqlTelemetryStore:
                 )
             ).first()
         reported = [
-            ReportedValue(series[r.series_id], r.value, r.ts_ms, bool(r.flags & 1)) for r in latest
+            ReportedValue(series[r.series_id], r.value, r.ts_ms, bool(r.flags & 1))
+            for r in latest
+            if not series[r.series_id].startswith(DERIVED_PREFIX)
         ]
         if state is None:
             return reported, None, False, 0

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from imcloud.products.v1 import equipment_events_pb2 as _equipment_events_pb2
 from imcloud.products.v1 import telemetry_pb2 as _telemetry_pb2
 import builtins as _builtins
 import sys
@@ -651,15 +652,23 @@ class Twin(_message.Message):
     REPORTED_FIELD_NUMBER: _builtins.int
     LAST_SEEN_TIME_FIELD_NUMBER: _builtins.int
     CONNECTED_FIELD_NUMBER: _builtins.int
+    HEALTH_SCORE_FIELD_NUMBER: _builtins.int
+    OPEN_EPISODES_FIELD_NUMBER: _builtins.int
     equipment_id: _builtins.str
     connected: _builtins.bool
     """Whether the machine's device link is open now."""
+    health_score: _builtins.float
+    """100 when the machine runs as it normally does, falling towards 0 as its
+    anomaly score rises (50 at the alarm threshold); unset while learning.
+    """
     @_builtins.property
     def reported(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportedSignal]: ...
     @_builtins.property
     def last_seen_time(self) -> _timestamp_pb2.Timestamp:
         """When the last telemetry arrived; unset if never."""
 
+    @_builtins.property
+    def open_episodes(self) -> _containers.RepeatedCompositeFieldContainer[_equipment_events_pb2.AnomalyEpisode]: ...
     def __init__(
         self,
         *,
@@ -667,12 +676,16 @@ class Twin(_message.Message):
         reported: _abc.Iterable[Global___ReportedSignal] | None = ...,
         last_seen_time: _timestamp_pb2.Timestamp | None = ...,
         connected: _builtins.bool = ...,
+        health_score: _builtins.float | None = ...,
+        open_episodes: _abc.Iterable[_equipment_events_pb2.AnomalyEpisode] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_health_score", b"_health_score", "health_score", b"health_score", "last_seen_time", b"last_seen_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connected", b"connected", "equipment_id", b"equipment_id", "last_seen_time", b"last_seen_time", "reported", b"reported"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_health_score", b"_health_score", "connected", b"connected", "equipment_id", b"equipment_id", "health_score", b"health_score", "last_seen_time", b"last_seen_time", "open_episodes", b"open_episodes", "reported", b"reported"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__health_score: _TypeAlias = _typing.Literal["health_score"]  # noqa: Y015
+    _WhichOneofArgType__health_score: _TypeAlias = _typing.Literal["_health_score", b"_health_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__health_score) -> _WhichOneofReturnType__health_score | None: ...
 
 Global___Twin: _TypeAlias = Twin  # noqa: Y015
 
@@ -877,3 +890,101 @@ class AggregateTelemetryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AggregateTelemetryResponse: _TypeAlias = AggregateTelemetryResponse  # noqa: Y015
+
+@_typing.final
+class ListAnomalyEpisodesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    STATION_IDS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OPEN_ONLY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    """One machine; or leave empty and give station_ids."""
+    kind: _equipment_events_pb2.EpisodeKind.ValueType
+    """Only this kind, when set."""
+    open_only: _builtins.bool
+    """Only open episodes."""
+    page_size: _builtins.int
+    """At most this many episodes (1..500); 0 means 50."""
+    page_token: _builtins.str
+    @_builtins.property
+    def station_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The machines placed at these stations."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        station_ids: _abc.Iterable[_builtins.str] | None = ...,
+        kind: _equipment_events_pb2.EpisodeKind.ValueType = ...,
+        open_only: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "kind", b"kind", "open_only", b"open_only", "page_size", b"page_size", "page_token", b"page_token", "station_ids", b"station_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAnomalyEpisodesRequest: _TypeAlias = ListAnomalyEpisodesRequest  # noqa: Y015
+
+@_typing.final
+class ListAnomalyEpisodesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPISODES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def episodes(self) -> _containers.RepeatedCompositeFieldContainer[_equipment_events_pb2.AnomalyEpisode]: ...
+    def __init__(
+        self,
+        *,
+        episodes: _abc.Iterable[_equipment_events_pb2.AnomalyEpisode] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["episodes", b"episodes", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAnomalyEpisodesResponse: _TypeAlias = ListAnomalyEpisodesResponse  # noqa: Y015
+
+@_typing.final
+class ResetAnomalyModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResetAnomalyModelRequest: _TypeAlias = ResetAnomalyModelRequest  # noqa: Y015
+
+@_typing.final
+class ResetAnomalyModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResetAnomalyModelResponse: _TypeAlias = ResetAnomalyModelResponse  # noqa: Y015

@@ -101,6 +101,16 @@ class ProductsServiceStub:
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryRequest.SerializeToString,
                 response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryResponse.FromString,
                 _registered_method=True)
+        self.ListAnomalyEpisodes = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/ListAnomalyEpisodes',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListAnomalyEpisodesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListAnomalyEpisodesResponse.FromString,
+                _registered_method=True)
+        self.ResetAnomalyModel = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/ResetAnomalyModel',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ResetAnomalyModelRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ResetAnomalyModelResponse.FromString,
+                _registered_method=True)
 
 
 class ProductsServiceServicer:
@@ -204,6 +214,22 @@ class ProductsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAnomalyEpisodes(self, request, context):
+        """ListAnomalyEpisodes pages through episodes, newest first, of one machine
+        or of the machines at some stations (a line or plant, resolved by the caller).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetAnomalyModel(self, request, context):
+        """ResetAnomalyModel forgets what the machine's detector learned (after
+        maintenance changed its normal behaviour); open episodes are closed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +297,16 @@ def add_ProductsServiceServicer_to_server(servicer, server):
                     servicer.AggregateTelemetry,
                     request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryRequest.FromString,
                     response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryResponse.SerializeToString,
+            ),
+            'ListAnomalyEpisodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAnomalyEpisodes,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListAnomalyEpisodesRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListAnomalyEpisodesResponse.SerializeToString,
+            ),
+            'ResetAnomalyModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetAnomalyModel,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ResetAnomalyModelRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ResetAnomalyModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -626,6 +662,60 @@ class ProductsService:
             '/imcloud.products.v1.ProductsService/AggregateTelemetry',
             imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryRequest.SerializeToString,
             imcloud_dot_products_dot_v1_dot_products__service__pb2.AggregateTelemetryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAnomalyEpisodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/ListAnomalyEpisodes',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ListAnomalyEpisodesRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ListAnomalyEpisodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetAnomalyModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/ResetAnomalyModel',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ResetAnomalyModelRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ResetAnomalyModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,14 @@ class ProductsServiceStub:
     """AggregateTelemetry summarises a machine's points per time bucket (min,
     max, mean, count): a month of data for a chart in one call.
     """
+    ListAnomalyEpisodes: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ListAnomalyEpisodesRequest, _products_service_pb2.ListAnomalyEpisodesResponse]
+    """ListAnomalyEpisodes pages through episodes, newest first, of one machine
+    or of the machines at some stations (a line or plant, resolved by the caller).
+    """
+    ResetAnomalyModel: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ResetAnomalyModelRequest, _products_service_pb2.ResetAnomalyModelResponse]
+    """ResetAnomalyModel forgets what the machine's detector learned (after
+    maintenance changed its normal behaviour); open episodes are closed.
+    """
 
 @_typing.type_check_only
 class ProductsServiceAsyncStub(ProductsServiceStub):
@@ -114,6 +122,14 @@ class ProductsServiceAsyncStub(ProductsServiceStub):
     AggregateTelemetry: _aio.UnaryUnaryMultiCallable[_products_service_pb2.AggregateTelemetryRequest, _products_service_pb2.AggregateTelemetryResponse]  # type: ignore[assignment]
     """AggregateTelemetry summarises a machine's points per time bucket (min,
     max, mean, count): a month of data for a chart in one call.
+    """
+    ListAnomalyEpisodes: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ListAnomalyEpisodesRequest, _products_service_pb2.ListAnomalyEpisodesResponse]  # type: ignore[assignment]
+    """ListAnomalyEpisodes pages through episodes, newest first, of one machine
+    or of the machines at some stations (a line or plant, resolved by the caller).
+    """
+    ResetAnomalyModel: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ResetAnomalyModelRequest, _products_service_pb2.ResetAnomalyModelResponse]  # type: ignore[assignment]
+    """ResetAnomalyModel forgets what the machine's detector learned (after
+    maintenance changed its normal behaviour); open episodes are closed.
     """
 
 class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -233,6 +249,26 @@ class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_products_service_pb2.AggregateTelemetryResponse, _abc.Awaitable[_products_service_pb2.AggregateTelemetryResponse]]:
         """AggregateTelemetry summarises a machine's points per time bucket (min,
         max, mean, count): a month of data for a chart in one call.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAnomalyEpisodes(
+        self,
+        request: _products_service_pb2.ListAnomalyEpisodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.ListAnomalyEpisodesResponse, _abc.Awaitable[_products_service_pb2.ListAnomalyEpisodesResponse]]:
+        """ListAnomalyEpisodes pages through episodes, newest first, of one machine
+        or of the machines at some stations (a line or plant, resolved by the caller).
+        """
+
+    @_abc_1.abstractmethod
+    def ResetAnomalyModel(
+        self,
+        request: _products_service_pb2.ResetAnomalyModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.ResetAnomalyModelResponse, _abc.Awaitable[_products_service_pb2.ResetAnomalyModelResponse]]:
+        """ResetAnomalyModel forgets what the machine's detector learned (after
+        maintenance changed its normal behaviour); open episodes are closed.
         """
 
 def add_ProductsServiceServicer_to_server(servicer: ProductsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

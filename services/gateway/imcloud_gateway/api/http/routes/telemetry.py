@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
 from imcloud.gateway.v1 import device_link_pb2
+from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.convert import from_timestamp
@@ -21,6 +22,7 @@ from imcloud_gateway.api.http.routes.tenants import PageToken
 from imcloud_gateway.api.http.schemas.telemetry import (
     AggregatesResponse,
     BatchAckResponse,
+    EpisodeResponse,
     PointsResponse,
     RefusalBody,
     ReportedSignalBody,
@@ -108,6 +110,37 @@ def _twin(gateway: GatewayDep, ctx: CallContext, equipment_id: str) -> TwinRespo
         if twin.HasField("last_seen_time")
         else None,
         connected=twin.connected,
+        health_score=twin.health_score if twin.HasField("health_score") else None,
+        open_episodes=[episode_body(e) for e in twin.open_episodes],
+    )
+
+
+EPISODE_KIND_NAMES = {
+    events_pb2.EPISODE_KIND_ANOMALY: "anomaly",
+    events_pb2.EPISODE_KIND_DATA_QUALITY: "data_quality",
+}
+EPISODE_KINDS = {name: number for number, name in EPISODE_KIND_NAMES.items()}
+SEVERITY_NAMES = {
+    events_pb2.EPISODE_SEVERITY_LOW: "low",
+    events_pb2.EPISODE_SEVERITY_MEDIUM: "medium",
+    events_pb2.EPISODE_SEVERITY_HIGH: "high",
+}
+
+
+def episode_body(episode: events_pb2.AnomalyEpisode) -> EpisodeResponse:
+    return EpisodeResponse(
+        id=episode.id,
+        equipment_id=episode.equipment_id,
+        kind=EPISODE_KIND_NAMES[episode.kind],
+        start_time=from_timestamp(episode.start_time),
+        end_time=from_timestamp(episode.end_time),
+        peak_score=episode.peak_score,
+        peak_time=from_timestamp(episode.peak_time),
+        rows=episode.rows,
+        severity=SEVERITY_NAMES[episode.severity],
+        top_signals=list(episode.top_signals),
+        quality_issues=list(episode.quality_issues),
+        closed=episode.closed,
     )
 
 

@@ -45,11 +45,30 @@ class ReportedSignalBody(BaseModel):
     out_of_range: bool
 
 
+class EpisodeResponse(BaseModel):
+    id: str
+    equipment_id: str
+    kind: str = Field(examples=["anomaly", "data_quality"])
+    start_time: datetime
+    end_time: datetime = Field(description="The last flagged row so far")
+    peak_score: float = Field(description="In units of the alarm threshold (1 = alarming)")
+    peak_time: datetime
+    rows: int
+    severity: str = Field(examples=["low", "medium", "high"])
+    top_signals: list[str] = Field(description="The signals that contributed most")
+    quality_issues: list[str] = Field(description="missing, stuck, ... (data quality)")
+    closed: bool
+
+
 class TwinResponse(BaseModel):
     equipment_id: str
     reported: list[ReportedSignalBody]
     last_seen_time: datetime | None
     connected: bool
+    health_score: float | None = Field(
+        description="100 in normal running, 50 at the alarm threshold; null while learning"
+    )
+    open_episodes: list[EpisodeResponse]
 
 
 class SeriesResponse(BaseModel):

@@ -1,0 +1,213 @@
+"""Equipment health: anomaly episodes per machine, line and plant, and resetting
+a machine's learned model after maintenance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from imcloud.production.v1 import production_service_pb2 as production_pb
+from imcloud.products.v1 import equipment_events_pb2 as events_pb2
+from imcloud.products.v1 import products_service_pb2 as pb
+from imcloud_core.rpc import CallContext
+from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
+from imcloud_gateway.api.http.errors import error_responses
+from imcloud_gateway.api.http.routes.access import via_grant
+from imcloud_gateway.api.http.routes.telemetry import EPISODE_KINDS, episode_body
+from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
+from imcloud_gateway.api.http.schemas.common import Page
+from imcloud_gateway.api.http.schemas.telemetry import EpisodeResponse
+from imcloud_gateway.domain import grants
+from imcloud_gateway.domain.model import Scope
+
+router = APIRouter(tags=["health"])
+
+Kind = Annotated[str, Query(pattern="^(anomaly|data_quality)?$", description="Only this kind")]
+OpenOnly = Annotated[bool, Query(description="Only episodes still open")]
+STATIONS_PAGE = 500
+
+
+def _episodes(
+    gateway: GatewayContext,
+    ctx: CallContext,
+    *,
+    equipment_id: str = "",
+    station_ids: list[str] | None = None,
+    kind: str,
+    open_only: bool,
+    page_size: int,
+    page_token: str,
+) -> Page[EpisodeResponse]:
+    response = gateway.call(
+        gateway.backends.products.ListAnomalyEpisodes,
+        pb.ListAnomalyEpisodesRequest(
+            equipment_id=equipment_id,
+            station_ids=station_ids or [],
+            kind=EPISODE_KINDS.get(kind, events_pb2.EPISODE_KIND_UNSPECIFIED),
+            open_only=open_only,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        ctx,
+    )
+    return Page(
+        items=[episode_body(e) for e in response.episodes],
+        next_page_token=response.next_page_token,
+    )
+
+
+def _stations(
+    gateway: GatewayContext, ctx: CallContext, *, line_id: str = "", plant_id: str = ""
+) -> list[str]:
+    """Every station of the line or plant (the production service owns them)."""
+    ids: list[str] = []
+    token = ""
+    while True:
+        response = gateway.call(
+            gateway.backends.production.ListStations,
+            production_pb.ListStationsRequest(
+                line_id=line_id, plant_id=plant_id, page_size=STATIONS_PAGE, page_token=token
+            ),
+            ctx,
+        )
+        ids.extend(s.id for s in response.stations)
+        token = response.next_page_token
+        if not token:
+            return ids
+
+
+@router.get(
+    "/v1/equipment/{equipment_id}/anomaly-episodes",
+    summary="A machine's anomaly and data-quality episodes, newest first",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def machine_episodes(
+    equipment_id: str,
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    kind: Kind = "",
+    open_only: OpenOnly = False,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[EpisodeResponse]:
+    return _episodes(
+        gateway,
+        ctx,
+        equipment_id=equipment_id,
+        kind=kind,
+        open_only=open_only,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@router.get(
+    "/v1/lines/{line_id}/anomaly-episodes",
+    summary="Episodes of the machines on a line, newest first",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def line_episodes(
+    line_id: str,
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    kind: Kind = "",
+    open_only: OpenOnly = False,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[EpisodeResponse]:
+    gateway.call(
+        gateway.backends.production.GetLine, production_pb.GetLineRequest(line_id=line_id), ctx
+    )
+    stations = _stations(gateway, ctx, line_id=line_id)
+    if not stations:
+        return Page(items=[], next_page_token="")
+    return _episodes(
+        gateway,
+        ctx,
+        station_ids=stations,
+        kind=kind,
+        open_only=open_only,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@router.get(
+    "/v1/plants/{plant_id}/anomaly-episodes",
+    summary="Episodes of the machines in a plant, newest first",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def plant_episodes(
+    plant_id: str,
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    kind: Kind = "",
+    open_only: OpenOnly = False,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[EpisodeResponse]:
+    gateway.call(
+        gateway.backends.production.GetPlant, production_pb.GetPlantRequest(plant_id=plant_id), ctx
+    )
+    stations = _stations(gateway, ctx, plant_id=plant_id)
+    if not stations:
+        return Page(items=[], next_page_token="")
+    return _episodes(
+        gateway,
+        ctx,
+        station_ids=stations,
+        kind=kind,
+        open_only=open_only,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@router.post(
+    "/v1/equipment/{equipment_id}/anomaly-model:reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Forget what the machine's detector learned (after maintenance)",
+    description="Open episodes are closed; the detector learns the machine's behaviour anew.",
+    responses=error_responses(401, 403, 404, 429, 503),
+)
+def reset_model(equipment_id: str, ctx: OperatorCall, gateway: GatewayDep) -> Response:
+    gateway.call(
+        gateway.backends.products.ResetAnomalyModel,
+        pb.ResetAnomalyModelRequest(equipment_id=equipment_id),
+        ctx,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/v1/granted-equipment/{equipment_id}/anomaly-episodes",
+    summary="(Equipment makers) a granted machine's episodes",
+    responses=error_responses(401, 404, 422, 429, 503),
+)
+def granted_machine_episodes(
+    equipment_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    gateway: GatewayDep,
+    kind: Kind = "",
+    open_only: OpenOnly = False,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[EpisodeResponse]:
+    grant = grants.grant_covering(
+        gateway.unit_of_work(),
+        principal=principal,
+        equipment_id=equipment_id,
+        scope=Scope.TWIN_READ,
+    )
+    return _episodes(
+        gateway,
+        via_grant(request, principal, grant),
+        equipment_id=equipment_id,
+        kind=kind,
+        open_only=open_only,
+        page_size=page_size,
+        page_token=page_token,
+    )
