@@ -48,6 +48,8 @@ log = get_logger(__name__)
 DAY_MS = 86_400_000
 # Series the platform derives (anomaly scores) are not the machine's reported state.
 DERIVED_PREFIX = "_"
+# Where a transaction keeps the series ids it created until it commits.
+_NEW_SERIES = "imcloud.new_series"
 SeriesKey = tuple[str, str, str]  # tenant, equipment, signal
 
 # One row of PostgreSQL's binary COPY format for (series_id int4, ts_ms int8,
@@ -157,8 +159,14 @@ class SqlTelemetryStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """The transaction writes run in. Series ids it creates are remembered
+        only once it commits: a rolled-back id must not be reused."""
         with self._db.engine.begin() as connection:
+            connection.info[_NEW_SERIES] = {}
             yield connection
+            created = connection.info.pop(_NEW_SERIES)
+        with self._lock:
+            self._series_ids.update(created)
 
     def record(self, connection: Connection, batches: list[RecordedBatch]) -> list[RecordedBatch]:
         """Stores the batches' points once each, in the caller's transaction.
@@ -194,7 +202,7 @@ class SqlTelemetryStore:
 
     def _write(self, connection: Connection, batches: list[RecordedBatch]) -> None:
         ids = self._resolve_series(
-            [(b.tenant_id, b.equipment_id, s.signal) for b in batches for s in b.series]
+            connection, [(b.tenant_id, b.equipment_id, s.signal) for b in batches for s in b.series]
         )
         columns = Columns(
             [
@@ -237,31 +245,30 @@ class SqlTelemetryStore:
                 fresh.append(batch)
         return fresh
 
-    def _resolve_series(self, keys: Iterable[SeriesKey]) -> dict[SeriesKey, int]:
-        """The series ids of these keys, creating the missing series.
-
-        New series are committed on their own, before the caller's transaction
-        uses them, so the cache never holds an id that a rollback took back.
-        """
+    def _resolve_series(
+        self, connection: Connection, keys: Iterable[SeriesKey]
+    ) -> dict[SeriesKey, int]:
+        """The series ids of these keys, creating the missing series."""
         wanted = set(keys)
+        pending: dict[SeriesKey, int] = connection.info[_NEW_SERIES]
         with self._lock:
-            missing = wanted - self._series_ids.keys()
+            known = {k: self._series_ids[k] for k in wanted if k in self._series_ids}
+        known |= {k: pending[k] for k in wanted if k in pending}
+        missing = wanted - known.keys()
         if missing:
             rows = [{"tenant_id": t, "equipment_id": e, "signal": s} for t, e, s in missing]
             insert = pg_insert if self._postgres else sqlite_insert
+            connection.execute(insert(telemetry_series).on_conflict_do_nothing(), rows)
             c = telemetry_series.c
-            with self._db.engine.begin() as connection:
-                connection.execute(insert(telemetry_series).on_conflict_do_nothing(), rows)
-                found = connection.execute(
-                    select(c.id, c.tenant_id, c.equipment_id, c.signal).where(
-                        tuple_(c.tenant_id, c.equipment_id, c.signal).in_(list(missing))
-                    )
-                ).all()
-            with self._lock:
-                for row in found:
-                    self._series_ids[(row.tenant_id, row.equipment_id, row.signal)] = row.id
-        with self._lock:
-            return {key: self._series_ids[key] for key in wanted}
+            found = connection.execute(
+                select(c.id, c.tenant_id, c.equipment_id, c.signal).where(
+                    tuple_(c.tenant_id, c.equipment_id, c.signal).in_(list(missing))
+                )
+            ).all()
+            for row in found:
+                key = (row.tenant_id, row.equipment_id, row.signal)
+                pending[key] = known[key] = row.id
+        return known
 
     def _record_postgres(self, connection: Connection, columns: Columns) -> None:
         if not len(columns):
