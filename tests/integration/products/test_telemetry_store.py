@@ -146,7 +146,7 @@ def test_points_page_by_signal_then_time(store: SqlTelemetryStore) -> None:
         limit=7,
         after=None,
     )
-    assert [(s, v) for s, _, v in first] == [("a", 10.0 + i) for i in range(5)] + [
+    assert [(s, v) for s, _, v, _ in first] == [("a", 10.0 + i) for i in range(5)] + [
         ("b", 0.0),
         ("b", 1.0),
     ]
@@ -159,7 +159,7 @@ def test_points_page_by_signal_then_time(store: SqlTelemetryStore) -> None:
         limit=7,
         after=(first[-1][0], first[-1][1]),
     )
-    assert [(s, v) for s, _, v in rest] == [("b", 2.0), ("b", 3.0), ("b", 4.0)]
+    assert [(s, v) for s, _, v, _ in rest] == [("b", 2.0), ("b", 3.0), ("b", 4.0)]
     other_tenant = store.points(
         tenant_id="tenant-b",
         equipment_id=machine,
@@ -210,9 +210,14 @@ def test_a_rolled_back_transaction_leaves_nothing_half_known(store: SqlTelemetry
     store everything, findable, as if the first attempt never happened."""
     machine = str(uuid.uuid4())
     first = batch(machine, 1, T0 + 2 * DAY_MS + np.arange(10) * 1000, np.arange(10.0))
-    with pytest.raises(RuntimeError), store.transaction() as transaction:
-        store.record(transaction, [first])
-        raise RuntimeError("the handler failed after storing")
+
+    def store_then_fail() -> None:
+        with store.transaction() as transaction:
+            store.record(transaction, [first])
+            raise RuntimeError("the handler failed after storing")
+
+    with pytest.raises(RuntimeError):
+        store_then_fail()
     assert record(store, first) == 1
     found = store.points(
         tenant_id="tenant-a",
@@ -223,4 +228,4 @@ def test_a_rolled_back_transaction_leaves_nothing_half_known(store: SqlTelemetry
         limit=100,
         after=None,
     )
-    assert [v for _, _, v in found] == list(np.arange(10.0))
+    assert [v for _, _, v, _ in found] == list(np.arange(10.0))

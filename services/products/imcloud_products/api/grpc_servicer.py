@@ -9,7 +9,6 @@ import grpc
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud.products.v1 import products_service_pb2_grpc as pb_grpc
-from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.rpc import call_context, registrar
 from imcloud_core.updates import checked_update_paths
 from imcloud_products.api.convert import (
@@ -224,8 +223,8 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         )
         return pb.ListTelemetryPointsResponse(
             series=[
-                telemetry_pb2.SignalSeries(
-                    signal=s.signal, timestamps_ms=s.timestamps_ms, values=s.values
+                pb.StoredSeries(
+                    signal=s.signal, timestamps_ms=s.timestamps_ms, values=s.values, flags=s.flags
                 )
                 for s in series
             ],

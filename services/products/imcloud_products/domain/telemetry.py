@@ -72,6 +72,7 @@ class SeriesPoints:
     signal: str
     timestamps_ms: list[int]
     values: list[float]
+    flags: list[int]
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,8 @@ class TelemetryStore(Protocol):
         end_ms: int,
         limit: int,
         after: tuple[str, int] | None,
-    ) -> list[tuple[str, int, float]]:
-        """Points ordered by (signal, time), starting after ``after``."""
+    ) -> list[tuple[str, int, float, int]]:
+        """(signal, time, value, flags) ordered by (signal, time), after ``after``."""
 
     def aggregates(
         self,
@@ -154,15 +155,16 @@ def points_page_size(requested: int) -> int:
     return requested or DEFAULT_POINTS_PAGE
 
 
-def group_points(rows: list[tuple[str, int, float]]) -> list[SeriesPoints]:
+def group_points(rows: list[tuple[str, int, float, int]]) -> list[SeriesPoints]:
     """Rows ordered by (signal, time) as one column-wise series per signal."""
     grouped: dict[str, SeriesPoints] = {}
-    for signal, ts_ms, value in rows:
+    for signal, ts_ms, value, flags in rows:
         series = grouped.get(signal)
         if series is None:
-            series = grouped[signal] = SeriesPoints(signal, [], [])
+            series = grouped[signal] = SeriesPoints(signal, [], [], [])
         series.timestamps_ms.append(ts_ms)
         series.values.append(value)
+        series.flags.append(flags)
     return list(grouped.values())
 
 

@@ -603,23 +603,23 @@ class SqlTelemetryStore:
         end_ms: int,
         limit: int,
         after: tuple[str, int] | None,
-    ) -> list[tuple[str, int, float]]:
+    ) -> list[tuple[str, int, float, int]]:
         with self._db.engine.connect() as connection:
             series = self._series_of(connection, tenant_id, equipment_id, signals)
             by_name = sorted(series.items(), key=lambda item: item[1])
-            rows: list[tuple[str, int, float]] = []
+            rows: list[tuple[str, int, float, int]] = []
             p = telemetry_points.c
             for series_id, signal in by_name:
                 if after is not None and signal < after[0]:
                     continue
                 since = after[1] + 1 if after is not None and signal == after[0] else start_ms
                 found = connection.execute(
-                    select(p.ts_ms, p.value)
+                    select(p.ts_ms, p.value, p.flags)
                     .where(p.series_id == series_id, p.ts_ms >= since, p.ts_ms < end_ms)
                     .order_by(p.ts_ms)
                     .limit(limit - len(rows))
                 ).all()
-                rows.extend((signal, r.ts_ms, r.value) for r in found)
+                rows.extend((signal, r.ts_ms, r.value, r.flags) for r in found)
                 if len(rows) >= limit:
                     break
         return rows

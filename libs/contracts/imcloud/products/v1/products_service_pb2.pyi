@@ -11,7 +11,6 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from imcloud.products.v1 import equipment_events_pb2 as _equipment_events_pb2
-from imcloud.products.v1 import telemetry_pb2 as _telemetry_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -768,6 +767,43 @@ class ListTelemetryPointsRequest(_message.Message):
 Global___ListTelemetryPointsRequest: _TypeAlias = ListTelemetryPointsRequest  # noqa: Y015
 
 @_typing.final
+class StoredSeries(_message.Message):
+    """StoredSeries is a signal's stored points, in columns, with their flags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    TIMESTAMPS_MS_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    signal: _builtins.str
+    @_builtins.property
+    def timestamps_ms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Per point: bit 0 (1) outside the valid range; for the "_anomaly_score"
+        series, bit 1 (2) anomaly and bit 2 (4) data-quality issue.
+        """
+
+    def __init__(
+        self,
+        *,
+        signal: _builtins.str = ...,
+        timestamps_ms: _abc.Iterable[_builtins.int] | None = ...,
+        values: _abc.Iterable[_builtins.float] | None = ...,
+        flags: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "signal", b"signal", "timestamps_ms", b"timestamps_ms", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoredSeries: _TypeAlias = StoredSeries  # noqa: Y015
+
+@_typing.final
 class ListTelemetryPointsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -775,13 +811,13 @@ class ListTelemetryPointsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def series(self) -> _containers.RepeatedCompositeFieldContainer[_telemetry_pb2.SignalSeries]:
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___StoredSeries]:
         """One series per signal with points on this page, oldest point first."""
 
     def __init__(
         self,
         *,
-        series: _abc.Iterable[_telemetry_pb2.SignalSeries] | None = ...,
+        series: _abc.Iterable[Global___StoredSeries] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015

@@ -180,7 +180,10 @@ def _points(
     return PointsResponse(
         series=[
             SeriesResponse(
-                signal=s.signal, timestamps_ms=list(s.timestamps_ms), values=list(s.values)
+                signal=s.signal,
+                timestamps_ms=list(s.timestamps_ms),
+                values=list(s.values),
+                flags=list(s.flags),
             )
             for s in response.series
         ],

@@ -75,6 +75,10 @@ class SeriesResponse(BaseModel):
     signal: str
     timestamps_ms: list[int]
     values: list[float]
+    flags: list[int] = Field(
+        description="Per point: 1 = outside the valid range; on _anomaly_score, "
+        "2 = anomaly, 4 = data-quality issue"
+    )
 
 
 class PointsResponse(BaseModel):
