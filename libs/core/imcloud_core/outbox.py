@@ -47,7 +47,8 @@ def outbox_table(metadata: MetaData) -> Table:
             primary_key=True,
             autoincrement=True,
         ),
-        Column("event_id", String(36), nullable=False, unique=True),
+        # Natural ids ("<machine>/<episode>/opened") make retries and replays dedupe.
+        Column("event_id", String(200), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("envelope", LargeBinary, nullable=False),

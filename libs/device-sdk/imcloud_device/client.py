@@ -47,6 +47,8 @@ MAX_BATCH_POINTS = 50_000
 RECENT_REFUSALS = 20
 # Command results waiting for the link; older ones are dropped past this.
 MAX_PENDING_RESULTS = 1000
+# How long close() waits for the platform to end the stream before cancelling it.
+CLOSE_GRACE_S = 2.0
 FATAL_CODES = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 ErrorHandler = Callable[[DeviceLinkError], None]
@@ -214,11 +216,13 @@ class DeviceClient:
         self._closing.set()
         with self._cond:
             self._stopped = True
-            session = self._session
-            self._cond.notify_all()
-        if session is not None and session.call is not None:
-            session.call.cancel()
+            self._cond.notify_all()  # the sender ends the stream: a clean goodbye
         if self._thread is not None:
+            self._thread.join(CLOSE_GRACE_S)
+            with self._cond:
+                session = self._session
+            if session is not None and session.call is not None:
+                session.call.cancel()  # the platform did not answer the goodbye
             self._thread.join()
         self._commands.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from tests.support.api import Tenant
@@ -15,8 +16,11 @@ def window() -> dict[str, str]:
     }
 
 
-def stored_points(tenant: Tenant, equipment_id: str) -> dict[str, dict[int, float]]:
-    """Every stored point of a machine, by signal and timestamp (all pages)."""
+def stored_points(
+    tenant: Tenant, equipment_id: str, signals: Iterable[str]
+) -> dict[str, dict[int, float]]:
+    """Every stored point of these signals of a machine, by signal and timestamp
+    (all pages; not the platform's own series, such as the anomaly score)."""
     points: dict[str, dict[int, float]] = {}
     token = ""
     while True:

@@ -13,6 +13,7 @@ from tests.support.waiting import wait_for
 from tests.support.world import onboard
 
 POINTS_PER_SIGNAL = 1500
+SIGNALS = ("spindle_speed", "spindle_temperature", "door_open")  # tests/support/world.py
 
 
 def device_link(platform: RunningPlatform) -> str:
@@ -52,7 +53,7 @@ def test_every_point_sent_is_stored_once_and_the_twin_shows_the_latest(
     tenant = world.tenant
 
     def all_stored() -> dict[str, dict[int, float]] | None:
-        points = stored_points(tenant, equipment_id)
+        points = stored_points(tenant, equipment_id, SIGNALS)
         return points if count(points) == sent else None
 
     points = wait_for(all_stored, timeout_s=60, interval_s=0.5, what=f"{sent} stored points")

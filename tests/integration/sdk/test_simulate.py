@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from imcloud_platform.simulator.machines import KINDS
 from tests.e2e.conftest import RunningPlatform
 from tests.integration.sdk.telemetry import count, stored_points
 from tests.support.api import sign_up
 from tests.support.platform import run_imcloud
 from tests.support.waiting import wait_for
+
+SIGNALS = {group.KIND.key: group.KIND.signal_names for group in KINDS}
 
 
 def test_simulate_stores_what_it_reports_as_accepted(
@@ -56,7 +59,8 @@ def test_simulate_stores_what_it_reports_as_accepted(
         assert machine["points_accepted"] + machine["points_refused"] == machine["points_recorded"]
         wait_for(
             lambda machine=machine: (
-                count(stored_points(tenant, machine["equipment_id"])) == machine["points_accepted"]
+                count(stored_points(tenant, machine["equipment_id"], SIGNALS[machine["kind"]]))
+                == machine["points_accepted"]
             ),
             timeout_s=60,
             interval_s=0.5,

@@ -193,7 +193,8 @@ class SqlMonitorRepository:
     def silent_with_open_episodes(transaction: Connection, silent_since_ms: int) -> list[str]:
         return list(
             transaction.execute(
-                select(anomaly_episodes.c.equipment_id.distinct())
+                select(anomaly_episodes.c.equipment_id)
+                .distinct()
                 .join(twins, twins.c.equipment_id == anomaly_episodes.c.equipment_id)
                 .where(
                     anomaly_episodes.c.closed.is_(False),
