@@ -18,6 +18,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
+# The public labelled datasets sit beside the repository (see the README's
+# evaluation section); they are not part of it.
+DATASETS = REPO.parent / "shared" / "datasets"
 KAFKA_BOOTSTRAP = os.environ.get("IMCLOUD_TEST_KAFKA", "127.0.0.1:9092")
 POSTGRES_URL = os.environ.get(
     "IMCLOUD_TEST_POSTGRES", "postgresql+psycopg://imcloud:imcloud@127.0.0.1:5432/postgres"
@@ -81,3 +84,10 @@ def session_postgres(postgres_admin_url: str) -> Iterator[FreshDatabases]:
     databases = FreshDatabases(postgres_admin_url)
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    if not (DATASETS / "skab").is_dir():
+        pytest.fail(f"the labelled datasets are not at {DATASETS}", pytrace=False)
+    return DATASETS

@@ -37,7 +37,6 @@ from imcloud_products.store.tables import anomaly_episodes, outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
 from tests.conftest import FreshDatabases
 
-DATASETS = Path("/work/shared/datasets")
 TENANT = "tenant-health"
 SIGNALS = [name.replace(" ", "_") for name in SKAB_SIGNALS]
 
@@ -164,9 +163,9 @@ def staged_events(products: Products) -> list[object]:
 
 
 def test_the_platform_scores_each_row_as_the_detector_does_and_only_once(
-    database_url: str,
+    database_url: str, datasets_dir: Path
 ) -> None:
-    (file,) = [f for f in load_skab(DATASETS) if f.name == "valve1/1.csv"]
+    (file,) = [f for f in load_skab(datasets_dir) if f.name == "valve1/1.csv"]
     expected = detect_skab_file(file, DetectorConfig())
     shift = 1_790_000_000_000 - int(file.timestamps[0])
     stamps = file.timestamps + shift
@@ -196,8 +195,8 @@ def test_the_platform_scores_each_row_as_the_detector_does_and_only_once(
     assert len([a for a in announced if a is not None]) == len(opened), "announced once each"
 
 
-def test_a_restart_in_the_middle_continues_exactly(database_url: str) -> None:
-    (file,) = [f for f in load_skab(DATASETS) if f.name == "other/9.csv"]
+def test_a_restart_in_the_middle_continues_exactly(database_url: str, datasets_dir: Path) -> None:
+    (file,) = [f for f in load_skab(datasets_dir) if f.name == "other/9.csv"]
     stamps = file.timestamps + (1_790_000_000_000 - int(file.timestamps[0]))
     expected = detect_skab_file(file, DetectorConfig())
     first_process = Products.start(database_url)

@@ -1,0 +1,159 @@
+"""Replays SKAB through a running platform: device SDK -> gateway -> Kafka (or the
+in-process bus) -> products -> stored scores and episodes, read back via the API.
+
+What comes back is scored with the same code as the direct run, so the table
+shows whether the detector in production is the one evaluated.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from imcloud_device import DeviceClient
+from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
+from imcloud_products.evaluation.datasets import SKAB_SIGNALS, SkabFile
+
+SIGNAL_NAMES = [name.replace(" ", "_") for name in SKAB_SIGNALS]
+ROWS_PER_BATCH = 100
+# Replayed files are moved to end this long ago, inside the platform's window
+# for accepted timestamps.
+REPLAY_ENDS_AGO_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class ReplayedFile:
+    name: str
+    equipment_id: str
+    flags: npt.NDArray[np.bool_]
+    # (kind, start, end, rows) per episode, in the file's own time.
+    episodes: list[tuple[str, int, int, int]]
+
+
+class PlatformReplay:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        device_link: str,
+        api_key: str = "",
+        progress: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self._device_link = device_link
+        self._progress = progress
+        if not api_key:
+            signed_up = httpx.post(
+                f"{api_url}/v1/tenants", json={"name": f"SKAB replay {uuid.uuid4().hex[:8]}"}
+            )
+            signed_up.raise_for_status()
+            api_key = signed_up.json()["owner_key"]["secret"]
+        self._api = httpx.Client(
+            base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        )
+        model = self._post(
+            "/v1/equipment-models",
+            {
+                "name": f"SKAB pump {uuid.uuid4().hex[:8]}",
+                "signals": [{"name": name} for name in SIGNAL_NAMES],
+            },
+        )
+        self._model_id = model["id"]
+
+    def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        response = self._api.post(path, json=body)
+        response.raise_for_status()
+        result: dict[str, object] = response.json()
+        return result
+
+    def replay(self, file: SkabFile) -> ReplayedFile:
+        machine = self._post(
+            "/v1/equipment",
+            {"equipment_model_id": self._model_id, "serial_number": file.name},
+        )
+        equipment_id = str(machine["id"])
+        credential = str(self._post(f"/v1/equipment/{equipment_id}/credentials", {})["secret"])
+        shift = int(time.time() * 1000) - REPLAY_ENDS_AGO_MS - int(file.timestamps[-1])
+        stamps = file.timestamps + shift
+        # Whole rows per batch: the detector needs every signal of a row together.
+        with DeviceClient(
+            self._device_link, credential, max_batch_points=ROWS_PER_BATCH * len(SIGNAL_NAMES)
+        ) as device:
+            for stamp, row in zip(stamps.tolist(), file.values.tolist(), strict=True):
+                device.record_snapshot(dict(zip(SIGNAL_NAMES, row, strict=True)), stamp)
+            if not device.flush(timeout_s=120):
+                raise RuntimeError(f"{file.name}: not every row was acknowledged: {device.stats()}")
+        flags = self._wait_for_scores(equipment_id, stamps, file.name)
+        return ReplayedFile(
+            name=file.name,
+            equipment_id=equipment_id,
+            flags=flags,
+            episodes=[(k, s - shift, e - shift, n) for k, s, e, n in self._episodes(equipment_id)],
+        )
+
+    def _wait_for_scores(
+        self, equipment_id: str, stamps: npt.NDArray[np.int64], name: str
+    ) -> npt.NDArray[np.bool_]:
+        deadline = time.monotonic() + 120
+        while True:
+            flags = self._score_flags(equipment_id, int(stamps[0]), int(stamps[-1]) + 1)
+            if len(flags) >= len(stamps):
+                return flags
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: {len(flags)} of {len(stamps)} rows scored in time")
+            time.sleep(0.2)
+
+    def _score_flags(self, equipment_id: str, start_ms: int, end_ms: int) -> npt.NDArray[np.bool_]:
+        flags: list[int] = []
+        token = ""
+        while True:
+            page = self._api.get(
+                f"/v1/equipment/{equipment_id}/telemetry",
+                params={
+                    "signal": SCORE_SIGNAL,
+                    "start": datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(),
+                    "end": datetime.fromtimestamp(end_ms / 1000, UTC).isoformat(),
+                    "page_size": 10_000,
+                    "page_token": token,
+                },
+            )
+            page.raise_for_status()
+            body = page.json()
+            for series in body["series"]:
+                flags.extend(series["flags"])
+            token = body["next_page_token"]
+            if not token:
+                return (np.array(flags, dtype=np.int64) & FLAG_ANOMALY) != 0
+
+    def _episodes(self, equipment_id: str) -> list[tuple[str, int, int, int]]:
+        found = []
+        token = ""
+        while True:
+            page = self._api.get(
+                f"/v1/equipment/{equipment_id}/anomaly-episodes",
+                params={"page_size": 500, "page_token": token},
+            )
+            page.raise_for_status()
+            body = page.json()
+            for episode in body["items"]:
+                found.append(
+                    (
+                        episode["kind"],
+                        _ms(episode["start_time"]),
+                        _ms(episode["end_time"]),
+                        episode["rows"],
+                    )
+                )
+            token = body["next_page_token"]
+            if not token:
+                return sorted(found)
+
+
+def _ms(text: str) -> int:
+    return round(datetime.fromisoformat(text).timestamp() * 1000)
