@@ -89,6 +89,26 @@ class TelemetrySettings(BaseModel):
     model_cache_s: float = Field(default=30.0, ge=0)
 
 
+class ProvisioningSettings(BaseModel):
+    """Dedicated-tier tenants get a Kubernetes namespace of their own."""
+
+    enabled: bool = False
+    # Empty: in-cluster configuration (the gateway's service account).
+    kubeconfig: str = ""
+    namespace_prefix: str = "imcloud-tenant-"
+    quota_cpu: str = "4"
+    quota_memory: str = "8Gi"
+    quota_pods: str = "20"
+    quota_storage: str = "50Gi"
+    # Defaults and ceilings for each container in a tenant namespace.
+    default_cpu: str = "500m"
+    default_memory: str = "512Mi"
+    max_cpu: str = "2"
+    max_memory: str = "4Gi"
+    # How often every tenant's namespace is checked and repaired.
+    reconcile_every_s: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IMCLOUD_",
@@ -107,6 +127,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)
 
     # The gateway's gRPC server: the device link for equipment (and health).
     gateway_grpc: GrpcEndpoint = GrpcEndpoint(bind="127.0.0.1:50050", target="127.0.0.1:50050")
