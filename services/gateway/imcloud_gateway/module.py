@@ -18,7 +18,10 @@ from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.device_link import DeviceLinkServicer
 from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
+from imcloud_gateway.api.kubernetes import KubernetesNamespaces, connect
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
+from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
+from imcloud_gateway.events.provisioning import Provisioner, policy_from
 from imcloud_gateway.store.tables import outbox
 
 NAME = "gateway"
@@ -27,7 +30,7 @@ log = get_logger(__name__)
 
 
 class Gateway:
-    def __init__(self, context: GatewayContext) -> None:
+    def __init__(self, context: GatewayContext, provisioner: Provisioner | None) -> None:
         self.context = context
         settings = context.settings.gateway
         self._server = uvicorn.Server(
@@ -59,6 +62,7 @@ class Gateway:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._subscriptions: list[Subscription] = []
+        self._provisioner = provisioner
 
     def start(self) -> None:
         http = threading.Thread(target=self._server.run, name="gateway-http", daemon=True)
@@ -79,6 +83,8 @@ class Gateway:
                 handler=equipment_lifecycle_handler(self.context.unit_of_work),
             )
         )
+        if self._provisioner is not None:
+            self._start_provisioning(self._provisioner)
         deadline = time.monotonic() + 15
         while not self._server.started:
             if not http.is_alive() or time.monotonic() > deadline:
@@ -90,6 +96,24 @@ class Gateway:
             time.sleep(0.02)
         settings = self.context.settings.gateway
         log.info("gateway listening", url=f"http://{settings.http_host}:{settings.http_port}")
+
+    def _start_provisioning(self, provisioner: Provisioner) -> None:
+        self._subscriptions.append(
+            self.context.bus.subscribe(
+                group=PROVISIONING_GROUP, topics=[Topic.TENANT_EVENTS], handler=provisioner.handle
+            )
+        )
+        period = self.context.settings.provisioning.reconcile_every_s
+
+        def reconcile_periodically() -> None:
+            while not self._stopping.wait(period):
+                provisioner.reconcile_all()
+
+        reconciler = threading.Thread(
+            target=reconcile_periodically, name="provisioning", daemon=True
+        )
+        reconciler.start()
+        self._threads.append(reconciler)
 
     def stop(self) -> None:
         for subscription in self._subscriptions:
@@ -112,7 +136,15 @@ def build(runtime: Runtime) -> Gateway:
         bus=runtime.require_bus(),
         backends=Backends.connect(settings),
     )
-    return Gateway(context)
+    provisioner = None
+    if settings.provisioning.enabled:
+        provisioner = Provisioner(
+            unit_of_work=context.unit_of_work,
+            namespaces=KubernetesNamespaces(connect(settings.provisioning.kubeconfig)),
+            records=context.provisioning_records,
+            policy=policy_from(settings.provisioning),
+        )
+    return Gateway(context, provisioner)
 
 
 SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)

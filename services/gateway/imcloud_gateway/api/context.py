@@ -22,7 +22,7 @@ from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.domain.telemetry import TelemetryLimits
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.events.telemetry import TelemetryPublisher
-from imcloud_gateway.store.repository import GatewayUnitOfWork
+from imcloud_gateway.store.repository import GatewayUnitOfWork, SqlProvisioningRecords
 
 
 @dataclass
@@ -40,8 +40,10 @@ class GatewayContext:
     telemetry: TelemetryPublisher = field(init=False)
     intake: TelemetryIntake = field(init=False)
     streams: OpenStreams = field(default_factory=OpenStreams)
+    provisioning_records: SqlProvisioningRecords = field(init=False)
 
     def __post_init__(self) -> None:
+        self.provisioning_records = SqlProvisioningRecords(self.db)
         self.equipment_directory = ProductsEquipmentDirectory(
             self.backends, deadline_s=self.settings.grpc_deadline_s
         )

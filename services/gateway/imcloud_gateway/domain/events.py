@@ -10,3 +10,8 @@ from imcloud_gateway.domain.model import Tenant
 @dataclass(frozen=True)
 class TenantOnboarded:
     tenant: Tenant
+
+
+@dataclass(frozen=True)
+class TenantOffboarded:
+    tenant: Tenant

@@ -17,7 +17,7 @@ from imcloud_core.errors import (
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
 from imcloud_gateway.domain import secrets, tokens
-from imcloud_gateway.domain.events import TenantOnboarded
+from imcloud_gateway.domain.events import TenantOffboarded, TenantOnboarded
 from imcloud_gateway.domain.model import (
     ApiKey,
     Principal,
@@ -59,6 +59,21 @@ def sign_up(
         uow.api_keys.add(owner_key.key)
         uow.record(TenantOnboarded(tenant))
     return tenant, owner_key
+
+
+def offboard(uow: UnitOfWork, *, principal: Principal) -> Tenant:
+    """The tenant leaves: every key stops working, dedicated resources go."""
+    require_role(principal, Role.OWNER)
+    now = utcnow()
+    with uow:
+        tenant = uow.tenants.get(principal.tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {principal.tenant_id!r} not found")
+        uow.tenants.offboard(tenant.id, now)
+        uow.api_keys.revoke_all(tenant_id=tenant.id, at=now)
+        left = replace(tenant, offboard_time=now, update_time=now)
+        uow.record(TenantOffboarded(left))
+    return left
 
 
 def get_tenant(uow: UnitOfWork, *, tenant_id: str) -> Tenant:

@@ -46,6 +46,8 @@ class Tenant:
     tier: Tier
     create_time: datetime
     update_time: datetime
+    # Set when the tenant left the platform.
+    offboard_time: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from imcloud.gateway.v1 import events_pb2 as pb
 from imcloud_core.convert import timestamp
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_gateway.domain.events import TenantOnboarded
+from imcloud_gateway.domain.events import TenantOffboarded, TenantOnboarded
 from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
 
 SOURCE = "gateway"
@@ -36,5 +36,14 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 source=SOURCE,
                 occurred_at=tenant.create_time,
             )
-            return OutboxEntry(Topic.TENANT_EVENTS, tenant.id, envelope)
-    raise TypeError(f"no message for domain event {type(event).__name__}")
+        case TenantOffboarded(tenant=tenant):
+            envelope = new_envelope(
+                tenant_id=tenant.id,
+                event_type="tenant.offboarded",
+                payload=pb.TenantOffboarded(tenant=tenant_message(tenant)),
+                source=SOURCE,
+                occurred_at=tenant.offboard_time,
+            )
+        case _:
+            raise TypeError(f"no message for domain event {type(event).__name__}")
+    return OutboxEntry(Topic.TENANT_EVENTS, tenant.id, envelope)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Table, exists, or_, select
 from sqlalchemy.orm import Session
 
+from imcloud_core.db import Database
 from imcloud_core.store import TenantTable, keyset_page
 from imcloud_core.unit_of_work import SqlUnitOfWork
 from imcloud_gateway.domain.model import (
@@ -21,11 +22,13 @@ from imcloud_gateway.domain.model import (
     TenantKind,
     Tier,
 )
+from imcloud_gateway.domain.provisioning import ProvisioningState, ProvisioningStatus
 from imcloud_gateway.store.tables import (
     access_grants,
     api_keys,
     audit_events,
     device_credentials,
+    tenant_provisioning,
     tenants,
 )
 
@@ -54,6 +57,13 @@ class SqlTenantRepository:
     def name_taken(self, name: str) -> bool:
         query = select(exists().where(tenants.c.name == name))
         return bool(self._session.execute(query).scalar())
+
+    def offboard(self, tenant_id: str, at: datetime) -> None:
+        self._session.execute(
+            tenants.update()
+            .where(tenants.c.id == tenant_id)
+            .values(offboard_time=at, update_time=at)
+        )
 
 
 class SqlApiKeyRepository:
@@ -84,6 +94,13 @@ class SqlApiKeyRepository:
 
     def replace_secret(self, *, tenant_id: str, key_id: str, secret_hash: str) -> None:
         self.table.update(self._session, tenant_id, key_id, {"secret_hash": secret_hash})
+
+    def revoke_all(self, *, tenant_id: str, at: datetime) -> None:
+        self._session.execute(
+            api_keys.update()
+            .where(api_keys.c.tenant_id == tenant_id, api_keys.c.revoke_time.is_(None))
+            .values(revoke_time=at)
+        )
 
 
 def _credential(row: Row[Any]) -> DeviceCredential:
@@ -262,3 +279,40 @@ class GatewayUnitOfWork(SqlUnitOfWork):
         self.grants = SqlGrantRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
         return self
+
+
+class SqlProvisioningRecords:
+    """The domain's ProvisioningRecords; each call is a short transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, tenant_id: str) -> ProvisioningStatus | None:
+        with self._db.read() as session:
+            row = session.execute(
+                select(tenant_provisioning).where(tenant_provisioning.c.tenant_id == tenant_id)
+            ).first()
+        if row is None:
+            return None
+        values = row._asdict()
+        return ProvisioningStatus(**{**values, "state": ProvisioningState(values["state"])})
+
+    def save(self, status: ProvisioningStatus) -> None:
+        values = {**status.__dict__, "state": status.state.value}
+        with self._db.transaction() as session:
+            updated = session.execute(
+                tenant_provisioning.update()
+                .where(tenant_provisioning.c.tenant_id == status.tenant_id)
+                .values(**values)
+            )
+            if not updated.rowcount:  # type: ignore[attr-defined]
+                session.execute(tenant_provisioning.insert().values(**values))
+
+    def dedicated_tenants(self) -> list[Tenant]:
+        with self._db.read() as session:
+            rows = session.execute(
+                select(tenants).where(
+                    tenants.c.tier == Tier.DEDICATED.value, tenants.c.offboard_time.is_(None)
+                )
+            ).all()
+        return [_tenant(r) for r in rows]

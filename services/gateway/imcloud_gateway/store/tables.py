@@ -18,7 +18,19 @@ tenants = Table(
     Column("tier", String(16), nullable=False),
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
+    Column("offboard_time", UtcDateTime, nullable=True),
     UniqueConstraint("name"),
+)
+
+# Where each tenant's dedicated resources stand (tenant API shows it).
+tenant_provisioning = Table(
+    "tenant_provisioning",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("namespace", String(63), nullable=False),
+    Column("message", String(1000), nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
 )
 
 api_keys = Table(

@@ -25,19 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fimcloud/gateway/v1/events.proto\x12\x12imcloud.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.imcloud.gateway.v1.TenantKind\x12,\n\x04tier\x18\x04 \x01(\x0e\x32\x1e.imcloud.gateway.v1.TenantTier\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x0fTenantOnboarded\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.imcloud.gateway.v1.Tenant*Z\n\nTenantKind\x12\x1b\n\x17TENANT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16TENANT_KIND_ENTERPRISE\x10\x01\x12\x13\n\x0fTENANT_KIND_OEM\x10\x02*\\\n\nTenantTier\x12\x1b\n\x17TENANT_TIER_UNSPECIFIED\x10\x00\x12\x16\n\x12TENANT_TIER_SHARED\x10\x01\x12\x19\n\x15TENANT_TIER_DEDICATED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fimcloud/gateway/v1/events.proto\x12\x12imcloud.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.imcloud.gateway.v1.TenantKind\x12,\n\x04tier\x18\x04 \x01(\x0e\x32\x1e.imcloud.gateway.v1.TenantTier\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x0fTenantOnboarded\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.imcloud.gateway.v1.Tenant\">\n\x10TenantOffboarded\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.imcloud.gateway.v1.Tenant*Z\n\nTenantKind\x12\x1b\n\x17TENANT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16TENANT_KIND_ENTERPRISE\x10\x01\x12\x13\n\x0fTENANT_KIND_OEM\x10\x02*\\\n\nTenantTier\x12\x1b\n\x17TENANT_TIER_UNSPECIFIED\x10\x00\x12\x16\n\x12TENANT_TIER_SHARED\x10\x01\x12\x19\n\x15TENANT_TIER_DEDICATED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.gateway.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TENANTKIND']._serialized_start=329
-  _globals['_TENANTKIND']._serialized_end=419
-  _globals['_TENANTTIER']._serialized_start=421
-  _globals['_TENANTTIER']._serialized_end=513
+  _globals['_TENANTKIND']._serialized_start=393
+  _globals['_TENANTKIND']._serialized_end=483
+  _globals['_TENANTTIER']._serialized_start=485
+  _globals['_TENANTTIER']._serialized_end=577
   _globals['_TENANT']._serialized_start=89
   _globals['_TENANT']._serialized_end=264
   _globals['_TENANTONBOARDED']._serialized_start=266
   _globals['_TENANTONBOARDED']._serialized_end=327
+  _globals['_TENANTOFFBOARDED']._serialized_start=329
+  _globals['_TENANTOFFBOARDED']._serialized_end=391
 # @@protoc_insertion_point(module_scope)

@@ -119,3 +119,27 @@ class TenantOnboarded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TenantOnboarded: _TypeAlias = TenantOnboarded  # noqa: Y015
+
+@_typing.final
+class TenantOffboarded(_message.Message):
+    """TenantOffboarded is published on imcloud.tenant-events.v1 (key: tenant id)
+    when a tenant leaves: its keys are revoked, its dedicated resources removed.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tenant(self) -> Global___Tenant: ...
+    def __init__(
+        self,
+        *,
+        tenant: Global___Tenant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantOffboarded: _TypeAlias = TenantOffboarded  # noqa: Y015

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from imcloud_core.errors import PermissionDenied
 from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep, limit_anonymous
@@ -14,6 +14,7 @@ from imcloud_gateway.api.http.schemas.tenants import (
     ApiKeyResponse,
     CreateApiKeyRequest,
     IssuedApiKeyResponse,
+    ProvisioningResponse,
     SignUpRequest,
     SignUpResponse,
     TenantResponse,
@@ -21,6 +22,7 @@ from imcloud_gateway.api.http.schemas.tenants import (
 )
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import ApiKey, Tenant
+from imcloud_gateway.domain.provisioning import ProvisioningState
 
 router = APIRouter(tags=["tenants"])
 PageSize = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
@@ -78,11 +80,42 @@ def sign_up(
 
 @router.get(
     "/v1/tenant",
-    summary="The caller's tenant",
+    summary="The caller's tenant, with the state of its dedicated resources",
     responses=error_responses(401, 429),
 )
 def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantResponse:
-    return tenant_body(identity.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id))
+    tenant = identity.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id)
+    body = tenant_body(tenant)
+    if gateway.settings.provisioning.enabled:
+        record = gateway.provisioning_records.get(tenant.id)
+        body.provisioning = (
+            ProvisioningResponse(
+                state=record.state.value,
+                namespace=record.namespace,
+                message=record.message,
+                update_time=record.update_time,
+            )
+            if record
+            else ProvisioningResponse(
+                state=ProvisioningState.PENDING.value, namespace="", message="", update_time=None
+            )
+        )
+    return body
+
+
+@router.delete(
+    "/v1/tenant",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Leave the platform (owner only)",
+    description=(
+        "Every API key stops working at once; dedicated resources are removed. "
+        "The tenant's data stays until the operator purges it."
+    ),
+    responses=error_responses(401, 403, 429),
+)
+def offboard(principal: PrincipalDep, gateway: GatewayDep) -> Response:
+    identity.offboard(gateway.unit_of_work(), principal=principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

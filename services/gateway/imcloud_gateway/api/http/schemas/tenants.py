@@ -16,12 +16,26 @@ class SignUpRequest(Body):
     tier: Tier = Tier.SHARED
 
 
+class ProvisioningResponse(BaseModel):
+    state: str = Field(
+        examples=["provisioned"],
+        description="not_needed (shared tier), pending, provisioned, failed, "
+        "deprovisioning or deprovisioned",
+    )
+    namespace: str = Field(description="The tenant's Kubernetes namespace (dedicated tier)")
+    message: str
+    update_time: datetime | None
+
+
 class TenantResponse(BaseModel):
     id: str
     name: str
     kind: TenantKind
     tier: Tier
     create_time: datetime
+    provisioning: ProvisioningResponse | None = Field(
+        default=None, description="Dedicated resources; null where the platform does not provision"
+    )
 
 
 class ApiKeyResponse(BaseModel):
