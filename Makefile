@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-tools bench lint proto proto-check infra-up infra-down clean
+.PHONY: help install run test test-unit test-tools k8s-tools bench eval lint proto proto-check infra-up infra-down kube-up kube-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -15,11 +15,14 @@ install: ## install uv and the locked dependencies into .venv
 run: install ## run the whole platform in one process (embedded: no Kafka or PostgreSQL)
 	$(UV) imcloud up
 
-test: install test-tools infra-up ## run every test (starts the local Kafka and PostgreSQL if needed)
+test: install test-tools k8s-tools infra-up ## run every test (starts local Kafka, PostgreSQL, kube-apiserver)
 	$(UV) pytest
 
 test-tools: ## install the non-Python tools the tests call (docker-compose)
 	@infra/test-tools.sh
+
+k8s-tools: ## build helm, kubeconform and promtool (Go, cached) and fetch offline schemas
+	@infra/k8s-tools.sh install
 
 test-unit: install test-tools ## run the tests that need no servers
 	$(UV) pytest tests/unit
@@ -38,13 +41,21 @@ proto: install ## regenerate libs/contracts from proto/
 proto-check: install ## fail if libs/contracts is stale
 	infra/gen-proto.sh --check
 
-infra-up: ## start the local PostgreSQL and Kafka (installs them on first use)
+infra-up: ## start local PostgreSQL, Kafka and kube-apiserver (installed or built on first use)
 	infra/postgres.sh up
 	infra/kafka.sh up
+	infra/kube.sh up
 
-infra-down: ## stop the local PostgreSQL and Kafka
+infra-down: ## stop them
+	-infra/kube.sh down
 	-infra/kafka.sh down
 	-infra/postgres.sh down
+
+kube-up: ## start only the local kube-apiserver (with etcd)
+	infra/kube.sh up
+
+kube-down: ## stop the local kube-apiserver
+	-infra/kube.sh down
 
 clean: ## remove the embedded data and local infrastructure state
 	rm -rf .imcloud .infra

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 # evaluation section); they are not part of it.
 DATASETS = REPO.parent / "shared" / "datasets"
 KAFKA_BOOTSTRAP = os.environ.get("IMCLOUD_TEST_KAFKA", "127.0.0.1:9092")
+KUBECONFIG = Path(os.environ.get("IMCLOUD_TEST_KUBECONFIG", str(REPO / ".infra/kube/kubeconfig")))
 POSTGRES_URL = os.environ.get(
     "IMCLOUD_TEST_POSTGRES", "postgresql+psycopg://imcloud:imcloud@127.0.0.1:5432/postgres"
 )
@@ -91,3 +92,11 @@ def datasets_dir() -> Path:
     if not (DATASETS / "skab").is_dir():
         pytest.fail(f"the labelled datasets are not at {DATASETS}", pytrace=False)
     return DATASETS
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> str:
+    """The local kube-apiserver started by infra/kube.sh (real, not a mock)."""
+    if not KUBECONFIG.exists() or not _reachable("127.0.0.1:6443"):
+        pytest.fail("no kube-apiserver on 127.0.0.1:6443: run 'make kube-up'", pytrace=False)
+    return str(KUBECONFIG)
