@@ -36,6 +36,22 @@ class RunningPlatform:
         for process in self.processes.values():
             process.assert_running()
 
+    def kill_and_restart(self, service: str) -> None:
+        """SIGKILL, as a crash or an evicted pod, then a new process of the service."""
+        old = self.processes[service]
+        old.process.kill()
+        old.process.wait()
+        self.processes[service] = ImcloudProcess(
+            "serve", service, env=self.env, log_path=old.log_path.with_suffix(".restarted.log")
+        )
+        port = self.ports.grpc[service]
+        wait_for(
+            lambda: self.processes[service].assert_running() or check_health(f"127.0.0.1:{port}"),
+            timeout_s=60,
+            interval_s=0.2,
+            what=f"{service} back up",
+        )
+
 
 def _stop(platform: RunningPlatform) -> None:
     failures = [
