@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from imcloud_core.db import Database
+from imcloud_core.events import Topic
 from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
     BackendService,
     Runtime,
     ServiceDefinition,
+    SubscriptionSpec,
     Wiring,
     build_backend_service,
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
+from imcloud_servitization.events.handlers import GROUP as ANOMALY_GROUP
+from imcloud_servitization.events.handlers import anomaly_handler
 from imcloud_servitization.events.publishing import to_outbox_entry
 from imcloud_servitization.store.repository import ServitizationUnitOfWork
 from imcloud_servitization.store.tables import outbox
@@ -21,12 +25,18 @@ PACKAGE = "imcloud_servitization"
 
 
 def _wire(db: Database, staged: Outbox) -> Wiring:
+    def unit_of_work() -> ServitizationUnitOfWork:
+        return ServitizationUnitOfWork(db, staged, to_outbox_entry)
+
     return Wiring(
-        servicers=[
-            register(
-                ServitizationServicer(lambda: ServitizationUnitOfWork(db, staged, to_outbox_entry))
+        servicers=[register(ServitizationServicer(unit_of_work))],
+        subscriptions=[
+            SubscriptionSpec(
+                group=ANOMALY_GROUP,
+                topics=[Topic.EQUIPMENT_EVENTS],
+                handler=anomaly_handler(unit_of_work),
             )
-        ]
+        ],
     )
 
 

@@ -37,4 +37,5 @@ def ticket_message(ticket: MaintenanceTicket) -> pb.MaintenanceTicket:
         state=STATES[ticket.state],
         create_time=timestamp(ticket.create_time),
         update_time=timestamp(ticket.update_time),
+        source_episode_id=ticket.source_episode_id,
     )

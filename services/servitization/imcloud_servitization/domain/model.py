@@ -36,6 +36,8 @@ class MaintenanceTicket:
     state: TicketState
     create_time: datetime
     update_time: datetime
+    # The anomaly episode that opened the ticket, for tickets the platform opened.
+    source_episode_id: str = ""
 
 
 def check_ticket_fields(*, equipment_id: str, title: str, description: str) -> None:

@@ -29,6 +29,11 @@ class SqlTicketRepository:
     def add(self, ticket: MaintenanceTicket) -> None:
         self.table.insert(self._session, ticket.__dict__)
 
+    def opened_for_episode(self, *, tenant_id: str, episode_id: str) -> bool:
+        return self.table.exists(
+            self._session, tenant_id, maintenance_tickets.c.source_episode_id == episode_id
+        )
+
     def list(
         self, *, tenant_id: str, equipment_id: str, page_size: int, page_token: str
     ) -> tuple[list[MaintenanceTicket], str]:

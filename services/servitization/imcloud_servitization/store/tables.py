@@ -21,7 +21,9 @@ maintenance_tickets = Table(
     Column("state", String(16), nullable=False),
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
+    Column("source_episode_id", String(120), nullable=False, server_default=""),
     Index("ix_maintenance_tickets_tenant_created", "tenant_id", "create_time", "id"),
+    Index("ix_maintenance_tickets_tenant_episode", "tenant_id", "source_episode_id"),
     Index("ix_maintenance_tickets_tenant_equipment", "tenant_id", "equipment_id"),
 )
 

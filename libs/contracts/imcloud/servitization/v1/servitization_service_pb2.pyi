@@ -74,12 +74,17 @@ class MaintenanceTicket(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    SOURCE_EPISODE_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     equipment_id: _builtins.str
     title: _builtins.str
     description: _builtins.str
     priority: Global___TicketPriority.ValueType
     state: Global___TicketState.ValueType
+    source_episode_id: _builtins.str
+    """The anomaly episode that opened the ticket (predictive maintenance); empty
+    for tickets people opened.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -95,10 +100,11 @@ class MaintenanceTicket(_message.Message):
         state: Global___TicketState.ValueType = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        source_episode_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "equipment_id", b"equipment_id", "id", b"id", "priority", b"priority", "state", b"state", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "equipment_id", b"equipment_id", "id", b"id", "priority", b"priority", "source_episode_id", b"source_episode_id", "state", b"state", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

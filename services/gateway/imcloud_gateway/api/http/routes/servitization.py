@@ -41,6 +41,7 @@ def ticket_body(ticket: pb.MaintenanceTicket) -> TicketResponse:
         state=STATE_NAMES[ticket.state],
         create_time=from_timestamp(ticket.create_time),
         update_time=from_timestamp(ticket.update_time),
+        source_episode_id=ticket.source_episode_id,
     )
 
 

@@ -25,3 +25,6 @@ class TicketResponse(BaseModel):
     state: str
     create_time: datetime
     update_time: datetime
+    source_episode_id: str = Field(
+        description="The anomaly episode that opened the ticket; empty if a person did"
+    )

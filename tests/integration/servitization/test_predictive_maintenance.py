@@ -1,0 +1,80 @@
+"""Serious anomaly episodes open maintenance tickets, once each (both databases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from imcloud.products.v1 import equipment_events_pb2 as pb
+from imcloud_core.bus import Record
+from imcloud_core.db import Database
+from imcloud_core.events import Topic, new_envelope
+from imcloud_core.migrations import upgrade_to_head
+from imcloud_core.outbox import Outbox
+from imcloud_servitization.domain import services
+from imcloud_servitization.events.handlers import anomaly_handler
+from imcloud_servitization.events.publishing import to_outbox_entry
+from imcloud_servitization.store.repository import ServitizationUnitOfWork
+from imcloud_servitization.store.tables import outbox
+from tests.conftest import FreshDatabases
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/servitization.db"
+    else:
+        databases: FreshDatabases = request.getfixturevalue("fresh_postgres")
+        url = databases.create("servitization")
+    engine = create_engine(url)
+    upgrade_to_head(engine, package="imcloud_servitization")
+    return Database(engine)
+
+
+def opened(episode_id: str, *, severity: int, kind: int = pb.EPISODE_KIND_ANOMALY) -> Record:
+    event = pb.AnomalyEpisodeOpened(
+        episode=pb.AnomalyEpisode(
+            id=episode_id,
+            equipment_id="machine-1",
+            kind=kind,
+            severity=severity,
+            top_signals=["bearing_vibration", "motor_current"],
+        )
+    )
+    envelope = new_envelope(
+        tenant_id="tenant-1", event_type="anomaly_episode.opened", payload=event, source="test"
+    )
+    return Record(Topic.EQUIPMENT_EVENTS, 0, 0, "machine-1", envelope.SerializeToString())
+
+
+def tickets(db: Database) -> list[services.MaintenanceTicket]:
+    found, _ = services.list_maintenance_tickets(
+        ServitizationUnitOfWork(db, Outbox(outbox), to_outbox_entry),
+        tenant_id="tenant-1",
+        equipment_id="",
+        requested_page_size=100,
+        page_token="",
+    )
+    return found
+
+
+def test_a_serious_anomaly_opens_one_ticket_however_often_it_is_delivered(db: Database) -> None:
+    handle = anomaly_handler(lambda: ServitizationUnitOfWork(db, Outbox(outbox), to_outbox_entry))
+    handle([opened("m1/anomaly/1-1", severity=pb.EPISODE_SEVERITY_HIGH)])
+    handle([opened("m1/anomaly/1-1", severity=pb.EPISODE_SEVERITY_HIGH)])  # redelivered
+    handle([opened("m1/anomaly/1-2", severity=pb.EPISODE_SEVERITY_LOW)])  # left to dashboards
+    handle(
+        [
+            opened(
+                "m1/data_quality/1-1",
+                severity=pb.EPISODE_SEVERITY_HIGH,
+                kind=pb.EPISODE_KIND_DATA_QUALITY,
+            )
+        ]
+    )  # the sensor, not the machine
+    (ticket,) = tickets(db)
+    assert ticket.source_episode_id == "m1/anomaly/1-1"
+    assert ticket.priority.value == "high"
+    assert "bearing_vibration" in ticket.description
