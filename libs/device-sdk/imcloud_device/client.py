@@ -361,7 +361,11 @@ class DeviceClient:
                 with self._cond:
                     self._reconnects += 1
             session = _Session(number)
-            error = self._serve(session)
+            try:
+                error = self._serve(session)
+            except Exception as exc:  # a bug must not silently end the link thread
+                log.exception("device link failed")
+                error = ConnectionLostError(f"{type(exc).__name__}: {exc}", code="INTERNAL")
             if self._closing.is_set():
                 break
             with self._cond:

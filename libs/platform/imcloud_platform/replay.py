@@ -129,7 +129,10 @@ class PlatformReplay:
                 flags.extend(series["flags"])
             token = body["next_page_token"]
             if not token:
-                return (np.array(flags, dtype=np.int64) & FLAG_ANOMALY) != 0
+                anomalous: npt.NDArray[np.bool_] = (
+                    np.array(flags, dtype=np.int64) & FLAG_ANOMALY
+                ) != 0
+                return anomalous
 
     def _episodes(self, equipment_id: str) -> list[tuple[str, int, int, int]]:
         found = []

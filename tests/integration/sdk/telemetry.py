@@ -21,11 +21,13 @@ def stored_points(
 ) -> dict[str, dict[int, float]]:
     """Every stored point of these signals of a machine, by signal and timestamp
     (all pages; not the platform's own series, such as the anomaly score)."""
+    wanted = set(signals)
     points: dict[str, dict[int, float]] = {}
     token = ""
     while True:
         response = tenant.get(
             f"/v1/equipment/{equipment_id}/telemetry",
+            signal=sorted(wanted),
             page_size=10_000,
             page_token=token,
             **window(),
@@ -33,6 +35,8 @@ def stored_points(
         assert response.status_code == 200, response.text
         body = response.json()
         for series in body["series"]:
+            if series["signal"] not in wanted:
+                continue  # the platform's own, e.g. _anomaly_score, comes along
             by_time = points.setdefault(series["signal"], {})
             for stamp, value in zip(series["timestamps_ms"], series["values"], strict=True):
                 assert stamp not in by_time, f"{series['signal']} at {stamp} stored twice"

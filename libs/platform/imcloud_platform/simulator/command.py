@@ -51,16 +51,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"an admin API key of the tenant to fill (or set {API_KEY_VARIABLE}); "
         "without one, a new demo tenant signs up",
     )
-    parser.add_argument("--machines", type=_positive(int), default=50, help="(default: 50)")
     parser.add_argument(
-        "--rate-hz", type=_positive(float), default=1.0, help="readings per machine and second"
+        "--machines", type=_positive(int), default=50, help="machines to simulate (default: 50)"
     )
     parser.add_argument(
-        "--duration", type=float, default=60.0, help="seconds to run; 0 runs until Ctrl-C"
+        "--rate-hz",
+        type=_positive(float),
+        default=1.0,
+        help="readings per machine and second (default: 1)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive(float, zero=True),
+        default=60.0,
+        help="seconds to run; 0 runs until Ctrl-C (default: 60)",
     )
     parser.add_argument("--seed", type=int, help="repeat a run: same machines, same faults")
     parser.add_argument(
-        "--batch-points", type=_positive(int), default=1000, help="most points in one batch"
+        "--batch-points",
+        type=_positive(int),
+        default=1000,
+        help="most points in one batch (default: 1000)",
     )
     parser.add_argument(
         "--flush-interval",
@@ -70,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fault-rate",
-        type=float,
+        type=_positive(float, zero=True),
         default=4.0,
         help="faults per machine and hour of running (default: 4; 0: none)",
     )
@@ -79,11 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(kind: type[int] | type[float]) -> Any:
+def _positive(kind: type[int] | type[float], *, zero: bool = False) -> Any:
     def parse(text: str) -> int | float:
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'>= 0' if zero else '> 0'}, not {text}")
         return value
 
     return parse
@@ -146,7 +157,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     with _stop_on_signals(stop), Live(console=console, refresh_per_second=4) as live:
         runner.run(
             stop,
-            duration_s=max(0.0, args.duration),
+            duration_s=args.duration,
             report=lambda progress: live.update(view.render(progress)),
         )
     console.print()

@@ -109,10 +109,11 @@ class DemoPlant:
         )
         auth = f'-H "authorization: Bearer {key}"'
         console = self._console
-        console.rule(
-            f"imcloud demo: {len(plant.machines)} simulated machines stream at {RATE_HZ:g} Hz "
-            "into a new demo tenant (Ctrl-C stops everything)",
-            align="left",
+        console.rule()
+        console.print(
+            f"[bold]imcloud demo[/bold]: {len(plant.machines)} simulated machines stream at "
+            f"{RATE_HZ:g} Hz into a new demo tenant; Ctrl-C stops everything.",
+            soft_wrap=True,
         )
         lines = [
             ("API key", f"{key}   (the demo tenant's owner key)"),
