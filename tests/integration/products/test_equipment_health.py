@@ -4,7 +4,7 @@ handler and store (PostgreSQL and SQLite), scored exactly once, restartable."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +18,11 @@ from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
 from imcloud_core.migrations import upgrade_to_head
 from imcloud_core.outbox import Outbox
+from imcloud_platform.evaluate import direct_episodes
 from imcloud_products.domain import services
-from imcloud_products.domain.anomaly import DetectorConfig, MachineEpisodes
+from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.model import SignalDefinition
-from imcloud_products.domain.monitoring import (
-    EPISODE_QUIET_PERIOD_MS,
-    FLAG_ANOMALY,
-    SCORE_SIGNAL,
-)
+from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, load_skab
 from imcloud_products.evaluation.skab import detect_skab_file
 from imcloud_products.events.health import HealthMonitor
@@ -182,17 +179,15 @@ def test_the_platform_scores_each_row_as_the_detector_does_and_only_once(
     assert np.array_equal(flags, expected)
     assert expected.any(), "this file has an anomaly the detector finds"
 
-    direct = MachineEpisodes(EPISODE_QUIET_PERIOD_MS, threshold_on=DetectorConfig().threshold_on)
-    from imcloud_products.domain.anomaly import StreamingAnomalyDetector
-
-    detector = StreamingAnomalyDetector(SIGNALS, DetectorConfig())
-    direct_events = direct.update(detector.update(stamps, file.values))
-    opened = [e.episode.start_ms for e in direct_events if e.type == "opened"]
-    assert [start for _, start, *_ in stored_episodes(products, machine)] == sorted(opened)
+    shifted = replace(file, timestamps=stamps)
+    stored = [
+        (kind, start, end, rows) for kind, start, end, rows, _ in stored_episodes(products, machine)
+    ]
+    assert stored == direct_episodes(shifted, DetectorConfig())
     announced = [
         unpack(e, equipment_events_pb2.AnomalyEpisodeOpened) for e in staged_events(products)
     ]
-    assert len([a for a in announced if a is not None]) == len(opened), "announced once each"
+    assert len([a for a in announced if a is not None]) == len(stored), "announced once each"
 
 
 def test_a_restart_in_the_middle_continues_exactly(database_url: str, datasets_dir: Path) -> None:

@@ -113,6 +113,8 @@ class MonitoringOutcome:
     # Per machine: the score of every row, as a series to store.
     scores: list[RecordedBatch]
     changes: list[EpisodeChange]
+    # The monitors that scored rows, as they are now.
+    monitors: list[MachineMonitor]
 
 
 class MonitorRepository(Protocol):
@@ -150,7 +152,7 @@ def monitor(
     config: DetectorConfig,
 ) -> MonitoringOutcome:
     """Scores the batches' rows, machine by machine, in the order they arrived."""
-    outcome = MonitoringOutcome(scores=[], changes=[])
+    outcome = MonitoringOutcome(scores=[], changes=[], monitors=[])
     known = monitors.load(transaction, sorted({b.equipment_id for b in batches}))
     touched: dict[str, MachineMonitor] = {}
     for batch in batches:
@@ -182,7 +184,8 @@ def monitor(
             )
             for event in current.episodes.update(result)
         )
-    monitors.save(transaction, list(touched.values()))
+    outcome.monitors = list(touched.values())
+    monitors.save(transaction, outcome.monitors)
     return outcome
 
 

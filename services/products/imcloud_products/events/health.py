@@ -77,6 +77,8 @@ class HealthMonitor:
                 self._config.threshold_on,
             )
             self._announce(transaction, row, opened=change.event.type == "opened")
+        # After the announcements, which store each episode as it was at its event.
+        self._monitors.save_open_episodes(transaction, outcome.monitors)
 
     def reset(self, *, tenant_id: str, equipment_id: str) -> int:
         """Forgets what the machine's detector learned and closes its open
@@ -156,6 +158,7 @@ class HealthMonitor:
                         )
                         self._announce(transaction, row, opened=False)
             self._monitors.save(transaction, list(quiet.values()))
+            self._monitors.save_open_episodes(transaction, list(quiet.values()))
 
     def _announce_connectivity(self, transaction: Connection, change: ConnectivityChange) -> None:
         payload: Message

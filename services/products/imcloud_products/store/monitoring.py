@@ -109,7 +109,9 @@ class SqlMonitorRepository:
                 for m in monitors
             ],
         )
-        # Open episodes grow with every batch: keep their stored copy current.
+
+    def save_open_episodes(self, transaction: Connection, monitors: list[MachineMonitor]) -> None:
+        """Open episodes grow with every batch: keeps their stored copy current."""
         self.save_episodes(
             transaction,
             [
