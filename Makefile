@@ -30,6 +30,9 @@ test-unit: install test-tools ## run the tests that need no servers
 bench: install infra-up ## telemetry benchmark on real Kafka and PostgreSQL (minutes; writes tests/bench/results)
 	$(UV) python -m tests.bench.telemetry_bench
 
+eval: install ## anomaly detection on SKAB and NAB, directly and through the platform
+	$(UV) imcloud eval anomaly --through-platform
+
 lint: install proto-check ## ruff and mypy
 	$(UV) ruff check .
 	$(UV) ruff format --check .

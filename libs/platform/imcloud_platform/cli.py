@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -21,6 +22,7 @@ from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.store.repository import GatewayUnitOfWork
 from imcloud_gateway.store.tables import outbox
+from imcloud_platform.evaluate import DEFAULT_DATASETS, evaluate
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
 from imcloud_platform.simulator import command as simulator_command
@@ -74,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
         help="onboard a simulated plant through the REST API and stream its telemetry",
     )
     simulator_command.add_arguments(simulate)
+    evaluation = commands.add_parser(
+        "eval", help="score the anomaly detector on the public labelled datasets"
+    )
+    evaluation.add_argument("what", choices=["anomaly"])
+    evaluation.add_argument(
+        "--datasets",
+        type=Path,
+        default=DEFAULT_DATASETS,
+        help=f"the datasets folder with skab/ and nab/ (default: {DEFAULT_DATASETS})",
+    )
+    evaluation.add_argument(
+        "--through-platform",
+        action="store_true",
+        help="also replay SKAB through an embedded platform and score what it stored",
+    )
     revision = commands.add_parser(
         "make-migration", help="(developers) write the next migration of a service"
     )
@@ -168,6 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if check_health(args.target) else 1
         elif args.command == "simulate":
             return simulator_command.simulate(args, settings)
+        elif args.command == "eval":
+            if not (args.datasets / "skab").is_dir():
+                raise ConfigurationError(
+                    f"--datasets: no skab/ folder in {args.datasets} (see the README)"
+                )
+            print(evaluate(args.datasets, through_platform=args.through_platform))
         elif args.command == "make-migration":
             new_revision(package=SERVICES[args.service].package, message=args.message)
     except ConfigurationError as exc:

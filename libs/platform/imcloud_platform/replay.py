@@ -29,6 +29,15 @@ REPLAY_ENDS_AGO_MS = 3_600_000
 
 
 @dataclass(frozen=True)
+class ReplayMachine:
+    file: SkabFile
+    equipment_id: str
+    credential: str
+    # Added to the file's timestamps to move it into the accepted time window.
+    shift: int
+
+
+@dataclass(frozen=True)
 class ReplayedFile:
     name: str
     equipment_id: str
@@ -73,28 +82,51 @@ class PlatformReplay:
         return result
 
     def replay(self, file: SkabFile) -> ReplayedFile:
-        machine = self._post(
+        machine = self.register(file)
+        self.stream(machine, range(len(file.timestamps)))
+        return self.results(machine)
+
+    def register(self, file: SkabFile) -> ReplayMachine:
+        """A machine for the file, with its credential and the file moved to recent time."""
+        created = self._post(
             "/v1/equipment",
             {"equipment_model_id": self._model_id, "serial_number": file.name},
         )
-        equipment_id = str(machine["id"])
+        equipment_id = str(created["id"])
         credential = str(self._post(f"/v1/equipment/{equipment_id}/credentials", {})["secret"])
         shift = int(time.time() * 1000) - REPLAY_ENDS_AGO_MS - int(file.timestamps[-1])
-        stamps = file.timestamps + shift
+        return ReplayMachine(file, equipment_id, credential, shift)
+
+    def stream(self, machine: ReplayMachine, rows: range) -> None:
+        """Sends these rows of the file with the device SDK; returns once all are durable."""
+        stamps = machine.file.timestamps + machine.shift
         # Whole rows per batch: the detector needs every signal of a row together.
         with DeviceClient(
-            self._device_link, credential, max_batch_points=ROWS_PER_BATCH * len(SIGNAL_NAMES)
+            self._device_link,
+            machine.credential,
+            max_batch_points=ROWS_PER_BATCH * len(SIGNAL_NAMES),
         ) as device:
-            for stamp, row in zip(stamps.tolist(), file.values.tolist(), strict=True):
-                device.record_snapshot(dict(zip(SIGNAL_NAMES, row, strict=True)), stamp)
+            for row in rows:
+                values = machine.file.values[row].tolist()
+                device.record_snapshot(
+                    dict(zip(SIGNAL_NAMES, values, strict=True)), int(stamps[row])
+                )
             if not device.flush(timeout_s=120):
-                raise RuntimeError(f"{file.name}: not every row was acknowledged: {device.stats()}")
-        flags = self._wait_for_scores(equipment_id, stamps, file.name)
+                raise RuntimeError(f"{machine.file.name}: rows not acknowledged: {device.stats()}")
+
+    def results(self, machine: ReplayMachine) -> ReplayedFile:
+        """Waits until every row is scored, then reads flags and episodes back."""
+        stamps = machine.file.timestamps + machine.shift
+        flags = self._wait_for_scores(machine.equipment_id, stamps, machine.file.name)
+        shift = machine.shift
         return ReplayedFile(
-            name=file.name,
-            equipment_id=equipment_id,
+            name=machine.file.name,
+            equipment_id=machine.equipment_id,
             flags=flags,
-            episodes=[(k, s - shift, e - shift, n) for k, s, e, n in self._episodes(equipment_id)],
+            episodes=[
+                (kind, start - shift, end - shift, rows)
+                for kind, start, end, rows in self._episodes(machine.equipment_id)
+            ],
         )
 
     def _wait_for_scores(
