@@ -169,6 +169,13 @@ class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             with bound_context(**context_values(context)):
                 try:
                     yield from behaviour(request, context)
+                except grpc.RpcError:
+                    if context.is_active():
+                        raise
+                    # The peer went away (closed, cancelled, lost): an ordinary end.
+                    finish(context, started, grpc.StatusCode.CANCELLED.name)
+                    log.info("stream ended by the peer", method=method)
+                    return
                 except Exception as error:
                     finish(context, started, _code_name(error))
                     fail(context, error)

@@ -119,6 +119,7 @@ class Gateway:
         for subscription in self._subscriptions:
             subscription.stop()
         self._server.should_exit = True
+        self.context.streams.close_all()
         self._grpc.stop()
         self._stopping.set()
         for thread in self._threads:

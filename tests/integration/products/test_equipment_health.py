@@ -177,6 +177,16 @@ def test_the_platform_scores_each_row_as_the_detector_does_and_only_once(
     flags = stored_flags(products, machine, int(stamps[0]), int(stamps[-1]) + 1)
     assert len(flags) == len(file.timestamps)
     assert np.array_equal(flags, expected)
+    everything = products.store.points(
+        tenant_id=TENANT,
+        equipment_id=machine,
+        signals=[],
+        start_ms=int(stamps[0]),
+        end_ms=int(stamps[0]) + 1,
+        limit=100,
+        after=None,
+    )
+    assert {signal for signal, *_ in everything} == set(SIGNALS), "scores only when asked"
     assert expected.any(), "this file has an anomaly the detector finds"
 
     shifted = replace(file, timestamps=stamps)

@@ -157,6 +157,15 @@ class OpenStreams:
             context.cancel()
         return len(contexts)
 
+    def close_all(self) -> None:
+        """Ends every stream at once (shutdown): devices reconnect to another replica
+        instead of waiting out the server's grace period."""
+        with self._lock:
+            contexts = [c for group in self._by_credential.values() for c in group]
+            self._by_credential.clear()
+        for context in contexts:
+            context.cancel()
+
 
 def presented_credential(context: grpc.ServicerContext) -> str:
     for key, value in context.invocation_metadata():

@@ -569,6 +569,9 @@ class SqlTelemetryStore:
         )
         if signals:
             query = query.where(c.signal.in_(signals))
+        else:
+            # All of the machine's signals; derived series only when asked for by name.
+            query = query.where(~c.signal.startswith(DERIVED_PREFIX, autoescape=True))
         return {row.id: row.signal for row in connection.execute(query)}
 
     def twin(
@@ -585,9 +588,7 @@ class SqlTelemetryStore:
                 )
             ).first()
         reported = [
-            ReportedValue(series[r.series_id], r.value, r.ts_ms, bool(r.flags & 1))
-            for r in latest
-            if not series[r.series_id].startswith(DERIVED_PREFIX)
+            ReportedValue(series[r.series_id], r.value, r.ts_ms, bool(r.flags & 1)) for r in latest
         ]
         if state is None:
             return reported, None, False, 0
