@@ -17,7 +17,7 @@
 #   helm template imcloud helm/imcloud --kube-version 1.37.0 > /tmp/rendered.yaml
 #   kubeconform -strict -summary \
 #     -schema-location "$(infra/k8s-tools.sh schema-location)" \
-#     -skip ServiceMonitor \
+#     -skip ServiceMonitor,PrometheusRule \
 #     /tmp/rendered.yaml
 #
 # schema-location expands to
@@ -158,7 +158,7 @@ cmd_install() {
 }
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 case "${1:-}" in
