@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-tools k8s-tools bench eval lint proto proto-check infra-up infra-down kube-up kube-down clean
+.PHONY: help install run test test-unit test-tools k8s-tools helm-check bench eval lint proto proto-check infra-up infra-down kube-up kube-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test-tools: ## install the non-Python tools the tests call (docker-compose)
 
 k8s-tools: ## build helm, kubeconform and promtool (Go, cached) and fetch offline schemas
 	@infra/k8s-tools.sh install
+
+helm-check: install k8s-tools ## lint, render and validate the Helm chart; check alert rules
+	$(UV) pytest -m kubernetes_tools tests/deploy
 
 test-unit: install test-tools ## run the tests that need no servers
 	$(UV) pytest tests/unit
