@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 from imcloud.gateway.v1 import events_pb2 as gateway_events
 from imcloud_core.bus.kafka import KafkaBus
 from imcloud_core.events import Topic, parse_envelope, unpack
@@ -46,3 +48,24 @@ def test_a_request_crosses_processes_and_its_event_reaches_kafka(
         wait_for(acme_onboarded, timeout_s=30, interval_s=0.2, what="tenant.onboarded on Kafka")
     finally:
         bus.close()
+
+
+def test_a_service_outage_degrades_the_gateway_without_making_it_unready(
+    distributed_platform: RunningPlatform,
+) -> None:
+    servitization = distributed_platform.processes["servitization"].process
+    servitization.kill()
+    servitization.wait()
+    try:
+        answer = wait_for(
+            lambda: (
+                (r := httpx.get(f"{distributed_platform.base_url}/readyz")).json()["degraded"] and r
+            ),
+            timeout_s=30,
+            what="the outage noticed",
+        )
+        assert answer.status_code == 200
+        assert answer.json()["degraded"] == {"servitization": "not serving"}
+    finally:
+        distributed_platform.kill_and_restart("servitization")
+    assert httpx.get(f"{distributed_platform.base_url}/readyz").json()["status"] == "ok"

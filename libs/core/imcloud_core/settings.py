@@ -30,6 +30,13 @@ class BusBackend(StrEnum):
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "imcloud"
+    # Managed Kafka (Confluent Cloud, Aiven, MSK): TLS and SASL.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = ""
+    sasl_username: str = ""
+    sasl_password: SecretStr = SecretStr("")
+    # CA bundle to verify the brokers; empty: the system's trust store.
+    ssl_cafile: str = ""
     # Partitions and replication factor used when imcloud creates its topics.
     topic_partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)

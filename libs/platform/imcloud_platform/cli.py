@@ -137,12 +137,14 @@ def create_tenant(
     return created, owner_key.plaintext
 
 
-def _check_distributed(settings: Settings) -> None:
+def _check_distributed(settings: Settings, service: str) -> None:
     if settings.bus is not BusBackend.KAFKA:
         raise ConfigurationError(
             "IMCLOUD_BUS: 'imcloud serve' runs one service of a distributed deployment and "
             "needs Kafka; set IMCLOUD_BUS=kafka (or use 'imcloud up' for the embedded mode)"
         )
+    if service != "gateway":
+        return  # only the gateway signs and checks tokens
     secret = settings.gateway.jwt_secret.get_secret_value()
     if secret in PLACEHOLDER_SECRETS:
         raise ConfigurationError(
@@ -172,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if demo is not None:
                     demo.stop()
         elif args.command == "serve":
-            _check_distributed(settings)
+            _check_distributed(settings, args.service)
             run(args.service, settings)
         elif args.command == "migrate":
             migrate(settings, args.services)

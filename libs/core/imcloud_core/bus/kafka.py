@@ -44,7 +44,16 @@ class KafkaBus:
             "bootstrap_servers": settings.bootstrap_servers.split(","),
             "client_id": settings.client_id,
             "bootstrap_timeout_ms": int(settings.connect_timeout_s * 1000),
+            "security_protocol": settings.security_protocol,
         }
+        if settings.sasl_mechanism:
+            self._common |= {
+                "sasl_mechanism": settings.sasl_mechanism,
+                "sasl_plain_username": settings.sasl_username,
+                "sasl_plain_password": settings.sasl_password.get_secret_value(),
+            }
+        if settings.ssl_cafile:
+            self._common["ssl_cafile"] = settings.ssl_cafile
         try:
             # The admin client bootstraps eagerly, so a wrong address fails here.
             self._admin = KafkaAdminClient(**self._common, request_timeout_ms=10_000)

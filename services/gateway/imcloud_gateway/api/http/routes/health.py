@@ -18,8 +18,13 @@ def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the gateway's database, the event bus and every service answer",
-    responses={503: {"description": "Something the gateway needs is not reachable"}},
+    summary="Readiness: the gateway's database and the event bus answer",
+    description=(
+        "Services behind the gateway are reported under `degraded` but do not make the "
+        "gateway unready: one service's outage must not take the whole API (and every "
+        "device link) out of the load balancer."
+    ),
+    responses={503: {"description": "Something the gateway itself needs is not reachable"}},
 )
 def readyz(gateway: GatewayDep) -> JSONResponse:
     failing: dict[str, str] = {}
@@ -31,11 +36,13 @@ def readyz(gateway: GatewayDep) -> JSONResponse:
         gateway.bus.ping()
     except Exception as exc:
         failing["bus"] = type(exc).__name__
-    for service in gateway.backends.unhealthy():
-        failing[service] = "not serving"
+    degraded = {service: "not serving" for service in gateway.backends.unhealthy()}
     if failing:
-        return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
-    return JSONResponse({"status": "ok", "failing": {}})
+        body = {"status": "unavailable", "failing": failing, "degraded": degraded}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(
+        {"status": "degraded" if degraded else "ok", "failing": {}, "degraded": degraded}
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=False)

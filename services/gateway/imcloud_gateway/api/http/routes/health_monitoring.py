@@ -103,6 +103,42 @@ def machine_episodes(
     )
 
 
+def _episodes_at_stations(
+    gateway: GatewayContext,
+    ctx: CallContext,
+    *,
+    line_id: str = "",
+    plant_id: str = "",
+    kind: str,
+    open_only: bool,
+    page_size: int,
+    page_token: str,
+) -> Page[EpisodeResponse]:
+    """Episodes of the machines at every station of a line or plant (which must exist)."""
+    if line_id:
+        gateway.call(
+            gateway.backends.production.GetLine, production_pb.GetLineRequest(line_id=line_id), ctx
+        )
+    else:
+        gateway.call(
+            gateway.backends.production.GetPlant,
+            production_pb.GetPlantRequest(plant_id=plant_id),
+            ctx,
+        )
+    stations = _stations(gateway, ctx, line_id=line_id, plant_id=plant_id)
+    if not stations:
+        return Page(items=[], next_page_token="")
+    return _episodes(
+        gateway,
+        ctx,
+        station_ids=stations,
+        kind=kind,
+        open_only=open_only,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
 @router.get(
     "/v1/lines/{line_id}/anomaly-episodes",
     summary="Episodes of the machines on a line, newest first",
@@ -117,16 +153,10 @@ def line_episodes(
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[EpisodeResponse]:
-    gateway.call(
-        gateway.backends.production.GetLine, production_pb.GetLineRequest(line_id=line_id), ctx
-    )
-    stations = _stations(gateway, ctx, line_id=line_id)
-    if not stations:
-        return Page(items=[], next_page_token="")
-    return _episodes(
+    return _episodes_at_stations(
         gateway,
         ctx,
-        station_ids=stations,
+        line_id=line_id,
         kind=kind,
         open_only=open_only,
         page_size=page_size,
@@ -148,16 +178,10 @@ def plant_episodes(
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[EpisodeResponse]:
-    gateway.call(
-        gateway.backends.production.GetPlant, production_pb.GetPlantRequest(plant_id=plant_id), ctx
-    )
-    stations = _stations(gateway, ctx, plant_id=plant_id)
-    if not stations:
-        return Page(items=[], next_page_token="")
-    return _episodes(
+    return _episodes_at_stations(
         gateway,
         ctx,
-        station_ids=stations,
+        plant_id=plant_id,
         kind=kind,
         open_only=open_only,
         page_size=page_size,
