@@ -226,7 +226,7 @@ def test_the_rendered_environment_is_a_valid_distributed_configuration(
             for key, value in effective_env(rendered, c).items():
                 patch.setenv(key, value)
             settings = Settings()
-            _check_distributed(settings)  # what `imcloud serve` checks first
+            _check_distributed(settings, "gateway")  # what `imcloud serve` checks first
         assert settings.bus is BusBackend.KAFKA
         assert settings.log_format == "json"
         assert settings.grpc_endpoint(name).bind == f"0.0.0.0:{port}"

@@ -8,6 +8,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -55,19 +56,34 @@ def sample(spec: dict[str, Any], schema: dict[str, Any], name: str, ids: dict[st
     return f"probe-{uuid.uuid4().hex[:8]}"
 
 
+# The caller leaving the platform ends its own access: walked last.
+LEAVING = ("delete", "/v1/tenant")
+
+
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
+    found = [
         (method, path, operation)
         for path, item in spec["paths"].items()
         for method, operation in item.items()
         if method in ("get", "post", "patch", "put", "delete")
     ]
+    return sorted(found, key=lambda op: (op[0], op[1]) == LEAVING)
 
 
 def request_for(
     spec: dict[str, Any], path: str, operation: dict[str, Any], ids: dict[str, str]
 ) -> tuple[str, Any]:
     url = re.sub(r"\{(\w+)\}", lambda m: ids[PARAMETER_ALIASES.get(m.group(1), m.group(1))], path)
+    # Required query parameters too, so that the request gets past validation.
+    now = datetime.now(UTC)
+    times = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}
+    query = {
+        p["name"]: times.get(p["name"]) or sample(spec, p["schema"], p["name"], ids)
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required")
+    }
+    if query:
+        url = f"{url}?{urlencode(query)}"
     body = None
     content = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if content:
@@ -124,7 +140,12 @@ def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
         assert anonymous.status_code == 401, f"{method} {path} without credential"
         assert anonymous.json()["error"]["code"] == "unauthenticated"
 
-        answer = intruder.tenant.http.request(method.upper(), url, json=body)
+        headers = {}
+        if any("DeviceCredential" in scheme for scheme in operation.get("security", [])):
+            # A device route: the intruder's own machine speaks (it cannot name another).
+            device_secret = next(iter(intruder.device_secrets.values()))
+            headers = {"Authorization": f"Bearer {device_secret}"}
+        answer = intruder.tenant.http.request(method.upper(), url, json=body, headers=headers)
         where = f"{method.upper()} {url} {body} -> {answer.status_code} {answer.text[:300]}"
         assert answer.status_code < 500, where
         if "{" in path:
