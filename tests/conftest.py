@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
-# The public labelled datasets sit beside the repository (see the README's
-# evaluation section); they are not part of it.
-DATASETS = REPO.parent / "shared" / "datasets"
+# A few SKAB files ship with the tests (tests/data/README.md); the complete
+# datasets for `make eval` sit beside the repository.
+DATASETS = REPO / "tests" / "data"
 KAFKA_BOOTSTRAP = os.environ.get("IMCLOUD_TEST_KAFKA", "127.0.0.1:9092")
 KUBECONFIG = Path(os.environ.get("IMCLOUD_TEST_KUBECONFIG", str(REPO / ".infra/kube/kubeconfig")))
 POSTGRES_URL = os.environ.get(
@@ -89,8 +89,6 @@ def session_postgres(postgres_admin_url: str) -> Iterator[FreshDatabases]:
 
 @pytest.fixture(scope="session")
 def datasets_dir() -> Path:
-    if not (DATASETS / "skab").is_dir():
-        pytest.fail(f"the labelled datasets are not at {DATASETS}", pytrace=False)
     return DATASETS
 
 
