@@ -19,6 +19,8 @@ from imcloud_gateway.api.device_link import DeviceLinkServicer
 from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
 from imcloud_gateway.api.kubernetes import KubernetesNamespaces, connect
+from imcloud_gateway.events.commands import CommandRelay
+from imcloud_gateway.events.commands import group_for_this_process as command_group
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
@@ -43,6 +45,12 @@ class Gateway:
                 server_header=False,
             )
         )
+        self._commands = CommandRelay(
+            bus=context.bus,
+            streams=context.streams,
+            backends=context.backends,
+            deadline_s=context.settings.grpc_deadline_s,
+        )
         device_link = DeviceLinkServicer(
             unit_of_work=context.unit_of_work,
             intake=context.intake,
@@ -50,6 +58,7 @@ class Gateway:
             connection_changed=lambda device, connected: context.telemetry.connection_changed(
                 device, connected=connected
             ),
+            commands=self._commands,
         )
         self._grpc = GrpcServer(
             name=NAME,
@@ -81,6 +90,14 @@ class Gateway:
                 group=GROUP,
                 topics=[Topic.PRODUCTS_EVENTS],
                 handler=equipment_lifecycle_handler(self.context.unit_of_work),
+            )
+        )
+        self._subscriptions.append(
+            self.context.bus.subscribe(
+                group=command_group(),
+                topics=[Topic.COMMANDS],
+                handler=self._commands.handle,
+                from_latest=True,
             )
         )
         if self._provisioner is not None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
+from imcloud_core.ids import utcnow
+from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
     BackendService,
@@ -14,19 +18,34 @@ from imcloud_core.service import (
     build_backend_service,
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
+from imcloud_servitization.events.handlers import (
+    COMMANDS_GROUP,
+    anomaly_handler,
+    command_progress_handler,
+    expire_commands,
+)
 from imcloud_servitization.events.handlers import GROUP as ANOMALY_GROUP
-from imcloud_servitization.events.handlers import anomaly_handler
 from imcloud_servitization.events.publishing import to_outbox_entry
 from imcloud_servitization.store.repository import ServitizationUnitOfWork
 from imcloud_servitization.store.tables import outbox
 
 NAME = "servitization"
+# Commands are expired within this long of their expiry.
+EXPIRE_EVERY_S = 2.0
+log = get_logger(__name__)
 PACKAGE = "imcloud_servitization"
 
 
 def _wire(db: Database, staged: Outbox) -> Wiring:
     def unit_of_work() -> ServitizationUnitOfWork:
         return ServitizationUnitOfWork(db, staged, to_outbox_entry)
+
+    def expire_periodically(stopping: threading.Event) -> None:
+        while not stopping.wait(EXPIRE_EVERY_S):
+            try:
+                expire_commands(unit_of_work, utcnow())
+            except Exception:
+                log.exception("could not expire overdue commands; trying again")
 
     return Wiring(
         servicers=[register(ServitizationServicer(unit_of_work))],
@@ -35,8 +54,14 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
                 group=ANOMALY_GROUP,
                 topics=[Topic.EQUIPMENT_EVENTS],
                 handler=anomaly_handler(unit_of_work),
-            )
+            ),
+            SubscriptionSpec(
+                group=COMMANDS_GROUP,
+                topics=[Topic.COMMAND_RESULTS],
+                handler=command_progress_handler(unit_of_work),
+            ),
         ],
+        background=[expire_periodically],
     )
 
 

@@ -165,3 +165,17 @@ def test_the_remaining_member_takes_over_when_one_leaves(make_bus: BusFactory, t
 
     wait_for(lambda: len(staying.values()) >= 100, timeout_s=30, what="takeover")
     assert sorted(staying.values()) == sorted(sent)
+
+
+def test_a_new_group_from_latest_sees_only_what_comes_after(
+    make_bus: BusFactory, topic: str
+) -> None:
+    bus = make_bus()
+    bus.ensure_topics([topic])
+    bus.publish([OutgoingRecord(topic, "k", b"before")])
+    collector = Collector()
+    bus.subscribe(group=f"g-{topic}", topics=[topic], handler=collector, from_latest=True)
+    wait_for_assignment(bus, topic, collector)
+    sent = publish_numbered(bus, topic, 20)
+    wait_for(lambda: len(collector.values()) >= 20, timeout_s=30, what="the later records")
+    assert sorted(collector.values()) == sorted(sent)

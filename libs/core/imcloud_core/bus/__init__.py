@@ -56,8 +56,13 @@ class EventBus(Protocol):
         topics: Sequence[str],
         handler: BatchHandler,
         max_records: int | None = None,
+        from_latest: bool = False,
     ) -> Subscription:
-        """Hands the handler at most ``max_records`` records at once (default: settings)."""
+        """Hands the handler at most ``max_records`` records at once (default: settings).
+
+        A new group starts at the oldest record, or with ``from_latest`` at the
+        records published from now on (for groups of one process's own).
+        """
 
     def ping(self) -> None:
         """Raises when the bus cannot be reached (readiness)."""

@@ -103,9 +103,15 @@ class KafkaBus:
         topics: Sequence[str],
         handler: BatchHandler,
         max_records: int | None = None,
+        from_latest: bool = False,
     ) -> Subscription:
         member = _KafkaMember(
-            self, group, list(topics), handler, max_records or self._settings.max_poll_records
+            self,
+            group,
+            list(topics),
+            handler,
+            max_records or self._settings.max_poll_records,
+            "latest" if from_latest else "earliest",
         )
         self._subscriptions.append(member)
         member.start()
@@ -120,13 +126,15 @@ class KafkaBus:
         self._producer.close(timeout=10)
         self._admin.close()
 
-    def _consumer(self, group: str, topics: list[str], max_records: int) -> KafkaConsumer:
+    def _consumer(
+        self, group: str, topics: list[str], max_records: int, start: str
+    ) -> KafkaConsumer:
         return KafkaConsumer(
             *topics,
             **self._common,
             group_id=group,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=start,
             max_poll_records=max_records,
             max_partition_fetch_bytes=MAX_RECORD_BYTES,
             # A member that stops polling for this long is dropped from the group
@@ -144,11 +152,12 @@ class _KafkaMember:
         topics: list[str],
         handler: BatchHandler,
         max_records: int,
+        start: str,
     ) -> None:
         self._bus = bus
         self.group = group
         self._handler = handler
-        self._consumer = bus._consumer(group, topics, max_records)
+        self._consumer = bus._consumer(group, topics, max_records, start)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"kafka-{group}", daemon=True)
 

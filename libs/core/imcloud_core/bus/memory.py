@@ -84,12 +84,18 @@ class InMemoryBus:
         topics: Sequence[str],
         handler: BatchHandler,
         max_records: int | None = None,
+        from_latest: bool = False,
     ) -> Subscription:
         member = _Member(self, group, tuple(topics), handler, max_records or self._max_poll_records)
         with self._changed:
+            new_group = group not in self._groups
+            state = self._groups.setdefault(group, _Group())
             for topic in topics:
-                self._topic(topic)
-            self._groups.setdefault(group, _Group()).members.append(member)
+                partitions = self._topic(topic)
+                if new_group and from_latest:
+                    for index, partition in enumerate(partitions):
+                        state.committed[(topic, index)] = partition.end_offset
+            state.members.append(member)
             self._changed.notify_all()
         member.start()
         return member

@@ -8,9 +8,12 @@ instead of filling memory.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 import numpy as np
@@ -132,39 +135,61 @@ def ack_message(checked: CheckedBatch) -> pb.BatchAck:
     )
 
 
+@dataclass(eq=False)
+class DeviceStream:
+    """One open device link: its machine, its call, and what waits to go down it."""
+
+    device: DevicePrincipal
+    context: grpc.ServicerContext
+    # Acknowledgements and commands for the machine; None ends the stream, an
+    # exception ends it with that error.
+    outgoing: queue.Queue[pb.ConnectResponse | BaseException | None] = field(
+        default_factory=queue.Queue
+    )
+
+
 class OpenStreams:
-    """The device-link streams this gateway holds, so revoking a credential
-    closes its streams at once."""
+    """The device-link streams this gateway holds: commands find their machine
+    here, and revoking a credential closes its streams at once."""
 
     def __init__(self) -> None:
-        self._by_credential: dict[str, set[grpc.ServicerContext]] = {}
+        self._streams: set[DeviceStream] = set()
         self._lock = threading.Lock()
 
-    def add(self, credential_id: str, context: grpc.ServicerContext) -> None:
+    def add(self, stream: DeviceStream) -> None:
         with self._lock:
-            self._by_credential.setdefault(credential_id, set()).add(context)
+            self._streams.add(stream)
         OPEN_STREAMS.inc()
 
-    def discard(self, credential_id: str, context: grpc.ServicerContext) -> None:
+    def discard(self, stream: DeviceStream) -> None:
         with self._lock:
-            self._by_credential.get(credential_id, set()).discard(context)
+            if stream not in self._streams:
+                return
+            self._streams.discard(stream)
         OPEN_STREAMS.dec()
+
+    def push(self, equipment_id: str, response: pb.ConnectResponse) -> bool:
+        """Queues a message for the machine's stream; False if it is not connected here."""
+        with self._lock:
+            streams = [s for s in self._streams if s.device.equipment_id == equipment_id]
+        for stream in streams:
+            stream.outgoing.put(response)
+        return bool(streams)
 
     def close(self, credential_id: str) -> int:
         with self._lock:
-            contexts = list(self._by_credential.pop(credential_id, set()))
-        for context in contexts:
-            context.cancel()
-        return len(contexts)
+            closing = [s for s in self._streams if s.device.credential_id == credential_id]
+        for stream in closing:
+            stream.context.cancel()
+        return len(closing)
 
     def close_all(self) -> None:
         """Ends every stream at once (shutdown): devices reconnect to another replica
         instead of waiting out the server's grace period."""
         with self._lock:
-            contexts = [c for group in self._by_credential.values() for c in group]
-            self._by_credential.clear()
-        for context in contexts:
-            context.cancel()
+            closing = list(self._streams)
+        for stream in closing:
+            stream.context.cancel()
 
 
 def presented_credential(context: grpc.ServicerContext) -> str:
@@ -176,6 +201,14 @@ def presented_credential(context: grpc.ServicerContext) -> str:
     raise Unauthenticated("no device credential: send metadata 'authorization: Bearer imd_...'")
 
 
+class CommandSide(Protocol):
+    """What the device link needs from remote operation."""
+
+    def deliver_waiting(self, device: DevicePrincipal) -> None: ...
+
+    def answered(self, device: DevicePrincipal, result: pb.CommandResult) -> None: ...
+
+
 class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
     def __init__(
         self,
@@ -184,34 +217,66 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
         intake: TelemetryIntake,
         streams: OpenStreams,
         connection_changed: Callable[[DevicePrincipal, bool], None],
+        commands: CommandSide,
     ) -> None:
         self._uow = unit_of_work
         self._intake = intake
         self._streams = streams
         self._connection_changed = connection_changed
+        self._commands = commands
 
     def Connect(  # noqa: N802 - gRPC method names are PascalCase
         self, request_iterator: Iterator[pb.ConnectRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.ConnectResponse]:
         presented = presented_credential(context)
         device = devices.authenticate_device(self._uow(), presented=presented)
-        self._streams.add(device.credential_id, context)
+        stream = DeviceStream(device, context)
+        self._streams.add(stream)
         self._connection_changed(device, True)
-        checked_at = time.monotonic()
+        # Reading runs on a thread of its own, so commands can go down the stream
+        # while the machine is quiet; it reads the next batch only after acking
+        # this one, which is the backpressure.
+        reader = threading.Thread(
+            target=self._read,
+            args=(request_iterator, stream, presented),
+            name=f"device-{device.equipment_id[:8]}",
+            daemon=True,
+        )
         try:
             with bound_context(tenant_id=device.tenant_id, equipment_id=device.equipment_id):
                 log.info("device connected")
-                for message in request_iterator:
-                    if time.monotonic() - checked_at > RECHECK_CREDENTIAL_S:
-                        devices.authenticate_device(self._uow(), presented=presented)
-                        checked_at = time.monotonic()
-                    if message.HasField("telemetry"):
-                        ack = self._intake.ingest(device, message.telemetry, link="grpc")
-                        yield pb.ConnectResponse(ack=ack)
+                reader.start()
+                self._commands.deliver_waiting(device)
+                while (item := stream.outgoing.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
         finally:
-            self._streams.discard(device.credential_id, context)
+            self._streams.discard(stream)
             self._connection_changed(device, False)
             log.info("device disconnected", equipment_id=device.equipment_id)
+
+    def _read(
+        self, request_iterator: Iterator[pb.ConnectRequest], stream: DeviceStream, presented: str
+    ) -> None:
+        checked_at = time.monotonic()
+        ending: BaseException | None = None
+        try:
+            for message in request_iterator:
+                if time.monotonic() - checked_at > RECHECK_CREDENTIAL_S:
+                    devices.authenticate_device(self._uow(), presented=presented)
+                    checked_at = time.monotonic()
+                if message.HasField("telemetry"):
+                    ack = self._intake.ingest(stream.device, message.telemetry, link="grpc")
+                    stream.outgoing.put(pb.ConnectResponse(ack=ack))
+                elif message.HasField("command_result"):
+                    self._commands.answered(stream.device, message.command_result)
+        except grpc.RpcError:
+            pass  # the machine went away; the stream simply ends
+        except Exception as error:
+            ending = error
+        finally:
+            stream.outgoing.put(ending)
 
 
 register = registrar(pb, "DeviceLinkService", pb_grpc.add_DeviceLinkServiceServicer_to_server)

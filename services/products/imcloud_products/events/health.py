@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from google.protobuf.message import Message
+from prometheus_client import Counter
 from sqlalchemy import Connection
 
 from imcloud.products.v1 import equipment_events_pb2 as pb
@@ -32,6 +33,9 @@ from imcloud_products.store.monitoring import (
 from imcloud_products.store.telemetry import SqlTelemetryStore
 
 SOURCE = "products"
+EPISODES = Counter(
+    "imcloud_anomaly_episodes_total", "Anomaly and data-quality episodes", ["kind", "event"]
+)
 SIGNALS_CACHE_S = 30.0
 
 
@@ -103,6 +107,7 @@ class HealthMonitor:
     def _announce(self, transaction: Connection, row: dict[str, Any], *, opened: bool) -> None:
         """Stores the episode as it is now and stages its event, in one transaction."""
         self._monitors.save_episodes(transaction, [row])
+        EPISODES.labels(row["kind"], "opened" if opened else "closed").inc()
         message = episode_message(row)
         payload = (
             pb.AnomalyEpisodeOpened(episode=message)

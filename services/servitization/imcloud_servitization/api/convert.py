@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from imcloud.servitization.v1 import commands_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import timestamp
-from imcloud_servitization.domain.model import MaintenanceTicket, TicketPriority, TicketState
+from imcloud_servitization.domain.model import (
+    CommandState,
+    MaintenanceTicket,
+    RemoteCommand,
+    TicketPriority,
+    TicketState,
+)
 
 PRIORITIES = {
     TicketPriority.LOW: pb.TICKET_PRIORITY_LOW,
@@ -39,3 +46,30 @@ def ticket_message(ticket: MaintenanceTicket) -> pb.MaintenanceTicket:
         update_time=timestamp(ticket.update_time),
         source_episode_id=ticket.source_episode_id,
     )
+
+
+COMMAND_STATES = {
+    CommandState.PENDING: commands_pb2.COMMAND_STATE_PENDING,
+    CommandState.DELIVERED: commands_pb2.COMMAND_STATE_DELIVERED,
+    CommandState.SUCCEEDED: commands_pb2.COMMAND_STATE_SUCCEEDED,
+    CommandState.FAILED: commands_pb2.COMMAND_STATE_FAILED,
+    CommandState.REJECTED: commands_pb2.COMMAND_STATE_REJECTED,
+    CommandState.EXPIRED: commands_pb2.COMMAND_STATE_EXPIRED,
+}
+COMMAND_STATES_BY_MESSAGE = {number: state for state, number in COMMAND_STATES.items()}
+
+
+def command_message(command: RemoteCommand) -> commands_pb2.RemoteCommand:
+    message = commands_pb2.RemoteCommand(
+        id=command.id,
+        equipment_id=command.equipment_id,
+        name=command.name,
+        state=COMMAND_STATES[command.state],
+        detail=command.detail,
+        requested_by=command.requested_by,
+        create_time=timestamp(command.create_time),
+        update_time=timestamp(command.update_time),
+        expire_time=timestamp(command.expire_time),
+    )
+    message.parameters.update(command.parameters)
+    return message

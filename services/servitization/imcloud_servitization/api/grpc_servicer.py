@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
-from imcloud_servitization.api.convert import priority, ticket_message
-from imcloud_servitization.domain import services
+from imcloud_servitization.api.convert import (
+    COMMAND_STATES_BY_MESSAGE,
+    command_message,
+    priority,
+    ticket_message,
+)
+from imcloud_servitization.domain import commands, services
 from imcloud_servitization.domain.ports import UnitOfWork
 
 
@@ -43,6 +49,49 @@ class ServitizationServicer(pb_grpc.ServitizationServiceServicer):
         )
         return pb.ListMaintenanceTicketsResponse(
             tickets=[ticket_message(t) for t in tickets], next_page_token=token
+        )
+
+    # -- remote operation --
+
+    def SendCommand(  # noqa: N802
+        self, request: pb.SendCommandRequest, context: grpc.ServicerContext
+    ) -> pb.SendCommandResponse:
+        command = commands.send_command(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+            name=request.name,
+            parameters=MessageToDict(request.parameters),
+            timeout_s=request.timeout_s,
+            requested_by=request.requested_by or call_context(context).actor,
+        )
+        return pb.SendCommandResponse(command=command_message(command))
+
+    def GetCommand(  # noqa: N802
+        self, request: pb.GetCommandRequest, context: grpc.ServicerContext
+    ) -> pb.GetCommandResponse:
+        command = commands.get_command(
+            self._uow(), tenant_id=call_context(context).tenant_id, command_id=request.command_id
+        )
+        return pb.GetCommandResponse(command=command_message(command))
+
+    def ListCommands(  # noqa: N802
+        self, request: pb.ListCommandsRequest, context: grpc.ServicerContext
+    ) -> pb.ListCommandsResponse:
+        found, token = commands.list_commands(
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+            states=[
+                COMMAND_STATES_BY_MESSAGE[s]
+                for s in request.states
+                if s in COMMAND_STATES_BY_MESSAGE
+            ],
+            requested_page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListCommandsResponse(
+            commands=[command_message(c) for c in found], next_page_token=token
         )
 
 

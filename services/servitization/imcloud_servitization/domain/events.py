@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imcloud_servitization.domain.model import MaintenanceTicket
+from imcloud_servitization.domain.model import MaintenanceTicket, RemoteCommand
 
 
 @dataclass(frozen=True)
 class MaintenanceTicketOpened:
     ticket: MaintenanceTicket
+
+
+@dataclass(frozen=True)
+class CommandRequested:
+    command: RemoteCommand
+
+
+@dataclass(frozen=True)
+class CommandStateChanged:
+    command: RemoteCommand

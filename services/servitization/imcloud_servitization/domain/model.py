@@ -1,10 +1,11 @@
-"""Maintenance tickets: units of after-sales work on one piece of equipment."""
+"""After-sales work on machines: maintenance tickets and remote commands."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
 
@@ -54,3 +55,31 @@ def check_ticket_fields(*, equipment_id: str, title: str, description: str) -> N
         )
     if violations:
         raise InvalidArgument("the ticket is not valid", violations=tuple(violations))
+
+
+class CommandState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def ended(self) -> bool:
+        return self not in (CommandState.PENDING, CommandState.DELIVERED)
+
+
+@dataclass(frozen=True)
+class RemoteCommand:
+    id: str
+    tenant_id: str
+    equipment_id: str
+    name: str
+    parameters: dict[str, Any]
+    state: CommandState
+    detail: str
+    requested_by: str
+    create_time: datetime
+    update_time: datetime
+    expire_time: datetime

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from prometheus_client import Counter
 
 from imcloud.products.v1 import equipment_events_pb2 as pb
+from imcloud.servitization.v1 import commands_pb2
 from imcloud_core.bus import Record
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.logging import get_logger
-from imcloud_servitization.domain import services
+from imcloud_servitization.domain import commands, services
+from imcloud_servitization.domain.model import CommandState
 from imcloud_servitization.domain.ports import UnitOfWork
 
 log = get_logger(__name__)
@@ -47,3 +52,44 @@ def anomaly_handler(
                 )
 
     return handle
+
+
+COMMANDS_GROUP = "servitization.commands"
+STAGES = {
+    commands_pb2.COMMAND_STAGE_DELIVERED: CommandState.DELIVERED,
+    commands_pb2.COMMAND_STAGE_SUCCEEDED: CommandState.SUCCEEDED,
+    commands_pb2.COMMAND_STAGE_FAILED: CommandState.FAILED,
+    commands_pb2.COMMAND_STAGE_REJECTED: CommandState.REJECTED,
+}
+COMMANDS = Counter("imcloud_commands_total", "Remote commands by the state they reached", ["state"])
+
+
+def command_progress_handler(
+    unit_of_work: Callable[[], UnitOfWork],
+) -> Callable[[Sequence[Record]], None]:
+    """News from the device link moves commands on; repeats and late news change nothing."""
+
+    def handle(batch: Sequence[Record]) -> None:
+        for record in batch:
+            envelope = parse_envelope(record.value)
+            news = unpack(envelope, commands_pb2.CommandProgressed)
+            if news is None or news.stage not in STAGES:
+                continue
+            changed = commands.progress(
+                unit_of_work(),
+                tenant_id=envelope.tenant_id,
+                equipment_id=news.equipment_id,
+                command_id=news.command_id,
+                to=STAGES[news.stage],
+                detail=news.detail,
+            )
+            if changed is not None:
+                COMMANDS.labels(changed.state.value).inc()
+
+    return handle
+
+
+def expire_commands(unit_of_work: Callable[[], UnitOfWork], now: datetime) -> None:
+    for command in commands.expire_overdue(unit_of_work(), now=now):
+        COMMANDS.labels(command.state.value).inc()
+        log.info("command expired", command_id=command.id, detail=command.detail)

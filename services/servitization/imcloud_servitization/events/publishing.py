@@ -4,17 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from imcloud.servitization.v1 import events_pb2
+from imcloud.servitization.v1 import commands_pb2, events_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_servitization.api.convert import ticket_message
-from imcloud_servitization.domain.events import MaintenanceTicketOpened
+from imcloud_servitization.api.convert import command_message, ticket_message
+from imcloud_servitization.domain.events import (
+    CommandRequested,
+    CommandStateChanged,
+    MaintenanceTicketOpened,
+)
 
 SOURCE = "servitization"
 
 
 def to_outbox_entry(event: Any) -> OutboxEntry:
     match event:
+        case CommandRequested(command=command):
+            envelope = new_envelope(
+                tenant_id=command.tenant_id,
+                event_type="command.requested",
+                payload=commands_pb2.CommandRequested(command=command_message(command)),
+                source=SOURCE,
+                occurred_at=command.create_time,
+            )
+            return OutboxEntry(Topic.COMMANDS, command.equipment_id, envelope)
+        case CommandStateChanged(command=command):
+            envelope = new_envelope(
+                tenant_id=command.tenant_id,
+                event_type=f"command.{command.state.value}",
+                payload=commands_pb2.CommandUpdated(command=command_message(command)),
+                source=SOURCE,
+                occurred_at=command.update_time,
+            )
+            return OutboxEntry(Topic.SERVITIZATION_EVENTS, command.equipment_id, envelope)
         case MaintenanceTicketOpened(ticket=ticket):
             envelope = new_envelope(
                 tenant_id=ticket.tenant_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, String, Table, Text
+from sqlalchemy import JSON, Column, Index, String, Table, Text
 
 from imcloud_core.outbox import outbox_table
 from imcloud_core.store import UtcDateTime, new_metadata
@@ -25,6 +25,24 @@ maintenance_tickets = Table(
     Index("ix_maintenance_tickets_tenant_created", "tenant_id", "create_time", "id"),
     Index("ix_maintenance_tickets_tenant_episode", "tenant_id", "source_episode_id"),
     Index("ix_maintenance_tickets_tenant_equipment", "tenant_id", "equipment_id"),
+)
+
+remote_commands = Table(
+    "remote_commands",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("equipment_id", String(36), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Column("expire_time", UtcDateTime, nullable=False),
+    Index("ix_remote_commands_tenant_equipment", "tenant_id", "equipment_id", "create_time"),
+    Index("ix_remote_commands_state_expiry", "state", "expire_time"),
 )
 
 outbox = outbox_table(metadata)

@@ -6,9 +6,11 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from imcloud.servitization.v1 import commands_pb2 as _commands_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -207,3 +209,151 @@ class ListMaintenanceTicketsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListMaintenanceTicketsResponse: _TypeAlias = ListMaintenanceTicketsResponse  # noqa: Y015
+
+@_typing.final
+class SendCommandRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    TIMEOUT_S_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    name: _builtins.str
+    timeout_s: _builtins.int
+    """How long the command may wait for delivery and answer (1..86400 s; 0 means 300)."""
+    requested_by: _builtins.str
+    """Who asks (recorded with the command)."""
+    @_builtins.property
+    def parameters(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        parameters: _struct_pb2.Struct | None = ...,
+        timeout_s: _builtins.int = ...,
+        requested_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "name", b"name", "parameters", b"parameters", "requested_by", b"requested_by", "timeout_s", b"timeout_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendCommandRequest: _TypeAlias = SendCommandRequest  # noqa: Y015
+
+@_typing.final
+class SendCommandResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def command(self) -> _commands_pb2.RemoteCommand: ...
+    def __init__(
+        self,
+        *,
+        command: _commands_pb2.RemoteCommand | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendCommandResponse: _TypeAlias = SendCommandResponse  # noqa: Y015
+
+@_typing.final
+class GetCommandRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_ID_FIELD_NUMBER: _builtins.int
+    command_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        command_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCommandRequest: _TypeAlias = GetCommandRequest  # noqa: Y015
+
+@_typing.final
+class GetCommandResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def command(self) -> _commands_pb2.RemoteCommand: ...
+    def __init__(
+        self,
+        *,
+        command: _commands_pb2.RemoteCommand | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCommandResponse: _TypeAlias = GetCommandResponse  # noqa: Y015
+
+@_typing.final
+class ListCommandsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    page_size: _builtins.int
+    """At most this many commands (1..500); 0 means 50."""
+    page_token: _builtins.str
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_commands_pb2.CommandState.ValueType]:
+        """Only commands in these states, when set (e.g. PENDING for delivery)."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        states: _abc.Iterable[_commands_pb2.CommandState.ValueType] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommandsRequest: _TypeAlias = ListCommandsRequest  # noqa: Y015
+
+@_typing.final
+class ListCommandsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMANDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def commands(self) -> _containers.RepeatedCompositeFieldContainer[_commands_pb2.RemoteCommand]: ...
+    def __init__(
+        self,
+        *,
+        commands: _abc.Iterable[_commands_pb2.RemoteCommand] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commands", b"commands", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommandsResponse: _TypeAlias = ListCommandsResponse  # noqa: Y015

@@ -47,6 +47,21 @@ class ServitizationServiceStub:
                 request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsRequest.SerializeToString,
                 response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsResponse.FromString,
                 _registered_method=True)
+        self.SendCommand = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/SendCommand',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandResponse.FromString,
+                _registered_method=True)
+        self.GetCommand = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetCommand',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.GetCommandRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.GetCommandResponse.FromString,
+                _registered_method=True)
+        self.ListCommands = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListCommands',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsResponse.FromString,
+                _registered_method=True)
 
 
 class ServitizationServiceServicer:
@@ -69,6 +84,28 @@ class ServitizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendCommand(self, request, context):
+        """SendCommand records a remote command for a machine and hands it to the
+        device link; its state then follows delivery and the machine's answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCommand(self, request, context):
+        """GetCommand returns one command of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCommands(self, request, context):
+        """ListCommands pages through a machine's commands, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServitizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -81,6 +118,21 @@ def add_ServitizationServiceServicer_to_server(servicer, server):
                     servicer.ListMaintenanceTickets,
                     request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsRequest.FromString,
                     response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsResponse.SerializeToString,
+            ),
+            'SendCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendCommand,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandResponse.SerializeToString,
+            ),
+            'GetCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCommand,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.GetCommandRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.GetCommandResponse.SerializeToString,
+            ),
+            'ListCommands': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCommands,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -140,6 +192,87 @@ class ServitizationService:
             '/imcloud.servitization.v1.ServitizationService/ListMaintenanceTickets',
             imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsRequest.SerializeToString,
             imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/SendCommand',
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetCommand',
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.GetCommandRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.GetCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCommands(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListCommands',
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,14 @@ class ServitizationServiceStub:
     """OpenMaintenanceTicket records a maintenance need for a piece of equipment."""
     ListMaintenanceTickets: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.ListMaintenanceTicketsRequest, _servitization_service_pb2.ListMaintenanceTicketsResponse]
     """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first."""
+    SendCommand: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.SendCommandRequest, _servitization_service_pb2.SendCommandResponse]
+    """SendCommand records a remote command for a machine and hands it to the
+    device link; its state then follows delivery and the machine's answer.
+    """
+    GetCommand: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.GetCommandRequest, _servitization_service_pb2.GetCommandResponse]
+    """GetCommand returns one command of the calling tenant."""
+    ListCommands: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.ListCommandsRequest, _servitization_service_pb2.ListCommandsResponse]
+    """ListCommands pages through a machine's commands, newest first."""
 
 @_typing.type_check_only
 class ServitizationServiceAsyncStub(ServitizationServiceStub):
@@ -53,6 +61,14 @@ class ServitizationServiceAsyncStub(ServitizationServiceStub):
     """OpenMaintenanceTicket records a maintenance need for a piece of equipment."""
     ListMaintenanceTickets: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.ListMaintenanceTicketsRequest, _servitization_service_pb2.ListMaintenanceTicketsResponse]  # type: ignore[assignment]
     """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first."""
+    SendCommand: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.SendCommandRequest, _servitization_service_pb2.SendCommandResponse]  # type: ignore[assignment]
+    """SendCommand records a remote command for a machine and hands it to the
+    device link; its state then follows delivery and the machine's answer.
+    """
+    GetCommand: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.GetCommandRequest, _servitization_service_pb2.GetCommandResponse]  # type: ignore[assignment]
+    """GetCommand returns one command of the calling tenant."""
+    ListCommands: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.ListCommandsRequest, _servitization_service_pb2.ListCommandsResponse]  # type: ignore[assignment]
+    """ListCommands pages through a machine's commands, newest first."""
 
 class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
     """ServitizationService runs after-sales services on equipment in the field:
@@ -75,5 +91,31 @@ class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_servitization_service_pb2.ListMaintenanceTicketsResponse, _abc.Awaitable[_servitization_service_pb2.ListMaintenanceTicketsResponse]]:
         """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first."""
+
+    @_abc_1.abstractmethod
+    def SendCommand(
+        self,
+        request: _servitization_service_pb2.SendCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_servitization_service_pb2.SendCommandResponse, _abc.Awaitable[_servitization_service_pb2.SendCommandResponse]]:
+        """SendCommand records a remote command for a machine and hands it to the
+        device link; its state then follows delivery and the machine's answer.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCommand(
+        self,
+        request: _servitization_service_pb2.GetCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_servitization_service_pb2.GetCommandResponse, _abc.Awaitable[_servitization_service_pb2.GetCommandResponse]]:
+        """GetCommand returns one command of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListCommands(
+        self,
+        request: _servitization_service_pb2.ListCommandsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_servitization_service_pb2.ListCommandsResponse, _abc.Awaitable[_servitization_service_pb2.ListCommandsResponse]]:
+        """ListCommands pages through a machine's commands, newest first."""
 
 def add_ServitizationServiceServicer_to_server(servicer: ServitizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

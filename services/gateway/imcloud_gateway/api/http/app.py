@@ -13,6 +13,7 @@ from imcloud_gateway.api.http.middleware import install_middleware
 from imcloud_gateway.api.http.routes import (
     access,
     audit,
+    commands,
     devices,
     health,
     health_monitoring,
@@ -63,6 +64,7 @@ def create_app(gateway: GatewayContext) -> FastAPI:
         health_monitoring,
         access,
         servitization,
+        commands,
         audit,
     ):
         app.include_router(module.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -28,3 +29,25 @@ class TicketResponse(BaseModel):
     source_episode_id: str = Field(
         description="The anomaly episode that opened the ticket; empty if a person did"
     )
+
+
+class SendCommandRequest(Body):
+    name: str = Field(min_length=1, max_length=64, examples=["set_spindle_speed"])
+    parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"rpm": 8000}])
+    timeout_s: int = Field(300, ge=1, le=86_400, description="Expires unanswered after this")
+
+
+class CommandResponse(BaseModel):
+    id: str
+    equipment_id: str
+    name: str
+    parameters: dict[str, Any]
+    state: str = Field(
+        examples=["pending"],
+        description="pending, delivered, succeeded, failed, rejected or expired",
+    )
+    detail: str = Field(description="The machine's (or the platform's) explanation")
+    requested_by: str
+    create_time: datetime
+    update_time: datetime
+    expire_time: datetime

@@ -1,0 +1,104 @@
+"""Remote commands at the device link: deliver them to the machines whose links
+this gateway holds, and report delivery and the machines' answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from imcloud.gateway.v1 import device_link_pb2 as link_pb
+from imcloud.servitization.v1 import commands_pb2 as pb
+from imcloud.servitization.v1 import servitization_service_pb2 as service_pb
+from imcloud_core.bus import EventBus, OutgoingRecord, Record
+from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
+from imcloud_core.logging import get_logger
+from imcloud_core.rpc import CallContext, call
+from imcloud_gateway.api.backends import Backends
+from imcloud_gateway.api.device_link import OpenStreams
+from imcloud_gateway.domain.model import DevicePrincipal
+
+log = get_logger(__name__)
+
+SOURCE = "gateway"
+OUTCOMES = {
+    link_pb.COMMAND_OUTCOME_SUCCEEDED: pb.COMMAND_STAGE_SUCCEEDED,
+    link_pb.COMMAND_OUTCOME_FAILED: pb.COMMAND_STAGE_FAILED,
+    link_pb.COMMAND_OUTCOME_REJECTED: pb.COMMAND_STAGE_REJECTED,
+}
+WAITING = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_DELIVERED]
+
+
+def group_for_this_process() -> str:
+    """Every gateway replica sees every command: each has a group of its own."""
+    return f"gateway.commands.{time.time_ns()}"
+
+
+class CommandRelay:
+    def __init__(
+        self, *, bus: EventBus, streams: OpenStreams, backends: Backends, deadline_s: float
+    ) -> None:
+        self._bus = bus
+        self._streams = streams
+        self._backends = backends
+        self._deadline_s = deadline_s
+
+    def handle(self, batch: Sequence[Record]) -> None:
+        """New commands: deliver those for machines connected here."""
+        for record in batch:
+            envelope = parse_envelope(record.value)
+            requested = unpack(envelope, pb.CommandRequested)
+            if requested is not None:
+                self.deliver(envelope.tenant_id, requested.command)
+
+    def deliver_waiting(self, device: DevicePrincipal) -> None:
+        """On connect: the machine's commands that are still waiting."""
+        response = call(
+            self._backends.servitization.ListCommands,
+            service_pb.ListCommandsRequest(
+                equipment_id=device.equipment_id, states=WAITING, page_size=100
+            ),
+            ctx=CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}"),
+            deadline_s=self._deadline_s,
+        )
+        for command in reversed(response.commands):  # oldest first
+            self.deliver(device.tenant_id, command)
+
+    def deliver(self, tenant_id: str, command: pb.RemoteCommand) -> None:
+        if command.expire_time.ToDatetime(tzinfo=UTC) <= datetime.now(UTC):
+            return  # the servitization service will report it expired
+        down = link_pb.Command(
+            command_id=command.id,
+            name=command.name,
+            parameters=command.parameters,
+            expire_time=command.expire_time,
+        )
+        if self._streams.push(command.equipment_id, link_pb.ConnectResponse(command=down)):
+            log.info("command delivered", command_id=command.id, name=command.name)
+            self._report(tenant_id, command.id, command.equipment_id, pb.COMMAND_STAGE_DELIVERED)
+
+    def answered(self, device: DevicePrincipal, result: link_pb.CommandResult) -> None:
+        stage = OUTCOMES.get(result.outcome, pb.COMMAND_STAGE_FAILED)
+        self._report(device.tenant_id, result.command_id, device.equipment_id, stage, result.detail)
+
+    def _report(
+        self,
+        tenant_id: str,
+        command_id: str,
+        equipment_id: str,
+        stage: pb.CommandStage.ValueType,
+        detail: str = "",
+    ) -> None:
+        progressed = pb.CommandProgressed(
+            command_id=command_id, equipment_id=equipment_id, stage=stage, detail=detail
+        )
+        progressed.time.FromDatetime(datetime.now(UTC))
+        envelope = new_envelope(
+            tenant_id=tenant_id,
+            event_type="command.progressed",
+            payload=progressed,
+            source=SOURCE,
+        )
+        self._bus.publish(
+            [OutgoingRecord(Topic.COMMAND_RESULTS, equipment_id, envelope.SerializeToString())]
+        )
