@@ -104,6 +104,8 @@ def snapshot(victim: World) -> str:
         "/v1/api-keys",
         "/v1/access-grants",
         f"/v1/equipment/{victim.ids['equipment_id']}/credentials",
+        f"/v1/equipment/{victim.ids['equipment_id']}/commands",
+        f"/v1/equipment/{victim.ids['equipment_id']}/anomaly-episodes",
     ]
     return json.dumps(
         {p: victim.tenant.get(p, page_size=500).json() for p in paths}, sort_keys=True
