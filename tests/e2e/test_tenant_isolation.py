@@ -129,6 +129,12 @@ def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
     assert granted.status_code == 201
     victim.ids["grant_id"] = granted.json()["id"]
     victim.ids["grantee_tenant_id"] = maker.id
+    command = victim.tenant.post(
+        f"/v1/equipment/{victim.ids['equipment_id']}/commands",
+        {"name": "set_speed", "parameters": {"rpm": 1000}, "timeout_s": 3600},
+    )
+    assert command.status_code == 202, command.text
+    victim.ids["command_id"] = command.json()["id"]
     before = snapshot(victim)
     victim_ids = {v for k, v in victim.ids.items() if k != "grantee_tenant_id"} | {victim.tenant.id}
 

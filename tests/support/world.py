@@ -69,12 +69,6 @@ def onboard(base_url: str, name: str, *, machines: int = 2) -> World:
     )
     assert response.status_code == 201, response.text
     world.ids["ticket_id"] = response.json()["id"]
-    response = tenant.post(
-        f"/v1/equipment/{world.ids['equipment_id']}/commands",
-        {"name": "set_speed", "parameters": {"rpm": 1000}, "timeout_s": 3600},
-    )
-    assert response.status_code == 202, response.text
-    world.ids["command_id"] = response.json()["id"]
     response = tenant.post("/v1/api-keys", {"name": "viewer", "role": "viewer"})
     assert response.status_code == 201, response.text
     world.ids["key_id"] = response.json()["id"]
