@@ -20,7 +20,7 @@ find "$out/imcloud" -type d -exec touch {}/__init__.py \;
 touch "$out/imcloud/py.typed"
 
 if [[ ${1:-} == --check ]]; then
-  if ! diff -r -q libs/contracts/imcloud "$out/imcloud"; then
+  if ! diff -r -q -x __pycache__ libs/contracts/imcloud "$out/imcloud"; then
     echo "libs/contracts/imcloud is stale: run 'make proto' and commit the result" >&2
     exit 1
   fi
