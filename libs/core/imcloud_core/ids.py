@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -12,3 +13,8 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the unit telemetry timestamps use."""
+    return int(time.time() * 1000)

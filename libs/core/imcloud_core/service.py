@@ -7,6 +7,7 @@ that each service module only says what is particular to it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -87,7 +88,6 @@ class BackendService:
     bus: EventBus
     grpc_bind: str
     register_servicers: Sequence[Registration]
-    outbox: Outbox | None = None
     subscriptions: Sequence[SubscriptionSpec] = ()
     # Loops that run until the event they are given is set (maintenance work).
     background: Sequence[Callable[[threading.Event], None]] = ()
@@ -101,11 +101,7 @@ class BackendService:
             name=self.name, bind=self.grpc_bind, register=self.register_servicers
         )
         self._server.start()
-        loops = list(self.background)
-        if self.outbox is not None:
-            outbox = self.outbox
-            loops.append(lambda stopping: outbox.run_relay(self.db, self.bus, stopping))
-        for number, loop in enumerate(loops):
+        for number, loop in enumerate(self.background):
             thread = threading.Thread(
                 target=loop, args=(self._stopping,), name=f"{self.name}-{number}", daemon=True
             )
@@ -135,6 +131,25 @@ class BackendService:
         log.info("service stopped", service=self.name)
 
 
+def every(
+    period_s: float, what: str, work: Callable[[], None], *, run_at_start: bool = True
+) -> Callable[[threading.Event], None]:
+    """A background loop doing ``work`` every ``period_s`` until stopped; a failed
+    round is logged and the loop carries on, so one bad moment does not end it."""
+
+    def loop(stopping: threading.Event) -> None:
+        if not run_at_start and stopping.wait(period_s):
+            return
+        while not stopping.is_set():
+            try:
+                work()
+            except Exception:
+                log.exception("background work failed; trying again later", work=what)
+            stopping.wait(period_s)
+
+    return loop
+
+
 @dataclass(frozen=True)
 class Wiring:
     """What a service runs on its database: its gRPC servicers, event handlers
@@ -158,13 +173,13 @@ def build_backend_service(
     db = open_database(settings, service=name, package=package)
     outbox = Outbox(outbox_table)
     wiring = wire(db, outbox)
+    bus = runtime.require_bus()
     return BackendService(
         name=name,
         db=db,
-        bus=runtime.require_bus(),
+        bus=bus,
         grpc_bind=settings.grpc_endpoint(name).bind,
         register_servicers=wiring.servicers,
-        outbox=outbox,
         subscriptions=wiring.subscriptions,
-        background=wiring.background,
+        background=[*wiring.background, functools.partial(outbox.run_relay, db, bus)],
     )

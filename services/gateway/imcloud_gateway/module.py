@@ -12,7 +12,7 @@ from imcloud_core.events import Topic
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer
-from imcloud_core.service import Runtime, ServiceDefinition, open_database
+from imcloud_core.service import Runtime, ServiceDefinition, every, open_database
 from imcloud_gateway.api.backends import Backends
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.device_link import DeviceLinkServicer
@@ -120,14 +120,14 @@ class Gateway:
                 group=PROVISIONING_GROUP, topics=[Topic.TENANT_EVENTS], handler=provisioner.handle
             )
         )
-        period = self.context.settings.provisioning.reconcile_every_s
-
-        def reconcile_periodically() -> None:
-            while not self._stopping.wait(period):
-                provisioner.reconcile_all()
-
+        reconcile_periodically = every(
+            self.context.settings.provisioning.reconcile_every_s,
+            "tenant reconciliation",
+            provisioner.reconcile_all,
+            run_at_start=False,
+        )
         reconciler = threading.Thread(
-            target=reconcile_periodically, name="provisioning", daemon=True
+            target=reconcile_periodically, args=(self._stopping,), name="provisioning", daemon=True
         )
         reconciler.start()
         self._threads.append(reconciler)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
+from imcloud_core.ids import now_ms
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
@@ -17,6 +14,7 @@ from imcloud_core.service import (
     SubscriptionSpec,
     Wiring,
     build_backend_service,
+    every,
 )
 from imcloud_core.settings import TelemetrySettings
 from imcloud_products.api.grpc_servicer import ProductsServicer, register
@@ -71,12 +69,12 @@ def build(runtime: Runtime) -> BackendService:
             servicers=[register(servicer)],
             subscriptions=[telemetry],
             background=[
-                _every(
+                every(
                     RETENTION_EVERY_S,
                     "telemetry retention",
-                    lambda: store.apply_retention(_now_ms()),
+                    lambda: store.apply_retention(now_ms()),
                 ),
-                _every(SWEEP_EVERY_S, "connectivity sweep", lambda: _sweep(health, settings)),
+                every(SWEEP_EVERY_S, "connectivity sweep", lambda: _sweep(health, settings)),
             ],
         )
 
@@ -85,26 +83,8 @@ def build(runtime: Runtime) -> BackendService:
     )
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _sweep(health: HealthMonitor, settings: TelemetrySettings) -> None:
-    health.sweep(now_ms=_now_ms(), offline_after_ms=settings.offline_after_s * 1000)
-
-
-def _every(
-    period_s: float, what: str, work: Callable[[], None]
-) -> Callable[[threading.Event], None]:
-    def loop(stopping: threading.Event) -> None:
-        while not stopping.is_set():
-            try:
-                work()
-            except Exception:
-                log.exception("background work failed; trying again later", work=what)
-            stopping.wait(period_s)
-
-    return loop
+    health.sweep(now_ms=now_ms(), offline_after_ms=settings.offline_after_s * 1000)
 
 
 SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.ids import utcnow
-from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
     BackendService,
@@ -16,6 +13,7 @@ from imcloud_core.service import (
     SubscriptionSpec,
     Wiring,
     build_backend_service,
+    every,
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
 from imcloud_servitization.events.handlers import (
@@ -32,20 +30,12 @@ from imcloud_servitization.store.tables import outbox
 NAME = "servitization"
 # Commands are expired within this long of their expiry.
 EXPIRE_EVERY_S = 2.0
-log = get_logger(__name__)
 PACKAGE = "imcloud_servitization"
 
 
 def _wire(db: Database, staged: Outbox) -> Wiring:
     def unit_of_work() -> ServitizationUnitOfWork:
         return ServitizationUnitOfWork(db, staged, to_outbox_entry)
-
-    def expire_periodically(stopping: threading.Event) -> None:
-        while not stopping.wait(EXPIRE_EVERY_S):
-            try:
-                expire_commands(unit_of_work, utcnow())
-            except Exception:
-                log.exception("could not expire overdue commands; trying again")
 
     return Wiring(
         servicers=[register(ServitizationServicer(unit_of_work))],
@@ -61,7 +51,14 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
                 handler=command_progress_handler(unit_of_work),
             ),
         ],
-        background=[expire_periodically],
+        background=[
+            every(
+                EXPIRE_EVERY_S,
+                "command expiry",
+                lambda: expire_commands(unit_of_work, utcnow()),
+                run_at_start=False,
+            )
+        ],
     )
 
 

@@ -23,6 +23,7 @@ from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
 from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.errors import Unauthenticated
+from imcloud_core.ids import now_ms
 from imcloud_core.logging import bound_context, get_logger
 from imcloud_core.rpc import registrar
 from imcloud_gateway.domain import devices, telemetry
@@ -94,7 +95,7 @@ class TelemetryIntake:
             ],
             catalog=self._catalog,
             sink=self._sink,
-            now_ms=int(time.time() * 1000),
+            now_ms=now_ms(),
             limits=self._limits,
         )
         _count(checked)

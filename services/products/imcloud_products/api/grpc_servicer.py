@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import grpc
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud.products.v1 import products_service_pb2_grpc as pb_grpc
+from imcloud_core.ids import now_ms
 from imcloud_core.rpc import call_context, registrar
 from imcloud_core.updates import checked_update_paths
 from imcloud_products.api.convert import (
@@ -186,7 +186,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
             self._telemetry,
             tenant_id=tenant_id,
             equipment_id=request.equipment_id,
-            now_ms=int(time.time() * 1000),
+            now_ms=now_ms(),
             offline_after_ms=self._offline_after_ms,
         )
         message = twin_message(twin)
