@@ -13,13 +13,15 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-def page_size(requested: int) -> int:
-    if requested < 0 or requested > MAX_PAGE_SIZE:
+def page_size(
+    requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
+) -> int:
+    if requested < 0 or requested > maximum:
         raise InvalidArgument(
-            f"page_size must be between 1 and {MAX_PAGE_SIZE}",
-            violations=(FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}"),),
+            f"page_size must be between 1 and {maximum}",
+            violations=(FieldViolation("page_size", f"must be 1..{maximum}"),),
         )
-    return requested or DEFAULT_PAGE_SIZE
+    return requested or default
 
 
 def encode_page_token(position: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
@@ -64,10 +64,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def keyset_page(
-    session: Session,
+    session: Session | Connection,
     statement: Select[Any],
     *,
-    created: Column[datetime],
+    created: Column[Any],
     key: Column[str],
     page_size: int,
     page_token: str,
@@ -75,12 +75,13 @@ def keyset_page(
 ) -> tuple[list[Row[Any]], str]:
     """One page of ``statement`` in (created, key) order, and the next page's token.
 
-    Keyset paging stays correct while rows are added, unlike OFFSET.
+    ``created`` is a timestamp or an integer time. Keyset paging stays correct
+    while rows are added, unlike OFFSET.
     """
     position = decode_page_token(page_token)
     if position is not None:
         try:
-            after_time = datetime.fromisoformat(position["t"])
+            after_time = _position_time(created, position["t"])
             after_key = str(position["k"])
         except (KeyError, TypeError, ValueError):
             raise InvalidArgument(
@@ -99,9 +100,18 @@ def keyset_page(
     rows = list(session.execute(statement.order_by(*order).limit(page_size + 1)).all())
     if len(rows) <= page_size:
         return rows, ""
-    last = rows[page_size - 1]
-    token = encode_page_token({"t": last._mapping[created].isoformat(), "k": last._mapping[key]})
-    return rows[:page_size], token
+    last = rows[page_size - 1]._mapping
+    time = last[created]
+    encoded_time = time.isoformat() if isinstance(time, datetime) else time
+    return rows[:page_size], encode_page_token({"t": encoded_time, "k": last[key]})
+
+
+def _position_time(created: Column[Any], encoded: Any) -> Any:
+    if isinstance(created.type, UtcDateTime):
+        return datetime.fromisoformat(encoded)
+    if not isinstance(encoded, int):
+        raise TypeError("an integer time was expected")
+    return encoded
 
 
 class TenantTable:
@@ -151,6 +161,7 @@ class TenantTable:
         *conditions: ColumnElement[bool],
         page_size: int,
         page_token: str,
+        newest_first: bool = False,
     ) -> tuple[list[Row[Any]], str]:
         return keyset_page(
             session,
@@ -159,4 +170,5 @@ class TenantTable:
             key=self.c.id,
             page_size=page_size,
             page_token=page_token,
+            newest_first=newest_first,
         )

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
+from imcloud_core.paging import page_size
 
 OUT_OF_RANGE = 1  # point flag bit
 MAX_POINTS_PAGE = 10_000
@@ -147,12 +148,7 @@ def check_buckets(start_ms: int, end_ms: int, bucket_ms: int) -> None:
 
 
 def points_page_size(requested: int) -> int:
-    if requested < 0 or requested > MAX_POINTS_PAGE:
-        raise InvalidArgument(
-            f"page_size must be between 1 and {MAX_POINTS_PAGE}",
-            violations=(FieldViolation("page_size", f"must be 1..{MAX_POINTS_PAGE}"),),
-        )
-    return requested or DEFAULT_POINTS_PAGE
+    return page_size(requested, default=DEFAULT_POINTS_PAGE, maximum=MAX_POINTS_PAGE)
 
 
 def group_points(rows: list[tuple[str, int, float, int]]) -> list[SeriesPoints]:

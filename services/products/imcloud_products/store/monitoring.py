@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from imcloud_core.db import Database, is_postgresql
-from imcloud_core.paging import decode_page_token, encode_page_token
+from imcloud_core.store import keyset_page
 from imcloud_products.domain.anomaly import Episode
 from imcloud_products.domain.monitoring import MachineMonitor, quality_issues
 from imcloud_products.store.tables import (
@@ -240,20 +240,15 @@ class SqlMonitorRepository:
             conditions.append(e.kind == kind)
         if open_only:
             conditions.append(e.closed.is_(False))
-        position = decode_page_token(page_token)
-        if position is not None:
-            start, key = int(position["t"]), str(position["k"])
-            conditions.append((e.start_ms < start) | ((e.start_ms == start) & (e.id < key)))
-        rows = transaction.execute(
-            select(anomaly_episodes)
-            .where(*conditions)
-            .order_by(e.start_ms.desc(), e.id.desc())
-            .limit(page_size + 1)
-        ).all()
-        token = ""
-        if len(rows) > page_size:
-            rows = rows[:page_size]
-            token = encode_page_token({"t": rows[-1].start_ms, "k": rows[-1].id})
+        rows, token = keyset_page(
+            transaction,
+            select(anomaly_episodes).where(*conditions),
+            created=e.start_ms,
+            key=e.id,
+            page_size=page_size,
+            page_token=page_token,
+            newest_first=True,
+        )
         return [
             StoredEpisode(**{k: v for k, v in r._asdict().items() if k != "tenant_id"})
             for r in rows

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
-from imcloud_core.store import TenantTable, keyset_page
+from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import SqlUnitOfWork
 from imcloud_servitization.domain.model import (
     CommandState,
@@ -108,11 +108,10 @@ class SqlCommandRepository:
         conditions: list[ColumnElement[bool]] = [c.equipment_id == equipment_id]
         if states:
             conditions.append(c.state.in_([s.value for s in states]))
-        rows, token = keyset_page(
+        rows, token = self.table.page(
             self._session,
-            self.table.select(tenant_id, *conditions),
-            created=c.create_time,
-            key=c.id,
+            tenant_id,
+            *conditions,
             page_size=page_size,
             page_token=page_token,
             newest_first=True,
