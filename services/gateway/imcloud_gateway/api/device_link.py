@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,7 +21,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
-from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.errors import Unauthenticated
 from imcloud_core.ids import now_ms
 from imcloud_core.logging import bound_context, get_logger
@@ -68,6 +67,19 @@ REFUSAL_REASONS = {
 }
 
 
+class ReceivedSeries(Protocol):
+    """One signal's points as either link received them (protobuf or JSON body)."""
+
+    @property
+    def signal(self) -> str: ...
+
+    @property
+    def timestamps_ms(self) -> Sequence[int]: ...
+
+    @property
+    def values(self) -> Sequence[float]: ...
+
+
 class TelemetryIntake:
     """Checks and records batches for both links (gRPC stream and HTTP)."""
 
@@ -79,19 +91,24 @@ class TelemetryIntake:
         self._limits = limits
 
     def ingest(
-        self, device: DevicePrincipal, batch: telemetry_pb2.TelemetryBatch, *, link: str
-    ) -> pb.BatchAck:
+        self,
+        device: DevicePrincipal,
+        *,
+        sequence_id: int,
+        series: Iterable[ReceivedSeries],
+        link: str,
+    ) -> CheckedBatch:
         started = time.perf_counter()
         checked = telemetry.ingest(
             device,
-            sequence_id=batch.sequence_id,
+            sequence_id=sequence_id,
             series=[
                 IncomingSeries(
                     signal=s.signal,
                     timestamps_ms=np.asarray(s.timestamps_ms, dtype=np.int64),
                     values=np.asarray(s.values, dtype=np.float64),
                 )
-                for s in batch.series
+                for s in series
             ],
             catalog=self._catalog,
             sink=self._sink,
@@ -101,7 +118,7 @@ class TelemetryIntake:
         _count(checked)
         BATCHES.labels(link).inc()
         INGEST_SECONDS.observe(time.perf_counter() - started)
-        return ack_message(checked)
+        return checked
 
 
 def _count(checked: CheckedBatch) -> None:
@@ -268,7 +285,15 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                     devices.authenticate_device(self._uow(), presented=presented)
                     checked_at = time.monotonic()
                 if message.HasField("telemetry"):
-                    ack = self._intake.ingest(stream.device, message.telemetry, link="grpc")
+                    batch = message.telemetry
+                    ack = ack_message(
+                        self._intake.ingest(
+                            stream.device,
+                            sequence_id=batch.sequence_id,
+                            series=batch.series,
+                            link="grpc",
+                        )
+                    )
                     stream.outgoing.put(pb.ConnectResponse(ack=ack))
                 elif message.HasField("command_result"):
                     self._commands.answered(stream.device, message.command_result)

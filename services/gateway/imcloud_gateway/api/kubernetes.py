@@ -64,14 +64,13 @@ class KubernetesNamespaces:
             changed.append("network policy")
         return changed
 
-    def remove(self, name: str) -> bool:
+    def remove(self, name: str) -> None:
+        # Deleting is asynchronous: afterwards the namespace is gone, or terminating.
         try:
             self._core.delete_namespace(name)
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise
-        # Deleting is asynchronous: the namespace is gone, or terminating.
-        return True
 
     # -- one method per object ------------------------------------------------------
 

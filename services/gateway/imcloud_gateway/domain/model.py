@@ -62,9 +62,7 @@ class ApiKey:
     revoke_time: datetime | None = None
 
     def usable_at(self, now: datetime) -> bool:
-        if self.revoke_time is not None:
-            return False
-        return self.expire_time is None or now < self.expire_time
+        return _in_force(now, expire_time=self.expire_time, revoke_time=self.revoke_time)
 
 
 @dataclass(frozen=True)
@@ -133,9 +131,7 @@ class AccessGrant:
     revoke_time: datetime | None = None
 
     def active_at(self, now: datetime) -> bool:
-        if self.revoke_time is not None:
-            return False
-        return self.expire_time is None or now < self.expire_time
+        return _in_force(now, expire_time=self.expire_time, revoke_time=self.revoke_time)
 
 
 @dataclass(frozen=True)
@@ -161,3 +157,8 @@ class AuditEvent:
     @property
     def succeeded(self) -> bool:
         return self.status < 400
+
+
+def _in_force(now: datetime, *, expire_time: datetime | None, revoke_time: datetime | None) -> bool:
+    """Not revoked, and not expired (or never expiring)."""
+    return revoke_time is None and (expire_time is None or now < expire_time)

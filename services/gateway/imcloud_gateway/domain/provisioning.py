@@ -23,7 +23,6 @@ class ProvisioningState(StrEnum):
     PENDING = "pending"
     PROVISIONED = "provisioned"
     FAILED = "failed"
-    DEPROVISIONING = "deprovisioning"
     DEPROVISIONED = "deprovisioned"
 
 
@@ -63,8 +62,8 @@ class TenantNamespaces(Protocol):
     def ensure(self, plan: NamespacePlan) -> list[str]:
         """Creates or repairs what differs from the plan; returns what it changed."""
 
-    def remove(self, name: str) -> bool:
-        """Deletes the namespace; True once it is gone or going."""
+    def remove(self, name: str) -> None:
+        """Deletes the namespace (and all in it); done once it is gone or going."""
 
 
 class ProvisioningRecords(Protocol):
@@ -130,13 +129,10 @@ def deprovision(
     plan = namespace_plan(tenant, policy)
     if tenant.tier is not Tier.DEDICATED:
         status = ProvisioningStatus(tenant.id, ProvisioningState.DEPROVISIONED)
-    elif namespaces.remove(plan.name):
+    else:
+        namespaces.remove(plan.name)
         status = ProvisioningStatus(
             tenant.id, ProvisioningState.DEPROVISIONED, plan.name, "namespace deleted"
-        )
-    else:
-        status = ProvisioningStatus(
-            tenant.id, ProvisioningState.DEPROVISIONING, plan.name, "namespace deletion pending"
         )
     records.save(status)
     return status

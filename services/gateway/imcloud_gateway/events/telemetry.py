@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 
 from imcloud.products.v1 import telemetry_pb2 as pb
 from imcloud_core.bus import EventBus, OutgoingRecord
+from imcloud_core.convert import timestamp, timestamp_ms
 from imcloud_core.events import Topic, new_envelope
+from imcloud_core.ids import utcnow
 from imcloud_gateway.domain.model import DevicePrincipal
 from imcloud_gateway.domain.telemetry import CheckedBatch
 
@@ -37,23 +39,23 @@ class TelemetryPublisher:
                 )
                 for s in batch.accepted
             ],
+            receive_time=timestamp_ms(now_ms),
         )
-        received = datetime.fromtimestamp(now_ms / 1000, UTC)
-        recorded.receive_time.FromDatetime(received)
         envelope = new_envelope(
             tenant_id=device.tenant_id,
             event_type="telemetry.recorded",
             payload=recorded,
             source=SOURCE,
-            occurred_at=received,
+            occurred_at=datetime.fromtimestamp(now_ms / 1000, UTC),
             event_id=f"{device.equipment_id}/{batch.sequence_id}",
         )
         self._publish(device, envelope.SerializeToString())
 
     def connection_changed(self, device: DevicePrincipal, *, connected: bool) -> None:
-        changed = pb.DeviceConnectionChanged(equipment_id=device.equipment_id, connected=connected)
-        now = datetime.now(UTC)
-        changed.change_time.FromDatetime(now)
+        now = utcnow()
+        changed = pb.DeviceConnectionChanged(
+            equipment_id=device.equipment_id, connected=connected, change_time=timestamp(now)
+        )
         envelope = new_envelope(
             tenant_id=device.tenant_id,
             event_type="device.connected" if connected else "device.disconnected",

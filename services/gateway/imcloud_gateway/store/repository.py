@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, exists, or_, select
+from sqlalchemy import ColumnElement, Row, Table, exists, or_, select
 from sqlalchemy.orm import Session
 
 from imcloud_core.db import Database
@@ -96,11 +96,7 @@ class SqlApiKeyRepository:
         self.table.update(self._session, tenant_id, key_id, {"secret_hash": secret_hash})
 
     def revoke_all(self, *, tenant_id: str, at: datetime) -> None:
-        self._session.execute(
-            api_keys.update()
-            .where(api_keys.c.tenant_id == tenant_id, api_keys.c.revoke_time.is_(None))
-            .values(revoke_time=at)
-        )
+        _revoke_all(self._session, api_keys, at, api_keys.c.tenant_id == tenant_id)
 
 
 def _credential(row: Row[Any]) -> DeviceCredential:
@@ -212,14 +208,17 @@ class SqlGrantRepository:
 def _revoke_all_of(
     session: Session, table: Table, tenant_id: str, equipment_id: str, at: datetime
 ) -> int:
+    return _revoke_all(
+        session, table, at, table.c.tenant_id == tenant_id, table.c.equipment_id == equipment_id
+    )
+
+
+def _revoke_all(
+    session: Session, table: Table, at: datetime, *conditions: ColumnElement[bool]
+) -> int:
+    """Revokes the rows not yet revoked that meet the conditions; returns how many."""
     result = session.execute(
-        table.update()
-        .where(
-            table.c.tenant_id == tenant_id,
-            table.c.equipment_id == equipment_id,
-            table.c.revoke_time.is_(None),
-        )
-        .values(revoke_time=at)
+        table.update().where(*conditions, table.c.revoke_time.is_(None)).values(revoke_time=at)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

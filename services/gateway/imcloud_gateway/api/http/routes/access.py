@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, status
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.ids import utcnow
 from imcloud_core.rpc import CallContext
+from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
 from imcloud_gateway.api.http.errors import error_responses, request_id
 from imcloud_gateway.api.http.routes.products import equipment_body
@@ -45,6 +46,21 @@ def via_grant(request: Request, principal: Principal, grant: AccessGrant) -> Cal
         actor=f"{principal.actor}@{principal.tenant_id}",
         request_id=request_id(request),
     )
+
+
+def through_grant(
+    request: Request,
+    principal: Principal,
+    gateway: GatewayContext,
+    *,
+    equipment_id: str,
+    scope: Scope,
+) -> CallContext:
+    """Acts for an equipment maker whose active grant covers ``scope`` on the machine (else 404)."""
+    grant = grants.grant_covering(
+        gateway.unit_of_work(), principal=principal, equipment_id=equipment_id, scope=scope
+    )
+    return via_grant(request, principal, grant)
 
 
 @router.post(

@@ -14,12 +14,11 @@ from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.access import via_grant
+from imcloud_gateway.api.http.routes.access import through_grant
 from imcloud_gateway.api.http.routes.telemetry import EPISODE_KINDS, episode_body
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.telemetry import EpisodeResponse
-from imcloud_gateway.domain import grants
 from imcloud_gateway.domain.model import Scope
 
 router = APIRouter(tags=["health"])
@@ -115,18 +114,22 @@ def _episodes_at_stations(
     page_token: str,
 ) -> Page[EpisodeResponse]:
     """Episodes of the machines at every station of a line or plant (which must exist)."""
-    if line_id:
-        gateway.call(
-            gateway.backends.production.GetLine, production_pb.GetLineRequest(line_id=line_id), ctx
-        )
-    else:
-        gateway.call(
-            gateway.backends.production.GetPlant,
-            production_pb.GetPlantRequest(plant_id=plant_id),
-            ctx,
-        )
     stations = _stations(gateway, ctx, line_id=line_id, plant_id=plant_id)
     if not stations:
+        # Stations are listed within the caller's tenant, so only an empty answer
+        # leaves open whether the line or plant exists at all (404 if not).
+        if line_id:
+            gateway.call(
+                gateway.backends.production.GetLine,
+                production_pb.GetLineRequest(line_id=line_id),
+                ctx,
+            )
+        else:
+            gateway.call(
+                gateway.backends.production.GetPlant,
+                production_pb.GetPlantRequest(plant_id=plant_id),
+                ctx,
+            )
         return Page(items=[], next_page_token="")
     return _episodes(
         gateway,
@@ -220,15 +223,12 @@ def granted_machine_episodes(
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[EpisodeResponse]:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.TWIN_READ,
+    ctx = through_grant(
+        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TWIN_READ
     )
     return _episodes(
         gateway,
-        via_grant(request, principal, grant),
+        ctx,
         equipment_id=equipment_id,
         kind=kind,
         open_only=open_only,

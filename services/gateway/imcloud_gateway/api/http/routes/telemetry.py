@@ -8,16 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from imcloud.gateway.v1 import device_link_pb2
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
-from imcloud.products.v1 import telemetry_pb2
 from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.deps import DeviceDep, GatewayDep, PrincipalDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.access import via_grant
+from imcloud_gateway.api.http.routes.access import through_grant
 from imcloud_gateway.api.http.routes.tenants import PageToken
 from imcloud_gateway.api.http.schemas.telemetry import (
     AggregatesResponse,
@@ -31,7 +29,6 @@ from imcloud_gateway.api.http.schemas.telemetry import (
     TelemetryBatchRequest,
     TwinResponse,
 )
-from imcloud_gateway.domain import grants
 from imcloud_gateway.domain.model import Scope
 
 router = APIRouter(tags=["telemetry"])
@@ -43,10 +40,6 @@ PointsPageSize = Annotated[int, Query(ge=1, le=10_000, description="At most this
 BucketSeconds = Annotated[
     int, Query(ge=1, le=31 * 86_400, description="Bucket width in seconds, e.g. 60")
 ]
-REASON_NAMES = {
-    number: name.removeprefix("REFUSAL_REASON_").lower()
-    for name, number in device_link_pb2.RefusalReason.items()
-}
 
 
 # -- the HTTP device link --------------------------------------------------------
@@ -65,25 +58,16 @@ REASON_NAMES = {
 def send_telemetry(
     body: TelemetryBatchRequest, device: DeviceDep, gateway: GatewayDep
 ) -> BatchAckResponse:
-    batch = telemetry_pb2.TelemetryBatch(
-        sequence_id=body.sequence_id,
-        series=[
-            telemetry_pb2.SignalSeries(
-                signal=s.signal, timestamps_ms=s.timestamps_ms, values=s.values
-            )
-            for s in body.series
-        ],
+    checked = gateway.intake.ingest(
+        device, sequence_id=body.sequence_id, series=body.series, link="http"
     )
-    ack = gateway.intake.ingest(device, batch, link="http")
     return BatchAckResponse(
-        sequence_id=ack.sequence_id,
-        accepted_points=ack.accepted_points,
-        flagged_points=ack.flagged_points,
+        sequence_id=checked.sequence_id,
+        accepted_points=checked.accepted_points,
+        flagged_points=checked.flagged_points,
         refusals=[
-            RefusalBody(
-                signal=r.signal, reason=REASON_NAMES[r.reason], points=r.points, detail=r.detail
-            )
-            for r in ack.refusals
+            RefusalBody(signal=r.signal, reason=r.reason.value, points=r.points, detail=r.detail)
+            for r in checked.refusals
         ],
     )
 
@@ -297,13 +281,10 @@ def aggregate_points(
 def get_granted_twin(
     equipment_id: str, request: Request, principal: PrincipalDep, gateway: GatewayDep
 ) -> TwinResponse:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.TWIN_READ,
+    ctx = through_grant(
+        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TWIN_READ
     )
-    return _twin(gateway, via_grant(request, principal, grant), equipment_id)
+    return _twin(gateway, ctx, equipment_id)
 
 
 @router.get(
@@ -322,15 +303,12 @@ def list_granted_points(
     page_size: PointsPageSize = 1000,
     page_token: PageToken = "",
 ) -> PointsResponse:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.TELEMETRY_READ,
+    ctx = through_grant(
+        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TELEMETRY_READ
     )
     return _points(
         gateway,
-        via_grant(request, principal, grant),
+        ctx,
         equipment_id,
         start=start,
         end=end,
@@ -355,15 +333,12 @@ def aggregate_granted_points(
     bucket_s: BucketSeconds = 60,
     signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
 ) -> AggregatesResponse:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.TELEMETRY_READ,
+    ctx = through_grant(
+        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TELEMETRY_READ
     )
     return _aggregates(
         gateway,
-        via_grant(request, principal, grant),
+        ctx,
         equipment_id,
         start=start,
         end=end,

@@ -19,8 +19,7 @@ class SignUpRequest(Body):
 class ProvisioningResponse(BaseModel):
     state: str = Field(
         examples=["provisioned"],
-        description="not_needed (shared tier), pending, provisioned, failed, "
-        "deprovisioning or deprovisioned",
+        description="not_needed (shared tier), pending, provisioned, failed or deprovisioned",
     )
     namespace: str = Field(description="The tenant's Kubernetes namespace (dedicated tier)")
     message: str
