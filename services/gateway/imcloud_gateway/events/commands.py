@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from imcloud.gateway.v1 import device_link_pb2 as link_pb
 from imcloud.servitization.v1 import commands_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2 as service_pb
 from imcloud_core.bus import EventBus, OutgoingRecord, Record
+from imcloud_core.convert import from_timestamp
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
+from imcloud_core.ids import utcnow
 from imcloud_core.logging import get_logger
 from imcloud_core.rpc import CallContext, call
 from imcloud_gateway.api.backends import Backends
@@ -65,7 +66,7 @@ class CommandRelay:
             self.deliver(device.tenant_id, command)
 
     def deliver(self, tenant_id: str, command: pb.RemoteCommand) -> None:
-        if command.expire_time.ToDatetime(tzinfo=UTC) <= datetime.now(UTC):
+        if from_timestamp(command.expire_time) <= utcnow():
             return  # the servitization service will report it expired
         down = link_pb.Command(
             command_id=command.id,
@@ -92,7 +93,6 @@ class CommandRelay:
         progressed = pb.CommandProgressed(
             command_id=command_id, equipment_id=equipment_id, stage=stage, detail=detail
         )
-        progressed.time.FromDatetime(datetime.now(UTC))
         envelope = new_envelope(
             tenant_id=tenant_id,
             event_type="command.progressed",

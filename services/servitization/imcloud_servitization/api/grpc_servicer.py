@@ -63,7 +63,7 @@ class ServitizationServicer(pb_grpc.ServitizationServiceServicer):
             name=request.name,
             parameters=MessageToDict(request.parameters),
             timeout_s=request.timeout_s,
-            requested_by=request.requested_by or call_context(context).actor,
+            requested_by=call_context(context).actor,
         )
         return pb.SendCommandResponse(command=command_message(command))
 

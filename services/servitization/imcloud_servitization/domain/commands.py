@@ -77,8 +77,6 @@ def progress(
             return None
         if command.state.ended or command.state is to:
             return None
-        if to is CommandState.DELIVERED and command.state is not CommandState.PENDING:
-            return None
         changed = replace(command, state=to, detail=detail, update_time=utcnow())
         uow.commands.save(changed)
         uow.record(CommandStateChanged(changed))

@@ -174,13 +174,10 @@ class CommandProgressed(_message.Message):
     EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
     STAGE_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
-    TIME_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     equipment_id: _builtins.str
     stage: Global___CommandStage.ValueType
     detail: _builtins.str
-    @_builtins.property
-    def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -188,11 +185,10 @@ class CommandProgressed(_message.Message):
         equipment_id: _builtins.str = ...,
         stage: Global___CommandStage.ValueType = ...,
         detail: _builtins.str = ...,
-        time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "detail", b"detail", "equipment_id", b"equipment_id", "stage", b"stage", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "detail", b"detail", "equipment_id", b"equipment_id", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,17 +27,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from imcloud.servitization.v1 import commands_pb2 as imcloud_dot_servitization_dot_v1_dot_commands__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4imcloud/servitization/v1/servitization_service.proto\x12\x18imcloud.servitization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'imcloud/servitization/v1/commands.proto\"\xc8\x02\n\x11MaintenanceTicket\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12:\n\x08priority\x18\x05 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\x12\x34\n\x05state\x18\x06 \x01(\x0e\x32%.imcloud.servitization.v1.TicketState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11source_episode_id\x18\t \x01(\t\"\x94\x01\n\x1cOpenMaintenanceTicketRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12:\n\x08priority\x18\x04 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\"\\\n\x1dOpenMaintenanceTicketResponse\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\"\\\n\x1dListMaintenanceTicketsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x03 \x01(\t\"w\n\x1eListMaintenanceTicketsResponse\x12<\n\x07tickets\x18\x01 \x03(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x12SendCommandRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\ttimeout_s\x18\x04 \x01(\x05\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\"O\n\x13SendCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\'\n\x11GetCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"N\n\x12GetCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\x8a\x01\n\x13ListCommandsRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x36\n\x06states\x18\x02 \x03(\x0e\x32&.imcloud.servitization.v1.CommandState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"j\n\x14ListCommandsResponse\x12\x39\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x9e\x01\n\x0eTicketPriority\x12\x1f\n\x1bTICKET_PRIORITY_UNSPECIFIED\x10\x00\x12\x17\n\x13TICKET_PRIORITY_LOW\x10\x01\x12\x1a\n\x16TICKET_PRIORITY_MEDIUM\x10\x02\x12\x18\n\x14TICKET_PRIORITY_HIGH\x10\x03\x12\x1c\n\x18TICKET_PRIORITY_CRITICAL\x10\x04*{\n\x0bTicketState\x12\x1c\n\x18TICKET_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11TICKET_STATE_OPEN\x10\x01\x12\x1c\n\x18TICKET_STATE_IN_PROGRESS\x10\x02\x12\x19\n\x15TICKET_STATE_RESOLVED\x10\x03\x32\xf3\x04\n\x14ServitizationService\x12\x88\x01\n\x15OpenMaintenanceTicket\x12\x36.imcloud.servitization.v1.OpenMaintenanceTicketRequest\x1a\x37.imcloud.servitization.v1.OpenMaintenanceTicketResponse\x12\x8b\x01\n\x16ListMaintenanceTickets\x12\x37.imcloud.servitization.v1.ListMaintenanceTicketsRequest\x1a\x38.imcloud.servitization.v1.ListMaintenanceTicketsResponse\x12j\n\x0bSendCommand\x12,.imcloud.servitization.v1.SendCommandRequest\x1a-.imcloud.servitization.v1.SendCommandResponse\x12g\n\nGetCommand\x12+.imcloud.servitization.v1.GetCommandRequest\x1a,.imcloud.servitization.v1.GetCommandResponse\x12m\n\x0cListCommands\x12-.imcloud.servitization.v1.ListCommandsRequest\x1a..imcloud.servitization.v1.ListCommandsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4imcloud/servitization/v1/servitization_service.proto\x12\x18imcloud.servitization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'imcloud/servitization/v1/commands.proto\"\xc8\x02\n\x11MaintenanceTicket\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12:\n\x08priority\x18\x05 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\x12\x34\n\x05state\x18\x06 \x01(\x0e\x32%.imcloud.servitization.v1.TicketState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11source_episode_id\x18\t \x01(\t\"\x94\x01\n\x1cOpenMaintenanceTicketRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12:\n\x08priority\x18\x04 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\"\\\n\x1dOpenMaintenanceTicketResponse\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\"\\\n\x1dListMaintenanceTicketsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x03 \x01(\t\"w\n\x1eListMaintenanceTicketsResponse\x12<\n\x07tickets\x18\x01 \x03(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x12SendCommandRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\ttimeout_s\x18\x04 \x01(\x05J\x04\x08\x05\x10\x06R\x0crequested_by\"O\n\x13SendCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\'\n\x11GetCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"N\n\x12GetCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\x8a\x01\n\x13ListCommandsRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x36\n\x06states\x18\x02 \x03(\x0e\x32&.imcloud.servitization.v1.CommandState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"j\n\x14ListCommandsResponse\x12\x39\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x9e\x01\n\x0eTicketPriority\x12\x1f\n\x1bTICKET_PRIORITY_UNSPECIFIED\x10\x00\x12\x17\n\x13TICKET_PRIORITY_LOW\x10\x01\x12\x1a\n\x16TICKET_PRIORITY_MEDIUM\x10\x02\x12\x18\n\x14TICKET_PRIORITY_HIGH\x10\x03\x12\x1c\n\x18TICKET_PRIORITY_CRITICAL\x10\x04*{\n\x0bTicketState\x12\x1c\n\x18TICKET_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11TICKET_STATE_OPEN\x10\x01\x12\x1c\n\x18TICKET_STATE_IN_PROGRESS\x10\x02\x12\x19\n\x15TICKET_STATE_RESOLVED\x10\x03\x32\xf3\x04\n\x14ServitizationService\x12\x88\x01\n\x15OpenMaintenanceTicket\x12\x36.imcloud.servitization.v1.OpenMaintenanceTicketRequest\x1a\x37.imcloud.servitization.v1.OpenMaintenanceTicketResponse\x12\x8b\x01\n\x16ListMaintenanceTickets\x12\x37.imcloud.servitization.v1.ListMaintenanceTicketsRequest\x1a\x38.imcloud.servitization.v1.ListMaintenanceTicketsResponse\x12j\n\x0bSendCommand\x12,.imcloud.servitization.v1.SendCommandRequest\x1a-.imcloud.servitization.v1.SendCommandResponse\x12g\n\nGetCommand\x12+.imcloud.servitization.v1.GetCommandRequest\x1a,.imcloud.servitization.v1.GetCommandResponse\x12m\n\x0cListCommands\x12-.imcloud.servitization.v1.ListCommandsRequest\x1a..imcloud.servitization.v1.ListCommandsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.servitization.v1.servitization_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TICKETPRIORITY']._serialized_start=1574
-  _globals['_TICKETPRIORITY']._serialized_end=1732
-  _globals['_TICKETSTATE']._serialized_start=1734
-  _globals['_TICKETSTATE']._serialized_end=1857
+  _globals['_TICKETPRIORITY']._serialized_start=1572
+  _globals['_TICKETPRIORITY']._serialized_end=1730
+  _globals['_TICKETSTATE']._serialized_start=1732
+  _globals['_TICKETSTATE']._serialized_end=1855
   _globals['_MAINTENANCETICKET']._serialized_start=187
   _globals['_MAINTENANCETICKET']._serialized_end=515
   _globals['_OPENMAINTENANCETICKETREQUEST']._serialized_start=518
@@ -49,17 +49,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMAINTENANCETICKETSRESPONSE']._serialized_start=856
   _globals['_LISTMAINTENANCETICKETSRESPONSE']._serialized_end=975
   _globals['_SENDCOMMANDREQUEST']._serialized_start=978
-  _globals['_SENDCOMMANDREQUEST']._serialized_end=1120
-  _globals['_SENDCOMMANDRESPONSE']._serialized_start=1122
-  _globals['_SENDCOMMANDRESPONSE']._serialized_end=1201
-  _globals['_GETCOMMANDREQUEST']._serialized_start=1203
-  _globals['_GETCOMMANDREQUEST']._serialized_end=1242
-  _globals['_GETCOMMANDRESPONSE']._serialized_start=1244
-  _globals['_GETCOMMANDRESPONSE']._serialized_end=1322
-  _globals['_LISTCOMMANDSREQUEST']._serialized_start=1325
-  _globals['_LISTCOMMANDSREQUEST']._serialized_end=1463
-  _globals['_LISTCOMMANDSRESPONSE']._serialized_start=1465
-  _globals['_LISTCOMMANDSRESPONSE']._serialized_end=1571
-  _globals['_SERVITIZATIONSERVICE']._serialized_start=1860
-  _globals['_SERVITIZATIONSERVICE']._serialized_end=2487
+  _globals['_SENDCOMMANDREQUEST']._serialized_end=1118
+  _globals['_SENDCOMMANDRESPONSE']._serialized_start=1120
+  _globals['_SENDCOMMANDRESPONSE']._serialized_end=1199
+  _globals['_GETCOMMANDREQUEST']._serialized_start=1201
+  _globals['_GETCOMMANDREQUEST']._serialized_end=1240
+  _globals['_GETCOMMANDRESPONSE']._serialized_start=1242
+  _globals['_GETCOMMANDRESPONSE']._serialized_end=1320
+  _globals['_LISTCOMMANDSREQUEST']._serialized_start=1323
+  _globals['_LISTCOMMANDSREQUEST']._serialized_end=1461
+  _globals['_LISTCOMMANDSRESPONSE']._serialized_start=1463
+  _globals['_LISTCOMMANDSRESPONSE']._serialized_end=1569
+  _globals['_SERVITIZATIONSERVICE']._serialized_start=1858
+  _globals['_SERVITIZATIONSERVICE']._serialized_end=2485
 # @@protoc_insertion_point(module_scope)

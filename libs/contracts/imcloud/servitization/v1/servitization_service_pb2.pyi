@@ -218,13 +218,10 @@ class SendCommandRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     PARAMETERS_FIELD_NUMBER: _builtins.int
     TIMEOUT_S_FIELD_NUMBER: _builtins.int
-    REQUESTED_BY_FIELD_NUMBER: _builtins.int
     equipment_id: _builtins.str
     name: _builtins.str
     timeout_s: _builtins.int
     """How long the command may wait for delivery and answer (1..86400 s; 0 means 300)."""
-    requested_by: _builtins.str
-    """Who asks (recorded with the command)."""
     @_builtins.property
     def parameters(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -234,11 +231,10 @@ class SendCommandRequest(_message.Message):
         name: _builtins.str = ...,
         parameters: _struct_pb2.Struct | None = ...,
         timeout_s: _builtins.int = ...,
-        requested_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "name", b"name", "parameters", b"parameters", "requested_by", b"requested_by", "timeout_s", b"timeout_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "name", b"name", "parameters", b"parameters", "timeout_s", b"timeout_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

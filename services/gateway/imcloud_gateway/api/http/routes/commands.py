@@ -15,11 +15,10 @@ from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.access import via_grant
+from imcloud_gateway.api.http.routes.access import through_grant
 from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.servitization import CommandResponse, SendCommandRequest
-from imcloud_gateway.domain import grants
 from imcloud_gateway.domain.model import Scope
 
 router = APIRouter(tags=["servitization"])
@@ -63,7 +62,6 @@ def _send(
             name=body.name,
             parameters=parameters,
             timeout_s=body.timeout_s,
-            requested_by=ctx.actor,
         ),
         ctx,
     )
@@ -147,13 +145,10 @@ def send_granted_command(
     principal: PrincipalDep,
     gateway: GatewayDep,
 ) -> CommandResponse:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.COMMANDS_SEND,
+    ctx = through_grant(
+        request, principal, gateway, equipment_id=equipment_id, scope=Scope.COMMANDS_SEND
     )
-    return _send(gateway, via_grant(request, principal, grant), equipment_id, body)
+    return _send(gateway, ctx, equipment_id, body)
 
 
 @router.get(
@@ -169,10 +164,7 @@ def list_granted_commands(
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[CommandResponse]:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.COMMANDS_SEND,
+    ctx = through_grant(
+        request, principal, gateway, equipment_id=equipment_id, scope=Scope.COMMANDS_SEND
     )
-    return _list(gateway, via_grant(request, principal, grant), equipment_id, page_size, page_token)
+    return _list(gateway, ctx, equipment_id, page_size, page_token)
