@@ -67,7 +67,11 @@ class CommandState(StrEnum):
 
     @property
     def ended(self) -> bool:
-        return self not in (CommandState.PENDING, CommandState.DELIVERED)
+        return self not in WAITING
+
+
+# The states in which a command still waits for the machine.
+WAITING = frozenset({CommandState.PENDING, CommandState.DELIVERED})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import SqlUnitOfWork
 from imcloud_servitization.domain.model import (
+    WAITING,
     CommandState,
     MaintenanceTicket,
     RemoteCommand,
@@ -58,9 +59,6 @@ def _command(row: Row[Any]) -> RemoteCommand:
     return RemoteCommand(**{**values, "state": CommandState(values["state"])})
 
 
-WAITING = [CommandState.PENDING.value, CommandState.DELIVERED.value]
-
-
 class SqlCommandRepository:
     table = TenantTable(remote_commands)
 
@@ -90,7 +88,7 @@ class SqlCommandRepository:
         c = remote_commands.c
         rows = self._session.execute(
             select(remote_commands)
-            .where(c.state.in_(WAITING), c.expire_time < now)
+            .where(c.state.in_([state.value for state in WAITING]), c.expire_time < now)
             .with_for_update(skip_locked=True)
         ).all()
         return [_command(r) for r in rows]
