@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,6 +74,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def conflict_insert(engine: Engine) -> Any:
+    """The dialect's ``insert``, which takes ON CONFLICT clauses (the same on both)."""
+    return pg_insert if is_postgresql(engine) else sqlite_insert
 
 
 class Database:

@@ -102,9 +102,7 @@ class MachineMonitor:
 
 @dataclass(frozen=True)
 class EpisodeChange:
-    tenant_id: str
-    equipment_id: str
-    episode_id: str
+    monitor: MachineMonitor
     event: EpisodeEvent
 
 
@@ -179,10 +177,7 @@ def monitor(
             current.latest_score = float(normalized[-1])
         outcome.scores.append(score_batch(batch, result, normalized))
         outcome.changes.extend(
-            EpisodeChange(
-                batch.tenant_id, batch.equipment_id, current.episode_id(event.episode), event
-            )
-            for event in current.episodes.update(result)
+            EpisodeChange(current, event) for event in current.episodes.update(result)
         )
     outcome.monitors = list(touched.values())
     monitors.save(transaction, outcome.monitors)

@@ -13,7 +13,8 @@ class EquipmentModelRepository(Protocol):
 
     def get(self, *, tenant_id: str, model_id: str) -> EquipmentModel | None: ...
 
-    def name_taken(self, *, tenant_id: str, name: str, other_than: str = "") -> bool: ...
+    def name_taken(self, *, tenant_id: str, name: str, other_than: str) -> bool:
+        """Whether another model than ``other_than`` has the name."""
 
     def list(
         self, *, tenant_id: str, page_size: int, page_token: str
@@ -30,8 +31,9 @@ class EquipmentRepository(Protocol):
     def get(self, *, tenant_id: str, equipment_id: str) -> Equipment | None: ...
 
     def serial_taken(
-        self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str = ""
-    ) -> bool: ...
+        self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str
+    ) -> bool:
+        """Whether another machine than ``other_than`` of the model has the serial."""
 
     def any_of_model(self, *, tenant_id: str, model_id: str) -> bool: ...
 

@@ -73,13 +73,7 @@ class HealthMonitor:
         )
         self._store.record_derived(transaction, outcome.scores)
         for change in outcome.changes:
-            row = episode_row(
-                change.episode_id,
-                change.tenant_id,
-                change.equipment_id,
-                change.event.episode,
-                self._config.threshold_on,
-            )
+            row = episode_row(change.monitor, change.event.episode)
             self._announce(transaction, row, opened=change.event.type == "opened")
         # After the announcements, which store each episode as it was at its event.
         self._monitors.save_open_episodes(transaction, outcome.monitors)
@@ -154,13 +148,7 @@ class HealthMonitor:
             for monitor in quiet.values():
                 for tracker in (monitor.episodes.anomalies, monitor.episodes.data_quality):
                     for event in tracker.close_if_quiet(now_ms):
-                        row = episode_row(
-                            monitor.episode_id(event.episode),
-                            monitor.tenant_id,
-                            monitor.equipment_id,
-                            event.episode,
-                            self._config.threshold_on,
-                        )
+                        row = episode_row(monitor, event.episode)
                         self._announce(transaction, row, opened=False)
             self._monitors.save(transaction, list(quiet.values()))
             self._monitors.save_open_episodes(transaction, list(quiet.values()))

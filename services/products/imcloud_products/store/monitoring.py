@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from imcloud_core.db import Database, is_postgresql
+from imcloud_core.db import Database, conflict_insert
 from imcloud_core.store import keyset_page
 from imcloud_products.domain.anomaly import Episode
 from imcloud_products.domain.monitoring import MachineMonitor, quality_issues
@@ -38,16 +36,15 @@ class StoredEpisode:
     closed: bool
 
 
-def episode_row(
-    episode_id: str, tenant_id: str, equipment_id: str, episode: Episode, threshold_on: float
-) -> dict[str, Any]:
+def episode_row(monitor: MachineMonitor, episode: Episode) -> dict[str, Any]:
+    """The machine's episode as stored and announced."""
     # Anomaly scores are kept in units of the alarm threshold; data-quality
     # "scores" are already a share of signals.
-    scale = threshold_on if episode.kind == "anomaly" else 1.0
+    scale = monitor.detector.config.threshold_on if episode.kind == "anomaly" else 1.0
     return {
-        "id": episode_id,
-        "tenant_id": tenant_id,
-        "equipment_id": equipment_id,
+        "id": monitor.episode_id(episode),
+        "tenant_id": monitor.tenant_id,
+        "equipment_id": monitor.equipment_id,
         "kind": episode.kind,
         "start_ms": episode.start_ms,
         "end_ms": episode.end_ms,
@@ -72,10 +69,7 @@ class ConnectivityChange:
 
 class SqlMonitorRepository:
     def __init__(self, db: Database) -> None:
-        self._postgres = is_postgresql(db.engine)
-
-    def _insert(self) -> Any:
-        return pg_insert if self._postgres else sqlite_insert
+        self._insert = conflict_insert(db.engine)
 
     def load(self, transaction: Connection, equipment_ids: list[str]) -> dict[str, MachineMonitor]:
         rows = transaction.execute(
@@ -89,7 +83,7 @@ class SqlMonitorRepository:
     def save(self, transaction: Connection, monitors: list[MachineMonitor]) -> None:
         if not monitors:
             return
-        statement = self._insert()(machine_monitors)
+        statement = self._insert(machine_monitors)
         statement = statement.on_conflict_do_update(
             index_elements=[machine_monitors.c.equipment_id],
             set_={
@@ -115,13 +109,7 @@ class SqlMonitorRepository:
         self.save_episodes(
             transaction,
             [
-                episode_row(
-                    m.episode_id(tracker.current),
-                    m.tenant_id,
-                    m.equipment_id,
-                    tracker.current,
-                    m.detector.config.threshold_on,
-                )
+                episode_row(m, tracker.current)
                 for m in monitors
                 for tracker in (m.episodes.anomalies, m.episodes.data_quality)
                 if tracker.current is not None
@@ -131,7 +119,7 @@ class SqlMonitorRepository:
     def save_episodes(self, transaction: Connection, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = self._insert()(anomaly_episodes)
+        statement = self._insert(anomaly_episodes)
         statement = statement.on_conflict_do_update(
             index_elements=[anomaly_episodes.c.id],
             set_={

@@ -43,10 +43,6 @@ def _equipment(row: Row[Any]) -> Equipment:
     return Equipment(**row._asdict())
 
 
-def _not_this(table: TenantTable, row_id: str) -> list[ColumnElement[bool]]:
-    return [table.c.id != row_id] if row_id else []
-
-
 class SqlEquipmentModelRepository:
     table = TenantTable(equipment_models)
 
@@ -60,12 +56,12 @@ class SqlEquipmentModelRepository:
         row = self.table.get(self._session, tenant_id, model_id)
         return _equipment_model(row) if row else None
 
-    def name_taken(self, *, tenant_id: str, name: str, other_than: str = "") -> bool:
+    def name_taken(self, *, tenant_id: str, name: str, other_than: str) -> bool:
         return self.table.exists(
             self._session,
             tenant_id,
             equipment_models.c.name == name,
-            *_not_this(self.table, other_than),
+            equipment_models.c.id != other_than,
         )
 
     def list(
@@ -97,14 +93,14 @@ class SqlEquipmentRepository:
         return _equipment(row) if row else None
 
     def serial_taken(
-        self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str = ""
+        self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str
     ) -> bool:
         return self.table.exists(
             self._session,
             tenant_id,
             equipment.c.equipment_model_id == model_id,
             equipment.c.serial_number == serial_number,
-            *_not_this(self.table, other_than),
+            equipment.c.id != other_than,
         )
 
     def any_of_model(self, *, tenant_id: str, model_id: str) -> bool:

@@ -21,11 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, and_, func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-from imcloud_core.db import Database, is_postgresql
+from imcloud_core.db import Database, conflict_insert, is_postgresql
 from imcloud_core.logging import get_logger
 from imcloud_products.domain.telemetry import (
     ROLLUP_MS,
@@ -149,6 +147,7 @@ class SqlTelemetryStore:
     def __init__(self, db: Database, *, retention_days: int, rollup_retention_days: int) -> None:
         self._db = db
         self._postgres = is_postgresql(db.engine)
+        self._insert = conflict_insert(db.engine)
         self._retention_ms = retention_days * DAY_MS
         self._rollup_retention_ms = rollup_retention_days * DAY_MS
         self._series_ids: dict[SeriesKey, int] = {}
@@ -177,10 +176,9 @@ class SqlTelemetryStore:
         fresh = self._unrecorded(connection, batches)
         if not fresh:
             return []
-        self._write(connection, fresh)
-        insert = pg_insert if self._postgres else sqlite_insert
+        self._write(connection, fresh, update_twin=True)
         connection.execute(
-            insert(telemetry_batches).on_conflict_do_nothing(),
+            self._insert(telemetry_batches).on_conflict_do_nothing(),
             [
                 {
                     "equipment_id": b.equipment_id,
@@ -196,11 +194,14 @@ class SqlTelemetryStore:
 
     def record_derived(self, connection: Connection, batches: list[RecordedBatch]) -> None:
         """Stores series the platform computed itself (anomaly scores), in the
-        caller's transaction; each point once, like any other."""
+        caller's transaction; each point once, like any other. The twin shows
+        what the machine reported, so derived series leave it alone."""
         if batches:
-            self._write(connection, batches)
+            self._write(connection, batches, update_twin=False)
 
-    def _write(self, connection: Connection, batches: list[RecordedBatch]) -> None:
+    def _write(
+        self, connection: Connection, batches: list[RecordedBatch], *, update_twin: bool
+    ) -> None:
         ids = self._resolve_series(
             connection, [(b.tenant_id, b.equipment_id, s.signal) for b in batches for s in b.series]
         )
@@ -213,9 +214,11 @@ class SqlTelemetryStore:
             batches,
         )
         if self._postgres:
-            self._record_postgres(connection, columns)
+            recorded = self._record_postgres(connection, columns)
         else:
-            self._record_sqlite(connection, columns)
+            recorded = self._record_sqlite(connection, columns)
+        if update_twin and len(recorded):
+            self._keep_latest(connection, *latest_points(recorded))
 
     def _unrecorded(
         self, connection: Connection, batches: list[RecordedBatch]
@@ -257,8 +260,7 @@ class SqlTelemetryStore:
         missing = wanted - known.keys()
         if missing:
             rows = [{"tenant_id": t, "equipment_id": e, "signal": s} for t, e, s in missing]
-            insert = pg_insert if self._postgres else sqlite_insert
-            connection.execute(insert(telemetry_series).on_conflict_do_nothing(), rows)
+            connection.execute(self._insert(telemetry_series).on_conflict_do_nothing(), rows)
             c = telemetry_series.c
             found = connection.execute(
                 select(c.id, c.tenant_id, c.equipment_id, c.signal).where(
@@ -270,9 +272,10 @@ class SqlTelemetryStore:
                 pending[key] = known[key] = row.id
         return known
 
-    def _record_postgres(self, connection: Connection, columns: Columns) -> None:
+    def _record_postgres(self, connection: Connection, columns: Columns) -> Columns:
+        """Stores the new points; returns the points the twin may take its values from."""
         if not len(columns):
-            return
+            return columns
         self._ensure_partitions(columns.ts_ms)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -286,9 +289,9 @@ class SqlTelemetryStore:
             # Some points were stored before (a device resent them under a new
             # sequence id): keep the new ones only, and fold only those.
             self._record_postgres_overlapping(connection, cursor, columns)
-            return
+            return columns
         self._fold_rollups(connection, *minute_rollups(columns))
-        self._keep_latest(connection, *latest_points(columns))
+        return columns
 
     def _record_postgres_overlapping(
         self, connection: Connection, cursor: Any, columns: Columns
@@ -315,7 +318,6 @@ class SqlTelemetryStore:
                 sum = r.sum + excluded.sum, count = r.count + excluded.count
             """
         )
-        self._keep_latest(connection, *latest_points(columns))
 
     def _fold_rollups(
         self,
@@ -328,8 +330,7 @@ class SqlTelemetryStore:
         count: npt.NDArray[np.int64],
     ) -> None:
         """Adds per-minute summaries of new points to the rollups."""
-        insert = pg_insert if self._postgres else sqlite_insert
-        statement = insert(telemetry_rollups)
+        statement = self._insert(telemetry_rollups)
         r = telemetry_rollups.c
         least, greatest = (func.least, func.greatest) if self._postgres else (func.min, func.max)
         statement = statement.on_conflict_do_update(
@@ -366,8 +367,7 @@ class SqlTelemetryStore:
         flags: npt.NDArray[np.int16],
     ) -> None:
         """Makes each series' newest point its twin value, unless a newer one is there."""
-        insert = pg_insert if self._postgres else sqlite_insert
-        statement = insert(twin_signals)
+        statement = self._insert(twin_signals)
         statement = statement.on_conflict_do_update(
             index_elements=[twin_signals.c.series_id],
             set_={
@@ -408,9 +408,10 @@ class SqlTelemetryStore:
                 log.info("partition created concurrently", partition=name)
             self._days_with_partition.add(day)
 
-    def _record_sqlite(self, connection: Connection, columns: Columns) -> None:
+    def _record_sqlite(self, connection: Connection, columns: Columns) -> Columns:
+        """Stores the new points; returns them (the points the twin may take)."""
         if not len(columns):
-            return
+            return columns
         # Drop points already stored (and repeats within this call), keep the rest.
         order = np.lexsort((columns.ts_ms, columns.series_id))
         sid, ts = columns.series_id[order], columns.ts_ms[order]
@@ -422,7 +423,7 @@ class SqlTelemetryStore:
         )
         kept = columns.take(order[new])
         if not len(kept):
-            return
+            return kept
         connection.execute(
             telemetry_points.insert(),
             [
@@ -437,7 +438,7 @@ class SqlTelemetryStore:
             ],
         )
         self._fold_rollups(connection, *minute_rollups(kept))
-        self._keep_latest(connection, *latest_points(kept))
+        return kept
 
     @staticmethod
     def _stored_keys(
@@ -508,8 +509,7 @@ class SqlTelemetryStore:
         """
         if not rows:
             return
-        insert = pg_insert if self._postgres else sqlite_insert
-        statement = insert(twins)
+        statement = self._insert(twins)
         current = twins.c[newer_than]
         statement = statement.on_conflict_do_update(
             index_elements=[twins.c.equipment_id],

@@ -14,6 +14,7 @@ issues over the results of a StreamingAnomalyDetector.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -125,7 +126,7 @@ class EpisodeTracker:
         timestamps: npt.NDArray[np.int64],
         flagged: npt.NDArray[np.bool_],
         scores: npt.NDArray[np.float64],
-        evidence: list[dict[str, int]] | None = None,
+        evidence: Mapping[int, dict[str, int]] | None = None,
         quality: npt.NDArray[np.uint16] | None = None,
     ) -> list[EpisodeEvent]:
         """Advance over rows. `evidence[i]` adds points per signal for flagged row i."""
@@ -136,7 +137,7 @@ class EpisodeTracker:
         timestamps: npt.NDArray[np.int64],
         flagged: npt.NDArray[np.bool_],
         scores: npt.NDArray[np.float64],
-        evidence: list[dict[str, int]] | None = None,
+        evidence: Mapping[int, dict[str, int]] | None = None,
         quality: npt.NDArray[np.uint16] | None = None,
     ) -> list[tuple[int, EpisodeEvent]]:
         """As update(), with the index of the row that produced each event."""
@@ -256,14 +257,16 @@ class MachineEpisodes:
         """Fold one DetectionResult in; events of both trackers, in row order."""
         names = result.signal_names
         ranks = result.top_signals.shape[1]
-        anomaly_evidence = [
-            {names[index]: ranks - rank for rank, index in enumerate(row) if index >= 0}
-            for row in result.top_signals.tolist()
-        ]
+        # Evidence only counts for flagged rows, so only those get any.
+        anomaly_evidence = {
+            row: {names[index]: ranks - rank for rank, index in enumerate(top) if index >= 0}
+            for row, top in _flagged_rows(result.is_anomaly, result.top_signals)
+        }
         affected = result.missing | result.stuck
-        quality_evidence = [
-            {names[j]: 1 for j, bad in enumerate(row) if bad} for row in affected.tolist()
-        ]
+        quality_evidence = {
+            row: {names[j]: 1 for j, bad in enumerate(signals) if bad}
+            for row, signals in _flagged_rows(result.has_data_quality_issue, affected)
+        }
         all_missing = (result.quality & np.uint16(QualityFlag.ALL_MISSING)) != 0
         # Data-quality "score": the share of signals affected (1 when nothing usable).
         quality_score = np.where(all_missing, 1.0, affected.mean(axis=1))
@@ -294,3 +297,11 @@ class MachineEpisodes:
         episodes.anomalies = EpisodeTracker.from_state(state["anomalies"])
         episodes.data_quality = EpisodeTracker.from_state(state["data_quality"])
         return episodes
+
+
+def _flagged_rows(
+    flagged: npt.NDArray[np.bool_], per_row: npt.NDArray[Any]
+) -> Iterator[tuple[int, list[Any]]]:
+    """(index, values) of each flagged row of ``per_row``."""
+    rows = np.flatnonzero(flagged)
+    return zip(rows.tolist(), per_row[rows].tolist(), strict=True)
