@@ -262,8 +262,6 @@ class DeviceClient:
             raise ValueError("the signal needs a name")
         stamps = array("q", (int(t) for t in timestamps_ms))
         numbers = array("d", (float(v) for v in values))
-        if len(stamps) != len(numbers):
-            raise ValueError(f"{len(stamps)} timestamps for {len(numbers)} values of {signal!r}")
         with self._cond:
             before = len(self._buffer)
             dropped = self._buffer.extend(signal, stamps, numbers)

@@ -23,11 +23,8 @@ from imcloud_core.settings import Settings
 from imcloud_platform.simulator.display import LiveView, summary
 from imcloud_platform.simulator.fleet import Fleet
 from imcloud_platform.simulator.onboarding import (
-    OnboardedPlant,
     OnboardingError,
-    PlatformApi,
-    onboard,
-    sign_up,
+    onboard_plant,
 )
 from imcloud_platform.simulator.runner import FleetRunner
 
@@ -125,7 +122,13 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     quiet_client_logs()
     try:
         with console.status(f"onboarding {args.machines} machines at {api_url} ..."):
-            plant = _onboard(api_url, args.api_key, fleet, run_id)
+            plant = onboard_plant(
+                api_url,
+                fleet,
+                run_id=run_id,
+                tenant_name=f"Simulated plant {run_id}",
+                api_key=args.api_key,
+            )
     except OnboardingError as exc:
         console.print(f"[red]imcloud simulate: onboarding failed: {exc}[/red]")
         return 1
@@ -170,16 +173,6 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     if failed:
         console.print(f"[red]{failed} machines were stopped by an error (see above)[/red]")
     return 1 if failed else 0
-
-
-def _onboard(api_url: str, api_key: str | None, fleet: Fleet, run_id: str) -> OnboardedPlant:
-    api = PlatformApi(api_url, api_key)
-    try:
-        if not api_key:
-            sign_up(api, f"Simulated plant {run_id}")
-        return onboard(api, fleet, run_id=run_id)
-    finally:
-        api.close()
 
 
 @contextmanager

@@ -19,9 +19,7 @@ from imcloud_platform.simulator.fleet import Fleet
 from imcloud_platform.simulator.onboarding import (
     OnboardedPlant,
     OnboardingError,
-    PlatformApi,
-    onboard,
-    sign_up,
+    onboard_plant,
 )
 from imcloud_platform.simulator.runner import FleetRunner
 
@@ -59,12 +57,9 @@ class DemoPlant:
             quiet_client_logs()
             fleet = Fleet(MACHINES, rate_hz=RATE_HZ)
             run_id = secrets.token_hex(3)
-            api = PlatformApi(self.api_url)
-            try:
-                sign_up(api, f"Demo plant {run_id}")
-                self.plant = onboard(api, fleet, run_id=run_id)
-            finally:
-                api.close()
+            self.plant = onboard_plant(
+                self.api_url, fleet, run_id=run_id, tenant_name=f"Demo plant {run_id}"
+            )
             self._announce(self.plant)
             threading.Thread(target=self._watch_gateway, name="demo-watch", daemon=True).start()
             FleetRunner(fleet, self.plant, device_link=self.device_link).run(

@@ -221,3 +221,17 @@ def onboard(
         equipment_model_ids=models,
         machines=onboarded,
     )
+
+
+def onboard_plant(
+    api_url: str, fleet: Fleet, *, run_id: str, tenant_name: str, api_key: str | None = None
+) -> OnboardedPlant:
+    """Onboards the fleet for the key's tenant, or for a new tenant named
+    ``tenant_name`` when no key is given."""
+    api = PlatformApi(api_url, api_key)
+    try:
+        if not api_key:
+            sign_up(api, tenant_name)
+        return onboard(api, fleet, run_id=run_id)
+    finally:
+        api.close()

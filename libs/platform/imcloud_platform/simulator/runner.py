@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from imcloud_device import DeviceClient, DeviceStats
 from imcloud_platform.simulator.fleet import Fleet, Tick
@@ -62,20 +62,12 @@ class Totals:
         reasons: Counter[str] = Counter()
         for part in parts:
             reasons.update(part.refused_by_reason)
-        return cls(
-            machines=sum(t.machines for t in parts),
-            connected=sum(t.connected for t in parts),
-            failed=sum(t.failed for t in parts),
-            recorded=sum(t.recorded for t in parts),
-            sent=sum(t.sent for t in parts),
-            accepted=sum(t.accepted for t in parts),
-            flagged=sum(t.flagged for t in parts),
-            refused=sum(t.refused for t in parts),
-            dropped=sum(t.dropped for t in parts),
-            buffered=sum(t.buffered for t in parts),
-            reconnects=sum(t.reconnects for t in parts),
-            refused_by_reason=dict(reasons),
-        )
+        counts = {
+            f.name: sum(getattr(t, f.name) for t in parts)
+            for f in fields(cls)
+            if f.name != "refused_by_reason"
+        }
+        return cls(**counts, refused_by_reason=dict(reasons))
 
 
 @dataclass(frozen=True)
