@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 
 from imcloud_device import DeviceClient
+from imcloud_platform.simulator.onboarding import PlatformApi, sign_up
 from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, SkabFile
 
@@ -57,16 +57,10 @@ class PlatformReplay:
     ) -> None:
         self._device_link = device_link
         self._progress = progress
+        self._api = PlatformApi(api_url, api_key, timeout_s=30)
         if not api_key:
-            signed_up = httpx.post(
-                f"{api_url}/v1/tenants", json={"name": f"SKAB replay {uuid.uuid4().hex[:8]}"}
-            )
-            signed_up.raise_for_status()
-            api_key = signed_up.json()["owner_key"]["secret"]
-        self._api = httpx.Client(
-            base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
-        )
-        model = self._post(
+            sign_up(self._api, f"SKAB replay {uuid.uuid4().hex[:8]}")
+        model = self._api.post(
             "/v1/equipment-models",
             {
                 "name": f"SKAB pump {uuid.uuid4().hex[:8]}",
@@ -75,12 +69,6 @@ class PlatformReplay:
         )
         self._model_id = model["id"]
 
-    def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        response = self._api.post(path, json=body)
-        response.raise_for_status()
-        result: dict[str, object] = response.json()
-        return result
-
     def replay(self, file: SkabFile) -> ReplayedFile:
         machine = self.register(file)
         self.stream(machine, range(len(file.timestamps)))
@@ -88,12 +76,12 @@ class PlatformReplay:
 
     def register(self, file: SkabFile) -> ReplayMachine:
         """A machine for the file, with its credential and the file moved to recent time."""
-        created = self._post(
+        created = self._api.post(
             "/v1/equipment",
             {"equipment_model_id": self._model_id, "serial_number": file.name},
         )
         equipment_id = str(created["id"])
-        credential = str(self._post(f"/v1/equipment/{equipment_id}/credentials", {})["secret"])
+        credential = str(self._api.post(f"/v1/equipment/{equipment_id}/credentials", {})["secret"])
         shift = int(time.time() * 1000) - REPLAY_ENDS_AGO_MS - int(file.timestamps[-1])
         return ReplayMachine(file, equipment_id, credential, shift)
 
@@ -143,51 +131,26 @@ class PlatformReplay:
 
     def _score_flags(self, equipment_id: str, start_ms: int, end_ms: int) -> npt.NDArray[np.bool_]:
         flags: list[int] = []
-        token = ""
-        while True:
-            page = self._api.get(
-                f"/v1/equipment/{equipment_id}/telemetry",
-                params={
-                    "signal": SCORE_SIGNAL,
-                    "start": datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(),
-                    "end": datetime.fromtimestamp(end_ms / 1000, UTC).isoformat(),
-                    "page_size": 10_000,
-                    "page_token": token,
-                },
-            )
-            page.raise_for_status()
-            body = page.json()
-            for series in body["series"]:
+        for page in self._api.pages(
+            f"/v1/equipment/{equipment_id}/telemetry",
+            signal=SCORE_SIGNAL,
+            start=datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(),
+            end=datetime.fromtimestamp(end_ms / 1000, UTC).isoformat(),
+            page_size=10_000,
+        ):
+            for series in page["series"]:
                 flags.extend(series["flags"])
-            token = body["next_page_token"]
-            if not token:
-                anomalous: npt.NDArray[np.bool_] = (
-                    np.array(flags, dtype=np.int64) & FLAG_ANOMALY
-                ) != 0
-                return anomalous
+        anomalous: npt.NDArray[np.bool_] = (np.array(flags, dtype=np.int64) & FLAG_ANOMALY) != 0
+        return anomalous
 
     def _episodes(self, equipment_id: str) -> list[tuple[str, int, int, int]]:
-        found = []
-        token = ""
-        while True:
-            page = self._api.get(
-                f"/v1/equipment/{equipment_id}/anomaly-episodes",
-                params={"page_size": 500, "page_token": token},
+        return sorted(
+            (episode["kind"], _ms(episode["start_time"]), _ms(episode["end_time"]), episode["rows"])
+            for page in self._api.pages(
+                f"/v1/equipment/{equipment_id}/anomaly-episodes", page_size=500
             )
-            page.raise_for_status()
-            body = page.json()
-            for episode in body["items"]:
-                found.append(
-                    (
-                        episode["kind"],
-                        _ms(episode["start_time"]),
-                        _ms(episode["end_time"]),
-                        episode["rows"],
-                    )
-                )
-            token = body["next_page_token"]
-            if not token:
-                return sorted(found)
+            for episode in page["items"]
+        )
 
 
 def _ms(text: str) -> int:

@@ -8,7 +8,7 @@ answer is retried after the time the gateway asks for (Retry-After).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +105,16 @@ class PlatformApi:
         result: dict[str, Any] = self.request("GET", path, params=params).json()
         return result
 
+    def pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a listing, following its next_page_token."""
+        token = ""
+        while True:
+            page = self.get(path, **params, page_token=token)
+            yield page
+            token = page["next_page_token"]
+            if not token:
+                return
+
     def _pace(self) -> None:
         now = time.monotonic()
         if now < self._next_at:
@@ -141,9 +151,7 @@ def ensure_model(api: PlatformApi, kind: MachineKind) -> str:
     )
     if response.status_code == 201:
         return str(response.json()["id"])
-    token = ""
-    while True:
-        page = api.get("/v1/equipment-models", page_size=500, page_token=token)
+    for page in api.pages("/v1/equipment-models", page_size=500):
         for model in page["items"]:
             if model["name"] == kind.model_name:
                 if _signals(model["signals"]) != _signals(kind.model_body()["signals"]):
@@ -153,9 +161,7 @@ def ensure_model(api: PlatformApi, kind: MachineKind) -> str:
                         json={"signals": kind.model_body()["signals"]},
                     )
                 return str(model["id"])
-        token = page["next_page_token"]
-        if not token:
-            raise OnboardingError(f"model {kind.model_name!r} exists but cannot be listed")
+    raise OnboardingError(f"model {kind.model_name!r} exists but cannot be listed")
 
 
 def _signals(signals: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
