@@ -1,4 +1,5 @@
-"""Fixtures for the real infrastructure the integration and e2e tests use.
+"""Fixtures for the real infrastructure the integration and e2e tests use, and the
+platforms they drive: started once per test session, as a user would.
 
 `make test` starts PostgreSQL and Kafka with the infra/ scripts first. A test that
 needs one of them and cannot reach it fails, naming the command that starts it:
@@ -13,9 +14,21 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.support.platform import (
+    SERVICES,
+    ImcloudProcess,
+    Ports,
+    RunningPlatform,
+    embedded,
+    run_imcloud,
+    wait_until_healthy,
+)
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 # A few SKAB files ship with the tests (tests/data/README.md); the complete
@@ -98,3 +111,56 @@ def kubeconfig() -> str:
     if not KUBECONFIG.exists() or not _reachable("127.0.0.1:6443"):
         pytest.fail("no kube-apiserver on 127.0.0.1:6443: run 'make kube-up'", pytrace=False)
     return str(KUBECONFIG)
+
+
+@pytest.fixture(scope="session")
+def distributed_platform(
+    kafka_bootstrap: str, session_postgres: FreshDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningPlatform]:
+    """One process per service on real PostgreSQL and Kafka (`imcloud serve`)."""
+    ports = Ports()
+    env = {
+        "IMCLOUD_BUS": "kafka",
+        "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "IMCLOUD_GATEWAY__JWT_SECRET": uuid.uuid4().hex,
+        **ports.environment(),
+    }
+    for service in SERVICES:
+        env[f"IMCLOUD_DATABASE_URLS__{service.upper()}"] = session_postgres.create(service)
+    migrated = run_imcloud("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    logs = tmp_path_factory.mktemp("distributed")
+    platform = RunningPlatform(
+        ports=ports,
+        processes={
+            service: ImcloudProcess("serve", service, env=env, log_path=logs / f"{service}.log")
+            for service in SERVICES
+        },
+        env=env,
+    )
+    try:
+        wait_until_healthy(platform.processes["gateway"], ports.base_url, timeout_s=60)
+        for service in ports.grpc:
+            platform.wait_serving(service)
+        wait_for(
+            lambda: httpx.get(f"{ports.base_url}/readyz").status_code == 200,
+            timeout_s=30,
+            what="gateway readiness",
+        )
+        yield platform
+    finally:
+        platform.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    """The whole platform in one process (`imcloud up`), no outside servers."""
+    with embedded(
+        tmp_path_factory.mktemp("embedded"),
+        # The fuzzer sends thousands of requests; limits are tested on their own.
+        IMCLOUD_GATEWAY__TENANT_RATE_PER_S="100000",
+        IMCLOUD_GATEWAY__TENANT_BURST="100000",
+        IMCLOUD_GATEWAY__CREDENTIAL_RATE_PER_S="100000",
+        IMCLOUD_GATEWAY__CREDENTIAL_BURST="100000",
+    ) as platform:
+        yield platform

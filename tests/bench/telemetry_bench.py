@@ -221,7 +221,7 @@ def end_to_end(
             "-m",
             "tests.bench.load",
             "--target",
-            f"127.0.0.1:{ports.grpc['gateway']}",
+            ports.device_link,
             "--machines",
             json.dumps(fleet),
             "--points-per-signal",

@@ -34,14 +34,6 @@ VALUE_SETS: dict[str, tuple[str | None, str]] = {
 }
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Registered here too, so these tests run before pyproject.toml lists the marker.
-    config.addinivalue_line(
-        "markers",
-        "kubernetes_tools: needs helm, kubeconform and promtool from 'infra/k8s-tools.sh install'",
-    )
-
-
 @dataclass(frozen=True)
 class Tools:
     helm: Path

@@ -13,7 +13,7 @@ from imcloud_platform.replay import PlatformReplay
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.evaluation.datasets import load_skab
 from imcloud_products.evaluation.skab import detect_skab_file
-from tests.e2e.conftest import RunningPlatform
+from tests.support.platform import RunningPlatform
 
 FILES = ("other/5.csv", "valve1/3.csv", "other/14.csv")
 
@@ -25,7 +25,7 @@ def test_replay_scores_like_the_direct_run_through_a_crash(
     files = [f for f in load_skab(datasets_dir) if f.name in FILES]
     replay = PlatformReplay(
         api_url=distributed_platform.base_url,
-        device_link=f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}",
+        device_link=distributed_platform.device_link,
     )
     machines = [replay.register(file) for file in files]
     halves = [len(file.timestamps) // 2 for file in files]

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import sign_up
+from tests.support.platform import RunningPlatform
 
 CHECKS = [
     not_a_server_error,

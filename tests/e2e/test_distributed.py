@@ -11,9 +11,9 @@ from imcloud_core.bus.kafka import KafkaBus
 from imcloud_core.events import Topic, parse_envelope, unpack
 from imcloud_core.rpc import check_health
 from imcloud_core.settings import KafkaSettings
-from tests.e2e.conftest import RunningPlatform
 from tests.integration.bus.test_bus_contract import Collector
 from tests.support.api import sign_up
+from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
 
 

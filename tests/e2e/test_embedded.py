@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import sign_up
+from tests.support.platform import RunningPlatform
 
 
 def test_up_serves_the_api_and_its_docs(embedded_platform: RunningPlatform) -> None:

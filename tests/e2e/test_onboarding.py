@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import Tenant, sign_up
+from tests.support.platform import RunningPlatform
 from tests.support.world import World, onboard
 
 

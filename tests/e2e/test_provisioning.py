@@ -10,27 +10,22 @@ from kubernetes import client
 
 from imcloud_gateway.api.kubernetes import connect
 from tests.support.api import sign_up
-from tests.support.platform import ImcloudProcess, Ports, wait_until_healthy
+from tests.support.platform import embedded
 from tests.support.waiting import wait_for
 
 
 def test_signing_up_on_the_dedicated_tier_provisions_a_namespace_and_leaving_removes_it(
     kubeconfig: str, tmp_path: Path
 ) -> None:
-    ports = Ports()
     prefix = f"e{uuid.uuid4().hex[:6]}-"
-    env = {
-        **ports.environment(),
-        "IMCLOUD_DATA_DIR": str(tmp_path / "data"),
-        "IMCLOUD_PROVISIONING__ENABLED": "true",
-        "IMCLOUD_PROVISIONING__KUBECONFIG": kubeconfig,
-        "IMCLOUD_PROVISIONING__NAMESPACE_PREFIX": prefix,
-    }
-    platform = ImcloudProcess("up", env=env, log_path=tmp_path / "up.log")
     core = client.CoreV1Api(connect(kubeconfig))
-    try:
-        wait_until_healthy(platform, ports.base_url, timeout_s=30)
-        acme = sign_up(ports.base_url, f"Acme {uuid.uuid4().hex[:6]}", tier="dedicated")
+    with embedded(
+        tmp_path,
+        IMCLOUD_PROVISIONING__ENABLED="true",
+        IMCLOUD_PROVISIONING__KUBECONFIG=kubeconfig,
+        IMCLOUD_PROVISIONING__NAMESPACE_PREFIX=prefix,
+    ) as platform:
+        acme = sign_up(platform.base_url, f"Acme {uuid.uuid4().hex[:6]}", tier="dedicated")
 
         def provisioned() -> dict[str, str] | None:
             state = acme.get("/v1/tenant").json()["provisioning"]
@@ -48,18 +43,10 @@ def test_signing_up_on_the_dedicated_tier_provisions_a_namespace_and_leaving_rem
             interval_s=0.2,
             what="namespace deletion",
         )
-    finally:
-        assert platform.stop() == 0, platform.log()
 
 
 def test_the_embedded_default_provisions_nothing(tmp_path: Path) -> None:
-    ports = Ports()
-    env = {**ports.environment(), "IMCLOUD_DATA_DIR": str(tmp_path / "data")}
-    platform = ImcloudProcess("up", env=env, log_path=tmp_path / "up.log")
-    try:
-        wait_until_healthy(platform, ports.base_url, timeout_s=30)
-        acme = sign_up(ports.base_url, "Acme dedicated", tier="dedicated")
+    with embedded(tmp_path) as platform:
+        acme = sign_up(platform.base_url, "Acme dedicated", tier="dedicated")
         assert acme.get("/v1/tenant").json()["provisioning"] is None
-        assert httpx.get(f"{ports.base_url}/readyz").status_code == 200
-    finally:
-        assert platform.stop() == 0, platform.log()
+        assert httpx.get(f"{platform.base_url}/readyz").status_code == 200

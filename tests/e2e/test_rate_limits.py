@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import Tenant, sign_up
-from tests.support.platform import ImcloudProcess, Ports, wait_until_healthy
+from tests.support.platform import RunningPlatform, embedded
 
 
 @pytest.fixture(scope="module")
 def strict_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    ports = Ports()
-    data: Path = tmp_path_factory.mktemp("strict")
-    env = {
-        **ports.environment(),
-        "IMCLOUD_DATA_DIR": str(data),
-        "IMCLOUD_GATEWAY__CREDENTIAL_RATE_PER_S": "2",
-        "IMCLOUD_GATEWAY__CREDENTIAL_BURST": "5",
-        "IMCLOUD_GATEWAY__TENANT_RATE_PER_S": "4",
-        "IMCLOUD_GATEWAY__TENANT_BURST": "8",
-    }
-    process = ImcloudProcess("up", env=env, log_path=data / "up.log")
-    try:
-        wait_until_healthy(process, ports.base_url, timeout_s=30)
-        yield RunningPlatform(ports=ports, processes={"all": process}, env=env)
-    finally:
-        assert process.stop() == 0, process.log()
+    with embedded(
+        tmp_path_factory.mktemp("strict"),
+        IMCLOUD_GATEWAY__CREDENTIAL_RATE_PER_S="2",
+        IMCLOUD_GATEWAY__CREDENTIAL_BURST="5",
+        IMCLOUD_GATEWAY__TENANT_RATE_PER_S="4",
+        IMCLOUD_GATEWAY__TENANT_BURST="8",
+    ) as platform:
+        yield platform
 
 
 def statuses(tenant: Tenant, count: int) -> list[httpx.Response]:

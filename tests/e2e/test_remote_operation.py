@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from imcloud_device import Command, CommandOutcome, DeviceClient
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import Tenant, sign_up
+from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
 from tests.support.world import World, onboard
 
@@ -32,7 +32,7 @@ def machine_answering(link: str, world: World, seen: list[Command]) -> DeviceCli
 def test_a_connected_machine_carries_out_or_rejects_commands(
     distributed_platform: RunningPlatform,
 ) -> None:
-    link = f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}"
+    link = distributed_platform.device_link
     acme = onboard(distributed_platform.base_url, "Acme", machines=1)
     machine = acme.ids["equipment_id"]
     seen: list[Command] = []
@@ -62,7 +62,7 @@ def test_a_connected_machine_carries_out_or_rejects_commands(
 
 
 def test_a_command_waits_for_the_machine_to_connect(distributed_platform: RunningPlatform) -> None:
-    link = f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}"
+    link = distributed_platform.device_link
     acme = onboard(distributed_platform.base_url, "Acme", machines=1)
     sent = acme.tenant.post(
         f"/v1/equipment/{acme.ids['equipment_id']}/commands",

@@ -17,8 +17,8 @@ from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
 from imcloud.products.v1 import telemetry_pb2
 from imcloud_device import DeviceClient
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import Tenant, sign_up
+from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
 
 MACHINES = 50
@@ -83,7 +83,7 @@ def test_every_point_is_stored_exactly_once_through_a_crash_and_resends(
     distributed_platform: RunningPlatform,
 ) -> None:
     base = distributed_platform.base_url
-    link = f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}"
+    link = distributed_platform.device_link
     tenant, fleet = onboard_fleet(base, MACHINES)
     start_ms = (int(time.time()) - 2 * 3600) * 1000
     data = [rows_for(number, start_ms) for number in range(MACHINES)]
@@ -122,7 +122,7 @@ def test_a_credential_speaks_only_for_its_own_machine(
     distributed_platform: RunningPlatform,
 ) -> None:
     base = distributed_platform.base_url
-    link = f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}"
+    link = distributed_platform.device_link
     tenant, (first, second) = onboard_fleet(base, 2)
     now = int(time.time() * 1000)
     with DeviceClient(link, first["credential"]) as client:
@@ -140,7 +140,7 @@ def test_revoking_a_credential_closes_its_open_stream(
     distributed_platform: RunningPlatform,
 ) -> None:
     base = distributed_platform.base_url
-    link = f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}"
+    link = distributed_platform.device_link
     tenant, (machine,) = onboard_fleet(base, 1)
     errors: list[object] = []
     client = DeviceClient(link, machine["credential"], on_error=errors.append).start()
@@ -169,7 +169,7 @@ def test_a_rotated_credential_s_old_secret_is_refused(
     distributed_platform: RunningPlatform,
 ) -> None:
     base = distributed_platform.base_url
-    link = f"127.0.0.1:{distributed_platform.ports.grpc['gateway']}"
+    link = distributed_platform.device_link
     tenant, (machine,) = onboard_fleet(base, 1)
     rotated = tenant.post(
         f"/v1/equipment/{machine['id']}/credentials/{machine['credential_id']}:rotate", {}

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.e2e.conftest import RunningPlatform
 from tests.support.api import sign_up
+from tests.support.platform import RunningPlatform
 from tests.support.world import World, onboard
 
 PUBLIC = {("post", "/v1/tenants"), ("get", "/healthz"), ("get", "/readyz")}

@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from imcloud_core.rpc import check_health
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
@@ -36,6 +39,11 @@ class Ports:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http}"
+
+    @property
+    def device_link(self) -> str:
+        """Where machines connect: the gateway's gRPC device link."""
+        return f"127.0.0.1:{self.grpc['gateway']}"
 
 
 def imcloud_environment(extra: dict[str, str]) -> dict[str, str]:
@@ -104,3 +112,68 @@ def wait_until_healthy(process: ImcloudProcess, base_url: str, *, timeout_s: flo
 
     wait_for(healthy, timeout_s=timeout_s, interval_s=0.2, what="/healthz")
     return time.monotonic() - started
+
+
+@dataclass
+class RunningPlatform:
+    ports: Ports
+    processes: dict[str, ImcloudProcess]
+    env: dict[str, str]
+
+    @property
+    def base_url(self) -> str:
+        return self.ports.base_url
+
+    @property
+    def device_link(self) -> str:
+        return self.ports.device_link
+
+    def wait_serving(self, service: str) -> None:
+        """Until the service's process answers gRPC health (it fails if the process exits)."""
+        port = self.ports.grpc[service]
+        wait_for(
+            lambda: self.processes[service].assert_running() or check_health(f"127.0.0.1:{port}"),
+            timeout_s=60,
+            interval_s=0.2,
+            what=f"{service} gRPC health",
+        )
+
+    def kill_and_restart(self, service: str) -> None:
+        """SIGKILL, as a crash or an evicted pod, then a new process of the service."""
+        old = self.processes[service]
+        old.process.kill()
+        old.process.wait()
+        self.processes[service] = ImcloudProcess(
+            "serve", service, env=self.env, log_path=old.log_path.with_suffix(".restarted.log")
+        )
+        self.wait_serving(service)
+
+    def stop(self) -> None:
+        """Stops every process; each must exit with 0."""
+        failures = [
+            f"{name} exited with {code}:\n{process.log()[-3000:]}"
+            for name, process in self.processes.items()
+            if (code := process.stop()) != 0
+        ]
+        assert not failures, "\n".join(failures)
+
+
+@contextmanager
+def embedded(
+    data_dir: Path, *args: str, timeout_s: float = 30, **env: str
+) -> Iterator[RunningPlatform]:
+    """`imcloud up [args]`, the whole platform in one process, on free ports, with its
+    data and its log (up.log) in ``data_dir`` and ``env`` added to its environment.
+
+    Healthy within ``timeout_s`` when the block starts; stopped when it ends, and it
+    must exit with 0. Its one process is ``processes["all"]``.
+    """
+    ports = Ports()
+    environment = {**ports.environment(), "IMCLOUD_DATA_DIR": str(data_dir), **env}
+    process = ImcloudProcess("up", *args, env=environment, log_path=data_dir / "up.log")
+    platform = RunningPlatform(ports=ports, processes={"all": process}, env=environment)
+    try:
+        wait_until_healthy(process, ports.base_url, timeout_s=timeout_s)
+        yield platform
+    finally:
+        platform.stop()

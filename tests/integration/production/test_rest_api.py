@@ -12,21 +12,13 @@ import httpx
 import pytest
 
 from tests.support.api import Tenant, sign_up
-from tests.support.platform import ImcloudProcess, Ports, wait_until_healthy
+from tests.support.platform import embedded
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp_path = tmp_path_factory.mktemp("platform")
-    ports = Ports()
-    env = {**ports.environment(), "IMCLOUD_DATA_DIR": str(tmp_path / "data")}
-    platform = ImcloudProcess("up", env=env, log_path=tmp_path / "up.log")
-    try:
-        wait_until_healthy(platform, ports.base_url, timeout_s=60)
-        yield ports.base_url
-    finally:
-        exit_code = platform.stop()
-    assert exit_code == 0, platform.log()
+    with embedded(tmp_path_factory.mktemp("platform"), timeout_s=60) as platform:
+        yield platform.base_url
 
 
 @pytest.fixture

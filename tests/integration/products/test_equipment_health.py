@@ -16,7 +16,6 @@ from imcloud_core.bus import Record
 from imcloud_core.bus.memory import InMemoryBus
 from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
-from imcloud_core.migrations import upgrade_to_head
 from imcloud_core.outbox import Outbox
 from imcloud_platform.evaluate import direct_episodes
 from imcloud_products.domain import services
@@ -32,7 +31,7 @@ from imcloud_products.store.monitoring import SqlMonitorRepository
 from imcloud_products.store.repository import ProductsUnitOfWork
 from imcloud_products.store.tables import anomaly_episodes, outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
-from tests.conftest import FreshDatabases
+from tests.support.databases import migrate
 
 TENANT = "tenant-health"
 SIGNALS = [name.replace(" ", "_") for name in SKAB_SIGNALS]
@@ -61,17 +60,11 @@ class Products:
         return cls(db, store, health, telemetry_handler(store, InMemoryBus(), after_store=health))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/products.db"
-    else:
-        databases: FreshDatabases = request.getfixturevalue("fresh_postgres")
-        url = databases.create("health")
-    engine = create_engine(url)
-    upgrade_to_head(engine, package="imcloud_products")
-    engine.dispose()
-    return url
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Migrated; each Products.start opens its own engine on it, as a process would."""
+    migrate(empty_database_url, "imcloud_products").dispose()
+    return empty_database_url
 
 
 def register_machine(db: Database) -> str:

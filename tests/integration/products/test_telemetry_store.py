@@ -5,33 +5,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
-from imcloud_core.db import Database
-from imcloud_core.migrations import upgrade_to_head
 from imcloud_products.domain.telemetry import LinkChange, RecordedBatch, RecordedSeries
 from imcloud_products.store.tables import telemetry_points, telemetry_rollups
 from imcloud_products.store.telemetry import SqlTelemetryStore
+from tests.support.databases import migrated_database
 
 DAY_MS = 86_400_000
 T0 = 1_795_000_000_000 // DAY_MS * DAY_MS  # a midnight, so days and minutes line up
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlTelemetryStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/products.db"
-    else:
-        url = request.getfixturevalue("fresh_postgres").create("telemetry")
-    engine = create_engine(url)
-    upgrade_to_head(engine, package="imcloud_products")
-    database = Database(engine)
-    yield SqlTelemetryStore(database, retention_days=30, rollup_retention_days=400)
-    database.close()
+@pytest.fixture
+def store(empty_database_url: str) -> Iterator[SqlTelemetryStore]:
+    with migrated_database(empty_database_url, "imcloud_products") as database:
+        yield SqlTelemetryStore(database, retention_days=30, rollup_retention_days=400)
 
 
 def batch(

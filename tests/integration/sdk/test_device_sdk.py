@@ -7,17 +7,15 @@ import math
 import time
 
 from imcloud_device import AuthenticationError, DeviceClient, DeviceLinkError
-from tests.e2e.conftest import RunningPlatform
 from tests.integration.sdk.telemetry import count, stored_points
+from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
+from tests.support.world import SIGNALS as MODEL_SIGNALS
 from tests.support.world import onboard
 
 POINTS_PER_SIGNAL = 1500
-SIGNALS = ("spindle_speed", "spindle_temperature", "door_open")  # tests/support/world.py
-
-
-def device_link(platform: RunningPlatform) -> str:
-    return f"127.0.0.1:{platform.ports.grpc['gateway']}"
+# The signals of the equipment model onboard() creates.
+SIGNALS = tuple(str(signal["name"]) for signal in MODEL_SIGNALS)
 
 
 def test_every_point_sent_is_stored_once_and_the_twin_shows_the_latest(
@@ -31,7 +29,7 @@ def test_every_point_sent_is_stored_once_and_the_twin_shows_the_latest(
     temperatures = [20.0 + i / 100 for i in range(POINTS_PER_SIGNAL)]
 
     with DeviceClient(
-        device_link(embedded_platform), world.device_secrets[equipment_id], max_batch_points=400
+        embedded_platform.device_link, world.device_secrets[equipment_id], max_batch_points=400
     ) as client:
         client.record_many("spindle_speed", stamps, speeds)
         for stamp, temperature in zip(stamps, temperatures, strict=True):
@@ -77,7 +75,7 @@ def test_a_revoked_credential_stops_the_client(embedded_platform: RunningPlatfor
     equipment_id = world.ids["equipment_id"]
     errors: list[DeviceLinkError] = []
     client = DeviceClient(
-        device_link(embedded_platform),
+        embedded_platform.device_link,
         world.device_secrets[equipment_id],
         on_error=errors.append,
         reconnect_backoff_s=(0.1, 1.0),

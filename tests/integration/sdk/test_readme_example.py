@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.e2e.conftest import RunningPlatform
+from tests.support.platform import RunningPlatform
 from tests.support.world import onboard
 
 README = REPO / "libs" / "device-sdk" / "README.md"
@@ -28,7 +28,7 @@ def test_the_readme_example_streams_and_everything_is_accepted(
     result = subprocess.run(
         [sys.executable, str(script)],
         env={
-            "IMCLOUD_DEVICE_LINK": f"127.0.0.1:{embedded_platform.ports.grpc['gateway']}",
+            "IMCLOUD_DEVICE_LINK": embedded_platform.device_link,
             "IMCLOUD_DEVICE_CREDENTIAL": world.device_secrets[world.ids["equipment_id"]],
         },
         capture_output=True,

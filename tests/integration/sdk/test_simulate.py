@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from imcloud_platform.simulator.machines import KINDS
-from tests.e2e.conftest import RunningPlatform
 from tests.integration.sdk.telemetry import count, stored_points
 from tests.support.api import sign_up
-from tests.support.platform import run_imcloud
+from tests.support.platform import RunningPlatform, run_imcloud
 from tests.support.waiting import wait_for
 
 SIGNALS = {group.KIND.key: group.KIND.signal_names for group in KINDS}
@@ -27,7 +26,7 @@ def test_simulate_stores_what_it_reports_as_accepted(
         "--api",
         embedded_platform.base_url,
         "--device-link",
-        f"127.0.0.1:{embedded_platform.ports.grpc['gateway']}",
+        embedded_platform.device_link,
         "--api-key",
         tenant.key,
         "--machines",

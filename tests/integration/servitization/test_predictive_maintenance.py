@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
 
 from imcloud.products.v1 import equipment_events_pb2 as pb
 from imcloud_core.bus import Record
 from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope
-from imcloud_core.migrations import upgrade_to_head
 from imcloud_core.outbox import Outbox
 from imcloud_servitization.domain import services
 from imcloud_servitization.events.handlers import anomaly_handler
 from imcloud_servitization.events.publishing import to_outbox_entry
 from imcloud_servitization.store.repository import ServitizationUnitOfWork
 from imcloud_servitization.store.tables import outbox
-from tests.conftest import FreshDatabases
+from tests.support.databases import migrated_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/servitization.db"
-    else:
-        databases: FreshDatabases = request.getfixturevalue("fresh_postgres")
-        url = databases.create("servitization")
-    engine = create_engine(url)
-    upgrade_to_head(engine, package="imcloud_servitization")
-    return Database(engine)
+@pytest.fixture
+def db(empty_database_url: str) -> Iterator[Database]:
+    with migrated_database(empty_database_url, "imcloud_servitization") as database:
+        yield database
 
 
 def opened(episode_id: str, *, severity: int, kind: int = pb.EPISODE_KIND_ANOMALY) -> Record:

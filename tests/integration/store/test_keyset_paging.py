@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,13 +33,9 @@ ROWS = 23
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/paging.db"
-    else:
-        url = request.getfixturevalue("fresh_postgres").create("paging")
-    engine = create_database_engine(url, setting="test")
+@pytest.fixture
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    engine = create_database_engine(empty_database_url, setting="test")
     metadata.create_all(engine)
     with engine.begin() as connection:
         connection.execute(

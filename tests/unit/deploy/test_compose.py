@@ -24,15 +24,19 @@ COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "infra" / "Dockerfile"
 
 
-def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    env: dict[str, str], *args: str, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` with ``env`` added to this environment, ``unset`` removed."""
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.fail("docker-compose is not installed: run 'make test-tools'", pytrace=False)
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
-        [binary, "-f", str(COMPOSE), "config"],
+        [binary, "-f", str(COMPOSE), "config", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**environment, **env},
         check=False,
         cwd=REPO,
     )
@@ -47,15 +51,7 @@ def resolved() -> dict[str, Any]:
 
 
 def test_compose_refuses_to_start_without_a_jwt_secret() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "IMCLOUD_JWT_SECRET"}
-    result = subprocess.run(
-        [shutil.which("docker-compose") or "docker-compose", "-f", str(COMPOSE), "config", "-q"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=REPO,
-    )
+    result = compose_config({}, "-q", unset=("IMCLOUD_JWT_SECRET",))
     assert result.returncode != 0
     assert "IMCLOUD_JWT_SECRET" in result.stderr
 

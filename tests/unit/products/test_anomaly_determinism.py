@@ -6,6 +6,7 @@ batches) must give bit-identical results to one direct run.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -21,6 +22,8 @@ from imcloud_products.domain.anomaly import (
 
 SIGNALS = ("flow", "pressure", "current", "temperature", "vibration")
 CONFIG = DetectorConfig(warmup_rows=200, block_rows=16)
+# Every per-row array of a result (all its fields but the signal names).
+ARRAYS = tuple(f.name for f in dataclasses.fields(DetectionResult) if f.name != "signal_names")
 
 
 def messy_stream(rows: int = 3000, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -67,35 +70,12 @@ def run_in_batches(
 
 
 def concatenate(results: list[DetectionResult]) -> DetectionResult:
-    fields = (
-        "timestamps",
-        "score",
-        "is_anomaly",
-        "signal_scores",
-        "contributions",
-        "multivariate_decides",
-        "top_signals",
-        "quality",
-        "stuck",
-        "missing",
-    )
-    joined = {name: np.concatenate([getattr(r, name) for r in results]) for name in fields}
+    joined = {name: np.concatenate([getattr(r, name) for r in results]) for name in ARRAYS}
     return DetectionResult(signal_names=results[0].signal_names, **joined)
 
 
 def assert_identical(actual: DetectionResult, expected: DetectionResult) -> None:
-    for name in (
-        "timestamps",
-        "score",
-        "is_anomaly",
-        "signal_scores",
-        "contributions",
-        "multivariate_decides",
-        "top_signals",
-        "quality",
-        "stuck",
-        "missing",
-    ):
+    for name in ARRAYS:
         got, want = getattr(actual, name), getattr(expected, name)
         assert got.dtype == want.dtype, name
         # Bit-identical, NaN included: compare the raw bytes.
