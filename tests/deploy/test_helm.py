@@ -213,8 +213,8 @@ def effective_env(rendered: Rendered, c: dict[str, Any]) -> dict[str, str]:
 def test_the_rendered_environment_is_a_valid_distributed_configuration(
     render: Any, value_set: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from imcloud_core.settings import BusBackend, Settings
-    from imcloud_platform.cli import _check_distributed
+    from imcloud_core.settings import BusBackend
+    from imcloud_platform.settings import Settings
 
     rendered: Rendered = render(value_set)
     urls = rendered.values["secrets"]
@@ -226,7 +226,8 @@ def test_the_rendered_environment_is_a_valid_distributed_configuration(
             for key, value in effective_env(rendered, c).items():
                 patch.setenv(key, value)
             settings = Settings()
-            _check_distributed(settings, "gateway")  # what `imcloud serve` checks first
+            # What `imcloud serve` checks first.
+            assert settings.problems_for([name], distributed=True) == []
         assert settings.bus is BusBackend.KAFKA
         assert settings.log_format == "json"
         assert settings.grpc_endpoint(name).bind == f"0.0.0.0:{port}"
@@ -577,7 +578,7 @@ def test_provisioning_gives_the_gateway_its_service_account_and_cluster_role(
 
 
 def test_provisioning_settings_match_the_settings_class(render: Any) -> None:
-    from imcloud_core.settings import ProvisioningSettings
+    from imcloud_gateway.settings import ProvisioningSettings
 
     env = env_of(container(render("secured").component("Deployment", "gateway")))
     chart = {k.removeprefix("IMCLOUD_PROVISIONING__").lower() for k in env if "PROVISIONING__" in k}

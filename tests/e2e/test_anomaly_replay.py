@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from imcloud_platform.evaluate import direct_episodes
-from imcloud_platform.replay import PlatformReplay
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.evaluation.datasets import load_skab
+from imcloud_products.evaluation.replay import PlatformReplay
+from imcloud_products.evaluation.report import direct_episodes
 from imcloud_products.evaluation.skab import detect_skab_file
 from tests.support.platform import RunningPlatform
 

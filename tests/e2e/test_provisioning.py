@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from kubernetes import client
 
-from imcloud_gateway.api.kubernetes import connect
+from imcloud_gateway.clients.kubernetes import connect
 from tests.support.api import sign_up
 from tests.support.platform import embedded
 from tests.support.waiting import wait_for

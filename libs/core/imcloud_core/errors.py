@@ -1,15 +1,14 @@
-"""The error hierarchy every service raises, and the one table that maps it.
+"""The error hierarchy every service raises, free of any transport.
 
-Domain code raises these; the gRPC and HTTP edges translate them with
-``ERROR_TABLE`` and nothing else, so a NotFound is a 404 and NOT_FOUND everywhere.
+Domain code raises these; each edge maps ``ErrorCode`` once, in its own table
+(``imcloud_core.rpc.GRPC_STATUS`` for gRPC, the gateway's ``HTTP_STATUS`` for
+HTTP), so a NotFound is NOT_FOUND and 404 everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-import grpc
 
 
 class ErrorCode(StrEnum):
@@ -23,39 +22,6 @@ class ErrorCode(StrEnum):
     RESOURCE_EXHAUSTED = "resource_exhausted"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
-
-
-@dataclass(frozen=True)
-class ErrorMapping:
-    http_status: int
-    grpc_status: grpc.StatusCode
-
-
-ERROR_TABLE: dict[ErrorCode, ErrorMapping] = {
-    ErrorCode.INVALID_ARGUMENT: ErrorMapping(422, grpc.StatusCode.INVALID_ARGUMENT),
-    ErrorCode.UNAUTHENTICATED: ErrorMapping(401, grpc.StatusCode.UNAUTHENTICATED),
-    ErrorCode.PERMISSION_DENIED: ErrorMapping(403, grpc.StatusCode.PERMISSION_DENIED),
-    ErrorCode.NOT_FOUND: ErrorMapping(404, grpc.StatusCode.NOT_FOUND),
-    ErrorCode.ALREADY_EXISTS: ErrorMapping(409, grpc.StatusCode.ALREADY_EXISTS),
-    ErrorCode.FAILED_PRECONDITION: ErrorMapping(409, grpc.StatusCode.FAILED_PRECONDITION),
-    ErrorCode.PAYLOAD_TOO_LARGE: ErrorMapping(413, grpc.StatusCode.OUT_OF_RANGE),
-    ErrorCode.RESOURCE_EXHAUSTED: ErrorMapping(429, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    ErrorCode.UNAVAILABLE: ErrorMapping(503, grpc.StatusCode.UNAVAILABLE),
-    ErrorCode.INTERNAL: ErrorMapping(500, grpc.StatusCode.INTERNAL),
-}
-
-CODE_BY_GRPC_STATUS: dict[grpc.StatusCode, ErrorCode] = {
-    mapping.grpc_status: code for code, mapping in ERROR_TABLE.items()
-}
-# Statuses a peer may send that have no domain error of their own.
-CODE_BY_GRPC_STATUS |= {
-    grpc.StatusCode.DEADLINE_EXCEEDED: ErrorCode.UNAVAILABLE,
-    grpc.StatusCode.CANCELLED: ErrorCode.UNAVAILABLE,
-    grpc.StatusCode.UNKNOWN: ErrorCode.INTERNAL,
-    grpc.StatusCode.UNIMPLEMENTED: ErrorCode.INTERNAL,
-    grpc.StatusCode.DATA_LOSS: ErrorCode.INTERNAL,
-    grpc.StatusCode.ABORTED: ErrorCode.FAILED_PRECONDITION,
-}
 
 
 @dataclass(frozen=True)
@@ -73,10 +39,6 @@ class ImcloudError(Exception):
         super().__init__(message)
         self.message = message
         self.violations = violations
-
-    @property
-    def mapping(self) -> ErrorMapping:
-        return ERROR_TABLE[self.code]
 
 
 class InvalidArgument(ImcloudError):

@@ -23,7 +23,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from imcloud_core.errors import (
-    CODE_BY_GRPC_STATUS,
     ERROR_CLASSES,
     ErrorCode,
     FieldViolation,
@@ -81,6 +80,33 @@ def call_context(context: grpc.ServicerContext) -> CallContext:
     )
 
 
+# The one table from domain errors to gRPC status codes, and back.
+GRPC_STATUS: dict[ErrorCode, grpc.StatusCode] = {
+    ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorCode.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.PAYLOAD_TOO_LARGE: grpc.StatusCode.OUT_OF_RANGE,
+    ErrorCode.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+CODE_BY_GRPC_STATUS: dict[grpc.StatusCode, ErrorCode] = {
+    status: code for code, status in GRPC_STATUS.items()
+}
+# Statuses a peer may send that have no domain error of their own.
+CODE_BY_GRPC_STATUS |= {
+    grpc.StatusCode.DEADLINE_EXCEEDED: ErrorCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED: ErrorCode.UNAVAILABLE,
+    grpc.StatusCode.UNKNOWN: ErrorCode.INTERNAL,
+    grpc.StatusCode.UNIMPLEMENTED: ErrorCode.INTERNAL,
+    grpc.StatusCode.DATA_LOSS: ErrorCode.INTERNAL,
+    grpc.StatusCode.ABORTED: ErrorCode.FAILED_PRECONDITION,
+}
+
+
 # -- server --------------------------------------------------------------------
 
 
@@ -98,7 +124,7 @@ def _status_for(error: ImcloudError) -> status_pb2.Status:
         retry = error_details_pb2.RetryInfo()
         retry.retry_delay.FromNanoseconds(int(error.retry_after_s * 1e9))
         details.append(retry)
-    status = status_pb2.Status(code=error.mapping.grpc_status.value[0], message=error.message)
+    status = status_pb2.Status(code=GRPC_STATUS[error.code].value[0], message=error.message)
     for detail in details:
         status.details.add().Pack(detail)
     return status
@@ -186,7 +212,7 @@ class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
 def _code_name(error: Exception) -> str:
     if isinstance(error, ImcloudError):
-        return error.mapping.grpc_status.name
+        return GRPC_STATUS[error.code].name
     return grpc.StatusCode.INTERNAL.name
 
 

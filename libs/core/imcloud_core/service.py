@@ -21,7 +21,7 @@ from imcloud_core.logging import get_logger
 from imcloud_core.migrations import require_head
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer, Registration
-from imcloud_core.settings import Settings
+from imcloud_core.settings import ProcessSettings
 
 log = get_logger(__name__)
 
@@ -36,7 +36,7 @@ class Component(Protocol):
 class Runtime:
     """What the modules of one process share."""
 
-    settings: Settings
+    settings: ProcessSettings
     bus: EventBus | None = None
 
     def require_bus(self) -> EventBus:
@@ -50,7 +50,6 @@ class ServiceDefinition:
     name: str
     # The package whose store/migrations holds the service's Alembic revisions.
     package: str
-    build: Callable[[Runtime], Component]
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class SubscriptionSpec:
     members: int = 1
 
 
-def open_database(settings: Settings, *, service: str, package: str) -> Database:
+def open_database(settings: ProcessSettings, *, service: str, package: str) -> Database:
     """The service's database, checked to be reachable and fully migrated."""
     engine = create_database_engine(
         settings.database_url_for(service),
@@ -75,7 +74,7 @@ def open_database(settings: Settings, *, service: str, package: str) -> Database
     return Database(engine)
 
 
-def _database_setting(settings: Settings, service: str) -> str:
+def _database_setting(settings: ProcessSettings, service: str) -> str:
     if service in settings.database_urls:
         return f"IMCLOUD_DATABASE_URLS__{service.upper()}"
     return "IMCLOUD_DATABASE_URL"

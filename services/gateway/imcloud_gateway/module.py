@@ -13,17 +13,18 @@ from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer
 from imcloud_core.service import Runtime, ServiceDefinition, every, open_database
-from imcloud_gateway.api.backends import Backends
 from imcloud_gateway.api.context import GatewayContext
 from imcloud_gateway.api.device_link import DeviceLinkServicer
 from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
-from imcloud_gateway.api.kubernetes import KubernetesNamespaces, connect
+from imcloud_gateway.clients.backends import Backends
+from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
 from imcloud_gateway.events.commands import CommandRelay
 from imcloud_gateway.events.commands import group_for_this_process as command_group
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
+from imcloud_gateway.settings import GatewaySettings, ProvisioningSettings
 from imcloud_gateway.store.tables import outbox
 
 NAME = "gateway"
@@ -34,7 +35,7 @@ log = get_logger(__name__)
 class Gateway:
     def __init__(self, context: GatewayContext, provisioner: Provisioner | None) -> None:
         self.context = context
-        settings = context.settings.gateway
+        settings = context.settings
         self._server = uvicorn.Server(
             uvicorn.Config(
                 create_app(context),
@@ -49,7 +50,7 @@ class Gateway:
             bus=context.bus,
             streams=context.streams,
             backends=context.backends,
-            deadline_s=context.settings.grpc_deadline_s,
+            deadline_s=context.process.grpc_deadline_s,
         )
         device_link = DeviceLinkServicer(
             unit_of_work=context.unit_of_work,
@@ -62,11 +63,11 @@ class Gateway:
         )
         self._grpc = GrpcServer(
             name=NAME,
-            bind=context.settings.grpc_endpoint(NAME).bind,
+            bind=context.process.grpc_endpoint(NAME).bind,
             register=[register_device_link(device_link)],
             # One thread per open device stream: this bounds the machines one
             # gateway replica serves at once.
-            max_workers=context.settings.gateway.max_device_streams,
+            max_workers=context.settings.max_device_streams,
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -105,13 +106,13 @@ class Gateway:
         deadline = time.monotonic() + 15
         while not self._server.started:
             if not http.is_alive() or time.monotonic() > deadline:
-                settings = self.context.settings.gateway
+                settings = self.context.settings
                 raise OSError(
                     f"the REST API could not listen on {settings.http_host}:{settings.http_port} "
                     "(IMCLOUD_GATEWAY__HTTP_HOST / IMCLOUD_GATEWAY__HTTP_PORT)"
                 )
             time.sleep(0.02)
-        settings = self.context.settings.gateway
+        settings = self.context.settings
         log.info("gateway listening", url=f"http://{settings.http_host}:{settings.http_port}")
 
     def _start_provisioning(self, provisioner: Provisioner) -> None:
@@ -121,7 +122,7 @@ class Gateway:
             )
         )
         reconcile_periodically = every(
-            self.context.settings.provisioning.reconcile_every_s,
+            self.context.provisioning.reconcile_every_s,
             "tenant reconciliation",
             provisioner.reconcile_all,
             run_at_start=False,
@@ -145,24 +146,28 @@ class Gateway:
         self.context.db.close()
 
 
-def build(runtime: Runtime) -> Gateway:
-    settings = runtime.settings
+def build(
+    runtime: Runtime, settings: GatewaySettings, provisioning: ProvisioningSettings
+) -> Gateway:
+    process = runtime.settings
     context = GatewayContext(
+        process=process,
         settings=settings,
-        db=open_database(settings, service=NAME, package=PACKAGE),
+        provisioning=provisioning,
+        db=open_database(process, service=NAME, package=PACKAGE),
         outbox=Outbox(outbox),
         bus=runtime.require_bus(),
-        backends=Backends.connect(settings),
+        backends=Backends.connect(process),
     )
     provisioner = None
-    if settings.provisioning.enabled:
+    if provisioning.enabled:
         provisioner = Provisioner(
             unit_of_work=context.unit_of_work,
-            namespaces=KubernetesNamespaces(connect(settings.provisioning.kubeconfig)),
+            namespaces=KubernetesNamespaces(connect(provisioning.kubeconfig)),
             records=context.provisioning_records,
-            policy=policy_from(settings.provisioning),
+            policy=policy_from(provisioning),
         )
     return Gateway(context, provisioner)
 
 
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)
+SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

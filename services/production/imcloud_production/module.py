@@ -34,4 +34,4 @@ def build(runtime: Runtime) -> BackendService:
     )
 
 
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)
+SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

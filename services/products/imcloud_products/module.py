@@ -16,13 +16,13 @@ from imcloud_core.service import (
     build_backend_service,
     every,
 )
-from imcloud_core.settings import TelemetrySettings
 from imcloud_products.api.grpc_servicer import ProductsServicer, register
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.events.health import HealthMonitor
 from imcloud_products.events.publishing import to_outbox_entry
 from imcloud_products.events.telemetry import GROUP as TELEMETRY_GROUP
 from imcloud_products.events.telemetry import telemetry_handler
+from imcloud_products.settings import TelemetrySettings
 from imcloud_products.store.monitoring import SqlHealthReader, SqlMonitorRepository
 from imcloud_products.store.repository import ProductsUnitOfWork
 from imcloud_products.store.tables import outbox
@@ -35,8 +35,7 @@ SWEEP_EVERY_S = 10.0
 log = get_logger(__name__)
 
 
-def build(runtime: Runtime) -> BackendService:
-    settings = runtime.settings.telemetry
+def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
 
     def wire(db: Database, staged: Outbox) -> Wiring:
         store = SqlTelemetryStore(
@@ -87,4 +86,4 @@ def _sweep(health: HealthMonitor, settings: TelemetrySettings) -> None:
     health.sweep(now_ms=now_ms(), offline_after_ms=settings.offline_after_s * 1000)
 
 
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE, build=build)
+SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

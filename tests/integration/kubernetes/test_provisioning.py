@@ -20,13 +20,13 @@ from imcloud_core.errors import ConfigurationError
 from imcloud_core.events import Topic
 from imcloud_core.migrations import upgrade_to_head
 from imcloud_core.outbox import Outbox
-from imcloud_core.settings import ProvisioningSettings
-from imcloud_gateway.api.kubernetes import KubernetesNamespaces, connect
+from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Principal, Role, Tenant, TenantKind, Tier
 from imcloud_gateway.domain.provisioning import ProvisioningState
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
 from imcloud_gateway.events.publishing import to_outbox_entry
+from imcloud_gateway.settings import ProvisioningSettings
 from imcloud_gateway.store.repository import GatewayUnitOfWork, SqlProvisioningRecords
 from imcloud_gateway.store.tables import outbox
 

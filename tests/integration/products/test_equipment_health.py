@@ -17,12 +17,12 @@ from imcloud_core.bus.memory import InMemoryBus
 from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
 from imcloud_core.outbox import Outbox
-from imcloud_platform.evaluate import direct_episodes
 from imcloud_products.domain import services
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.model import SignalDefinition
 from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, load_skab
+from imcloud_products.evaluation.report import direct_episodes
 from imcloud_products.evaluation.skab import detect_skab_file
 from imcloud_products.events.health import HealthMonitor
 from imcloud_products.events.publishing import to_outbox_entry

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from imcloud_platform.simulator.machines import KINDS
+from imcloud_simulator.machines import KINDS
 from tests.integration.sdk.telemetry import count, stored_points
 from tests.support.api import sign_up
 from tests.support.platform import RunningPlatform, run_imcloud

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from imcloud_platform.simulator.faults import Fault
-from imcloud_platform.simulator.fleet import Fleet
-from imcloud_platform.simulator.machines import CentrifugalPump, CncMill, HydraulicPress
+from imcloud_simulator.faults import Fault
+from imcloud_simulator.fleet import Fleet
+from imcloud_simulator.machines import CentrifugalPump, CncMill, HydraulicPress
 from tests.unit.simulator.test_fleet import Recording, record
 
 # Fleet(4) holds two mills (machines 0, 1), a pump (2) and a press (3); within

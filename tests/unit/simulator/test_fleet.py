@@ -8,14 +8,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from imcloud_platform.simulator.fleet import Fleet
-from imcloud_platform.simulator.machines import (
+from imcloud_simulator.fleet import Fleet
+from imcloud_simulator.machines import (
     RUNNING,
     CentrifugalPump,
     CncMill,
     HydraulicPress,
 )
-from imcloud_platform.simulator.signals import MachineKind
+from imcloud_simulator.signals import MachineKind
 
 Array = npt.NDArray[np.float64]
 

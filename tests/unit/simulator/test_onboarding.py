@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from imcloud_platform.simulator.fleet import Fleet
-from imcloud_platform.simulator.machines import CncMill
-from imcloud_platform.simulator.onboarding import (
+from imcloud_simulator.fleet import Fleet
+from imcloud_simulator.machines import CncMill
+from imcloud_simulator.onboarding import (
     OnboardingError,
     PlatformApi,
     ensure_model,

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from imcloud_platform.simulator.display import LiveView, summary
-from imcloud_platform.simulator.fleet import Fleet
-from imcloud_platform.simulator.onboarding import OnboardedMachine, OnboardedPlant
-from imcloud_platform.simulator.runner import FleetRunner, Progress, Totals
+from imcloud_simulator.display import LiveView, summary
+from imcloud_simulator.fleet import Fleet
+from imcloud_simulator.onboarding import OnboardedMachine, OnboardedPlant
+from imcloud_simulator.runner import FleetRunner, Progress, Totals
 from tests.unit.sdk.fake_link import GOOD_CREDENTIAL, FakeDeviceLink, FakeServer
 
 

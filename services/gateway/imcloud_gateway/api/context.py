@@ -11,23 +11,26 @@ from imcloud_core.bus import EventBus
 from imcloud_core.db import Database
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import CallContext, ResponseT, call
-from imcloud_core.settings import Settings
-from imcloud_gateway.api.backends import (
+from imcloud_core.settings import ProcessSettings
+from imcloud_gateway.api.device_link import OpenStreams, TelemetryIntake
+from imcloud_gateway.clients.backends import (
     Backends,
     ProductsEquipmentDirectory,
     ProductsSignalCatalog,
 )
-from imcloud_gateway.api.device_link import OpenStreams, TelemetryIntake
 from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.domain.telemetry import TelemetryLimits
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.events.telemetry import TelemetryPublisher
+from imcloud_gateway.settings import GatewaySettings, ProvisioningSettings
 from imcloud_gateway.store.repository import GatewayUnitOfWork, SqlProvisioningRecords
 
 
 @dataclass
 class GatewayContext:
-    settings: Settings
+    process: ProcessSettings
+    settings: GatewaySettings
+    provisioning: ProvisioningSettings
     db: Database
     outbox: Outbox
     bus: EventBus
@@ -45,13 +48,13 @@ class GatewayContext:
     def __post_init__(self) -> None:
         self.provisioning_records = SqlProvisioningRecords(self.db)
         self.equipment_directory = ProductsEquipmentDirectory(
-            self.backends, deadline_s=self.settings.grpc_deadline_s
+            self.backends, deadline_s=self.process.grpc_deadline_s
         )
-        checks = self.settings.telemetry
+        checks = self.settings
         self.telemetry = TelemetryPublisher(self.bus)
         self.intake = TelemetryIntake(
             catalog=ProductsSignalCatalog(
-                self.backends, deadline_s=self.settings.grpc_deadline_s, ttl_s=checks.model_cache_s
+                self.backends, deadline_s=self.process.grpc_deadline_s, ttl_s=checks.model_cache_s
             ),
             sink=self.telemetry,
             limits=TelemetryLimits(
@@ -60,7 +63,7 @@ class GatewayContext:
                 max_age_ms=checks.max_age_s * 1000,
             ),
         )
-        limits = self.settings.gateway
+        limits = self.settings
         self.tenant_limits = RateLimiter(
             rate_per_s=limits.tenant_rate_per_s, burst=limits.tenant_burst
         )
@@ -78,4 +81,4 @@ class GatewayContext:
         self, method: Callable[..., ResponseT], request: Message, ctx: CallContext
     ) -> ResponseT:
         """One call to a service, with the caller's tenant and the configured deadline."""
-        return call(method, request, ctx=ctx, deadline_s=self.settings.grpc_deadline_s)
+        return call(method, request, ctx=ctx, deadline_s=self.process.grpc_deadline_s)

@@ -15,8 +15,8 @@ from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
 from imcloud_core.ids import utcnow
 from imcloud_core.logging import get_logger
 from imcloud_core.rpc import CallContext, call
-from imcloud_gateway.api.backends import Backends
 from imcloud_gateway.api.device_link import OpenStreams
+from imcloud_gateway.clients.backends import Backends
 from imcloud_gateway.domain.model import DevicePrincipal
 
 log = get_logger(__name__)

@@ -9,7 +9,6 @@ from imcloud.gateway.v1 import events_pb2 as pb
 from imcloud_core.bus import Record
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.logging import get_logger
-from imcloud_core.settings import ProvisioningSettings
 from imcloud_gateway.domain import provisioning
 from imcloud_gateway.domain.model import Tenant
 from imcloud_gateway.domain.ports import UnitOfWork
@@ -18,6 +17,7 @@ from imcloud_gateway.domain.provisioning import (
     ProvisioningRecords,
     TenantNamespaces,
 )
+from imcloud_gateway.settings import ProvisioningSettings
 
 log = get_logger(__name__)
 

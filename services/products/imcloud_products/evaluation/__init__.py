@@ -1,7 +1,7 @@
 """Benchmark evaluation of the anomaly detector (SKAB, NAB) and its throughput.
 
 evaluate_skab(dataset_dir) and evaluate_nab(dataset_dir) are the entry points;
-`imcloud eval anomaly` (imcloud_platform.evaluate) renders their table.
+`imcloud eval anomaly` (imcloud_products.evaluation.report) renders their table.
 """
 
 from imcloud_products.evaluation.nab import evaluate_nab

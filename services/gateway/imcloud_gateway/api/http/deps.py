@@ -53,7 +53,7 @@ def _principal(
     principal = identity.authenticate(
         gateway.unit_of_work(),
         presented=credentials.credentials,
-        token_secret=gateway.settings.gateway.jwt_secret.get_secret_value(),
+        token_secret=gateway.settings.jwt_secret.get_secret_value(),
     )
     # The audit middleware reads who acted from here.
     request.state.principal = principal

@@ -17,6 +17,20 @@ from imcloud_gateway.api.http.schemas.common import Error, ErrorDetail, ErrorRes
 
 log = get_logger(__name__)
 
+# The one table from domain errors to HTTP statuses.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_ARGUMENT: 422,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ALREADY_EXISTS: 409,
+    ErrorCode.FAILED_PRECONDITION: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.RESOURCE_EXHAUSTED: 429,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+# Statuses the HTTP framework answers by itself, with the error code they carry.
 HTTP_CODES = {
     400: ErrorCode.INVALID_ARGUMENT,
     401: ErrorCode.UNAUTHENTICATED,
@@ -85,7 +99,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("backend failure", reason=exc.message)
     return error_response(
         request,
-        status=exc.mapping.http_status,
+        status=HTTP_STATUS[exc.code],
         code=exc.code.value,
         message=exc.message,
         details=[ErrorDetail(field=v.field, reason=v.reason) for v in exc.violations],

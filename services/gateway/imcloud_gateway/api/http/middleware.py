@@ -114,7 +114,7 @@ def _declared_length(request: Request) -> int:
 
 
 def install_middleware(app: FastAPI, gateway: GatewayContext) -> None:
-    settings = gateway.settings.gateway
+    settings = gateway.settings
 
     @app.middleware("http")
     async def observe(

@@ -69,7 +69,7 @@ def sign_up(
     gateway: GatewayDep,
     _: Annotated[None, Depends(limit_anonymous)],
 ) -> SignUpResponse:
-    if not gateway.settings.gateway.signup_enabled:
+    if not gateway.settings.signup_enabled:
         raise PermissionDenied("sign-up is turned off here; ask the operator for a tenant")
     tenant, owner_key = identity.sign_up(
         gateway.unit_of_work(), name=body.name, kind=body.kind, tier=body.tier
@@ -86,7 +86,7 @@ def sign_up(
 def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantResponse:
     tenant = identity.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id)
     body = tenant_body(tenant)
-    if gateway.settings.provisioning.enabled:
+    if gateway.provisioning.enabled:
         record = gateway.provisioning_records.get(tenant.id)
         body.provisioning = (
             ProvisioningResponse(
@@ -184,8 +184,8 @@ def rotate_api_key(
 def issue_token(principal: PrincipalDep, gateway: GatewayDep) -> TokenResponse:
     token, expire_time = identity.issue_token(
         principal=principal,
-        ttl_s=gateway.settings.gateway.jwt_ttl_s,
-        token_secret=gateway.settings.gateway.jwt_secret.get_secret_value(),
+        ttl_s=gateway.settings.jwt_ttl_s,
+        token_secret=gateway.settings.jwt_secret.get_secret_value(),
     )
     return TokenResponse(access_token=token, expire_time=expire_time)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from imcloud_platform.simulator.fleet import Fleet, Machine
-from imcloud_platform.simulator.signals import MachineKind
+from imcloud_simulator.fleet import Fleet, Machine
+from imcloud_simulator.signals import MachineKind
 
 RETRIED_STATUSES = (429, 502, 503, 504)
 MAX_ATTEMPTS = 8

@@ -9,8 +9,8 @@ from types import FrameType
 from imcloud_core.logging import get_logger
 from imcloud_core.metrics import serve_metrics
 from imcloud_core.service import Component, Runtime
-from imcloud_core.settings import Settings
-from imcloud_platform.modules import MODULES, start_order
+from imcloud_platform.modules import modules, start_order
+from imcloud_platform.settings import Settings
 
 log = get_logger(__name__)
 
@@ -26,9 +26,10 @@ def run(target: str, settings: Settings) -> None:
     runtime = Runtime(settings)
     started: list[tuple[str, Component]] = []
     try:
-        names = start_order(target)
+        registry = modules(settings)
+        names = start_order(registry, target)
         for name in names:
-            build = MODULES[name].build
+            build = registry[name].build
             if build is None:
                 continue
             component = build(runtime)

@@ -13,15 +13,15 @@ from rich.console import Console
 
 from imcloud_core.logging import get_logger
 from imcloud_core.rpc import check_health
-from imcloud_core.settings import Settings
-from imcloud_platform.simulator.command import local_api_url, quiet_client_logs
-from imcloud_platform.simulator.fleet import Fleet
-from imcloud_platform.simulator.onboarding import (
+from imcloud_platform.settings import Settings
+from imcloud_simulator.command import quiet_client_logs
+from imcloud_simulator.fleet import Fleet
+from imcloud_simulator.onboarding import (
     OnboardedPlant,
     OnboardingError,
     onboard_plant,
 )
-from imcloud_platform.simulator.runner import FleetRunner
+from imcloud_simulator.runner import FleetRunner
 
 log = get_logger(__name__)
 
@@ -34,7 +34,7 @@ WATCH_INTERVAL_S = 0.5
 
 class DemoPlant:
     def __init__(self, settings: Settings, *, console: Console | None = None) -> None:
-        self.api_url = local_api_url(settings)
+        self.api_url = settings.local_api_url()
         self.device_link = settings.gateway_grpc.target
         self._console = console or Console()
         self._stop = threading.Event()

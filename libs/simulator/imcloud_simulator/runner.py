@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from imcloud_device import DeviceClient, DeviceStats
-from imcloud_platform.simulator.fleet import Fleet, Tick
-from imcloud_platform.simulator.onboarding import OnboardedPlant
+from imcloud_simulator.fleet import Fleet, Tick
+from imcloud_simulator.onboarding import OnboardedPlant
 
 # How often the totals are handed to the display.
 REPORT_EVERY_S = 0.5

@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from imcloud_device import DeviceClient
-from imcloud_platform.simulator.onboarding import PlatformApi, sign_up
 from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, SkabFile
+from imcloud_simulator.onboarding import PlatformApi, sign_up
 
 SIGNAL_NAMES = [name.replace(" ", "_") for name in SKAB_SIGNALS]
 ROWS_PER_BATCH = 100

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from imcloud_core.settings import BusBackend, Settings
+from imcloud_core.settings import BusBackend
+from imcloud_platform.settings import Settings
 
 
 def test_defaults_are_the_embedded_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,8 +21,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from imcloud_platform.simulator.faults import Bools, Fault, FaultBook, Floats
-from imcloud_platform.simulator.signals import MachineKind, Signal
+from imcloud_simulator.faults import Bools, Fault, FaultBook, Floats
+from imcloud_simulator.signals import MachineKind, Signal
 
 IDLE, RUNNING, SETUP = 0, 1, 2
 DAY_S = 86_400.0

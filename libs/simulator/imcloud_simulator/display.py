@@ -9,8 +9,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from imcloud_platform.simulator.faults import FaultEvent
-from imcloud_platform.simulator.runner import CpuUse, Progress, Totals
+from imcloud_simulator.faults import FaultEvent
+from imcloud_simulator.runner import CpuUse, Progress, Totals
 
 # Rates over shorter spans than this are noise; the previous ones are kept.
 MIN_RATE_SPAN_S = 0.25

@@ -7,8 +7,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from imcloud_core.db import create_database_engine
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.logging import configure_logging, get_logger
@@ -16,21 +14,20 @@ from imcloud_core.migrations import new_revision, upgrade_to_head
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import check_health
 from imcloud_core.service import open_database
-from imcloud_core.settings import PLACEHOLDER_SECRETS, BusBackend, Settings
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.store.repository import GatewayUnitOfWork
 from imcloud_gateway.store.tables import outbox
-from imcloud_platform.evaluate import DEFAULT_DATASETS, evaluate
+from imcloud_platform.demo import DemoPlant
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
-from imcloud_platform.simulator import command as simulator_command
-from imcloud_platform.simulator.demo import DemoPlant
+from imcloud_platform.settings import Settings, load_settings
+from imcloud_simulator import command as simulator_command
 
 log = get_logger(__name__)
-# HS256 keys shorter than the hash output weaken the signature (RFC 7518, 3.2).
-MIN_SECRET_BYTES = 32
+# Beside the repository, as the README lays them out.
+DEFAULT_DATASETS = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,17 +96,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"IMCLOUD_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigurationError(problems) from None
-
-
 def migrate(settings: Settings, services: Sequence[str]) -> None:
     for name in services or sorted(SERVICES):
         service = SERVICES[name]
@@ -137,30 +123,10 @@ def create_tenant(
     return created, owner_key.plaintext
 
 
-def _check_distributed(settings: Settings, service: str) -> None:
-    if settings.bus is not BusBackend.KAFKA:
-        raise ConfigurationError(
-            "IMCLOUD_BUS: 'imcloud serve' runs one service of a distributed deployment and "
-            "needs Kafka; set IMCLOUD_BUS=kafka (or use 'imcloud up' for the embedded mode)"
-        )
-    if service != "gateway":
-        return  # only the gateway signs and checks tokens
-    secret = settings.gateway.jwt_secret.get_secret_value()
-    if secret in PLACEHOLDER_SECRETS:
-        raise ConfigurationError(
-            "IMCLOUD_GATEWAY__JWT_SECRET: still the embedded placeholder; set a random secret"
-        )
-    if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigurationError(
-            f"IMCLOUD_GATEWAY__JWT_SECRET: at least {MIN_SECRET_BYTES} bytes are needed to "
-            "sign tokens safely (try: openssl rand -hex 32)"
-        )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = _settings()
+        settings = load_settings()
         configure_logging(level=settings.log_level, fmt=settings.log_format)
         if args.command == "up":
             # The embedded mode is for one person's machine: migrate and go.
@@ -174,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if demo is not None:
                     demo.stop()
         elif args.command == "serve":
-            _check_distributed(settings, args.service)
+            problems = settings.problems_for([args.service], distributed=True)
+            if problems:
+                raise ConfigurationError("; ".join(problems))
             run(args.service, settings)
         elif args.command == "migrate":
             migrate(settings, args.services)
@@ -186,12 +154,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "probe":
             return 0 if check_health(args.target) else 1
         elif args.command == "simulate":
-            return simulator_command.simulate(args, settings)
+            return simulator_command.simulate(
+                args,
+                local_api=settings.local_api_url(),
+                local_device_link=settings.gateway_grpc.target,
+            )
         elif args.command == "eval":
             if not (args.datasets / "skab").is_dir():
                 raise ConfigurationError(
                     f"--datasets: no skab/ folder in {args.datasets} (see the README)"
                 )
+            # Imported here: the evaluation is a tool, not part of any service's runtime.
+            from imcloud_products.evaluation.report import evaluate
+
             print(evaluate(args.datasets, through_platform=args.through_platform))
         elif args.command == "make-migration":
             new_revision(package=SERVICES[args.service].package, message=args.message)

@@ -18,7 +18,7 @@ from imcloud.products.v1.products_service_pb2_grpc import ProductsServiceStub
 from imcloud.servitization.v1.servitization_service_pb2_grpc import ServitizationServiceStub
 from imcloud_core.errors import NotFound
 from imcloud_core.rpc import CallContext, call, check_health, open_channel
-from imcloud_core.settings import Settings
+from imcloud_core.settings import ProcessSettings
 from imcloud_gateway.domain.telemetry import SignalKind, SignalSpec
 
 BACKEND_SERVICES = ("products", "production", "servitization")
@@ -33,7 +33,7 @@ class Backends:
     channels: list[grpc.Channel]
 
     @classmethod
-    def connect(cls, settings: Settings) -> Backends:
+    def connect(cls, settings: ProcessSettings) -> Backends:
         targets = {name: settings.grpc_endpoint(name).target for name in BACKEND_SERVICES}
         channels = {name: open_channel(target) for name, target in targets.items()}
         return cls(

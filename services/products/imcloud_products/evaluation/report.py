@@ -21,7 +21,6 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from imcloud_platform.replay import PlatformReplay
 from imcloud_products.domain.anomaly import (
     DetectorConfig,
     MachineEpisodes,
@@ -30,6 +29,7 @@ from imcloud_products.domain.anomaly import (
 from imcloud_products.domain.monitoring import EPISODE_QUIET_PERIOD_MS
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, SkabFile, load_skab
 from imcloud_products.evaluation.nab import NAB_DETECTOR_CONFIG, evaluate_nab
+from imcloud_products.evaluation.replay import PlatformReplay
 from imcloud_products.evaluation.skab import (
     Confusion,
     evaluate_skab,
@@ -37,7 +37,6 @@ from imcloud_products.evaluation.skab import (
 )
 from imcloud_products.evaluation.throughput import measure_throughput
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
 # Best published figures, for orientation only: the SKAB leaderboard covers 34
 # files (valve2 included) and NAB's scoreboard all 58 NAB files, so neither is
 # directly comparable with the subsets evaluated here.

@@ -19,14 +19,13 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from imcloud_core.settings import Settings
-from imcloud_platform.simulator.display import LiveView, summary
-from imcloud_platform.simulator.fleet import Fleet
-from imcloud_platform.simulator.onboarding import (
+from imcloud_simulator.display import LiveView, summary
+from imcloud_simulator.fleet import Fleet
+from imcloud_simulator.onboarding import (
     OnboardingError,
     onboard_plant,
 )
-from imcloud_platform.simulator.runner import FleetRunner
+from imcloud_simulator.runner import FleetRunner
 
 API_KEY_VARIABLE = "IMCLOUD_API_KEY"
 
@@ -103,17 +102,11 @@ def quiet_client_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def local_api_url(settings: Settings) -> str:
-    host = settings.gateway.http_host
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - listening everywhere; connect locally
-        host = "127.0.0.1"
-    return f"http://{host}:{settings.gateway.http_port}"
-
-
-def simulate(args: argparse.Namespace, settings: Settings) -> int:
+def simulate(args: argparse.Namespace, *, local_api: str, local_device_link: str) -> int:
+    """Runs `imcloud simulate`; ``local_*`` are this machine's platform, the defaults."""
     console = Console()
-    api_url = args.api or local_api_url(settings)
-    device_link = args.device_link or settings.gateway_grpc.target
+    api_url = args.api or local_api
+    device_link = args.device_link or local_device_link
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     fleet = Fleet(
         args.machines, seed=seed, rate_hz=args.rate_hz, fault_rate_per_hour=args.fault_rate

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imcloud_platform.simulator.faults import (
+from imcloud_simulator.faults import (
     CODES,
     DURATION_S,
     SENSOR_FAULTS,
@@ -23,8 +23,8 @@ from imcloud_platform.simulator.faults import (
     FaultEvent,
     Floats,
 )
-from imcloud_platform.simulator.machines import KINDS, MachineGroup
-from imcloud_platform.simulator.signals import MachineKind
+from imcloud_simulator.machines import KINDS, MachineGroup
+from imcloud_simulator.signals import MachineKind
 
 # The kinds of a fleet of n machines: the first n of this cycle (by KINDS index),
 # so three machines already show every kind.
