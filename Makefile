@@ -7,7 +7,7 @@ UV := uv run --frozen --quiet
 .PHONY: help install run test test-unit test-tools k8s-tools helm-check bench eval lint proto proto-check infra-up infra-down kube-up kube-down clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 install: ## install uv and the locked dependencies into .venv
 	@infra/bootstrap.sh
@@ -36,10 +36,11 @@ bench: install infra-up ## telemetry benchmark on real Kafka and PostgreSQL (min
 eval: install ## anomaly detection on SKAB and NAB, directly and through the platform
 	$(UV) imcloud eval anomaly --through-platform
 
-lint: install proto-check ## ruff and mypy
+lint: install proto-check ## ruff, mypy and the import-linter contracts (pyproject.toml)
 	$(UV) ruff check .
 	$(UV) ruff format --check .
 	$(UV) mypy libs services
+	$(UV) lint-imports --no-cache
 
 proto: install ## regenerate libs/contracts from proto/
 	infra/gen-proto.sh

@@ -9,7 +9,7 @@ import grpc
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1 import production_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
-from imcloud_production.api.convert import line_message, plant_message, station_message
+from imcloud_production.convert import line_message, plant_message, station_message
 from imcloud_production.domain import services
 from imcloud_production.domain.ports import UnitOfWork
 

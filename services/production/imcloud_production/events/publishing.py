@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from imcloud.production.v1 import events_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_production.api.convert import resource_message
+from imcloud_production.convert import resource_message
 from imcloud_production.domain.events import Change, StructureChanged
 from imcloud_production.domain.model import Line, Plant, Station, plant_id_of
 

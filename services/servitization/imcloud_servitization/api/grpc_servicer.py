@@ -10,7 +10,7 @@ from google.protobuf.json_format import MessageToDict
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
-from imcloud_servitization.api.convert import (
+from imcloud_servitization.convert import (
     COMMAND_STATES_BY_MESSAGE,
     command_message,
     priority,

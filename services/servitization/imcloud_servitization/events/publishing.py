@@ -7,7 +7,7 @@ from typing import Any
 from imcloud.servitization.v1 import commands_pb2, events_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_servitization.api.convert import command_message, ticket_message
+from imcloud_servitization.convert import command_message, ticket_message
 from imcloud_servitization.domain.events import (
     CommandRequested,
     CommandStateChanged,
