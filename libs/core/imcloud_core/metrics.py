@@ -21,6 +21,11 @@ BUS_HANDLER_FAILURES = Counter(
     "Handler calls that raised; their records are delivered again",
     ["group"],
 )
+BUS_DEAD_LETTERS = Counter(
+    "imcloud_bus_dead_lettered_records_total",
+    "Records a consumer group could not handle, set aside on <topic>.dlq with the reason",
+    ["topic", "group"],
+)
 BUS_HANDLER_SECONDS = Histogram(
     "imcloud_bus_handler_duration_seconds", "Time to handle one polled batch", ["group"]
 )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from imcloud_core.bus import EventBus
+from imcloud_core.bus.delivery import dead_letter_topic
 from imcloud_core.bus.kafka import KafkaBus
 from imcloud_core.bus.memory import InMemoryBus
 from imcloud_core.events import Topic
@@ -52,7 +53,7 @@ class BusModule:
         runtime.bus = self.bus
 
     def start(self) -> None:
-        self.bus.ensure_topics(list(Topic))
+        self.bus.ensure_topics([*Topic, *(dead_letter_topic(topic) for topic in Topic)])
 
     def stop(self) -> None:
         self.bus.close()

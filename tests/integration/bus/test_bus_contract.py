@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from imcloud.common.v1.events_pb2 import DeadLetter
 from imcloud_core.bus import EventBus, OutgoingRecord, Record
+from imcloud_core.bus.delivery import dead_letter_topic
 from imcloud_core.bus.kafka import KafkaBus
 from imcloud_core.bus.memory import InMemoryBus
 from imcloud_core.settings import KafkaSettings
@@ -179,3 +181,66 @@ def test_a_new_group_from_latest_sees_only_what_comes_after(
     sent = publish_numbered(bus, topic, 20)
     wait_for(lambda: len(collector.values()) >= 20, timeout_s=30, what="the later records")
     assert sorted(collector.values()) == sorted(sent)
+
+
+class PoisonAware(Collector):
+    """Fails on every batch holding a poison value, as a handler fails on a record
+    it cannot store; ``outage`` makes every call fail as if the database were away."""
+
+    def __init__(self, poison: bytes) -> None:
+        super().__init__()
+        self.poison = poison
+        self.outage = threading.Event()
+
+    def __call__(self, batch: Sequence[Record]) -> None:
+        with self._lock:
+            self.calls += 1
+            if self.outage.is_set():
+                raise ConnectionRefusedError("the database is away (requested by the test)")
+            if any(r.value == self.poison for r in batch):
+                raise OverflowError("Python int too large to convert to SQLite INTEGER")
+            self.records.extend(batch)
+
+
+def test_a_record_the_handler_cannot_handle_is_dead_lettered_and_the_partition_moves_on(
+    make_bus: BusFactory, topic: str
+) -> None:
+    bus = make_bus()
+    bus.ensure_topics([topic, dead_letter_topic(topic)])
+    # One key: every record in the same partition, the poison in the middle.
+    before = [f"before-{i}".encode() for i in range(20)]
+    after = [f"after-{i}".encode() for i in range(20)]
+    poison = b"poison"
+    bus.publish([OutgoingRecord(topic, "tenant-a", v) for v in [*before, poison, *after]])
+    handler = PoisonAware(poison)
+    letters = Collector()
+    bus.subscribe(group=f"g-{topic}", topics=[topic], handler=handler)
+    bus.subscribe(group=f"dlq-{topic}", topics=[dead_letter_topic(topic)], handler=letters)
+
+    wait_for(lambda: len(handler.values()) >= 40, timeout_s=60, what="the records after the poison")
+    assert handler.values() == [*before, *after]  # in order, none twice, none lost
+    wait_for(lambda: len(letters.records) >= 1, timeout_s=30, what="the dead letter")
+    assert len(letters.records) == 1
+    letter = DeadLetter.FromString(letters.records[0].value)
+    assert (letter.topic, letter.key, letter.value) == (topic, "tenant-a", poison)
+    assert letter.group == f"g-{topic}"
+    assert letter.reason.startswith("OverflowError: Python int too large")
+    assert letter.attempts >= 1
+
+
+def test_an_outage_is_waited_out_and_dead_letters_nothing(make_bus: BusFactory, topic: str) -> None:
+    bus = make_bus()
+    bus.ensure_topics([topic, dead_letter_topic(topic)])
+    handler = PoisonAware(poison=b"never sent")
+    handler.outage.set()
+    letters = Collector()
+    bus.subscribe(group=f"g-{topic}", topics=[topic], handler=handler)
+    bus.subscribe(group=f"dlq-{topic}", topics=[dead_letter_topic(topic)], handler=letters)
+    sent = publish_numbered(bus, topic, 30)
+
+    # Well past the bounded retries of a poison batch.
+    wait_for(lambda: handler.calls >= 8, timeout_s=60, what="retries during the outage")
+    handler.outage.clear()
+    wait_for(lambda: len(handler.values()) >= 30, timeout_s=60, what="the records after it")
+    assert sorted(handler.values()) == sorted(sent)
+    assert letters.records == []

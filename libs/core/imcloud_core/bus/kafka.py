@@ -17,21 +17,15 @@ from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
 from imcloud_core.bus import BatchHandler, OutgoingRecord, Record, Subscription
+from imcloud_core.bus.delivery import Delivery
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.logging import get_logger
-from imcloud_core.metrics import (
-    BUS_CONSUMER_LAG,
-    BUS_HANDLED,
-    BUS_HANDLER_FAILURES,
-    BUS_HANDLER_SECONDS,
-    BUS_PUBLISHED,
-)
+from imcloud_core.metrics import BUS_CONSUMER_LAG, BUS_HANDLED, BUS_PUBLISHED
 from imcloud_core.settings import KafkaSettings
 
 log = get_logger(__name__)
 
 SETTING = "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"
-RETRY_BACKOFF_S = (0.1, 0.5, 2.0, 5.0)
 # Records can be large telemetry batches; the broker default is 1 MiB.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 DELIVERY_TIMEOUT_S = 60.0
@@ -156,9 +150,11 @@ class _KafkaMember:
     ) -> None:
         self._bus = bus
         self.group = group
-        self._handler = handler
         self._consumer = bus._consumer(group, topics, max_records, start)
         self._stopping = threading.Event()
+        self._delivery = Delivery(
+            group=group, handler=handler, publish=bus.publish, stopping=self._stopping
+        )
         self._thread = threading.Thread(target=self._run, name=f"kafka-{group}", daemon=True)
 
     def start(self) -> None:
@@ -170,7 +166,6 @@ class _KafkaMember:
             self._thread.join(timeout=15)
 
     def _run(self) -> None:
-        failures = 0
         try:
             while not self._stopping.is_set():
                 polled = self._consumer.poll(timeout_ms=200)
@@ -187,24 +182,10 @@ class _KafkaMember:
                     for messages in polled.values()
                     for m in messages
                 ]
-                try:
-                    with BUS_HANDLER_SECONDS.labels(self.group).time():
-                        self._handler(batch)
-                except Exception:
-                    BUS_HANDLER_FAILURES.labels(self.group).inc()
-                    backoff = RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S) - 1)]
-                    failures += 1
-                    log.exception(
-                        "event handler failed; the batch will be delivered again",
-                        group=self.group,
-                        records=len(batch),
-                        retry_in_s=backoff,
-                    )
+                if not self._delivery.deliver(batch):
                     for partition, messages in polled.items():
                         self._consumer.seek(partition, messages[0].offset)
-                    self._stopping.wait(backoff)
                     continue
-                failures = 0
                 self._commit(polled)
         finally:
             # Leave the group at once so its partitions move to other members now,

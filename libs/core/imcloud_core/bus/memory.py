@@ -14,18 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from imcloud_core.bus import BatchHandler, OutgoingRecord, Record, Subscription
-from imcloud_core.logging import get_logger
-from imcloud_core.metrics import (
-    BUS_CONSUMER_LAG,
-    BUS_HANDLED,
-    BUS_HANDLER_FAILURES,
-    BUS_HANDLER_SECONDS,
-    BUS_PUBLISHED,
-)
-
-log = get_logger(__name__)
-
-RETRY_BACKOFF_S = (0.05, 0.2, 1.0, 5.0)
+from imcloud_core.bus.delivery import Delivery
+from imcloud_core.metrics import BUS_CONSUMER_LAG, BUS_HANDLED, BUS_PUBLISHED
 
 
 @dataclass
@@ -177,9 +167,11 @@ class _Member:
         self.max_records = max_records
         self.group = group
         self.topics = topics
-        self.handler = handler
         self.cursor = 0
         self._stopping = threading.Event()
+        self._delivery = Delivery(
+            group=group, handler=handler, publish=bus.publish, stopping=self._stopping
+        )
         self._thread = threading.Thread(target=self._run, name=f"bus-{group}", daemon=True)
 
     def start(self) -> None:
@@ -193,30 +185,14 @@ class _Member:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        failures = 0
         while not self._stopping.is_set():
             with self.bus._changed:
                 batch = self.bus._poll(self)
                 if not batch:
                     self.bus._changed.wait(timeout=0.5)
                     continue
-            try:
-                with BUS_HANDLER_SECONDS.labels(self.group).time():
-                    self.handler(batch)
-            except Exception:
-                BUS_HANDLER_FAILURES.labels(self.group).inc()
-                backoff = RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S) - 1)]
-                failures += 1
-                log.exception(
-                    "event handler failed; the batch will be delivered again",
-                    group=self.group,
-                    topic=batch[0].topic,
-                    records=len(batch),
-                    retry_in_s=backoff,
-                )
-                self._stopping.wait(backoff)
+            if not self._delivery.deliver(batch):
                 continue
-            failures = 0
             with self.bus._changed:
                 if self in self.bus._groups[self.group].members:
                     self.bus._commit(self, batch)

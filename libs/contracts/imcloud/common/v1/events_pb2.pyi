@@ -69,3 +69,57 @@ class EventEnvelope(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventEnvelope: _TypeAlias = EventEnvelope  # noqa: Y015
+
+@_typing.final
+class DeadLetter(_message.Message):
+    """DeadLetter is a record a consumer group could not handle, published on
+    "<topic>.dlq" with the reason, so the partition moves on and nothing is lost:
+    an operator can read it, fix the cause and publish `value` again.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOPIC_FIELD_NUMBER: _builtins.int
+    PARTITION_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    DEAD_LETTERED_AT_FIELD_NUMBER: _builtins.int
+    topic: _builtins.str
+    """Where the record came from."""
+    partition: _builtins.int
+    offset: _builtins.int
+    key: _builtins.str
+    value: _builtins.bytes
+    """The record exactly as it was received."""
+    group: _builtins.str
+    """The consumer group that gave up on it."""
+    reason: _builtins.str
+    """Why: the last error the handler raised."""
+    attempts: _builtins.int
+    """How often the handler was tried on this record alone."""
+    @_builtins.property
+    def dead_lettered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        topic: _builtins.str = ...,
+        partition: _builtins.int = ...,
+        offset: _builtins.int = ...,
+        key: _builtins.str = ...,
+        value: _builtins.bytes = ...,
+        group: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        dead_lettered_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dead_lettered_at", b"dead_lettered_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "dead_lettered_at", b"dead_lettered_at", "group", b"group", "key", b"key", "offset", b"offset", "partition", b"partition", "reason", b"reason", "topic", b"topic", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeadLetter: _TypeAlias = DeadLetter  # noqa: Y015
