@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import alembic
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -105,3 +106,39 @@ def new_revision(*, package: str, message: str) -> None:
                 rev_id=f"{next_number:04d}",
             )
         engine.dispose()
+
+
+# -- schema steps that every service's migrations share ------------------------------
+
+
+def create_outbox(*, event_id_length: int) -> None:
+    """The transactional outbox table (``imcloud_core.outbox.outbox_table``)."""
+    op.create_table(
+        "outbox",
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.String(length=event_id_length), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("envelope", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("position", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+
+
+def drop_outbox() -> None:
+    op.drop_table("outbox")
+
+
+def resize_outbox_event_ids(*, old_length: int, new_length: int) -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.alter_column(
+            "event_id",
+            existing_type=sa.String(length=old_length),
+            type_=sa.String(length=new_length),
+            existing_nullable=False,
+        )
