@@ -250,7 +250,9 @@ class GrpcServer:
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{name}"),
             interceptors=[_ServerInterceptor(name)],
-            options=_CHANNEL_OPTIONS,
+            # Without this a second process binds the same port and takes half
+            # the calls: a port in use must be an error.
+            options=[*_CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)],
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
@@ -259,6 +261,8 @@ class GrpcServer:
             self.port = self._server.add_insecure_port(bind)
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {bind}: {exc}") from None
+        if self.port == 0:
+            raise OSError(f"cannot listen on {bind}: the address is in use or not this host's")
         self.bind = bind
 
     def start(self) -> None:

@@ -19,6 +19,7 @@ from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
 from imcloud_gateway.events.publishing import to_outbox_entry
 from imcloud_gateway.store.repository import GatewayUnitOfWork
 from imcloud_gateway.store.tables import outbox
+from imcloud_platform.claims import DataDirectoryLock, listen_addresses, require_free
 from imcloud_platform.demo import DemoPlant
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
@@ -123,26 +124,37 @@ def create_tenant(
     return created, owner_key.plaintext
 
 
+def up(settings: Settings, *, demo: bool) -> None:
+    """The embedded mode is for one person's machine: claim it, migrate and go."""
+    data_dir = DataDirectoryLock(settings.data_dir)
+    data_dir.acquire()
+    try:
+        require_free(listen_addresses(settings, sorted(SERVICES)))
+        migrate(settings, [])
+        plant = DemoPlant(settings) if demo else None
+        if plant is not None:
+            plant.start()  # it waits for the platform to answer
+        try:
+            run("all", settings)
+        finally:
+            if plant is not None:
+                plant.stop()
+    finally:
+        data_dir.release()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
         configure_logging(level=settings.log_level, fmt=settings.log_format)
         if args.command == "up":
-            # The embedded mode is for one person's machine: migrate and go.
-            migrate(settings, [])
-            demo = DemoPlant(settings) if args.demo else None
-            if demo is not None:
-                demo.start()  # it waits for the platform to answer
-            try:
-                run("all", settings)
-            finally:
-                if demo is not None:
-                    demo.stop()
+            up(settings, demo=args.demo)
         elif args.command == "serve":
             problems = settings.problems_for([args.service], distributed=True)
             if problems:
                 raise ConfigurationError("; ".join(problems))
+            require_free(listen_addresses(settings, [args.service]))
             run(args.service, settings)
         elif args.command == "migrate":
             migrate(settings, args.services)
