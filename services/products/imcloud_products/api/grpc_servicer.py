@@ -11,7 +11,7 @@ from imcloud.products.v1 import products_service_pb2_grpc as pb_grpc
 from imcloud_core.ids import now_ms
 from imcloud_core.rpc import call_context, registrar
 from imcloud_core.updates import checked_update_paths
-from imcloud_products.api.convert import (
+from imcloud_products.convert import (
     EPISODE_KINDS_BY_MESSAGE,
     episode_message,
     equipment_message,

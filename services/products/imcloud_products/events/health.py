@@ -20,7 +20,7 @@ from imcloud_core.convert import timestamp_ms
 from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.outbox import Outbox
-from imcloud_products.api.convert import episode_message
+from imcloud_products.convert import episode_message
 from imcloud_products.domain import monitoring
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.telemetry import RecordedBatch

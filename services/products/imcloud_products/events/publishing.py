@@ -7,7 +7,7 @@ from google.protobuf.message import Message
 from imcloud.products.v1 import events_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_products.api.convert import equipment_message, equipment_model_message
+from imcloud_products.convert import equipment_message, equipment_model_message
 from imcloud_products.domain import events
 from imcloud_products.domain.model import Equipment, EquipmentModel
 
