@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from imcloud_core.db import Database
 from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
@@ -20,12 +23,14 @@ NAME = "production"
 PACKAGE = "imcloud_production"
 
 
+def unit_of_work(db: Database, staged: Outbox | None = None) -> Callable[[], ProductionUnitOfWork]:
+    """How every part of production opens a business transaction; ``staged`` is
+    the outbox whose relay this process runs (tools and tests get one of their own)."""
+    return functools.partial(ProductionUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
+
+
 def _wire(db: Database, staged: Outbox) -> Wiring:
-    return Wiring(
-        servicers=[
-            register(ProductionServicer(lambda: ProductionUnitOfWork(db, staged, to_outbox_entry)))
-        ]
-    )
+    return Wiring(servicers=[register(ProductionServicer(unit_of_work(db, staged)))])
 
 
 def build(runtime: Runtime) -> BackendService:

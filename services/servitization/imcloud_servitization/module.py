@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.ids import utcnow
@@ -33,29 +36,35 @@ EXPIRE_EVERY_S = 2.0
 PACKAGE = "imcloud_servitization"
 
 
-def _wire(db: Database, staged: Outbox) -> Wiring:
-    def unit_of_work() -> ServitizationUnitOfWork:
-        return ServitizationUnitOfWork(db, staged, to_outbox_entry)
+def unit_of_work(
+    db: Database, staged: Outbox | None = None
+) -> Callable[[], ServitizationUnitOfWork]:
+    """How every part of servitization opens a business transaction; ``staged`` is
+    the outbox whose relay this process runs (tools and tests get one of their own)."""
+    return functools.partial(ServitizationUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
 
+
+def _wire(db: Database, staged: Outbox) -> Wiring:
+    transaction = unit_of_work(db, staged)
     return Wiring(
-        servicers=[register(ServitizationServicer(unit_of_work))],
+        servicers=[register(ServitizationServicer(transaction))],
         subscriptions=[
             SubscriptionSpec(
                 group=ANOMALY_GROUP,
                 topics=[Topic.EQUIPMENT_EVENTS],
-                handler=anomaly_handler(unit_of_work),
+                handler=anomaly_handler(transaction),
             ),
             SubscriptionSpec(
                 group=COMMANDS_GROUP,
                 topics=[Topic.COMMAND_RESULTS],
-                handler=command_progress_handler(unit_of_work),
+                handler=command_progress_handler(transaction),
             ),
         ],
         background=[
             every(
                 EXPIRE_EVERY_S,
                 "command expiry",
-                lambda: expire_commands(unit_of_work, utcnow()),
+                lambda: expire_commands(transaction, utcnow()),
                 run_at_start=False,
             )
         ],

@@ -13,6 +13,11 @@ class MaintenanceTicketOpened:
 
 
 @dataclass(frozen=True)
+class MaintenanceTicketEscalated:
+    ticket: MaintenanceTicket
+
+
+@dataclass(frozen=True)
 class CommandRequested:
     command: RemoteCommand
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
-from imcloud_servitization.domain.events import MaintenanceTicketOpened
+from imcloud_servitization.domain.events import (
+    MaintenanceTicketEscalated,
+    MaintenanceTicketOpened,
+)
 from imcloud_servitization.domain.model import (
     MaintenanceTicket,
     TicketPriority,
@@ -57,7 +62,7 @@ def list_maintenance_tickets(
         )
 
 
-def open_ticket_for_anomaly(
+def ticket_for_anomaly(
     uow: UnitOfWork,
     *,
     tenant_id: str,
@@ -66,34 +71,44 @@ def open_ticket_for_anomaly(
     severity: str,
     top_signals: list[str],
 ) -> MaintenanceTicket | None:
-    """Predictive maintenance: a serious anomaly opens a ticket, once per episode.
+    """Predictive maintenance: a serious anomaly has one ticket, as urgent as the
+    episode has become. Returns the ticket opened or escalated, None if none changed.
 
-    Low-severity episodes are left to the dashboards; a redelivered event finds
-    its ticket already there and opens nothing.
+    Low-severity episodes are left to the dashboards until they escalate; news of
+    an episode that changes nothing (a redelivery, a lower or equal severity, its
+    close) leaves the ticket as it is.
     """
-    if severity not in PRIORITY_BY_SEVERITY:
+    priority = PRIORITY_BY_SEVERITY.get(severity)
+    if priority is None:
         return None
-    explanation = ", ".join(top_signals) or "no single signal stands out"
     now = utcnow()
-    ticket = MaintenanceTicket(
-        id=new_id(),
-        tenant_id=tenant_id,
-        equipment_id=equipment_id,
-        title=f"Anomaly ({severity}) detected on the machine",
-        description=f"Opened from anomaly episode {episode_id}. Signals most involved: "
-        f"{explanation}.",
-        priority=PRIORITY_BY_SEVERITY[severity],
-        state=TicketState.OPEN,
-        create_time=now,
-        update_time=now,
-        source_episode_id=episode_id,
-    )
     with uow:
-        if uow.tickets.opened_for_episode(tenant_id=tenant_id, episode_id=episode_id):
+        existing = uow.tickets.for_episode(tenant_id=tenant_id, episode_id=episode_id)
+        if existing is None:
+            explanation = ", ".join(top_signals) or "no single signal stands out"
+            ticket = MaintenanceTicket(
+                id=new_id(),
+                tenant_id=tenant_id,
+                equipment_id=equipment_id,
+                title=f"Anomaly ({severity}) detected on the machine",
+                description=f"Opened from anomaly episode {episode_id}. Signals most involved: "
+                f"{explanation}.",
+                priority=priority,
+                state=TicketState.OPEN,
+                create_time=now,
+                update_time=now,
+                source_episode_id=episode_id,
+            )
+            uow.tickets.add(ticket)
+            uow.record(MaintenanceTicketOpened(ticket))
+            return ticket
+        if PRIORITY_ORDER.index(priority) <= PRIORITY_ORDER.index(existing.priority):
             return None
-        uow.tickets.add(ticket)
-        uow.record(MaintenanceTicketOpened(ticket))
-    return ticket
+        escalated = dataclasses.replace(existing, priority=priority, update_time=now)
+        uow.tickets.save(escalated)
+        uow.record(MaintenanceTicketEscalated(escalated))
+        return escalated
 
 
 PRIORITY_BY_SEVERITY = {"medium": TicketPriority.MEDIUM, "high": TicketPriority.HIGH}
+PRIORITY_ORDER = list(TicketPriority)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
+from imcloud.common.v1.events_pb2 import EventEnvelope
 from imcloud.products.v1 import equipment_events_pb2 as pb
 from imcloud.servitization.v1 import commands_pb2
 from imcloud_core.bus import Record
@@ -26,17 +27,28 @@ SEVERITIES = {
 }
 
 
+def _episode(envelope: EventEnvelope) -> pb.AnomalyEpisode | None:
+    """The episode as it is now, from any news of it (opened, escalated, closed)."""
+    opened = unpack(envelope, pb.AnomalyEpisodeOpened)
+    if opened is not None:
+        return opened.episode
+    escalated = unpack(envelope, pb.AnomalyEpisodeEscalated)
+    if escalated is not None:
+        return escalated.episode
+    closed = unpack(envelope, pb.AnomalyEpisodeClosed)
+    return closed.episode if closed is not None else None
+
+
 def anomaly_handler(
     unit_of_work: Callable[[], UnitOfWork],
 ) -> Callable[[Sequence[Record]], None]:
     def handle(batch: Sequence[Record]) -> None:
         for record in batch:
             envelope = parse_envelope(record.value)
-            opened = unpack(envelope, pb.AnomalyEpisodeOpened)
-            if opened is None or opened.episode.kind != pb.EPISODE_KIND_ANOMALY:
+            episode = _episode(envelope)
+            if episode is None or episode.kind != pb.EPISODE_KIND_ANOMALY:
                 continue
-            episode = opened.episode
-            ticket = services.open_ticket_for_anomaly(
+            ticket = services.ticket_for_anomaly(
                 unit_of_work(),
                 tenant_id=envelope.tenant_id,
                 equipment_id=episode.equipment_id,
@@ -46,9 +58,10 @@ def anomaly_handler(
             )
             if ticket is not None:
                 log.info(
-                    "maintenance ticket opened from an anomaly",
+                    "maintenance ticket for an anomaly",
                     ticket_id=ticket.id,
                     episode_id=episode.id,
+                    priority=ticket.priority.value,
                 )
 
     return handle

@@ -11,6 +11,7 @@ from imcloud_servitization.convert import command_message, ticket_message
 from imcloud_servitization.domain.events import (
     CommandRequested,
     CommandStateChanged,
+    MaintenanceTicketEscalated,
     MaintenanceTicketOpened,
 )
 
@@ -44,6 +45,15 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 payload=events_pb2.MaintenanceTicketOpened(ticket=ticket_message(ticket)),
                 source=SOURCE,
                 occurred_at=ticket.create_time,
+            )
+            return OutboxEntry(Topic.SERVITIZATION_EVENTS, ticket.equipment_id, envelope)
+        case MaintenanceTicketEscalated(ticket=ticket):
+            envelope = new_envelope(
+                tenant_id=ticket.tenant_id,
+                event_type="maintenance_ticket.escalated",
+                payload=events_pb2.MaintenanceTicketEscalated(ticket=ticket_message(ticket)),
+                source=SOURCE,
+                occurred_at=ticket.update_time,
             )
             return OutboxEntry(Topic.SERVITIZATION_EVENTS, ticket.equipment_id, envelope)
     raise TypeError(f"no message for domain event {type(event).__name__}")

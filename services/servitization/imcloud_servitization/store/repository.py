@@ -37,9 +37,22 @@ class SqlTicketRepository:
     def add(self, ticket: MaintenanceTicket) -> None:
         self.table.insert(self._session, ticket.__dict__)
 
-    def opened_for_episode(self, *, tenant_id: str, episode_id: str) -> bool:
-        return self.table.exists(
-            self._session, tenant_id, maintenance_tickets.c.source_episode_id == episode_id
+    def for_episode(self, *, tenant_id: str, episode_id: str) -> MaintenanceTicket | None:
+        row = self._session.execute(
+            self.table.select(tenant_id, maintenance_tickets.c.source_episode_id == episode_id)
+        ).first()
+        return _ticket(row) if row else None
+
+    def save(self, ticket: MaintenanceTicket) -> None:
+        self.table.update(
+            self._session,
+            ticket.tenant_id,
+            ticket.id,
+            {
+                "priority": ticket.priority.value,
+                "state": ticket.state.value,
+                "update_time": ticket.update_time,
+            },
         )
 
     def list(

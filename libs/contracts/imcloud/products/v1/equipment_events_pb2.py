@@ -25,25 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*imcloud/products/v1/equipment_events.proto\x12\x13imcloud.products.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x03\n\x0e\x41nomalyEpisode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .imcloud.products.v1.EpisodeKind\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npeak_score\x18\x06 \x01(\x01\x12-\n\tpeak_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04rows\x18\x08 \x01(\x03\x12\x36\n\x08severity\x18\t \x01(\x0e\x32$.imcloud.products.v1.EpisodeSeverity\x12\x13\n\x0btop_signals\x18\n \x03(\t\x12\x16\n\x0equality_issues\x18\x0b \x03(\t\x12\x0e\n\x06\x63losed\x18\x0c \x01(\x08\"L\n\x14\x41nomalyEpisodeOpened\x12\x34\n\x07\x65pisode\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.AnomalyEpisode\"L\n\x14\x41nomalyEpisodeClosed\x12\x34\n\x07\x65pisode\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.AnomalyEpisode\"`\n\x14\x45quipmentWentOffline\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x32\n\x0elast_seen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x13\x45quipmentCameOnline\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*d\n\x0b\x45pisodeKind\x12\x1c\n\x18\x45PISODE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45PISODE_KIND_ANOMALY\x10\x01\x12\x1d\n\x19\x45PISODE_KIND_DATA_QUALITY\x10\x02*\x85\x01\n\x0f\x45pisodeSeverity\x12 \n\x1c\x45PISODE_SEVERITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45PISODE_SEVERITY_LOW\x10\x01\x12\x1b\n\x17\x45PISODE_SEVERITY_MEDIUM\x10\x02\x12\x19\n\x15\x45PISODE_SEVERITY_HIGH\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*imcloud/products/v1/equipment_events.proto\x12\x13imcloud.products.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x03\n\x0e\x41nomalyEpisode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .imcloud.products.v1.EpisodeKind\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npeak_score\x18\x06 \x01(\x01\x12-\n\tpeak_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04rows\x18\x08 \x01(\x03\x12\x36\n\x08severity\x18\t \x01(\x0e\x32$.imcloud.products.v1.EpisodeSeverity\x12\x13\n\x0btop_signals\x18\n \x03(\t\x12\x16\n\x0equality_issues\x18\x0b \x03(\t\x12\x0e\n\x06\x63losed\x18\x0c \x01(\x08\"L\n\x14\x41nomalyEpisodeOpened\x12\x34\n\x07\x65pisode\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.AnomalyEpisode\"O\n\x17\x41nomalyEpisodeEscalated\x12\x34\n\x07\x65pisode\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.AnomalyEpisode\"L\n\x14\x41nomalyEpisodeClosed\x12\x34\n\x07\x65pisode\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.AnomalyEpisode\"`\n\x14\x45quipmentWentOffline\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x32\n\x0elast_seen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x13\x45quipmentCameOnline\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*d\n\x0b\x45pisodeKind\x12\x1c\n\x18\x45PISODE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45PISODE_KIND_ANOMALY\x10\x01\x12\x1d\n\x19\x45PISODE_KIND_DATA_QUALITY\x10\x02*\x85\x01\n\x0f\x45pisodeSeverity\x12 \n\x1c\x45PISODE_SEVERITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45PISODE_SEVERITY_LOW\x10\x01\x12\x1b\n\x17\x45PISODE_SEVERITY_MEDIUM\x10\x02\x12\x19\n\x15\x45PISODE_SEVERITY_HIGH\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.products.v1.equipment_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EPISODEKIND']._serialized_start=834
-  _globals['_EPISODEKIND']._serialized_end=934
-  _globals['_EPISODESEVERITY']._serialized_start=937
-  _globals['_EPISODESEVERITY']._serialized_end=1070
+  _globals['_EPISODEKIND']._serialized_start=915
+  _globals['_EPISODEKIND']._serialized_end=1015
+  _globals['_EPISODESEVERITY']._serialized_start=1018
+  _globals['_EPISODESEVERITY']._serialized_end=1151
   _globals['_ANOMALYEPISODE']._serialized_start=101
   _globals['_ANOMALYEPISODE']._serialized_end=491
   _globals['_ANOMALYEPISODEOPENED']._serialized_start=493
   _globals['_ANOMALYEPISODEOPENED']._serialized_end=569
-  _globals['_ANOMALYEPISODECLOSED']._serialized_start=571
-  _globals['_ANOMALYEPISODECLOSED']._serialized_end=647
-  _globals['_EQUIPMENTWENTOFFLINE']._serialized_start=649
-  _globals['_EQUIPMENTWENTOFFLINE']._serialized_end=745
-  _globals['_EQUIPMENTCAMEONLINE']._serialized_start=747
-  _globals['_EQUIPMENTCAMEONLINE']._serialized_end=832
+  _globals['_ANOMALYEPISODEESCALATED']._serialized_start=571
+  _globals['_ANOMALYEPISODEESCALATED']._serialized_end=650
+  _globals['_ANOMALYEPISODECLOSED']._serialized_start=652
+  _globals['_ANOMALYEPISODECLOSED']._serialized_end=728
+  _globals['_EQUIPMENTWENTOFFLINE']._serialized_start=730
+  _globals['_EQUIPMENTWENTOFFLINE']._serialized_end=826
+  _globals['_EQUIPMENTCAMEONLINE']._serialized_start=828
+  _globals['_EQUIPMENTCAMEONLINE']._serialized_end=913
 # @@protoc_insertion_point(module_scope)

@@ -156,6 +156,30 @@ class AnomalyEpisodeOpened(_message.Message):
 Global___AnomalyEpisodeOpened: _TypeAlias = AnomalyEpisodeOpened  # noqa: Y015
 
 @_typing.final
+class AnomalyEpisodeEscalated(_message.Message):
+    """AnomalyEpisodeEscalated is published when an open episode's severity rises
+    (low -> medium -> high); it carries the episode as it is now.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPISODE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def episode(self) -> Global___AnomalyEpisode: ...
+    def __init__(
+        self,
+        *,
+        episode: Global___AnomalyEpisode | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["episode", b"episode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["episode", b"episode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnomalyEpisodeEscalated: _TypeAlias = AnomalyEpisodeEscalated  # noqa: Y015
+
+@_typing.final
 class AnomalyEpisodeClosed(_message.Message):
     """AnomalyEpisodeClosed is published when the episode has been quiet long enough."""
 

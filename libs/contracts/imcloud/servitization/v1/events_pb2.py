@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imcloud.servitization.v1 import servitization_service_pb2 as imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%imcloud/servitization/v1/events.proto\x12\x18imcloud.servitization.v1\x1a\x34imcloud/servitization/v1/servitization_service.proto\"V\n\x17MaintenanceTicketOpened\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicketb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%imcloud/servitization/v1/events.proto\x12\x18imcloud.servitization.v1\x1a\x34imcloud/servitization/v1/servitization_service.proto\"V\n\x17MaintenanceTicketOpened\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\"Y\n\x1aMaintenanceTicketEscalated\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicketb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MAINTENANCETICKETOPENED']._serialized_start=121
   _globals['_MAINTENANCETICKETOPENED']._serialized_end=207
+  _globals['_MAINTENANCETICKETESCALATED']._serialized_start=209
+  _globals['_MAINTENANCETICKETESCALATED']._serialized_end=298
 # @@protoc_insertion_point(module_scope)

@@ -40,3 +40,27 @@ class MaintenanceTicketOpened(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MaintenanceTicketOpened: _TypeAlias = MaintenanceTicketOpened  # noqa: Y015
+
+@_typing.final
+class MaintenanceTicketEscalated(_message.Message):
+    """MaintenanceTicketEscalated is published on imcloud.servitization-events.v1
+    (key: equipment id) when a ticket's priority rises with its anomaly episode.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticket(self) -> _servitization_service_pb2.MaintenanceTicket: ...
+    def __init__(
+        self,
+        *,
+        ticket: _servitization_service_pb2.MaintenanceTicket | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MaintenanceTicketEscalated: _TypeAlias = MaintenanceTicketEscalated  # noqa: Y015
