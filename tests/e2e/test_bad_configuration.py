@@ -50,7 +50,7 @@ def test_serve_refuses_the_in_process_bus() -> None:
     assert_refused(("serve", "gateway"), {"IMCLOUD_BUS": "memory"}, "IMCLOUD_BUS")
 
 
-def test_serve_refuses_the_placeholder_secret() -> None:
+def test_serve_refuses_to_run_the_gateway_without_a_secret() -> None:
     env = {"IMCLOUD_BUS": "kafka"}
     assert_refused(("serve", "gateway"), env, "IMCLOUD_GATEWAY__JWT_SECRET")
 

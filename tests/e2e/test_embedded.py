@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import stat
+from pathlib import Path
 
-from tests.support.api import sign_up
+import httpx
+import jwt
+
+from tests.support.api import Tenant, sign_up
 from tests.support.platform import RunningPlatform
 
 
@@ -22,3 +26,20 @@ def test_up_serves_the_api_and_its_docs(embedded_platform: RunningPlatform) -> N
     assert created.status_code == 201, created.text
     listed = acme.get("/v1/plants").json()["items"]
     assert [p["id"] for p in listed] == [created.json()["id"]]
+
+
+def test_the_embedded_mode_signs_tokens_with_a_secret_of_its_own_data_directory(
+    embedded_platform: RunningPlatform,
+) -> None:
+    secret_file = Path(embedded_platform.env["IMCLOUD_DATA_DIR"]) / "jwt-secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text().strip()
+    assert len(bytes.fromhex(secret)) == 32
+
+    acme = sign_up(embedded_platform.base_url, "Acme Secrets")
+    token = acme.post("/v1/tokens", {}).json()["access_token"]
+    claims = jwt.decode(token, secret, algorithms=["HS256"])  # signed with that file's secret
+    # A secret shipped with the code (as one was) forges nothing here.
+    forged = jwt.encode(claims, "embedded-insecure-jwt-secret", algorithm="HS256")
+    refused = Tenant(embedded_platform.base_url, forged, acme.id).get("/v1/plants")
+    assert refused.status_code == 401

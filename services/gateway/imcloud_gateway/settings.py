@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
 
-# The secret that ships as a default so the embedded mode starts with no setup.
-PLACEHOLDER_JWT_SECRET = "embedded-insecure-jwt-secret"  # noqa: S105 - refused outside embedded
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518, 3.2).
 MIN_SECRET_BYTES = 32
 
@@ -17,7 +15,9 @@ MIN_SECRET_BYTES = 32
 class GatewaySettings(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    jwt_secret: SecretStr = SecretStr(PLACEHOLDER_JWT_SECRET)
+    # Signs access tokens. Empty: `imcloud up` keeps a random one in its data
+    # directory; `imcloud serve gateway` refuses to start.
+    jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_s: int = Field(default=900, ge=30, le=86_400)
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
@@ -45,9 +45,10 @@ class GatewaySettings(BaseModel):
     def secret_problem(self) -> str | None:
         """Why the JWT secret cannot sign tokens in a real deployment, if it cannot."""
         secret = self.jwt_secret.get_secret_value()
-        if secret == PLACEHOLDER_JWT_SECRET:
+        if not secret:
             return (
-                "IMCLOUD_GATEWAY__JWT_SECRET: still the embedded placeholder; set a random secret"
+                "IMCLOUD_GATEWAY__JWT_SECRET: not set; every gateway replica needs the same "
+                "random secret (try: openssl rand -hex 32)"
             )
         if len(secret.encode()) < MIN_SECRET_BYTES:
             return (

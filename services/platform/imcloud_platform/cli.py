@@ -129,6 +129,7 @@ def up(settings: Settings, *, demo: bool) -> None:
     data_dir = DataDirectoryLock(settings.data_dir)
     data_dir.acquire()
     try:
+        settings = settings.for_embedded()
         require_free(listen_addresses(settings, sorted(SERVICES)))
         migrate(settings, [])
         plant = DemoPlant(settings) if demo else None

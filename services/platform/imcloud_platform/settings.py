@@ -6,12 +6,17 @@ them, and ``problems_for`` checks the whole for what a target is about to run.
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
 
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.settings import BusBackend, ProcessSettings
 from imcloud_gateway.settings import GatewaySettings, ProvisioningSettings
 from imcloud_products.settings import TelemetrySettings
+
+JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
 
 
 class Settings(ProcessSettings):
@@ -27,13 +32,23 @@ class Settings(ProcessSettings):
                 "IMCLOUD_BUS: 'imcloud serve' runs one service of a distributed deployment and "
                 "needs Kafka; set IMCLOUD_BUS=kafka (or use 'imcloud up' for the embedded mode)"
             )
-        # Only the gateway signs and checks tokens; the embedded mode may keep the
-        # placeholder, since nothing outside this machine reaches it.
+        # Only the gateway signs and checks tokens; the embedded mode makes its own
+        # secret (for_embedded).
         if distributed and "gateway" in services:
             secret_problem = self.gateway.secret_problem()
             if secret_problem:
                 problems.append(secret_problem)
         return problems
+
+    def for_embedded(self) -> Settings:
+        """These settings for `imcloud up`: without a JWT secret of their own, the
+        data directory's, made at random on first start, so no two installations
+        share one and nobody can forge tokens for this one."""
+        if self.gateway.jwt_secret.get_secret_value():
+            return self
+        secret = _data_directory_secret(self.data_dir / JWT_SECRET_FILE)
+        gateway = self.gateway.model_copy(update={"jwt_secret": SecretStr(secret)})
+        return self.model_copy(update={"gateway": gateway})
 
     def local_api_url(self) -> str:
         """The REST API of the gateway these settings describe, as a local client reaches it."""
@@ -41,6 +56,17 @@ class Settings(ProcessSettings):
         if host in ("", "0.0.0.0", "::"):  # noqa: S104 - listening everywhere; connect locally
             host = "127.0.0.1"
         return f"http://{host}:{self.gateway.http_port}"
+
+
+def _data_directory_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    # Readable by this user only, like an SSH key.
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
 
 
 def load_settings() -> Settings:
