@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from imcloud.products.v1 import equipment_events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import timestamp, timestamp_ms
-from imcloud_products.domain.model import Equipment, EquipmentModel, SignalDefinition, SignalType
+from imcloud_products.domain.model import (
+    AnomalyEpisode,
+    Equipment,
+    EquipmentModel,
+    SignalDefinition,
+    SignalType,
+)
 from imcloud_products.domain.telemetry import TwinState
 
 SIGNAL_TYPES = {
@@ -78,9 +81,12 @@ def twin_message(twin: TwinState) -> pb.Twin:
             )
             for r in twin.reported
         ],
+        open_episodes=[episode_message(e) for e in twin.open_episodes],
     )
     if twin.last_seen_ms is not None:
         message.last_seen_time.CopyFrom(timestamp_ms(twin.last_seen_ms))
+    if twin.health_score is not None:
+        message.health_score = twin.health_score
     return message
 
 
@@ -96,19 +102,18 @@ SEVERITIES = {
 }
 
 
-def episode_message(row: Mapping[str, Any]) -> equipment_events_pb2.AnomalyEpisode:
-    """An episode as stored (a row or a StoredEpisode's fields) as a message."""
+def episode_message(episode: AnomalyEpisode) -> equipment_events_pb2.AnomalyEpisode:
     return equipment_events_pb2.AnomalyEpisode(
-        id=row["id"],
-        equipment_id=row["equipment_id"],
-        kind=EPISODE_KINDS[row["kind"]],
-        start_time=timestamp_ms(row["start_ms"]),
-        end_time=timestamp_ms(row["end_ms"]),
-        peak_score=row["peak_score"],
-        peak_time=timestamp_ms(row["peak_ms"]),
-        rows=row["rows"],
-        severity=SEVERITIES[row["severity"]],
-        top_signals=row["top_signals"],
-        quality_issues=row["quality_issues"],
-        closed=row["closed"],
+        id=episode.id,
+        equipment_id=episode.equipment_id,
+        kind=EPISODE_KINDS[episode.kind],
+        start_time=timestamp_ms(episode.start_ms),
+        end_time=timestamp_ms(episode.end_ms),
+        peak_score=episode.peak_score,
+        peak_time=timestamp_ms(episode.peak_ms),
+        rows=episode.rows,
+        severity=SEVERITIES[episode.severity],
+        top_signals=episode.top_signals,
+        quality_issues=episode.quality_issues,
+        closed=episode.closed,
     )

@@ -17,14 +17,14 @@ from imcloud_core.service import (
     every,
 )
 from imcloud_products.api.grpc_servicer import ProductsServicer, register
+from imcloud_products.domain import services
 from imcloud_products.domain.anomaly import DetectorConfig
-from imcloud_products.events.health import HealthMonitor
 from imcloud_products.events.publishing import to_outbox_entry
 from imcloud_products.events.telemetry import GROUP as TELEMETRY_GROUP
 from imcloud_products.events.telemetry import telemetry_handler
 from imcloud_products.settings import TelemetrySettings
-from imcloud_products.store.monitoring import SqlHealthReader, SqlMonitorRepository
-from imcloud_products.store.repository import ProductsUnitOfWork
+from imcloud_products.store.monitoring import ModelSignals, SqlHealthReader
+from imcloud_products.store.repository import ProductsUnitOfWork, SqlTelemetryUnitOfWork
 from imcloud_products.store.tables import outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
 
@@ -43,24 +43,24 @@ def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
             retention_days=settings.retention_days,
             rollup_retention_days=settings.rollup_retention_days,
         )
-        health = HealthMonitor(
-            db=db,
-            store=store,
-            monitors=SqlMonitorRepository(db),
-            outbox=staged,
-            config=DetectorConfig(),
-        )
+        signals = ModelSignals()
+
+        def telemetry_unit_of_work() -> SqlTelemetryUnitOfWork:
+            return SqlTelemetryUnitOfWork(store, signals, staged, to_outbox_entry)
+
         servicer = ProductsServicer(
             lambda: ProductsUnitOfWork(db, staged, to_outbox_entry),
             store,
-            health=health,
-            health_reader=SqlHealthReader(db),
+            health=SqlHealthReader(db),
+            telemetry_unit_of_work=telemetry_unit_of_work,
             offline_after_ms=settings.offline_after_s * 1000,
         )
         telemetry = SubscriptionSpec(
             group=TELEMETRY_GROUP,
             topics=[Topic.TELEMETRY],
-            handler=telemetry_handler(store, runtime.require_bus(), after_store=health),
+            handler=telemetry_handler(
+                telemetry_unit_of_work, runtime.require_bus(), config=DetectorConfig()
+            ),
             max_records=settings.consumer_batch_records,
             members=settings.consumers,
         )
@@ -73,17 +73,21 @@ def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
                     "telemetry retention",
                     lambda: store.apply_retention(now_ms()),
                 ),
-                every(SWEEP_EVERY_S, "connectivity sweep", lambda: _sweep(health, settings)),
+                every(
+                    SWEEP_EVERY_S,
+                    "connectivity sweep",
+                    lambda: services.sweep_health(
+                        telemetry_unit_of_work(),
+                        now_ms=now_ms(),
+                        offline_after_ms=settings.offline_after_s * 1000,
+                    ),
+                ),
             ],
         )
 
     return build_backend_service(
         runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=wire
     )
-
-
-def _sweep(health: HealthMonitor, settings: TelemetrySettings) -> None:
-    health.sweep(now_ms=now_ms(), offline_after_ms=settings.offline_after_s * 1000)
 
 
 SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

@@ -4,6 +4,7 @@ handler and store (PostgreSQL and SQLite), scored exactly once, restartable."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,11 +25,10 @@ from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, load_skab
 from imcloud_products.evaluation.report import direct_episodes
 from imcloud_products.evaluation.skab import detect_skab_file
-from imcloud_products.events.health import HealthMonitor
 from imcloud_products.events.publishing import to_outbox_entry
 from imcloud_products.events.telemetry import telemetry_handler
-from imcloud_products.store.monitoring import SqlMonitorRepository
-from imcloud_products.store.repository import ProductsUnitOfWork
+from imcloud_products.store.monitoring import ModelSignals
+from imcloud_products.store.repository import ProductsUnitOfWork, SqlTelemetryUnitOfWork
 from imcloud_products.store.tables import anomaly_episodes, outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
 from tests.support.databases import migrate
@@ -43,21 +43,24 @@ class Products:
 
     db: Database
     store: SqlTelemetryStore
-    health: HealthMonitor
+    unit_of_work: Callable[[], SqlTelemetryUnitOfWork]
     handle: object
 
     @classmethod
     def start(cls, url: str) -> Products:
         db = Database(create_engine(url))
         store = SqlTelemetryStore(db, retention_days=30, rollup_retention_days=400)
-        health = HealthMonitor(
-            db=db,
-            store=store,
-            monitors=SqlMonitorRepository(db),
-            outbox=Outbox(outbox),
-            config=DetectorConfig(),
-        )
-        return cls(db, store, health, telemetry_handler(store, InMemoryBus(), after_store=health))
+        signals = ModelSignals()
+        staged = Outbox(outbox)
+
+        def unit_of_work() -> SqlTelemetryUnitOfWork:
+            return SqlTelemetryUnitOfWork(store, signals, staged, to_outbox_entry)
+
+        handle = telemetry_handler(unit_of_work, InMemoryBus(), config=DetectorConfig())
+        return cls(db, store, unit_of_work, handle)
+
+    def sweep(self, *, now_ms: int, offline_after_ms: int) -> None:
+        services.sweep_health(self.unit_of_work(), now_ms=now_ms, offline_after_ms=offline_after_ms)
 
 
 @pytest.fixture
@@ -282,11 +285,11 @@ def test_a_silent_machine_goes_offline_and_comes_back(database_url: str) -> None
     machine = register_machine(products.db)
     products.handle(records_for(machine, stamps, values, rows_per_batch=10))  # type: ignore[operator]
     last_seen = int(stamps[-1])
-    products.health.sweep(now_ms=last_seen + 1000, offline_after_ms=60_000)
-    products.health.sweep(now_ms=last_seen + 61_000, offline_after_ms=60_000)
-    products.health.sweep(now_ms=last_seen + 90_000, offline_after_ms=60_000)  # no repeat
+    products.sweep(now_ms=last_seen + 1000, offline_after_ms=60_000)
+    products.sweep(now_ms=last_seen + 61_000, offline_after_ms=60_000)
+    products.sweep(now_ms=last_seen + 90_000, offline_after_ms=60_000)  # no repeat
     more = records_for(machine, stamps + 120_000, values, rows_per_batch=10, first_sequence=1)
     products.handle(more)  # type: ignore[operator]
-    products.health.sweep(now_ms=last_seen + 121_000, offline_after_ms=60_000)
+    products.sweep(now_ms=last_seen + 121_000, offline_after_ms=60_000)
     kinds = [e.type for e in staged_events(products) if e.type.endswith(("offline", "online"))]
     assert kinds == ["equipment.offline", "equipment.online"]

@@ -20,26 +20,28 @@ from imcloud_products.convert import (
     twin_message,
 )
 from imcloud_products.domain import services
-from imcloud_products.domain.monitoring import HealthReader, health_score
-from imcloud_products.domain.ports import UnitOfWork
-from imcloud_products.domain.telemetry import TelemetryStore
-from imcloud_products.events.health import HealthMonitor
+from imcloud_products.domain.ports import (
+    HealthReader,
+    TelemetryReader,
+    TelemetryUnitOfWork,
+    UnitOfWork,
+)
 
 
 class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
-        telemetry: TelemetryStore,
+        telemetry: TelemetryReader,
         *,
-        health: HealthMonitor,
-        health_reader: HealthReader,
+        health: HealthReader,
+        telemetry_unit_of_work: Callable[[], TelemetryUnitOfWork],
         offline_after_ms: int,
     ) -> None:
         self._uow = unit_of_work
         self._telemetry = telemetry
         self._health = health
-        self._health_reader = health_reader
+        self._telemetry_uow = telemetry_unit_of_work
         self._offline_after_ms = offline_after_ms
 
     # -- equipment models -- (gRPC method names are PascalCase: noqa N802)
@@ -180,32 +182,16 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def GetTwin(  # noqa: N802
         self, request: pb.GetTwinRequest, context: grpc.ServicerContext
     ) -> pb.GetTwinResponse:
-        tenant_id = call_context(context).tenant_id
         twin = services.get_twin(
             self._uow(),
             self._telemetry,
-            tenant_id=tenant_id,
+            self._health,
+            tenant_id=call_context(context).tenant_id,
             equipment_id=request.equipment_id,
             now_ms=now_ms(),
             offline_after_ms=self._offline_after_ms,
         )
-        message = twin_message(twin)
-        health = health_score(
-            self._health_reader.latest_score(tenant_id=tenant_id, equipment_id=twin.equipment_id)
-        )
-        if health is not None:
-            message.health_score = health
-        still_open, _ = self._health_reader.episodes(
-            tenant_id=tenant_id,
-            equipment_ids=[twin.equipment_id],
-            station_ids=None,
-            kind="",
-            open_only=True,
-            page_size=100,
-            page_token="",
-        )
-        message.open_episodes.extend(episode_message(e.__dict__) for e in still_open)
-        return pb.GetTwinResponse(twin=message)
+        return pb.GetTwinResponse(twin=twin_message(twin))
 
     def ListTelemetryPoints(  # noqa: N802
         self, request: pb.ListTelemetryPointsRequest, context: grpc.ServicerContext
@@ -265,7 +251,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.ListAnomalyEpisodesResponse:
         episodes, token = services.list_episodes(
             self._uow(),
-            self._health_reader,
+            self._health,
             tenant_id=call_context(context).tenant_id,
             equipment_id=request.equipment_id,
             station_ids=list(request.station_ids),
@@ -275,15 +261,18 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
             page_token=request.page_token,
         )
         return pb.ListAnomalyEpisodesResponse(
-            episodes=[episode_message(e.__dict__) for e in episodes], next_page_token=token
+            episodes=[episode_message(e) for e in episodes], next_page_token=token
         )
 
     def ResetAnomalyModel(  # noqa: N802
         self, request: pb.ResetAnomalyModelRequest, context: grpc.ServicerContext
     ) -> pb.ResetAnomalyModelResponse:
-        tenant_id = call_context(context).tenant_id
-        services.get_equipment(self._uow(), tenant_id=tenant_id, equipment_id=request.equipment_id)
-        self._health.reset(tenant_id=tenant_id, equipment_id=request.equipment_id)
+        services.reset_anomaly_model(
+            self._uow(),
+            self._telemetry_uow(),
+            tenant_id=call_context(context).tenant_id,
+            equipment_id=request.equipment_id,
+        )
         return pb.ResetAnomalyModelResponse()
 
 

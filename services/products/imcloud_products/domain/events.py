@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imcloud_products.domain.model import Equipment, EquipmentModel
+from imcloud_products.domain.model import AnomalyEpisode, Equipment, EquipmentModel
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,24 @@ class EquipmentUpdated:
 @dataclass(frozen=True)
 class EquipmentDeleted:
     equipment: Equipment
+
+
+@dataclass(frozen=True)
+class EpisodeOpened:
+    episode: AnomalyEpisode
+
+
+@dataclass(frozen=True)
+class EpisodeClosed:
+    episode: AnomalyEpisode
+
+
+@dataclass(frozen=True)
+class ConnectivityChanged:
+    """A machine went offline (silent, or its device link closed) or came back."""
+
+    tenant_id: str
+    equipment_id: str
+    offline: bool
+    at_ms: int
+    last_seen_ms: int

@@ -1,4 +1,5 @@
-"""Equipment models: kinds of machines and the signals they report."""
+"""Equipment models (kinds of machines and the signals they report), the machines,
+and the episodes found in their telemetry."""
 
 from __future__ import annotations
 
@@ -117,3 +118,23 @@ def check_equipment_fields(*, serial_number: str, name: str) -> None:
         violations.append(FieldViolation("name", f"must be at most {NAME_MAX} characters"))
     if violations:
         raise InvalidArgument("the equipment is not valid", violations=tuple(violations))
+
+
+@dataclass(frozen=True)
+class AnomalyEpisode:
+    """An episode as it is stored, listed and announced. Anomaly scores are in
+    units of the alarm threshold; data-quality scores are a share of signals."""
+
+    id: str
+    tenant_id: str
+    equipment_id: str
+    kind: str
+    start_ms: int
+    end_ms: int
+    peak_score: float
+    peak_ms: int
+    rows: int
+    severity: str
+    top_signals: tuple[str, ...]
+    quality_issues: tuple[str, ...]
+    closed: bool

@@ -1,16 +1,17 @@
 """Equipment health: each machine's telemetry runs through its own online
 anomaly detector, whose flags become episodes, scores and a health figure.
 
-Runs on the batches new to the store, in the transaction that stores them, so
+Plain computation over saved monitors and new batches; services.record_telemetry
+runs it on the batches new to the store, in the transaction that stores them, so
 every row is scored exactly once even when Kafka delivers a batch again, and a
 restart continues from the saved state as if nothing happened.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,10 +21,13 @@ from imcloud_products.domain.anomaly import (
     DetectorConfig,
     Episode,
     EpisodeEvent,
+    EpisodeTracker,
     MachineEpisodes,
     QualityFlag,
     StreamingAnomalyDetector,
 )
+from imcloud_products.domain.events import EpisodeClosed, EpisodeOpened
+from imcloud_products.domain.model import AnomalyEpisode
 from imcloud_products.domain.telemetry import RecordedBatch, RecordedSeries
 
 # The per-row anomaly score of each machine is kept as a series of its own, so
@@ -73,12 +77,37 @@ class MachineMonitor:
             generation=generation,
         )
 
-    def episode_id(self, episode: Episode) -> str:
-        return f"{self.equipment_id}/{episode.kind}/{self.generation}-{episode.episode_id}"
-
     @property
     def signals(self) -> tuple[str, ...]:
         return self.detector.signal_names
+
+    @property
+    def trackers(self) -> tuple[EpisodeTracker, EpisodeTracker]:
+        return self.episodes.anomalies, self.episodes.data_quality
+
+    def episode(self, episode: Episode) -> AnomalyEpisode:
+        """The tracker's episode as stored and announced."""
+        # Anomaly scores are kept in units of the alarm threshold; data-quality
+        # "scores" are already a share of signals.
+        scale = self.detector.config.threshold_on if episode.kind == "anomaly" else 1.0
+        return AnomalyEpisode(
+            id=f"{self.equipment_id}/{episode.kind}/{self.generation}-{episode.episode_id}",
+            tenant_id=self.tenant_id,
+            equipment_id=self.equipment_id,
+            kind=episode.kind,
+            start_ms=episode.start_ms,
+            end_ms=episode.end_ms,
+            peak_score=episode.peak_score / scale,
+            peak_ms=episode.peak_ms,
+            rows=episode.rows,
+            severity=episode.severity,
+            top_signals=tuple(episode.top_signals()),
+            quality_issues=quality_issues(episode),
+            closed=episode.closed,
+        )
+
+    def open_episodes(self) -> list[AnomalyEpisode]:
+        return [self.episode(t.current) for t in self.trackers if t.current is not None]
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -101,72 +130,51 @@ class MachineMonitor:
 
 
 @dataclass(frozen=True)
-class EpisodeChange:
-    monitor: MachineMonitor
-    event: EpisodeEvent
+class HealthChanges:
+    """What scoring rows, or closing quiet episodes, changed: for the store and the outbox."""
 
-
-@dataclass
-class MonitoringOutcome:
-    # Per machine: the score of every row, as a series to store.
+    # Per batch: the score of every row, as a series to store.
     scores: list[RecordedBatch]
-    changes: list[EpisodeChange]
-    # The monitors that scored rows, as they are now.
+    # The monitors that changed, as they are now.
     monitors: list[MachineMonitor]
+    # Each episode that changed, once, as it is now.
+    episodes: list[AnomalyEpisode]
+    # Episodes opened and closed, in the order of the rows that did it.
+    events: list[EpisodeOpened | EpisodeClosed]
 
 
-class MonitorRepository(Protocol):
-    def load(self, transaction: Any, equipment_ids: list[str]) -> dict[str, MachineMonitor]: ...
-
-    def save(self, transaction: Any, monitors: list[MachineMonitor]) -> None: ...
-
-
-class HealthReader(Protocol):
-    def latest_score(self, *, tenant_id: str, equipment_id: str) -> float | None: ...
-
-    def episodes(
-        self,
-        *,
-        tenant_id: str,
-        equipment_ids: list[str] | None,
-        station_ids: list[str] | None,
-        kind: str,
-        open_only: bool,
-        page_size: int,
-        page_token: str,
-    ) -> tuple[list[Any], str]: ...
-
-
-SignalsOf = Callable[[str, str], tuple[str, ...] | None]
+MachineSignals = Mapping[tuple[str, str], tuple[str, ...] | None]
 """(tenant id, equipment id) -> the machine's model signals; None if it is gone."""
 
 
-def monitor(
-    transaction: Any,
+def assess(
     batches: Sequence[RecordedBatch],
     *,
-    monitors: MonitorRepository,
-    signals_of: SignalsOf,
+    monitors: Mapping[str, MachineMonitor],
+    signals: MachineSignals,
     config: DetectorConfig,
-) -> MonitoringOutcome:
-    """Scores the batches' rows, machine by machine, in the order they arrived."""
-    outcome = MonitoringOutcome(scores=[], changes=[], monitors=[])
-    known = monitors.load(transaction, sorted({b.equipment_id for b in batches}))
+) -> HealthChanges:
+    """Scores the batches' rows, machine by machine, in the order they arrived.
+
+    ``monitors`` are the saved monitors of the batches' machines (by equipment id).
+    """
     touched: dict[str, MachineMonitor] = {}
+    scores: list[RecordedBatch] = []
+    changes: list[tuple[MachineMonitor, EpisodeEvent]] = []
     for batch in batches:
-        signals = signals_of(batch.tenant_id, batch.equipment_id)
-        if not signals:
+        machine_signals = signals.get((batch.tenant_id, batch.equipment_id))
+        if not machine_signals:
             continue
-        current = touched.get(batch.equipment_id) or known.get(batch.equipment_id)
-        timestamps, table = rows_of(batch, signals)
+        current = touched.get(batch.equipment_id) or monitors.get(batch.equipment_id)
+        timestamps, table = rows_of(batch, machine_signals)
         if not len(timestamps):
             continue
-        if current is None or current.signals != signals:
+        if current is None or current.signals != machine_signals:
             # First data, or the model's signals changed: learn anew.
             current = MachineMonitor.fresh(
                 tenant_id=batch.tenant_id,
                 equipment_id=batch.equipment_id,
-                signals=signals,
+                signals=machine_signals,
                 config=config,
                 generation=int(timestamps[0]),
             )
@@ -175,13 +183,38 @@ def monitor(
         normalized = result.score / config.threshold_on
         if not current.detector.warming_up:
             current.latest_score = float(normalized[-1])
-        outcome.scores.append(score_batch(batch, result, normalized))
-        outcome.changes.extend(
-            EpisodeChange(current, event) for event in current.episodes.update(result)
-        )
-    outcome.monitors = list(touched.values())
-    monitors.save(transaction, outcome.monitors)
-    return outcome
+        scores.append(score_batch(batch, result, normalized))
+        changes.extend((current, event) for event in current.episodes.update(result))
+    return _health_changes(list(touched.values()), changes, scores)
+
+
+def close_quiet(monitors: Sequence[MachineMonitor], now_ms: int) -> HealthChanges:
+    """Closes the open episodes that nothing extended for the quiet period, for
+    machines that stopped sending while one was open."""
+    changes = [
+        (monitor, event)
+        for monitor in monitors
+        for tracker in monitor.trackers
+        for event in tracker.close_if_quiet(now_ms)
+    ]
+    return _health_changes(list(monitors), changes, scores=[])
+
+
+def _health_changes(
+    monitors: list[MachineMonitor],
+    changes: list[tuple[MachineMonitor, EpisodeEvent]],
+    scores: list[RecordedBatch],
+) -> HealthChanges:
+    events: list[EpisodeOpened | EpisodeClosed] = [
+        (EpisodeOpened if event.type == "opened" else EpisodeClosed)(monitor.episode(event.episode))
+        for monitor, event in changes
+    ]
+    # An episode stands as of its last event, unless it is still open and has grown since.
+    latest = {event.episode.id: event.episode for event in events}
+    latest.update((episode.id, episode) for m in monitors for episode in m.open_episodes())
+    return HealthChanges(
+        scores=scores, monitors=monitors, episodes=list(latest.values()), events=events
+    )
 
 
 def rows_of(
@@ -230,5 +263,5 @@ def health_score(latest_score: float | None) -> float | None:
     return round(100.0 / (1.0 + max(latest_score, 0.0)), 1)
 
 
-def quality_issues(episode: Episode) -> list[str]:
-    return [name for flag, name in QUALITY_ISSUES.items() if episode.quality_flags & flag]
+def quality_issues(episode: Episode) -> tuple[str, ...]:
+    return tuple(name for flag, name in QUALITY_ISSUES.items() if episode.quality_flags & flag)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from imcloud_core.ports import Transaction
-from imcloud_products.domain.model import Equipment, EquipmentModel
+from imcloud_products.domain.events import ConnectivityChanged
+from imcloud_products.domain.model import AnomalyEpisode, Equipment, EquipmentModel
+from imcloud_products.domain.monitoring import MachineMonitor
+from imcloud_products.domain.telemetry import (
+    Aggregates,
+    LinkChange,
+    RecordedBatch,
+    ReportedValue,
+)
 
 
 class EquipmentModelRepository(Protocol):
@@ -58,3 +66,104 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def equipment(self) -> EquipmentRepository: ...
+
+
+# -- telemetry and equipment health ------------------------------------------------
+
+
+class TelemetryReader(Protocol):
+    def twin(
+        self, *, tenant_id: str, equipment_id: str
+    ) -> tuple[list[ReportedValue], int | None, bool, int]:
+        """(latest values, last seen, link open, link change time) of a machine."""
+
+    def points(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        signals: list[str],
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+        after: tuple[str, int] | None,
+    ) -> list[tuple[str, int, float, int]]:
+        """(signal, time, value, flags) ordered by (signal, time), after ``after``."""
+
+    def aggregates(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        signals: list[str],
+        start_ms: int,
+        end_ms: int,
+        bucket_ms: int,
+    ) -> list[Aggregates]: ...
+
+
+class HealthReader(Protocol):
+    def latest_score(self, *, tenant_id: str, equipment_id: str) -> float | None: ...
+
+    def episodes(
+        self,
+        *,
+        tenant_id: str,
+        equipment_ids: list[str] | None,
+        station_ids: list[str] | None,
+        kind: str,
+        open_only: bool,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[AnomalyEpisode], str]:
+        """Newest first; of the listed machines, or of the machines at the stations."""
+
+
+class TelemetryWriter(Protocol):
+    def record(self, batches: list[RecordedBatch]) -> list[RecordedBatch]:
+        """Stores the batches' points once each; returns the batches new to the store."""
+
+    def record_derived(self, batches: list[RecordedBatch]) -> None:
+        """Stores series the platform computed itself (scores); the twin ignores them."""
+
+    def record_link_changes(self, changes: list[LinkChange]) -> None: ...
+
+    def connectivity_changes(
+        self, *, now_ms: int, offline_after_ms: int
+    ) -> list[ConnectivityChanged]:
+        """Marks machines that went offline or came back, and says which."""
+
+
+class MonitorRepository(Protocol):
+    def load(self, equipment_ids: list[str]) -> dict[str, MachineMonitor]:
+        """The saved monitors of these machines, by equipment id."""
+
+    def save(self, monitors: list[MachineMonitor]) -> None: ...
+
+    def forget(self, *, tenant_id: str, equipment_id: str) -> None: ...
+
+    def silent_with_open_episodes(self, silent_since_ms: int) -> list[str]:
+        """Machines not heard from since then that have an open episode."""
+
+    def signals_of(self, *, tenant_id: str, equipment_id: str) -> tuple[str, ...] | None:
+        """The signal names of the machine's model, in its order; None if it is gone."""
+
+
+class EpisodeRepository(Protocol):
+    def save(self, episodes: list[AnomalyEpisode]) -> None: ...
+
+    def open_of(self, *, tenant_id: str, equipment_id: str) -> list[AnomalyEpisode]: ...
+
+
+class TelemetryUnitOfWork(Transaction, Protocol):
+    """One transaction of the telemetry path: the points, what the detectors
+    learn from them, and the episodes and events that follow."""
+
+    @property
+    def telemetry(self) -> TelemetryWriter: ...
+
+    @property
+    def monitors(self) -> MonitorRepository: ...
+
+    @property
+    def episodes(self) -> EpisodeRepository: ...

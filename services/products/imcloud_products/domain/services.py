@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from imcloud_core.errors import (
@@ -14,7 +14,10 @@ from imcloud_core.errors import (
 )
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import decode_page_token, encode_page_token, page_size
+from imcloud_products.domain import monitoring
+from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.events import (
+    EpisodeClosed,
     EquipmentCreated,
     EquipmentDeleted,
     EquipmentModelCreated,
@@ -23,18 +26,25 @@ from imcloud_products.domain.events import (
     EquipmentUpdated,
 )
 from imcloud_products.domain.model import (
+    AnomalyEpisode,
     Equipment,
     EquipmentModel,
     SignalDefinition,
     check_equipment_fields,
     check_equipment_model_fields,
 )
-from imcloud_products.domain.monitoring import HealthReader
-from imcloud_products.domain.ports import UnitOfWork
+from imcloud_products.domain.monitoring import HealthChanges, health_score
+from imcloud_products.domain.ports import (
+    HealthReader,
+    TelemetryReader,
+    TelemetryUnitOfWork,
+    UnitOfWork,
+)
 from imcloud_products.domain.telemetry import (
     Aggregates,
+    LinkChange,
+    RecordedBatch,
     SeriesPoints,
-    TelemetryStore,
     TwinState,
     check_buckets,
     check_range,
@@ -245,7 +255,8 @@ def _require_unique_serial(uow: UnitOfWork, equipment: Equipment) -> None:
 
 def get_twin(
     uow: UnitOfWork,
-    store: TelemetryStore,
+    store: TelemetryReader,
+    health: HealthReader,
     *,
     tenant_id: str,
     equipment_id: str,
@@ -256,6 +267,16 @@ def get_twin(
     reported, last_seen_ms, link_open, link_change_ms = store.twin(
         tenant_id=tenant_id, equipment_id=equipment_id
     )
+    latest_score = health.latest_score(tenant_id=tenant_id, equipment_id=equipment_id)
+    still_open, _ = health.episodes(
+        tenant_id=tenant_id,
+        equipment_ids=[equipment_id],
+        station_ids=None,
+        kind="",
+        open_only=True,
+        page_size=100,
+        page_token="",
+    )
     return twin_state(
         equipment_id=equipment_id,
         reported=reported,
@@ -264,12 +285,14 @@ def get_twin(
         link_change_ms=link_change_ms,
         now_ms=now_ms,
         offline_after_ms=offline_after_ms,
+        health_score=health_score(latest_score),
+        open_episodes=still_open,
     )
 
 
 def list_points(
     uow: UnitOfWork,
-    store: TelemetryStore,
+    store: TelemetryReader,
     *,
     tenant_id: str,
     equipment_id: str,
@@ -302,7 +325,7 @@ def list_points(
 
 def aggregate_points(
     uow: UnitOfWork,
-    store: TelemetryStore,
+    store: TelemetryReader,
     *,
     tenant_id: str,
     equipment_id: str,
@@ -337,7 +360,7 @@ def list_episodes(
     open_only: bool,
     requested_page_size: int,
     page_token: str,
-) -> tuple[list[Any], str]:
+) -> tuple[list[AnomalyEpisode], str]:
     """Episodes of one machine, or of the machines at the given stations."""
     if equipment_id:
         get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
@@ -355,3 +378,77 @@ def list_episodes(
         page_size=page_size(requested_page_size),
         page_token=page_token,
     )
+
+
+@dataclass(frozen=True)
+class StoredTelemetry:
+    # The batches new to the store; the others were delivered or sent before.
+    fresh: list[RecordedBatch]
+    health: HealthChanges
+
+
+def record_telemetry(
+    uow: TelemetryUnitOfWork,
+    batches: list[RecordedBatch],
+    link_changes: list[LinkChange],
+    *,
+    config: DetectorConfig,
+) -> StoredTelemetry:
+    """Stores the batches and scores their rows, in one transaction: the points,
+    the scores, the detectors' state and the episodes commit together, so a
+    batch delivered again is neither stored nor scored twice."""
+    with uow:
+        fresh = uow.telemetry.record(batches)
+        health = monitoring.assess(
+            fresh,
+            monitors=uow.monitors.load(sorted({b.equipment_id for b in fresh})) if fresh else {},
+            signals={
+                (b.tenant_id, b.equipment_id): uow.monitors.signals_of(
+                    tenant_id=b.tenant_id, equipment_id=b.equipment_id
+                )
+                for b in fresh
+            },
+            config=config,
+        )
+        uow.telemetry.record_derived(health.scores)
+        _save_health(uow, health)
+        uow.telemetry.record_link_changes(link_changes)
+    return StoredTelemetry(fresh=fresh, health=health)
+
+
+def sweep_health(uow: TelemetryUnitOfWork, *, now_ms: int, offline_after_ms: int) -> None:
+    """Announces machines going offline or coming back, and closes the open
+    episodes of machines that have been silent for the quiet period."""
+    with uow:
+        for change in uow.telemetry.connectivity_changes(
+            now_ms=now_ms, offline_after_ms=offline_after_ms
+        ):
+            uow.record(change)
+        silent = uow.monitors.silent_with_open_episodes(now_ms - monitoring.EPISODE_QUIET_PERIOD_MS)
+        quiet = uow.monitors.load(silent)
+        _save_health(uow, monitoring.close_quiet(list(quiet.values()), now_ms))
+
+
+def reset_anomaly_model(
+    uow: UnitOfWork, health: TelemetryUnitOfWork, *, tenant_id: str, equipment_id: str
+) -> int:
+    """Forgets what the machine's detector learned and closes its open episodes
+    (announcing it); returns how many were closed."""
+    get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
+    with health:
+        health.monitors.forget(tenant_id=tenant_id, equipment_id=equipment_id)
+        closed = [
+            replace(episode, closed=True)
+            for episode in health.episodes.open_of(tenant_id=tenant_id, equipment_id=equipment_id)
+        ]
+        health.episodes.save(closed)
+        for episode in closed:
+            health.record(EpisodeClosed(episode))
+    return len(closed)
+
+
+def _save_health(uow: TelemetryUnitOfWork, changes: HealthChanges) -> None:
+    uow.monitors.save(changes.monitors)
+    uow.episodes.save(changes.episodes)
+    for event in changes.events:
+        uow.record(event)

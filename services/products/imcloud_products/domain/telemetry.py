@@ -7,15 +7,14 @@ delivered or sent twice stores each point once.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.paging import page_size
+from imcloud_products.domain.model import AnomalyEpisode
 
 OUT_OF_RANGE = 1  # point flag bit
 MAX_POINTS_PAGE = 10_000
@@ -66,6 +65,9 @@ class TwinState:
     reported: tuple[ReportedValue, ...]
     last_seen_ms: int | None
     connected: bool
+    # 100 in normal running, towards 0 the more anomalous; None while learning.
+    health_score: float | None
+    open_episodes: tuple[AnomalyEpisode, ...]
 
 
 @dataclass(frozen=True)
@@ -84,45 +86,6 @@ class Aggregates:
     maximum: list[float]
     mean: list[float]
     count: list[int]
-
-
-class TelemetryStore(Protocol):
-    def transaction(self) -> AbstractContextManager[Any]:
-        """One database transaction; writes below take its handle."""
-
-    def record(self, transaction: Any, batches: list[RecordedBatch]) -> list[RecordedBatch]:
-        """Stores the batches' points once each; returns the batches new to the store."""
-
-    def record_link_changes(self, transaction: Any, changes: list[LinkChange]) -> None: ...
-
-    def twin(
-        self, *, tenant_id: str, equipment_id: str
-    ) -> tuple[list[ReportedValue], int | None, bool, int]:
-        """(latest values, last seen, link open, link change time) of a machine."""
-
-    def points(
-        self,
-        *,
-        tenant_id: str,
-        equipment_id: str,
-        signals: list[str],
-        start_ms: int,
-        end_ms: int,
-        limit: int,
-        after: tuple[str, int] | None,
-    ) -> list[tuple[str, int, float, int]]:
-        """(signal, time, value, flags) ordered by (signal, time), after ``after``."""
-
-    def aggregates(
-        self,
-        *,
-        tenant_id: str,
-        equipment_id: str,
-        signals: list[str],
-        start_ms: int,
-        end_ms: int,
-        bucket_ms: int,
-    ) -> list[Aggregates]: ...
 
 
 def check_range(start_ms: int, end_ms: int) -> None:
@@ -173,6 +136,8 @@ def twin_state(
     link_change_ms: int,
     now_ms: int,
     offline_after_ms: int,
+    health_score: float | None,
+    open_episodes: list[AnomalyEpisode],
 ) -> TwinState:
     """A machine is connected while its device link is open, or, for machines
     that send over HTTP, while it was heard from recently (and not only before
@@ -187,4 +152,6 @@ def twin_state(
         reported=tuple(sorted(reported, key=lambda r: r.signal)),
         last_seen_ms=last_seen_ms,
         connected=link_open or recent,
+        health_score=health_score,
+        open_episodes=tuple(open_episodes),
     )

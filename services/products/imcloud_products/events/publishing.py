@@ -1,20 +1,39 @@
-"""Domain events of the products service as messages on its topic."""
+"""Domain events of the products service as messages on its topics.
+
+Changes to equipment models and machines go on the products topic; what the
+telemetry says about a machine (episodes, connectivity) on the equipment topic,
+under natural event ids, so a transaction retried after a crash stages nothing twice.
+"""
 
 from __future__ import annotations
 
 from google.protobuf.message import Message
+from prometheus_client import Counter
 
-from imcloud.products.v1 import events_pb2
+from imcloud.products.v1 import equipment_events_pb2, events_pb2
+from imcloud_core.convert import timestamp_ms
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_products.convert import equipment_message, equipment_model_message
+from imcloud_products.convert import episode_message, equipment_message, equipment_model_message
 from imcloud_products.domain import events
-from imcloud_products.domain.model import Equipment, EquipmentModel
+from imcloud_products.domain.model import AnomalyEpisode, Equipment, EquipmentModel
 
 SOURCE = "products"
+EPISODES = Counter(
+    "imcloud_anomaly_episodes_total", "Anomaly and data-quality episodes", ["kind", "event"]
+)
 
 
 def to_outbox_entry(event: object) -> OutboxEntry:
+    match event:
+        case events.EpisodeOpened(episode=episode) | events.EpisodeClosed(episode=episode):
+            return _episode_entry(episode, opened=isinstance(event, events.EpisodeOpened))
+        case events.ConnectivityChanged():
+            return _connectivity_entry(event)
+    return _products_entry(event)
+
+
+def _products_entry(event: object) -> OutboxEntry:
     subject: EquipmentModel | Equipment
     payload: Message
     match event:
@@ -46,3 +65,43 @@ def to_outbox_entry(event: object) -> OutboxEntry:
         tenant_id=subject.tenant_id, event_type=event_type, payload=payload, source=SOURCE
     )
     return OutboxEntry(Topic.PRODUCTS_EVENTS, subject.id, envelope)
+
+
+def _episode_entry(episode: AnomalyEpisode, *, opened: bool) -> OutboxEntry:
+    change = "opened" if opened else "closed"
+    EPISODES.labels(episode.kind, change).inc()
+    message = episode_message(episode)
+    payload: Message = (
+        equipment_events_pb2.AnomalyEpisodeOpened(episode=message)
+        if opened
+        else equipment_events_pb2.AnomalyEpisodeClosed(episode=message)
+    )
+    envelope = new_envelope(
+        tenant_id=episode.tenant_id,
+        event_type=f"anomaly_episode.{change}",
+        payload=payload,
+        source=SOURCE,
+        event_id=f"{episode.id}/{change}",
+    )
+    return OutboxEntry(Topic.EQUIPMENT_EVENTS, episode.equipment_id, envelope)
+
+
+def _connectivity_entry(change: events.ConnectivityChanged) -> OutboxEntry:
+    payload: Message
+    if change.offline:
+        payload = equipment_events_pb2.EquipmentWentOffline(
+            equipment_id=change.equipment_id, last_seen_time=timestamp_ms(change.last_seen_ms)
+        )
+    else:
+        payload = equipment_events_pb2.EquipmentCameOnline(
+            equipment_id=change.equipment_id, time=timestamp_ms(change.at_ms)
+        )
+    state = "offline" if change.offline else "online"
+    envelope = new_envelope(
+        tenant_id=change.tenant_id,
+        event_type=f"equipment.{state}",
+        payload=payload,
+        source=SOURCE,
+        event_id=f"{change.equipment_id}/{state}/{change.at_ms}",
+    )
+    return OutboxEntry(Topic.EQUIPMENT_EVENTS, change.equipment_id, envelope)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 from prometheus_client import Counter
@@ -13,12 +12,14 @@ from imcloud.products.v1 import telemetry_pb2 as pb
 from imcloud_core.bus import EventBus, OutgoingRecord, Record
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.logging import get_logger
+from imcloud_products.domain import services
+from imcloud_products.domain.anomaly import DetectorConfig
+from imcloud_products.domain.ports import TelemetryUnitOfWork
 from imcloud_products.domain.telemetry import (
     OUT_OF_RANGE,
     LinkChange,
     RecordedBatch,
     RecordedSeries,
-    TelemetryStore,
 )
 
 log = get_logger(__name__)
@@ -64,16 +65,13 @@ def recorded_batch(
 
 
 def telemetry_handler(
-    store: TelemetryStore,
+    unit_of_work: Callable[[], TelemetryUnitOfWork],
     bus: EventBus,
     *,
-    after_store: Callable[[Any, list[RecordedBatch]], None] = lambda transaction, batches: None,
+    config: DetectorConfig,
 ) -> Callable[[Sequence[Record]], None]:
-    """Stores a polled batch of records in one transaction; the bus commits after.
-
-    ``after_store`` runs in the same transaction with the batches new to the
-    store, so work derived from them (anomaly detection) happens exactly once.
-    """
+    """Stores and scores a polled batch of records in one transaction; the bus
+    commits after, so a batch delivered again finds itself stored and scored."""
 
     def handle(records: Sequence[Record]) -> None:
         batches: list[RecordedBatch] = []
@@ -105,12 +103,9 @@ def telemetry_handler(
             # Kept on a dead-letter topic for inspection, never silently dropped.
             bus.publish([OutgoingRecord(f"{r.topic}.dlq", r.key, r.value) for r in unreadable])
             DEAD_LETTERS.inc(len(unreadable))
-        with store.transaction() as transaction:
-            fresh = store.record(transaction, batches) if batches else []
-            after_store(transaction, fresh)
-            store.record_link_changes(transaction, changes)
+        stored_now = services.record_telemetry(unit_of_work(), batches, changes, config=config)
         received = sum(len(s.values) for b in batches for s in b.series)
-        stored = sum(len(s.values) for b in fresh for s in b.series)
+        stored = sum(len(s.values) for b in stored_now.fresh for s in b.series)
         STORED_POINTS.inc(stored)
         REDELIVERED_POINTS.inc(received - stored)
 

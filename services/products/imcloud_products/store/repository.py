@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import asdict
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Row
+from sqlalchemy import ColumnElement, Connection, Row
 from sqlalchemy.orm import Session
 
+from imcloud_core.outbox import Outbox
 from imcloud_core.store import TenantTable
-from imcloud_core.unit_of_work import SqlUnitOfWork
+from imcloud_core.unit_of_work import EventTranslator, SqlUnitOfWork
 from imcloud_products.domain.model import (
     Equipment,
     EquipmentModel,
     SignalDefinition,
     SignalType,
 )
+from imcloud_products.store.monitoring import (
+    ModelSignals,
+    SqlEpisodeRepository,
+    SqlMonitorRepository,
+)
 from imcloud_products.store.tables import equipment, equipment_models
+from imcloud_products.store.telemetry import SqlTelemetryStore, TelemetryWrites
 
 
 def _equipment_model(row: Row[Any]) -> EquipmentModel:
@@ -143,3 +152,53 @@ class ProductsUnitOfWork(SqlUnitOfWork):
         self.equipment_models = SqlEquipmentModelRepository(self.session)
         self.equipment = SqlEquipmentRepository(self.session)
         return self
+
+
+class SqlTelemetryUnitOfWork:
+    """The telemetry path's transaction, on a plain connection (the points go in
+    by COPY); its events are staged in the outbox as it commits, as in
+    SqlUnitOfWork."""
+
+    telemetry: TelemetryWrites
+    monitors: SqlMonitorRepository
+    episodes: SqlEpisodeRepository
+
+    def __init__(
+        self,
+        store: SqlTelemetryStore,
+        signals: ModelSignals,
+        outbox: Outbox,
+        translate: EventTranslator,
+    ) -> None:
+        self._store = store
+        self._signals = signals
+        self._outbox = outbox
+        self._translate = translate
+        self._events: list[object] = []
+
+    def __enter__(self) -> Self:
+        self._transaction: AbstractContextManager[Connection] = self._store.transaction()
+        self._connection = self._transaction.__enter__()
+        self.telemetry = self._store.writes(self._connection)
+        self.monitors = SqlMonitorRepository(self._connection, self._signals)
+        self.episodes = SqlEpisodeRepository(self._connection)
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            for event in self._events:
+                entry = self._translate(event)
+                self._outbox.add(
+                    self._connection, topic=entry.topic, key=entry.key, envelope=entry.envelope
+                )
+        self._transaction.__exit__(exc_type, exc, tb)
+
+    def record(self, event: object) -> None:
+        """Publishes ``event`` if, and only if, this transaction commits."""
+        self._events.append(event)

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Connection, and_, func, select, text, tuple_
+from sqlalchemy import Connection, and_, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from imcloud_core.db import Database, conflict_insert, is_postgresql
 from imcloud_core.logging import get_logger
+from imcloud_products.domain.events import ConnectivityChanged
 from imcloud_products.domain.telemetry import (
     ROLLUP_MS,
     Aggregates,
@@ -167,13 +168,17 @@ class SqlTelemetryStore:
         with self._lock:
             self._series_ids.update(created)
 
+    def writes(self, connection: Connection) -> TelemetryWrites:
+        """The writes below, in this transaction (the domain's TelemetryWriter)."""
+        return TelemetryWrites(self, connection)
+
     def record(self, connection: Connection, batches: list[RecordedBatch]) -> list[RecordedBatch]:
         """Stores the batches' points once each, in the caller's transaction.
 
         Returns the batches stored now; a batch recorded before (same machine,
         sequence id and content) is skipped, which is what redeliveries are.
         """
-        fresh = self._unrecorded(connection, batches)
+        fresh = self._unrecorded(connection, batches) if batches else []
         if not fresh:
             return []
         self._write(connection, fresh, update_twin=True)
@@ -495,6 +500,40 @@ class SqlTelemetryStore:
                 newer_than="link_change_ms",
             )
 
+    @staticmethod
+    def connectivity_changes(
+        connection: Connection, *, now_ms: int, offline_after_ms: int
+    ) -> list[ConnectivityChanged]:
+        """Marks machines that went offline or came back, and says which.
+
+        A machine is offline when its device link is closed and it has not sent
+        over HTTP since, or when it sends over HTTP only and fell silent.
+        """
+        t = twins.c
+        heard_recently = (t.last_seen_ms > now_ms - offline_after_ms) & (
+            t.last_seen_ms > t.link_change_ms
+        )
+        connected = t.link_open | heard_recently
+        went = connection.execute(
+            update(twins)
+            .where(t.offline_since_ms.is_(None), ~connected, t.last_seen_ms.is_not(None))
+            .values(offline_since_ms=now_ms)
+            .returning(t.tenant_id, t.equipment_id, t.last_seen_ms)
+        ).all()
+        came = connection.execute(
+            update(twins)
+            .where(t.offline_since_ms.is_not(None), connected)
+            .values(offline_since_ms=None)
+            .returning(t.tenant_id, t.equipment_id, t.last_seen_ms)
+        ).all()
+        return [
+            ConnectivityChanged(r.tenant_id, r.equipment_id, True, now_ms, r.last_seen_ms)
+            for r in went
+        ] + [
+            ConnectivityChanged(r.tenant_id, r.equipment_id, False, now_ms, r.last_seen_ms)
+            for r in came
+        ]
+
     def _upsert_twins(
         self,
         connection: Connection,
@@ -698,6 +737,30 @@ class SqlTelemetryStore:
                 .where(r.series_id.in_(list(series)), r.bucket_ms >= low, r.bucket_ms < high)
                 .group_by(r.series_id, start)
             ).all()
+        )
+
+
+class TelemetryWrites:
+    """The store's writes bound to one transaction."""
+
+    def __init__(self, store: SqlTelemetryStore, connection: Connection) -> None:
+        self._store = store
+        self._connection = connection
+
+    def record(self, batches: list[RecordedBatch]) -> list[RecordedBatch]:
+        return self._store.record(self._connection, batches)
+
+    def record_derived(self, batches: list[RecordedBatch]) -> None:
+        self._store.record_derived(self._connection, batches)
+
+    def record_link_changes(self, changes: list[LinkChange]) -> None:
+        self._store.record_link_changes(self._connection, changes)
+
+    def connectivity_changes(
+        self, *, now_ms: int, offline_after_ms: int
+    ) -> list[ConnectivityChanged]:
+        return self._store.connectivity_changes(
+            self._connection, now_ms=now_ms, offline_after_ms=offline_after_ms
         )
 
 
