@@ -1,30 +1,45 @@
-"""How the gateway starts: the REST API on uvicorn, its gRPC server, its outbox relay."""
+"""How the gateway starts: its parts wired from the settings, then the REST API on
+uvicorn, its gRPC server (the device link), its event handlers and outbox relay."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import uvicorn
 
-from imcloud_core.bus import Subscription
+from imcloud_core.bus import EventBus, Subscription
+from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer
 from imcloud_core.service import Runtime, ServiceDefinition, every, open_database
-from imcloud_gateway.api.context import GatewayContext
-from imcloud_gateway.api.device_link import DeviceLinkServicer
+from imcloud_gateway.api.device_link import DeviceLinkServicer, OpenStreams
 from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
-from imcloud_gateway.clients.backends import Backends
+from imcloud_gateway.api.http.context import HttpContext
+from imcloud_gateway.api.intake import TelemetryIntake
+from imcloud_gateway.clients.backends import (
+    Backends,
+    ProductsEquipmentDirectory,
+    ProductsSignalCatalog,
+)
 from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
+from imcloud_gateway.domain.ports import UnitOfWork
+from imcloud_gateway.domain.ratelimit import RateLimiter
+from imcloud_gateway.domain.telemetry import TelemetryLimits
 from imcloud_gateway.events.commands import CommandRelay
 from imcloud_gateway.events.commands import group_for_this_process as command_group
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
+from imcloud_gateway.events.publishing import to_outbox_entry
+from imcloud_gateway.events.telemetry import TelemetryPublisher
 from imcloud_gateway.settings import GatewaySettings, ProvisioningSettings
+from imcloud_gateway.store.repository import GatewayUnitOfWork, SqlProvisioningRecords
 from imcloud_gateway.store.tables import outbox
 
 NAME = "gateway"
@@ -32,13 +47,114 @@ PACKAGE = "imcloud_gateway"
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class Parts:
+    """The gateway's parts, each given the others it works with."""
+
+    db: Database
+    bus: EventBus
+    staged: Outbox
+    backends: Backends
+    unit_of_work: Callable[[], UnitOfWork]
+    streams: OpenStreams
+    http: HttpContext
+    device_link: DeviceLinkServicer
+    commands: CommandRelay
+    provisioner: Provisioner | None
+
+
+def wire(
+    *,
+    settings: GatewaySettings,
+    provisioning: ProvisioningSettings,
+    db: Database,
+    bus: EventBus,
+    backends: Backends,
+) -> Parts:
+    staged = Outbox(outbox)
+
+    def unit_of_work() -> UnitOfWork:
+        return GatewayUnitOfWork(db, staged, to_outbox_entry)
+
+    telemetry = TelemetryPublisher(bus)
+    intake = TelemetryIntake(
+        catalog=ProductsSignalCatalog(backends, ttl_s=settings.model_cache_s),
+        sink=telemetry,
+        limits=TelemetryLimits(
+            max_points_per_batch=settings.max_points_per_batch,
+            max_future_ms=settings.max_future_s * 1000,
+            max_age_ms=settings.max_age_s * 1000,
+        ),
+    )
+    streams = OpenStreams()
+    commands = CommandRelay(bus=bus, links=streams, backends=backends)
+    records = SqlProvisioningRecords(db)
+    http = HttpContext(
+        settings=settings,
+        unit_of_work=unit_of_work,
+        backends=backends,
+        equipment_directory=ProductsEquipmentDirectory(backends),
+        intake=intake,
+        streams=streams,
+        tenant_limits=RateLimiter(
+            rate_per_s=settings.tenant_rate_per_s, burst=settings.tenant_burst
+        ),
+        credential_limits=RateLimiter(
+            rate_per_s=settings.credential_rate_per_s, burst=settings.credential_burst
+        ),
+        anonymous_limits=RateLimiter(
+            rate_per_s=settings.anonymous_rate_per_s, burst=settings.anonymous_burst
+        ),
+        provisioning_records=records if provisioning.enabled else None,
+        db=db,
+        bus=bus,
+    )
+    device_link = DeviceLinkServicer(
+        unit_of_work=unit_of_work,
+        intake=intake,
+        streams=streams,
+        connection_changed=lambda device, connected: telemetry.connection_changed(
+            device, connected=connected
+        ),
+        commands=commands,
+    )
+    provisioner = None
+    if provisioning.enabled:
+        provisioner = Provisioner(
+            unit_of_work=unit_of_work,
+            namespaces=KubernetesNamespaces(connect(provisioning.kubeconfig)),
+            records=records,
+            policy=policy_from(provisioning),
+        )
+    return Parts(
+        db=db,
+        bus=bus,
+        staged=staged,
+        backends=backends,
+        unit_of_work=unit_of_work,
+        streams=streams,
+        http=http,
+        device_link=device_link,
+        commands=commands,
+        provisioner=provisioner,
+    )
+
+
 class Gateway:
-    def __init__(self, context: GatewayContext, provisioner: Provisioner | None) -> None:
-        self.context = context
-        settings = context.settings
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        settings: GatewaySettings,
+        grpc_bind: str,
+        reconcile_every_s: float,
+    ) -> None:
+        self._parts = parts
+        self._settings = settings
+        self._reconcile_every_s = reconcile_every_s
         self._server = uvicorn.Server(
             uvicorn.Config(
-                create_app(context),
+                create_app(parts.http),
                 host=settings.http_host,
                 port=settings.http_port,
                 log_config=None,  # our logging setup renders uvicorn's records
@@ -46,39 +162,24 @@ class Gateway:
                 server_header=False,
             )
         )
-        self._commands = CommandRelay(
-            bus=context.bus,
-            streams=context.streams,
-            backends=context.backends,
-            deadline_s=context.process.grpc_deadline_s,
-        )
-        device_link = DeviceLinkServicer(
-            unit_of_work=context.unit_of_work,
-            intake=context.intake,
-            streams=context.streams,
-            connection_changed=lambda device, connected: context.telemetry.connection_changed(
-                device, connected=connected
-            ),
-            commands=self._commands,
-        )
         self._grpc = GrpcServer(
             name=NAME,
-            bind=context.process.grpc_endpoint(NAME).bind,
-            register=[register_device_link(device_link)],
+            bind=grpc_bind,
+            register=[register_device_link(parts.device_link)],
             # One thread per open device stream: this bounds the machines one
             # gateway replica serves at once.
-            max_workers=context.settings.max_device_streams,
+            max_workers=settings.max_device_streams,
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._subscriptions: list[Subscription] = []
-        self._provisioner = provisioner
 
     def start(self) -> None:
+        parts = self._parts
         http = threading.Thread(target=self._server.run, name="gateway-http", daemon=True)
         relay = threading.Thread(
-            target=self.context.outbox.run_relay,
-            args=(self.context.db, self.context.bus, self._stopping),
+            target=parts.staged.run_relay,
+            args=(parts.db, parts.bus, self._stopping),
             name="outbox-gateway",
             daemon=True,
         )
@@ -87,42 +188,41 @@ class Gateway:
         for thread in self._threads:
             thread.start()
         self._subscriptions.append(
-            self.context.bus.subscribe(
+            parts.bus.subscribe(
                 group=GROUP,
                 topics=[Topic.PRODUCTS_EVENTS],
-                handler=equipment_lifecycle_handler(self.context.unit_of_work),
+                handler=equipment_lifecycle_handler(parts.unit_of_work),
             )
         )
         self._subscriptions.append(
-            self.context.bus.subscribe(
+            parts.bus.subscribe(
                 group=command_group(),
                 topics=[Topic.COMMANDS],
-                handler=self._commands.handle,
+                handler=parts.commands.handle,
                 from_latest=True,
             )
         )
-        if self._provisioner is not None:
-            self._start_provisioning(self._provisioner)
+        if parts.provisioner is not None:
+            self._start_provisioning(parts.provisioner)
+        settings = self._settings
         deadline = time.monotonic() + 15
         while not self._server.started:
             if not http.is_alive() or time.monotonic() > deadline:
-                settings = self.context.settings
                 raise OSError(
                     f"the REST API could not listen on {settings.http_host}:{settings.http_port} "
                     "(IMCLOUD_GATEWAY__HTTP_HOST / IMCLOUD_GATEWAY__HTTP_PORT)"
                 )
             time.sleep(0.02)
-        settings = self.context.settings
         log.info("gateway listening", url=f"http://{settings.http_host}:{settings.http_port}")
 
     def _start_provisioning(self, provisioner: Provisioner) -> None:
         self._subscriptions.append(
-            self.context.bus.subscribe(
+            self._parts.bus.subscribe(
                 group=PROVISIONING_GROUP, topics=[Topic.TENANT_EVENTS], handler=provisioner.handle
             )
         )
         reconcile_periodically = every(
-            self.context.provisioning.reconcile_every_s,
+            self._reconcile_every_s,
             "tenant reconciliation",
             provisioner.reconcile_all,
             run_at_start=False,
@@ -137,37 +237,32 @@ class Gateway:
         for subscription in self._subscriptions:
             subscription.stop()
         self._server.should_exit = True
-        self.context.streams.close_all()
+        self._parts.streams.close_all()
         self._grpc.stop()
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=10)
-        self.context.backends.close()
-        self.context.db.close()
+        self._parts.backends.close()
+        self._parts.db.close()
 
 
 def build(
     runtime: Runtime, settings: GatewaySettings, provisioning: ProvisioningSettings
 ) -> Gateway:
     process = runtime.settings
-    context = GatewayContext(
-        process=process,
+    parts = wire(
         settings=settings,
         provisioning=provisioning,
         db=open_database(process, service=NAME, package=PACKAGE),
-        outbox=Outbox(outbox),
         bus=runtime.require_bus(),
         backends=Backends.connect(process),
     )
-    provisioner = None
-    if provisioning.enabled:
-        provisioner = Provisioner(
-            unit_of_work=context.unit_of_work,
-            namespaces=KubernetesNamespaces(connect(provisioning.kubeconfig)),
-            records=context.provisioning_records,
-            policy=policy_from(provisioning),
-        )
-    return Gateway(context, provisioner)
+    return Gateway(
+        parts,
+        settings=settings,
+        grpc_bind=process.grpc_endpoint(NAME).bind,
+        reconcile_every_s=provisioning.reconcile_every_s,
+    )
 
 
 SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

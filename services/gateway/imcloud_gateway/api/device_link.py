@@ -11,45 +11,26 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import grpc
-import numpy as np
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
 from imcloud_core.errors import Unauthenticated
-from imcloud_core.ids import now_ms
 from imcloud_core.logging import bound_context, get_logger
 from imcloud_core.rpc import registrar
-from imcloud_gateway.domain import devices, telemetry
+from imcloud_gateway.api.intake import TelemetryIntake
+from imcloud_gateway.domain import devices
 from imcloud_gateway.domain.model import DevicePrincipal
 from imcloud_gateway.domain.ports import UnitOfWork
-from imcloud_gateway.domain.telemetry import (
-    CheckedBatch,
-    IncomingSeries,
-    RefusalReason,
-    SignalCatalog,
-    TelemetryLimits,
-    TelemetrySink,
-)
+from imcloud_gateway.domain.telemetry import CheckedBatch, RefusalReason
 
 log = get_logger(__name__)
 
-POINTS = Counter(
-    "imcloud_telemetry_points_total",
-    "Telemetry points received, by outcome (accepted, flagged, refused) and reason",
-    ["outcome", "reason"],
-)
-BATCHES = Counter("imcloud_telemetry_batches_total", "Telemetry batches acknowledged", ["link"])
-INGEST_SECONDS = Histogram(
-    "imcloud_telemetry_ingest_seconds",
-    "From a batch's arrival to its acknowledgement (checked and durable)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-)
 OPEN_STREAMS = Gauge("imcloud_device_streams", "Device-link streams open on this gateway")
 
 # How often an open stream re-checks its credential, so a revocation made on
@@ -65,75 +46,6 @@ REFUSAL_REASONS = {
     RefusalReason.BATCH_TOO_LARGE: pb.REFUSAL_REASON_BATCH_TOO_LARGE,
     RefusalReason.DUPLICATE_POINT: pb.REFUSAL_REASON_DUPLICATE_POINT,
 }
-
-
-class ReceivedSeries(Protocol):
-    """One signal's points as either link received them (protobuf or JSON body)."""
-
-    @property
-    def signal(self) -> str: ...
-
-    @property
-    def timestamps_ms(self) -> Sequence[int]: ...
-
-    @property
-    def values(self) -> Sequence[float]: ...
-
-
-class TelemetryIntake:
-    """Checks and records batches for both links (gRPC stream and HTTP)."""
-
-    def __init__(
-        self, *, catalog: SignalCatalog, sink: TelemetrySink, limits: TelemetryLimits
-    ) -> None:
-        self._catalog = catalog
-        self._sink = sink
-        self._limits = limits
-
-    def ingest(
-        self,
-        device: DevicePrincipal,
-        *,
-        sequence_id: int,
-        series: Iterable[ReceivedSeries],
-        link: str,
-    ) -> CheckedBatch:
-        started = time.perf_counter()
-        checked = telemetry.ingest(
-            device,
-            sequence_id=sequence_id,
-            series=[
-                IncomingSeries(
-                    signal=s.signal,
-                    timestamps_ms=np.asarray(s.timestamps_ms, dtype=np.int64),
-                    values=np.asarray(s.values, dtype=np.float64),
-                )
-                for s in series
-            ],
-            catalog=self._catalog,
-            sink=self._sink,
-            now_ms=now_ms(),
-            limits=self._limits,
-        )
-        _count(checked)
-        BATCHES.labels(link).inc()
-        INGEST_SECONDS.observe(time.perf_counter() - started)
-        return checked
-
-
-def _count(checked: CheckedBatch) -> None:
-    flagged = checked.flagged_points
-    POINTS.labels("accepted", "").inc(checked.accepted_points - flagged)
-    if flagged:
-        POINTS.labels("flagged", "out_of_range").inc(flagged)
-    for refusal in checked.refusals:
-        POINTS.labels("refused", refusal.reason.value).inc(refusal.points)
-    if checked.refusals:
-        log.info(
-            "telemetry points refused",
-            sequence_id=checked.sequence_id,
-            refusals=[(r.signal, r.reason.value, r.points) for r in checked.refusals],
-        )
 
 
 def ack_message(checked: CheckedBatch) -> pb.BatchAck:

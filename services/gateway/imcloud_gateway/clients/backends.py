@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf.message import Message
 
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
 from imcloud.products.v1 import products_service_pb2 as products_pb
@@ -17,7 +19,7 @@ from imcloud.products.v1.products_service_pb2 import (
 from imcloud.products.v1.products_service_pb2_grpc import ProductsServiceStub
 from imcloud.servitization.v1.servitization_service_pb2_grpc import ServitizationServiceStub
 from imcloud_core.errors import NotFound
-from imcloud_core.rpc import CallContext, call, check_health, open_channel
+from imcloud_core.rpc import CallContext, ResponseT, call, check_health, open_channel
 from imcloud_core.settings import ProcessSettings
 from imcloud_gateway.domain.telemetry import SignalKind, SignalSpec
 
@@ -31,6 +33,7 @@ class Backends:
     servitization: ServitizationServiceStub
     targets: dict[str, str]
     channels: list[grpc.Channel]
+    deadline_s: float
 
     @classmethod
     def connect(cls, settings: ProcessSettings) -> Backends:
@@ -42,7 +45,14 @@ class Backends:
             servitization=ServitizationServiceStub(channels["servitization"]),
             targets=targets,
             channels=list(channels.values()),
+            deadline_s=settings.grpc_deadline_s,
         )
+
+    def call(
+        self, method: Callable[..., ResponseT], request: Message, ctx: CallContext
+    ) -> ResponseT:
+        """One call to a service, with the caller's tenant and the configured deadline."""
+        return call(method, request, ctx=ctx, deadline_s=self.deadline_s)
 
     def unhealthy(self) -> list[str]:
         return [name for name, target in self.targets.items() if not check_health(target)]
@@ -55,17 +65,15 @@ class Backends:
 class ProductsEquipmentDirectory:
     """The domain's EquipmentDirectory, answered by the products service."""
 
-    def __init__(self, backends: Backends, *, deadline_s: float) -> None:
+    def __init__(self, backends: Backends) -> None:
         self._backends = backends
-        self._deadline_s = deadline_s
 
     def exists(self, *, tenant_id: str, equipment_id: str) -> bool:
         try:
-            call(
+            self._backends.call(
                 self._backends.products.GetEquipment,
                 GetEquipmentRequest(equipment_id=equipment_id),
-                ctx=CallContext(tenant_id=tenant_id, actor="gateway"),
-                deadline_s=self._deadline_s,
+                CallContext(tenant_id=tenant_id, actor="gateway"),
             )
         except NotFound:
             return False
@@ -79,9 +87,8 @@ class ProductsSignalCatalog:
     equipment models change rarely.
     """
 
-    def __init__(self, backends: Backends, *, deadline_s: float, ttl_s: float) -> None:
+    def __init__(self, backends: Backends, *, ttl_s: float) -> None:
         self._backends = backends
-        self._deadline_s = deadline_s
         self._ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[float, dict[str, SignalSpec]]] = {}
         self._lock = threading.Lock()
@@ -94,17 +101,15 @@ class ProductsSignalCatalog:
         if cached is not None and now - cached[0] < self._ttl_s:
             return cached[1]
         ctx = CallContext(tenant_id=tenant_id, actor=f"device:{equipment_id}")
-        machine = call(
+        machine = self._backends.call(
             self._backends.products.GetEquipment,
             GetEquipmentRequest(equipment_id=equipment_id),
-            ctx=ctx,
-            deadline_s=self._deadline_s,
+            ctx,
         ).equipment
-        model = call(
+        model = self._backends.call(
             self._backends.products.GetEquipmentModel,
             GetEquipmentModelRequest(equipment_model_id=machine.equipment_model_id),
-            ctx=ctx,
-            deadline_s=self._deadline_s,
+            ctx,
         ).equipment_model
         specs = {
             s.name: SignalSpec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 from imcloud.gateway.v1 import device_link_pb2 as link_pb
 from imcloud.servitization.v1 import commands_pb2 as pb
@@ -14,8 +15,7 @@ from imcloud_core.convert import from_timestamp
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
 from imcloud_core.ids import utcnow
 from imcloud_core.logging import get_logger
-from imcloud_core.rpc import CallContext, call
-from imcloud_gateway.api.device_link import OpenStreams
+from imcloud_core.rpc import CallContext
 from imcloud_gateway.clients.backends import Backends
 from imcloud_gateway.domain.model import DevicePrincipal
 
@@ -35,14 +35,18 @@ def group_for_this_process() -> str:
     return f"gateway.commands.{time.time_ns()}"
 
 
+class DeviceLinks(Protocol):
+    """What remote operation needs from the device link: the streams open here."""
+
+    def push(self, equipment_id: str, response: link_pb.ConnectResponse) -> bool:
+        """Queues a message for the machine's stream; False if it is not connected here."""
+
+
 class CommandRelay:
-    def __init__(
-        self, *, bus: EventBus, streams: OpenStreams, backends: Backends, deadline_s: float
-    ) -> None:
+    def __init__(self, *, bus: EventBus, links: DeviceLinks, backends: Backends) -> None:
         self._bus = bus
-        self._streams = streams
+        self._links = links
         self._backends = backends
-        self._deadline_s = deadline_s
 
     def handle(self, batch: Sequence[Record]) -> None:
         """New commands: deliver those for machines connected here."""
@@ -54,13 +58,12 @@ class CommandRelay:
 
     def deliver_waiting(self, device: DevicePrincipal) -> None:
         """On connect: the machine's commands that are still waiting."""
-        response = call(
+        response = self._backends.call(
             self._backends.servitization.ListCommands,
             service_pb.ListCommandsRequest(
                 equipment_id=device.equipment_id, states=WAITING, page_size=100
             ),
-            ctx=CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}"),
-            deadline_s=self._deadline_s,
+            CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}"),
         )
         for command in reversed(response.commands):  # oldest first
             self.deliver(device.tenant_id, command)
@@ -74,7 +77,7 @@ class CommandRelay:
             parameters=command.parameters,
             expire_time=command.expire_time,
         )
-        if self._streams.push(command.equipment_id, link_pb.ConnectResponse(command=down)):
+        if self._links.push(command.equipment_id, link_pb.ConnectResponse(command=down)):
             log.info("command delivered", command_id=command.id, name=command.name)
             self._report(tenant_id, command.id, command.equipment_id, pb.COMMAND_STAGE_DELIVERED)
 

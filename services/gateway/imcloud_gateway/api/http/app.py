@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import install_error_handlers
 from imcloud_gateway.api.http.middleware import install_middleware
 from imcloud_gateway.api.http.routes import (
@@ -33,7 +33,7 @@ body: `{"error": {"code", "message", "request_id", "details"}}`.
 """
 
 
-def create_app(gateway: GatewayContext) -> FastAPI:
+def create_app(gateway: HttpContext) -> FastAPI:
     app = FastAPI(
         title="imcloud API",
         version="1.0.0",

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from imcloud_core.errors import Unauthenticated
 from imcloud_core.rpc import CallContext
-from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import request_id
 from imcloud_gateway.domain import devices, identity
 from imcloud_gateway.domain.model import DevicePrincipal, Principal, Role
@@ -31,12 +31,12 @@ _device_bearer = HTTPBearer(
 )
 
 
-def _gateway(request: Request) -> GatewayContext:
-    context: GatewayContext = request.app.state.gateway
+def _gateway(request: Request) -> HttpContext:
+    context: HttpContext = request.app.state.gateway
     return context
 
 
-GatewayDep = Annotated[GatewayContext, Depends(_gateway)]
+GatewayDep = Annotated[HttpContext, Depends(_gateway)]
 
 
 def client_address(request: Request) -> str:

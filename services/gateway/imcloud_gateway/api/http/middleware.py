@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from imcloud_core.errors import ErrorCode, PayloadTooLarge
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.logging import bound_context, get_logger
-from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import error_response
 from imcloud_gateway.domain import audit
 from imcloud_gateway.domain.model import AccessGrant, AuditEvent, Principal
@@ -113,7 +113,7 @@ def _declared_length(request: Request) -> int:
     return int(declared) if declared.isdigit() else 0
 
 
-def install_middleware(app: FastAPI, gateway: GatewayContext) -> None:
+def install_middleware(app: FastAPI, gateway: HttpContext) -> None:
     settings = gateway.settings
 
     @app.middleware("http")

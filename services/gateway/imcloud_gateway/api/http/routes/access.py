@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, status
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.ids import utcnow
 from imcloud_core.rpc import CallContext
-from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
 from imcloud_gateway.api.http.errors import error_responses, request_id
 from imcloud_gateway.api.http.routes.products import equipment_body
@@ -51,7 +51,7 @@ def via_grant(request: Request, principal: Principal, grant: AccessGrant) -> Cal
 def through_grant(
     request: Request,
     principal: Principal,
-    gateway: GatewayContext,
+    gateway: HttpContext,
     *,
     equipment_id: str,
     scope: Scope,

@@ -12,7 +12,7 @@ from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import NotFound
 from imcloud_core.rpc import CallContext
-from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.access import through_grant
@@ -49,7 +49,7 @@ def command_body(command: commands_pb2.RemoteCommand) -> CommandResponse:
 
 
 def _send(
-    gateway: GatewayContext, ctx: CallContext, equipment_id: str, body: SendCommandRequest
+    gateway: HttpContext, ctx: CallContext, equipment_id: str, body: SendCommandRequest
 ) -> CommandResponse:
     if not gateway.equipment_directory.exists(tenant_id=ctx.tenant_id, equipment_id=equipment_id):
         raise NotFound(f"equipment {equipment_id!r} not found")
@@ -69,7 +69,7 @@ def _send(
 
 
 def _list(
-    gateway: GatewayContext, ctx: CallContext, equipment_id: str, page_size: int, page_token: str
+    gateway: HttpContext, ctx: CallContext, equipment_id: str, page_size: int, page_token: str
 ) -> Page[CommandResponse]:
     response = gateway.call(
         gateway.backends.servitization.ListCommands,

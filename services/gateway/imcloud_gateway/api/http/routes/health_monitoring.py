@@ -11,7 +11,7 @@ from imcloud.production.v1 import production_service_pb2 as production_pb
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.rpc import CallContext
-from imcloud_gateway.api.context import GatewayContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.access import through_grant
@@ -29,7 +29,7 @@ STATIONS_PAGE = 500
 
 
 def _episodes(
-    gateway: GatewayContext,
+    gateway: HttpContext,
     ctx: CallContext,
     *,
     equipment_id: str = "",
@@ -58,7 +58,7 @@ def _episodes(
 
 
 def _stations(
-    gateway: GatewayContext, ctx: CallContext, *, line_id: str = "", plant_id: str = ""
+    gateway: HttpContext, ctx: CallContext, *, line_id: str = "", plant_id: str = ""
 ) -> list[str]:
     """Every station of the line or plant (the production service owns them)."""
     ids: list[str] = []
@@ -103,7 +103,7 @@ def machine_episodes(
 
 
 def _episodes_at_stations(
-    gateway: GatewayContext,
+    gateway: HttpContext,
     ctx: CallContext,
     *,
     line_id: str = "",

@@ -86,7 +86,7 @@ def sign_up(
 def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantResponse:
     tenant = identity.get_tenant(gateway.unit_of_work(), tenant_id=principal.tenant_id)
     body = tenant_body(tenant)
-    if gateway.provisioning.enabled:
+    if gateway.provisioning_records is not None:
         record = gateway.provisioning_records.get(tenant.id)
         body.provisioning = (
             ProvisioningResponse(

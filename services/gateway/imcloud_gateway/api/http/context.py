@@ -1,0 +1,44 @@
+"""What the REST API's routes and middleware work with; module.py builds it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from imcloud_core.bus import EventBus
+from imcloud_core.db import Database
+from imcloud_core.rpc import CallContext, ResponseT
+from imcloud_gateway.api.device_link import OpenStreams
+from imcloud_gateway.api.intake import TelemetryIntake
+from imcloud_gateway.clients.backends import Backends
+from imcloud_gateway.domain.ports import EquipmentDirectory, UnitOfWork
+from imcloud_gateway.domain.provisioning import ProvisioningRecords
+from imcloud_gateway.domain.ratelimit import RateLimiter
+from imcloud_gateway.settings import GatewaySettings
+
+
+@dataclass(frozen=True)
+class HttpContext:
+    settings: GatewaySettings
+    unit_of_work: Callable[[], UnitOfWork]
+    backends: Backends
+    equipment_directory: EquipmentDirectory
+    intake: TelemetryIntake
+    # Revoking or rotating a device credential closes the streams opened with it.
+    streams: OpenStreams
+    tenant_limits: RateLimiter
+    credential_limits: RateLimiter
+    # Requests without a credential (sign-up), per client address.
+    anonymous_limits: RateLimiter
+    # None when this deployment provisions no dedicated resources.
+    provisioning_records: ProvisioningRecords | None
+    # Readiness: what the gateway itself needs to answer.
+    db: Database
+    bus: EventBus
+
+    def call(
+        self, method: Callable[..., ResponseT], request: Message, ctx: CallContext
+    ) -> ResponseT:
+        return self.backends.call(method, request, ctx)
