@@ -115,3 +115,40 @@ def test_only_a_commands_grant_lets_an_equipment_maker_send(
     assert [
         c["id"] for c in acme.tenant.get(f"/v1/equipment/{machine}/commands").json()["items"]
     ] == [sent.json()["id"]]
+
+
+def nested(depth: int, *, objects: bool) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"x": value} if objects else [value]
+    return value
+
+
+def test_parameters_nested_too_deep_are_refused_and_block_no_other_tenant(
+    distributed_platform: RunningPlatform,
+) -> None:
+    link = distributed_platform.device_link
+    mallory = onboard(distributed_platform.base_url, "Mallory", machines=1)
+    acme = onboard(distributed_platform.base_url, "Acme", machines=1)
+    for poison in (nested(49, objects=False), nested(33, objects=True)):
+        sent = mallory.tenant.post(
+            f"/v1/equipment/{mallory.ids['equipment_id']}/commands",
+            {"name": "set_speed", "parameters": {"rpm": poison}},
+        )
+        assert sent.status_code == 422, sent.text
+        assert sent.json()["error"]["details"][0]["field"] == "parameters"
+    stored = mallory.tenant.get(f"/v1/equipment/{mallory.ids['equipment_id']}/commands")
+    assert stored.json()["items"] == []
+
+    # Deep enough to be real, shallow enough to be accepted.
+    seen: list[Command] = []
+    client = machine_answering(link, acme, seen)
+    try:
+        sent = acme.tenant.post(
+            f"/v1/equipment/{acme.ids['equipment_id']}/commands",
+            {"name": "set_speed", "parameters": {"rpm": 500, "profile": nested(6, objects=True)}},
+        )
+        assert sent.status_code == 202, sent.text
+        wait_for(lambda: state_of(acme.tenant, sent.json()["id"], "succeeded"), timeout_s=30)
+    finally:
+        client.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from imcloud_core.errors import FieldViolation, InvalidArgument, NotFound
 from imcloud_core.ids import new_id, utcnow
+from imcloud_core.nesting import MAX_NESTING, nesting_depth
 from imcloud_core.paging import page_size
 from imcloud_servitization.domain.events import CommandRequested, CommandStateChanged
 from imcloud_servitization.domain.model import CommandState, RemoteCommand
@@ -136,7 +137,13 @@ def _check(*, equipment_id: str, name: str, parameters: dict[str, Any], timeout_
         violations.append(
             FieldViolation("name", "must start with a letter; letters, digits, '_', '.', '-'")
         )
-    if len(json.dumps(parameters)) > MAX_PARAMETERS_BYTES:
+    if nesting_depth(parameters) > MAX_NESTING:
+        violations.append(
+            FieldViolation(
+                "parameters", f"at most {MAX_NESTING} levels of nested objects and lists"
+            )
+        )
+    elif len(json.dumps(parameters)) > MAX_PARAMETERS_BYTES:
         violations.append(
             FieldViolation("parameters", f"at most {MAX_PARAMETERS_BYTES} bytes as JSON")
         )

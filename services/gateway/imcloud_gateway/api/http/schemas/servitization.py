@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from imcloud_core.nesting import MAX_NESTING, nesting_depth
 from imcloud_gateway.api.http.schemas.common import Body
 
 
@@ -35,6 +36,15 @@ class SendCommandRequest(Body):
     name: str = Field(min_length=1, max_length=64, examples=["set_spindle_speed"])
     parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"rpm": 8000}])
     timeout_s: int = Field(300, ge=1, le=86_400, description="Expires unanswered after this")
+
+    @field_validator("parameters")
+    @classmethod
+    def _not_nested_too_deep(cls, parameters: dict[str, Any]) -> dict[str, Any]:
+        # Checked here, before the call to servitization: deeper documents do not
+        # survive protobuf's parser on the way.
+        if nesting_depth(parameters) > MAX_NESTING:
+            raise ValueError(f"at most {MAX_NESTING} levels of nested objects and lists")
+        return parameters
 
 
 class CommandResponse(BaseModel):
