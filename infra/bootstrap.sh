@@ -1,12 +1,44 @@
 #!/usr/bin/env bash
 # Installs uv (if missing) and the workspace's locked dependencies into .venv.
+#
+# Works from Debian's own python3 (PEP 668: no pip installs into it): uv goes
+# into a virtual environment of its own under the cache, linked from
+# ~/.local/bin/uv, so nothing is installed into the system's Python.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+SCRIPT_NAME=bootstrap
+# shellcheck source=infra/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
 
-if ! command -v uv >/dev/null 2>&1; then
-  # uv comes from PyPI like everything else; the user site keeps root's Python clean.
-  python3 -m pip install --quiet --user uv
-  export PATH="$HOME/.local/bin:$PATH"
+# Always shown: a first install takes a minute or two and should say so.
+step() { echo "[bootstrap] $*" >&2; }
+
+find_uv() {
+  command -v uv 2>/dev/null || { [[ -x "$HOME/.local/bin/uv" ]] && echo "$HOME/.local/bin/uv"; }
+}
+
+install_uv() {
+  need python3 "Debian: apt-get install python3"
+  local tools="$CACHE_DIR/uv-tool"
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    step "installing python3-venv (Debian's package, needed to install uv)"
+    apt_install python3-venv
+  fi
+  step "installing uv into $tools (from the Python package index)"
+  rm -rf "$tools"
+  python3 -m venv "$tools"
+  "$tools/bin/python" -m pip install --disable-pip-version-check --progress-bar on uv >&2
+  mkdir -p "$HOME/.local/bin"
+  ln -sf "$tools/bin/uv" "$HOME/.local/bin/uv"
+  step "uv is at ~/.local/bin/uv"
+}
+
+uv=$(find_uv) || { install_uv; uv="$HOME/.local/bin/uv"; }
+
+if [[ -d .venv ]]; then
+  "$uv" sync --frozen --quiet
+else
+  step "installing the locked dependencies into .venv (first run only)"
+  "$uv" sync --frozen
+  step "done: the imcloud command is .venv/bin/imcloud"
 fi
-uv sync --frozen --quiet
