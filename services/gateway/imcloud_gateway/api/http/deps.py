@@ -2,23 +2,25 @@
 
 ``ViewerCall``, ``OperatorCall`` and ``AdminCall`` authenticate the caller, apply
 the rate limits, check the role, and give the route the context its gRPC calls
-carry to the identity.
+carry to the identity. ``GrantedDep`` does the same for an equipment maker on a
+machine a customer granted it; ``PageSize`` and ``PageToken`` page every list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from imcloud_core.errors import Unauthenticated
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import request_id
-from imcloud_gateway.domain import devices, identity
-from imcloud_gateway.domain.model import DevicePrincipal, Principal, Role
+from imcloud_gateway.domain import devices, grants, identity
+from imcloud_gateway.domain.model import AccessGrant, DevicePrincipal, Principal, Role, Scope
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -96,3 +98,49 @@ def _device(
 
 
 DeviceDep = Annotated[DevicePrincipal, Depends(_device)]
+
+
+@dataclass(frozen=True)
+class GrantedAccess:
+    """An equipment maker acting in the tenant of a customer that granted it a machine.
+
+    The route asks for the grant, so FastAPI has validated the request by then:
+    a malformed request is refused before any grant is looked up.
+    """
+
+    request: Request
+    principal: Principal
+    gateway: HttpContext
+
+    def grant(self, equipment_id: str, scope: Scope) -> AccessGrant:
+        """The active grant that covers ``scope`` on the machine (else 404)."""
+        return grants.grant_covering(
+            self.gateway.unit_of_work(),
+            principal=self.principal,
+            equipment_id=equipment_id,
+            scope=scope,
+        )
+
+    def via(self, grant: AccessGrant) -> CallContext:
+        """Acts in the owner's tenant, and marks the request for the audit log."""
+        self.request.state.grant = grant
+        return CallContext(
+            tenant_id=grant.tenant_id,
+            actor=f"{self.principal.actor}@{self.principal.tenant_id}",
+            request_id=request_id(self.request),
+        )
+
+    def context(self, equipment_id: str, scope: Scope) -> CallContext:
+        return self.via(self.grant(equipment_id, scope))
+
+
+def _granted(request: Request, principal: PrincipalDep, gateway: GatewayDep) -> GrantedAccess:
+    return GrantedAccess(request, principal, gateway)
+
+
+GrantedDep = Annotated[GrantedAccess, Depends(_granted)]
+
+PageSize = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
+PageToken = Annotated[
+    str, Query(max_length=1000, description="next_page_token of the previous page")
+]

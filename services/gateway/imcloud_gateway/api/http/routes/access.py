@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.ids import utcnow
-from imcloud_core.rpc import CallContext
-from imcloud_gateway.api.http.context import HttpContext
-from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
-from imcloud_gateway.api.http.errors import error_responses, request_id
+from imcloud_gateway.api.http.deps import GatewayDep, GrantedDep, PageSize, PageToken, PrincipalDep
+from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.routes.products import equipment_body
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.access import (
     AccessGrantResponse,
     CreateAccessGrantRequest,
@@ -19,7 +16,7 @@ from imcloud_gateway.api.http.schemas.access import (
 )
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.domain import grants
-from imcloud_gateway.domain.model import AccessGrant, Principal, Scope
+from imcloud_gateway.domain.model import AccessGrant, Scope
 
 router = APIRouter(tags=["access"])
 
@@ -36,31 +33,6 @@ def grant_body(grant: AccessGrant) -> AccessGrantResponse:
         revoke_time=grant.revoke_time,
         active=grant.active_at(utcnow()),
     )
-
-
-def via_grant(request: Request, principal: Principal, grant: AccessGrant) -> CallContext:
-    """Acts in the owner's tenant for an equipment maker, and marks it for the audit log."""
-    request.state.grant = grant
-    return CallContext(
-        tenant_id=grant.tenant_id,
-        actor=f"{principal.actor}@{principal.tenant_id}",
-        request_id=request_id(request),
-    )
-
-
-def through_grant(
-    request: Request,
-    principal: Principal,
-    gateway: HttpContext,
-    *,
-    equipment_id: str,
-    scope: Scope,
-) -> CallContext:
-    """Acts for an equipment maker whose active grant covers ``scope`` on the machine (else 404)."""
-    grant = grants.grant_covering(
-        gateway.unit_of_work(), principal=principal, equipment_id=equipment_id, scope=scope
-    )
-    return via_grant(request, principal, grant)
 
 
 @router.post(
@@ -125,8 +97,8 @@ def revoke_grant(
     responses=error_responses(401, 422, 429, 503),
 )
 def list_granted_equipment(
-    request: Request,
     principal: PrincipalDep,
+    granted: GrantedDep,
     gateway: GatewayDep,
     page_size: PageSize = 50,
     page_token: PageToken = "",
@@ -144,7 +116,7 @@ def list_granted_equipment(
         response = gateway.call(
             gateway.backends.products.GetEquipment,
             pb.GetEquipmentRequest(equipment_id=grant.equipment_id),
-            via_grant(request, principal, grant),
+            granted.via(grant),
         )
         items.append(
             GrantedEquipmentResponse(
@@ -160,18 +132,13 @@ def list_granted_equipment(
     responses=error_responses(401, 404, 429, 503),
 )
 def get_granted_equipment(
-    equipment_id: str, request: Request, principal: PrincipalDep, gateway: GatewayDep
+    equipment_id: str, granted: GrantedDep, gateway: GatewayDep
 ) -> GrantedEquipmentResponse:
-    grant = grants.grant_covering(
-        gateway.unit_of_work(),
-        principal=principal,
-        equipment_id=equipment_id,
-        scope=Scope.TWIN_READ,
-    )
+    grant = granted.grant(equipment_id, Scope.TWIN_READ)
     response = gateway.call(
         gateway.backends.products.GetEquipment,
         pb.GetEquipmentRequest(equipment_id=equipment_id),
-        via_grant(request, principal, grant),
+        granted.via(grant),
     )
     return GrantedEquipmentResponse(
         grant=grant_body(grant), equipment=equipment_body(response.equipment)

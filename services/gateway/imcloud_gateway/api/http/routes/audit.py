@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
+from imcloud_gateway.api.http.deps import GatewayDep, PageSize, PageToken, PrincipalDep
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.access import AuditEventResponse
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.domain import audit

@@ -3,7 +3,7 @@ makers holding a commands:send grant."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 
@@ -13,10 +13,15 @@ from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import NotFound
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.context import HttpContext
-from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
+from imcloud_gateway.api.http.deps import (
+    GatewayDep,
+    GrantedDep,
+    OperatorCall,
+    PageSize,
+    PageToken,
+    ViewerCall,
+)
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.access import through_grant
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.servitization import CommandResponse, SendCommandRequest
 from imcloud_gateway.domain.model import Scope
@@ -141,13 +146,10 @@ def get_command(command_id: str, ctx: ViewerCall, gateway: GatewayDep) -> Comman
 def send_granted_command(
     equipment_id: str,
     body: SendCommandRequest,
-    request: Request,
-    principal: PrincipalDep,
+    granted: GrantedDep,
     gateway: GatewayDep,
 ) -> CommandResponse:
-    ctx = through_grant(
-        request, principal, gateway, equipment_id=equipment_id, scope=Scope.COMMANDS_SEND
-    )
+    ctx = granted.context(equipment_id, Scope.COMMANDS_SEND)
     return _send(gateway, ctx, equipment_id, body)
 
 
@@ -158,13 +160,10 @@ def send_granted_command(
 )
 def list_granted_commands(
     equipment_id: str,
-    request: Request,
-    principal: PrincipalDep,
+    granted: GrantedDep,
     gateway: GatewayDep,
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[CommandResponse]:
-    ctx = through_grant(
-        request, principal, gateway, equipment_id=equipment_id, scope=Scope.COMMANDS_SEND
-    )
+    ctx = granted.context(equipment_id, Scope.COMMANDS_SEND)
     return _list(gateway, ctx, equipment_id, page_size, page_token)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep
+from imcloud_gateway.api.http.deps import GatewayDep, PageSize, PageToken, PrincipalDep
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.access import (
     DeviceCredentialResponse,
     IssuedDeviceCredentialResponse,

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from imcloud.production.v1 import production_service_pb2 as production_pb
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.context import HttpContext
-from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PrincipalDep, ViewerCall
+from imcloud_gateway.api.http.deps import (
+    GatewayDep,
+    GrantedDep,
+    OperatorCall,
+    PageSize,
+    PageToken,
+    ViewerCall,
+)
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.access import through_grant
 from imcloud_gateway.api.http.routes.telemetry import EPISODE_KINDS, episode_body
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.telemetry import EpisodeResponse
 from imcloud_gateway.domain.model import Scope
@@ -215,17 +220,14 @@ def reset_model(equipment_id: str, ctx: OperatorCall, gateway: GatewayDep) -> Re
 )
 def granted_machine_episodes(
     equipment_id: str,
-    request: Request,
-    principal: PrincipalDep,
+    granted: GrantedDep,
     gateway: GatewayDep,
     kind: Kind = "",
     open_only: OpenOnly = False,
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[EpisodeResponse]:
-    ctx = through_grant(
-        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TWIN_READ
-    )
+    ctx = granted.context(equipment_id, Scope.TWIN_READ)
     return _episodes(
         gateway,
         ctx,

@@ -12,9 +12,8 @@ from fastapi import APIRouter, Query, Response, status
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
-from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, ViewerCall
+from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, PageSize, PageToken, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.production import (
     CreateLineRequest,

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query, status
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
-from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, ViewerCall
+from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, PageSize, PageToken, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.tenants import PageSize, PageToken
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.servitization import OpenTicketRequest, TicketResponse
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
@@ -13,10 +13,8 @@ from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.rpc import CallContext
-from imcloud_gateway.api.http.deps import DeviceDep, GatewayDep, PrincipalDep, ViewerCall
+from imcloud_gateway.api.http.deps import DeviceDep, GatewayDep, GrantedDep, PageToken, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.access import through_grant
-from imcloud_gateway.api.http.routes.tenants import PageToken
 from imcloud_gateway.api.http.schemas.telemetry import (
     AggregatesResponse,
     BatchAckResponse,
@@ -278,12 +276,8 @@ def aggregate_points(
     summary="(Equipment makers) a granted machine's reported state",
     responses=error_responses(401, 404, 429, 503),
 )
-def get_granted_twin(
-    equipment_id: str, request: Request, principal: PrincipalDep, gateway: GatewayDep
-) -> TwinResponse:
-    ctx = through_grant(
-        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TWIN_READ
-    )
+def get_granted_twin(equipment_id: str, granted: GrantedDep, gateway: GatewayDep) -> TwinResponse:
+    ctx = granted.context(equipment_id, Scope.TWIN_READ)
     return _twin(gateway, ctx, equipment_id)
 
 
@@ -294,8 +288,7 @@ def get_granted_twin(
 )
 def list_granted_points(
     equipment_id: str,
-    request: Request,
-    principal: PrincipalDep,
+    granted: GrantedDep,
     gateway: GatewayDep,
     start: Start,
     end: End,
@@ -303,9 +296,7 @@ def list_granted_points(
     page_size: PointsPageSize = 1000,
     page_token: PageToken = "",
 ) -> PointsResponse:
-    ctx = through_grant(
-        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TELEMETRY_READ
-    )
+    ctx = granted.context(equipment_id, Scope.TELEMETRY_READ)
     return _points(
         gateway,
         ctx,
@@ -325,17 +316,14 @@ def list_granted_points(
 )
 def aggregate_granted_points(
     equipment_id: str,
-    request: Request,
-    principal: PrincipalDep,
+    granted: GrantedDep,
     gateway: GatewayDep,
     start: Start,
     end: End,
     bucket_s: BucketSeconds = 60,
     signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
 ) -> AggregatesResponse:
-    ctx = through_grant(
-        request, principal, gateway, equipment_id=equipment_id, scope=Scope.TELEMETRY_READ
-    )
+    ctx = granted.context(equipment_id, Scope.TELEMETRY_READ)
     return _aggregates(
         gateway,
         ctx,

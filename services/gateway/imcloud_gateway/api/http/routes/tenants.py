@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from imcloud_core.errors import PermissionDenied
-from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep, limit_anonymous
+from imcloud_gateway.api.http.deps import (
+    GatewayDep,
+    PageSize,
+    PageToken,
+    PrincipalDep,
+    limit_anonymous,
+)
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.tenants import (
@@ -25,10 +31,6 @@ from imcloud_gateway.domain.model import ApiKey, Tenant
 from imcloud_gateway.domain.provisioning import ProvisioningState
 
 router = APIRouter(tags=["tenants"])
-PageSize = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
-PageToken = Annotated[
-    str, Query(max_length=1000, description="next_page_token of the previous page")
-]
 
 
 def tenant_body(tenant: Tenant) -> TenantResponse:
