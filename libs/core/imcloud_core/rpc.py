@@ -27,6 +27,7 @@ from imcloud_core.errors import (
     ErrorCode,
     FieldViolation,
     ImcloudError,
+    InvalidArgument,
     ResourceExhausted,
     Unauthenticated,
 )
@@ -145,6 +146,10 @@ class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         method = handler_call_details.method.rsplit("/", 1)[-1]
         if handler_call_details.method.startswith("/grpc.health"):
             return handler
+        if handler.request_deserializer is not None:
+            handler = handler._replace(
+                request_deserializer=_tolerant(handler.request_deserializer, method)
+            )
         if handler.unary_unary:
             return handler._replace(unary_unary=self._wrap(handler.unary_unary, method, False))
         if handler.unary_stream:
@@ -183,7 +188,7 @@ class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             started = time.perf_counter()
             with bound_context(**context_values(context)):
                 try:
-                    response = behaviour(request, context)
+                    response = behaviour(_well_formed(request), context)
                 except Exception as error:
                     finish(context, started, _code_name(error))
                     fail(context, error)
@@ -194,7 +199,7 @@ class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             started = time.perf_counter()
             with bound_context(**context_values(context)):
                 try:
-                    yield from behaviour(request, context)
+                    yield from behaviour(_well_formed(request), context)
                 except grpc.RpcError:
                     if context.is_active():
                         raise
@@ -208,6 +213,45 @@ class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 finish(context, started, "OK")
 
         return streaming if streams else unary
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    """What arrived in place of a message that does not parse."""
+
+    method: str
+    reason: str
+
+
+def _tolerant(deserialize: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
+    """A deserializer that hands bytes it cannot parse on as ``_Malformed``, so the
+    call ends INVALID_ARGUMENT through the usual error path (gRPC would answer
+    INTERNAL and leave the servicer's stream half-read)."""
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as error:
+            return _Malformed(method, str(error) or type(error).__name__)
+
+    return parse
+
+
+def _well_formed(request: Any) -> Any:
+    """The request, or a stream of requests, that raises InvalidArgument at the
+    first message that did not parse."""
+    if isinstance(request, _Malformed):
+        raise InvalidArgument(f"malformed {request.method} request: {request.reason}")
+    if isinstance(request, Iterator):
+        return _checked_stream(request)
+    return request
+
+
+def _checked_stream(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        if isinstance(request, _Malformed):
+            raise InvalidArgument(f"malformed {request.method} message: {request.reason}")
+        yield request
 
 
 def _code_name(error: Exception) -> str:

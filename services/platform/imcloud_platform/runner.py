@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
+import time
 from types import FrameType
 
 from imcloud_core.logging import get_logger
@@ -13,6 +16,8 @@ from imcloud_platform.modules import modules, start_order
 from imcloud_platform.settings import Settings
 
 log = get_logger(__name__)
+# How long threads may take to end after every module stopped.
+LINGER_GRACE_S = 10.0
 
 
 def run(target: str, settings: Settings) -> None:
@@ -49,3 +54,23 @@ def run(target: str, settings: Settings) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("imcloud stopped", target=target)
+        _leave_no_thread_behind(LINGER_GRACE_S)
+
+
+def _leave_no_thread_behind(grace_s: float) -> None:
+    """Ends the process even when a thread of a library (a gRPC stream a peer keeps
+    half open, say) outlives the stop: everything was committed before this point,
+    and an operator's SIGTERM must end the process."""
+    deadline = time.monotonic() + grace_s
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    lingering = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if lingering:
+        log.warning("threads still running after the stop; exiting anyway", threads=lingering)
+        logging.shutdown()
+        os._exit(0)
