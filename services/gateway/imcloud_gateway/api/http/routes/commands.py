@@ -53,11 +53,17 @@ def command_body(command: commands_pb2.RemoteCommand) -> CommandResponse:
     )
 
 
+def _require_equipment(gateway: HttpContext, ctx: CallContext, equipment_id: str) -> None:
+    # Servitization keeps no copy of the equipment; the gateway composes the API
+    # and checks that the machine is the caller's.
+    if not gateway.equipment_directory.exists(tenant_id=ctx.tenant_id, equipment_id=equipment_id):
+        raise NotFound(f"equipment {equipment_id!r} not found")
+
+
 def _send(
     gateway: HttpContext, ctx: CallContext, equipment_id: str, body: SendCommandRequest
 ) -> CommandResponse:
-    if not gateway.equipment_directory.exists(tenant_id=ctx.tenant_id, equipment_id=equipment_id):
-        raise NotFound(f"equipment {equipment_id!r} not found")
+    _require_equipment(gateway, ctx, equipment_id)
     parameters = Struct()
     parameters.update(body.parameters)
     response = gateway.call(
@@ -118,8 +124,7 @@ def list_commands(
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[CommandResponse]:
-    if not gateway.equipment_directory.exists(tenant_id=ctx.tenant_id, equipment_id=equipment_id):
-        raise NotFound(f"equipment {equipment_id!r} not found")
+    _require_equipment(gateway, ctx, equipment_id)
     return _list(gateway, ctx, equipment_id, page_size, page_token)
 
 
@@ -144,10 +149,7 @@ def get_command(command_id: str, ctx: ViewerCall, gateway: GatewayDep) -> Comman
     responses=error_responses(401, 404, 422, 429, 503),
 )
 def send_granted_command(
-    equipment_id: str,
-    body: SendCommandRequest,
-    granted: GrantedDep,
-    gateway: GatewayDep,
+    equipment_id: str, body: SendCommandRequest, granted: GrantedDep, gateway: GatewayDep
 ) -> CommandResponse:
     ctx = granted.context(equipment_id, Scope.COMMANDS_SEND)
     return _send(gateway, ctx, equipment_id, body)

@@ -3,9 +3,10 @@ a machine's learned model after maintenance."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from imcloud.production.v1 import production_service_pb2 as production_pb
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
@@ -33,26 +34,43 @@ OpenOnly = Annotated[bool, Query(description="Only episodes still open")]
 STATIONS_PAGE = 500
 
 
+@dataclass(frozen=True)
+class EpisodesQuery:
+    kind: str
+    open_only: bool
+    page_size: int
+    page_token: str
+
+
+def _episodes_query(
+    kind: Kind = "",
+    open_only: OpenOnly = False,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> EpisodesQuery:
+    return EpisodesQuery(kind, open_only, page_size, page_token)
+
+
+EpisodesQueryDep = Annotated[EpisodesQuery, Depends(_episodes_query)]
+
+
 def _episodes(
     gateway: HttpContext,
     ctx: CallContext,
+    query: EpisodesQuery,
     *,
     equipment_id: str = "",
     station_ids: list[str] | None = None,
-    kind: str,
-    open_only: bool,
-    page_size: int,
-    page_token: str,
 ) -> Page[EpisodeResponse]:
     response = gateway.call(
         gateway.backends.products.ListAnomalyEpisodes,
         pb.ListAnomalyEpisodesRequest(
             equipment_id=equipment_id,
             station_ids=station_ids or [],
-            kind=EPISODE_KINDS.get(kind, events_pb2.EPISODE_KIND_UNSPECIFIED),
-            open_only=open_only,
-            page_size=page_size,
-            page_token=page_token,
+            kind=EPISODE_KINDS.get(query.kind, events_pb2.EPISODE_KIND_UNSPECIFIED),
+            open_only=query.open_only,
+            page_size=query.page_size,
+            page_token=query.page_token,
         ),
         ctx,
     )
@@ -82,41 +100,13 @@ def _stations(
             return ids
 
 
-@router.get(
-    "/v1/equipment/{equipment_id}/anomaly-episodes",
-    summary="A machine's anomaly and data-quality episodes, newest first",
-    responses=error_responses(401, 403, 404, 422, 429, 503),
-)
-def machine_episodes(
-    equipment_id: str,
-    ctx: ViewerCall,
-    gateway: GatewayDep,
-    kind: Kind = "",
-    open_only: OpenOnly = False,
-    page_size: PageSize = 50,
-    page_token: PageToken = "",
-) -> Page[EpisodeResponse]:
-    return _episodes(
-        gateway,
-        ctx,
-        equipment_id=equipment_id,
-        kind=kind,
-        open_only=open_only,
-        page_size=page_size,
-        page_token=page_token,
-    )
-
-
 def _episodes_at_stations(
     gateway: HttpContext,
     ctx: CallContext,
+    query: EpisodesQuery,
     *,
     line_id: str = "",
     plant_id: str = "",
-    kind: str,
-    open_only: bool,
-    page_size: int,
-    page_token: str,
 ) -> Page[EpisodeResponse]:
     """Episodes of the machines at every station of a line or plant (which must exist)."""
     stations = _stations(gateway, ctx, line_id=line_id, plant_id=plant_id)
@@ -136,15 +126,18 @@ def _episodes_at_stations(
                 ctx,
             )
         return Page(items=[], next_page_token="")
-    return _episodes(
-        gateway,
-        ctx,
-        station_ids=stations,
-        kind=kind,
-        open_only=open_only,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    return _episodes(gateway, ctx, query, station_ids=stations)
+
+
+@router.get(
+    "/v1/equipment/{equipment_id}/anomaly-episodes",
+    summary="A machine's anomaly and data-quality episodes, newest first",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def machine_episodes(
+    equipment_id: str, ctx: ViewerCall, gateway: GatewayDep, query: EpisodesQueryDep
+) -> Page[EpisodeResponse]:
+    return _episodes(gateway, ctx, query, equipment_id=equipment_id)
 
 
 @router.get(
@@ -153,23 +146,9 @@ def _episodes_at_stations(
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def line_episodes(
-    line_id: str,
-    ctx: ViewerCall,
-    gateway: GatewayDep,
-    kind: Kind = "",
-    open_only: OpenOnly = False,
-    page_size: PageSize = 50,
-    page_token: PageToken = "",
+    line_id: str, ctx: ViewerCall, gateway: GatewayDep, query: EpisodesQueryDep
 ) -> Page[EpisodeResponse]:
-    return _episodes_at_stations(
-        gateway,
-        ctx,
-        line_id=line_id,
-        kind=kind,
-        open_only=open_only,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    return _episodes_at_stations(gateway, ctx, query, line_id=line_id)
 
 
 @router.get(
@@ -178,23 +157,9 @@ def line_episodes(
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def plant_episodes(
-    plant_id: str,
-    ctx: ViewerCall,
-    gateway: GatewayDep,
-    kind: Kind = "",
-    open_only: OpenOnly = False,
-    page_size: PageSize = 50,
-    page_token: PageToken = "",
+    plant_id: str, ctx: ViewerCall, gateway: GatewayDep, query: EpisodesQueryDep
 ) -> Page[EpisodeResponse]:
-    return _episodes_at_stations(
-        gateway,
-        ctx,
-        plant_id=plant_id,
-        kind=kind,
-        open_only=open_only,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    return _episodes_at_stations(gateway, ctx, query, plant_id=plant_id)
 
 
 @router.post(
@@ -219,21 +184,7 @@ def reset_model(equipment_id: str, ctx: OperatorCall, gateway: GatewayDep) -> Re
     responses=error_responses(401, 404, 422, 429, 503),
 )
 def granted_machine_episodes(
-    equipment_id: str,
-    granted: GrantedDep,
-    gateway: GatewayDep,
-    kind: Kind = "",
-    open_only: OpenOnly = False,
-    page_size: PageSize = 50,
-    page_token: PageToken = "",
+    equipment_id: str, granted: GrantedDep, gateway: GatewayDep, query: EpisodesQueryDep
 ) -> Page[EpisodeResponse]:
     ctx = granted.context(equipment_id, Scope.TWIN_READ)
-    return _episodes(
-        gateway,
-        ctx,
-        equipment_id=equipment_id,
-        kind=kind,
-        open_only=open_only,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    return _episodes(gateway, ctx, query, equipment_id=equipment_id)

@@ -3,9 +3,11 @@ for its owner and for equipment makers holding a grant."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
@@ -126,7 +128,47 @@ def episode_body(episode: events_pb2.AnomalyEpisode) -> EpisodeResponse:
     )
 
 
-def _range_ms(start: AwareDatetime, end: AwareDatetime) -> tuple[int, int]:
+@dataclass(frozen=True)
+class PointsQuery:
+    start: datetime
+    end: datetime
+    signals: list[str]
+    page_size: int
+    page_token: str
+
+
+def _points_query(
+    start: Start,
+    end: End,
+    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+    page_size: PointsPageSize = 1000,
+    page_token: PageToken = "",
+) -> PointsQuery:
+    return PointsQuery(start, end, signal, page_size, page_token)
+
+
+@dataclass(frozen=True)
+class AggregatesQuery:
+    start: datetime
+    end: datetime
+    bucket_s: int
+    signals: list[str]
+
+
+def _aggregates_query(
+    start: Start,
+    end: End,
+    bucket_s: BucketSeconds = 60,
+    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+) -> AggregatesQuery:
+    return AggregatesQuery(start, end, bucket_s, signal)
+
+
+PointsQueryDep = Annotated[PointsQuery, Depends(_points_query)]
+AggregatesQueryDep = Annotated[AggregatesQuery, Depends(_aggregates_query)]
+
+
+def _range_ms(start: datetime, end: datetime) -> tuple[int, int]:
     if end <= start:
         raise InvalidArgument(
             "the time range is empty",
@@ -136,26 +178,18 @@ def _range_ms(start: AwareDatetime, end: AwareDatetime) -> tuple[int, int]:
 
 
 def _points(
-    gateway: GatewayDep,
-    ctx: CallContext,
-    equipment_id: str,
-    *,
-    start: AwareDatetime,
-    end: AwareDatetime,
-    signals: list[str],
-    page_size: int,
-    page_token: str,
+    gateway: GatewayDep, ctx: CallContext, equipment_id: str, query: PointsQuery
 ) -> PointsResponse:
-    start_ms, end_ms = _range_ms(start, end)
+    start_ms, end_ms = _range_ms(query.start, query.end)
     response = gateway.call(
         gateway.backends.products.ListTelemetryPoints,
         pb.ListTelemetryPointsRequest(
             equipment_id=equipment_id,
-            signals=signals,
+            signals=query.signals,
             start_ms=start_ms,
             end_ms=end_ms,
-            page_size=page_size,
-            page_token=page_token,
+            page_size=query.page_size,
+            page_token=query.page_token,
         ),
         ctx,
     )
@@ -174,24 +208,17 @@ def _points(
 
 
 def _aggregates(
-    gateway: GatewayDep,
-    ctx: CallContext,
-    equipment_id: str,
-    *,
-    start: AwareDatetime,
-    end: AwareDatetime,
-    signals: list[str],
-    bucket_s: int,
+    gateway: GatewayDep, ctx: CallContext, equipment_id: str, query: AggregatesQuery
 ) -> AggregatesResponse:
-    start_ms, end_ms = _range_ms(start, end)
+    start_ms, end_ms = _range_ms(query.start, query.end)
     response = gateway.call(
         gateway.backends.products.AggregateTelemetry,
         pb.AggregateTelemetryRequest(
             equipment_id=equipment_id,
-            signals=signals,
+            signals=query.signals,
             start_ms=start_ms,
             end_ms=end_ms,
-            bucket_ms=bucket_s * 1000,
+            bucket_ms=query.bucket_s * 1000,
         ),
         ctx,
     )
@@ -228,25 +255,9 @@ def get_twin(equipment_id: str, ctx: ViewerCall, gateway: GatewayDep) -> TwinRes
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def list_points(
-    equipment_id: str,
-    ctx: ViewerCall,
-    gateway: GatewayDep,
-    start: Start,
-    end: End,
-    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
-    page_size: PointsPageSize = 1000,
-    page_token: PageToken = "",
+    equipment_id: str, ctx: ViewerCall, gateway: GatewayDep, query: PointsQueryDep
 ) -> PointsResponse:
-    return _points(
-        gateway,
-        ctx,
-        equipment_id,
-        start=start,
-        end=end,
-        signals=signal,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    return _points(gateway, ctx, equipment_id, query)
 
 
 @router.get(
@@ -255,17 +266,9 @@ def list_points(
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def aggregate_points(
-    equipment_id: str,
-    ctx: ViewerCall,
-    gateway: GatewayDep,
-    start: Start,
-    end: End,
-    bucket_s: BucketSeconds = 60,
-    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+    equipment_id: str, ctx: ViewerCall, gateway: GatewayDep, query: AggregatesQueryDep
 ) -> AggregatesResponse:
-    return _aggregates(
-        gateway, ctx, equipment_id, start=start, end=end, signals=signal, bucket_s=bucket_s
-    )
+    return _aggregates(gateway, ctx, equipment_id, query)
 
 
 # -- equipment-maker routes, through an access grant -----------------------------
@@ -277,8 +280,7 @@ def aggregate_points(
     responses=error_responses(401, 404, 429, 503),
 )
 def get_granted_twin(equipment_id: str, granted: GrantedDep, gateway: GatewayDep) -> TwinResponse:
-    ctx = granted.context(equipment_id, Scope.TWIN_READ)
-    return _twin(gateway, ctx, equipment_id)
+    return _twin(gateway, granted.context(equipment_id, Scope.TWIN_READ), equipment_id)
 
 
 @router.get(
@@ -287,26 +289,10 @@ def get_granted_twin(equipment_id: str, granted: GrantedDep, gateway: GatewayDep
     responses=error_responses(401, 404, 422, 429, 503),
 )
 def list_granted_points(
-    equipment_id: str,
-    granted: GrantedDep,
-    gateway: GatewayDep,
-    start: Start,
-    end: End,
-    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
-    page_size: PointsPageSize = 1000,
-    page_token: PageToken = "",
+    equipment_id: str, granted: GrantedDep, gateway: GatewayDep, query: PointsQueryDep
 ) -> PointsResponse:
     ctx = granted.context(equipment_id, Scope.TELEMETRY_READ)
-    return _points(
-        gateway,
-        ctx,
-        equipment_id,
-        start=start,
-        end=end,
-        signals=signal,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    return _points(gateway, ctx, equipment_id, query)
 
 
 @router.get(
@@ -315,21 +301,7 @@ def list_granted_points(
     responses=error_responses(401, 404, 422, 429, 503),
 )
 def aggregate_granted_points(
-    equipment_id: str,
-    granted: GrantedDep,
-    gateway: GatewayDep,
-    start: Start,
-    end: End,
-    bucket_s: BucketSeconds = 60,
-    signal: Signals = [],  # noqa: B006 - FastAPI copies query defaults
+    equipment_id: str, granted: GrantedDep, gateway: GatewayDep, query: AggregatesQueryDep
 ) -> AggregatesResponse:
     ctx = granted.context(equipment_id, Scope.TELEMETRY_READ)
-    return _aggregates(
-        gateway,
-        ctx,
-        equipment_id,
-        start=start,
-        end=end,
-        signals=signal,
-        bucket_s=bucket_s,
-    )
+    return _aggregates(gateway, ctx, equipment_id, query)
