@@ -12,7 +12,7 @@ from imcloud_products.domain.model import (
     SignalDefinition,
     SignalType,
 )
-from imcloud_products.domain.telemetry import TwinState
+from imcloud_products.domain.telemetry import Aggregates, SeriesPoints, TwinState
 
 SIGNAL_TYPES = {
     SignalType.DOUBLE: pb.SIGNAL_TYPE_DOUBLE,
@@ -88,6 +88,26 @@ def twin_message(twin: TwinState) -> pb.Twin:
     if twin.health_score is not None:
         message.health_score = twin.health_score
     return message
+
+
+def series_message(series: SeriesPoints) -> pb.StoredSeries:
+    return pb.StoredSeries(
+        signal=series.signal,
+        timestamps_ms=series.timestamps_ms,
+        values=series.values,
+        flags=series.flags,
+    )
+
+
+def aggregates_message(aggregates: Aggregates) -> pb.SignalAggregates:
+    return pb.SignalAggregates(
+        signal=aggregates.signal,
+        bucket_start_ms=aggregates.bucket_start_ms,
+        min=aggregates.minimum,
+        max=aggregates.maximum,
+        mean=aggregates.mean,
+        count=aggregates.count,
+    )
 
 
 EPISODE_KINDS = {

@@ -10,12 +10,13 @@ from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud.products.v1 import products_service_pb2_grpc as pb_grpc
 from imcloud_core.ids import now_ms
 from imcloud_core.rpc import call_context, registrar
-from imcloud_core.updates import checked_update_paths
 from imcloud_products.convert import (
     EPISODE_KINDS_BY_MESSAGE,
+    aggregates_message,
     episode_message,
     equipment_message,
     equipment_model_message,
+    series_message,
     signal_definition,
     twin_message,
 )
@@ -26,6 +27,10 @@ from imcloud_products.domain.ports import (
     TelemetryUnitOfWork,
     UnitOfWork,
 )
+
+
+def _tenant(context: grpc.ServicerContext) -> str:
+    return call_context(context).tenant_id
 
 
 class ProductsServicer(pb_grpc.ProductsServiceServicer):
@@ -51,7 +56,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.CreateEquipmentModelResponse:
         model = services.create_equipment_model(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             name=request.name,
             manufacturer=request.manufacturer,
             signals=tuple(signal_definition(s) for s in request.signals),
@@ -63,7 +68,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.GetEquipmentModelResponse:
         model = services.get_equipment_model(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             model_id=request.equipment_model_id,
         )
         return pb.GetEquipmentModelResponse(equipment_model=equipment_model_message(model))
@@ -73,7 +78,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.ListEquipmentModelsResponse:
         models, token = services.list_equipment_models(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             requested_page_size=request.page_size,
             page_token=request.page_token,
         )
@@ -85,20 +90,15 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def UpdateEquipmentModel(  # noqa: N802
         self, request: pb.UpdateEquipmentModelRequest, context: grpc.ServicerContext
     ) -> pb.UpdateEquipmentModelResponse:
-        paths = checked_update_paths(
-            request.update_mask.paths, allowed=services.EQUIPMENT_MODEL_UPDATABLE
-        )
         given = request.equipment_model
-        values = {
-            "name": given.name,
-            "manufacturer": given.manufacturer,
-            "signals": tuple(signal_definition(s) for s in given.signals),
-        }
         model = services.update_equipment_model(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             model_id=given.id,
-            changes={path: values[path] for path in paths},
+            update_mask=request.update_mask.paths,
+            name=given.name,
+            manufacturer=given.manufacturer,
+            signals=tuple(signal_definition(s) for s in given.signals),
         )
         return pb.UpdateEquipmentModelResponse(equipment_model=equipment_model_message(model))
 
@@ -107,7 +107,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.DeleteEquipmentModelResponse:
         services.delete_equipment_model(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             model_id=request.equipment_model_id,
         )
         return pb.DeleteEquipmentModelResponse()
@@ -119,7 +119,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.CreateEquipmentResponse:
         equipment = services.create_equipment(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             model_id=request.equipment_model_id,
             serial_number=request.serial_number,
             name=request.name,
@@ -132,7 +132,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.GetEquipmentResponse:
         equipment = services.get_equipment(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
         )
         return pb.GetEquipmentResponse(equipment=equipment_message(equipment))
@@ -142,7 +142,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.ListEquipmentResponse:
         machines, token = services.list_equipment(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             model_id=request.equipment_model_id,
             station_id=request.station_id,
             requested_page_size=request.page_size,
@@ -155,15 +155,15 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def UpdateEquipment(  # noqa: N802
         self, request: pb.UpdateEquipmentRequest, context: grpc.ServicerContext
     ) -> pb.UpdateEquipmentResponse:
-        paths = checked_update_paths(
-            request.update_mask.paths, allowed=services.EQUIPMENT_UPDATABLE
-        )
         given = request.equipment
         equipment = services.update_equipment(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=given.id,
-            changes={path: getattr(given, path) for path in paths},
+            update_mask=request.update_mask.paths,
+            name=given.name,
+            serial_number=given.serial_number,
+            station_id=given.station_id,
         )
         return pb.UpdateEquipmentResponse(equipment=equipment_message(equipment))
 
@@ -172,7 +172,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     ) -> pb.DeleteEquipmentResponse:
         services.delete_equipment(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
         )
         return pb.DeleteEquipmentResponse()
@@ -186,7 +186,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
             self._uow(),
             self._telemetry,
             self._health,
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
             now_ms=now_ms(),
             offline_after_ms=self._offline_after_ms,
@@ -199,7 +199,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         series, token = services.list_points(
             self._uow(),
             self._telemetry,
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
             signals=list(request.signals),
             start_ms=request.start_ms,
@@ -208,13 +208,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
             page_token=request.page_token,
         )
         return pb.ListTelemetryPointsResponse(
-            series=[
-                pb.StoredSeries(
-                    signal=s.signal, timestamps_ms=s.timestamps_ms, values=s.values, flags=s.flags
-                )
-                for s in series
-            ],
-            next_page_token=token,
+            series=[series_message(s) for s in series], next_page_token=token
         )
 
     def AggregateTelemetry(  # noqa: N802
@@ -223,26 +217,14 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         aggregates = services.aggregate_points(
             self._uow(),
             self._telemetry,
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
             signals=list(request.signals),
             start_ms=request.start_ms,
             end_ms=request.end_ms,
             bucket_ms=request.bucket_ms,
         )
-        return pb.AggregateTelemetryResponse(
-            signals=[
-                pb.SignalAggregates(
-                    signal=a.signal,
-                    bucket_start_ms=a.bucket_start_ms,
-                    min=a.minimum,
-                    max=a.maximum,
-                    mean=a.mean,
-                    count=a.count,
-                )
-                for a in aggregates
-            ]
-        )
+        return pb.AggregateTelemetryResponse(signals=[aggregates_message(a) for a in aggregates])
 
     # -- equipment health --
 
@@ -252,7 +234,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         episodes, token = services.list_episodes(
             self._uow(),
             self._health,
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
             station_ids=list(request.station_ids),
             kind=EPISODE_KINDS_BY_MESSAGE.get(request.kind, ""),
@@ -270,7 +252,7 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         services.reset_anomaly_model(
             self._uow(),
             self._telemetry_uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=_tenant(context),
             equipment_id=request.equipment_id,
         )
         return pb.ResetAnomalyModelResponse()

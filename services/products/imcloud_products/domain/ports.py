@@ -105,6 +105,8 @@ class TelemetryReader(Protocol):
 class HealthReader(Protocol):
     def latest_score(self, *, tenant_id: str, equipment_id: str) -> float | None: ...
 
+    def open_episodes(self, *, tenant_id: str, equipment_id: str) -> list[AnomalyEpisode]: ...
+
     def episodes(
         self,
         *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from imcloud_core.errors import (
 )
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import decode_page_token, encode_page_token, page_size
+from imcloud_core.updates import checked_update_paths
 from imcloud_products.domain import monitoring
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.events import (
@@ -68,16 +70,17 @@ def create_equipment_model(
     manufacturer: str,
     signals: tuple[SignalDefinition, ...],
 ) -> EquipmentModel:
-    check_equipment_model_fields(name=name, manufacturer=manufacturer, signals=signals)
     now = utcnow()
-    model = EquipmentModel(
-        id=new_id(),
-        tenant_id=tenant_id,
-        name=name.strip(),
-        manufacturer=manufacturer,
-        signals=signals,
-        create_time=now,
-        update_time=now,
+    model = _checked_model(
+        EquipmentModel(
+            id=new_id(),
+            tenant_id=tenant_id,
+            name=name,
+            manufacturer=manufacturer,
+            signals=signals,
+            create_time=now,
+            update_time=now,
+        )
     )
     with uow:
         _require_unique_model_name(uow, model)
@@ -100,15 +103,24 @@ def list_equipment_models(
 
 
 def update_equipment_model(
-    uow: UnitOfWork, *, tenant_id: str, model_id: str, changes: dict[str, Any]
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    model_id: str,
+    update_mask: Iterable[str],
+    name: str,
+    manufacturer: str,
+    signals: tuple[SignalDefinition, ...],
 ) -> EquipmentModel:
+    """Changes the fields named in ``update_mask`` to the values given for them."""
+    changes = _changes(
+        update_mask,
+        EQUIPMENT_MODEL_UPDATABLE,
+        {"name": name, "manufacturer": manufacturer, "signals": signals},
+    )
     with uow:
         current = _existing_model(uow, tenant_id, model_id)
-        updated = replace(current, **changes, update_time=utcnow())
-        check_equipment_model_fields(
-            name=updated.name, manufacturer=updated.manufacturer, signals=updated.signals
-        )
-        updated = replace(updated, name=updated.name.strip())
+        updated = _checked_model(replace(current, **changes, update_time=utcnow()))
         _require_unique_model_name(uow, updated)
         uow.equipment_models.save(updated)
         uow.record(EquipmentModelUpdated(updated))
@@ -124,6 +136,13 @@ def delete_equipment_model(uow: UnitOfWork, *, tenant_id: str, model_id: str) ->
             )
         uow.equipment_models.remove(model)
         uow.record(EquipmentModelDeleted(model))
+
+
+def _checked_model(model: EquipmentModel) -> EquipmentModel:
+    check_equipment_model_fields(
+        name=model.name, manufacturer=model.manufacturer, signals=model.signals
+    )
+    return replace(model, name=model.name.strip())
 
 
 def _existing_model(uow: UnitOfWork, tenant_id: str, model_id: str) -> EquipmentModel:
@@ -155,18 +174,21 @@ def create_equipment(
     name: str,
     station_id: str,
 ) -> Equipment:
-    check_equipment_fields(serial_number=serial_number, name=name)
     now = utcnow()
-    equipment = Equipment(
-        id=new_id(),
-        tenant_id=tenant_id,
-        equipment_model_id=model_id,
-        serial_number=serial_number.strip(),
-        name=name.strip() or serial_number.strip(),
-        station_id=station_id,
-        create_time=now,
-        update_time=now,
+    equipment = _checked_equipment(
+        Equipment(
+            id=new_id(),
+            tenant_id=tenant_id,
+            equipment_model_id=model_id,
+            serial_number=serial_number,
+            name=name,
+            station_id=station_id,
+            create_time=now,
+            update_time=now,
+        )
     )
+    # A machine given no name goes by its serial number.
+    equipment = replace(equipment, name=equipment.name or equipment.serial_number)
     with uow:
         if uow.equipment_models.get(tenant_id=tenant_id, model_id=model_id) is None:
             raise InvalidArgument(
@@ -207,15 +229,24 @@ def list_equipment(
 
 
 def update_equipment(
-    uow: UnitOfWork, *, tenant_id: str, equipment_id: str, changes: dict[str, Any]
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    equipment_id: str,
+    update_mask: Iterable[str],
+    name: str,
+    serial_number: str,
+    station_id: str,
 ) -> Equipment:
+    """Changes the fields named in ``update_mask`` to the values given for them."""
+    changes = _changes(
+        update_mask,
+        EQUIPMENT_UPDATABLE,
+        {"name": name, "serial_number": serial_number, "station_id": station_id},
+    )
     with uow:
         current = _existing_equipment(uow, tenant_id, equipment_id)
-        updated = replace(current, **changes, update_time=utcnow())
-        check_equipment_fields(serial_number=updated.serial_number, name=updated.name)
-        updated = replace(
-            updated, serial_number=updated.serial_number.strip(), name=updated.name.strip()
-        )
+        updated = _checked_equipment(replace(current, **changes, update_time=utcnow()))
         _require_unique_serial(uow, updated)
         uow.equipment.save(updated)
         uow.record(EquipmentUpdated(updated))
@@ -227,6 +258,13 @@ def delete_equipment(uow: UnitOfWork, *, tenant_id: str, equipment_id: str) -> N
         equipment = _existing_equipment(uow, tenant_id, equipment_id)
         uow.equipment.remove(equipment)
         uow.record(EquipmentDeleted(equipment))
+
+
+def _checked_equipment(equipment: Equipment) -> Equipment:
+    check_equipment_fields(serial_number=equipment.serial_number, name=equipment.name)
+    return replace(
+        equipment, serial_number=equipment.serial_number.strip(), name=equipment.name.strip()
+    )
 
 
 def _existing_equipment(uow: UnitOfWork, tenant_id: str, equipment_id: str) -> Equipment:
@@ -250,6 +288,13 @@ def _require_unique_serial(uow: UnitOfWork, equipment: Equipment) -> None:
         )
 
 
+def _changes(
+    update_mask: Iterable[str], updatable: frozenset[str], values: dict[str, Any]
+) -> dict[str, Any]:
+    """The values of the fields the mask names (refused if it names none, or others)."""
+    return {path: values[path] for path in checked_update_paths(update_mask, allowed=updatable)}
+
+
 # -- telemetry -------------------------------------------------------------------
 
 
@@ -268,15 +313,7 @@ def get_twin(
         tenant_id=tenant_id, equipment_id=equipment_id
     )
     latest_score = health.latest_score(tenant_id=tenant_id, equipment_id=equipment_id)
-    still_open, _ = health.episodes(
-        tenant_id=tenant_id,
-        equipment_ids=[equipment_id],
-        station_ids=None,
-        kind="",
-        open_only=True,
-        page_size=100,
-        page_token="",
-    )
+    still_open = health.open_episodes(tenant_id=tenant_id, equipment_id=equipment_id)
     return twin_state(
         equipment_id=equipment_id,
         reported=reported,

@@ -76,14 +76,13 @@ def _episode_entry(episode: AnomalyEpisode, *, opened: bool) -> OutboxEntry:
         if opened
         else equipment_events_pb2.AnomalyEpisodeClosed(episode=message)
     )
-    envelope = new_envelope(
-        tenant_id=episode.tenant_id,
-        event_type=f"anomaly_episode.{change}",
-        payload=payload,
-        source=SOURCE,
+    return _equipment_entry(
+        episode.tenant_id,
+        episode.equipment_id,
+        f"anomaly_episode.{change}",
+        payload,
         event_id=f"{episode.id}/{change}",
     )
-    return OutboxEntry(Topic.EQUIPMENT_EVENTS, episode.equipment_id, envelope)
 
 
 def _connectivity_entry(change: events.ConnectivityChanged) -> OutboxEntry:
@@ -97,11 +96,23 @@ def _connectivity_entry(change: events.ConnectivityChanged) -> OutboxEntry:
             equipment_id=change.equipment_id, time=timestamp_ms(change.at_ms)
         )
     state = "offline" if change.offline else "online"
-    envelope = new_envelope(
-        tenant_id=change.tenant_id,
-        event_type=f"equipment.{state}",
-        payload=payload,
-        source=SOURCE,
+    return _equipment_entry(
+        change.tenant_id,
+        change.equipment_id,
+        f"equipment.{state}",
+        payload,
         event_id=f"{change.equipment_id}/{state}/{change.at_ms}",
     )
-    return OutboxEntry(Topic.EQUIPMENT_EVENTS, change.equipment_id, envelope)
+
+
+def _equipment_entry(
+    tenant_id: str, equipment_id: str, event_type: str, payload: Message, *, event_id: str
+) -> OutboxEntry:
+    envelope = new_envelope(
+        tenant_id=tenant_id,
+        event_type=event_type,
+        payload=payload,
+        source=SOURCE,
+        event_id=event_id,
+    )
+    return OutboxEntry(Topic.EQUIPMENT_EVENTS, equipment_id, envelope)

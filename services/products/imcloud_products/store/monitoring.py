@@ -151,17 +151,9 @@ class SqlEpisodeRepository:
         )
 
     def open_of(self, *, tenant_id: str, equipment_id: str) -> list[AnomalyEpisode]:
-        still_open, _ = episodes_page(
-            self._connection,
-            tenant_id=tenant_id,
-            equipment_ids=[equipment_id],
-            station_ids=None,
-            kind="",
-            open_only=True,
-            page_size=1000,
-            page_token="",
+        return open_episodes(
+            self._connection, tenant_id=tenant_id, equipment_id=equipment_id, limit=1000
         )
-        return still_open
 
 
 class SqlHealthReader:
@@ -180,28 +172,15 @@ class SqlHealthReader:
             ).scalar()
         return score
 
-    def episodes(
-        self,
-        *,
-        tenant_id: str,
-        equipment_ids: list[str] | None,
-        station_ids: list[str] | None,
-        kind: str,
-        open_only: bool,
-        page_size: int,
-        page_token: str,
-    ) -> tuple[list[AnomalyEpisode], str]:
+    def open_episodes(self, *, tenant_id: str, equipment_id: str) -> list[AnomalyEpisode]:
         with self._db.engine.connect() as connection:
-            return episodes_page(
-                connection,
-                tenant_id=tenant_id,
-                equipment_ids=equipment_ids,
-                station_ids=station_ids,
-                kind=kind,
-                open_only=open_only,
-                page_size=page_size,
-                page_token=page_token,
+            return open_episodes(
+                connection, tenant_id=tenant_id, equipment_id=equipment_id, limit=100
             )
+
+    def episodes(self, **query: Any) -> tuple[list[AnomalyEpisode], str]:
+        with self._db.engine.connect() as connection:
+            return episodes_page(connection, **query)
 
 
 def episodes_page(
@@ -239,6 +218,22 @@ def episodes_page(
         newest_first=True,
     )
     return [_episode(r) for r in rows], token
+
+
+def open_episodes(
+    connection: Connection, *, tenant_id: str, equipment_id: str, limit: int
+) -> list[AnomalyEpisode]:
+    still_open, _ = episodes_page(
+        connection,
+        tenant_id=tenant_id,
+        equipment_ids=[equipment_id],
+        station_ids=None,
+        kind="",
+        open_only=True,
+        page_size=limit,
+        page_token="",
+    )
+    return still_open
 
 
 def _episode(row: Row[Any]) -> AnomalyEpisode:

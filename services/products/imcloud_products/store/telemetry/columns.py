@@ -43,5 +43,18 @@ class Columns:
         sid = self.series_id[order]
         return self.take(order[np.concatenate([sid[1:] != sid[:-1], [True]])])
 
+    def rows(self) -> list[dict[str, int | float]]:
+        """One statement parameter set a point, for the paths that insert rows."""
+        return [
+            {"series_id": s, "ts_ms": t, "value": v, "flags": f}
+            for s, t, v, f in zip(
+                self.series_id.tolist(),
+                self.ts_ms.tolist(),
+                self.value.tolist(),
+                self.flags.tolist(),
+                strict=True,
+            )
+        ]
+
     def copy_payload(self) -> bytes:
         return binary_copy(self.series_id, self.ts_ms, self.value, self.flags)

@@ -34,19 +34,7 @@ class SqliteDialect(Dialect):
         kept = columns.take(order[new])
         if not len(kept):
             return kept
-        connection.execute(
-            telemetry_points.insert(),
-            [
-                {"series_id": s, "ts_ms": t, "value": v, "flags": f}
-                for s, t, v, f in zip(
-                    kept.series_id.tolist(),
-                    kept.ts_ms.tolist(),
-                    kept.value.tolist(),
-                    kept.flags.tolist(),
-                    strict=True,
-                )
-            ],
-        )
+        connection.execute(telemetry_points.insert(), kept.rows())
         self.fold_rollups(connection, minute_rollups(kept))
         return kept
 

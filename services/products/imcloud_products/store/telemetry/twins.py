@@ -19,7 +19,6 @@ from imcloud_products.store.telemetry.dialect import Insert
 
 def keep_newest(connection: Connection, insert: Insert, points: Columns) -> None:
     """Makes each series' newest point its twin value, unless a newer one is there."""
-    newest = points.newest_per_series()
     statement = insert(twin_signals)
     statement = statement.on_conflict_do_update(
         index_elements=[twin_signals.c.series_id],
@@ -30,19 +29,7 @@ def keep_newest(connection: Connection, insert: Insert, points: Columns) -> None
         },
         where=statement.excluded.ts_ms > twin_signals.c.ts_ms,
     )
-    connection.execute(
-        statement,
-        [
-            {"series_id": s, "ts_ms": t, "value": v, "flags": f}
-            for s, t, v, f in zip(
-                newest.series_id.tolist(),
-                newest.ts_ms.tolist(),
-                newest.value.tolist(),
-                newest.flags.tolist(),
-                strict=True,
-            )
-        ],
-    )
+    connection.execute(statement, points.newest_per_series().rows())
 
 
 def update_last_seen(connection: Connection, insert: Insert, batches: list[RecordedBatch]) -> None:
