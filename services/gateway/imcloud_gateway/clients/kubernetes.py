@@ -7,6 +7,7 @@ same resourceVersions), which is what replaying an event must do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -94,14 +95,14 @@ class KubernetesNamespaces:
             metadata=client.V1ObjectMeta(name=plan.quota_name, labels=plan.labels),
             spec=client.V1ResourceQuotaSpec(hard=plan.quota),
         )
-        current = _read(self._core.read_namespaced_resource_quota, plan.quota_name, plan.name)
-        if current is None:
-            self._core.create_namespaced_resource_quota(plan.name, desired)
-            return True
-        if _quantities(current.spec.hard) != _quantities(plan.quota):
-            self._core.replace_namespaced_resource_quota(plan.quota_name, plan.name, desired)
-            return True
-        return False
+        return _apply(
+            _read(self._core.read_namespaced_resource_quota, plan.quota_name, plan.name),
+            matches=lambda current: _quantities(current.spec.hard) == _quantities(plan.quota),
+            create=lambda: self._core.create_namespaced_resource_quota(plan.name, desired),
+            replace=lambda: self._core.replace_namespaced_resource_quota(
+                plan.quota_name, plan.name, desired
+            ),
+        )
 
     def _ensure_limit_range(self, plan: NamespacePlan) -> bool:
         desired = client.V1LimitRange(
@@ -117,22 +118,25 @@ class KubernetesNamespaces:
                 ]
             ),
         )
-        current = _read(self._core.read_namespaced_limit_range, plan.limit_range_name, plan.name)
-        if current is None:
-            self._core.create_namespaced_limit_range(plan.name, desired)
-            return True
-        limits = current.spec.limits or []
-        matches = (
-            len(limits) == 1
-            and limits[0].type == "Container"
-            and _quantities(limits[0].default) == _quantities(plan.default_limits)
-            and _quantities(limits[0].default_request) == _quantities(plan.default_limits)
-            and _quantities(limits[0].max) == _quantities(plan.max_limits)
+
+        def matches(current: Any) -> bool:
+            limits = current.spec.limits or []
+            return (
+                len(limits) == 1
+                and limits[0].type == "Container"
+                and _quantities(limits[0].default) == _quantities(plan.default_limits)
+                and _quantities(limits[0].default_request) == _quantities(plan.default_limits)
+                and _quantities(limits[0].max) == _quantities(plan.max_limits)
+            )
+
+        return _apply(
+            _read(self._core.read_namespaced_limit_range, plan.limit_range_name, plan.name),
+            matches=matches,
+            create=lambda: self._core.create_namespaced_limit_range(plan.name, desired),
+            replace=lambda: self._core.replace_namespaced_limit_range(
+                plan.limit_range_name, plan.name, desired
+            ),
         )
-        if not matches:
-            self._core.replace_namespaced_limit_range(plan.limit_range_name, plan.name, desired)
-            return True
-        return False
 
     def _ensure_network_policy(self, plan: NamespacePlan) -> bool:
         # Selects every pod and allows nothing: all ingress and egress denied
@@ -143,25 +147,28 @@ class KubernetesNamespaces:
                 pod_selector=client.V1LabelSelector(), policy_types=["Ingress", "Egress"]
             ),
         )
-        current = _read(
-            self._networking.read_namespaced_network_policy, plan.network_policy_name, plan.name
-        )
-        if current is None:
-            self._networking.create_namespaced_network_policy(plan.name, desired)
-            return True
-        spec = current.spec
-        denies_all = (
-            not (spec.pod_selector.match_labels or spec.pod_selector.match_expressions)
-            and sorted(spec.policy_types or []) == ["Egress", "Ingress"]
-            and not spec.ingress
-            and not spec.egress
-        )
-        if not denies_all:
-            self._networking.replace_namespaced_network_policy(
-                plan.network_policy_name, plan.name, desired
+
+        def denies_all(current: Any) -> bool:
+            spec = current.spec
+            return (
+                not (spec.pod_selector.match_labels or spec.pod_selector.match_expressions)
+                and sorted(spec.policy_types or []) == ["Egress", "Ingress"]
+                and not spec.ingress
+                and not spec.egress
             )
-            return True
-        return False
+
+        return _apply(
+            _read(
+                self._networking.read_namespaced_network_policy,
+                plan.network_policy_name,
+                plan.name,
+            ),
+            matches=denies_all,
+            create=lambda: self._networking.create_namespaced_network_policy(plan.name, desired),
+            replace=lambda: self._networking.replace_namespaced_network_policy(
+                plan.network_policy_name, plan.name, desired
+            ),
+        )
 
 
 def _read(read: Any, *args: str) -> Any:
@@ -171,3 +178,21 @@ def _read(read: Any, *args: str) -> Any:
         if error.status == NOT_FOUND:
             return None
         raise
+
+
+def _apply(
+    current: Any,
+    *,
+    matches: Callable[[Any], bool],
+    create: Callable[[], object],
+    replace: Callable[[], object],
+) -> bool:
+    """Creates the object when it is missing and replaces it when it differs from
+    the plan; True when either changed the cluster."""
+    if current is None:
+        create()
+        return True
+    if matches(current):
+        return False
+    replace()
+    return True

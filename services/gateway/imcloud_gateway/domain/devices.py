@@ -87,15 +87,6 @@ def revoke_device_credential(
     return revoked
 
 
-def revoke_credentials_of_deleted_equipment(
-    uow: UnitOfWork, *, tenant_id: str, equipment_id: str
-) -> int:
-    with uow:
-        return uow.device_credentials.revoke_all_of(
-            tenant_id=tenant_id, equipment_id=equipment_id, at=utcnow()
-        )
-
-
 def authenticate_device(uow: UnitOfWork, *, presented: str) -> DevicePrincipal:
     credential_id, secret = secrets.split(DEVICE_PREFIX, presented)
     with uow:

@@ -93,13 +93,6 @@ def revoke_grant(uow: UnitOfWork, *, principal: Principal, grant_id: str) -> Acc
     return revoked
 
 
-def revoke_grants_of_deleted_equipment(
-    uow: UnitOfWork, *, tenant_id: str, equipment_id: str
-) -> int:
-    with uow:
-        return uow.grants.revoke_all_of(tenant_id=tenant_id, equipment_id=equipment_id, at=utcnow())
-
-
 def list_received_grants(
     uow: UnitOfWork, *, principal: Principal, requested_page_size: int, page_token: str
 ) -> tuple[list[AccessGrant], str]:

@@ -127,11 +127,7 @@ def list_api_keys(
 def revoke_api_key(uow: UnitOfWork, *, principal: Principal, key_id: str) -> ApiKey:
     require_role(principal, Role.ADMIN)
     with uow:
-        key = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
-        if key is None:
-            raise NotFound(f"API key {key_id!r} not found")
-        if not principal.role.allows(key.role):
-            raise PermissionDenied(f"a {principal.role} cannot revoke a {key.role} key")
+        key = _manageable_key(uow, principal, key_id, action="revoke")
         if key.revoke_time is None:
             uow.api_keys.revoke(tenant_id=principal.tenant_id, key_id=key_id, at=utcnow())
         revoked = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
@@ -144,11 +140,7 @@ def rotate_api_key(uow: UnitOfWork, *, principal: Principal, key_id: str) -> Iss
     require_role(principal, Role.ADMIN)
     issued = secrets.issue(API_KEY_PREFIX, key_id)
     with uow:
-        key = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
-        if key is None:
-            raise NotFound(f"API key {key_id!r} not found")
-        if not principal.role.allows(key.role):
-            raise PermissionDenied(f"a {principal.role} cannot rotate a {key.role} key")
+        key = _manageable_key(uow, principal, key_id, action="rotate")
         if not key.usable_at(utcnow()):
             raise FailedPrecondition("a revoked or expired key cannot be rotated")
         uow.api_keys.replace_secret(
@@ -194,6 +186,16 @@ def issue_token(*, principal: Principal, ttl_s: int, token_secret: str) -> tuple
 def require_role(principal: Principal, required: Role) -> None:
     if not principal.role.allows(required):
         raise PermissionDenied(f"this needs the {required} role; the caller is {principal.role}")
+
+
+def _manageable_key(uow: UnitOfWork, principal: Principal, key_id: str, *, action: str) -> ApiKey:
+    """The tenant's key, if the caller's role reaches the key's (else 404 or 403)."""
+    key = uow.api_keys.get(tenant_id=principal.tenant_id, key_id=key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id!r} not found")
+    if not principal.role.allows(key.role):
+        raise PermissionDenied(f"a {principal.role} cannot {action} a {key.role} key")
+    return key
 
 
 def _new_api_key(

@@ -8,7 +8,7 @@ from imcloud.products.v1 import events_pb2 as products_events
 from imcloud_core.bus import Record
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.logging import get_logger
-from imcloud_gateway.domain import devices, grants
+from imcloud_gateway.domain.equipment import revoke_access_to_deleted_equipment
 from imcloud_gateway.domain.ports import UnitOfWork
 
 log = get_logger(__name__)
@@ -19,10 +19,8 @@ GROUP = "gateway.equipment-lifecycle"
 def equipment_lifecycle_handler(
     unit_of_work: Callable[[], UnitOfWork],
 ) -> Callable[[Sequence[Record]], None]:
-    """A deleted machine loses its device credentials and access grants.
-
-    Revoking is idempotent, so a redelivered event changes nothing.
-    """
+    """A deleted machine loses its device credentials and access grants (in one
+    transaction); revoking is idempotent, so a redelivered event changes nothing."""
 
     def handle(batch: Sequence[Record]) -> None:
         for record in batch:
@@ -30,17 +28,14 @@ def equipment_lifecycle_handler(
             deleted = unpack(envelope, products_events.EquipmentDeleted)
             if deleted is None:
                 continue
-            credentials = devices.revoke_credentials_of_deleted_equipment(
-                unit_of_work(), tenant_id=envelope.tenant_id, equipment_id=deleted.equipment_id
-            )
-            revoked_grants = grants.revoke_grants_of_deleted_equipment(
+            revoked = revoke_access_to_deleted_equipment(
                 unit_of_work(), tenant_id=envelope.tenant_id, equipment_id=deleted.equipment_id
             )
             log.info(
                 "equipment deleted: access revoked",
                 equipment_id=deleted.equipment_id,
-                credentials=credentials,
-                grants=revoked_grants,
+                credentials=revoked.credentials,
+                grants=revoked.grants,
             )
 
     return handle

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from google.protobuf.message import Message
 
 from imcloud.gateway.v1 import events_pb2 as pb
 from imcloud_core.convert import timestamp
@@ -29,21 +32,20 @@ def tenant_message(tenant: Tenant) -> pb.Tenant:
 def to_outbox_entry(event: Any) -> OutboxEntry:
     match event:
         case TenantOnboarded(tenant=tenant):
-            envelope = new_envelope(
-                tenant_id=tenant.id,
-                event_type="tenant.onboarded",
-                payload=pb.TenantOnboarded(tenant=tenant_message(tenant)),
-                source=SOURCE,
-                occurred_at=tenant.create_time,
-            )
+            event_type = "tenant.onboarded"
+            payload: Message = pb.TenantOnboarded(tenant=tenant_message(tenant))
+            occurred_at: datetime | None = tenant.create_time
         case TenantOffboarded(tenant=tenant):
-            envelope = new_envelope(
-                tenant_id=tenant.id,
-                event_type="tenant.offboarded",
-                payload=pb.TenantOffboarded(tenant=tenant_message(tenant)),
-                source=SOURCE,
-                occurred_at=tenant.offboard_time,
-            )
+            event_type = "tenant.offboarded"
+            payload = pb.TenantOffboarded(tenant=tenant_message(tenant))
+            occurred_at = tenant.offboard_time
         case _:
             raise TypeError(f"no message for domain event {type(event).__name__}")
+    envelope = new_envelope(
+        tenant_id=tenant.id,
+        event_type=event_type,
+        payload=payload,
+        source=SOURCE,
+        occurred_at=occurred_at,
+    )
     return OutboxEntry(Topic.TENANT_EVENTS, tenant.id, envelope)
