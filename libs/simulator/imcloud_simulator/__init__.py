@@ -10,6 +10,9 @@ duty cycles, drift, noise and injected faults, streaming through the device SDK.
 - ``onboarding``: registers models, plant, lines, stations, machines and
   device credentials through the REST API;
 - ``runner``: one DeviceClient per machine, fed at the fleet's rate, with totals;
-- ``display`` and ``command``: ``imcloud simulate`` with live progress and a
-  summary; ``demo``: the small plant of ``imcloud up --demo``.
+- ``detection``: what the platform detected (episodes, tickets), asked through
+  the REST API once it scored the last batches;
+- ``display`` and ``command``: ``imcloud simulate`` with progress (live on a
+  terminal, as lines when piped), a summary, and the faults injected next to
+  what the platform detected.
 """

@@ -10,8 +10,10 @@ import os
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -19,15 +21,28 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from imcloud_simulator.display import LiveView, summary
+from imcloud_simulator.detection import Detection, ask_platform
+from imcloud_simulator.display import (
+    LiveView,
+    ProgressLines,
+    detection_report,
+    onboarding_line,
+    progress_line,
+    scoring_line,
+    summary,
+)
 from imcloud_simulator.fleet import Fleet
 from imcloud_simulator.onboarding import (
     OnboardingError,
+    OnboardingStep,
+    PlatformApi,
     onboard_plant,
 )
-from imcloud_simulator.runner import FleetRunner
+from imcloud_simulator.runner import FleetRunner, Progress, Stage
 
 API_KEY_VARIABLE = "IMCLOUD_API_KEY"
+# Rich lays out for 80 columns where no terminal tells the width; a log has room.
+PIPED_WIDTH = 120
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +97,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="faults per machine and hour of running (default: 4; 0: none)",
     )
     parser.add_argument(
+        "--detection-wait",
+        type=_positive(float, zero=True),
+        default=15.0,
+        metavar="SECONDS",
+        help="at the end, wait at most this long for the platform to score the last "
+        "batches before asking what it detected (default: 15)",
+    )
+    parser.add_argument(
         "--summary-json", type=Path, metavar="PATH", help="also write the summary here"
     )
 
@@ -105,6 +128,8 @@ def quiet_client_logs() -> None:
 def simulate(args: argparse.Namespace, *, local_api: str, local_device_link: str) -> int:
     """Runs `imcloud simulate`; ``local_*`` are this machine's platform, the defaults."""
     console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
     api_url = args.api or local_api
     device_link = args.device_link or local_device_link
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -113,14 +138,23 @@ def simulate(args: argparse.Namespace, *, local_api: str, local_device_link: str
     )
     run_id = secrets.token_hex(3)
     quiet_client_logs()
+    started = time.monotonic()
     try:
-        with console.status(f"onboarding {args.machines} machines at {api_url} ..."):
+        with ProgressLines(
+            console, f"onboarding {args.machines} machines at {api_url} ..."
+        ) as lines:
+
+            def show(step: OnboardingStep) -> None:
+                text = onboarding_line(step, time.monotonic() - started)
+                lines.update(text, milestone=step.done == step.total)
+
             plant = onboard_plant(
                 api_url,
                 fleet,
                 run_id=run_id,
                 tenant_name=f"Simulated plant {run_id}",
                 api_key=args.api_key,
+                progress=show,
             )
     except OnboardingError as exc:
         console.print(f"[red]imcloud simulate: onboarding failed: {exc}[/red]")
@@ -144,28 +178,91 @@ def simulate(args: argparse.Namespace, *, local_api: str, local_device_link: str
         batch_points=args.batch_points,
         flush_interval_s=args.flush_interval,
     )
-    view = LiveView(
-        title=f"imcloud simulate: {len(fleet.machines)} machines at {args.rate_hz:g} Hz "
-        f"-> {device_link}",
-        duration_s=args.duration,
-    )
     stop = threading.Event()
-    with _stop_on_signals(stop), Live(console=console, refresh_per_second=4) as live:
-        runner.run(
+    with _stop_on_signals(stop):
+        _stream(
+            console,
+            runner,
             stop,
+            title=f"imcloud simulate: {len(fleet.machines)} machines at {args.rate_hz:g} Hz "
+            f"-> {device_link}",
             duration_s=args.duration,
-            report=lambda progress: live.update(view.render(progress)),
         )
     console.print()
     console.print(
         summary(runner.totals_by_kind(), faults=fleet.events, cpu=runner.cpu, ticks=runner.ticks)
     )
+    detection = _ask_what_was_detected(console, api_url, runner, wait_s=args.detection_wait)
     if args.summary_json:
-        args.summary_json.write_text(json.dumps(_summary_document(runner, seed), indent=2) + "\n")
+        document = _summary_document(runner, seed, detection)
+        args.summary_json.write_text(json.dumps(document, indent=2) + "\n")
     failed = sum(s.fatal_error is not None for s in runner.stats())
     if failed:
         console.print(f"[red]{failed} machines were stopped by an error (see above)[/red]")
     return 1 if failed else 0
+
+
+def _stream(
+    console: Console, runner: FleetRunner, stop: threading.Event, *, title: str, duration_s: float
+) -> None:
+    """Runs the fleet with a live panel on a terminal, or progress lines elsewhere."""
+    if console.is_terminal:
+        view = LiveView(title=title, duration_s=duration_s)
+        with Live(console=console, refresh_per_second=4) as live:
+            runner.run(stop, duration_s=duration_s, report=lambda p: live.update(view.render(p)))
+        return
+    with ProgressLines(console, title) as lines:
+
+        def show(progress: Progress) -> None:
+            text = progress_line(progress, duration_s=duration_s)
+            lines.update(text, milestone=progress.stage is not Stage.RUNNING)
+
+        runner.run(stop, duration_s=duration_s, report=show)
+
+
+def _ask_what_was_detected(
+    console: Console, api_url: str, runner: FleetRunner, *, wait_s: float
+) -> Detection | None:
+    """Prints what the platform detected next to the faults injected; None if
+    the platform could not be asked (the run itself still counts)."""
+    api = PlatformApi(api_url, runner.plant.api_key)
+    skip = threading.Event()
+    console.print()
+    try:
+        with (
+            _stop_on_signals(skip),
+            ProgressLines(
+                console,
+                f"asking the platform what it detected, once it scored the last batches "
+                f"(waiting at most {wait_s:g} s; Ctrl-C stops waiting) ...",
+            ) as lines,
+        ):
+            detection = ask_platform(
+                api,
+                runner.plant,
+                runner.last_delivered_ms(),
+                wait_s=wait_s,
+                skip=skip,
+                report=lambda scoring: lines.update(
+                    scoring_line(scoring, wait_s=wait_s),
+                    milestone=scoring.scored == scoring.expected,
+                ),
+            )
+    except OnboardingError as exc:
+        console.print(f"[yellow]could not ask the platform what it detected: {exc}[/yellow]")
+        return None
+    finally:
+        api.close()
+    console.print(
+        detection_report(
+            runner.plant,
+            runner.fleet.events,
+            detection,
+            start_ms=runner.fleet.start_ms,
+            wait_s=wait_s,
+        )
+    )
+    return detection
 
 
 @contextmanager
@@ -181,14 +278,18 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _summary_document(runner: FleetRunner, seed: int) -> dict[str, Any]:
+def _summary_document(
+    runner: FleetRunner, seed: int, detection: Detection | None
+) -> dict[str, Any]:
     plant = runner.plant
     by_machine = {m.machine.index: m for m in plant.machines}
+    found = detection.by_equipment if detection else {}
     return {
         "tenant_id": plant.tenant_id,
         "plant_id": plant.plant_id,
         "seed": seed,
         "rate_hz": runner.fleet.rate_hz,
+        "start_ms": runner.fleet.start_ms,
         "ticks": runner.ticks,
         "cpu_s": round(runner.cpu.cpu_s, 3),
         "wall_s": round(runner.cpu.wall_s, 3),
@@ -206,6 +307,10 @@ def _summary_document(runner: FleetRunner, seed: int) -> dict[str, Any]:
                 "points_dropped": stats.points_dropped,
                 "points_unsent": stats.points_buffered,
                 "fatal_error": stats.fatal_error,
+                # null when the platform could not be asked
+                "detected": asdict(found[onboarded.equipment_id])
+                if onboarded.equipment_id in found
+                else None,
             }
             for onboarded, stats in zip(plant.machines, runner.stats(), strict=True)
         ],
@@ -220,4 +325,11 @@ def _summary_document(runner: FleetRunner, seed: int) -> dict[str, Any]:
             }
             for event in runner.fleet.events
         ],
+        "scoring": {
+            "scored": detection.scoring.scored,
+            "expected": detection.scoring.expected,
+            "waited_s": round(detection.scoring.elapsed_s, 3),
+        }
+        if detection
+        else None,
     }

@@ -22,7 +22,17 @@ MAX_ATTEMPTS = 8
 
 
 class OnboardingError(Exception):
-    """The platform refused a step of onboarding; the message says which and why."""
+    """The platform refused a request (of onboarding, or asking what it detected);
+    the message says which and why."""
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    """How far one step of onboarding got: ``done`` of ``total`` ``what``."""
+
+    what: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -174,11 +184,14 @@ def onboard(
     fleet: Fleet,
     *,
     run_id: str,
-    progress: Callable[[int, int], None] = lambda done, total: None,
+    progress: Callable[[OnboardingStep], None] = lambda step: None,
 ) -> OnboardedPlant:
     """Registers the fleet's plant and machines; ``api`` carries the tenant's key."""
     tenant_id = str(api.get("/v1/tenant")["id"])
-    models = {kind.key: ensure_model(api, kind) for kind in fleet.kinds}
+    models: dict[str, str] = {}
+    for kind in fleet.kinds:
+        models[kind.key] = ensure_model(api, kind)
+        progress(OnboardingStep("equipment models", len(models), len(fleet.kinds)))
     plant_id = str(
         api.post(
             "/v1/plants",
@@ -189,12 +202,15 @@ def onboard(
             },
         )["id"]
     )
-    lines = {
-        kind.key: str(api.post("/v1/lines", {"plant_id": plant_id, "name": kind.line_name})["id"])
-        for kind in fleet.kinds
-    }
+    progress(OnboardingStep("plant", 1, 1))
+    lines: dict[str, str] = {}
+    for kind in fleet.kinds:
+        lines[kind.key] = str(
+            api.post("/v1/lines", {"plant_id": plant_id, "name": kind.line_name})["id"]
+        )
+        progress(OnboardingStep("lines", len(lines), len(fleet.kinds)))
     onboarded = []
-    for done, machine in enumerate(fleet.machines):
+    for machine in fleet.machines:
         kind = machine.kind
         station = api.post(
             "/v1/stations",
@@ -219,7 +235,7 @@ def onboard(
                 credential=str(credential["secret"]),
             )
         )
-        progress(done + 1, len(fleet.machines))
+        progress(OnboardingStep("machines", len(onboarded), len(fleet.machines)))
     return OnboardedPlant(
         api_key=api.api_key,
         tenant_id=tenant_id,
@@ -230,7 +246,13 @@ def onboard(
 
 
 def onboard_plant(
-    api_url: str, fleet: Fleet, *, run_id: str, tenant_name: str, api_key: str | None = None
+    api_url: str,
+    fleet: Fleet,
+    *,
+    run_id: str,
+    tenant_name: str,
+    api_key: str | None = None,
+    progress: Callable[[OnboardingStep], None] = lambda step: None,
 ) -> OnboardedPlant:
     """Onboards the fleet for the key's tenant, or for a new tenant named
     ``tenant_name`` when no key is given."""
@@ -238,6 +260,7 @@ def onboard_plant(
     try:
         if not api_key:
             sign_up(api, tenant_name)
-        return onboard(api, fleet, run_id=run_id)
+            progress(OnboardingStep("new tenant", 1, 1))
+        return onboard(api, fleet, run_id=run_id, progress=progress)
     finally:
         api.close()

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 
 from imcloud_device import DeviceClient, DeviceStats
 from imcloud_simulator.fleet import Fleet, Tick
@@ -70,8 +71,17 @@ class Totals:
         return cls(**counts, refused_by_reason=dict(reasons))
 
 
+class Stage(StrEnum):
+    RUNNING = "running"
+    # The readings are made; the clients deliver what they still hold.
+    DELIVERING = "delivering"
+    # The clients are closed: the totals are final, the ones the summary shows.
+    DONE = "done"
+
+
 @dataclass(frozen=True)
 class Progress:
+    stage: Stage
     elapsed_s: float
     ticks: int
     totals: Totals
@@ -111,6 +121,8 @@ class FleetRunner:
         ]
         self.ticks = 0
         self.cpu = CpuUse(0.0, 0.0)
+        # Per machine, the timestamp of its last reading (None: it reported nothing).
+        self.last_recorded_ms: list[int | None] = [None] * len(self.clients)
 
     def run(
         self,
@@ -122,7 +134,8 @@ class FleetRunner:
     ) -> None:
         """Feeds the clients tick by tick until ``stop`` is set or ``duration_s``
         (0: no limit) of readings were made; then gives them ``close_timeout_s``
-        to deliver what they hold and closes them."""
+        to deliver what they hold and closes them. The last report comes after
+        the clients closed, so it carries the final totals."""
         cpu_start, wall_start = _cpu_s(), time.monotonic()
         self.fleet.start_ms = time.time_ns() // 1_000_000
         for client in self.clients:
@@ -137,13 +150,14 @@ class FleetRunner:
                 self.ticks += 1
                 now = time.monotonic()
                 if now >= next_report:
-                    report(self.progress(now - started))
+                    report(self.progress(Stage.RUNNING, now - started))
                     next_report = now + REPORT_EVERY_S
                 stop.wait(max(0.0, started + self.ticks * period - time.monotonic()))
         finally:
-            report(self.progress(time.monotonic() - started))
+            report(self.progress(Stage.DELIVERING, time.monotonic() - started))
             self.close(close_timeout_s)
             self.cpu = CpuUse(_cpu_s() - cpu_start, time.monotonic() - wall_start)
+            report(self.progress(Stage.DONE, time.monotonic() - started))
 
     def close(self, timeout_s: float) -> None:
         """Gives the clients ``timeout_s`` together to deliver what they hold."""
@@ -166,12 +180,25 @@ class FleetRunner:
                     clients[machine].record_snapshot(
                         dict(zip(names, row, strict=True)), tick.timestamp_ms
                     )
+                    self.last_recorded_ms[machine] = tick.timestamp_ms
+
+    def last_delivered_ms(self) -> dict[str, int]:
+        """By equipment id, the timestamp of the machine's last reading, for the
+        machines that delivered everything they recorded."""
+        return {
+            onboarded.equipment_id: last_ms
+            for onboarded, last_ms, stats in zip(
+                self.plant.machines, self.last_recorded_ms, self.stats(), strict=True
+            )
+            if last_ms is not None and stats.points_buffered == 0
+        }
 
     def stats(self) -> list[DeviceStats]:
         return [client.stats() for client in self.clients]
 
-    def progress(self, elapsed_s: float) -> Progress:
+    def progress(self, stage: Stage, elapsed_s: float) -> Progress:
         return Progress(
+            stage=stage,
             elapsed_s=elapsed_s,
             ticks=self.ticks,
             totals=Totals.of(self.stats()),

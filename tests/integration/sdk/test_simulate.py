@@ -1,9 +1,11 @@
 """`imcloud simulate` against the real platform: what it reports as accepted is
-what the platform stored."""
+what the platform stored, its output makes sense in a pipe, and it reports what
+the platform detected."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,9 @@ def test_simulate_stores_what_it_reports_as_accepted(
         env=embedded_platform.env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Simulation summary" in result.stdout
+    output = result.stdout  # a pipe: no spinner, no live panel, but lines
+    assert "Simulation summary" in output
+    assert "onboarding: 3/3 machines" in output
     summary: dict[str, Any] = json.loads(summary_path.read_text())
 
     assert summary["ticks"] == 25
@@ -65,6 +69,26 @@ def test_simulate_stores_what_it_reports_as_accepted(
             interval_s=0.5,
             what=f"{machine['name']}: {machine['points_accepted']} stored points",
         )
+
+    # The last progress line is the summary, to the point.
+    done = re.search(
+        r"^\d+ s / 5 s, done: recorded ([\d,]+), sent [\d,]+, accepted ([\d,]+) "
+        r"\(out of range ([\d,]+)\), refused ([\d,]+)",
+        output,
+        re.MULTILINE,
+    )
+    assert done, output
+    last_shown = [int(n.replace(",", "")) for n in done.groups()]
+    assert last_shown == [
+        sum(m[field] for m in machines)
+        for field in ("points_recorded", "points_accepted", "points_flagged", "points_refused")
+    ]
+
+    # The platform was asked what it detected once it had scored every last batch.
+    assert summary["scoring"]["scored"] == summary["scoring"]["expected"] == 3, output
+    for machine in machines:
+        assert set(machine["detected"]) == {"health_score", "episodes", "tickets"}
+    assert "what the platform detected" in output or "nothing detected" in output
 
     # The machines were onboarded into the tenant, with their models.
     listed = tenant.get("/v1/equipment", page_size=50).json()["items"]

@@ -46,6 +46,17 @@ def test_bearing_wear_makes_the_spindle_vibrate_more_and_more() -> None:
     ].mean() > 1
 
 
+def test_only_a_fault_grown_for_minutes_leaves_the_valid_range() -> None:
+    # What the platform flags as out of range: a short run shows none of it.
+    healthy, worn, _ = twins(lambda f: f.inject(PRESS, Fault.BEARING_WEAR, duration_s=1200), 1200)
+    limit = HydraulicPress.KIND.signals[HydraulicPress.KIND.index("vibration_rms")].max_value
+    assert limit is not None
+    vibration = worn.signal(HydraulicPress.KIND, "vibration_rms")[:, 0]
+    assert healthy.signal(HydraulicPress.KIND, "vibration_rms")[:, 0].max() <= limit
+    assert vibration[:300].max() <= limit
+    assert vibration[600:].max() > limit
+
+
 def test_coolant_loss_starves_the_flow_and_heats_the_spindle() -> None:
     healthy, dry, _ = twins(lambda f: f.inject(MILL, Fault.COOLANT_LOSS, duration_s=900), 900)
     running = healthy.signal(CncMill.KIND, "run_state")[:, MILL] == 1

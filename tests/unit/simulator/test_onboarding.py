@@ -13,6 +13,7 @@ from imcloud_simulator.fleet import Fleet
 from imcloud_simulator.machines import CncMill
 from imcloud_simulator.onboarding import (
     OnboardingError,
+    OnboardingStep,
     PlatformApi,
     ensure_model,
     onboard,
@@ -80,6 +81,22 @@ def test_a_fleet_is_onboarded_with_one_station_machine_and_credential_each() -> 
     assert posted.count("/v1/stations") == posted.count("/v1/equipment") == 4
     model = next(body for _, path, body in gateway.requests if path == "/v1/equipment-models")
     assert model == CncMill.KIND.model_body()
+
+
+def test_every_step_of_onboarding_reports_its_count() -> None:
+    steps: list[OnboardingStep] = []
+    onboard(api_for(FakeGateway(), []), Fleet(4, seed=1), run_id="abc123", progress=steps.append)
+
+    assert steps == [
+        OnboardingStep("equipment models", 1, 3),
+        OnboardingStep("equipment models", 2, 3),
+        OnboardingStep("equipment models", 3, 3),
+        OnboardingStep("plant", 1, 1),
+        OnboardingStep("lines", 1, 3),
+        OnboardingStep("lines", 2, 3),
+        OnboardingStep("lines", 3, 3),
+        *(OnboardingStep("machines", done, 4) for done in range(1, 5)),
+    ]
 
 
 def test_an_existing_model_is_reused_and_brought_up_to_date() -> None:

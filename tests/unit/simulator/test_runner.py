@@ -9,9 +9,10 @@ import pytest
 from rich.console import Console
 
 from imcloud_simulator.display import LiveView, summary
+from imcloud_simulator.faults import Fault
 from imcloud_simulator.fleet import Fleet
 from imcloud_simulator.onboarding import OnboardedMachine, OnboardedPlant
-from imcloud_simulator.runner import FleetRunner, Progress, Totals
+from imcloud_simulator.runner import FleetRunner, Progress, Stage, Totals
 from tests.unit.sdk.fake_link import GOOD_CREDENTIAL, FakeDeviceLink, FakeServer
 
 
@@ -46,9 +47,6 @@ def test_every_reading_is_recorded_sent_and_acknowledged(server: FakeServer) -> 
     signals = sum(len(k.signals) for k in fleet.kinds)
     by_kind = runner.totals_by_kind()
     assert set(by_kind) == {"CNC mill", "Pump", "Press"}
-    at_the_end = reports[-1].totals  # before the clients deliver their last batches
-    assert at_the_end.recorded == 20 * signals
-    assert at_the_end.accepted >= at_the_end.recorded // 2  # batches leave every 0.1 s
     everything = Totals.combine(list(by_kind.values()))
     assert everything.recorded == everything.accepted == 20 * signals
     assert everything.buffered == everything.refused == 0
@@ -56,6 +54,36 @@ def test_every_reading_is_recorded_sent_and_acknowledged(server: FakeServer) -> 
     assert received == 20 * signals
     assert runner.cpu.cpu_s > 0
     assert 0.9 < runner.cpu.wall_s < 5
+
+
+def test_the_last_report_carries_the_totals_the_summary_shows(server: FakeServer) -> None:
+    fleet = Fleet(3, seed=1, rate_hz=20.0, fault_rate_per_hour=0)
+    # Batches wait longer than the run, so only closing the clients delivers them.
+    runner = FleetRunner(fleet, plant_of(fleet), device_link=server.target, flush_interval_s=5)
+    reports: list[Progress] = []
+
+    runner.run(threading.Event(), duration_s=0.5, report=reports.append)
+
+    assert [p.stage for p in reports[-2:]] == [Stage.DELIVERING, Stage.DONE]
+    assert reports[-2].totals.accepted < reports[-2].totals.recorded
+    summarised = Totals.combine(list(runner.totals_by_kind().values()))
+    assert reports[-1].totals == summarised
+    assert summarised.accepted == summarised.recorded > 0
+
+
+def test_the_last_delivered_reading_of_each_machine_is_known(server: FakeServer) -> None:
+    fleet = Fleet(3, seed=1, rate_hz=10.0, fault_rate_per_hour=0)
+    plant = plant_of(fleet)
+    runner = FleetRunner(fleet, plant, device_link=server.target, flush_interval_s=0.1)
+    fleet.inject(2, Fault.DROPOUT, duration_s=60)  # the third reports nothing at all
+
+    runner.run(threading.Event(), duration_s=0.5)
+
+    last_ms = fleet.start_ms + 400  # the fifth tick at 10 Hz
+    assert runner.last_delivered_ms() == {
+        plant.machines[0].equipment_id: last_ms,
+        plant.machines[1].equipment_id: last_ms,
+    }
 
 
 def test_a_stop_ends_the_run_early(server: FakeServer) -> None:
@@ -78,6 +106,8 @@ def test_the_display_shows_rates_totals_and_the_summary(server: FakeServer) -> N
     )
     text = console.export_text()
     assert "points/s" in text
+    assert "(out of range 0)" in text
+    assert "done" in text
     assert "Simulation summary" in text
     assert "CNC mill" in text
     assert "of one core" in text
