@@ -19,10 +19,14 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from imcloud_core.errors import NotFound
+from imcloud_core.errors import FieldViolation, InvalidArgument, NotFound
 from imcloud_gateway.domain.model import DevicePrincipal
 
 Timestamps = npt.NDArray[np.int64]
+
+# The products store keeps sequence ids and timestamps as bigint: a larger number
+# would be acknowledged here and then fail to be stored.
+MAX_STORED_INTEGER = 2**63 - 1
 Values = npt.NDArray[np.float64]
 
 
@@ -104,6 +108,11 @@ def check_batch(
     now_ms: int,
     limits: TelemetryLimits,
 ) -> CheckedBatch:
+    if not 0 <= sequence_id <= MAX_STORED_INTEGER:
+        raise InvalidArgument(
+            f"sequence_id {sequence_id} cannot be stored",
+            violations=(FieldViolation("sequence_id", f"must lie in [0, {MAX_STORED_INTEGER}]"),),
+        )
     checked = CheckedBatch(sequence_id=sequence_id)
     total = sum(len(s.values) for s in series)
     if total > limits.max_points_per_batch:

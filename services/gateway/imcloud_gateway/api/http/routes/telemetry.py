@@ -3,18 +3,20 @@ for its owner and for equipment makers holding a grant."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from google.protobuf.message import Message
 from pydantic import AwareDatetime
 
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
-from imcloud_core.rpc import CallContext
+from imcloud_core.rpc import CallContext, ResponseT
 from imcloud_gateway.api.http.deps import DeviceDep, GatewayDep, GrantedDep, PageToken, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.telemetry import (
@@ -168,6 +170,26 @@ PointsQueryDep = Annotated[PointsQuery, Depends(_points_query)]
 AggregatesQueryDep = Annotated[AggregatesQuery, Depends(_aggregates_query)]
 
 
+# The products service takes milliseconds; its refusals name the parameters the
+# caller sent here instead.
+QUERY_PARAMETERS = {"start_ms": "start", "end_ms": "end", "bucket_ms": "bucket_s"}
+
+
+def _products_query(
+    gateway: GatewayDep, method: Callable[..., ResponseT], request: Message, ctx: CallContext
+) -> ResponseT:
+    try:
+        return gateway.call(method, request, ctx)
+    except InvalidArgument as error:
+        raise InvalidArgument(
+            error.message,
+            violations=tuple(
+                FieldViolation(QUERY_PARAMETERS.get(v.field, v.field), v.reason)
+                for v in error.violations
+            ),
+        ) from None
+
+
 def _range_ms(start: datetime, end: datetime) -> tuple[int, int]:
     if end <= start:
         raise InvalidArgument(
@@ -181,7 +203,8 @@ def _points(
     gateway: GatewayDep, ctx: CallContext, equipment_id: str, query: PointsQuery
 ) -> PointsResponse:
     start_ms, end_ms = _range_ms(query.start, query.end)
-    response = gateway.call(
+    response = _products_query(
+        gateway,
         gateway.backends.products.ListTelemetryPoints,
         pb.ListTelemetryPointsRequest(
             equipment_id=equipment_id,
@@ -211,7 +234,8 @@ def _aggregates(
     gateway: GatewayDep, ctx: CallContext, equipment_id: str, query: AggregatesQuery
 ) -> AggregatesResponse:
     start_ms, end_ms = _range_ms(query.start, query.end)
-    response = gateway.call(
+    response = _products_query(
+        gateway,
         gateway.backends.products.AggregateTelemetry,
         pb.AggregateTelemetryRequest(
             equipment_id=equipment_id,

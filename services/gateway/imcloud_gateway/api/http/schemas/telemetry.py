@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from imcloud_gateway.api.http.schemas.common import Body
+from imcloud_gateway.domain.telemetry import MAX_STORED_INTEGER
+
+StoredInteger = Annotated[int, Field(ge=-MAX_STORED_INTEGER - 1, le=MAX_STORED_INTEGER)]
 
 
 class SeriesBody(Body):
     signal: str = Field(max_length=64, examples=["spindle_temperature"])
-    timestamps_ms: list[int] = Field(description="Unix milliseconds, one per value")
+    timestamps_ms: list[StoredInteger] = Field(description="Unix milliseconds, one per value")
     values: list[float] = Field(description="Booleans as 0 or 1")
 
 
 class TelemetryBatchRequest(Body):
     sequence_id: int = Field(
         ge=0,
-        lt=2**64,
+        le=MAX_STORED_INTEGER,
         description="Chosen by the device, unique per machine; a resent batch is stored once",
     )
     series: list[SeriesBody] = Field(max_length=1000)
