@@ -122,6 +122,8 @@ def distributed_platform(
     env = {
         "IMCLOUD_BUS": "kafka",
         "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+        # Its own topics and groups: test runs sharing the broker never meet.
+        "IMCLOUD_KAFKA__NAMESPACE": f"test-{uuid.uuid4().hex[:8]}",
         "IMCLOUD_GATEWAY__JWT_SECRET": uuid.uuid4().hex,
         **ports.environment(),
     }

@@ -10,7 +10,6 @@ from imcloud.gateway.v1 import events_pb2 as gateway_events
 from imcloud_core.bus.kafka import KafkaBus
 from imcloud_core.events import Topic, parse_envelope, unpack
 from imcloud_core.rpc import check_health
-from imcloud_core.settings import KafkaSettings
 from tests.integration.bus.test_bus_contract import Collector
 from tests.support.api import sign_up
 from tests.support.platform import RunningPlatform
@@ -23,7 +22,7 @@ def test_every_service_answers_grpc_health(distributed_platform: RunningPlatform
 
 
 def test_a_request_crosses_processes_and_its_event_reaches_kafka(
-    distributed_platform: RunningPlatform, kafka_bootstrap: str
+    distributed_platform: RunningPlatform,
 ) -> None:
     # gateway (its database) -> production (its database)
     acme = sign_up(distributed_platform.base_url, f"Acme {uuid.uuid4().hex[:6]}")
@@ -32,7 +31,7 @@ def test_a_request_crosses_processes_and_its_event_reaches_kafka(
     assert acme.get(f"/v1/plants/{plant.json()['id']}").json()["name"] == "Shenzhen"
 
     # The sign-up's event went through the gateway's outbox to Kafka.
-    bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    bus = KafkaBus(distributed_platform.kafka_settings())
     collector = Collector()
     bus.subscribe(group=f"test-{uuid.uuid4().hex}", topics=[Topic.TENANT_EVENTS], handler=collector)
     try:

@@ -94,11 +94,7 @@ def test_a_batch_the_store_cannot_hold_is_dead_lettered_and_blocks_no_tenant(
         source="test",
         event_id=f"{poisoned}/{batch.sequence_id}",
     )
-    bus = KafkaBus(
-        KafkaSettings(
-            bootstrap_servers=distributed_platform.env["IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"]
-        )
-    )
+    bus = KafkaBus(distributed_platform.kafka_settings())
     letters: list[Record] = []
     try:
         bus.subscribe(

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from imcloud_core.rpc import check_health
+from imcloud_core.settings import KafkaSettings
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
@@ -127,6 +128,13 @@ class RunningPlatform:
     @property
     def device_link(self) -> str:
         return self.ports.device_link
+
+    def kafka_settings(self) -> KafkaSettings:
+        """How a test client reaches this platform's topics (its broker and namespace)."""
+        return KafkaSettings(
+            bootstrap_servers=self.env["IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"],
+            namespace=self.env.get("IMCLOUD_KAFKA__NAMESPACE", ""),
+        )
 
     def wait_serving(self, service: str) -> None:
         """Until the service's process answers gRPC health (it fails if the process exits)."""

@@ -40,6 +40,10 @@ class KafkaSettings(BaseModel):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     # Records handed to a handler at once; larger batches amortise commits.
     max_poll_records: int = Field(default=500, ge=1)
+    # Prefixes every topic and consumer group ("<namespace>.imcloud.telemetry.v1"),
+    # so several installations (staging and production, or test runs) can share
+    # one Kafka cluster without reading each other's records.
+    namespace: str = Field(default="", pattern=r"^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$")
 
 
 class GrpcEndpoint(BaseModel):

@@ -7,6 +7,7 @@ services rely on; these tests are that promise.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -244,3 +245,27 @@ def test_an_outage_is_waited_out_and_dead_letters_nothing(make_bus: BusFactory, 
     wait_for(lambda: len(handler.values()) >= 30, timeout_s=60, what="the records after it")
     assert sorted(handler.values()) == sorted(sent)
     assert letters.records == []
+
+
+def test_installations_in_other_namespaces_share_a_broker_without_meeting(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    buses = [
+        KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap, namespace=name))
+        for name in (f"staging-{topic[-6:]}", f"production-{topic[-6:]}")
+    ]
+    try:
+        collectors = [Collector(), Collector()]
+        for bus, collector in zip(buses, collectors, strict=True):
+            bus.ensure_topics([topic])
+            # The same group and topic names in both installations.
+            bus.subscribe(group="g", topics=[topic], handler=collector)
+        buses[0].publish([OutgoingRecord(topic, "k", b"staging")])
+        buses[1].publish([OutgoingRecord(topic, "k", b"production")])
+        wait_for(lambda: all(c.values() for c in collectors), timeout_s=30, what="both records")
+        time.sleep(1)  # room for a stray record to arrive
+        assert [c.values() for c in collectors] == [[b"staging"], [b"production"]]
+        assert collectors[0].records[0].topic == topic  # handlers see the logical name
+    finally:
+        for bus in buses:
+            bus.close()

@@ -66,7 +66,17 @@ class KafkaBus:
             ) from None
         self._subscriptions: list[_KafkaMember] = []
 
+    def name(self, logical: str) -> str:
+        """The name on the cluster of a topic or group of this installation."""
+        namespace = self._settings.namespace
+        return f"{namespace}.{logical}" if namespace else logical
+
+    def logical(self, name: str) -> str:
+        namespace = self._settings.namespace
+        return name.removeprefix(f"{namespace}.") if namespace else name
+
     def ensure_topics(self, topics: Sequence[str]) -> None:
+        topics = [self.name(topic) for topic in topics]
         existing = set(self._admin.list_topics())
         missing = [
             NewTopic(
@@ -85,7 +95,10 @@ class KafkaBus:
             log.info("created kafka topics", topics=[t.name for t in missing])
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        futures = [self._producer.send(r.topic, key=r.key.encode(), value=r.value) for r in records]
+        futures = [
+            self._producer.send(self.name(r.topic), key=r.key.encode(), value=r.value)
+            for r in records
+        ]
         for record, future in zip(records, futures, strict=True):
             future.get(timeout=DELIVERY_TIMEOUT_S)  # raises the delivery error, if any
             BUS_PUBLISHED.labels(record.topic).inc()
@@ -124,9 +137,9 @@ class KafkaBus:
         self, group: str, topics: list[str], max_records: int, start: str
     ) -> KafkaConsumer:
         return KafkaConsumer(
-            *topics,
+            *(self.name(topic) for topic in topics),
             **self._common,
-            group_id=group,
+            group_id=self.name(group),
             enable_auto_commit=False,
             auto_offset_reset=start,
             max_poll_records=max_records,
@@ -173,7 +186,7 @@ class _KafkaMember:
                     continue
                 batch = [
                     Record(
-                        topic=m.topic,
+                        topic=self._bus.logical(m.topic),
                         partition=m.partition,
                         offset=m.offset,
                         key=m.key.decode() if m.key else "",
@@ -203,9 +216,10 @@ class _KafkaMember:
             )
             return
         for partition, messages in polled.items():
-            BUS_HANDLED.labels(partition.topic, self.group).inc(len(messages))
+            topic = self._bus.logical(partition.topic)
+            BUS_HANDLED.labels(topic, self.group).inc(len(messages))
             highwater = self._consumer.highwater(partition)
             if highwater is not None:
-                BUS_CONSUMER_LAG.labels(partition.topic, self.group, str(partition.partition)).set(
+                BUS_CONSUMER_LAG.labels(topic, self.group, str(partition.partition)).set(
                     max(highwater - messages[-1].offset - 1, 0)
                 )
