@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from google.protobuf.message import Message
 
 from imcloud.servitization.v1 import commands_pb2, events_pb2
 from imcloud_core.events import Topic, new_envelope
@@ -21,39 +24,60 @@ SOURCE = "servitization"
 def to_outbox_entry(event: Any) -> OutboxEntry:
     match event:
         case CommandRequested(command=command):
-            envelope = new_envelope(
-                tenant_id=command.tenant_id,
-                event_type="command.requested",
-                payload=commands_pb2.CommandRequested(command=command_message(command)),
-                source=SOURCE,
-                occurred_at=command.create_time,
+            return _entry(
+                Topic.COMMANDS,
+                command.tenant_id,
+                command.equipment_id,
+                "command.requested",
+                commands_pb2.CommandRequested(command=command_message(command)),
+                command.create_time,
             )
-            return OutboxEntry(Topic.COMMANDS, command.equipment_id, envelope)
         case CommandStateChanged(command=command):
-            envelope = new_envelope(
-                tenant_id=command.tenant_id,
-                event_type=f"command.{command.state.value}",
-                payload=commands_pb2.CommandUpdated(command=command_message(command)),
-                source=SOURCE,
-                occurred_at=command.update_time,
+            return _entry(
+                Topic.SERVITIZATION_EVENTS,
+                command.tenant_id,
+                command.equipment_id,
+                f"command.{command.state.value}",
+                commands_pb2.CommandUpdated(command=command_message(command)),
+                command.update_time,
             )
-            return OutboxEntry(Topic.SERVITIZATION_EVENTS, command.equipment_id, envelope)
-        case MaintenanceTicketOpened(ticket=ticket):
-            envelope = new_envelope(
-                tenant_id=ticket.tenant_id,
-                event_type="maintenance_ticket.opened",
-                payload=events_pb2.MaintenanceTicketOpened(ticket=ticket_message(ticket)),
-                source=SOURCE,
-                occurred_at=ticket.create_time,
+        case MaintenanceTicketOpened(ticket=ticket) | MaintenanceTicketEscalated(ticket=ticket):
+            event_type, message_type = TICKET_MESSAGES[type(event)]
+            return _entry(
+                Topic.SERVITIZATION_EVENTS,
+                ticket.tenant_id,
+                ticket.equipment_id,
+                event_type,
+                message_type(ticket=ticket_message(ticket)),
+                # At the opening the same as create_time; at an escalation, its time.
+                ticket.update_time,
             )
-            return OutboxEntry(Topic.SERVITIZATION_EVENTS, ticket.equipment_id, envelope)
-        case MaintenanceTicketEscalated(ticket=ticket):
-            envelope = new_envelope(
-                tenant_id=ticket.tenant_id,
-                event_type="maintenance_ticket.escalated",
-                payload=events_pb2.MaintenanceTicketEscalated(ticket=ticket_message(ticket)),
-                source=SOURCE,
-                occurred_at=ticket.update_time,
-            )
-            return OutboxEntry(Topic.SERVITIZATION_EVENTS, ticket.equipment_id, envelope)
     raise TypeError(f"no message for domain event {type(event).__name__}")
+
+
+TICKET_MESSAGES: dict[type, tuple[str, type[Message]]] = {
+    MaintenanceTicketOpened: ("maintenance_ticket.opened", events_pb2.MaintenanceTicketOpened),
+    MaintenanceTicketEscalated: (
+        "maintenance_ticket.escalated",
+        events_pb2.MaintenanceTicketEscalated,
+    ),
+}
+
+
+def _entry(
+    topic: Topic,
+    tenant_id: str,
+    equipment_id: str,
+    event_type: str,
+    payload: Message,
+    occurred_at: datetime,
+) -> OutboxEntry:
+    """Every servitization event is keyed by its machine, so its news stay in order."""
+    envelope = new_envelope(
+        tenant_id=tenant_id,
+        event_type=event_type,
+        payload=payload,
+        source=SOURCE,
+        occurred_at=occurred_at,
+    )
+    return OutboxEntry(topic, equipment_id, envelope)
