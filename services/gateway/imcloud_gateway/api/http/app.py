@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import install_error_handlers
-from imcloud_gateway.api.http.middleware import install_middleware
+from imcloud_gateway.api.http.middleware import DOCS_ASSETS, install_middleware
 from imcloud_gateway.api.http.routes import (
     access,
     audit,
@@ -34,7 +35,10 @@ body: `{"error": {"code", "message", "request_id", "details"}}`.
 
 
 def create_app(gateway: HttpContext) -> FastAPI:
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package, not a CDN: plant networks often have
+    # no way out to the internet.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="imcloud API",
         version="1.0.0",
         description=DESCRIPTION,

@@ -44,6 +44,13 @@ HTTP_CODES = {
     429: ErrorCode.RESOURCE_EXHAUSTED,
 }
 
+INTERNAL_MESSAGE = "internal error; quote the request id when reporting it"
+# What a caller reads instead of a failing backend's own message.
+BACKEND_FAILURES = {
+    ErrorCode.UNAVAILABLE: "a service behind the gateway is unavailable; retry later",
+    ErrorCode.INTERNAL: INTERNAL_MESSAGE,
+}
+
 
 # Documented on every route (FastAPI `responses=`), so the OpenAPI lists them.
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -95,13 +102,16 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, ResourceExhausted):
         headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
-    if exc.code is ErrorCode.INTERNAL or exc.code is ErrorCode.UNAVAILABLE:
+    message = exc.message
+    if exc.code in BACKEND_FAILURES:
+        # A peer's message names internal addresses and hosts: for the log only.
         log.warning("backend failure", reason=exc.message)
+        message = BACKEND_FAILURES[exc.code]
     return error_response(
         request,
         status=HTTP_STATUS[exc.code],
         code=exc.code.value,
-        message=exc.message,
+        message=message,
         details=[ErrorDetail(field=v.field, reason=v.reason) for v in exc.violations],
         headers=headers,
     )
@@ -109,6 +119,16 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unparsable = next((e for e in exc.errors() if e["type"] == "json_invalid"), None)
+    if unparsable is not None:
+        # FastAPI reports it as a field named after the character offset.
+        reason = unparsable.get("ctx", {}).get("error", unparsable["msg"])
+        return error_response(
+            request,
+            status=400,
+            code=ErrorCode.INVALID_ARGUMENT.value,
+            message=f"the body is not valid JSON: {reason} at character {unparsable['loc'][-1]}",
+        )
     details = [
         # Drop the "body"/"query" prefix: the field path is what the caller sent.
         ErrorDetail(field=_location(e["loc"][1:]) or str(e["loc"][0]), reason=e["msg"])
@@ -141,7 +161,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         status=500,
         code=ErrorCode.INTERNAL.value,
-        message="internal error; quote the request id when reporting it",
+        message=INTERNAL_MESSAGE,
     )
 
 

@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imcloud_core.errors import ErrorCode, PayloadTooLarge
+from imcloud_core.errors import ErrorCode
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.logging import bound_context, get_logger
 from imcloud_gateway.api.http.context import HttpContext
@@ -40,8 +41,15 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
 }
-# /docs loads Swagger UI from a CDN and runs inline scripts; the API itself needs nothing.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI and ReDoc load their assets from here and start with inline scripts;
+# ReDoc renders in a worker it makes from a blob.
+DOCS_PAGES = ("/docs", "/redoc")
+DOCS_ASSETS = "/docs/assets"
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
+)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -54,7 +62,8 @@ def _route_template(request: Request) -> str:
 
 class BodySizeLimit:
     """Stops reading a request body once it passes the limit (413), whatever the
-    Content-Length said; the route's error handler answers."""
+    Content-Length said (a chunked body declares none); the route's error handler
+    answers."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -64,7 +73,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"the request body exceeds {self.max_bytes} bytes")
+        # An HTTPException, because FastAPI turns any other error raised while it
+        # reads the body into "400 There was an error parsing the body".
+        too_large = HTTPException(413, f"the request body exceeds {self.max_bytes} bytes")
         received = 0
 
         async def counting_receive() -> Message:
@@ -115,6 +126,9 @@ def _declared_length(request: Request) -> int:
 
 def install_middleware(app: FastAPI, gateway: HttpContext) -> None:
     settings = gateway.settings
+    # Inside `observe`: its receive runs in a task group, which would wrap the 413
+    # in an exception group that FastAPI answers with 400.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     @app.middleware("http")
     async def observe(
@@ -147,11 +161,10 @@ def install_middleware(app: FastAPI, gateway: HttpContext) -> None:
         response.headers["X-Request-ID"] = request_id
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
-        if not request.url.path.startswith("/docs"):
-            response.headers.setdefault("Content-Security-Policy", API_CSP)
+        docs = request.url.path.startswith(DOCS_PAGES)
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
         return response
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

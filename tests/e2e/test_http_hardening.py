@@ -1,0 +1,104 @@
+"""What attack scripts found at the REST listener: body limits, malformed bodies,
+internal addresses in errors, metrics on the public port, docs that need a CDN."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.support.api import sign_up
+from tests.support.platform import RunningPlatform, embedded
+from tests.support.ports import free_port
+
+LIMIT = 1_048_576
+
+
+def _chunks(total: int) -> Iterator[bytes]:
+    sent = 0
+    while sent < total:
+        chunk = b" " * min(65_536, total - sent)
+        sent += len(chunk)
+        yield chunk
+
+
+def test_a_chunked_body_over_the_limit_answers_413_like_a_declared_one(
+    embedded_platform: RunningPlatform,
+) -> None:
+    acme = sign_up(embedded_platform.base_url, "Acme Chunked")
+    headers = {"content-type": "application/json"}
+    declared = acme.http.post("/v1/plants", content=b" " * (LIMIT + 1), headers=headers)
+    chunked = acme.http.post("/v1/plants", content=_chunks(LIMIT + 1), headers=headers)
+    for response in (declared, chunked):
+        assert response.status_code == 413, response.text
+        error = response.json()["error"]
+        assert error["code"] == "payload_too_large"
+        assert error["request_id"] == response.headers["x-request-id"]
+
+
+def test_a_body_that_is_not_json_answers_400_invalid_argument(
+    embedded_platform: RunningPlatform,
+) -> None:
+    acme = sign_up(embedded_platform.base_url, "Acme Malformed")
+    response = acme.http.post(
+        "/v1/plants", content=b'{"name": "A",,}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_argument"
+    assert error["message"].startswith("the body is not valid JSON: ")
+    assert error["details"] == []
+
+
+def test_an_unavailable_service_answers_503_without_its_address(tmp_path: Path) -> None:
+    dead = free_port()
+    with embedded(tmp_path, IMCLOUD_PRODUCTS_GRPC__TARGET=f"127.0.0.1:{dead}") as platform:
+        acme = sign_up(platform.base_url, "Acme Outage")
+        response = acme.get("/v1/equipment-models")
+        log = platform.processes["all"].log()
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unavailable"
+    assert str(dead) not in response.text
+    assert not re.search(r"\d+\.\d+\.\d+\.\d+|ipv[46]:|localhost", response.text)
+    assert str(dead) in log  # the operator still learns which address failed
+
+
+def test_metrics_are_served_on_the_metrics_port_not_on_the_api(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    with embedded(tmp_path, IMCLOUD_METRICS_PORT=str(metrics_port)) as platform:
+        assert httpx.get(f"{platform.base_url}/healthz").status_code == 200
+        on_api = httpx.get(f"{platform.base_url}/metrics")
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+    assert on_api.status_code == 404
+    assert scraped.status_code == 200
+    # One server for the whole process: the gateway's and the services' metrics.
+    assert 'imcloud_http_requests_total{method="GET",route="/healthz",status="200"}' in (
+        scraped.text
+    )
+    assert "imcloud_grpc_server_handled_total" in scraped.text
+
+
+def _same_origin_assets(page: str) -> list[str]:
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page)
+    assets += re.findall(r"""(?:url|spec-url)\s*[:=]\s*["']([^"']+)["']""", page)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/"), f"{asset} is not served by the gateway"
+        assert not asset.startswith("//"), f"{asset} is not served by the gateway"
+    return assets
+
+
+def test_docs_and_redoc_load_every_asset_from_the_gateway(
+    embedded_platform: RunningPlatform,
+) -> None:
+    base = embedded_platform.base_url
+    for page in ("/docs", "/redoc"):
+        response = httpx.get(f"{base}{page}")
+        assert response.status_code == 200
+        for asset in _same_origin_assets(response.text):
+            served = httpx.get(f"{base}{asset}")
+            assert served.status_code == 200, asset
+            assert len(served.content) > 100, asset
