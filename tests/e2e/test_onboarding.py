@@ -111,11 +111,14 @@ def test_revoked_rotated_and_expired_credentials_are_refused(
     assert rotated.status_code == 200
     assert ci.get("/v1/plants").status_code == 401  # the old secret
     assert Tenant(base, rotated.json()["secret"], acme.id).get("/v1/plants").status_code == 200
-    assert with_token.get("/v1/plants").status_code == 200  # tokens follow the key, not its secret
+    assert with_token.get("/v1/plants").status_code == 401  # tokens die with the old secret
+    renewed = Tenant(base, rotated.json()["secret"], acme.id).post("/v1/tokens", {})
+    with_renewed = Tenant(base, renewed.json()["access_token"], acme.id)
+    assert with_renewed.get("/v1/plants").status_code == 200
 
     assert acme.post(f"/v1/api-keys/{issued['id']}:revoke", {}).status_code == 200
     assert Tenant(base, rotated.json()["secret"], acme.id).get("/v1/plants").status_code == 401
-    assert with_token.get("/v1/plants").status_code == 401  # the key behind it is gone
+    assert with_renewed.get("/v1/plants").status_code == 401  # the key behind it is gone
 
     owner_token = acme.post("/v1/tokens", {}).json()["access_token"]
     claims = jwt.decode(owner_token, options={"verify_signature": False})

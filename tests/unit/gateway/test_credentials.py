@@ -30,16 +30,24 @@ def test_malformed_credentials_are_refused(presented: str) -> None:
 def test_a_token_carries_its_key_and_expires() -> None:
     now = datetime.now(UTC)
     token, expire_time = tokens.issue_token(
-        key_id="k1", tenant_id="t1", role=Role.ADMIN, now=now, ttl_s=60, secret=SECRET
+        key_id="k1",
+        tenant_id="t1",
+        role=Role.ADMIN,
+        secret_generation="g1",
+        now=now,
+        ttl_s=60,
+        secret=SECRET,
     )
     assert expire_time == now + timedelta(seconds=60)
     claims = tokens.verify_token(token, secret=SECRET)
     assert (claims.key_id, claims.tenant_id, claims.role) == ("k1", "t1", Role.ADMIN)
+    assert claims.secret_generation == "g1"
 
     expired, _ = tokens.issue_token(
         key_id="k1",
         tenant_id="t1",
         role=Role.ADMIN,
+        secret_generation="g1",
         now=now - timedelta(hours=1),
         ttl_s=60,
         secret=SECRET,
@@ -48,10 +56,24 @@ def test_a_token_carries_its_key_and_expires() -> None:
         tokens.verify_token(expired, secret=SECRET)
 
 
+def test_a_secret_generation_names_the_secret_without_revealing_it() -> None:
+    first, second = secrets.issue("imk", "k1"), secrets.issue("imk", "k1")
+    generation = tokens.secret_generation(first.secret_hash)
+    assert generation == tokens.secret_generation(first.secret_hash)
+    assert generation != tokens.secret_generation(second.secret_hash)
+    assert generation not in first.secret_hash
+
+
 def test_tokens_signed_otherwise_are_refused() -> None:
     now = datetime.now(UTC)
     forged, _ = tokens.issue_token(
-        key_id="k1", tenant_id="t1", role=Role.OWNER, now=now, ttl_s=60, secret=SECRET[::-1]
+        key_id="k1",
+        tenant_id="t1",
+        role=Role.OWNER,
+        secret_generation="g1",
+        now=now,
+        ttl_s=60,
+        secret=SECRET[::-1],
     )
     with pytest.raises(Unauthenticated):
         tokens.verify_token(forged, secret=SECRET)

@@ -14,10 +14,14 @@ from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
 from imcloud_gateway.domain import secrets
 from imcloud_gateway.domain.identity import require_role
-from imcloud_gateway.domain.model import DeviceCredential, DevicePrincipal, Principal, Role
+from imcloud_gateway.domain.model import (
+    DEVICE_PREFIX,
+    DeviceCredential,
+    DevicePrincipal,
+    Principal,
+    Role,
+)
 from imcloud_gateway.domain.ports import EquipmentDirectory, UnitOfWork
-
-DEVICE_PREFIX = "imd"
 
 
 def issue_device_credential(

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from imcloud_core.errors import (
-    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -19,6 +18,8 @@ from imcloud_core.paging import page_size
 from imcloud_gateway.domain import secrets, tokens
 from imcloud_gateway.domain.events import TenantOffboarded, TenantOnboarded
 from imcloud_gateway.domain.model import (
+    API_KEY_PREFIX,
+    DEVICE_PREFIX,
     ApiKey,
     Principal,
     Role,
@@ -28,8 +29,6 @@ from imcloud_gateway.domain.model import (
     check_tenant_fields,
 )
 from imcloud_gateway.domain.ports import UnitOfWork
-
-API_KEY_PREFIX = "imk"
 
 
 @dataclass(frozen=True)
@@ -42,18 +41,17 @@ class IssuedApiKey:
 def sign_up(
     uow: UnitOfWork, *, name: str, kind: TenantKind, tier: Tier
 ) -> tuple[Tenant, IssuedApiKey]:
-    """Creates a tenant and its owner key."""
+    """Creates a tenant and its owner key.
+
+    Names need not be unique: refusing a taken name would tell anyone which
+    companies use the platform. Tenants are told apart by id.
+    """
     check_tenant_fields(name=name)
     now = utcnow()
     tenant = Tenant(
         id=new_id(), name=name.strip(), kind=kind, tier=tier, create_time=now, update_time=now
     )
     with uow:
-        if uow.tenants.name_taken(tenant.name):
-            raise AlreadyExists(
-                f"a tenant named {tenant.name!r} already exists",
-                violations=(FieldViolation("name", "already used by another tenant"),),
-            )
         uow.tenants.add(tenant)
         owner_key = _new_api_key(tenant_id=tenant.id, name="owner", role=Role.OWNER, now=now)
         uow.api_keys.add(owner_key.key)
@@ -62,7 +60,8 @@ def sign_up(
 
 
 def offboard(uow: UnitOfWork, *, principal: Principal) -> Tenant:
-    """The tenant leaves: every key stops working, dedicated resources go."""
+    """The tenant leaves: its API keys (and so their tokens), device credentials and
+    access grants, given and received, stop at once; dedicated resources go."""
     require_role(principal, Role.OWNER)
     now = utcnow()
     with uow:
@@ -71,6 +70,8 @@ def offboard(uow: UnitOfWork, *, principal: Principal) -> Tenant:
             raise NotFound(f"tenant {principal.tenant_id!r} not found")
         uow.tenants.offboard(tenant.id, now)
         uow.api_keys.revoke_all(tenant_id=tenant.id, at=now)
+        uow.device_credentials.revoke_all(tenant_id=tenant.id, at=now)
+        uow.grants.revoke_all_given_or_received(tenant_id=tenant.id, at=now)
         left = replace(tenant, offboard_time=now, update_time=now)
         uow.record(TenantOffboarded(left))
     return left
@@ -154,29 +155,50 @@ def rotate_api_key(uow: UnitOfWork, *, principal: Principal, key_id: str) -> Iss
 def authenticate(uow: UnitOfWork, *, presented: str, token_secret: str) -> Principal:
     """The principal behind an API key or a token issued from one."""
     if tokens.looks_like_token(presented):
-        key_id = tokens.verify_token(presented, secret=token_secret).key_id
+        claims = tokens.verify_token(presented, secret=token_secret)
         with uow:
-            key = uow.api_keys.find(key_id)
+            key = uow.api_keys.find(claims.key_id)
         if key is None:
             raise Unauthenticated("invalid token")
+        if claims.secret_generation != tokens.secret_generation(key.secret_hash):
+            raise Unauthenticated(
+                "the token was minted before its API key was rotated; "
+                "request a new one with the key's new secret"
+            )
+        generation = None
     else:
+        if presented.startswith(f"{DEVICE_PREFIX}_"):
+            raise Unauthenticated(
+                "a device credential is for the device link and /v1/device/telemetry; "
+                "use an API key"
+            )
         key_id, secret = secrets.split(API_KEY_PREFIX, presented)
         with uow:
             key = uow.api_keys.find(key_id)
         if key is None or not secrets.matches(secret, key.secret_hash):
             raise Unauthenticated("unknown API key")
+        generation = tokens.secret_generation(key.secret_hash)
     if not key.usable_at(utcnow()):
         raise Unauthenticated("the API key is revoked or expired")
     return Principal(
-        tenant_id=key.tenant_id, role=key.role, actor=f"key:{key.id}", credential_id=key.id
+        tenant_id=key.tenant_id,
+        role=key.role,
+        actor=f"key:{key.id}",
+        credential_id=key.id,
+        api_key_generation=generation,
     )
 
 
 def issue_token(*, principal: Principal, ttl_s: int, token_secret: str) -> tuple[str, datetime]:
+    if principal.api_key_generation is None:
+        raise PermissionDenied(
+            "only an API key mints tokens; present the API key, not a token, to POST /v1/tokens"
+        )
     return tokens.issue_token(
         key_id=principal.credential_id,
         tenant_id=principal.tenant_id,
         role=principal.role,
+        secret_generation=principal.api_key_generation,
         now=utcnow(),
         ttl_s=ttl_s,
         secret=token_secret,

@@ -10,6 +10,10 @@ from imcloud_core.errors import FieldViolation, InvalidArgument
 
 NAME_MAX = 200
 
+# How a presented credential says what it is: "<prefix>_<id>_<secret>".
+API_KEY_PREFIX = "imk"
+DEVICE_PREFIX = "imd"
+
 
 class TenantKind(StrEnum):
     # A manufacturer that runs plants and owns equipment.
@@ -75,6 +79,9 @@ class Principal:
     actor: str
     # The credential presented (an API key id), for per-credential limits.
     credential_id: str
+    # The secret generation of the API key, when the caller presented the key itself;
+    # None for a token, which must not mint tokens (it would renew itself for ever).
+    api_key_generation: str | None = None
 
 
 def check_tenant_fields(*, name: str) -> None:

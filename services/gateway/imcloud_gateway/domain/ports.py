@@ -20,8 +20,6 @@ class TenantRepository(Protocol):
 
     def get(self, tenant_id: str) -> Tenant | None: ...
 
-    def name_taken(self, name: str) -> bool: ...
-
     def offboard(self, tenant_id: str, at: datetime) -> None: ...
 
 
@@ -60,6 +58,8 @@ class DeviceCredentialRepository(Protocol):
 
     def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int: ...
 
+    def revoke_all(self, *, tenant_id: str, at: datetime) -> None: ...
+
 
 class GrantRepository(Protocol):
     def add(self, grant: AccessGrant) -> None: ...
@@ -80,6 +80,9 @@ class GrantRepository(Protocol):
     def save(self, grant: AccessGrant) -> None: ...
 
     def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int: ...
+
+    def revoke_all_given_or_received(self, *, tenant_id: str, at: datetime) -> None:
+        """Every grant the tenant gave and every grant it received (it left)."""
 
 
 class AuditRepository(Protocol):

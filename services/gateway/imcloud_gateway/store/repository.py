@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, exists, or_, select
+from sqlalchemy import ColumnElement, Row, Table, or_, select
 from sqlalchemy.orm import Session
 
 from imcloud_core.db import Database
@@ -53,10 +53,6 @@ class SqlTenantRepository:
     def get(self, tenant_id: str) -> Tenant | None:
         row = self._session.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
         return _tenant(row) if row else None
-
-    def name_taken(self, name: str) -> bool:
-        query = select(exists().where(tenants.c.name == name))
-        return bool(self._session.execute(query).scalar())
 
     def offboard(self, tenant_id: str, at: datetime) -> None:
         self._session.execute(
@@ -139,6 +135,11 @@ class SqlDeviceCredentialRepository:
     def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int:
         return _revoke_all_of(self._session, device_credentials, tenant_id, equipment_id, at)
 
+    def revoke_all(self, *, tenant_id: str, at: datetime) -> None:
+        _revoke_all(
+            self._session, device_credentials, at, device_credentials.c.tenant_id == tenant_id
+        )
+
 
 def _grant(row: Row[Any]) -> AccessGrant:
     values = row._asdict()
@@ -203,6 +204,15 @@ class SqlGrantRepository:
 
     def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int:
         return _revoke_all_of(self._session, access_grants, tenant_id, equipment_id, at)
+
+    def revoke_all_given_or_received(self, *, tenant_id: str, at: datetime) -> None:
+        c = access_grants.c
+        _revoke_all(
+            self._session,
+            access_grants,
+            at,
+            or_(c.tenant_id == tenant_id, c.grantee_tenant_id == tenant_id),
+        )
 
 
 def _revoke_all_of(

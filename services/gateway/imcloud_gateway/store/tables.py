@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, String, Table
 
 from imcloud_core.outbox import outbox_table
 from imcloud_core.store import UtcDateTime, new_metadata
@@ -19,7 +19,6 @@ tenants = Table(
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("offboard_time", UtcDateTime, nullable=True),
-    UniqueConstraint("name"),
 )
 
 # Where each tenant's dedicated resources stand (tenant API shows it).

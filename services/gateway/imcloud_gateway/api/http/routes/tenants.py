@@ -62,8 +62,12 @@ def issued_key_body(issued: identity.IssuedApiKey) -> IssuedApiKeyResponse:
     "/v1/tenants",
     status_code=status.HTTP_201_CREATED,
     summary="Sign up an enterprise or equipment maker",
-    description="Creates a tenant and returns its owner API key; the key is shown only once.",
-    responses=error_responses(403, 409, 422, 429),
+    description=(
+        "Creates a tenant and returns its owner API key; the key is shown only once. "
+        "Names need not be unique (a refused name would tell who uses the platform): "
+        "tenants are told apart by id."
+    ),
+    responses=error_responses(403, 422, 429),
 )
 def sign_up(
     body: SignUpRequest,
@@ -110,7 +114,8 @@ def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantRespon
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Leave the platform (owner only)",
     description=(
-        "Every API key stops working at once; dedicated resources are removed. "
+        "Every API key and token, device credential and access grant (given and received) "
+        "stops working at once; dedicated resources are removed. "
         "The tenant's data stays until the operator purges it."
     ),
     responses=error_responses(401, 403, 429),
@@ -179,9 +184,10 @@ def rotate_api_key(
     summary="Exchange the presented API key for a short-lived bearer token",
     description=(
         "The token acts with the key's tenant and role until it expires, or until the key "
-        "is revoked, whichever comes first."
+        "is revoked or rotated, whichever comes first. Only an API key mints tokens: "
+        "a token presented here gets 403."
     ),
-    responses=error_responses(401, 429),
+    responses=error_responses(401, 403, 429),
 )
 def issue_token(principal: PrincipalDep, gateway: GatewayDep) -> TokenResponse:
     token, expire_time = identity.issue_token(
