@@ -150,8 +150,9 @@ def test_one_deployment_and_service_per_service(render: Any, value_set: str) -> 
         service = rendered.component("Service", name)
         service_ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
         if name == "gateway":
-            assert ports == {"http": 8080, "grpc": 50050}
-            assert service_ports == {"http": 8080, "grpc": 50050}
+            # Metrics on a port of their own, not on the public API listener.
+            assert ports == {"http": 8080, "grpc": 50050, "metrics": 9464}
+            assert service_ports == {"http": 8080, "grpc": 50050, "metrics": 9464}
         else:
             assert ports == {"grpc": grpc_port, "metrics": 9464}
             assert service_ports == {"grpc": grpc_port, "metrics": 9464}
@@ -236,8 +237,7 @@ def test_the_rendered_environment_is_a_valid_distributed_configuration(
         if name == "gateway":
             assert settings.gateway.http_host == "0.0.0.0"  # noqa: S104 - the pod's address
             assert settings.provisioning.enabled is rendered.values["provisioning"]["enabled"]
-        else:
-            assert settings.metrics_port == 9464
+        assert settings.metrics_port == 9464
 
 
 def test_config_extra_reaches_every_process(render: Any) -> None:
@@ -462,6 +462,7 @@ def test_network_policies_leave_only_the_gateway_reachable(render: Any) -> None:
         for policy in covering:
             assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     reachable_from_anywhere = set()
+    scraped = set()
     for policy in policies:
         component = component_of(policy["spec"]["podSelector"], rendered.release)
         for rule in policy["spec"].get("ingress", []):
@@ -473,12 +474,14 @@ def test_network_policies_leave_only_the_gateway_reachable(render: Any) -> None:
             peers = rule["from"]
             if peers == metrics_peers:
                 assert ports == {9464}, f"{component}: metrics peers reach {ports}"
+                scraped.add(component)
                 continue
             callers = {component_of(peer["podSelector"], rendered.release) for peer in peers}
             assert all(set(peer) == {"podSelector"} for peer in peers)
             assert callers == CALLERS[component], component
             assert ports == {SERVICES[component]}
     assert reachable_from_anywhere == {"gateway"}
+    assert scraped == set(SERVICES)
     # The outside world gets one Service to talk to.
     for name in BACKENDS:
         assert rendered.component("Service", name)["spec"]["type"] == "ClusterIP"
@@ -608,7 +611,7 @@ def test_service_monitors_scrape_every_service_as_its_alert_job(render: Any) -> 
         assert selects(monitor["spec"]["selector"], service["metadata"]["labels"])
         (endpoint,) = monitor["spec"]["endpoints"]
         assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
-        assert endpoint["port"] == ("http" if component == "gateway" else "metrics")
+        assert endpoint["port"] == "metrics"
         assert endpoint["path"] == "/metrics"
         assert {
             "action": "replace",

@@ -28,7 +28,7 @@ Names, labels and the pieces every service's objects share.
 {{- define "imcloud.services" -}}
 gateway:
   grpcPort: 50050
-  metricsPort: 8080
+  metricsPort: 9464
   callers: []
 products:
   grpcPort: 50051

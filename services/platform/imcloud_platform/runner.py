@@ -40,8 +40,9 @@ def run(target: str, settings: Settings) -> None:
             component = build(runtime)
             component.start()
             started.append((name, component))
-        # The gateway serves /metrics itself; other processes get their own port.
-        if "gateway" not in names and settings.metrics_port:
+        # One metrics server per process, whatever it runs, apart from the API
+        # listener: the public port must not show the platform's internals.
+        if settings.metrics_port:
             serve_metrics(settings.metrics_port)
         log.info("imcloud running", target=target, modules=[n for n, _ in started])
         stop_requested.wait()

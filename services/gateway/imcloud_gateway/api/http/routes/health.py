@@ -1,10 +1,9 @@
-"""Liveness, readiness and metrics: what orchestrators and Prometheus call."""
+"""Liveness and readiness: what orchestrators call (metrics have a port of their own)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from imcloud_gateway.api.http.deps import GatewayDep
 
@@ -36,6 +35,8 @@ def readyz(gateway: GatewayDep) -> JSONResponse:
         gateway.bus.ping()
     except Exception as exc:
         failing["bus"] = type(exc).__name__
+    if gateway.streams.full():
+        failing["device_link"] = f"all {gateway.streams.capacity} device streams are taken"
     degraded = {service: "not serving" for service in gateway.backends.unhealthy()}
     if failing:
         body = {"status": "unavailable", "failing": failing, "degraded": degraded}
@@ -43,8 +44,3 @@ def readyz(gateway: GatewayDep) -> JSONResponse:
     return JSONResponse(
         {"status": "degraded" if degraded else "ok", "failing": {}, "degraded": degraded}
     )
-
-
-@router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=False)
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
