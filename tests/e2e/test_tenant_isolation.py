@@ -1,5 +1,8 @@
 """Walks every route of the OpenAPI document with another tenant's credential and
-with none, aimed at one tenant's resources: nothing leaks, nothing lands."""
+with none, aimed at one tenant's resources: nothing leaks, nothing lands. Walks
+them again with every role below the one each needs (403), and the equipment
+makers' grant routes with every role of the maker (the role must suffice as in
+the maker's own tenant, and the grant must hold the scope)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,81 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.support.api import sign_up
+from tests.support.api import Tenant, sign_up
 from tests.support.platform import RunningPlatform
 from tests.support.world import World, onboard
 
 PUBLIC = {("post", "/v1/tenants"), ("get", "/healthz"), ("get", "/readyz")}
+DEVICE = {("post", "/v1/device/telemetry")}
+ROLES = ["viewer", "operator", "admin", "owner"]
+GRANTED = "/v1/granted-equipment"
+
+# The least role each route needs in the caller's own tenant; a grant route needs
+# what the same route needs there (its path without "granted-").
+REQUIRED_ROLE = {
+    ("get", "/v1/tenant"): "viewer",
+    ("delete", "/v1/tenant"): "owner",
+    ("post", "/v1/tokens"): "viewer",
+    ("post", "/v1/api-keys"): "admin",
+    ("get", "/v1/api-keys"): "admin",
+    ("post", "/v1/api-keys/{key_id}:rotate"): "admin",
+    ("post", "/v1/api-keys/{key_id}:revoke"): "admin",
+    ("get", "/v1/audit-events"): "admin",
+    ("post", "/v1/access-grants"): "admin",
+    ("get", "/v1/access-grants"): "admin",
+    ("post", "/v1/access-grants/{grant_id}:revoke"): "admin",
+    ("post", "/v1/equipment/{equipment_id}/credentials"): "admin",
+    ("get", "/v1/equipment/{equipment_id}/credentials"): "admin",
+    ("post", "/v1/equipment/{equipment_id}/credentials/{credential_id}:rotate"): "admin",
+    ("post", "/v1/equipment/{equipment_id}/credentials/{credential_id}:revoke"): "admin",
+    **{
+        (method, path): "admin"
+        for kind, one in [
+            ("plants", "plant_id"),
+            ("lines", "line_id"),
+            ("stations", "station_id"),
+            ("equipment-models", "equipment_model_id"),
+            ("equipment", "equipment_id"),
+        ]
+        for method, path in [
+            ("post", f"/v1/{kind}"),
+            ("patch", f"/v1/{kind}/{{{one}}}"),
+            ("delete", f"/v1/{kind}/{{{one}}}"),
+        ]
+    },
+    **{
+        ("get", path): "viewer"
+        for kind, one in [
+            ("plants", "plant_id"),
+            ("lines", "line_id"),
+            ("stations", "station_id"),
+            ("equipment-models", "equipment_model_id"),
+            ("equipment", "equipment_id"),
+        ]
+        for path in [f"/v1/{kind}", f"/v1/{kind}/{{{one}}}"]
+    },
+    ("post", "/v1/equipment/{equipment_id}/commands"): "operator",
+    ("get", "/v1/equipment/{equipment_id}/commands"): "viewer",
+    ("get", "/v1/commands/{command_id}"): "viewer",
+    ("get", "/v1/equipment/{equipment_id}/twin"): "viewer",
+    ("get", "/v1/equipment/{equipment_id}/telemetry"): "viewer",
+    ("get", "/v1/equipment/{equipment_id}/telemetry/aggregates"): "viewer",
+    ("get", "/v1/equipment/{equipment_id}/anomaly-episodes"): "viewer",
+    ("get", "/v1/lines/{line_id}/anomaly-episodes"): "viewer",
+    ("get", "/v1/plants/{plant_id}/anomaly-episodes"): "viewer",
+    ("post", "/v1/equipment/{equipment_id}/anomaly-model:reset"): "operator",
+    ("post", "/v1/maintenance-tickets"): "operator",
+    ("get", "/v1/maintenance-tickets"): "viewer",
+}
+# The scope a grant must hold for each grant route on one machine.
+GRANT_SCOPE = {
+    f"{GRANTED}/{{equipment_id}}": "twin:read",
+    f"{GRANTED}/{{equipment_id}}/twin": "twin:read",
+    f"{GRANTED}/{{equipment_id}}/anomaly-episodes": "twin:read",
+    f"{GRANTED}/{{equipment_id}}/telemetry": "telemetry:read",
+    f"{GRANTED}/{{equipment_id}}/telemetry/aggregates": "telemetry:read",
+    f"{GRANTED}/{{equipment_id}}/commands": "commands:send",
+}
 # Path parameters that name a resource of the tenant under attack.
 PARAMETER_ALIASES = {"grant_id": "grant_id", "key_id": "key_id"}
 
@@ -112,22 +185,34 @@ def snapshot(victim: World) -> str:
     )
 
 
-def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
-    distributed_platform: RunningPlatform,
-) -> None:
-    base = distributed_platform.base_url
-    victim, intruder = onboard(base, "Victim"), onboard(base, "Intruder")
-    maker = sign_up(base, f"Maker {uuid.uuid4().hex[:6]}", kind="oem")
-    granted = victim.tenant.post(
+def required_role(method: str, path: str) -> str:
+    return REQUIRED_ROLE[(method, path.replace(GRANTED, "/v1/equipment"))]
+
+
+def grant(owner: World, maker: Tenant, machine: str, scopes: list[str]) -> str:
+    granted = owner.tenant.post(
         "/v1/access-grants",
-        {
-            "grantee_tenant_id": maker.id,
-            "equipment_id": victim.ids["equipment_id"],
-            "scopes": ["twin:read"],
-        },
+        {"grantee_tenant_id": maker.id, "equipment_id": owner.ids[machine], "scopes": scopes},
     )
-    assert granted.status_code == 201
-    victim.ids["grant_id"] = granted.json()["id"]
+    assert granted.status_code == 201, granted.text
+    return str(granted.json()["id"])
+
+
+def role_keys(tenant: Tenant, base: str) -> dict[str, Tenant]:
+    """A client of the tenant for every role (the owner's key is the tenant's own)."""
+    keys = {"owner": tenant}
+    for role in ROLES[:-1]:
+        issued = tenant.post("/v1/api-keys", {"name": role, "role": role})
+        assert issued.status_code == 201, issued.text
+        keys[role] = Tenant(base, issued.json()["secret"], tenant.id)
+    return keys
+
+
+def attacked(base: str) -> World:
+    """A tenant with one of everything, a grant and a command included."""
+    victim = onboard(base, "Victim")
+    maker = sign_up(base, f"Maker {uuid.uuid4().hex[:6]}", kind="oem")
+    victim.ids["grant_id"] = grant(victim, maker, "equipment_id", ["twin:read"])
     victim.ids["grantee_tenant_id"] = maker.id
     command = victim.tenant.post(
         f"/v1/equipment/{victim.ids['equipment_id']}/commands",
@@ -135,6 +220,14 @@ def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
     )
     assert command.status_code == 202, command.text
     victim.ids["command_id"] = command.json()["id"]
+    return victim
+
+
+def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
+    distributed_platform: RunningPlatform,
+) -> None:
+    base = distributed_platform.base_url
+    victim, intruder = attacked(base), onboard(base, "Intruder")
     before = snapshot(victim)
     victim_ids = {v for k, v in victim.ids.items() if k != "grantee_tenant_id"} | {victim.tenant.id}
 
@@ -175,3 +268,70 @@ def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
     assert walked == every
     assert len(walked) >= 30, "the walk covered suspiciously few routes"
     assert snapshot(victim) == before, "the intruder changed the victim's data"
+
+
+def test_every_route_refuses_a_role_below_the_one_it_needs(
+    distributed_platform: RunningPlatform,
+) -> None:
+    base = distributed_platform.base_url
+    victim = attacked(base)
+    keys = role_keys(victim.tenant, base)
+    before = snapshot(victim)
+
+    spec = httpx.get(f"{base}/openapi.json").json()
+    walked = set()
+    for method, path, operation in operations(spec):
+        if (method, path) in PUBLIC | DEVICE:
+            continue
+        url, body = request_for(spec, path, operation, victim.ids)
+        needed = ROLES.index(required_role(method, path))
+        for role in ROLES[:needed]:
+            answer = keys[role].http.request(method.upper(), url, json=body)
+            where = f"{role}: {method.upper()} {url} -> {answer.status_code} {answer.text[:300]}"
+            assert answer.status_code == 403, where
+            assert answer.json()["error"]["code"] == "permission_denied", where
+        walked.add((method, path))
+
+    every = {(m, p) for m, p, _ in operations(spec)} - PUBLIC - DEVICE
+    assert walked == every
+    assert {(m, p) for m, p in every if not p.startswith(GRANTED)} == set(REQUIRED_ROLE)
+    assert snapshot(victim) == before, "a role below the one needed changed the data"
+
+
+def test_grant_routes_need_the_makers_role_and_the_grants_scope(
+    distributed_platform: RunningPlatform,
+) -> None:
+    base = distributed_platform.base_url
+    customer = onboard(base, "Customer", machines=3)
+    maker = sign_up(base, f"Maker {uuid.uuid4().hex[:6]}", kind="oem")
+    scopes = {
+        "equipment_id": ["twin:read", "telemetry:read", "commands:send"],
+        "equipment_id_1": ["twin:read"],
+        "equipment_id_2": ["telemetry:read", "commands:send"],
+    }
+    for machine, granted_scopes in scopes.items():
+        grant(customer, maker, machine, granted_scopes)
+    keys = role_keys(maker, base)
+
+    spec = httpx.get(f"{base}/openapi.json").json()
+    walked = set()
+    for method, path, operation in operations(spec):
+        if not path.startswith(GRANTED):
+            continue
+        needed = ROLES.index(required_role(method, path))
+        machines = scopes if "{equipment_id}" in path else {"equipment_id": []}
+        for machine, granted_scopes in machines.items():
+            ids = {**customer.ids, "equipment_id": customer.ids[machine]}
+            url, body = request_for(spec, path, operation, ids)
+            for rank, role in enumerate(ROLES):
+                answer = keys[role].http.request(method.upper(), url, json=body)
+                where = f"{role} on {machine}: {method.upper()} {url} -> {answer.status_code}"
+                if rank < needed:
+                    assert answer.status_code == 403, where
+                elif path in GRANT_SCOPE and GRANT_SCOPE[path] not in granted_scopes:
+                    assert answer.status_code == 404, where
+                else:
+                    assert answer.status_code < 400, f"{where} {answer.text[:300]}"
+        walked.add(path)
+
+    assert walked >= set(GRANT_SCOPE) | {GRANTED}

@@ -3,7 +3,8 @@
 ``ViewerCall``, ``OperatorCall`` and ``AdminCall`` authenticate the caller, apply
 the rate limits, check the role, and give the route the context its gRPC calls
 carry to the identity. ``GrantedDep`` does the same for an equipment maker on a
-machine a customer granted it; ``PageSize`` and ``PageToken`` page every list.
+machine a customer granted it (the maker's role must suffice as in its own
+tenant); ``PageSize`` and ``PageToken`` page every list.
 """
 
 from __future__ import annotations
@@ -134,7 +135,13 @@ class GrantedAccess:
         return self.via(self.grant(equipment_id, scope))
 
 
+# A grant opens reads and sending commands only; in the caller's own tenant a read
+# needs a viewer and a command an operator, and a grant lends no more than that.
+_GRANTED_ROLE = {"GET": Role.VIEWER, "POST": Role.OPERATOR}
+
+
 def _granted(request: Request, principal: PrincipalDep, gateway: GatewayDep) -> GrantedAccess:
+    identity.require_role(principal, _GRANTED_ROLE[request.method])
     return GrantedAccess(request, principal, gateway)
 
 
