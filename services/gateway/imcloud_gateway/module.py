@@ -43,6 +43,7 @@ from imcloud_gateway.store.repository import GatewayUnitOfWork, SqlProvisioningR
 from imcloud_gateway.store.tables import outbox
 
 NAME = "gateway"
+SPARE_GRPC_THREADS = 8
 PACKAGE = "imcloud_gateway"
 log = get_logger(__name__)
 
@@ -86,7 +87,7 @@ def wire(
             max_age_ms=settings.max_age_s * 1000,
         ),
     )
-    streams = OpenStreams()
+    streams = OpenStreams(settings.max_device_streams)
     commands = CommandRelay(bus=bus, links=streams, backends=backends)
     records = SqlProvisioningRecords(db)
     http = HttpContext(
@@ -166,9 +167,9 @@ class Gateway:
             name=NAME,
             bind=grpc_bind,
             register=[register_device_link(parts.device_link)],
-            # One thread per open device stream: this bounds the machines one
-            # gateway replica serves at once.
-            max_workers=settings.max_device_streams,
+            # One thread per open device stream, and a few more so that health
+            # checks and refusals answer while every stream is taken.
+            max_workers=settings.max_device_streams + SPARE_GRPC_THREADS,
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []

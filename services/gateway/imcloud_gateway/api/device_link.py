@@ -20,7 +20,7 @@ from prometheus_client import Gauge
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
-from imcloud_core.errors import Unauthenticated
+from imcloud_core.errors import FailedPrecondition, ResourceExhausted, Unauthenticated
 from imcloud_core.logging import bound_context, get_logger
 from imcloud_core.rpc import registrar
 from imcloud_gateway.api.intake import TelemetryIntake
@@ -36,6 +36,8 @@ OPEN_STREAMS = Gauge("imcloud_device_streams", "Device-link streams open on this
 # How often an open stream re-checks its credential, so a revocation made on
 # another gateway replica closes it too.
 RECHECK_CREDENTIAL_S = 5.0
+# When a full gateway suggests the machine try again (another replica may answer).
+RETRY_FULL_S = 5.0
 
 REFUSAL_REASONS = {
     RefusalReason.UNKNOWN_SIGNAL: pb.REFUSAL_REASON_UNKNOWN_SIGNAL,
@@ -79,24 +81,50 @@ class DeviceStream:
 
 
 class OpenStreams:
-    """The device-link streams this gateway holds: commands find their machine
-    here, and revoking a credential closes its streams at once."""
+    """The device-link streams this gateway holds, at most one per credential and
+    ``capacity`` in all: commands find their machine here, and revoking a credential
+    closes its streams at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
         self._streams: set[DeviceStream] = set()
         self._lock = threading.Lock()
 
     def add(self, stream: DeviceStream) -> None:
+        """Holds a new stream; the credential's older stream is ended, since a
+        machine reconnecting is far likelier than two machines sharing a secret."""
+        credential_id = stream.device.credential_id
         with self._lock:
+            replaced = [s for s in self._streams if s.device.credential_id == credential_id]
+            if len(self._streams) - len(replaced) >= self._capacity:
+                raise ResourceExhausted(
+                    f"this gateway holds its maximum of {self._capacity} device streams",
+                    retry_after_s=RETRY_FULL_S,
+                )
+            self._streams.difference_update(replaced)
             self._streams.add(stream)
-        OPEN_STREAMS.inc()
+        OPEN_STREAMS.inc(1 - len(replaced))
+        for old in replaced:
+            old.outgoing.put(
+                FailedPrecondition("replaced by a newer stream opened with the same credential")
+            )
 
-    def discard(self, stream: DeviceStream) -> None:
+    def discard(self, stream: DeviceStream) -> bool:
+        """Lets go of a stream; False if a newer one had replaced it already."""
         with self._lock:
             if stream not in self._streams:
-                return
+                return False
             self._streams.discard(stream)
         OPEN_STREAMS.dec()
+        return True
+
+    def full(self) -> bool:
+        with self._lock:
+            return len(self._streams) >= self._capacity
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
 
     def push(self, equipment_id: str, response: pb.ConnectResponse) -> bool:
         """Queues a message for the machine's stream; False if it is not connected here."""
@@ -162,6 +190,11 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
         device = devices.authenticate_device(self._uow(), presented=presented)
         stream = DeviceStream(device, context)
         self._streams.add(stream)
+        # However the call ends (the machine left, a revocation, a stop), the
+        # response loop below must not wait on the queue any longer.
+        context.add_callback(lambda: stream.outgoing.put(None))
+        # Tells the machine at once that the stream is taken.
+        context.send_initial_metadata(())
         self._connection_changed(device, True)
         # Reading runs on a thread of its own, so commands can go down the stream
         # while the machine is quiet; it reads the next batch only after acking
@@ -182,8 +215,9 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                         raise item
                     yield item
         finally:
-            self._streams.discard(stream)
-            self._connection_changed(device, False)
+            # A replaced stream's machine is still connected, by its newer stream.
+            if self._streams.discard(stream):
+                self._connection_changed(device, False)
             log.info("device disconnected", equipment_id=device.equipment_id)
 
     def _read(

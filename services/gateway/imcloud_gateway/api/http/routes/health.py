@@ -35,6 +35,8 @@ def readyz(gateway: GatewayDep) -> JSONResponse:
         gateway.bus.ping()
     except Exception as exc:
         failing["bus"] = type(exc).__name__
+    if gateway.streams.full():
+        failing["device_link"] = f"all {gateway.streams.capacity} device streams are taken"
     degraded = {service: "not serving" for service in gateway.backends.unhealthy()}
     if failing:
         body = {"status": "unavailable", "failing": failing, "degraded": degraded}
