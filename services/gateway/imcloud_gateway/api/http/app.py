@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
 from imcloud_gateway.api.http.context import HttpContext
-from imcloud_gateway.api.http.errors import install_error_handlers
+from imcloud_gateway.api.http.errors import error_example, install_error_handlers
 from imcloud_gateway.api.http.middleware import DOCS_ASSETS, install_middleware
 from imcloud_gateway.api.http.routes import (
     access,
@@ -108,6 +108,15 @@ def _openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:
                     "description": "The body exceeds the size limit",
                     "content": error_body,
                 }
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}).get("application/json", {})
+                if content.get("schema") == error_body["application/json"]["schema"]:
+                    # A copy: the 400, 413 and 422 entries share error_body.
+                    response["content"] = {
+                        "application/json": {**content, "example": error_example(int(status))}
+                    }
     schemas = document["components"]["schemas"]
     for fastapi_own in ("HTTPValidationError", "ValidationError"):
         schemas.pop(fastapi_own, None)

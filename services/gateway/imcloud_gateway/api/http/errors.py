@@ -51,6 +51,33 @@ BACKEND_FAILURES = {
     ErrorCode.INTERNAL: INTERNAL_MESSAGE,
 }
 
+# What the OpenAPI shows for each status: one example per status, not one for all.
+EXAMPLES: dict[int, tuple[str, str]] = {
+    400: ("the body is not valid JSON: Expecting value at character 13", ""),
+    401: ("the API key is not valid", ""),
+    403: ("the role viewer may not do this", ""),
+    404: ("plant not found", ""),
+    409: ("a machine with this serial number exists", ""),
+    413: ("the request body exceeds 1048576 bytes", ""),
+    422: ("the request is not valid", "name"),
+    429: ("too many requests; retry later", ""),
+    503: (BACKEND_FAILURES[ErrorCode.UNAVAILABLE], ""),
+}
+CODE_BY_STATUS = {status: code for code, status in HTTP_STATUS.items()} | HTTP_CODES
+
+
+def error_example(status: int) -> dict[str, Any]:
+    message, field = EXAMPLES.get(status, (f"HTTP {status}", ""))
+    details = [{"field": field, "reason": "String should have at least 1 character"}]
+    return {
+        "error": {
+            "code": str(CODE_BY_STATUS.get(status, "error")),
+            "message": message,
+            "request_id": "9f2c4e1ab7d84c0d9e3f5a6b7c8d9e0f",
+            "details": details if field else [],
+        }
+    }
+
 
 # Documented on every route (FastAPI `responses=`), so the OpenAPI lists them.
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -11,7 +11,8 @@ from imcloud_core.errors import FieldViolation, InvalidArgument
 
 T = TypeVar("T")
 
-Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Plant Augsburg"])]
+# Each use gives its own example: one shared example would name everything alike.
+Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Body(BaseModel):

@@ -20,17 +20,23 @@ TimeZone = Annotated[
 # -- plants --------------------------------------------------------------------
 
 
+PlantName = Annotated[Name, Field(examples=["Augsburg"])]
+LineName = Annotated[Name, Field(examples=["Final assembly"])]
+StationName = Annotated[Name, Field(examples=["Station 20: spindle mounting"])]
+Location = Annotated[Description, Field(examples=["Werkstrasse 1, 86150 Augsburg"])]
+
+
 class CreatePlantRequest(Body):
-    name: Name
-    location: str = Field("", max_length=2000)
+    name: PlantName
+    location: Location = ""
     time_zone: TimeZone = "UTC"
 
 
 class UpdatePlantRequest(PatchBody):
     """The plant fields to change; fields left out keep their values."""
 
-    name: Name | None = None
-    location: Description | None = None
+    name: PlantName | None = None
+    location: Location | None = None
     time_zone: TimeZone | None = None
 
 
@@ -48,14 +54,14 @@ class PlantResponse(BaseModel):
 
 class CreateLineRequest(Body):
     plant_id: ParentId = Field(description="The plant the line belongs to; fixed once created")
-    name: Name
+    name: LineName
     description: Description = ""
 
 
 class UpdateLineRequest(PatchBody):
     """The line fields to change; fields left out keep their values."""
 
-    name: Name | None = None
+    name: LineName | None = None
     description: Description | None = None
 
 
@@ -73,14 +79,14 @@ class LineResponse(BaseModel):
 
 class CreateStationRequest(Body):
     line_id: ParentId = Field(description="The line the station belongs to; fixed once created")
-    name: Name
+    name: StationName
     description: Description = ""
 
 
 class UpdateStationRequest(PatchBody):
     """The station fields to change; fields left out keep their values."""
 
-    name: Name | None = None
+    name: StationName | None = None
     description: Description | None = None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -13,14 +14,20 @@ class SignalDefinitionBody(Body):
     name: str = Field(min_length=1, max_length=64, examples=["spindle_temperature"])
     unit: str = Field("", max_length=32, examples=["Cel"])
     type: str = Field("double", pattern="^(double|integer|boolean)$")
-    min_value: float | None = None
-    max_value: float | None = None
-    description: str = Field("", max_length=2000)
+    min_value: float | None = Field(None, examples=[-20.0])
+    max_value: float | None = Field(None, examples=[150.0])
+    description: str = Field("", max_length=2000, examples=["Spindle bearing temperature"])
+
+
+ModelName = Annotated[Name, Field(examples=["VM-5 vertical mill"])]
+Manufacturer = Annotated[str, Field(max_length=200, examples=["Maker GmbH"])]
+SerialNumber = Annotated[str, Field(min_length=1, max_length=100, examples=["VM5-2024-00042"])]
+EquipmentName = Annotated[str, Field(max_length=200, examples=["Mill 3"])]
 
 
 class CreateEquipmentModelRequest(Body):
-    name: Name
-    manufacturer: str = Field("", max_length=200)
+    name: ModelName
+    manufacturer: Manufacturer = ""
     signals: list[SignalDefinitionBody] = Field(min_length=1, max_length=256)
 
 
@@ -34,21 +41,21 @@ class EquipmentModelResponse(BaseModel):
 
 
 class UpdateEquipmentModelRequest(PatchBody):
-    name: Name | None = None
-    manufacturer: str | None = Field(None, max_length=200)
+    name: ModelName | None = None
+    manufacturer: Manufacturer | None = None
     signals: list[SignalDefinitionBody] | None = Field(None, min_length=1, max_length=256)
 
 
 class CreateEquipmentRequest(Body):
     equipment_model_id: str = Field(min_length=1, max_length=36)
-    serial_number: str = Field(min_length=1, max_length=100, examples=["VM5-2024-00042"])
-    name: str = Field("", max_length=200, examples=["Mill 3"])
+    serial_number: SerialNumber
+    name: EquipmentName = ""
     station_id: str = Field("", max_length=36, description="Where the machine stands; optional")
 
 
 class UpdateEquipmentRequest(PatchBody):
-    serial_number: str | None = Field(None, min_length=1, max_length=100)
-    name: str | None = Field(None, max_length=200)
+    serial_number: SerialNumber | None = None
+    name: EquipmentName | None = None
     station_id: str | None = Field(None, max_length=36, description="Empty string: not placed")
 
 

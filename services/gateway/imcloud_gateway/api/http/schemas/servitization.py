@@ -13,8 +13,10 @@ from imcloud_gateway.api.http.schemas.common import Body
 
 class OpenTicketRequest(Body):
     equipment_id: str = Field(min_length=1, max_length=36)
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=10_000)
+    title: str = Field(min_length=1, max_length=200, examples=["Spindle bearing runs hot"])
+    description: str = Field(
+        "", max_length=10_000, examples=["Above 90 Cel at 12,000 rpm since the last shift"]
+    )
     priority: str = Field("medium", pattern="^(low|medium|high|critical)$")
 
 

@@ -1,0 +1,122 @@
+"""Every request example of the OpenAPI document, as Swagger UI fills it in, is
+accepted: sent in dependency order against a running platform, with the ids of
+what the earlier requests created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.api import sign_up
+from tests.support.examples import request_example
+from tests.support.platform import RunningPlatform
+
+# (method, path, who sends it, the id its answer creates)
+OPERATIONS = [
+    ("post", "/v1/tenants", "anonymous", ""),
+    ("post", "/v1/api-keys", "owner", ""),
+    ("post", "/v1/plants", "owner", "plant_id"),
+    ("patch", "/v1/plants/{plant_id}", "owner", ""),
+    ("post", "/v1/lines", "owner", "line_id"),
+    ("patch", "/v1/lines/{line_id}", "owner", ""),
+    ("post", "/v1/stations", "owner", "station_id"),
+    ("patch", "/v1/stations/{station_id}", "owner", ""),
+    ("post", "/v1/equipment-models", "owner", "equipment_model_id"),
+    ("patch", "/v1/equipment-models/{equipment_model_id}", "owner", ""),
+    ("post", "/v1/equipment", "owner", "equipment_id"),
+    ("patch", "/v1/equipment/{equipment_id}", "owner", ""),
+    ("post", "/v1/device/telemetry", "device", ""),
+    ("post", "/v1/access-grants", "owner", ""),
+    ("post", "/v1/maintenance-tickets", "owner", ""),
+    ("post", "/v1/equipment/{equipment_id}/commands", "owner", ""),
+    ("post", "/v1/granted-equipment/{equipment_id}/commands", "maker", ""),
+]
+# Examples in schemas this suite's authors do not own yet; each is reported to its
+# owner. Remove an entry once its example is accepted (the test says so).
+KNOWN_WRONG = {
+    "post /v1/device/telemetry",  # schemas/telemetry.py: sequence_id 0, timestamps 0
+    "post /v1/access-grants",  # schemas/access.py: expire_time is now, not ahead
+    "post /v1/api-keys",  # schemas/tenants.py: expire_time is now, not ahead
+    "post /v1/granted-equipment/{equipment_id}/commands",  # the grant lacks commands:send
+}
+
+
+def _with_ids(body: Any, ids: dict[str, str]) -> Any:
+    if isinstance(body, dict):
+        return {
+            key: ids[key] if key.endswith("_id") and key in ids else _with_ids(value, ids)
+            for key, value in body.items()
+        }
+    if isinstance(body, list):
+        return [_with_ids(item, ids) for item in body]
+    return body
+
+
+def test_every_request_example_is_accepted(embedded_platform: RunningPlatform) -> None:
+    base = embedded_platform.base_url
+    document = httpx.get(f"{base}/openapi.json").json()
+    documented = {
+        (method, path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    }
+    assert documented == {(method, path) for method, path, _, _ in OPERATIONS}
+
+    maker = sign_up(base, "Maker Examples", kind="oem")
+    ids: dict[str, str] = {"grantee_tenant_id": maker.id}
+    clients: dict[str, httpx.Client] = {
+        "anonymous": httpx.Client(base_url=base, timeout=10),
+        "maker": maker.http,
+    }
+    failures: dict[str, str] = {}
+    for method, path, sender, creates in OPERATIONS:
+        body = _with_ids(request_example(document, method, path), ids)
+        response = clients[sender].request(method, path.format(**ids), json=body)
+        name = f"{method} {path}"
+        answer = response.json() if response.status_code < 300 else {}
+        # A telemetry batch answers 200 with the points it refused.
+        if response.status_code >= 300 or answer.get("refusals"):
+            failures[name] = f"{response.status_code} {response.text} for {body}"
+        if path == "/v1/tenants":
+            secret = answer.get("owner_key", {}).get("secret", "")
+            clients["owner"] = httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=10
+            )
+        if creates:
+            ids[creates] = answer["id"]
+        if creates == "equipment_id":
+            issued = clients["owner"].post(f"/v1/equipment/{answer['id']}/credentials", json={})
+            clients["device"] = httpx.Client(
+                base_url=base,
+                headers={"Authorization": f"Bearer {issued.json()['secret']}"},
+                timeout=10,
+            )
+    wrong = {name: why for name, why in failures.items() if name not in KNOWN_WRONG}
+    assert not wrong, "\n".join(f"{name}: {why}" for name, why in wrong.items())
+    fixed = KNOWN_WRONG - failures.keys()
+    assert not fixed, f"accepted now, remove from KNOWN_WRONG: {sorted(fixed)}"
+
+
+def test_each_error_status_shows_its_own_code(embedded_platform: RunningPlatform) -> None:
+    document = httpx.get(f"{embedded_platform.base_url}/openapi.json").json()
+    expected = {
+        "400": "invalid_argument",
+        "401": "unauthenticated",
+        "403": "permission_denied",
+        "404": "not_found",
+        "409": "already_exists",
+        "413": "payload_too_large",
+        "422": "invalid_argument",
+        "429": "resource_exhausted",
+        "503": "unavailable",
+    }
+    shown: dict[str, set[str]] = {}
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                if status in expected and "content" in response:
+                    example = response["content"]["application/json"]["example"]
+                    shown.setdefault(status, set()).add(example["error"]["code"])
+    assert shown == {status: {code} for status, code in expected.items()}
