@@ -152,3 +152,26 @@ def test_parameters_nested_too_deep_are_refused_and_block_no_other_tenant(
         wait_for(lambda: state_of(acme.tenant, sent.json()["id"], "succeeded"), timeout_s=30)
     finally:
         client.close()
+
+
+def test_every_waiting_command_reaches_the_machine_on_connect(
+    distributed_platform: RunningPlatform,
+) -> None:
+    link = distributed_platform.device_link
+    acme = onboard(distributed_platform.base_url, "Backlog", machines=1)
+    machine = acme.ids["equipment_id"]
+    waiting = 130  # more than one page of ListCommands
+    for number in range(waiting):
+        sent = acme.tenant.post(
+            f"/v1/equipment/{machine}/commands",
+            {"name": "set_speed", "parameters": {"rpm": 1000 + number}, "timeout_s": 300},
+        )
+        assert sent.status_code == 202, sent.text
+    seen: list[Command] = []
+    client = machine_answering(link, acme, seen)
+    try:
+        wait_for(lambda: len(seen) >= waiting or None, timeout_s=60, what="every command")
+    finally:
+        client.close()
+    # Oldest first, each once.
+    assert [c.parameters["rpm"] for c in seen] == [1000 + n for n in range(waiting)]

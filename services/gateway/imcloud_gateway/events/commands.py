@@ -28,6 +28,7 @@ OUTCOMES = {
     link_pb.COMMAND_OUTCOME_REJECTED: pb.COMMAND_STAGE_REJECTED,
 }
 WAITING = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_DELIVERED]
+WAITING_PAGE_SIZE = 100
 
 
 def group_for_this_process() -> str:
@@ -57,15 +58,26 @@ class CommandRelay:
                 self.deliver(envelope.tenant_id, requested.command)
 
     def deliver_waiting(self, device: DevicePrincipal) -> None:
-        """On connect: the machine's commands that are still waiting."""
-        response = self._backends.call(
-            self._backends.servitization.ListCommands,
-            service_pb.ListCommandsRequest(
-                equipment_id=device.equipment_id, states=WAITING, page_size=100
-            ),
-            CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}"),
-        )
-        for command in reversed(response.commands):  # oldest first
+        """On connect: every command of the machine that is still waiting, oldest first."""
+        ctx = CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}")
+        newest_first: list[pb.RemoteCommand] = []
+        token = ""
+        while True:
+            response = self._backends.call(
+                self._backends.servitization.ListCommands,
+                service_pb.ListCommandsRequest(
+                    equipment_id=device.equipment_id,
+                    states=WAITING,
+                    page_size=WAITING_PAGE_SIZE,
+                    page_token=token,
+                ),
+                ctx,
+            )
+            newest_first.extend(response.commands)
+            token = response.next_page_token
+            if not token:
+                break
+        for command in reversed(newest_first):
             self.deliver(device.tenant_id, command)
 
     def deliver(self, tenant_id: str, command: pb.RemoteCommand) -> None:
