@@ -11,7 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from imcloud.production.v1 import production_service_pb2 as pb
+from imcloud.products.v1 import products_service_pb2 as products_pb
 from imcloud_core.convert import from_timestamp
+from imcloud_core.errors import FailedPrecondition
+from imcloud_core.rpc import CallContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, PageSize, PageToken, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.common import Page
@@ -38,7 +42,6 @@ GET_ERRORS = error_responses(401, 404, 429, 503)
 LIST_ERRORS = error_responses(401, 422, 429, 503)
 UPDATE_ERRORS = error_responses(401, 403, 404, 409, 422, 429, 503)
 DELETE_ERRORS = error_responses(401, 403, 404, 409, 429, 503)
-DELETE_LEAF_ERRORS = error_responses(401, 403, 404, 429, 503)
 
 
 def plant_body(plant: pb.Plant) -> PlantResponse:
@@ -322,13 +325,39 @@ def update_station(
     return station_body(response.station)
 
 
+def _machines_at(gateway: HttpContext, ctx: CallContext, station_id: str) -> int:
+    """How many of the tenant's machines stand at the station (products knows them)."""
+    count, page_token = 0, ""
+    while True:
+        response = gateway.call(
+            gateway.backends.products.ListEquipment,
+            products_pb.ListEquipmentRequest(
+                page_size=500, page_token=page_token, station_id=station_id
+            ),
+            ctx,
+        )
+        count += len(response.equipment)
+        page_token = response.next_page_token
+        if not page_token:
+            return count
+
+
 @router.delete(
     "/v1/stations/{station_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a station",
-    responses=DELETE_LEAF_ERRORS,
+    description=(
+        "Refused (409, naming how many) while machines stand at the station: move them "
+        "(PATCH /v1/equipment/{id} with another or an empty station_id) or delete them first."
+    ),
+    responses=DELETE_ERRORS,
 )
 def delete_station(station_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
+    if machines := _machines_at(gateway, ctx, station_id):
+        raise FailedPrecondition(
+            f"station {station_id!r} still has {machines} "
+            f"{'machine' if machines == 1 else 'machines'}; move or delete them first"
+        )
     gateway.call(
         gateway.backends.production.DeleteStation,
         pb.DeleteStationRequest(station_id=station_id),

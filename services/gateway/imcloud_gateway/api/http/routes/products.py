@@ -6,8 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from imcloud.production.v1 import production_service_pb2 as production_pb
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
+from imcloud_core.errors import FieldViolation, InvalidArgument, NotFound
+from imcloud_core.rpc import CallContext
+from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, PageSize, PageToken, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.common import Page
@@ -190,11 +194,35 @@ def delete_equipment_model(
 # -- equipment -------------------------------------------------------------------
 
 
+def _placeable(gateway: HttpContext, ctx: CallContext, station_id: str) -> str:
+    """The station id, once production knows it in the caller's tenant.
+
+    Products stores any id it is given; an unknown or another tenant's station
+    would leave the machine out of every line and plant view.
+    """
+    if station_id:
+        try:
+            gateway.call(
+                gateway.backends.production.GetStation,
+                production_pb.GetStationRequest(station_id=station_id),
+                ctx,
+            )
+        except NotFound:
+            raise InvalidArgument(
+                "the machine is not valid",
+                violations=(FieldViolation("station_id", f"no station {station_id!r}"),),
+            ) from None
+    return station_id
+
+
 @router.post(
     "/v1/equipment",
     status_code=status.HTTP_201_CREATED,
     summary="Register a machine",
-    description="An instance of an equipment model, optionally placed at a station.",
+    description=(
+        "An instance of an equipment model, optionally placed at a station. "
+        "An unknown station_id, or another tenant's, is a 422 naming that field."
+    ),
     responses=error_responses(401, 403, 409, 422, 429, 503),
 )
 def create_equipment(
@@ -206,7 +234,7 @@ def create_equipment(
             equipment_model_id=body.equipment_model_id,
             serial_number=body.serial_number,
             name=body.name,
-            station_id=body.station_id,
+            station_id=_placeable(gateway, ctx, body.station_id),
         ),
         ctx,
     )
@@ -259,12 +287,23 @@ def list_equipment(
 @router.patch(
     "/v1/equipment/{equipment_id}",
     summary="Change a machine (rename, correct its serial number, move it)",
+    description=(
+        "An unknown station_id, or another tenant's, is a 422 naming that field; "
+        "an empty one takes the machine off its station."
+    ),
     responses=error_responses(401, 403, 404, 409, 422, 429, 503),
 )
 def update_equipment(
     equipment_id: str, body: UpdateEquipmentRequest, ctx: AdminCall, gateway: GatewayDep
 ) -> EquipmentResponse:
     mask = body.update_mask()
+    if body.station_id:
+        # Another tenant's machine is a 404, whichever station the body names.
+        gateway.call(
+            gateway.backends.products.GetEquipment,
+            pb.GetEquipmentRequest(equipment_id=equipment_id),
+            ctx,
+        )
     response = gateway.call(
         gateway.backends.products.UpdateEquipment,
         pb.UpdateEquipmentRequest(
@@ -272,7 +311,7 @@ def update_equipment(
                 id=equipment_id,
                 serial_number=body.serial_number or "",
                 name=body.name or "",
-                station_id=body.station_id or "",
+                station_id=_placeable(gateway, ctx, body.station_id or ""),
             ),
             update_mask=mask,
         ),
