@@ -102,3 +102,24 @@ def test_docs_and_redoc_load_every_asset_from_the_gateway(
             served = httpx.get(f"{base}{asset}")
             assert served.status_code == 200, asset
             assert len(served.content) > 100, asset
+
+
+def test_a_method_not_allowed_lists_every_method_of_the_path(
+    embedded_platform: RunningPlatform,
+) -> None:
+    acme = sign_up(embedded_platform.base_url, "Acme Methods")
+    response = acme.http.request("OPTIONS", "/v1/plants")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    allowed = {m.strip() for m in response.headers["allow"].split(",")}
+    assert {"GET", "POST"} <= allowed
+
+
+def test_a_signal_range_must_be_numbers_not_booleans(embedded_platform: RunningPlatform) -> None:
+    acme = sign_up(embedded_platform.base_url, "Acme Strict")
+    signal = {"name": "spindle_temperature", "min_value": -20, "max_value": False}
+    response = acme.post(
+        "/v1/equipment-models", {"name": "VM-5", "manufacturer": "Maker", "signals": [signal]}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "signals[0].max_value"

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from imcloud_core.errors import ErrorCode, ImcloudError, ResourceExhausted
 from imcloud_core.logging import get_logger
@@ -51,6 +52,7 @@ BACKEND_FAILURES = {
     ErrorCode.INTERNAL: INTERNAL_MESSAGE,
 }
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # What the OpenAPI shows for each status: one example per status, not one for all.
 EXAMPLES: dict[int, tuple[str, str]] = {
     400: ("the body is not valid JSON: Expecting value at character 13", ""),
@@ -173,13 +175,26 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        # The router names only the methods of the first route of the path.
+        headers["Allow"] = ", ".join(_methods_of(request))
     return error_response(
         request,
         status=exc.status_code,
         code=str(code),
         message=str(exc.detail),
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
+
+
+def _methods_of(request: Request) -> list[str]:
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 
 from imcloud_gateway.api.http.schemas.common import Body, Name, PatchBody
 
@@ -14,8 +14,9 @@ class SignalDefinitionBody(Body):
     name: str = Field(min_length=1, max_length=64, examples=["spindle_temperature"])
     unit: str = Field("", max_length=32, examples=["Cel"])
     type: str = Field("double", pattern="^(double|integer|boolean)$")
-    min_value: float | None = Field(None, examples=[-20.0])
-    max_value: float | None = Field(None, examples=[150.0])
+    # Strict: a boolean is not a bound (lax parsing would read false as 0).
+    min_value: StrictFloat | None = Field(None, examples=[-20.0])
+    max_value: StrictFloat | None = Field(None, examples=[150.0])
     description: str = Field("", max_length=2000, examples=["Spindle bearing temperature"])
 
 
