@@ -29,7 +29,7 @@ from imcloud_products.events.publishing import to_outbox_entry
 from imcloud_products.events.telemetry import telemetry_handler
 from imcloud_products.store.monitoring import ModelSignals
 from imcloud_products.store.repository import ProductsUnitOfWork, SqlTelemetryUnitOfWork
-from imcloud_products.store.tables import anomaly_episodes, outbox
+from imcloud_products.store.tables import anomaly_episodes, machine_monitors, outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
 from tests.support.databases import migrate
 
@@ -194,6 +194,93 @@ def test_the_platform_scores_each_row_as_the_detector_does_and_only_once(
         unpack(e, equipment_events_pb2.AnomalyEpisodeOpened) for e in staged_events(products)
     ]
     assert len([a for a in announced if a is not None]) == len(stored), "announced once each"
+
+
+def health_of(products: Products, machine: str) -> tuple[object, ...]:
+    """Everything scoring a machine's rows leaves behind: the detector's saved
+    state, the score rows, the episodes as stored, and the events staged."""
+    with products.db.engine.connect() as connection:
+        state = connection.execute(
+            select(machine_monitors.c.state, machine_monitors.c.latest_score).where(
+                machine_monitors.c.equipment_id == machine
+            )
+        ).one()
+        episodes = connection.execute(
+            select(anomaly_episodes)
+            .where(anomaly_episodes.c.equipment_id == machine)
+            .order_by(anomaly_episodes.c.id)
+        ).all()
+    scores = products.store.points(
+        tenant_id=TENANT,
+        equipment_id=machine,
+        signals=[SCORE_SIGNAL],
+        start_ms=0,
+        end_ms=2**62,
+        limit=1_000_000,
+        after=None,
+    )
+    staged = [(e.type, e.event_id) for e in staged_events(products)]
+    return tuple(state), scores, [tuple(e) for e in episodes], staged
+
+
+def test_a_device_resending_stored_batches_changes_nothing(
+    database_url: str, datasets_dir: Path
+) -> None:
+    (file,) = [f for f in load_skab(datasets_dir) if f.name == "valve1/1.csv"]
+    stamps = file.timestamps + (1_790_000_000_000 - int(file.timestamps[0]))
+    values = file.values
+    products = Products.start(database_url)
+    machine = register_machine(products.db)
+    records = records_for(machine, stamps, values, rows_per_batch=37)
+    half = len(records) // 2
+    products.handle(records[:half])  # type: ignore[operator]
+    before = health_of(products, machine)
+    resent_rows = slice(37 * (half - 6), 37 * half)
+
+    # After a lost ack: the same batches again, same sequence ids.
+    products.handle(records[half - 3 : half])  # type: ignore[operator]
+    # After a restart: the same points under new sequence ids, cut differently,
+    # alone and together with the originals in one poll.
+    products.handle(  # type: ignore[operator]
+        records_for(
+            machine,
+            stamps[resent_rows],
+            values[resent_rows],
+            rows_per_batch=50,
+            first_sequence=10_000,
+        )
+    )
+    products.handle(  # type: ignore[operator]
+        records[half - 2 : half]
+        + records_for(
+            machine,
+            stamps[resent_rows],
+            values[resent_rows],
+            rows_per_batch=37,
+            first_sequence=20_000,
+        )
+    )
+    assert health_of(products, machine) == before, "a resend changed the machine's health"
+
+    # And the rest scores as if nothing had been resent, with a resend in the same poll.
+    resend = records_for(
+        machine, stamps[resent_rows], values[resent_rows], rows_per_batch=60, first_sequence=30_000
+    )
+    for start in range(half, len(records), 5):
+        products.handle(resend[:2] + records[start : start + 5])  # type: ignore[operator]
+    flags = stored_flags(products, machine, int(stamps[0]), int(stamps[-1]) + 1)
+    assert np.array_equal(flags, detect_skab_file(file, DetectorConfig()))
+    stored = [
+        (kind, start, end, rows) for kind, start, end, rows, _ in stored_episodes(products, machine)
+    ]
+    assert stored == direct_episodes(replace(file, timestamps=stamps), DetectorConfig())
+    with products.db.engine.connect() as connection:
+        issues = connection.execute(
+            select(anomaly_episodes.c.quality_issues).where(
+                anomaly_episodes.c.equipment_id == machine
+            )
+        ).scalars()
+        assert not any("time_backwards" in found for found in issues)
 
 
 def test_a_restart_in_the_middle_continues_exactly(database_url: str, datasets_dir: Path) -> None:

@@ -80,6 +80,30 @@ def test_redelivered_and_resent_points_are_stored_once(store: SqlTelemetryStore)
     assert rolled == 900, "rollups count every stored point exactly once"
 
 
+def test_record_returns_only_the_points_new_to_the_store(store: SqlTelemetryStore) -> None:
+    """What record returns is what gets scored: a resend must bring no point twice."""
+    machine = str(uuid.uuid4())
+    seconds = T0 + np.arange(30) * 1000
+    assert record(store, batch(machine, 1, seconds[:10], np.ones(10))) == 1
+
+    def returned(*batches: RecordedBatch) -> list[tuple[int, list[int]]]:
+        with store.transaction() as transaction:
+            fresh = store.record(transaction, list(batches))
+        return [(b.sequence_id, (b.series[0].timestamps_ms - T0).tolist()) for b in fresh]
+
+    # Stored points resent under a new sequence id, and the same new points twice in one call.
+    assert returned(
+        batch(machine, 2, seconds[5:15], np.ones(10)),
+        batch(machine, 3, seconds[10:20], np.ones(10)),
+    ) == [
+        (2, [10_000, 11_000, 12_000, 13_000, 14_000]),
+        (3, [15_000, 16_000, 17_000, 18_000, 19_000]),
+    ]
+    assert returned(batch(machine, 4, seconds[:20], np.ones(20))) == [], "all resent"
+    assert returned(batch(machine, 4, seconds[:20], np.ones(20))) == [], "redelivered"
+    assert stored_rows(store) == (20, 20)
+
+
 def test_a_reused_sequence_id_with_other_content_is_not_mistaken_for_a_resend(
     store: SqlTelemetryStore,
 ) -> None:

@@ -2,9 +2,10 @@
 anomaly detector, whose flags become episodes, scores and a health figure.
 
 Plain computation over saved monitors and new batches; services.record_telemetry
-runs it on the batches new to the store, in the transaction that stores them, so
-every row is scored exactly once even when Kafka delivers a batch again, and a
-restart continues from the saved state as if nothing happened.
+runs it on the points new to the store, in the transaction that stores them, so
+every row is scored exactly once even when Kafka delivers a batch again or a
+device resends one under a new sequence id, and a restart continues from the
+saved state as if nothing happened.
 """
 
 from __future__ import annotations

@@ -123,7 +123,9 @@ class HealthReader(Protocol):
 
 class TelemetryWriter(Protocol):
     def record(self, batches: list[RecordedBatch]) -> list[RecordedBatch]:
-        """Stores the batches' points once each; returns the batches new to the store."""
+        """Stores the batches' points once each; returns the batches new to the store,
+        each with only the points new to it (a resend under a new sequence id
+        brings none), so whatever scores them sees every point once."""
 
     def record_derived(self, batches: list[RecordedBatch]) -> None:
         """Stores series the platform computed itself (scores); the twin ignores them."""

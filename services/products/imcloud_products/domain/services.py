@@ -419,7 +419,8 @@ def list_episodes(
 
 @dataclass(frozen=True)
 class StoredTelemetry:
-    # The batches new to the store; the others were delivered or sent before.
+    # The batches new to the store, with only their points new to it; the rest
+    # was delivered or sent before.
     fresh: list[RecordedBatch]
     health: HealthChanges
 
@@ -431,9 +432,10 @@ def record_telemetry(
     *,
     config: DetectorConfig,
 ) -> StoredTelemetry:
-    """Stores the batches and scores their rows, in one transaction: the points,
-    the scores, the detectors' state and the episodes commit together, so a
-    batch delivered again is neither stored nor scored twice."""
+    """Stores the batches and scores their new rows, in one transaction: the
+    points, the scores, the detectors' state and the episodes commit together,
+    so a batch delivered again, or resent under a new sequence id, is neither
+    stored nor scored twice (the detector never sees a row it has seen)."""
     with uow:
         fresh = uow.telemetry.record(batches)
         health = monitoring.assess(

@@ -2,11 +2,12 @@
 
 A redelivered batch changes nothing: the batch ledger skips it whole (ledger),
 and the natural key (series, time) keeps every point once, folded into the
-rollups once. What PostgreSQL (binary COPY, day partitions) and SQLite (plain
-inserts) do differently is one Dialect object, chosen here; the rest is the
-same on both: series ids (series), the twin's state (twins), retention
-(retention) and the reads (queries), over numpy columns and rollup arithmetic
-(columns, rollups) that no SQL touches.
+rollups once; what record returns holds only the points stored now, so a resend
+under a new sequence id is not scored again either. What PostgreSQL (binary
+COPY, day partitions) and SQLite (plain inserts) do differently is one Dialect
+object, chosen here; the rest is the same on both: series ids (series), the
+twin's state (twins), retention (retention) and the reads (queries), over numpy
+columns and rollup arithmetic (columns, rollups) that no SQL touches.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection
 
 from imcloud_core.db import Database, is_postgresql
@@ -25,7 +27,7 @@ from imcloud_products.domain.telemetry import (
     ReportedValue,
 )
 from imcloud_products.store.telemetry import ledger, queries, twins
-from imcloud_products.store.telemetry.columns import Columns
+from imcloud_products.store.telemetry.columns import Columns, points_at
 from imcloud_products.store.telemetry.dialect import DAY_MS, Dialect
 from imcloud_products.store.telemetry.postgresql import PostgresqlDialect
 from imcloud_products.store.telemetry.retention import apply_retention
@@ -58,16 +60,20 @@ class SqlTelemetryStore:
     def record(self, connection: Connection, batches: list[RecordedBatch]) -> list[RecordedBatch]:
         """Stores the batches' points once each, in the caller's transaction.
 
-        Returns the batches stored now; a batch recorded before (same machine,
-        sequence id and content) is skipped, which is what redeliveries are.
+        Returns the batches stored now, each cut down to the points new to the
+        store: a batch recorded before (same machine, sequence id and content)
+        is skipped whole, which is what redeliveries are; points stored before
+        (a device resending them under a new sequence id, after a restart) are
+        left out, and a batch with none left is not returned. So every point the
+        caller gets back is one it has not seen before.
         """
         fresh = ledger.unrecorded(connection, batches) if batches else []
         if not fresh:
             return []
-        self._write(connection, fresh, update_twin=True)
+        stored = self._write(connection, fresh, update_twin=True)
         ledger.remember(connection, self._dialect.insert, fresh)
         twins.update_last_seen(connection, self._dialect.insert, fresh)
-        return fresh
+        return points_at(fresh, stored)
 
     def record_derived(self, connection: Connection, batches: list[RecordedBatch]) -> None:
         """Stores series the platform computed itself (anomaly scores), in the
@@ -88,7 +94,8 @@ class SqlTelemetryStore:
 
     def _write(
         self, connection: Connection, batches: list[RecordedBatch], *, update_twin: bool
-    ) -> None:
+    ) -> npt.NDArray[np.intp]:
+        """Writes the points not stored before; returns their positions in ``batches``."""
         ids = self._series.resolve(
             connection,
             self._dialect.insert,
@@ -102,9 +109,10 @@ class SqlTelemetryStore:
             ],
             batches,
         )
-        written = self._dialect.write_points(connection, columns)
-        if update_twin and len(written):
-            twins.keep_newest(connection, self._dialect.insert, written)
+        stored = self._dialect.write_points(connection, columns)
+        if update_twin and len(stored):
+            twins.keep_newest(connection, self._dialect.insert, columns.take(stored))
+        return stored
 
     # -- retention ---------------------------------------------------------------
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
-from imcloud_products.domain.telemetry import RecordedBatch
+from imcloud_products.domain.telemetry import RecordedBatch, RecordedSeries
 from imcloud_products.store.telemetry.binary_copy import binary_copy
 
 
@@ -38,6 +39,14 @@ class Columns:
         taken.flags = self.flags[positions]
         return taken
 
+    def firsts(self) -> npt.NDArray[np.intp]:
+        """The positions of each (series, time)'s first point in this call, in call order."""
+        order = np.lexsort((np.arange(len(self)), self.ts_ms, self.series_id))
+        sid, ts = self.series_id[order], self.ts_ms[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
+        return np.sort(order[first])
+
     def newest_per_series(self) -> Columns:
         order = np.lexsort((self.ts_ms, self.series_id))
         sid = self.series_id[order]
@@ -58,3 +67,31 @@ class Columns:
 
     def copy_payload(self) -> bytes:
         return binary_copy(self.series_id, self.ts_ms, self.value, self.flags)
+
+
+def points_at(batches: list[RecordedBatch], positions: npt.NDArray[np.intp]) -> list[RecordedBatch]:
+    """The batches cut down to their points at ``positions`` (of the Columns made
+    of them); a series or a batch left with no points is left out."""
+    kept = np.zeros(sum(len(s.values) for b in batches for s in b.series), dtype=bool)
+    kept[positions] = True
+    cut: list[RecordedBatch] = []
+    start = 0
+    for batch in batches:
+        series: list[RecordedSeries] = []
+        for part in batch.series:
+            mine = kept[start : start + len(part.values)]
+            start += len(part.values)
+            if mine.all():
+                series.append(part)
+            elif mine.any():
+                series.append(
+                    replace(
+                        part,
+                        timestamps_ms=part.timestamps_ms[mine],
+                        values=part.values[mine],
+                        flags=part.flags[mine],
+                    )
+                )
+        if series:
+            cut.append(replace(batch, series=tuple(series)))
+    return cut

@@ -8,6 +8,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Table
 
 from imcloud_products.store.tables import telemetry_rollups
@@ -26,9 +28,10 @@ class Dialect(ABC):
     greatest: Callable[..., Any]
 
     @abstractmethod
-    def write_points(self, connection: Connection, columns: Columns) -> Columns:
+    def write_points(self, connection: Connection, columns: Columns) -> npt.NDArray[np.intp]:
         """Stores the points not stored before and folds them into the rollups;
-        returns the points the twin may take its values from."""
+        returns the positions (in ``columns``, ascending) of the points stored
+        now: each (series, time) once, its first point in the call."""
 
     @abstractmethod
     def prepare(self, now_ms: int) -> None:

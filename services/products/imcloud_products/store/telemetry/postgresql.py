@@ -2,10 +2,11 @@
 
 Each handler call streams all its points straight into the points table with
 one binary COPY and folds them into the rollups. When some were stored before
-(a device resent them under a new sequence id) the COPY fails on the natural
-key; then the points go into a temporary table, and one statement inserts the
-new ones (ON CONFLICT DO NOTHING) and folds exactly those. A day's partition
-is created when its first point arrives and dropped after retention.
+(a device resent them under a new sequence id) or come twice in the call, the
+COPY fails on the natural key; then the points go into a temporary table, each
+(series, time) once, and one statement inserts the new ones (ON CONFLICT DO
+NOTHING), folds exactly those and says which they were. A day's partition is
+created when its first point arrives and dropped after retention.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class PostgresqlDialect(Dialect):
         self._db = db
         self._days_with_partition: set[int] = set()
 
-    def write_points(self, connection: Connection, columns: Columns) -> Columns:
+    def write_points(self, connection: Connection, columns: Columns) -> npt.NDArray[np.intp]:
         if not len(columns):
-            return columns
+            return np.empty(0, np.intp)
         self._ensure_partitions(columns.ts_ms)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -50,35 +51,46 @@ class PostgresqlDialect(Dialect):
                 copy.write(columns.copy_payload())
         except (IntegrityError, UniqueViolation):
             # Some points were stored before: keep the new ones only, and fold only those.
-            self._write_overlapping(connection, cursor, columns)
-            return columns
+            return self._write_overlapping(connection, cursor, columns)
         self.fold_rollups(connection, minute_rollups(columns))
-        return columns
+        return np.arange(len(columns))
 
     @staticmethod
-    def _write_overlapping(connection: Connection, cursor: Any, columns: Columns) -> None:
+    def _write_overlapping(
+        connection: Connection, cursor: Any, columns: Columns
+    ) -> npt.NDArray[np.intp]:
+        # Each (series, time) staged once, its first point, so what comes back
+        # as added says which of the call's points were stored now.
+        firsts = columns.firsts()
         connection.exec_driver_sql(
             "CREATE TEMP TABLE IF NOT EXISTS staged_points "
             "(series_id int4, ts_ms int8, value float8, flags int2) ON COMMIT DELETE ROWS"
         )
         with cursor.copy("COPY staged_points FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.write(columns.copy_payload())
-        connection.exec_driver_sql(
+            copy.write(columns.take(firsts).copy_payload())
+        added = connection.exec_driver_sql(
             """
             WITH added AS (
                 INSERT INTO telemetry_points (series_id, ts_ms, value, flags)
                 SELECT series_id, ts_ms, value, flags FROM staged_points
                 ON CONFLICT DO NOTHING
                 RETURNING series_id, ts_ms, value
+            ), folded AS (
+                INSERT INTO telemetry_rollups AS r (series_id, bucket_ms, min, max, sum, count)
+                SELECT series_id, ts_ms / 60000 * 60000, min(value), max(value), sum(value),
+                    count(*)
+                FROM added GROUP BY 1, 2
+                ON CONFLICT (series_id, bucket_ms) DO UPDATE SET
+                    min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+                    sum = r.sum + excluded.sum, count = r.count + excluded.count
             )
-            INSERT INTO telemetry_rollups AS r (series_id, bucket_ms, min, max, sum, count)
-            SELECT series_id, ts_ms / 60000 * 60000, min(value), max(value), sum(value), count(*)
-            FROM added GROUP BY 1, 2
-            ON CONFLICT (series_id, bucket_ms) DO UPDATE SET
-                min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-                sum = r.sum + excluded.sum, count = r.count + excluded.count
+            SELECT series_id, ts_ms FROM added
             """
-        )
+        ).all()
+        stored = {(int(row[0]), int(row[1])) for row in added}
+        keys = zip(columns.series_id[firsts].tolist(), columns.ts_ms[firsts].tolist(), strict=True)
+        new: npt.NDArray[np.intp] = firsts[np.array([key in stored for key in keys], dtype=bool)]
+        return new
 
     def prepare(self, now_ms: int) -> None:
         self._ensure_partitions(np.arange(now_ms - DAY_MS, now_ms + 3 * DAY_MS, DAY_MS))

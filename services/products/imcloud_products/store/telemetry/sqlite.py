@@ -19,24 +19,20 @@ class SqliteDialect(Dialect):
         # SQLite's min() and max() with two arguments.
         self.least, self.greatest = func.min, func.max
 
-    def write_points(self, connection: Connection, columns: Columns) -> Columns:
-        if not len(columns):
-            return columns
+    def write_points(self, connection: Connection, columns: Columns) -> npt.NDArray[np.intp]:
         # Drop points already stored (and repeats within this call), keep the rest.
-        order = np.lexsort((columns.ts_ms, columns.series_id))
-        sid, ts = columns.series_id[order], columns.ts_ms[order]
-        first = np.ones(len(sid), dtype=bool)
-        first[1:] = (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
+        firsts = columns.firsts()
+        if not len(firsts):
+            return firsts
+        sid, ts = columns.series_id[firsts], columns.ts_ms[firsts]
         stored = _stored_keys(connection, sid, ts)
-        new = first & ~np.array(
-            [(s, t) in stored for s, t in zip(sid.tolist(), ts.tolist(), strict=True)]
-        )
-        kept = columns.take(order[new])
-        if not len(kept):
-            return kept
-        connection.execute(telemetry_points.insert(), kept.rows())
-        self.fold_rollups(connection, minute_rollups(kept))
-        return kept
+        unseen = [(s, t) not in stored for s, t in zip(sid.tolist(), ts.tolist(), strict=True)]
+        new: npt.NDArray[np.intp] = firsts[np.array(unseen, dtype=bool)]
+        if len(new):
+            kept = columns.take(new)
+            connection.execute(telemetry_points.insert(), kept.rows())
+            self.fold_rollups(connection, minute_rollups(kept))
+        return new
 
     def prepare(self, now_ms: int) -> None:
         """One points table holds every day: nothing to ready."""
