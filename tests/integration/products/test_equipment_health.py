@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, select
 
 from imcloud.products.v1 import equipment_events_pb2, telemetry_pb2
@@ -364,6 +365,67 @@ def test_a_step_change_is_an_anomaly_explained_by_its_signal(database_url: str) 
     assert found, "the step was not detected"
     assert found[0].top_signals[0] == SIGNALS[6]
     assert int(stamps[1100]) <= found[0].start_ms <= int(stamps[1110])
+
+
+def episodes_counted(event: str) -> float:
+    labels = {"kind": "anomaly", "event": event}
+    return REGISTRY.get_sample_value("imcloud_anomaly_episodes_total", labels) or 0.0
+
+
+def test_an_episode_that_grows_is_announced_escalated_once_per_rise(database_url: str) -> None:
+    stamps, values = synthetic_machine(1600)
+    values[1100:1250, 6] += np.linspace(3, 80, 150)  # a step that keeps growing
+    products = Products.start(database_url)
+    machine = register_machine(products.db)
+    records = records_for(machine, stamps, values, rows_per_batch=20)
+    counted = {event: episodes_counted(event) for event in ("opened", "escalated", "closed")}
+
+    for start in range(0, len(records), 4):
+        products.handle(records[start : start + 4])  # type: ignore[operator]
+    products.handle(records[50:64])  # type: ignore[operator]  # redelivered: changes nothing
+    products.handle(records[54:58])  # type: ignore[operator]
+
+    with products.db.engine.connect() as connection:
+        staged = connection.execute(
+            select(outbox.c.topic, outbox.c.key, outbox.c.envelope).order_by(outbox.c.position)
+        ).all()
+    news = []
+    for topic, key, value in staged:
+        envelope = parse_envelope(value)
+        if not envelope.type.startswith("anomaly_episode."):
+            continue
+        assert (topic, key) == (Topic.EQUIPMENT_EVENTS, machine)
+        kind = {
+            "anomaly_episode.opened": equipment_events_pb2.AnomalyEpisodeOpened,
+            "anomaly_episode.escalated": equipment_events_pb2.AnomalyEpisodeEscalated,
+            "anomaly_episode.closed": equipment_events_pb2.AnomalyEpisodeClosed,
+        }[envelope.type]
+        message = unpack(envelope, kind)
+        assert message is not None, envelope.type
+        news.append((envelope.type, envelope.event_id, message.episode))
+    (episode_id,) = {episode.id for _, _, episode in news}
+    assert [(event_type, event_id) for event_type, event_id, _ in news] == [
+        ("anomaly_episode.opened", f"{episode_id}/opened"),
+        ("anomaly_episode.escalated", f"{episode_id}/escalated/medium"),
+        ("anomaly_episode.escalated", f"{episode_id}/escalated/high"),
+        ("anomaly_episode.closed", f"{episode_id}/closed"),
+    ]
+    severity = equipment_events_pb2.EpisodeSeverity
+    assert [(episode.severity, episode.closed) for _, _, episode in news] == [
+        (severity.Value("EPISODE_SEVERITY_LOW"), False),
+        (severity.Value("EPISODE_SEVERITY_MEDIUM"), False),
+        (severity.Value("EPISODE_SEVERITY_HIGH"), False),
+        (severity.Value("EPISODE_SEVERITY_HIGH"), True),
+    ]
+    # Each carries the episode as it was when it rose.
+    opened, medium, high, closed = (episode for _, _, episode in news)
+    assert opened.rows < medium.rows < high.rows < closed.rows
+    assert medium.peak_score < high.peak_score
+    assert {event: episodes_counted(event) - counted[event] for event in counted} == {
+        "opened": 1,
+        "escalated": 2,
+        "closed": 1,
+    }
 
 
 def test_a_silent_machine_goes_offline_and_comes_back(database_url: str) -> None:

@@ -98,7 +98,7 @@ def test_the_stream_exercises_anomalies_and_quality_issues(direct_run) -> None:
     assert result.is_anomaly[1500:1800].any()
     assert result.stuck[:, 4].any()
     assert result.missing.any()
-    assert {kind for kind, _ in events} == {"opened", "closed"}
+    assert {kind for kind, _ in events} == {"opened", "escalated", "closed"}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -31,17 +31,71 @@ def test_a_continuous_anomaly_with_short_dips_is_one_episode() -> None:
 
     events = tracker.update(stamps(600), flags, scores)
 
-    assert [e.type for e in events] == ["opened", "closed"]
-    opened, closed = events[0].episode, events[1].episode
+    assert [e.type for e in events] == ["opened", "escalated", "closed"]
+    opened, escalated, closed = (e.episode for e in events)
     assert opened.start_ms == 100 * SECOND
     assert opened.rows == 1
     assert not opened.closed
+    assert opened.severity == "low"  # 20 / 12
+    assert (escalated.severity, escalated.peak_ms, escalated.closed) == (
+        "medium",
+        220 * SECOND,
+        False,
+    )
     assert closed.closed
     assert (closed.start_ms, closed.end_ms) == (100 * SECOND, 299 * SECOND)
     assert closed.rows == 200 - 15
     assert (closed.peak_score, closed.peak_ms) == (55.0, 220 * SECOND)
     assert closed.severity == "medium"  # 55 / 12 is between 2 and 5
     assert tracker.current is None
+
+
+def test_an_episode_escalates_once_per_rise_in_severity_however_the_rows_come() -> None:
+    flags = np.zeros(400, dtype=bool)
+    flags[100:300] = True
+    scores = np.where(flags, 1.0, 0.0)
+    scores[150:160] = 3.0  # medium
+    scores[170] = 2.5  # medium again: no rise
+    scores[200] = 7.0  # high
+    scores[250] = 9.0  # higher, but high is the top
+    flags[310:320] = True
+    scores[310:320] = 6.0  # a second episode that opens high: opened, nothing to escalate
+
+    def events_in(cuts: list[int]) -> list[tuple[str, int, str, int]]:
+        tracker = EpisodeTracker("anomaly", quiet_period_ms=5 * SECOND)
+        found = []
+        for start, stop in zip([0, *cuts], [*cuts, 400], strict=True):
+            if start != 0:  # restored between batches, as the service does
+                tracker = EpisodeTracker.from_state(json.loads(json.dumps(tracker.to_state())))
+            window = slice(start, stop)
+            found += tracker.update(stamps(400)[window], flags[window], scores[window])
+        return [(e.type, e.episode.episode_id, e.episode.severity, e.episode.end_ms) for e in found]
+
+    expected = [
+        ("opened", 1, "low", 100 * SECOND),
+        ("escalated", 1, "medium", 150 * SECOND),
+        ("escalated", 1, "high", 200 * SECOND),
+        ("closed", 1, "high", 299 * SECOND),
+        ("opened", 2, "high", 310 * SECOND),
+        ("closed", 2, "high", 319 * SECOND),
+    ]
+    assert events_in([]) == expected
+    assert events_in([151, 152, 200, 201, 311]) == expected
+    assert events_in(list(range(1, 400))) == expected
+
+
+def test_a_jump_from_low_to_high_is_one_escalation() -> None:
+    flags = np.zeros(100, dtype=bool)
+    flags[10:50] = True
+    scores = np.where(flags, 1.0, 0.0)
+    scores[30] = 8.0
+    tracker = EpisodeTracker("anomaly", quiet_period_ms=5 * SECOND)
+    events = tracker.update(stamps(100), flags, scores)
+    assert [(e.type, e.episode.severity) for e in events] == [
+        ("opened", "low"),
+        ("escalated", "high"),
+        ("closed", "high"),
+    ]
 
 
 def test_separate_anomalies_are_separate_episodes_and_stay_open_until_quiet() -> None:

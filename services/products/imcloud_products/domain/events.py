@@ -43,6 +43,13 @@ class EpisodeOpened:
 
 
 @dataclass(frozen=True)
+class EpisodeEscalated:
+    """An open episode's severity rose; the episode as it is at that row."""
+
+    episode: AnomalyEpisode
+
+
+@dataclass(frozen=True)
 class EpisodeClosed:
     episode: AnomalyEpisode
 

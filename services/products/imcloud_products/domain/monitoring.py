@@ -27,7 +27,7 @@ from imcloud_products.domain.anomaly import (
     QualityFlag,
     StreamingAnomalyDetector,
 )
-from imcloud_products.domain.events import EpisodeClosed, EpisodeOpened
+from imcloud_products.domain.events import EpisodeClosed, EpisodeEscalated, EpisodeOpened
 from imcloud_products.domain.model import AnomalyEpisode
 from imcloud_products.domain.telemetry import RecordedBatch, RecordedSeries
 
@@ -38,6 +38,13 @@ SCORE_SIGNAL = "_anomaly_score"
 FLAG_ANOMALY = 2
 FLAG_DATA_QUALITY = 4
 EPISODE_QUIET_PERIOD_MS = 60_000
+
+EpisodeNews = EpisodeOpened | EpisodeEscalated | EpisodeClosed
+NEWS: dict[str, type[EpisodeNews]] = {
+    "opened": EpisodeOpened,
+    "escalated": EpisodeEscalated,
+    "closed": EpisodeClosed,
+}
 
 QUALITY_ISSUES = {
     QualityFlag.MISSING_VALUES: "missing",
@@ -140,8 +147,8 @@ class HealthChanges:
     monitors: list[MachineMonitor]
     # Each episode that changed, once, as it is now.
     episodes: list[AnomalyEpisode]
-    # Episodes opened and closed, in the order of the rows that did it.
-    events: list[EpisodeOpened | EpisodeClosed]
+    # Episodes opened, escalated and closed, in the order of the rows that did it.
+    events: list[EpisodeNews]
 
 
 MachineSignals = Mapping[tuple[str, str], tuple[str, ...] | None]
@@ -206,9 +213,8 @@ def _health_changes(
     changes: list[tuple[MachineMonitor, EpisodeEvent]],
     scores: list[RecordedBatch],
 ) -> HealthChanges:
-    events: list[EpisodeOpened | EpisodeClosed] = [
-        (EpisodeOpened if event.type == "opened" else EpisodeClosed)(monitor.episode(event.episode))
-        for monitor, event in changes
+    events: list[EpisodeNews] = [
+        NEWS[event.type](monitor.episode(event.episode)) for monitor, event in changes
     ]
     # An episode stands as of its last event, unless it is still open and has grown since.
     latest = {event.episode.id: event.episode for event in events}

@@ -26,8 +26,14 @@ EPISODES = Counter(
 
 def to_outbox_entry(event: object) -> OutboxEntry:
     match event:
-        case events.EpisodeOpened(episode=episode) | events.EpisodeClosed(episode=episode):
-            return _episode_entry(episode, opened=isinstance(event, events.EpisodeOpened))
+        case events.EpisodeOpened(episode=episode):
+            return _episode_entry(episode, "opened", equipment_events_pb2.AnomalyEpisodeOpened)
+        case events.EpisodeEscalated(episode=episode):
+            return _episode_entry(
+                episode, "escalated", equipment_events_pb2.AnomalyEpisodeEscalated
+            )
+        case events.EpisodeClosed(episode=episode):
+            return _episode_entry(episode, "closed", equipment_events_pb2.AnomalyEpisodeClosed)
         case events.ConnectivityChanged():
             return _connectivity_entry(event)
     return _products_entry(event)
@@ -67,21 +73,25 @@ def _products_entry(event: object) -> OutboxEntry:
     return OutboxEntry(Topic.PRODUCTS_EVENTS, subject.id, envelope)
 
 
-def _episode_entry(episode: AnomalyEpisode, *, opened: bool) -> OutboxEntry:
-    change = "opened" if opened else "closed"
+EpisodeNews = (
+    equipment_events_pb2.AnomalyEpisodeOpened
+    | equipment_events_pb2.AnomalyEpisodeEscalated
+    | equipment_events_pb2.AnomalyEpisodeClosed
+)
+
+
+def _episode_entry(episode: AnomalyEpisode, change: str, news: type[EpisodeNews]) -> OutboxEntry:
     EPISODES.labels(episode.kind, change).inc()
-    message = episode_message(episode)
-    payload: Message = (
-        equipment_events_pb2.AnomalyEpisodeOpened(episode=message)
-        if opened
-        else equipment_events_pb2.AnomalyEpisodeClosed(episode=message)
-    )
+    event_id = f"{episode.id}/{change}"
+    if change == "escalated":
+        # An episode rises to each severity at most once: the severity names the rise.
+        event_id += f"/{episode.severity}"
     return _equipment_entry(
         episode.tenant_id,
         episode.equipment_id,
         f"anomaly_episode.{change}",
-        payload,
-        event_id=f"{episode.id}/{change}",
+        news(episode=episode_message(episode)),
+        event_id=event_id,
     )
 
 

@@ -6,7 +6,8 @@ Public API:
   reset() forgets everything (e.g. after maintenance).
 - DetectorConfig: its settings.
 - MachineEpisodes / EpisodeTracker: fold per-row flags into anomaly and
-  data-quality episodes (open, extend, close after a quiet period).
+  data-quality episodes (open, extend, escalate as the severity rises, close
+  after a quiet period).
 - QualityFlag: the data-quality bits of DetectionResult.quality.
 """
 

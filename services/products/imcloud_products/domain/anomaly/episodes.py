@@ -4,9 +4,10 @@ A small state machine per kind of problem. The first flagged row opens an
 episode; later flagged rows extend it (end time, peak score, row count, signal
 evidence); the episode closes at the first unflagged row that comes at least
 `quiet_period_ms` after its last flagged row, so short dips in the flag do not
-split one problem in two. Events ("opened", "closed") come out in row order and do
-not depend on how rows were batched; the open episode is always readable as
-`current`.
+split one problem in two. An open episode whose severity rises (its peak score
+crosses the next level: low -> medium -> high) is "escalated", once per rise.
+Events ("opened", "escalated", "closed") come out in row order and do not depend
+on how rows were batched; the open episode is always readable as `current`.
 
 MachineEpisodes runs one tracker for process anomalies and one for data-quality
 issues over the results of a StreamingAnomalyDetector.
@@ -26,7 +27,7 @@ from imcloud_products.domain.anomaly.quality import QualityFlag
 from imcloud_products.domain.anomaly.serialization import decode_float, encode_float
 
 EpisodeKind = Literal["anomaly", "data_quality"]
-EventType = Literal["opened", "closed"]
+EventType = Literal["opened", "escalated", "closed"]
 
 # Severity by the peak score in units of the detector's threshold_on.
 DEFAULT_SEVERITY_LEVELS: tuple[tuple[str, float], ...] = (
@@ -121,6 +122,9 @@ class EpisodeTracker:
                 chosen = name
         return chosen
 
+    def _rank(self, severity: str) -> int:
+        return [name for name, _ in self.severity_levels].index(severity)
+
     def update(
         self,
         timestamps: npt.NDArray[np.int64],
@@ -162,9 +166,9 @@ class EpisodeTracker:
                     severity=self.severity_of(score),
                 )
                 self.next_episode_id += 1
-                opening = True
+                severity_before = None
             else:
-                opening = False
+                severity_before = episode.severity
             episode = self._extend(
                 episode,
                 stamp,
@@ -173,8 +177,10 @@ class EpisodeTracker:
                 quality_bits[row] if quality_bits is not None else 0,
             )
             self.current = episode
-            if opening:
+            if severity_before is None:
                 events.append((row, EpisodeEvent("opened", episode)))
+            elif self._rank(episode.severity) > self._rank(severity_before):
+                events.append((row, EpisodeEvent("escalated", episode)))
         return events
 
     def close_if_quiet(self, now_ms: int) -> list[EpisodeEvent]:
