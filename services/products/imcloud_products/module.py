@@ -58,9 +58,7 @@ def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
         telemetry = SubscriptionSpec(
             group=TELEMETRY_GROUP,
             topics=[Topic.TELEMETRY],
-            handler=telemetry_handler(
-                telemetry_unit_of_work, runtime.require_bus(), config=DetectorConfig()
-            ),
+            handler=telemetry_handler(telemetry_unit_of_work, config=DetectorConfig()),
             max_records=settings.consumer_batch_records,
             members=settings.consumers,
         )

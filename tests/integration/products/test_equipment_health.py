@@ -3,6 +3,7 @@ handler and store (PostgreSQL and SQLite), scored exactly once, restartable."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -13,9 +14,10 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, select
 
+from imcloud.common.v1.events_pb2 import DeadLetter
 from imcloud.products.v1 import equipment_events_pb2, telemetry_pb2
-from imcloud_core.bus import Record
-from imcloud_core.bus.memory import InMemoryBus
+from imcloud_core.bus import OutgoingRecord, Record
+from imcloud_core.bus.delivery import Delivery, dead_letter_topic
 from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
 from imcloud_core.outbox import Outbox
@@ -57,7 +59,7 @@ class Products:
         def unit_of_work() -> SqlTelemetryUnitOfWork:
             return SqlTelemetryUnitOfWork(store, signals, staged, to_outbox_entry)
 
-        handle = telemetry_handler(unit_of_work, InMemoryBus(), config=DetectorConfig())
+        handle = telemetry_handler(unit_of_work, config=DetectorConfig())
         return cls(db, store, unit_of_work, handle)
 
     def sweep(self, *, now_ms: int, offline_after_ms: int) -> None:
@@ -442,3 +444,58 @@ def test_a_silent_machine_goes_offline_and_comes_back(database_url: str) -> None
     products.sweep(now_ms=last_seen + 121_000, offline_after_ms=60_000)
     kinds = [e.type for e in staged_events(products) if e.type.endswith(("offline", "online"))]
     assert kinds == ["equipment.offline", "equipment.online"]
+
+
+def test_a_record_that_is_not_telemetry_is_dead_lettered_by_the_bus_with_its_reason(
+    database_url: str,
+) -> None:
+    """One mechanism for records a handler cannot handle: the handler raises, and
+    the bus's delivery sets the record aside as a DeadLetter saying why; the
+    records around it are stored."""
+    stamps, values = synthetic_machine(60)
+    products = Products.start(database_url)
+    machine = register_machine(products.db)
+    good = records_for(machine, stamps, values, rows_per_batch=20)
+    garbage = Record(Topic.TELEMETRY, 0, 100, machine, b"\xffnot an envelope")
+    stranger = Record(
+        Topic.TELEMETRY,
+        0,
+        101,
+        machine,
+        new_envelope(
+            tenant_id=TENANT,
+            event_type="equipment.offline",
+            payload=equipment_events_pb2.EquipmentWentOffline(equipment_id=machine),
+            source="test",
+        ).SerializeToString(),
+    )
+    published: list[OutgoingRecord] = []
+    delivery = Delivery(
+        group="products.telemetry",
+        handler=products.handle,  # type: ignore[arg-type]
+        publish=published.extend,
+        stopping=threading.Event(),
+    )
+    polled = [good[0], garbage, good[1], stranger, good[2]]
+    while not delivery.deliver(polled):
+        pass
+
+    assert [r.topic for r in published] == [dead_letter_topic(Topic.TELEMETRY)] * 2
+    letters = [DeadLetter.FromString(r.value) for r in published]
+    assert [(letter.offset, letter.value) for letter in letters] == [
+        (100, garbage.value),
+        (101, stranger.value),
+    ]
+    assert all(letter.group == "products.telemetry" for letter in letters)
+    assert "not telemetry" in letters[0].reason
+    assert "EquipmentWentOffline" in letters[1].reason
+    stored = products.store.points(
+        tenant_id=TENANT,
+        equipment_id=machine,
+        signals=[SIGNALS[0]],
+        start_ms=int(stamps[0]),
+        end_ms=int(stamps[-1]) + 1,
+        limit=1000,
+        after=None,
+    )
+    assert len(stored) == 60

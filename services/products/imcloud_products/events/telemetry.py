@@ -9,9 +9,8 @@ import numpy as np
 from prometheus_client import Counter
 
 from imcloud.products.v1 import telemetry_pb2 as pb
-from imcloud_core.bus import EventBus, OutgoingRecord, Record
+from imcloud_core.bus import Record
 from imcloud_core.events import parse_envelope, unpack
-from imcloud_core.logging import get_logger
 from imcloud_products.domain import services
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.ports import TelemetryUnitOfWork
@@ -22,20 +21,19 @@ from imcloud_products.domain.telemetry import (
     RecordedSeries,
 )
 
-log = get_logger(__name__)
-
 GROUP = "products.telemetry"
 STORED_POINTS = Counter(
     "imcloud_telemetry_stored_points_total",
-    "Telemetry points of batches new to the store",
+    "Telemetry points new to the store",
 )
 REDELIVERED_POINTS = Counter(
     "imcloud_telemetry_redelivered_points_total",
-    "Telemetry points of batches received again (redelivered or resent), not stored twice",
+    "Telemetry points received again (redelivered or resent), not stored twice",
 )
-DEAD_LETTERS = Counter(
-    "imcloud_telemetry_dead_letters_total", "Telemetry records that could not be read"
-)
+
+
+class UnreadableTelemetry(ValueError):
+    """A record on the telemetry topic that is not telemetry products can read."""
 
 
 def recorded_batch(
@@ -65,44 +63,27 @@ def recorded_batch(
 
 
 def telemetry_handler(
-    unit_of_work: Callable[[], TelemetryUnitOfWork],
-    bus: EventBus,
-    *,
-    config: DetectorConfig,
+    unit_of_work: Callable[[], TelemetryUnitOfWork], *, config: DetectorConfig
 ) -> Callable[[Sequence[Record]], None]:
     """Stores and scores a polled batch of records in one transaction; the bus
-    commits after, so a batch delivered again finds itself stored and scored."""
+    commits after, so a batch delivered again finds itself stored and scored.
+
+    A record that cannot be read raises UnreadableTelemetry, as any failure of
+    the data does: the bus delivers the batch again a few times, then record by
+    record, and sets the one that still fails aside on imcloud.telemetry.v1.dlq
+    as a DeadLetter with the reason (imcloud_core.bus.delivery), so the others
+    are stored and the partition moves on.
+    """
 
     def handle(records: Sequence[Record]) -> None:
         batches: list[RecordedBatch] = []
         changes: list[LinkChange] = []
-        unreadable: list[Record] = []
         for record in records:
-            try:
-                envelope = parse_envelope(record.value)
-                if (recorded := unpack(envelope, pb.TelemetryRecorded)) is not None:
-                    fingerprint = zlib.crc32(envelope.payload.value)
-                    batches.append(
-                        recorded_batch(envelope.tenant_id, recorded, fingerprint=fingerprint)
-                    )
-                elif (changed := unpack(envelope, pb.DeviceConnectionChanged)) is not None:
-                    changes.append(
-                        LinkChange(
-                            tenant_id=envelope.tenant_id,
-                            equipment_id=changed.equipment_id,
-                            link_open=changed.connected,
-                            change_ms=changed.change_time.ToMilliseconds(),
-                        )
-                    )
-                else:
-                    unreadable.append(record)
-            except Exception:
-                log.exception("unreadable telemetry record", offset=record.offset)
-                unreadable.append(record)
-        if unreadable:
-            # Kept on a dead-letter topic for inspection, never silently dropped.
-            bus.publish([OutgoingRecord(f"{r.topic}.dlq", r.key, r.value) for r in unreadable])
-            DEAD_LETTERS.inc(len(unreadable))
+            read = _read(record)
+            if isinstance(read, LinkChange):
+                changes.append(read)
+            else:
+                batches.append(read)
         stored_now = services.record_telemetry(unit_of_work(), batches, changes, config=config)
         received = sum(len(s.values) for b in batches for s in b.series)
         stored = sum(len(s.values) for b in stored_now.fresh for s in b.series)
@@ -110,3 +91,23 @@ def telemetry_handler(
         REDELIVERED_POINTS.inc(received - stored)
 
     return handle
+
+
+def _read(record: Record) -> RecordedBatch | LinkChange:
+    try:
+        envelope = parse_envelope(record.value)
+        if (recorded := unpack(envelope, pb.TelemetryRecorded)) is not None:
+            fingerprint = zlib.crc32(envelope.payload.value)
+            return recorded_batch(envelope.tenant_id, recorded, fingerprint=fingerprint)
+        if (changed := unpack(envelope, pb.DeviceConnectionChanged)) is not None:
+            return LinkChange(
+                tenant_id=envelope.tenant_id,
+                equipment_id=changed.equipment_id,
+                link_open=changed.connected,
+                change_ms=changed.change_time.ToMilliseconds(),
+            )
+    except Exception as error:
+        raise UnreadableTelemetry(f"not telemetry products can read: {error}") from error
+    raise UnreadableTelemetry(
+        f"not telemetry: the envelope holds {envelope.payload.TypeName() or 'nothing'}"
+    )
