@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,8 +45,22 @@ class ErrorResponse(BaseModel):
     error: Error
 
 
+def _absent_rather_than_null(schema: dict[str, Any]) -> None:
+    # A field of a partial update is left out, never null (update_mask refuses
+    # null): the document shows each field as its type alone.
+    for name, field in schema.get("properties", {}).items():
+        options = [o for o in field.pop("anyOf", []) if o.get("type") != "null"]
+        field.pop("default", None)
+        if len(options) == 1:
+            schema["properties"][name] = {**options[0], **field}
+        elif options:
+            field["anyOf"] = options
+
+
 class PatchBody(Body):
     """A partial update: only the fields present in the JSON body change."""
+
+    model_config = ConfigDict(json_schema_extra=_absent_rather_than_null)
 
     def update_mask(self) -> FieldMask:
         if not self.model_fields_set:
