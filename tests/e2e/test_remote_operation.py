@@ -175,3 +175,28 @@ def test_every_waiting_command_reaches_the_machine_on_connect(
         client.close()
     # Oldest first, each once.
     assert [c.parameters["rpm"] for c in seen] == [1000 + n for n in range(waiting)]
+
+
+def test_integer_parameters_arrive_as_integers(distributed_platform: RunningPlatform) -> None:
+    link = distributed_platform.device_link
+    acme = onboard(distributed_platform.base_url, "Integers", machines=1)
+    parameters = {"rpm": 1200.5, "steps": 3, "plan": {"passes": [1, 2.5]}}
+    sent = acme.tenant.post(
+        f"/v1/equipment/{acme.ids['equipment_id']}/commands",
+        {"name": "set_speed", "parameters": parameters, "timeout_s": 120},
+    )
+    assert sent.status_code == 202, sent.text
+    assert type(sent.json()["parameters"]["steps"]) is int
+    seen: list[Command] = []
+    client = machine_answering(link, acme, seen)
+    try:
+        wait_for(lambda: seen or None, timeout_s=30, what="the command")
+    finally:
+        client.close()
+    received = seen[0].parameters
+    assert received == parameters
+    assert type(received["steps"]) is int
+    assert type(received["plan"]["passes"][0]) is int
+    assert type(received["rpm"]) is float
+    shown = acme.tenant.get(f"/v1/commands/{sent.json()['id']}").json()["parameters"]
+    assert type(shown["steps"]) is int

@@ -8,6 +8,7 @@ not run again.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
-
-from google.protobuf import json_format
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
 
@@ -52,7 +51,7 @@ class Command:
         return cls(
             command_id=message.command_id,
             name=message.name,
-            parameters=json_format.MessageToDict(message.parameters),
+            parameters=json.loads(message.parameters_json or "{}"),
             expire_time=message.expire_time.ToDatetime(tzinfo=UTC)
             if message.HasField("expire_time")
             else None,

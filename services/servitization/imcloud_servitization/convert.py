@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.struct_pb2 import Struct
+
 from imcloud.servitization.v1 import commands_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import timestamp
@@ -60,7 +66,7 @@ COMMAND_STATES_BY_MESSAGE = {number: state for state, number in COMMAND_STATES.i
 
 
 def command_message(command: RemoteCommand) -> commands_pb2.RemoteCommand:
-    message = commands_pb2.RemoteCommand(
+    return commands_pb2.RemoteCommand(
         id=command.id,
         equipment_id=command.equipment_id,
         name=command.name,
@@ -70,6 +76,25 @@ def command_message(command: RemoteCommand) -> commands_pb2.RemoteCommand:
         create_time=timestamp(command.create_time),
         update_time=timestamp(command.update_time),
         expire_time=timestamp(command.expire_time),
+        parameters_json=json.dumps(command.parameters),
     )
-    message.parameters.update(command.parameters)
-    return message
+
+
+# Beyond this a double no longer holds every integer, so it was not sent as one.
+EXACT_INTEGERS = 2**53
+
+
+def parameters_from(struct: Struct) -> dict[str, Any]:
+    """A Struct's numbers are all doubles: whole ones become integers again, as the
+    caller sent them through the REST API (JSON tells 3 from 3.0 only by spelling)."""
+    return {key: _whole(value) for key, value in MessageToDict(struct).items()}
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_INTEGERS:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value

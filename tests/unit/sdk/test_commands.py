@@ -3,10 +3,12 @@ commands yet; the fake link does)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud_device import Command, CommandOutcome
@@ -16,11 +18,9 @@ from tests.unit.sdk.fake_link import FakeDeviceLink, FakeServer
 
 
 def command(
-    command_id: str, name: str, expire_in_s: float | None = None, **params: float
+    command_id: str, name: str, expire_in_s: float | None = None, **params: Any
 ) -> pb.Command:
-    parameters = struct_pb2.Struct()
-    parameters.update(params)
-    message = pb.Command(command_id=command_id, name=name, parameters=parameters)
+    message = pb.Command(command_id=command_id, name=name, parameters_json=json.dumps(params))
     if expire_in_s is not None:
         message.expire_time.CopyFrom(
             timestamp_pb2.Timestamp(seconds=int(time.time() + expire_in_s))
@@ -123,3 +123,10 @@ def test_a_slow_command_does_not_hold_up_telemetry(
     assert not link.results
     release.set()
     assert results_by_id(link, 1)["slow"].detail == "calibrated"
+
+
+def test_integer_parameters_stay_integers() -> None:
+    received = Command.from_message(command("c1", "move", steps=3, rpm=1200.5, plan={"n": [1]}))
+    assert received.parameters == {"steps": 3, "rpm": 1200.5, "plan": {"n": [1]}}
+    assert type(received.parameters["steps"]) is int
+    assert type(received.parameters["plan"]["n"][0]) is int

@@ -86,7 +86,7 @@ class CommandRelay:
         down = link_pb.Command(
             command_id=command.id,
             name=command.name,
-            parameters=command.parameters,
+            parameters_json=command.parameters_json,
             expire_time=command.expire_time,
         )
         if self._links.push(command.equipment_id, link_pb.ConnectResponse(command=down)):

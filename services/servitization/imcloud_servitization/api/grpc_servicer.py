@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2_grpc as pb_grpc
@@ -13,6 +12,7 @@ from imcloud_core.rpc import call_context, registrar
 from imcloud_servitization.convert import (
     COMMAND_STATES_BY_MESSAGE,
     command_message,
+    parameters_from,
     priority,
     ticket_message,
 )
@@ -61,7 +61,7 @@ class ServitizationServicer(pb_grpc.ServitizationServiceServicer):
             tenant_id=call_context(context).tenant_id,
             equipment_id=request.equipment_id,
             name=request.name,
-            parameters=MessageToDict(request.parameters),
+            parameters=parameters_from(request.parameters),
             timeout_s=request.timeout_s,
             requested_by=call_context(context).actor,
         )

@@ -5,7 +5,6 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -92,7 +91,7 @@ class RemoteCommand(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
-    PARAMETERS_FIELD_NUMBER: _builtins.int
+    PARAMETERS_JSON_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
     REQUESTED_BY_FIELD_NUMBER: _builtins.int
@@ -103,13 +102,13 @@ class RemoteCommand(_message.Message):
     equipment_id: _builtins.str
     name: _builtins.str
     """What to do, e.g. "set_speed", "stop"."""
+    parameters_json: _builtins.str
+    """The parameters as a JSON object: integers stay integers."""
     state: Global___CommandState.ValueType
     detail: _builtins.str
     """The machine's (or the platform's) explanation of the outcome."""
     requested_by: _builtins.str
     """Who asked: "key:<id>", or "key:<id>@<maker tenant id>" through a grant."""
-    @_builtins.property
-    def parameters(self) -> _struct_pb2.Struct: ...
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -122,7 +121,7 @@ class RemoteCommand(_message.Message):
         id: _builtins.str = ...,
         equipment_id: _builtins.str = ...,
         name: _builtins.str = ...,
-        parameters: _struct_pb2.Struct | None = ...,
+        parameters_json: _builtins.str = ...,
         state: Global___CommandState.ValueType = ...,
         detail: _builtins.str = ...,
         requested_by: _builtins.str = ...,
@@ -130,9 +129,9 @@ class RemoteCommand(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "parameters", b"parameters", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "detail", b"detail", "equipment_id", b"equipment_id", "expire_time", b"expire_time", "id", b"id", "name", b"name", "parameters", b"parameters", "requested_by", b"requested_by", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "detail", b"detail", "equipment_id", b"equipment_id", "expire_time", b"expire_time", "id", b"id", "name", b"name", "parameters_json", b"parameters_json", "requested_by", b"requested_by", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,8 +3,9 @@ makers holding a commands:send grant."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, status
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 
 from imcloud.servitization.v1 import commands_pb2
@@ -43,7 +44,7 @@ def command_body(command: commands_pb2.RemoteCommand) -> CommandResponse:
         id=command.id,
         equipment_id=command.equipment_id,
         name=command.name,
-        parameters=MessageToDict(command.parameters),
+        parameters=json.loads(command.parameters_json),
         state=STATE_NAMES[command.state],
         detail=command.detail,
         requested_by=command.requested_by,
