@@ -3,8 +3,11 @@ of a tenant that left; and refusals tell the caller what went wrong, not who is 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import httpx
@@ -34,20 +37,27 @@ def send_over_http(base: str, secret: str, sequence_id: int) -> httpx.Response:
     )
 
 
-def send_over_device_link(address: str, secret: str, sequence_id: int) -> grpc.StatusCode:
-    """OK once the gateway acknowledges one batch, else the status it ended the stream with."""
+def batch(sequence_id: int) -> pb.ConnectRequest:
     message = pb.ConnectRequest()
     message.telemetry.sequence_id = sequence_id
     series = message.telemetry.series.add(signal="spindle_speed")
     series.timestamps_ms.append(int(time.time() * 1000))
     series.values.append(1000.0)
+    return message
+
+
+def connect(channel: grpc.Channel, secret: str, messages: Iterator[pb.ConnectRequest]) -> Any:
+    return channel.stream_stream(
+        CONNECT,
+        request_serializer=pb.ConnectRequest.SerializeToString,
+        response_deserializer=pb.ConnectResponse.FromString,
+    )(messages, metadata=[("authorization", f"Bearer {secret}")])
+
+
+def send_over_device_link(address: str, secret: str, sequence_id: int) -> grpc.StatusCode:
+    """OK once the gateway acknowledges one batch, else the status it ended the stream with."""
     with grpc.insecure_channel(address) as channel:
-        connect = channel.stream_stream(
-            CONNECT,
-            request_serializer=pb.ConnectRequest.SerializeToString,
-            response_deserializer=pb.ConnectResponse.FromString,
-        )
-        answers = connect(iter([message]), metadata=[("authorization", f"Bearer {secret}")])
+        answers = connect(channel, secret, iter([batch(sequence_id)]))
         try:
             for answer in answers:
                 if answer.HasField("ack"):
@@ -119,6 +129,38 @@ def test_an_offboarded_customer_stops_everywhere_at_once(
     )
     assert maker.get(f"/v1/granted-equipment/{machine}").status_code == 404
     assert maker.get("/v1/granted-equipment").json()["items"] == []
+
+
+def test_offboarding_ends_the_open_device_link_streams_at_once(
+    embedded_platform: RunningPlatform,
+) -> None:
+    base = embedded_platform.base_url
+    customer = onboard(base, "Streaming", machines=1)
+    secret = customer.device_secrets[customer.ids["equipment_id"]]
+    held = threading.Event()
+
+    def one_batch_then_silence() -> Iterator[pb.ConnectRequest]:
+        yield batch(1)
+        held.wait(30)
+
+    with grpc.insecure_channel(embedded_platform.device_link) as channel:
+        answers = connect(channel, secret, one_batch_then_silence())
+        assert next(answers).HasField("ack")
+        # A silent machine sends nothing that would make the gateway look again.
+        watchdog = threading.Timer(15, answers.cancel)
+        watchdog.start()
+        try:
+            assert customer.tenant.http.delete("/v1/tenant").status_code == 204
+            started = time.monotonic()
+            try:
+                for _ in answers:
+                    pass
+            except grpc.RpcError:
+                pass
+            assert time.monotonic() - started < 5, "the stream outlived the tenant"
+        finally:
+            watchdog.cancel()
+            held.set()
 
 
 def test_an_offboarded_maker_loses_the_grants_it_received(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -59,9 +60,12 @@ def sign_up(
     return tenant, owner_key
 
 
-def offboard(uow: UnitOfWork, *, principal: Principal) -> Tenant:
+def offboard(uow: UnitOfWork, *, principal: Principal) -> Sequence[str]:
     """The tenant leaves: its API keys (and so their tokens), device credentials and
-    access grants, given and received, stop at once; dedicated resources go."""
+    access grants, given and received, stop at once; dedicated resources go.
+
+    Returns the device credentials it revoked, whose open streams the caller ends.
+    """
     require_role(principal, Role.OWNER)
     now = utcnow()
     with uow:
@@ -70,11 +74,10 @@ def offboard(uow: UnitOfWork, *, principal: Principal) -> Tenant:
             raise NotFound(f"tenant {principal.tenant_id!r} not found")
         uow.tenants.offboard(tenant.id, now)
         uow.api_keys.revoke_all(tenant_id=tenant.id, at=now)
-        uow.device_credentials.revoke_all(tenant_id=tenant.id, at=now)
+        credential_ids = uow.device_credentials.revoke_all(tenant_id=tenant.id, at=now)
         uow.grants.revoke_all_given_or_received(tenant_id=tenant.id, at=now)
-        left = replace(tenant, offboard_time=now, update_time=now)
-        uow.record(TenantOffboarded(left))
-    return left
+        uow.record(TenantOffboarded(replace(tenant, offboard_time=now, update_time=now)))
+    return credential_ids
 
 
 def get_tenant(uow: UnitOfWork, *, tenant_id: str) -> Tenant:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -58,7 +59,8 @@ class DeviceCredentialRepository(Protocol):
 
     def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int: ...
 
-    def revoke_all(self, *, tenant_id: str, at: datetime) -> None: ...
+    def revoke_all(self, *, tenant_id: str, at: datetime) -> Sequence[str]:
+        """Revokes every credential of the tenant; returns the ids it revoked."""
 
 
 class GrantRepository(Protocol):

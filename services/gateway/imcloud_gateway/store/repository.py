@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,8 +136,8 @@ class SqlDeviceCredentialRepository:
     def revoke_all_of(self, *, tenant_id: str, equipment_id: str, at: datetime) -> int:
         return _revoke_all_of(self._session, device_credentials, tenant_id, equipment_id, at)
 
-    def revoke_all(self, *, tenant_id: str, at: datetime) -> None:
-        _revoke_all(
+    def revoke_all(self, *, tenant_id: str, at: datetime) -> Sequence[str]:
+        return _revoke_all(
             self._session, device_credentials, at, device_credentials.c.tenant_id == tenant_id
         )
 
@@ -218,19 +219,23 @@ class SqlGrantRepository:
 def _revoke_all_of(
     session: Session, table: Table, tenant_id: str, equipment_id: str, at: datetime
 ) -> int:
-    return _revoke_all(
+    revoked = _revoke_all(
         session, table, at, table.c.tenant_id == tenant_id, table.c.equipment_id == equipment_id
     )
+    return len(revoked)
 
 
 def _revoke_all(
     session: Session, table: Table, at: datetime, *conditions: ColumnElement[bool]
-) -> int:
-    """Revokes the rows not yet revoked that meet the conditions; returns how many."""
+) -> list[str]:
+    """Revokes the rows not yet revoked that meet the conditions; returns their ids."""
     result = session.execute(
-        table.update().where(*conditions, table.c.revoke_time.is_(None)).values(revoke_time=at)
+        table.update()
+        .where(*conditions, table.c.revoke_time.is_(None))
+        .values(revoke_time=at)
+        .returning(table.c.id)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return list(result.scalars())
 
 
 class SqlAuditRepository:

@@ -115,13 +115,15 @@ def get_own_tenant(principal: PrincipalDep, gateway: GatewayDep) -> TenantRespon
     summary="Leave the platform (owner only)",
     description=(
         "Every API key and token, device credential and access grant (given and received) "
-        "stops working at once; dedicated resources are removed. "
+        "stops working at once, and its machines' open device-link streams are closed; "
+        "dedicated resources are removed. "
         "The tenant's data stays until the operator purges it."
     ),
     responses=error_responses(401, 403, 429),
 )
 def offboard(principal: PrincipalDep, gateway: GatewayDep) -> Response:
-    identity.offboard(gateway.unit_of_work(), principal=principal)
+    for credential_id in identity.offboard(gateway.unit_of_work(), principal=principal):
+        gateway.streams.close(credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
