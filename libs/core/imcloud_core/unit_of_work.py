@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from imcloud.common.v1.events_pb2 import EventEnvelope
@@ -28,18 +29,38 @@ class OutboxEntry:
 EventTranslator = Callable[[Any], OutboxEntry]
 
 
-class SqlUnitOfWork:
-    def __init__(self, db: Database, outbox: Outbox, translate: EventTranslator) -> None:
-        self._db = db
+class StagedEvents:
+    """The domain events of one transaction, written to the outbox as it commits."""
+
+    def __init__(self, outbox: Outbox, translate: EventTranslator) -> None:
         self._outbox = outbox
         self._translate = translate
         self._events: list[object] = []
+
+    def record(self, event: object) -> None:
+        self._events.append(event)
+
+    def stage(self, executor: Session | Connection) -> None:
+        """Adds every recorded event to the outbox in ``executor``'s transaction."""
+        for event in self._events:
+            entry = self._translate(event)
+            self._outbox.add(executor, topic=entry.topic, key=entry.key, envelope=entry.envelope)
+        self._events = []
+
+    def forget(self) -> None:
+        self._events = []
+
+
+class SqlUnitOfWork:
+    def __init__(self, db: Database, outbox: Outbox, translate: EventTranslator) -> None:
+        self._db = db
+        self._staged = StagedEvents(outbox, translate)
         self.session: Session
 
     def __enter__(self) -> Self:
         self._transaction = self._db.transaction()
         self.session = self._transaction.__enter__()
-        self._events = []
+        self._staged.forget()
         return self
 
     def __exit__(
@@ -49,13 +70,9 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if exc is None:
-            for event in self._events:
-                entry = self._translate(event)
-                self._outbox.add(
-                    self.session, topic=entry.topic, key=entry.key, envelope=entry.envelope
-                )
+            self._staged.stage(self.session)
         self._transaction.__exit__(exc_type, exc, tb)
 
     def record(self, event: object) -> None:
         """Publishes ``event`` if, and only if, this transaction commits."""
-        self._events.append(event)
+        self._staged.record(event)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from imcloud_core.outbox import Outbox
 from imcloud_core.store import TenantTable
-from imcloud_core.unit_of_work import EventTranslator, SqlUnitOfWork
+from imcloud_core.unit_of_work import EventTranslator, SqlUnitOfWork, StagedEvents
 from imcloud_products.domain.model import (
     Equipment,
     EquipmentModel,
@@ -157,7 +157,7 @@ class ProductsUnitOfWork(SqlUnitOfWork):
 class SqlTelemetryUnitOfWork:
     """The telemetry path's transaction, on a plain connection (the points go in
     by COPY); its events are staged in the outbox as it commits, as in
-    SqlUnitOfWork."""
+    SqlUnitOfWork, with the same StagedEvents."""
 
     telemetry: TelemetryWrites
     monitors: SqlMonitorRepository
@@ -172,9 +172,7 @@ class SqlTelemetryUnitOfWork:
     ) -> None:
         self._store = store
         self._signals = signals
-        self._outbox = outbox
-        self._translate = translate
-        self._events: list[object] = []
+        self._staged = StagedEvents(outbox, translate)
 
     def __enter__(self) -> Self:
         self._transaction: AbstractContextManager[Connection] = self._store.transaction()
@@ -182,7 +180,7 @@ class SqlTelemetryUnitOfWork:
         self.telemetry = self._store.writes(self._connection)
         self.monitors = SqlMonitorRepository(self._connection, self._signals)
         self.episodes = SqlEpisodeRepository(self._connection)
-        self._events = []
+        self._staged.forget()
         return self
 
     def __exit__(
@@ -192,13 +190,9 @@ class SqlTelemetryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if exc is None:
-            for event in self._events:
-                entry = self._translate(event)
-                self._outbox.add(
-                    self._connection, topic=entry.topic, key=entry.key, envelope=entry.envelope
-                )
+            self._staged.stage(self._connection)
         self._transaction.__exit__(exc_type, exc, tb)
 
     def record(self, event: object) -> None:
         """Publishes ``event`` if, and only if, this transaction commits."""
-        self._events.append(event)
+        self._staged.record(event)
