@@ -122,12 +122,15 @@ def test_each_error_status_shows_its_own_code(embedded_platform: RunningPlatform
     assert shown == {status: {code} for status, code in expected.items()}
 
 
-def test_partial_updates_document_no_null_they_refuse(embedded_platform: RunningPlatform) -> None:
+def test_partial_updates_document_no_empty_body_or_null_they_refuse(
+    embedded_platform: RunningPlatform,
+) -> None:
     document = httpx.get(f"{embedded_platform.base_url}/openapi.json").json()
     for path, item in document["paths"].items():
         if "patch" not in item:
             continue
         schema = item["patch"]["requestBody"]["content"]["application/json"]["schema"]
         body = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        assert body["minProperties"] == 1, f"PATCH {path} accepts an empty update"
         for name, field in body["properties"].items():
             assert {"type": "null"} not in field.get("anyOf", []), f"PATCH {path}: {name}"

@@ -45,9 +45,10 @@ class ErrorResponse(BaseModel):
     error: Error
 
 
-def _absent_rather_than_null(schema: dict[str, Any]) -> None:
-    # A field of a partial update is left out, never null (update_mask refuses
-    # null): the document shows each field as its type alone.
+def _partial_update(schema: dict[str, Any]) -> None:
+    # What update_mask refuses, the document does not offer: an empty update, and
+    # null for a field (it is left out instead), so each field shows its type alone.
+    schema["minProperties"] = 1
     for name, field in schema.get("properties", {}).items():
         options = [o for o in field.pop("anyOf", []) if o.get("type") != "null"]
         field.pop("default", None)
@@ -60,7 +61,7 @@ def _absent_rather_than_null(schema: dict[str, Any]) -> None:
 class PatchBody(Body):
     """A partial update: only the fields present in the JSON body change."""
 
-    model_config = ConfigDict(json_schema_extra=_absent_rather_than_null)
+    model_config = ConfigDict(json_schema_extra=_partial_update)
 
     def update_mask(self) -> FieldMask:
         if not self.model_fields_set:
