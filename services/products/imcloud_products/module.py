@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.ids import now_ms
@@ -35,6 +38,21 @@ SWEEP_EVERY_S = 10.0
 log = get_logger(__name__)
 
 
+def unit_of_work(db: Database, staged: Outbox | None = None) -> Callable[[], ProductsUnitOfWork]:
+    """How every part of products opens a business transaction; ``staged`` is the
+    outbox whose relay this process runs (tools and tests get one of their own)."""
+    return functools.partial(ProductsUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
+
+
+def telemetry_unit_of_work(
+    store: SqlTelemetryStore, signals: ModelSignals, staged: Outbox | None = None
+) -> Callable[[], SqlTelemetryUnitOfWork]:
+    """The same for the telemetry path, on the store's plain connections."""
+    return functools.partial(
+        SqlTelemetryUnitOfWork, store, signals, staged or Outbox(outbox), to_outbox_entry
+    )
+
+
 def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
 
     def wire(db: Database, staged: Outbox) -> Wiring:
@@ -43,22 +61,18 @@ def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
             retention_days=settings.retention_days,
             rollup_retention_days=settings.rollup_retention_days,
         )
-        signals = ModelSignals()
-
-        def telemetry_unit_of_work() -> SqlTelemetryUnitOfWork:
-            return SqlTelemetryUnitOfWork(store, signals, staged, to_outbox_entry)
-
+        telemetry_transaction = telemetry_unit_of_work(store, ModelSignals(), staged)
         servicer = ProductsServicer(
-            lambda: ProductsUnitOfWork(db, staged, to_outbox_entry),
+            unit_of_work(db, staged),
             store,
             health=SqlHealthReader(db),
-            telemetry_unit_of_work=telemetry_unit_of_work,
+            telemetry_unit_of_work=telemetry_transaction,
             offline_after_ms=settings.offline_after_s * 1000,
         )
         telemetry = SubscriptionSpec(
             group=TELEMETRY_GROUP,
             topics=[Topic.TELEMETRY],
-            handler=telemetry_handler(telemetry_unit_of_work, config=DetectorConfig()),
+            handler=telemetry_handler(telemetry_transaction, config=DetectorConfig()),
             max_records=settings.consumer_batch_records,
             members=settings.consumers,
         )
@@ -75,7 +89,7 @@ def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
                     SWEEP_EVERY_S,
                     "connectivity sweep",
                     lambda: services.sweep_health(
-                        telemetry_unit_of_work(),
+                        telemetry_transaction(),
                         now_ms=now_ms(),
                         offline_after_ms=settings.offline_after_s * 1000,
                     ),

@@ -20,7 +20,6 @@ from imcloud_core.bus import OutgoingRecord, Record
 from imcloud_core.bus.delivery import Delivery, dead_letter_topic
 from imcloud_core.db import Database
 from imcloud_core.events import Topic, new_envelope, parse_envelope, unpack
-from imcloud_core.outbox import Outbox
 from imcloud_products.domain import services
 from imcloud_products.domain.anomaly import DetectorConfig
 from imcloud_products.domain.model import SignalDefinition
@@ -28,10 +27,11 @@ from imcloud_products.domain.monitoring import FLAG_ANOMALY, SCORE_SIGNAL
 from imcloud_products.evaluation.datasets import SKAB_SIGNALS, load_skab
 from imcloud_products.evaluation.report import direct_episodes
 from imcloud_products.evaluation.skab import detect_skab_file
-from imcloud_products.events.publishing import to_outbox_entry
 from imcloud_products.events.telemetry import telemetry_handler
+from imcloud_products.module import telemetry_unit_of_work
+from imcloud_products.module import unit_of_work as products_unit_of_work
 from imcloud_products.store.monitoring import ModelSignals
-from imcloud_products.store.repository import ProductsUnitOfWork, SqlTelemetryUnitOfWork
+from imcloud_products.store.repository import SqlTelemetryUnitOfWork
 from imcloud_products.store.tables import anomaly_episodes, machine_monitors, outbox
 from imcloud_products.store.telemetry import SqlTelemetryStore
 from tests.support.databases import migrate
@@ -53,12 +53,7 @@ class Products:
     def start(cls, url: str) -> Products:
         db = Database(create_engine(url))
         store = SqlTelemetryStore(db, retention_days=30, rollup_retention_days=400)
-        signals = ModelSignals()
-        staged = Outbox(outbox)
-
-        def unit_of_work() -> SqlTelemetryUnitOfWork:
-            return SqlTelemetryUnitOfWork(store, signals, staged, to_outbox_entry)
-
+        unit_of_work = telemetry_unit_of_work(store, ModelSignals())
         handle = telemetry_handler(unit_of_work, config=DetectorConfig())
         return cls(db, store, unit_of_work, handle)
 
@@ -74,8 +69,7 @@ def database_url(empty_database_url: str) -> str:
 
 
 def register_machine(db: Database) -> str:
-    def uow() -> ProductsUnitOfWork:
-        return ProductsUnitOfWork(db, Outbox(outbox), to_outbox_entry)
+    uow = products_unit_of_work(db)
 
     model = services.create_equipment_model(
         uow(),

@@ -11,10 +11,7 @@ from imcloud.common.v1.events_pb2 import EventEnvelope
 from imcloud_core.db import Database, create_database_engine
 from imcloud_core.events import parse_envelope
 from imcloud_core.migrations import upgrade_to_head
-from imcloud_core.outbox import Outbox
-from imcloud_production.events.publishing import to_outbox_entry
-from imcloud_production.module import PACKAGE
-from imcloud_production.store.repository import ProductionUnitOfWork
+from imcloud_production.module import PACKAGE, unit_of_work
 from imcloud_production.store.tables import outbox
 
 
@@ -25,10 +22,7 @@ class ProductionStore:
         engine = create_database_engine(url, setting="test")
         upgrade_to_head(engine, package=PACKAGE)
         self.db = Database(engine)
-        self.outbox = Outbox(outbox)
-
-    def unit_of_work(self) -> ProductionUnitOfWork:
-        return ProductionUnitOfWork(self.db, self.outbox, to_outbox_entry)
+        self.unit_of_work = unit_of_work(self.db)
 
     def outbox_rows(self) -> list[tuple[str, str, EventEnvelope]]:
         """(topic, key, envelope) of every staged event, oldest first."""
