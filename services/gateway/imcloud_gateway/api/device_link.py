@@ -201,7 +201,7 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
         # this one, which is the backpressure.
         reader = threading.Thread(
             target=self._read,
-            args=(request_iterator, stream, presented),
+            args=(request_iterator, stream),
             name=f"device-{device.equipment_id[:8]}",
             daemon=True,
         )
@@ -210,7 +210,19 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                 log.info("device connected")
                 reader.start()
                 self._commands.deliver_waiting(device)
-                while (item := stream.outgoing.get()) is not None:
+                checked_at = time.monotonic()
+                while True:
+                    # Idle or busy, the stream notices within this time that its
+                    # credential was revoked, whichever replica handled that.
+                    if time.monotonic() - checked_at >= RECHECK_CREDENTIAL_S:
+                        devices.authenticate_device(self._uow(), presented=presented)
+                        checked_at = time.monotonic()
+                    try:
+                        item = stream.outgoing.get(timeout=RECHECK_CREDENTIAL_S)
+                    except queue.Empty:
+                        continue
+                    if item is None:
+                        break
                     if isinstance(item, BaseException):
                         raise item
                     yield item
@@ -220,16 +232,10 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                 self._connection_changed(device, False)
             log.info("device disconnected", equipment_id=device.equipment_id)
 
-    def _read(
-        self, request_iterator: Iterator[pb.ConnectRequest], stream: DeviceStream, presented: str
-    ) -> None:
-        checked_at = time.monotonic()
+    def _read(self, request_iterator: Iterator[pb.ConnectRequest], stream: DeviceStream) -> None:
         ending: BaseException | None = None
         try:
             for message in request_iterator:
-                if time.monotonic() - checked_at > RECHECK_CREDENTIAL_S:
-                    devices.authenticate_device(self._uow(), presented=presented)
-                    checked_at = time.monotonic()
                 if message.HasField("telemetry"):
                     batch = message.telemetry
                     ack = ack_message(
