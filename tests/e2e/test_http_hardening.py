@@ -123,3 +123,11 @@ def test_a_signal_range_must_be_numbers_not_booleans(embedded_platform: RunningP
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["field"] == "signals[0].max_value"
+
+
+def test_the_document_states_the_rule_for_signal_names(
+    embedded_platform: RunningPlatform,
+) -> None:
+    document = httpx.get(f"{embedded_platform.base_url}/openapi.json").json()
+    name = document["components"]["schemas"]["SignalDefinitionBody"]["properties"]["name"]
+    assert name["pattern"] == "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"

@@ -11,7 +11,13 @@ from imcloud_gateway.api.http.schemas.common import Body, Name, PatchBody
 
 
 class SignalDefinitionBody(Body):
-    name: str = Field(min_length=1, max_length=64, examples=["spindle_temperature"])
+    # The products service's rule, in the document so that clients can check it.
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$",
+        examples=["spindle_temperature"],
+    )
     unit: str = Field("", max_length=32, examples=["Cel"])
     type: str = Field("double", pattern="^(double|integer|boolean)$")
     # Strict: a boolean is not a bound (lax parsing would read false as 0).
