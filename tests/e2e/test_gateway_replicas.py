@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
+from kafka.admin import KafkaAdminClient
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
 from imcloud.gateway.v1 import device_link_pb2_grpc as pb_grpc
@@ -18,24 +20,57 @@ from tests.support.platform import ImcloudProcess, Ports, RunningPlatform, wait_
 from tests.support.world import onboard
 
 
-@pytest.fixture
-def second_gateway(
-    distributed_platform: RunningPlatform, tmp_path: Path
-) -> Iterator[tuple[str, str]]:
-    """Another `imcloud serve gateway`: its own ports, the same everything else."""
-    ports = Ports()
-    env = {
-        **distributed_platform.env,
+def replica_env(platform: RunningPlatform, ports: Ports) -> dict[str, str]:
+    """Another gateway's settings: its own ports, the same everything else."""
+    return {
+        **platform.env,
         "IMCLOUD_GATEWAY__HTTP_PORT": str(ports.http),
         "IMCLOUD_GATEWAY_GRPC__BIND": ports.device_link,
         "IMCLOUD_GATEWAY_GRPC__TARGET": ports.device_link,
     }
-    process = ImcloudProcess("serve", "gateway", env=env, log_path=tmp_path / "gateway-2.log")
+
+
+@contextmanager
+def replica(platform: RunningPlatform, ports: Ports, log_path: Path) -> Iterator[None]:
+    process = ImcloudProcess(
+        "serve", "gateway", env=replica_env(platform, ports), log_path=log_path
+    )
     try:
         wait_until_healthy(process, ports.base_url, timeout_s=60)
-        yield ports.base_url, ports.device_link
+        yield
     finally:
         process.stop()
+
+
+@pytest.fixture
+def second_gateway(
+    distributed_platform: RunningPlatform, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    ports = Ports()
+    with replica(distributed_platform, ports, tmp_path / "gateway-2.log"):
+        yield ports.base_url, ports.device_link
+
+
+def command_groups(platform: RunningPlatform) -> set[str]:
+    settings = platform.kafka_settings()
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        prefix = f"{settings.namespace}.gateway.commands"
+        return {g["group_id"] for g in admin.list_groups() if g["group_id"].startswith(prefix)}
+    finally:
+        admin.close()
+
+
+def test_restarting_a_replica_leaves_no_consumer_group_behind(
+    distributed_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    ports = Ports()
+    with replica(distributed_platform, ports, tmp_path / "first.log"):
+        pass
+    after_one = command_groups(distributed_platform)
+    with replica(distributed_platform, ports, tmp_path / "second.log"):
+        pass
+    assert command_groups(distributed_platform) == after_one
 
 
 def test_a_revocation_on_one_replica_closes_the_idle_stream_on_the_other(

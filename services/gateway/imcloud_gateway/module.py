@@ -3,6 +3,7 @@ uvicorn, its gRPC server (the device link), its event handlers and outbox relay.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -31,8 +32,7 @@ from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
 from imcloud_gateway.domain.ports import UnitOfWork
 from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.domain.telemetry import TelemetryLimits
-from imcloud_gateway.events.commands import CommandRelay
-from imcloud_gateway.events.commands import group_for_this_process as command_group
+from imcloud_gateway.events.commands import CommandRelay, group_of_replica
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
@@ -197,7 +197,9 @@ class Gateway:
         )
         self._subscriptions.append(
             parts.bus.subscribe(
-                group=command_group(),
+                # A replica is its host and device-link port: the same across restarts,
+                # different for two replicas on one host.
+                group=group_of_replica(f"{socket.gethostname()}-{self._grpc.port}"),
                 topics=[Topic.COMMANDS],
                 handler=parts.commands.handle,
                 from_latest=True,

@@ -3,7 +3,6 @@ this gateway holds, and report delivery and the machines' answers."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -31,9 +30,11 @@ WAITING = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_DELIVERED]
 WAITING_PAGE_SIZE = 100
 
 
-def group_for_this_process() -> str:
-    """Every gateway replica sees every command: each has a group of its own."""
-    return f"gateway.commands.{time.time_ns()}"
+def group_of_replica(replica: str) -> str:
+    """Every gateway replica sees every command, so each has a group of its own.
+    Named after the replica rather than the process, a restarted replica rejoins
+    its group (and resumes where it left off) instead of leaving one behind."""
+    return f"gateway.commands.{replica}"
 
 
 class DeviceLinks(Protocol):
