@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.api import sign_up
 from tests.support.platform import RunningPlatform, embedded
@@ -131,3 +132,17 @@ def test_the_document_states_the_rule_for_signal_names(
     document = httpx.get(f"{embedded_platform.base_url}/openapi.json").json()
     name = document["components"]["schemas"]["SignalDefinitionBody"]["properties"]["name"]
     assert name["pattern"] == "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="products' 254 violations overflow gRPC's 8 KiB metadata (imcloud_core.rpc); reported",
+)
+def test_a_model_with_many_duplicate_signals_is_refused_not_a_server_error(
+    embedded_platform: RunningPlatform,
+) -> None:
+    acme = sign_up(embedded_platform.base_url, "Acme Duplicates")
+    signals = [{"name": "A"}] * 255
+    response = acme.post("/v1/equipment-models", {"name": "VM-5", "signals": signals})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_argument"
