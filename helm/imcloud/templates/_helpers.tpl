@@ -130,6 +130,7 @@ before the ConfigMap exists).
   "IMCLOUD_KAFKA__TOPIC_PARTITIONS" (toString .Values.kafka.topicPartitions)
   "IMCLOUD_KAFKA__REPLICATION_FACTOR" (toString .Values.kafka.replicationFactor)
   "IMCLOUD_KAFKA__CONNECT_TIMEOUT_S" (toString .Values.kafka.connectTimeoutSeconds)
+  "IMCLOUD_METRICS_HOST" "0.0.0.0"
   "IMCLOUD_METRICS_PORT" "9464"
   "IMCLOUD_GATEWAY__HTTP_HOST" "0.0.0.0"
   "IMCLOUD_GATEWAY__HTTP_PORT" "8080"

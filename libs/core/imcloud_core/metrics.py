@@ -53,6 +53,6 @@ ERRORS = Counter(
 )
 
 
-def serve_metrics(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from the pod network
-    """Serves /metrics on its own port (processes without the gateway's HTTP server)."""
+def serve_metrics(port: int, host: str) -> None:
+    """Serves /metrics on a port of its own, never the public API's."""
     start_http_server(port, addr=host)

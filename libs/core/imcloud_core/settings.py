@@ -79,8 +79,10 @@ class ProcessSettings(BaseSettings):
     )
     # Deadline of every internal gRPC call.
     grpc_deadline_s: float = Field(default=5.0, gt=0)
-    # Port of the Prometheus endpoint of processes that do not run the gateway
-    # (the gateway serves /metrics on its HTTP port); 0 turns it off.
+    # Where every process serves its Prometheus /metrics, apart from the public
+    # API; 0 turns it off. Local by default, as the API is; pods listen on all
+    # addresses (the chart and docker-compose set the host).
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -29,8 +29,8 @@ def listen_addresses(settings: Settings, services: Sequence[str]) -> dict[str, s
     if "gateway" in services:
         gateway = settings.gateway
         addresses["IMCLOUD_GATEWAY__HTTP_PORT"] = f"{gateway.http_host}:{gateway.http_port}"
-    elif settings.metrics_port:
-        addresses["IMCLOUD_METRICS_PORT"] = f"0.0.0.0:{settings.metrics_port}"
+    if settings.metrics_port:
+        addresses["IMCLOUD_METRICS_PORT"] = f"{settings.metrics_host}:{settings.metrics_port}"
     return addresses
 
 

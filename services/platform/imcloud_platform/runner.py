@@ -43,7 +43,7 @@ def run(target: str, settings: Settings) -> None:
         # One metrics server per process, whatever it runs, apart from the API
         # listener: the public port must not show the platform's internals.
         if settings.metrics_port:
-            serve_metrics(settings.metrics_port)
+            serve_metrics(settings.metrics_port, settings.metrics_host)
         log.info("imcloud running", target=target, modules=[n for n, _ in started])
         stop_requested.wait()
     finally:
