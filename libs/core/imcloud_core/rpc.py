@@ -108,16 +108,28 @@ CODE_BY_GRPC_STATUS |= {
 }
 
 
+# The status travels in gRPC's trailing metadata, which peers cap at 8 KiB:
+# enough violations to fix a request, never so many that the answer is lost.
+MAX_VIOLATIONS = 20
+MAX_DETAIL_CHARS = 200
+
+
 # -- server --------------------------------------------------------------------
 
 
 def _status_for(error: ImcloudError) -> status_pb2.Status:
     details = []
     if error.violations:
+        shown = error.violations[:MAX_VIOLATIONS]
+        if len(error.violations) > MAX_VIOLATIONS:
+            more = len(error.violations) - MAX_VIOLATIONS
+            shown = (*shown, FieldViolation("", f"and {more} more problems of the same kind"))
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.reason)
-                for v in error.violations
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field[:MAX_DETAIL_CHARS], description=v.reason[:MAX_DETAIL_CHARS]
+                )
+                for v in shown
             ]
         )
         details.append(bad_request)
