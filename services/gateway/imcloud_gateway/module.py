@@ -158,6 +158,10 @@ class Gateway:
                 create_app(parts.http),
                 host=settings.http_host,
                 port=settings.http_port,
+                # uvicorn believes 127.0.0.1 (or $FORWARDED_ALLOW_IPS) by default:
+                # any local process could forge its address.
+                proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies,
                 log_config=None,  # our logging setup renders uvicorn's records
                 access_log=False,  # the middleware counts and logs requests
                 server_header=False,

@@ -20,6 +20,10 @@ class GatewaySettings(BaseModel):
     jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_s: int = Field(default=900, ge=30, le=86_400)
     cors_origins: list[str] = Field(default_factory=list)
+    # Proxies (addresses or CIDRs, e.g. 10.0.0.0/8) whose X-Forwarded-For and
+    # X-Forwarded-Proto the gateway believes; empty: nobody's, the client is the
+    # peer of the connection (rate limits per address, the audit log's source_ip).
+    trusted_proxies: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     # Sustained requests per second and burst, per tenant and per credential.
     tenant_rate_per_s: float = Field(default=200.0, gt=0)
