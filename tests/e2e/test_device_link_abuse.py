@@ -49,14 +49,19 @@ def test_malformed_messages_are_invalid_argument_and_the_platform_still_stops(
     held = threading.Event()
     endings: list[str] = []
     with embedded(tmp_path) as platform:
-        world = onboard(platform.base_url, "Garbage", machines=1)
-        secret = world.device_secrets[world.ids["equipment_id"]]
+        # A machine and a credential per stream: a credential holds one stream at a time.
+        world = onboard(platform.base_url, "Garbage", machines=4)
+        secrets = [
+            world.tenant.post(f"/v1/equipment/{world.ids[key]}/credentials", {}).json()["secret"]
+            for key in ("equipment_id_1", "equipment_id_2", "equipment_id_3")
+        ]
+        secrets.append(world.device_secrets[world.ids["equipment_id"]])
         channel = grpc.insecure_channel(platform.device_link)
         connect = channel.stream_stream(
             CONNECT, request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw
         )
 
-        def stream(messages: Iterator[bytes]) -> None:
+        def stream(messages: Iterator[bytes], secret: str) -> None:
             try:
                 for _ in connect(messages, metadata=[("authorization", f"Bearer {secret}")]):
                     pass
@@ -64,15 +69,16 @@ def test_malformed_messages_are_invalid_argument_and_the_platform_still_stops(
             except grpc.RpcError as error:
                 endings.append(error.code().name)  # type: ignore[attr-defined]
 
-        garbage = [mutated_then_held_open(seed, held) for seed in range(3)]
-        for messages in garbage:
-            threading.Thread(target=stream, args=(messages,), daemon=True).start()
+        for seed in range(3):
+            garbage = mutated_then_held_open(seed, held)
+            threading.Thread(target=stream, args=(garbage, secrets[seed]), daemon=True).start()
         deadline = time.monotonic() + 30
         while len(endings) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert endings == ["INVALID_ARGUMENT"] * 3
         # A well-behaved machine that keeps its stream open while the platform stops.
-        threading.Thread(target=stream, args=(valid_then_held_open(held),), daemon=True).start()
+        well_behaved = valid_then_held_open(held)
+        threading.Thread(target=stream, args=(well_behaved, secrets[3]), daemon=True).start()
         time.sleep(1)
         stopping = time.monotonic()
     # Leaving the block stopped the platform, which had to exit with 0.
