@@ -3,7 +3,6 @@ uvicorn, its gRPC server (the device link), its event handlers and outbox relay.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
 from imcloud_gateway.domain.ports import UnitOfWork
 from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.domain.telemetry import TelemetryLimits
-from imcloud_gateway.events.commands import CommandRelay, group_of_replica
+from imcloud_gateway.events.commands import COMMANDS_GROUP, CommandRelay
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
@@ -189,6 +188,16 @@ class Gateway:
             daemon=True,
         )
         self._threads = [http, relay]
+        # Positioned before the device link opens: a command recorded once a
+        # machine can connect here is one this replica sees.
+        self._subscriptions.append(
+            parts.bus.subscribe(
+                group=COMMANDS_GROUP,
+                topics=[Topic.COMMANDS],
+                handler=parts.commands.handle,
+                from_latest=True,
+            )
+        )
         self._grpc.start()
         for thread in self._threads:
             thread.start()
@@ -197,16 +206,6 @@ class Gateway:
                 group=GROUP,
                 topics=[Topic.PRODUCTS_EVENTS],
                 handler=equipment_lifecycle_handler(parts.unit_of_work),
-            )
-        )
-        self._subscriptions.append(
-            parts.bus.subscribe(
-                # A replica is its host and device-link port: the same across restarts,
-                # different for two replicas on one host.
-                group=group_of_replica(f"{socket.gethostname()}-{self._grpc.port}"),
-                topics=[Topic.COMMANDS],
-                handler=parts.commands.handle,
-                from_latest=True,
             )
         )
         if parts.provisioner is not None:

@@ -60,8 +60,9 @@ class EventBus(Protocol):
     ) -> Subscription:
         """Hands the handler at most ``max_records`` records at once (default: settings).
 
-        A new group starts at the oldest record, or with ``from_latest`` at the
-        records published from now on (for groups of one process's own).
+        A new group starts at the oldest record. With ``from_latest`` this process
+        alone reads every record published after ``subscribe`` returns (its
+        position is fixed by then), and nothing is kept for a later process.
         """
 
     def ping(self) -> None:

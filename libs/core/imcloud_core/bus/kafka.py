@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,14 +113,13 @@ class KafkaBus:
         max_records: int | None = None,
         from_latest: bool = False,
     ) -> Subscription:
-        member = _KafkaMember(
-            self,
-            group,
-            list(topics),
-            handler,
-            max_records or self._settings.max_poll_records,
-            "latest" if from_latest else "earliest",
+        records = max_records or self._settings.max_poll_records
+        consumer = (
+            self._positioned_at_end(list(topics), records)
+            if from_latest
+            else self._consumer(group, list(topics), records)
         )
+        member = _KafkaMember(self, group, consumer, handler, committing=not from_latest)
         self._subscriptions.append(member)
         member.start()
         return member
@@ -133,15 +133,13 @@ class KafkaBus:
         self._producer.close(timeout=10)
         self._admin.close()
 
-    def _consumer(
-        self, group: str, topics: list[str], max_records: int, start: str
-    ) -> KafkaConsumer:
+    def _consumer(self, group: str, topics: list[str], max_records: int) -> KafkaConsumer:
         return KafkaConsumer(
             *(self.name(topic) for topic in topics),
             **self._common,
             group_id=self.name(group),
             enable_auto_commit=False,
-            auto_offset_reset=start,
+            auto_offset_reset="earliest",
             max_poll_records=max_records,
             max_partition_fetch_bytes=MAX_RECORD_BYTES,
             # A member that stops polling for this long is dropped from the group
@@ -150,20 +148,49 @@ class KafkaBus:
             heartbeat_interval_ms=1_000,
         )
 
+    def _positioned_at_end(self, topics: list[str], max_records: int) -> KafkaConsumer:
+        """A consumer of every partition of ``topics`` from their current ends, with
+        no group: what one process alone reads from now on. Its position is fixed
+        before this returns, so nothing published afterwards is missed, and no
+        group is left behind in the cluster when the process goes."""
+        consumer = KafkaConsumer(
+            **self._common,
+            group_id=None,
+            enable_auto_commit=False,
+            max_poll_records=max_records,
+            max_partition_fetch_bytes=MAX_RECORD_BYTES,
+        )
+        deadline = time.monotonic() + self._settings.connect_timeout_s
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            name = self.name(topic)
+            while not (numbers := consumer.partitions_for_topic(name)):
+                if time.monotonic() > deadline:
+                    consumer.close()
+                    raise ConfigurationError(f"{SETTING}: topic {name} has no partitions")
+                time.sleep(0.1)
+            partitions += [TopicPartition(name, number) for number in sorted(numbers)]
+        consumer.assign(partitions)
+        consumer.seek_to_end()
+        for partition in partitions:
+            consumer.position(partition)  # resolves the end offset now
+        return consumer
+
 
 class _KafkaMember:
     def __init__(
         self,
         bus: KafkaBus,
         group: str,
-        topics: list[str],
+        consumer: KafkaConsumer,
         handler: BatchHandler,
-        max_records: int,
-        start: str,
+        *,
+        committing: bool,
     ) -> None:
         self._bus = bus
         self.group = group
-        self._consumer = bus._consumer(group, topics, max_records, start)
+        self._consumer = consumer
+        self._committing = committing
         self._stopping = threading.Event()
         self._delivery = Delivery(
             group=group, handler=handler, publish=bus.publish, stopping=self._stopping
@@ -207,7 +234,8 @@ class _KafkaMember:
 
     def _commit(self, polled: dict[TopicPartition, list[Any]]) -> None:
         try:
-            self._consumer.commit()
+            if self._committing:
+                self._consumer.commit()
         except CommitFailedError:
             # The group rebalanced while we handled the batch: the new owner of
             # these partitions gets the records again (at least once).

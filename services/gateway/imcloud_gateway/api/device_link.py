@@ -78,6 +78,9 @@ class DeviceStream:
     outgoing: queue.Queue[pb.ConnectResponse | BaseException | None] = field(
         default_factory=queue.Queue
     )
+    # Commands already sent down this stream: one can come both from the waiting
+    # list on connect and from the commands topic.
+    commands_sent: set[str] = field(default_factory=set)
 
 
 class OpenStreams:
@@ -127,10 +130,16 @@ class OpenStreams:
         return self._capacity
 
     def push(self, equipment_id: str, response: pb.ConnectResponse) -> bool:
-        """Queues a message for the machine's stream; False if it is not connected here."""
+        """Queues a message for the machine's stream, each command once; False if the
+        machine is not connected here."""
+        command_id = response.command.command_id if response.HasField("command") else ""
         with self._lock:
             streams = [s for s in self._streams if s.device.equipment_id == equipment_id]
-        for stream in streams:
+            fresh = [s for s in streams if not command_id or command_id not in s.commands_sent]
+            for stream in fresh:
+                if command_id:
+                    stream.commands_sent.add(command_id)
+        for stream in fresh:
             stream.outgoing.put(response)
         return bool(streams)
 

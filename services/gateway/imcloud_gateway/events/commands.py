@@ -30,11 +30,10 @@ WAITING = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_DELIVERED]
 WAITING_PAGE_SIZE = 100
 
 
-def group_of_replica(replica: str) -> str:
-    """Every gateway replica sees every command, so each has a group of its own.
-    Named after the replica rather than the process, a restarted replica rejoins
-    its group (and resumes where it left off) instead of leaving one behind."""
-    return f"gateway.commands.{replica}"
+# Every gateway replica reads every command from the moment it starts (the bus's
+# from_latest: no group in Kafka, none left behind); a command recorded earlier
+# reaches its machine when the machine connects (deliver_waiting).
+COMMANDS_GROUP = "gateway.commands"
 
 
 class DeviceLinks(Protocol):
