@@ -34,12 +34,6 @@ OPERATIONS = [
 ]
 # Examples in schemas this suite's authors do not own yet; each is reported to its
 # owner. Remove an entry once its example is accepted (the test says so).
-KNOWN_WRONG = {
-    "post /v1/device/telemetry",  # schemas/telemetry.py: sequence_id 0, timestamps 0
-    "post /v1/access-grants",  # schemas/access.py: expire_time is now, not ahead
-    "post /v1/api-keys",  # schemas/tenants.py: expire_time is now, not ahead
-    "post /v1/granted-equipment/{equipment_id}/commands",  # the grant lacks commands:send
-}
 
 
 def _with_ids(body: Any, ids: dict[str, str]) -> Any:
@@ -93,10 +87,7 @@ def test_every_request_example_is_accepted(embedded_platform: RunningPlatform) -
                 headers={"Authorization": f"Bearer {issued.json()['secret']}"},
                 timeout=10,
             )
-    wrong = {name: why for name, why in failures.items() if name not in KNOWN_WRONG}
-    assert not wrong, "\n".join(f"{name}: {why}" for name, why in wrong.items())
-    fixed = KNOWN_WRONG - failures.keys()
-    assert not fixed, f"accepted now, remove from KNOWN_WRONG: {sorted(fixed)}"
+    assert not failures, "\n".join(f"{name}: {why}" for name, why in failures.items())
 
 
 def test_each_error_status_shows_its_own_code(embedded_platform: RunningPlatform) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from imcloud_gateway.api.http.schemas.common import Body
+from imcloud_gateway.api.http.schemas.common import EXAMPLE_FUTURE_TIME, Body
 from imcloud_gateway.api.http.schemas.products import EquipmentResponse
 from imcloud_gateway.domain.model import Scope
 
@@ -30,8 +30,12 @@ class CreateAccessGrantRequest(Body):
         min_length=1, max_length=36, description="The equipment maker's tenant id"
     )
     equipment_id: str = Field(min_length=1, max_length=36)
-    scopes: list[Scope] = Field(min_length=1, max_length=3)
-    expire_time: AwareDatetime | None = Field(None, description="No expiry when absent")
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=3, examples=[["twin:read", "telemetry:read", "commands:send"]]
+    )
+    expire_time: AwareDatetime | None = Field(
+        None, description="No expiry when absent", examples=[EXAMPLE_FUTURE_TIME]
+    )
 
 
 class AccessGrantResponse(BaseModel):

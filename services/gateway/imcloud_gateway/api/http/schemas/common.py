@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -10,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from imcloud_core.errors import FieldViolation, InvalidArgument
 
 T = TypeVar("T")
+
+# Examples a reader can send as they are (Swagger UI's "Try it out"): times are
+# taken when the document is built, so they are inside what the API accepts.
+EXAMPLE_FUTURE_TIME = (datetime.now(UTC) + timedelta(days=365)).replace(microsecond=0).isoformat()
+EXAMPLE_NOW_MS = int(time.time()) * 1000
 
 # Each use gives its own example: one shared example would name everything alike.
 Name = Annotated[str, Field(min_length=1, max_length=200)]

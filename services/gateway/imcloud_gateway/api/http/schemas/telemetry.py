@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from imcloud_gateway.api.http.schemas.common import Body
+from imcloud_gateway.api.http.schemas.common import EXAMPLE_NOW_MS, Body
 from imcloud_gateway.domain.telemetry import MAX_STORED_INTEGER
 
 StoredInteger = Annotated[int, Field(ge=-MAX_STORED_INTEGER - 1, le=MAX_STORED_INTEGER)]
@@ -15,8 +15,11 @@ StoredInteger = Annotated[int, Field(ge=-MAX_STORED_INTEGER - 1, le=MAX_STORED_I
 
 class SeriesBody(Body):
     signal: str = Field(max_length=64, examples=["spindle_temperature"])
-    timestamps_ms: list[StoredInteger] = Field(description="Unix milliseconds, one per value")
-    values: list[float] = Field(description="Booleans as 0 or 1")
+    timestamps_ms: list[StoredInteger] = Field(
+        description="Unix milliseconds, one per value",
+        examples=[[EXAMPLE_NOW_MS - 2000, EXAMPLE_NOW_MS - 1000]],
+    )
+    values: list[float] = Field(description="Booleans as 0 or 1", examples=[[41.5, 41.7]])
 
 
 class TelemetryBatchRequest(Body):
@@ -24,6 +27,7 @@ class TelemetryBatchRequest(Body):
         ge=0,
         le=MAX_STORED_INTEGER,
         description="Chosen by the device, unique per machine; a resent batch is stored once",
+        examples=[1],
     )
     series: list[SeriesBody] = Field(max_length=1000)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from imcloud_gateway.api.http.schemas.common import Body, Name
+from imcloud_gateway.api.http.schemas.common import EXAMPLE_FUTURE_TIME, Body, Name
 from imcloud_gateway.domain.model import Role, TenantKind, Tier
 
 
@@ -60,7 +60,7 @@ class SignUpResponse(BaseModel):
 class CreateApiKeyRequest(Body):
     name: Name
     role: Role = Role.VIEWER
-    expire_time: AwareDatetime | None = None
+    expire_time: AwareDatetime | None = Field(None, examples=[EXAMPLE_FUTURE_TIME])
 
 
 class TokenResponse(BaseModel):
