@@ -3,6 +3,7 @@ uvicorn, its gRPC server (the device link), its event handlers and outbox relay.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,12 @@ class Parts:
     provisioner: Provisioner | None
 
 
+def unit_of_work(db: Database, staged: Outbox | None = None) -> Callable[[], GatewayUnitOfWork]:
+    """How every part of the gateway opens a business transaction; ``staged`` is
+    the outbox whose relay this process runs (tools and tests get one of their own)."""
+    return functools.partial(GatewayUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
+
+
 def wire(
     *,
     settings: GatewaySettings,
@@ -72,9 +79,7 @@ def wire(
     backends: Backends,
 ) -> Parts:
     staged = Outbox(outbox)
-
-    def unit_of_work() -> UnitOfWork:
-        return GatewayUnitOfWork(db, staged, to_outbox_entry)
+    transaction = unit_of_work(db, staged)
 
     telemetry = TelemetryPublisher(bus)
     intake = TelemetryIntake(
@@ -91,7 +96,7 @@ def wire(
     records = SqlProvisioningRecords(db)
     http = HttpContext(
         settings=settings,
-        unit_of_work=unit_of_work,
+        unit_of_work=transaction,
         backends=backends,
         equipment_directory=ProductsEquipmentDirectory(backends),
         intake=intake,
@@ -110,7 +115,7 @@ def wire(
         bus=bus,
     )
     device_link = DeviceLinkServicer(
-        unit_of_work=unit_of_work,
+        unit_of_work=transaction,
         intake=intake,
         streams=streams,
         connection_changed=lambda device, connected: telemetry.connection_changed(
@@ -121,7 +126,7 @@ def wire(
     provisioner = None
     if provisioning.enabled:
         provisioner = Provisioner(
-            unit_of_work=unit_of_work,
+            unit_of_work=transaction,
             namespaces=KubernetesNamespaces(connect(provisioning.kubeconfig)),
             records=records,
             policy=policy_from(provisioning),
@@ -131,7 +136,7 @@ def wire(
         bus=bus,
         staged=staged,
         backends=backends,
-        unit_of_work=unit_of_work,
+        unit_of_work=transaction,
         streams=streams,
         http=http,
         device_link=device_link,

@@ -11,14 +11,11 @@ from imcloud_core.db import create_database_engine
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.logging import configure_logging, get_logger
 from imcloud_core.migrations import new_revision, upgrade_to_head
-from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import check_health
 from imcloud_core.service import open_database
+from imcloud_gateway import module as gateway
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
-from imcloud_gateway.events.publishing import to_outbox_entry
-from imcloud_gateway.store.repository import GatewayUnitOfWork
-from imcloud_gateway.store.tables import outbox
 from imcloud_platform.claims import DataDirectoryLock, listen_addresses, require_free
 from imcloud_platform.demo import DemoPlant
 from imcloud_platform.modules import SERVICES
@@ -117,7 +114,7 @@ def create_tenant(
     its tenant.onboarded event leaves with the gateway's outbox relay."""
     db = open_database(settings, service="gateway", package=SERVICES["gateway"].package)
     try:
-        uow = GatewayUnitOfWork(db, Outbox(outbox), to_outbox_entry)
+        uow = gateway.unit_of_work(db)()
         created, owner_key = identity.sign_up(uow, name=name, kind=kind, tier=tier)
     finally:
         db.close()

@@ -19,13 +19,12 @@ from imcloud_core.db import Database
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.events import Topic
 from imcloud_core.migrations import upgrade_to_head
-from imcloud_core.outbox import Outbox
 from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Principal, Role, Tenant, TenantKind, Tier
 from imcloud_gateway.domain.provisioning import ProvisioningState
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
-from imcloud_gateway.events.publishing import to_outbox_entry
+from imcloud_gateway.module import unit_of_work
 from imcloud_gateway.settings import ProvisioningSettings
 from imcloud_gateway.store.repository import GatewayUnitOfWork, SqlProvisioningRecords
 from imcloud_gateway.store.tables import outbox
@@ -41,7 +40,7 @@ class Setup:
     prefix: str
 
     def uow(self) -> GatewayUnitOfWork:
-        return GatewayUnitOfWork(self.db, Outbox(outbox), to_outbox_entry)
+        return unit_of_work(self.db)()
 
     def sign_up(self, tier: Tier) -> Tenant:
         tenant, _ = identity.sign_up(
@@ -95,7 +94,7 @@ def setup(kubeconfig: str, tmp_path: Path) -> Setup:
     api = connect(kubeconfig)
     records = SqlProvisioningRecords(db)
     provisioner = Provisioner(
-        unit_of_work=lambda: GatewayUnitOfWork(db, Outbox(outbox), to_outbox_entry),
+        unit_of_work=unit_of_work(db),
         namespaces=KubernetesNamespaces(api),
         records=records,
         policy=policy_from(settings),
