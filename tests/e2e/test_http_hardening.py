@@ -12,6 +12,7 @@ import httpx
 from tests.support.api import sign_up
 from tests.support.platform import RunningPlatform, embedded
 from tests.support.ports import free_port
+from tests.support.world import onboard
 
 LIMIT = 1_048_576
 
@@ -144,3 +145,19 @@ def test_a_model_with_many_duplicate_signals_is_refused_not_a_server_error(
     assert error["code"] == "invalid_argument"
     assert len(error["details"]) == 21  # the first 20, then how many more
     assert error["details"][-1]["reason"] == "and 234 more problems of the same kind"
+
+
+def test_a_time_in_a_query_is_a_date_time_not_a_number(
+    embedded_platform: RunningPlatform,
+) -> None:
+    world = onboard(embedded_platform.base_url, "Acme Times", machines=1)
+    for path, name in [
+        ("/v1/audit-events", "until"),
+        (f"/v1/equipment/{world.ids['equipment_id']}/telemetry", "start"),
+    ]:
+        params = {"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T09:00:00Z"}
+        refused = world.tenant.get(path, **{**params, name: "0.5"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["details"][0]["field"] == name
+        assert "not a number" in refused.json()["error"]["details"][0]["reason"]
+        assert world.tenant.get(path, **params).status_code == 200

@@ -9,12 +9,14 @@ tenant); ``PageSize`` and ``PageToken`` page every list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BeforeValidator
 
 from imcloud_core.errors import Unauthenticated
 from imcloud_core.rpc import CallContext
@@ -151,3 +153,16 @@ PageSize = Annotated[int, Query(ge=1, le=500, description="At most this many ite
 PageToken = Annotated[
     str, Query(max_length=1000, description="next_page_token of the previous page")
 ]
+
+
+def _written_time(value: object) -> object:
+    # pydantic would read "0.5" as seconds since 1970; a time in a query is
+    # written as RFC 3339, as the document says.
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("a date-time such as 2026-12-01T08:00:00Z, not a number")
+    return value
+
+
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
+# A time in a query: RFC 3339 with its offset.
+QueryTime = Annotated[AwareDatetime, BeforeValidator(_written_time)]

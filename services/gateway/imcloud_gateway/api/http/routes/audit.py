@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from imcloud_gateway.api.http.deps import GatewayDep, PageSize, PageToken, PrincipalDep
+from imcloud_gateway.api.http.deps import (
+    GatewayDep,
+    PageSize,
+    PageToken,
+    PrincipalDep,
+    QueryTime,
+)
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.access import AuditEventResponse
 from imcloud_gateway.api.http.schemas.common import Page
@@ -26,8 +31,8 @@ def list_audit_events(
     gateway: GatewayDep,
     actor: Annotated[str, Query(max_length=100, description="e.g. key:<id>")] = "",
     action: Annotated[str, Query(max_length=200, description="e.g. POST /v1/plants")] = "",
-    since: Annotated[AwareDatetime | None, Query(description="From this time on")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before this time")] = None,
+    since: Annotated[QueryTime | None, Query(description="From this time on")] = None,
+    until: Annotated[QueryTime | None, Query(description="Before this time")] = None,
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[AuditEventResponse]:

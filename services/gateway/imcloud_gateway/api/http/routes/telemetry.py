@@ -10,14 +10,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from google.protobuf.message import Message
-from pydantic import AwareDatetime
 
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import from_timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.rpc import CallContext, ResponseT
-from imcloud_gateway.api.http.deps import DeviceDep, GatewayDep, GrantedDep, PageToken, ViewerCall
+from imcloud_gateway.api.http.deps import (
+    DeviceDep,
+    GatewayDep,
+    GrantedDep,
+    PageToken,
+    QueryTime,
+    ViewerCall,
+)
 from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.telemetry import (
     AggregatesResponse,
@@ -35,8 +41,8 @@ from imcloud_gateway.domain.model import Scope
 
 router = APIRouter(tags=["telemetry"])
 
-Start = Annotated[AwareDatetime, Query(description="From this time on (inclusive)")]
-End = Annotated[AwareDatetime, Query(description="Up to this time (exclusive)")]
+Start = Annotated[QueryTime, Query(description="From this time on (inclusive)")]
+End = Annotated[QueryTime, Query(description="Up to this time (exclusive)")]
 Signals = Annotated[list[str], Query(max_length=256, description="Only these signals")]
 PointsPageSize = Annotated[int, Query(ge=1, le=10_000, description="At most this many points")]
 BucketSeconds = Annotated[
