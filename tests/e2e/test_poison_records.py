@@ -18,6 +18,7 @@ from imcloud_core.bus.delivery import dead_letter_topic
 from imcloud_core.bus.kafka import KafkaBus
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.settings import KafkaSettings
+from imcloud_device import Command, CommandOutcome, DeviceClient
 from tests.support.api import Tenant
 from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
@@ -125,3 +126,49 @@ def test_a_batch_the_store_cannot_hold_is_dead_lettered_and_blocks_no_tenant(
     assert letter.value == envelope.SerializeToString()
     assert letter.group.startswith("products.")
     assert letter.reason
+
+
+GARBAGE = b"\xff not a command"
+
+
+def test_a_command_record_the_relay_cannot_send_is_dead_lettered_and_blocks_no_command(
+    distributed_platform: RunningPlatform,
+) -> None:
+    acme = onboard(distributed_platform.base_url, "Acme", machines=1)
+    machine = acme.ids["equipment_id"]
+    bus = KafkaBus(distributed_platform.kafka_settings())
+    letters: list[Record] = []
+    seen: list[str] = []
+
+    def answer(command: Command) -> tuple[CommandOutcome, str]:
+        seen.append(command.name)
+        return CommandOutcome.SUCCEEDED, "done"
+
+    client = DeviceClient(
+        distributed_platform.device_link, acme.device_secrets[machine], on_command=answer
+    ).start()
+    try:
+        bus.subscribe(
+            group=f"test-dlq-{uuid.uuid4().hex[:8]}",
+            topics=[dead_letter_topic(Topic.COMMANDS)],
+            handler=letters.extend,
+            from_latest=True,
+        )
+        client.record(SIGNAL, 1.0)
+        assert client.flush(timeout_s=30), "the link did not come up"
+        # Bytes no relay can read, on the machine's own partition of the commands.
+        bus.publish([OutgoingRecord(Topic.COMMANDS, machine, GARBAGE)])
+        sent = acme.tenant.post(f"/v1/equipment/{machine}/commands", {"name": "set_speed"})
+        assert sent.status_code == 202, sent.text
+        wait_for(lambda: "set_speed" in seen, timeout_s=60, what="the command behind it")
+        wait_for(lambda: letters, timeout_s=30, what="the dead letter")
+    finally:
+        client.close()
+        bus.close()
+    letter = DeadLetter.FromString(letters[0].value)
+    assert (letter.topic, letter.key, letter.value) == (
+        Topic.COMMANDS,
+        machine,
+        b"\xff not a command",
+    )
+    assert letter.group.startswith("gateway.")
