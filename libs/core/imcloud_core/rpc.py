@@ -234,6 +234,9 @@ class _Malformed:
     method: str
     reason: str
 
+    def refusal(self) -> InvalidArgument:
+        return InvalidArgument(f"malformed {self.method} message: {self.reason}")
+
 
 def _tolerant(deserialize: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
     """A deserializer that hands bytes it cannot parse on as ``_Malformed``, so the
@@ -253,7 +256,7 @@ def _well_formed(request: Any) -> Any:
     """The request, or a stream of requests, that raises InvalidArgument at the
     first message that did not parse."""
     if isinstance(request, _Malformed):
-        raise InvalidArgument(f"malformed {request.method} request: {request.reason}")
+        raise request.refusal()
     if isinstance(request, Iterator):
         return _checked_stream(request)
     return request
@@ -262,7 +265,7 @@ def _well_formed(request: Any) -> Any:
 def _checked_stream(requests: Iterator[Any]) -> Iterator[Any]:
     for request in requests:
         if isinstance(request, _Malformed):
-            raise InvalidArgument(f"malformed {request.method} message: {request.reason}")
+            raise request.refusal()
         yield request
 
 
