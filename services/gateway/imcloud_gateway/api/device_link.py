@@ -81,6 +81,9 @@ class DeviceStream:
     # Commands already sent down this stream: one can come both from the waiting
     # list on connect and from the commands topic.
     commands_sent: set[str] = field(default_factory=set)
+    # While the waiting list is being sent (None after), commands from the topic
+    # wait here, so the machine gets them all oldest first.
+    held: list[pb.ConnectResponse] | None = field(default_factory=list)
 
 
 class OpenStreams:
@@ -129,19 +132,35 @@ class OpenStreams:
     def capacity(self) -> int:
         return self._capacity
 
-    def push(self, equipment_id: str, response: pb.ConnectResponse) -> bool:
+    def push(
+        self, equipment_id: str, response: pb.ConnectResponse, *, waiting: bool = False
+    ) -> bool:
         """Queues a message for the machine's stream, each command once; False if the
-        machine is not connected here."""
+        machine is not connected here. ``waiting`` marks the waiting list sent on
+        connect, which goes ahead of what the topic brings meanwhile."""
         command_id = response.command.command_id if response.HasField("command") else ""
+        sending: list[DeviceStream] = []
         with self._lock:
             streams = [s for s in self._streams if s.device.equipment_id == equipment_id]
-            fresh = [s for s in streams if not command_id or command_id not in s.commands_sent]
-            for stream in fresh:
+            for stream in streams:
+                if command_id in stream.commands_sent:
+                    continue
                 if command_id:
                     stream.commands_sent.add(command_id)
-        for stream in fresh:
+                if stream.held is not None and not waiting:
+                    stream.held.append(response)
+                else:
+                    sending.append(stream)
+        for stream in sending:
             stream.outgoing.put(response)
         return bool(streams)
+
+    def caught_up(self, stream: DeviceStream) -> None:
+        """The waiting list is sent: what the topic brought meanwhile follows it."""
+        with self._lock:
+            held, stream.held = stream.held or [], None
+        for response in held:
+            stream.outgoing.put(response)
 
     def close(self, credential_id: str) -> int:
         with self._lock:
@@ -218,7 +237,10 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
             with bound_context(tenant_id=device.tenant_id, equipment_id=device.equipment_id):
                 log.info("device connected")
                 reader.start()
-                self._commands.deliver_waiting(device)
+                try:
+                    self._commands.deliver_waiting(device)
+                finally:
+                    self._streams.caught_up(stream)
                 checked_at = time.monotonic()
                 while True:
                     # Idle or busy, the stream notices within this time that its

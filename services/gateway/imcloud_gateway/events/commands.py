@@ -39,8 +39,11 @@ COMMANDS_GROUP = "gateway.commands"
 class DeviceLinks(Protocol):
     """What remote operation needs from the device link: the streams open here."""
 
-    def push(self, equipment_id: str, response: link_pb.ConnectResponse) -> bool:
-        """Queues a message for the machine's stream; False if it is not connected here."""
+    def push(
+        self, equipment_id: str, response: link_pb.ConnectResponse, *, waiting: bool = False
+    ) -> bool:
+        """Queues a message for the machine's stream; False if it is not connected here.
+        ``waiting``: part of the waiting list sent on connect."""
 
 
 class CommandRelay:
@@ -78,9 +81,9 @@ class CommandRelay:
             if not token:
                 break
         for command in reversed(newest_first):
-            self.deliver(device.tenant_id, command)
+            self.deliver(device.tenant_id, command, waiting=True)
 
-    def deliver(self, tenant_id: str, command: pb.RemoteCommand) -> None:
+    def deliver(self, tenant_id: str, command: pb.RemoteCommand, *, waiting: bool = False) -> None:
         if from_timestamp(command.expire_time) <= utcnow():
             return  # the servitization service will report it expired
         down = link_pb.Command(
@@ -89,7 +92,9 @@ class CommandRelay:
             parameters_json=command.parameters_json,
             expire_time=command.expire_time,
         )
-        if self._links.push(command.equipment_id, link_pb.ConnectResponse(command=down)):
+        if self._links.push(
+            command.equipment_id, link_pb.ConnectResponse(command=down), waiting=waiting
+        ):
             log.info("command delivered", command_id=command.id, name=command.name)
             self._report(tenant_id, command.id, command.equipment_id, pb.COMMAND_STAGE_DELIVERED)
 
