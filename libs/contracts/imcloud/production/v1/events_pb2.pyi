@@ -5,7 +5,9 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from imcloud.production.v1 import performance_pb2 as _performance_pb2
 from imcloud.production.v1 import production_service_pb2 as _production_service_pb2
+from imcloud.production.v1 import work_orders_pb2 as _work_orders_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -238,3 +240,187 @@ class StationDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StationDeleted: _TypeAlias = StationDeleted  # noqa: Y015
+
+@_typing.final
+class WorkOrderReleased(_message.Message):
+    """Work-order events are keyed by the work order's plant id too.
+
+    WorkOrderReleased: a work order went to the shop floor ("work_order.released").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order after release."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderReleased: _TypeAlias = WorkOrderReleased  # noqa: Y015
+
+@_typing.final
+class WorkOrderStarted(_message.Message):
+    """WorkOrderStarted: its first operation started ("work_order.started")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderStarted: _TypeAlias = WorkOrderStarted  # noqa: Y015
+
+@_typing.final
+class WorkOrderProgressed(_message.Message):
+    """WorkOrderProgressed: an operation started or finished, or its counts grew
+    ("work_order.progressed"); counts from machines are published at most once
+    per work order and consumed batch.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderProgressed: _TypeAlias = WorkOrderProgressed  # noqa: Y015
+
+@_typing.final
+class WorkOrderCompleted(_message.Message):
+    """WorkOrderCompleted: its last operation is done ("work_order.completed")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderCompleted: _TypeAlias = WorkOrderCompleted  # noqa: Y015
+
+@_typing.final
+class WorkOrderCancelled(_message.Message):
+    """WorkOrderCancelled: it was cancelled ("work_order.cancelled")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderCancelled: _TypeAlias = WorkOrderCancelled  # noqa: Y015
+
+@_typing.final
+class DowntimeStarted(_message.Message):
+    """DowntimeStarted: a machine stopped for at least the small-stop threshold in
+    planned time ("downtime.started"); the scheduler reacts to it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNTIME_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The station's plant."""
+    @_builtins.property
+    def downtime(self) -> _performance_pb2.Downtime:
+        """The stop, still open."""
+
+    def __init__(
+        self,
+        *,
+        downtime: _performance_pb2.Downtime | None = ...,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["downtime", b"downtime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downtime", b"downtime", "plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DowntimeStarted: _TypeAlias = DowntimeStarted  # noqa: Y015
+
+@_typing.final
+class DowntimeEnded(_message.Message):
+    """DowntimeEnded: the machine runs again ("downtime.ended")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNTIME_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The station's plant."""
+    @_builtins.property
+    def downtime(self) -> _performance_pb2.Downtime:
+        """The stop, with its end."""
+
+    def __init__(
+        self,
+        *,
+        downtime: _performance_pb2.Downtime | None = ...,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["downtime", b"downtime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downtime", b"downtime", "plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DowntimeEnded: _TypeAlias = DowntimeEnded  # noqa: Y015

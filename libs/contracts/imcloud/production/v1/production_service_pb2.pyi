@@ -9,6 +9,11 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from imcloud.production.v1 import calendar_pb2 as _calendar_pb2
+from imcloud.production.v1 import catalog_pb2 as _catalog_pb2
+from imcloud.production.v1 import performance_pb2 as _performance_pb2
+from imcloud.production.v1 import work_orders_pb2 as _work_orders_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +24,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _OeeBreakdown:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OeeBreakdownEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OeeBreakdown.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OEE_BREAKDOWN_UNSPECIFIED: _OeeBreakdown.ValueType  # 0
+    """The scope as a whole only."""
+    OEE_BREAKDOWN_STATION: _OeeBreakdown.ValueType  # 1
+    """And per station of the scope."""
+    OEE_BREAKDOWN_SHIFT: _OeeBreakdown.ValueType  # 2
+    """And per shift of the range (the scope's plant's calendar)."""
+
+class OeeBreakdown(_OeeBreakdown, metaclass=_OeeBreakdownEnumTypeWrapper):
+    """OeeBreakdown asks for figures per part of the scope as well."""
+
+OEE_BREAKDOWN_UNSPECIFIED: OeeBreakdown.ValueType  # 0
+"""The scope as a whole only."""
+OEE_BREAKDOWN_STATION: OeeBreakdown.ValueType  # 1
+"""And per station of the scope."""
+OEE_BREAKDOWN_SHIFT: OeeBreakdown.ValueType  # 2
+"""And per shift of the range (the scope's plant's calendar)."""
+Global___OeeBreakdown: _TypeAlias = OeeBreakdown  # noqa: Y015
 
 @_typing.final
 class Plant(_message.Message):
@@ -120,6 +149,26 @@ class Station(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class IdealCycleTimesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     LINE_ID_FIELD_NUMBER: _builtins.int
     PLANT_ID_FIELD_NUMBER: _builtins.int
@@ -127,6 +176,9 @@ class Station(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    CAPABILITIES_FIELD_NUMBER: _builtins.int
+    IDEAL_CYCLE_TIME_S_FIELD_NUMBER: _builtins.int
+    IDEAL_CYCLE_TIMES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id (UUID) assigned by the service."""
     line_id: _builtins.str
@@ -137,6 +189,8 @@ class Station(_message.Message):
     """Human-readable name (1..200 characters), unique within the line."""
     description: _builtins.str
     """Free-form description (at most 2000 characters)."""
+    ideal_cycle_time_s: _builtins.float
+    """Ideal time per unit in seconds when no product says otherwise; 0: unknown."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the station was created; set by the service."""
@@ -144,6 +198,14 @@ class Station(_message.Message):
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the station last changed; set by the service."""
+
+    @_builtins.property
+    def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the station can do, e.g. "milling" (each 1..50 characters, at most 50)."""
+
+    @_builtins.property
+    def ideal_cycle_times(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Ideal time per unit in seconds by part number."""
 
     def __init__(
         self,
@@ -155,10 +217,13 @@ class Station(_message.Message):
         description: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        capabilities: _abc.Iterable[_builtins.str] | None = ...,
+        ideal_cycle_time_s: _builtins.float = ...,
+        ideal_cycle_times: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "line_id", b"line_id", "name", b"name", "plant_id", b"plant_id", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "create_time", b"create_time", "description", b"description", "id", b"id", "ideal_cycle_time_s", b"ideal_cycle_time_s", "ideal_cycle_times", b"ideal_cycle_times", "line_id", b"line_id", "name", b"name", "plant_id", b"plant_id", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -672,25 +737,61 @@ class CreateStationRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class IdealCycleTimesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     LINE_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CAPABILITIES_FIELD_NUMBER: _builtins.int
+    IDEAL_CYCLE_TIME_S_FIELD_NUMBER: _builtins.int
+    IDEAL_CYCLE_TIMES_FIELD_NUMBER: _builtins.int
     line_id: _builtins.str
     """The tenant's line to add the station to; unknown: INVALID_ARGUMENT on line_id."""
     name: _builtins.str
     """See Station.name."""
     description: _builtins.str
     """See Station.description."""
+    ideal_cycle_time_s: _builtins.float
+    """See Station.ideal_cycle_time_s."""
+    @_builtins.property
+    def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """See Station.capabilities."""
+
+    @_builtins.property
+    def ideal_cycle_times(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """See Station.ideal_cycle_times."""
+
     def __init__(
         self,
         *,
         line_id: _builtins.str = ...,
         name: _builtins.str = ...,
         description: _builtins.str = ...,
+        capabilities: _abc.Iterable[_builtins.str] | None = ...,
+        ideal_cycle_time_s: _builtins.float = ...,
+        ideal_cycle_times: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "line_id", b"line_id", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "description", b"description", "ideal_cycle_time_s", b"ideal_cycle_time_s", "ideal_cycle_times", b"ideal_cycle_times", "line_id", b"line_id", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -844,7 +945,9 @@ class UpdateStationRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Which fields to change: a non-empty subset of name, description."""
+        """Which fields to change: a non-empty subset of name, description,
+        capabilities, ideal_cycle_time_s, ideal_cycle_times.
+        """
 
     def __init__(
         self,
@@ -922,3 +1025,1445 @@ class DeleteStationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteStationResponse: _TypeAlias = DeleteStationResponse  # noqa: Y015
+
+@_typing.final
+class SetShiftCalendarRequest(_message.Message):
+    """SetShiftCalendarRequest holds a plant's new calendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendar(self) -> _calendar_pb2.ShiftCalendar:
+        """The calendar; its plant_id names the plant."""
+
+    def __init__(
+        self,
+        *,
+        calendar: _calendar_pb2.ShiftCalendar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShiftCalendarRequest: _TypeAlias = SetShiftCalendarRequest  # noqa: Y015
+
+@_typing.final
+class SetShiftCalendarResponse(_message.Message):
+    """SetShiftCalendarResponse holds the calendar as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendar(self) -> _calendar_pb2.ShiftCalendar:
+        """The calendar."""
+
+    def __init__(
+        self,
+        *,
+        calendar: _calendar_pb2.ShiftCalendar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShiftCalendarResponse: _TypeAlias = SetShiftCalendarResponse  # noqa: Y015
+
+@_typing.final
+class GetShiftCalendarRequest(_message.Message):
+    """GetShiftCalendarRequest names the plant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant."""
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShiftCalendarRequest: _TypeAlias = GetShiftCalendarRequest  # noqa: Y015
+
+@_typing.final
+class GetShiftCalendarResponse(_message.Message):
+    """GetShiftCalendarResponse holds the plant's calendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendar(self) -> _calendar_pb2.ShiftCalendar:
+        """The calendar."""
+
+    def __init__(
+        self,
+        *,
+        calendar: _calendar_pb2.ShiftCalendar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShiftCalendarResponse: _TypeAlias = GetShiftCalendarResponse  # noqa: Y015
+
+@_typing.final
+class ListShiftsRequest(_message.Message):
+    """ListShiftsRequest asks for a plant's shifts in a range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Range start."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Range end, at most 31 days after start_time."""
+
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "plant_id", b"plant_id", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListShiftsRequest: _TypeAlias = ListShiftsRequest  # noqa: Y015
+
+@_typing.final
+class ListShiftsResponse(_message.Message):
+    """ListShiftsResponse holds the shifts, earliest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIFTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shifts(self) -> _containers.RepeatedCompositeFieldContainer[_calendar_pb2.Shift]:
+        """The shifts."""
+
+    def __init__(
+        self,
+        *,
+        shifts: _abc.Iterable[_calendar_pb2.Shift] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shifts", b"shifts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListShiftsResponse: _TypeAlias = ListShiftsResponse  # noqa: Y015
+
+@_typing.final
+class CreatePlannedDowntimeRequest(_message.Message):
+    """CreatePlannedDowntimeRequest books planned downtime."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANNED_DOWNTIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def planned_downtime(self) -> _calendar_pb2.PlannedDowntime:
+        """The downtime; id and create_time are ignored."""
+
+    def __init__(
+        self,
+        *,
+        planned_downtime: _calendar_pb2.PlannedDowntime | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["planned_downtime", b"planned_downtime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["planned_downtime", b"planned_downtime"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePlannedDowntimeRequest: _TypeAlias = CreatePlannedDowntimeRequest  # noqa: Y015
+
+@_typing.final
+class CreatePlannedDowntimeResponse(_message.Message):
+    """CreatePlannedDowntimeResponse holds it as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANNED_DOWNTIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def planned_downtime(self) -> _calendar_pb2.PlannedDowntime:
+        """The planned downtime."""
+
+    def __init__(
+        self,
+        *,
+        planned_downtime: _calendar_pb2.PlannedDowntime | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["planned_downtime", b"planned_downtime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["planned_downtime", b"planned_downtime"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePlannedDowntimeResponse: _TypeAlias = CreatePlannedDowntimeResponse  # noqa: Y015
+
+@_typing.final
+class ListPlannedDowntimesRequest(_message.Message):
+    """ListPlannedDowntimesRequest asks for one page of a plant's planned downtime."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant."""
+    page_size: _builtins.int
+    """At most this many (1..500); 0 means 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response."""
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPlannedDowntimesRequest: _TypeAlias = ListPlannedDowntimesRequest  # noqa: Y015
+
+@_typing.final
+class ListPlannedDowntimesResponse(_message.Message):
+    """ListPlannedDowntimesResponse holds one page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANNED_DOWNTIMES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def planned_downtimes(self) -> _containers.RepeatedCompositeFieldContainer[_calendar_pb2.PlannedDowntime]:
+        """Earliest first."""
+
+    def __init__(
+        self,
+        *,
+        planned_downtimes: _abc.Iterable[_calendar_pb2.PlannedDowntime] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "planned_downtimes", b"planned_downtimes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPlannedDowntimesResponse: _TypeAlias = ListPlannedDowntimesResponse  # noqa: Y015
+
+@_typing.final
+class DeletePlannedDowntimeRequest(_message.Message):
+    """DeletePlannedDowntimeRequest names planned downtime to remove."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANNED_DOWNTIME_ID_FIELD_NUMBER: _builtins.int
+    planned_downtime_id: _builtins.str
+    """Its id."""
+    def __init__(
+        self,
+        *,
+        planned_downtime_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["planned_downtime_id", b"planned_downtime_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePlannedDowntimeRequest: _TypeAlias = DeletePlannedDowntimeRequest  # noqa: Y015
+
+@_typing.final
+class DeletePlannedDowntimeResponse(_message.Message):
+    """DeletePlannedDowntimeResponse carries nothing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePlannedDowntimeResponse: _TypeAlias = DeletePlannedDowntimeResponse  # noqa: Y015
+
+@_typing.final
+class CreateProductRequest(_message.Message):
+    """CreateProductRequest holds a new product."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> _catalog_pb2.Product:
+        """The product; id and create_time are ignored."""
+
+    def __init__(
+        self,
+        *,
+        product: _catalog_pb2.Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProductRequest: _TypeAlias = CreateProductRequest  # noqa: Y015
+
+@_typing.final
+class CreateProductResponse(_message.Message):
+    """CreateProductResponse holds the product as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> _catalog_pb2.Product:
+        """The product."""
+
+    def __init__(
+        self,
+        *,
+        product: _catalog_pb2.Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProductResponse: _TypeAlias = CreateProductResponse  # noqa: Y015
+
+@_typing.final
+class GetProductRequest(_message.Message):
+    """GetProductRequest names a product."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Its id."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProductRequest: _TypeAlias = GetProductRequest  # noqa: Y015
+
+@_typing.final
+class GetProductResponse(_message.Message):
+    """GetProductResponse holds the product."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> _catalog_pb2.Product:
+        """The product."""
+
+    def __init__(
+        self,
+        *,
+        product: _catalog_pb2.Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProductResponse: _TypeAlias = GetProductResponse  # noqa: Y015
+
+@_typing.final
+class ListProductsRequest(_message.Message):
+    """ListProductsRequest asks for one page of products."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many (1..500); 0 means 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProductsRequest: _TypeAlias = ListProductsRequest  # noqa: Y015
+
+@_typing.final
+class ListProductsResponse(_message.Message):
+    """ListProductsResponse holds one page of products."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def products(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Product]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        products: _abc.Iterable[_catalog_pb2.Product] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "products", b"products"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProductsResponse: _TypeAlias = ListProductsResponse  # noqa: Y015
+
+@_typing.final
+class SetStateMappingRequest(_message.Message):
+    """SetStateMappingRequest holds an equipment model's mapping."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mapping(self) -> _catalog_pb2.StateMapping:
+        """The mapping; equipment_model_id names the model."""
+
+    def __init__(
+        self,
+        *,
+        mapping: _catalog_pb2.StateMapping | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetStateMappingRequest: _TypeAlias = SetStateMappingRequest  # noqa: Y015
+
+@_typing.final
+class SetStateMappingResponse(_message.Message):
+    """SetStateMappingResponse holds the mapping as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mapping(self) -> _catalog_pb2.StateMapping:
+        """The mapping."""
+
+    def __init__(
+        self,
+        *,
+        mapping: _catalog_pb2.StateMapping | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetStateMappingResponse: _TypeAlias = SetStateMappingResponse  # noqa: Y015
+
+@_typing.final
+class GetStateMappingRequest(_message.Message):
+    """GetStateMappingRequest names an equipment model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_MODEL_ID_FIELD_NUMBER: _builtins.int
+    equipment_model_id: _builtins.str
+    """The model."""
+    def __init__(
+        self,
+        *,
+        equipment_model_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_model_id", b"equipment_model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStateMappingRequest: _TypeAlias = GetStateMappingRequest  # noqa: Y015
+
+@_typing.final
+class GetStateMappingResponse(_message.Message):
+    """GetStateMappingResponse holds the mapping."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mapping(self) -> _catalog_pb2.StateMapping:
+        """The mapping."""
+
+    def __init__(
+        self,
+        *,
+        mapping: _catalog_pb2.StateMapping | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStateMappingResponse: _TypeAlias = GetStateMappingResponse  # noqa: Y015
+
+@_typing.final
+class CreateWorkOrderRequest(_message.Message):
+    """CreateWorkOrderRequest plans a work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """The product to make."""
+    quantity: _builtins.float
+    """How many good units (> 0)."""
+    priority: _builtins.int
+    """Higher goes first (0..1000)."""
+    plant_id: _builtins.str
+    """The plant that makes it."""
+    note: _builtins.str
+    """Free text."""
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When due."""
+
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        quantity: _builtins.float = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        priority: _builtins.int = ...,
+        plant_id: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "note", b"note", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateWorkOrderRequest: _TypeAlias = CreateWorkOrderRequest  # noqa: Y015
+
+@_typing.final
+class CreateWorkOrderResponse(_message.Message):
+    """CreateWorkOrderResponse holds the work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateWorkOrderResponse: _TypeAlias = CreateWorkOrderResponse  # noqa: Y015
+
+@_typing.final
+class GetWorkOrderRequest(_message.Message):
+    """GetWorkOrderRequest names a work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """Its id."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkOrderRequest: _TypeAlias = GetWorkOrderRequest  # noqa: Y015
+
+@_typing.final
+class GetWorkOrderResponse(_message.Message):
+    """GetWorkOrderResponse holds the work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkOrderResponse: _TypeAlias = GetWorkOrderResponse  # noqa: Y015
+
+@_typing.final
+class ListWorkOrdersRequest(_message.Message):
+    """ListWorkOrdersRequest asks for one page of work orders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many (1..500); 0 means 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response."""
+    plant_id: _builtins.str
+    """Only this plant's, when set."""
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_work_orders_pb2.WorkOrderState.ValueType]:
+        """Only these states, when any."""
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        states: _abc.Iterable[_work_orders_pb2.WorkOrderState.ValueType] | None = ...,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "plant_id", b"plant_id", "states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkOrdersRequest: _TypeAlias = ListWorkOrdersRequest  # noqa: Y015
+
+@_typing.final
+class ListWorkOrdersResponse(_message.Message):
+    """ListWorkOrdersResponse holds one page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def work_orders(self) -> _containers.RepeatedCompositeFieldContainer[_work_orders_pb2.WorkOrder]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        work_orders: _abc.Iterable[_work_orders_pb2.WorkOrder] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "work_orders", b"work_orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkOrdersResponse: _TypeAlias = ListWorkOrdersResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseWorkOrderRequest(_message.Message):
+    """ReleaseWorkOrderRequest names the work order to release."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """Its id."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseWorkOrderRequest: _TypeAlias = ReleaseWorkOrderRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseWorkOrderResponse(_message.Message):
+    """ReleaseWorkOrderResponse holds the released work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseWorkOrderResponse: _TypeAlias = ReleaseWorkOrderResponse  # noqa: Y015
+
+@_typing.final
+class StartOperationRequest(_message.Message):
+    """StartOperationRequest starts an operation at a station."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """The work order."""
+    sequence: _builtins.int
+    """The operation's sequence."""
+    station_id: _builtins.str
+    """A station of the order's plant offering the operation's capability, not
+    running another operation.
+    """
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+        station_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sequence", b"sequence", "station_id", b"station_id", "work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartOperationRequest: _TypeAlias = StartOperationRequest  # noqa: Y015
+
+@_typing.final
+class StartOperationResponse(_message.Message):
+    """StartOperationResponse holds the work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartOperationResponse: _TypeAlias = StartOperationResponse  # noqa: Y015
+
+@_typing.final
+class CompleteOperationRequest(_message.Message):
+    """CompleteOperationRequest ends an operation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """The work order."""
+    sequence: _builtins.int
+    """The operation's sequence."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sequence", b"sequence", "work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteOperationRequest: _TypeAlias = CompleteOperationRequest  # noqa: Y015
+
+@_typing.final
+class CompleteOperationResponse(_message.Message):
+    """CompleteOperationResponse holds the work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteOperationResponse: _TypeAlias = CompleteOperationResponse  # noqa: Y015
+
+@_typing.final
+class ReportCountsRequest(_message.Message):
+    """ReportCountsRequest sets an operation's totals."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    GOOD_QUANTITY_FIELD_NUMBER: _builtins.int
+    SCRAP_QUANTITY_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """The work order."""
+    sequence: _builtins.int
+    """The operation's sequence."""
+    good_quantity: _builtins.float
+    """Good units so far (>= 0, never less than before)."""
+    scrap_quantity: _builtins.float
+    """Scrapped units so far (>= 0, never less than before)."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+        good_quantity: _builtins.float = ...,
+        scrap_quantity: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["good_quantity", b"good_quantity", "scrap_quantity", b"scrap_quantity", "sequence", b"sequence", "work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportCountsRequest: _TypeAlias = ReportCountsRequest  # noqa: Y015
+
+@_typing.final
+class ReportCountsResponse(_message.Message):
+    """ReportCountsResponse holds the work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportCountsResponse: _TypeAlias = ReportCountsResponse  # noqa: Y015
+
+@_typing.final
+class CancelWorkOrderRequest(_message.Message):
+    """CancelWorkOrderRequest cancels a work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """The work order."""
+    reason: _builtins.str
+    """Why (1..500 characters)."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelWorkOrderRequest: _TypeAlias = CancelWorkOrderRequest  # noqa: Y015
+
+@_typing.final
+class CancelWorkOrderResponse(_message.Message):
+    """CancelWorkOrderResponse holds the work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelWorkOrderResponse: _TypeAlias = CancelWorkOrderResponse  # noqa: Y015
+
+@_typing.final
+class RecordQualityRequest(_message.Message):
+    """RecordQualityRequest records a defect."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> _work_orders_pb2.QualityRecord:
+        """The record; id, station_id and record_time are set by the service."""
+
+    def __init__(
+        self,
+        *,
+        record: _work_orders_pb2.QualityRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordQualityRequest: _TypeAlias = RecordQualityRequest  # noqa: Y015
+
+@_typing.final
+class RecordQualityResponse(_message.Message):
+    """RecordQualityResponse holds the record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> _work_orders_pb2.QualityRecord:
+        """The record."""
+
+    def __init__(
+        self,
+        *,
+        record: _work_orders_pb2.QualityRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordQualityResponse: _TypeAlias = RecordQualityResponse  # noqa: Y015
+
+@_typing.final
+class ListQualityRecordsRequest(_message.Message):
+    """ListQualityRecordsRequest asks for one page of quality records."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many (1..500); 0 means 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response."""
+    work_order_id: _builtins.str
+    """Only this work order's, when set."""
+    station_id: _builtins.str
+    """Only this station's, when set."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        work_order_id: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "station_id", b"station_id", "work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQualityRecordsRequest: _TypeAlias = ListQualityRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListQualityRecordsResponse(_message.Message):
+    """ListQualityRecordsResponse holds one page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[_work_orders_pb2.QualityRecord]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[_work_orders_pb2.QualityRecord] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQualityRecordsResponse: _TypeAlias = ListQualityRecordsResponse  # noqa: Y015
+
+@_typing.final
+class ListStateIntervalsRequest(_message.Message):
+    """ListStateIntervalsRequest asks for a station's timeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """The station."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Range start."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Range end, at most 31 days after start_time."""
+
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStateIntervalsRequest: _TypeAlias = ListStateIntervalsRequest  # noqa: Y015
+
+@_typing.final
+class ListStateIntervalsResponse(_message.Message):
+    """ListStateIntervalsResponse holds the intervals, earliest first, clipped to the range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTERVALS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    """Whether the range held more intervals than returned."""
+    @_builtins.property
+    def intervals(self) -> _containers.RepeatedCompositeFieldContainer[_performance_pb2.StateInterval]:
+        """The intervals (at most 10000; truncated says when more exist)."""
+
+    def __init__(
+        self,
+        *,
+        intervals: _abc.Iterable[_performance_pb2.StateInterval] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intervals", b"intervals", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStateIntervalsResponse: _TypeAlias = ListStateIntervalsResponse  # noqa: Y015
+
+@_typing.final
+class CreateDowntimeReasonRequest(_message.Message):
+    """CreateDowntimeReasonRequest adds a reason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reason(self) -> _performance_pb2.DowntimeReason:
+        """The reason."""
+
+    def __init__(
+        self,
+        *,
+        reason: _performance_pb2.DowntimeReason | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDowntimeReasonRequest: _TypeAlias = CreateDowntimeReasonRequest  # noqa: Y015
+
+@_typing.final
+class CreateDowntimeReasonResponse(_message.Message):
+    """CreateDowntimeReasonResponse holds it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reason(self) -> _performance_pb2.DowntimeReason:
+        """The reason."""
+
+    def __init__(
+        self,
+        *,
+        reason: _performance_pb2.DowntimeReason | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDowntimeReasonResponse: _TypeAlias = CreateDowntimeReasonResponse  # noqa: Y015
+
+@_typing.final
+class ListDowntimeReasonsRequest(_message.Message):
+    """ListDowntimeReasonsRequest asks for the reason tree."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDowntimeReasonsRequest: _TypeAlias = ListDowntimeReasonsRequest  # noqa: Y015
+
+@_typing.final
+class ListDowntimeReasonsResponse(_message.Message):
+    """ListDowntimeReasonsResponse holds every reason, built-in first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedCompositeFieldContainer[_performance_pb2.DowntimeReason]:
+        """The reasons."""
+
+    def __init__(
+        self,
+        *,
+        reasons: _abc.Iterable[_performance_pb2.DowntimeReason] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reasons", b"reasons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDowntimeReasonsResponse: _TypeAlias = ListDowntimeReasonsResponse  # noqa: Y015
+
+@_typing.final
+class ListDowntimesRequest(_message.Message):
+    """ListDowntimesRequest asks for the stops of a scope over a range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """Exactly one of station_id, line_id, plant_id."""
+    line_id: _builtins.str
+    """See station_id."""
+    plant_id: _builtins.str
+    """See station_id."""
+    page_size: _builtins.int
+    """At most this many (1..500); 0 means 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous response."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Range start."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Range end."""
+
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        line_id: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "line_id", b"line_id", "page_size", b"page_size", "page_token", b"page_token", "plant_id", b"plant_id", "start_time", b"start_time", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDowntimesRequest: _TypeAlias = ListDowntimesRequest  # noqa: Y015
+
+@_typing.final
+class ListDowntimesResponse(_message.Message):
+    """ListDowntimesResponse holds one page of stops."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNTIMES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more pages."""
+    @_builtins.property
+    def downtimes(self) -> _containers.RepeatedCompositeFieldContainer[_performance_pb2.Downtime]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        downtimes: _abc.Iterable[_performance_pb2.Downtime] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downtimes", b"downtimes", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDowntimesResponse: _TypeAlias = ListDowntimesResponse  # noqa: Y015
+
+@_typing.final
+class AssignDowntimeReasonRequest(_message.Message):
+    """AssignDowntimeReasonRequest sets a stop's reason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNTIME_ID_FIELD_NUMBER: _builtins.int
+    REASON_CODE_FIELD_NUMBER: _builtins.int
+    downtime_id: _builtins.str
+    """The stop."""
+    reason_code: _builtins.str
+    """A code of the tenant's reason tree."""
+    def __init__(
+        self,
+        *,
+        downtime_id: _builtins.str = ...,
+        reason_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downtime_id", b"downtime_id", "reason_code", b"reason_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignDowntimeReasonRequest: _TypeAlias = AssignDowntimeReasonRequest  # noqa: Y015
+
+@_typing.final
+class AssignDowntimeReasonResponse(_message.Message):
+    """AssignDowntimeReasonResponse holds the stop."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNTIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def downtime(self) -> _performance_pb2.Downtime:
+        """The stop."""
+
+    def __init__(
+        self,
+        *,
+        downtime: _performance_pb2.Downtime | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["downtime", b"downtime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downtime", b"downtime"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignDowntimeReasonResponse: _TypeAlias = AssignDowntimeReasonResponse  # noqa: Y015
+
+@_typing.final
+class GetOeeRequest(_message.Message):
+    """GetOeeRequest asks for OEE of one scope over a range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    BREAKDOWN_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """Exactly one of station_id, line_id, plant_id."""
+    line_id: _builtins.str
+    """See station_id."""
+    plant_id: _builtins.str
+    """See station_id."""
+    breakdown: Global___OeeBreakdown.ValueType
+    """Figures per station or per shift as well."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Range start, rounded down to a whole minute."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Range end, rounded down to a whole minute; at most 93 days after start_time."""
+
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        line_id: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        breakdown: Global___OeeBreakdown.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breakdown", b"breakdown", "end_time", b"end_time", "line_id", b"line_id", "plant_id", b"plant_id", "start_time", b"start_time", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOeeRequest: _TypeAlias = GetOeeRequest  # noqa: Y015
+
+@_typing.final
+class GetOeeResponse(_message.Message):
+    """GetOeeResponse holds the figures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def total(self) -> _performance_pb2.Oee:
+        """The scope over the whole range."""
+
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[_performance_pb2.Oee]:
+        """Per station or per shift, as asked."""
+
+    def __init__(
+        self,
+        *,
+        total: _performance_pb2.Oee | None = ...,
+        parts: _abc.Iterable[_performance_pb2.Oee] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parts", b"parts", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOeeResponse: _TypeAlias = GetOeeResponse  # noqa: Y015

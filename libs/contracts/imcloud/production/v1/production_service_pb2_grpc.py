@@ -130,6 +130,141 @@ class ProductionServiceStub:
                 request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationRequest.SerializeToString,
                 response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationResponse.FromString,
                 _registered_method=True)
+        self.SetShiftCalendar = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/SetShiftCalendar',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetShiftCalendarRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetShiftCalendarResponse.FromString,
+                _registered_method=True)
+        self.GetShiftCalendar = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetShiftCalendar',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetShiftCalendarRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetShiftCalendarResponse.FromString,
+                _registered_method=True)
+        self.ListShifts = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListShifts',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListShiftsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListShiftsResponse.FromString,
+                _registered_method=True)
+        self.CreatePlannedDowntime = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CreatePlannedDowntime',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreatePlannedDowntimeRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreatePlannedDowntimeResponse.FromString,
+                _registered_method=True)
+        self.ListPlannedDowntimes = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListPlannedDowntimes',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlannedDowntimesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlannedDowntimesResponse.FromString,
+                _registered_method=True)
+        self.DeletePlannedDowntime = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/DeletePlannedDowntime',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlannedDowntimeRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlannedDowntimeResponse.FromString,
+                _registered_method=True)
+        self.CreateProduct = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CreateProduct',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateProductRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateProductResponse.FromString,
+                _registered_method=True)
+        self.GetProduct = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetProduct',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetProductRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetProductResponse.FromString,
+                _registered_method=True)
+        self.ListProducts = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListProducts',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListProductsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListProductsResponse.FromString,
+                _registered_method=True)
+        self.SetStateMapping = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/SetStateMapping',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetStateMappingRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetStateMappingResponse.FromString,
+                _registered_method=True)
+        self.GetStateMapping = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetStateMapping',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStateMappingRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStateMappingResponse.FromString,
+                _registered_method=True)
+        self.CreateWorkOrder = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CreateWorkOrder',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateWorkOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateWorkOrderResponse.FromString,
+                _registered_method=True)
+        self.GetWorkOrder = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetWorkOrder',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderResponse.FromString,
+                _registered_method=True)
+        self.ListWorkOrders = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListWorkOrders',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListWorkOrdersRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListWorkOrdersResponse.FromString,
+                _registered_method=True)
+        self.ReleaseWorkOrder = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ReleaseWorkOrder',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReleaseWorkOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReleaseWorkOrderResponse.FromString,
+                _registered_method=True)
+        self.StartOperation = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/StartOperation',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.StartOperationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.StartOperationResponse.FromString,
+                _registered_method=True)
+        self.CompleteOperation = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CompleteOperation',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CompleteOperationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CompleteOperationResponse.FromString,
+                _registered_method=True)
+        self.ReportCounts = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ReportCounts',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReportCountsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReportCountsResponse.FromString,
+                _registered_method=True)
+        self.CancelWorkOrder = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CancelWorkOrder',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CancelWorkOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CancelWorkOrderResponse.FromString,
+                _registered_method=True)
+        self.RecordQuality = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/RecordQuality',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RecordQualityRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RecordQualityResponse.FromString,
+                _registered_method=True)
+        self.ListQualityRecords = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListQualityRecords',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListQualityRecordsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListQualityRecordsResponse.FromString,
+                _registered_method=True)
+        self.ListStateIntervals = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListStateIntervals',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStateIntervalsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStateIntervalsResponse.FromString,
+                _registered_method=True)
+        self.CreateDowntimeReason = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/CreateDowntimeReason',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateDowntimeReasonRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateDowntimeReasonResponse.FromString,
+                _registered_method=True)
+        self.ListDowntimeReasons = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListDowntimeReasons',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimeReasonsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimeReasonsResponse.FromString,
+                _registered_method=True)
+        self.ListDowntimes = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/ListDowntimes',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimesResponse.FromString,
+                _registered_method=True)
+        self.AssignDowntimeReason = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/AssignDowntimeReason',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.AssignDowntimeReasonRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.AssignDowntimeReasonResponse.FromString,
+                _registered_method=True)
+        self.GetOee = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetOee',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeResponse.FromString,
+                _registered_method=True)
 
 
 class ProductionServiceServicer:
@@ -250,7 +385,8 @@ class ProductionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateStation(self, request, context):
-        """UpdateStation changes the station fields named in update_mask (name, description).
+        """UpdateStation changes the station fields named in update_mask (name,
+        description, capabilities, ideal_cycle_time_s, ideal_cycle_times).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -258,6 +394,201 @@ class ProductionServiceServicer:
 
     def DeleteStation(self, request, context):
         """DeleteStation removes a station.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetShiftCalendar(self, request, context):
+        """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
+        INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
+        figures already counted keep the calendar they were counted with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShiftCalendar(self, request, context):
+        """GetShiftCalendar returns a plant's calendar (empty: no planned time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListShifts(self, request, context):
+        """ListShifts returns a plant's shifts that overlap a time range (at most 31 days).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePlannedDowntime(self, request, context):
+        """CreatePlannedDowntime books planned downtime ahead of its start.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlannedDowntimes(self, request, context):
+        """ListPlannedDowntimes pages through a plant's planned downtime, earliest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePlannedDowntime(self, request, context):
+        """DeletePlannedDowntime removes planned downtime that has not started.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateProduct(self, request, context):
+        """CreateProduct adds a product with its routing and bill of materials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProduct(self, request, context):
+        """GetProduct returns one product.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProducts(self, request, context):
+        """ListProducts pages through the tenant's products, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetStateMapping(self, request, context):
+        """SetStateMapping says how an equipment model's signals give state and counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStateMapping(self, request, context):
+        """GetStateMapping returns an equipment model's mapping; NOT_FOUND without one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWorkOrder(self, request, context):
+        """CreateWorkOrder plans a work order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkOrder(self, request, context):
+        """GetWorkOrder returns one work order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkOrders(self, request, context):
+        """ListWorkOrders pages through work orders, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseWorkOrder(self, request, context):
+        """ReleaseWorkOrder copies the routing and gives the order to the shop floor;
+        FAILED_PRECONDITION unless planned, or when no station offers a step's capability.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartOperation(self, request, context):
+        """StartOperation starts an operation at a capable station; the station's
+        counts go to it from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteOperation(self, request, context):
+        """CompleteOperation ends an operation; the last one completes the work order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportCounts(self, request, context):
+        """ReportCounts sets an operation's good and scrap totals, for stations whose
+        machines do not count; totals never decrease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelWorkOrder(self, request, context):
+        """CancelWorkOrder cancels a planned, released or running work order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordQuality(self, request, context):
+        """RecordQuality records a defect or scrap against an operation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQualityRecords(self, request, context):
+        """ListQualityRecords pages through quality records, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStateIntervals(self, request, context):
+        """ListStateIntervals returns a station's state timeline over a range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDowntimeReason(self, request, context):
+        """CreateDowntimeReason adds a node to the tenant's reason tree.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDowntimeReasons(self, request, context):
+        """ListDowntimeReasons returns the tenant's reason tree (built-in nodes included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDowntimes(self, request, context):
+        """ListDowntimes pages through stops of a scope over a range, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignDowntimeReason(self, request, context):
+        """AssignDowntimeReason sets the reason of a stop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOee(self, request, context):
+        """GetOee returns OEE of a station, line or plant over a range, and, on
+        request, per station or per shift.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -340,6 +671,141 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     servicer.DeleteStation,
                     request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationRequest.FromString,
                     response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationResponse.SerializeToString,
+            ),
+            'SetShiftCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetShiftCalendar,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetShiftCalendarRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetShiftCalendarResponse.SerializeToString,
+            ),
+            'GetShiftCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShiftCalendar,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetShiftCalendarRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetShiftCalendarResponse.SerializeToString,
+            ),
+            'ListShifts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShifts,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListShiftsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListShiftsResponse.SerializeToString,
+            ),
+            'CreatePlannedDowntime': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePlannedDowntime,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreatePlannedDowntimeRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreatePlannedDowntimeResponse.SerializeToString,
+            ),
+            'ListPlannedDowntimes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlannedDowntimes,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlannedDowntimesRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlannedDowntimesResponse.SerializeToString,
+            ),
+            'DeletePlannedDowntime': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePlannedDowntime,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlannedDowntimeRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlannedDowntimeResponse.SerializeToString,
+            ),
+            'CreateProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProduct,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateProductRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateProductResponse.SerializeToString,
+            ),
+            'GetProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProduct,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetProductRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetProductResponse.SerializeToString,
+            ),
+            'ListProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProducts,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListProductsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListProductsResponse.SerializeToString,
+            ),
+            'SetStateMapping': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetStateMapping,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetStateMappingRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SetStateMappingResponse.SerializeToString,
+            ),
+            'GetStateMapping': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStateMapping,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStateMappingRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStateMappingResponse.SerializeToString,
+            ),
+            'CreateWorkOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWorkOrder,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateWorkOrderRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateWorkOrderResponse.SerializeToString,
+            ),
+            'GetWorkOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkOrder,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderResponse.SerializeToString,
+            ),
+            'ListWorkOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkOrders,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListWorkOrdersRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListWorkOrdersResponse.SerializeToString,
+            ),
+            'ReleaseWorkOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseWorkOrder,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReleaseWorkOrderRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReleaseWorkOrderResponse.SerializeToString,
+            ),
+            'StartOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartOperation,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.StartOperationRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.StartOperationResponse.SerializeToString,
+            ),
+            'CompleteOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteOperation,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CompleteOperationRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CompleteOperationResponse.SerializeToString,
+            ),
+            'ReportCounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportCounts,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReportCountsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ReportCountsResponse.SerializeToString,
+            ),
+            'CancelWorkOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelWorkOrder,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CancelWorkOrderRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CancelWorkOrderResponse.SerializeToString,
+            ),
+            'RecordQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordQuality,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RecordQualityRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RecordQualityResponse.SerializeToString,
+            ),
+            'ListQualityRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQualityRecords,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListQualityRecordsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListQualityRecordsResponse.SerializeToString,
+            ),
+            'ListStateIntervals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStateIntervals,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStateIntervalsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStateIntervalsResponse.SerializeToString,
+            ),
+            'CreateDowntimeReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDowntimeReason,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateDowntimeReasonRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateDowntimeReasonResponse.SerializeToString,
+            ),
+            'ListDowntimeReasons': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDowntimeReasons,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimeReasonsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimeReasonsResponse.SerializeToString,
+            ),
+            'ListDowntimes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDowntimes,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimesRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimesResponse.SerializeToString,
+            ),
+            'AssignDowntimeReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignDowntimeReason,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.AssignDowntimeReasonRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.AssignDowntimeReasonResponse.SerializeToString,
+            ),
+            'GetOee': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOee,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -768,6 +1234,735 @@ class ProductionService:
             '/imcloud.production.v1.ProductionService/DeleteStation',
             imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationRequest.SerializeToString,
             imcloud_dot_production_dot_v1_dot_production__service__pb2.DeleteStationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetShiftCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/SetShiftCalendar',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.SetShiftCalendarRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.SetShiftCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShiftCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetShiftCalendar',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetShiftCalendarRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetShiftCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShifts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListShifts',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListShiftsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListShiftsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePlannedDowntime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CreatePlannedDowntime',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreatePlannedDowntimeRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreatePlannedDowntimeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlannedDowntimes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListPlannedDowntimes',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlannedDowntimesRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListPlannedDowntimesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePlannedDowntime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/DeletePlannedDowntime',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlannedDowntimeRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.DeletePlannedDowntimeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CreateProduct',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateProductRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetProduct',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetProductRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListProducts',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListProductsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetStateMapping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/SetStateMapping',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.SetStateMappingRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.SetStateMappingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStateMapping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetStateMapping',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStateMappingRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetStateMappingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWorkOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CreateWorkOrder',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateWorkOrderRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetWorkOrder',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListWorkOrders',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListWorkOrdersRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListWorkOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseWorkOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ReleaseWorkOrder',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ReleaseWorkOrderRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ReleaseWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/StartOperation',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.StartOperationRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.StartOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CompleteOperation',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CompleteOperationRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CompleteOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportCounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ReportCounts',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ReportCountsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ReportCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelWorkOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CancelWorkOrder',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CancelWorkOrderRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CancelWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/RecordQuality',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.RecordQualityRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.RecordQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQualityRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListQualityRecords',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListQualityRecordsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListQualityRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStateIntervals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListStateIntervals',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStateIntervalsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListStateIntervalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDowntimeReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/CreateDowntimeReason',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateDowntimeReasonRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.CreateDowntimeReasonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDowntimeReasons(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListDowntimeReasons',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimeReasonsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimeReasonsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDowntimes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/ListDowntimes',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimesRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.ListDowntimesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignDowntimeReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/AssignDowntimeReason',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.AssignDowntimeReasonRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.AssignDowntimeReasonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOee(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetOee',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,9 +85,76 @@ class ProductionServiceStub:
     of one line and/or one plant.
     """
     UpdateStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.UpdateStationRequest, _production_service_pb2.UpdateStationResponse]
-    """UpdateStation changes the station fields named in update_mask (name, description)."""
+    """UpdateStation changes the station fields named in update_mask (name,
+    description, capabilities, ideal_cycle_time_s, ideal_cycle_times).
+    """
     DeleteStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.DeleteStationRequest, _production_service_pb2.DeleteStationResponse]
     """DeleteStation removes a station."""
+    SetShiftCalendar: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.SetShiftCalendarRequest, _production_service_pb2.SetShiftCalendarResponse]
+    """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
+    INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
+    figures already counted keep the calendar they were counted with.
+    """
+    GetShiftCalendar: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetShiftCalendarRequest, _production_service_pb2.GetShiftCalendarResponse]
+    """GetShiftCalendar returns a plant's calendar (empty: no planned time)."""
+    ListShifts: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListShiftsRequest, _production_service_pb2.ListShiftsResponse]
+    """ListShifts returns a plant's shifts that overlap a time range (at most 31 days)."""
+    CreatePlannedDowntime: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CreatePlannedDowntimeRequest, _production_service_pb2.CreatePlannedDowntimeResponse]
+    """CreatePlannedDowntime books planned downtime ahead of its start."""
+    ListPlannedDowntimes: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListPlannedDowntimesRequest, _production_service_pb2.ListPlannedDowntimesResponse]
+    """ListPlannedDowntimes pages through a plant's planned downtime, earliest first."""
+    DeletePlannedDowntime: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.DeletePlannedDowntimeRequest, _production_service_pb2.DeletePlannedDowntimeResponse]
+    """DeletePlannedDowntime removes planned downtime that has not started."""
+    CreateProduct: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CreateProductRequest, _production_service_pb2.CreateProductResponse]
+    """CreateProduct adds a product with its routing and bill of materials."""
+    GetProduct: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetProductRequest, _production_service_pb2.GetProductResponse]
+    """GetProduct returns one product."""
+    ListProducts: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListProductsRequest, _production_service_pb2.ListProductsResponse]
+    """ListProducts pages through the tenant's products, oldest first."""
+    SetStateMapping: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.SetStateMappingRequest, _production_service_pb2.SetStateMappingResponse]
+    """SetStateMapping says how an equipment model's signals give state and counts."""
+    GetStateMapping: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetStateMappingRequest, _production_service_pb2.GetStateMappingResponse]
+    """GetStateMapping returns an equipment model's mapping; NOT_FOUND without one."""
+    CreateWorkOrder: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CreateWorkOrderRequest, _production_service_pb2.CreateWorkOrderResponse]
+    """CreateWorkOrder plans a work order."""
+    GetWorkOrder: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetWorkOrderRequest, _production_service_pb2.GetWorkOrderResponse]
+    """GetWorkOrder returns one work order."""
+    ListWorkOrders: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListWorkOrdersRequest, _production_service_pb2.ListWorkOrdersResponse]
+    """ListWorkOrders pages through work orders, oldest first."""
+    ReleaseWorkOrder: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ReleaseWorkOrderRequest, _production_service_pb2.ReleaseWorkOrderResponse]
+    """ReleaseWorkOrder copies the routing and gives the order to the shop floor;
+    FAILED_PRECONDITION unless planned, or when no station offers a step's capability.
+    """
+    StartOperation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.StartOperationRequest, _production_service_pb2.StartOperationResponse]
+    """StartOperation starts an operation at a capable station; the station's
+    counts go to it from then on.
+    """
+    CompleteOperation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CompleteOperationRequest, _production_service_pb2.CompleteOperationResponse]
+    """CompleteOperation ends an operation; the last one completes the work order."""
+    ReportCounts: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ReportCountsRequest, _production_service_pb2.ReportCountsResponse]
+    """ReportCounts sets an operation's good and scrap totals, for stations whose
+    machines do not count; totals never decrease.
+    """
+    CancelWorkOrder: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CancelWorkOrderRequest, _production_service_pb2.CancelWorkOrderResponse]
+    """CancelWorkOrder cancels a planned, released or running work order."""
+    RecordQuality: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.RecordQualityRequest, _production_service_pb2.RecordQualityResponse]
+    """RecordQuality records a defect or scrap against an operation."""
+    ListQualityRecords: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListQualityRecordsRequest, _production_service_pb2.ListQualityRecordsResponse]
+    """ListQualityRecords pages through quality records, newest first."""
+    ListStateIntervals: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListStateIntervalsRequest, _production_service_pb2.ListStateIntervalsResponse]
+    """ListStateIntervals returns a station's state timeline over a range."""
+    CreateDowntimeReason: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.CreateDowntimeReasonRequest, _production_service_pb2.CreateDowntimeReasonResponse]
+    """CreateDowntimeReason adds a node to the tenant's reason tree."""
+    ListDowntimeReasons: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListDowntimeReasonsRequest, _production_service_pb2.ListDowntimeReasonsResponse]
+    """ListDowntimeReasons returns the tenant's reason tree (built-in nodes included)."""
+    ListDowntimes: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.ListDowntimesRequest, _production_service_pb2.ListDowntimesResponse]
+    """ListDowntimes pages through stops of a scope over a range, newest first."""
+    AssignDowntimeReason: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.AssignDowntimeReasonRequest, _production_service_pb2.AssignDowntimeReasonResponse]
+    """AssignDowntimeReason sets the reason of a stop."""
+    GetOee: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetOeeRequest, _production_service_pb2.GetOeeResponse]
+    """GetOee returns OEE of a station, line or plant over a range, and, on
+    request, per station or per shift.
+    """
 
 @_typing.type_check_only
 class ProductionServiceAsyncStub(ProductionServiceStub):
@@ -146,9 +213,76 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     of one line and/or one plant.
     """
     UpdateStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.UpdateStationRequest, _production_service_pb2.UpdateStationResponse]  # type: ignore[assignment]
-    """UpdateStation changes the station fields named in update_mask (name, description)."""
+    """UpdateStation changes the station fields named in update_mask (name,
+    description, capabilities, ideal_cycle_time_s, ideal_cycle_times).
+    """
     DeleteStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.DeleteStationRequest, _production_service_pb2.DeleteStationResponse]  # type: ignore[assignment]
     """DeleteStation removes a station."""
+    SetShiftCalendar: _aio.UnaryUnaryMultiCallable[_production_service_pb2.SetShiftCalendarRequest, _production_service_pb2.SetShiftCalendarResponse]  # type: ignore[assignment]
+    """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
+    INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
+    figures already counted keep the calendar they were counted with.
+    """
+    GetShiftCalendar: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetShiftCalendarRequest, _production_service_pb2.GetShiftCalendarResponse]  # type: ignore[assignment]
+    """GetShiftCalendar returns a plant's calendar (empty: no planned time)."""
+    ListShifts: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListShiftsRequest, _production_service_pb2.ListShiftsResponse]  # type: ignore[assignment]
+    """ListShifts returns a plant's shifts that overlap a time range (at most 31 days)."""
+    CreatePlannedDowntime: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CreatePlannedDowntimeRequest, _production_service_pb2.CreatePlannedDowntimeResponse]  # type: ignore[assignment]
+    """CreatePlannedDowntime books planned downtime ahead of its start."""
+    ListPlannedDowntimes: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListPlannedDowntimesRequest, _production_service_pb2.ListPlannedDowntimesResponse]  # type: ignore[assignment]
+    """ListPlannedDowntimes pages through a plant's planned downtime, earliest first."""
+    DeletePlannedDowntime: _aio.UnaryUnaryMultiCallable[_production_service_pb2.DeletePlannedDowntimeRequest, _production_service_pb2.DeletePlannedDowntimeResponse]  # type: ignore[assignment]
+    """DeletePlannedDowntime removes planned downtime that has not started."""
+    CreateProduct: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CreateProductRequest, _production_service_pb2.CreateProductResponse]  # type: ignore[assignment]
+    """CreateProduct adds a product with its routing and bill of materials."""
+    GetProduct: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetProductRequest, _production_service_pb2.GetProductResponse]  # type: ignore[assignment]
+    """GetProduct returns one product."""
+    ListProducts: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListProductsRequest, _production_service_pb2.ListProductsResponse]  # type: ignore[assignment]
+    """ListProducts pages through the tenant's products, oldest first."""
+    SetStateMapping: _aio.UnaryUnaryMultiCallable[_production_service_pb2.SetStateMappingRequest, _production_service_pb2.SetStateMappingResponse]  # type: ignore[assignment]
+    """SetStateMapping says how an equipment model's signals give state and counts."""
+    GetStateMapping: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetStateMappingRequest, _production_service_pb2.GetStateMappingResponse]  # type: ignore[assignment]
+    """GetStateMapping returns an equipment model's mapping; NOT_FOUND without one."""
+    CreateWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CreateWorkOrderRequest, _production_service_pb2.CreateWorkOrderResponse]  # type: ignore[assignment]
+    """CreateWorkOrder plans a work order."""
+    GetWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetWorkOrderRequest, _production_service_pb2.GetWorkOrderResponse]  # type: ignore[assignment]
+    """GetWorkOrder returns one work order."""
+    ListWorkOrders: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListWorkOrdersRequest, _production_service_pb2.ListWorkOrdersResponse]  # type: ignore[assignment]
+    """ListWorkOrders pages through work orders, oldest first."""
+    ReleaseWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ReleaseWorkOrderRequest, _production_service_pb2.ReleaseWorkOrderResponse]  # type: ignore[assignment]
+    """ReleaseWorkOrder copies the routing and gives the order to the shop floor;
+    FAILED_PRECONDITION unless planned, or when no station offers a step's capability.
+    """
+    StartOperation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.StartOperationRequest, _production_service_pb2.StartOperationResponse]  # type: ignore[assignment]
+    """StartOperation starts an operation at a capable station; the station's
+    counts go to it from then on.
+    """
+    CompleteOperation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CompleteOperationRequest, _production_service_pb2.CompleteOperationResponse]  # type: ignore[assignment]
+    """CompleteOperation ends an operation; the last one completes the work order."""
+    ReportCounts: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ReportCountsRequest, _production_service_pb2.ReportCountsResponse]  # type: ignore[assignment]
+    """ReportCounts sets an operation's good and scrap totals, for stations whose
+    machines do not count; totals never decrease.
+    """
+    CancelWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CancelWorkOrderRequest, _production_service_pb2.CancelWorkOrderResponse]  # type: ignore[assignment]
+    """CancelWorkOrder cancels a planned, released or running work order."""
+    RecordQuality: _aio.UnaryUnaryMultiCallable[_production_service_pb2.RecordQualityRequest, _production_service_pb2.RecordQualityResponse]  # type: ignore[assignment]
+    """RecordQuality records a defect or scrap against an operation."""
+    ListQualityRecords: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListQualityRecordsRequest, _production_service_pb2.ListQualityRecordsResponse]  # type: ignore[assignment]
+    """ListQualityRecords pages through quality records, newest first."""
+    ListStateIntervals: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListStateIntervalsRequest, _production_service_pb2.ListStateIntervalsResponse]  # type: ignore[assignment]
+    """ListStateIntervals returns a station's state timeline over a range."""
+    CreateDowntimeReason: _aio.UnaryUnaryMultiCallable[_production_service_pb2.CreateDowntimeReasonRequest, _production_service_pb2.CreateDowntimeReasonResponse]  # type: ignore[assignment]
+    """CreateDowntimeReason adds a node to the tenant's reason tree."""
+    ListDowntimeReasons: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListDowntimeReasonsRequest, _production_service_pb2.ListDowntimeReasonsResponse]  # type: ignore[assignment]
+    """ListDowntimeReasons returns the tenant's reason tree (built-in nodes included)."""
+    ListDowntimes: _aio.UnaryUnaryMultiCallable[_production_service_pb2.ListDowntimesRequest, _production_service_pb2.ListDowntimesResponse]  # type: ignore[assignment]
+    """ListDowntimes pages through stops of a scope over a range, newest first."""
+    AssignDowntimeReason: _aio.UnaryUnaryMultiCallable[_production_service_pb2.AssignDowntimeReasonRequest, _production_service_pb2.AssignDowntimeReasonResponse]  # type: ignore[assignment]
+    """AssignDowntimeReason sets the reason of a stop."""
+    GetOee: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetOeeRequest, _production_service_pb2.GetOeeResponse]  # type: ignore[assignment]
+    """GetOee returns OEE of a station, line or plant over a range, and, on
+    request, per station or per shift.
+    """
 
 class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProductionService owns the physical structure of a tenant's manufacturing:
@@ -288,7 +422,9 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _production_service_pb2.UpdateStationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_production_service_pb2.UpdateStationResponse, _abc.Awaitable[_production_service_pb2.UpdateStationResponse]]:
-        """UpdateStation changes the station fields named in update_mask (name, description)."""
+        """UpdateStation changes the station fields named in update_mask (name,
+        description, capabilities, ideal_cycle_time_s, ideal_cycle_times).
+        """
 
     @_abc_1.abstractmethod
     def DeleteStation(
@@ -297,5 +433,232 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_production_service_pb2.DeleteStationResponse, _abc.Awaitable[_production_service_pb2.DeleteStationResponse]]:
         """DeleteStation removes a station."""
+
+    @_abc_1.abstractmethod
+    def SetShiftCalendar(
+        self,
+        request: _production_service_pb2.SetShiftCalendarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.SetShiftCalendarResponse, _abc.Awaitable[_production_service_pb2.SetShiftCalendarResponse]]:
+        """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
+        INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
+        figures already counted keep the calendar they were counted with.
+        """
+
+    @_abc_1.abstractmethod
+    def GetShiftCalendar(
+        self,
+        request: _production_service_pb2.GetShiftCalendarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetShiftCalendarResponse, _abc.Awaitable[_production_service_pb2.GetShiftCalendarResponse]]:
+        """GetShiftCalendar returns a plant's calendar (empty: no planned time)."""
+
+    @_abc_1.abstractmethod
+    def ListShifts(
+        self,
+        request: _production_service_pb2.ListShiftsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListShiftsResponse, _abc.Awaitable[_production_service_pb2.ListShiftsResponse]]:
+        """ListShifts returns a plant's shifts that overlap a time range (at most 31 days)."""
+
+    @_abc_1.abstractmethod
+    def CreatePlannedDowntime(
+        self,
+        request: _production_service_pb2.CreatePlannedDowntimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CreatePlannedDowntimeResponse, _abc.Awaitable[_production_service_pb2.CreatePlannedDowntimeResponse]]:
+        """CreatePlannedDowntime books planned downtime ahead of its start."""
+
+    @_abc_1.abstractmethod
+    def ListPlannedDowntimes(
+        self,
+        request: _production_service_pb2.ListPlannedDowntimesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListPlannedDowntimesResponse, _abc.Awaitable[_production_service_pb2.ListPlannedDowntimesResponse]]:
+        """ListPlannedDowntimes pages through a plant's planned downtime, earliest first."""
+
+    @_abc_1.abstractmethod
+    def DeletePlannedDowntime(
+        self,
+        request: _production_service_pb2.DeletePlannedDowntimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.DeletePlannedDowntimeResponse, _abc.Awaitable[_production_service_pb2.DeletePlannedDowntimeResponse]]:
+        """DeletePlannedDowntime removes planned downtime that has not started."""
+
+    @_abc_1.abstractmethod
+    def CreateProduct(
+        self,
+        request: _production_service_pb2.CreateProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CreateProductResponse, _abc.Awaitable[_production_service_pb2.CreateProductResponse]]:
+        """CreateProduct adds a product with its routing and bill of materials."""
+
+    @_abc_1.abstractmethod
+    def GetProduct(
+        self,
+        request: _production_service_pb2.GetProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetProductResponse, _abc.Awaitable[_production_service_pb2.GetProductResponse]]:
+        """GetProduct returns one product."""
+
+    @_abc_1.abstractmethod
+    def ListProducts(
+        self,
+        request: _production_service_pb2.ListProductsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListProductsResponse, _abc.Awaitable[_production_service_pb2.ListProductsResponse]]:
+        """ListProducts pages through the tenant's products, oldest first."""
+
+    @_abc_1.abstractmethod
+    def SetStateMapping(
+        self,
+        request: _production_service_pb2.SetStateMappingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.SetStateMappingResponse, _abc.Awaitable[_production_service_pb2.SetStateMappingResponse]]:
+        """SetStateMapping says how an equipment model's signals give state and counts."""
+
+    @_abc_1.abstractmethod
+    def GetStateMapping(
+        self,
+        request: _production_service_pb2.GetStateMappingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetStateMappingResponse, _abc.Awaitable[_production_service_pb2.GetStateMappingResponse]]:
+        """GetStateMapping returns an equipment model's mapping; NOT_FOUND without one."""
+
+    @_abc_1.abstractmethod
+    def CreateWorkOrder(
+        self,
+        request: _production_service_pb2.CreateWorkOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CreateWorkOrderResponse, _abc.Awaitable[_production_service_pb2.CreateWorkOrderResponse]]:
+        """CreateWorkOrder plans a work order."""
+
+    @_abc_1.abstractmethod
+    def GetWorkOrder(
+        self,
+        request: _production_service_pb2.GetWorkOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetWorkOrderResponse, _abc.Awaitable[_production_service_pb2.GetWorkOrderResponse]]:
+        """GetWorkOrder returns one work order."""
+
+    @_abc_1.abstractmethod
+    def ListWorkOrders(
+        self,
+        request: _production_service_pb2.ListWorkOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListWorkOrdersResponse, _abc.Awaitable[_production_service_pb2.ListWorkOrdersResponse]]:
+        """ListWorkOrders pages through work orders, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ReleaseWorkOrder(
+        self,
+        request: _production_service_pb2.ReleaseWorkOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ReleaseWorkOrderResponse, _abc.Awaitable[_production_service_pb2.ReleaseWorkOrderResponse]]:
+        """ReleaseWorkOrder copies the routing and gives the order to the shop floor;
+        FAILED_PRECONDITION unless planned, or when no station offers a step's capability.
+        """
+
+    @_abc_1.abstractmethod
+    def StartOperation(
+        self,
+        request: _production_service_pb2.StartOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.StartOperationResponse, _abc.Awaitable[_production_service_pb2.StartOperationResponse]]:
+        """StartOperation starts an operation at a capable station; the station's
+        counts go to it from then on.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteOperation(
+        self,
+        request: _production_service_pb2.CompleteOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CompleteOperationResponse, _abc.Awaitable[_production_service_pb2.CompleteOperationResponse]]:
+        """CompleteOperation ends an operation; the last one completes the work order."""
+
+    @_abc_1.abstractmethod
+    def ReportCounts(
+        self,
+        request: _production_service_pb2.ReportCountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ReportCountsResponse, _abc.Awaitable[_production_service_pb2.ReportCountsResponse]]:
+        """ReportCounts sets an operation's good and scrap totals, for stations whose
+        machines do not count; totals never decrease.
+        """
+
+    @_abc_1.abstractmethod
+    def CancelWorkOrder(
+        self,
+        request: _production_service_pb2.CancelWorkOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CancelWorkOrderResponse, _abc.Awaitable[_production_service_pb2.CancelWorkOrderResponse]]:
+        """CancelWorkOrder cancels a planned, released or running work order."""
+
+    @_abc_1.abstractmethod
+    def RecordQuality(
+        self,
+        request: _production_service_pb2.RecordQualityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.RecordQualityResponse, _abc.Awaitable[_production_service_pb2.RecordQualityResponse]]:
+        """RecordQuality records a defect or scrap against an operation."""
+
+    @_abc_1.abstractmethod
+    def ListQualityRecords(
+        self,
+        request: _production_service_pb2.ListQualityRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListQualityRecordsResponse, _abc.Awaitable[_production_service_pb2.ListQualityRecordsResponse]]:
+        """ListQualityRecords pages through quality records, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListStateIntervals(
+        self,
+        request: _production_service_pb2.ListStateIntervalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListStateIntervalsResponse, _abc.Awaitable[_production_service_pb2.ListStateIntervalsResponse]]:
+        """ListStateIntervals returns a station's state timeline over a range."""
+
+    @_abc_1.abstractmethod
+    def CreateDowntimeReason(
+        self,
+        request: _production_service_pb2.CreateDowntimeReasonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.CreateDowntimeReasonResponse, _abc.Awaitable[_production_service_pb2.CreateDowntimeReasonResponse]]:
+        """CreateDowntimeReason adds a node to the tenant's reason tree."""
+
+    @_abc_1.abstractmethod
+    def ListDowntimeReasons(
+        self,
+        request: _production_service_pb2.ListDowntimeReasonsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListDowntimeReasonsResponse, _abc.Awaitable[_production_service_pb2.ListDowntimeReasonsResponse]]:
+        """ListDowntimeReasons returns the tenant's reason tree (built-in nodes included)."""
+
+    @_abc_1.abstractmethod
+    def ListDowntimes(
+        self,
+        request: _production_service_pb2.ListDowntimesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.ListDowntimesResponse, _abc.Awaitable[_production_service_pb2.ListDowntimesResponse]]:
+        """ListDowntimes pages through stops of a scope over a range, newest first."""
+
+    @_abc_1.abstractmethod
+    def AssignDowntimeReason(
+        self,
+        request: _production_service_pb2.AssignDowntimeReasonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.AssignDowntimeReasonResponse, _abc.Awaitable[_production_service_pb2.AssignDowntimeReasonResponse]]:
+        """AssignDowntimeReason sets the reason of a stop."""
+
+    @_abc_1.abstractmethod
+    def GetOee(
+        self,
+        request: _production_service_pb2.GetOeeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetOeeResponse, _abc.Awaitable[_production_service_pb2.GetOeeResponse]]:
+        """GetOee returns OEE of a station, line or plant over a range, and, on
+        request, per station or per shift.
+        """
 
 def add_ProductionServiceServicer_to_server(servicer: ProductionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
