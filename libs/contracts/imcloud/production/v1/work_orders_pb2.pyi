@@ -107,6 +107,7 @@ class WorkOrder(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    FIRST_PASS_YIELD_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id (UUID) assigned by the service."""
     product_id: _builtins.str
@@ -129,6 +130,10 @@ class WorkOrder(_message.Message):
     """Units scrapped at any operation."""
     note: _builtins.str
     """Free text (at most 2000 characters)."""
+    first_pass_yield: _builtins.float
+    """First-pass yield: the product over its operations of good / (good + scrap);
+    unset before any unit is counted.
+    """
     @_builtins.property
     def due_time(self) -> _timestamp_pb2.Timestamp:
         """When it is due."""
@@ -173,12 +178,15 @@ class WorkOrder(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
+        first_pass_yield: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "due_time", b"due_time", "end_time", b"end_time", "release_time", b"release_time", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "create_time", b"create_time", "due_time", b"due_time", "end_time", b"end_time", "first_pass_yield", b"first_pass_yield", "release_time", b"release_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "create_time", b"create_time", "due_time", b"due_time", "end_time", b"end_time", "good_quantity", b"good_quantity", "id", b"id", "note", b"note", "operations", b"operations", "part_number", b"part_number", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity", "release_time", b"release_time", "scrap_quantity", b"scrap_quantity", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "due_time", b"due_time", "end_time", b"end_time", "first_pass_yield", b"first_pass_yield", "good_quantity", b"good_quantity", "id", b"id", "note", b"note", "operations", b"operations", "part_number", b"part_number", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity", "release_time", b"release_time", "scrap_quantity", b"scrap_quantity", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__first_pass_yield: _TypeAlias = _typing.Literal["first_pass_yield"]  # noqa: Y015
+    _WhichOneofArgType__first_pass_yield: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__first_pass_yield) -> _WhichOneofReturnType__first_pass_yield | None: ...
 
 Global___WorkOrder: _TypeAlias = WorkOrder  # noqa: Y015
 
