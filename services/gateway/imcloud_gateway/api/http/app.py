@@ -14,15 +14,18 @@ from imcloud_gateway.api.http.middleware import DOCS_ASSETS, install_middleware
 from imcloud_gateway.api.http.routes import (
     access,
     audit,
+    calendar,
     commands,
     devices,
     health,
     health_monitoring,
+    performance,
     production,
     products,
     servitization,
     telemetry,
     tenants,
+    work_orders,
 )
 
 DESCRIPTION = """
@@ -62,6 +65,9 @@ def create_app(gateway: HttpContext) -> FastAPI:
         health,
         tenants,
         production,
+        calendar,
+        work_orders,
+        performance,
         products,
         devices,
         telemetry,

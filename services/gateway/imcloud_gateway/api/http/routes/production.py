@@ -6,14 +6,17 @@ mask of the gRPC call); an empty PATCH body is refused.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.products.v1 import products_service_pb2 as products_pb
-from imcloud_core.convert import from_timestamp
-from imcloud_core.errors import FailedPrecondition
+from imcloud_core.convert import from_timestamp, timestamp
+from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import AdminCall, GatewayDep, PageSize, PageToken, ViewerCall
@@ -73,13 +76,33 @@ def station_body(station: pb.Station) -> StationResponse:
         plant_id=station.plant_id,
         name=station.name,
         description=station.description,
+        capabilities=list(station.capabilities),
+        ideal_cycle_time_s=station.ideal_cycle_time_s,
+        ideal_cycle_times=dict(station.ideal_cycle_times),
         create_time=from_timestamp(station.create_time),
         update_time=from_timestamp(station.update_time),
     )
 
 
-def _no_content() -> Response:
+def no_content() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def optional_time(message: Message, name: str) -> datetime | None:
+    """A timestamp field of the message, or None where the service left it unset."""
+    return from_timestamp(getattr(message, name)) if message.HasField(name) else None
+
+
+def checked_range(start: datetime, end: datetime, *, max_days: int) -> tuple[Timestamp, Timestamp]:
+    """The range of a query, refused (naming end_time) unless it is forward and short enough."""
+    if not start < end <= start + timedelta(days=max_days):
+        raise InvalidArgument(
+            "the range is not valid",
+            violations=(
+                FieldViolation("end_time", f"must be after start_time, at most {max_days} days"),
+            ),
+        )
+    return timestamp(start), timestamp(end)
 
 
 # -- plants --------------------------------------------------------------------
@@ -157,7 +180,7 @@ def delete_plant(plant_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response
     gateway.call(
         gateway.backends.production.DeletePlant, pb.DeletePlantRequest(plant_id=plant_id), ctx
     )
-    return _no_content()
+    return no_content()
 
 
 # -- lines ---------------------------------------------------------------------
@@ -242,7 +265,7 @@ def update_line(
 )
 def delete_line(line_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
     gateway.call(gateway.backends.production.DeleteLine, pb.DeleteLineRequest(line_id=line_id), ctx)
-    return _no_content()
+    return no_content()
 
 
 # -- stations ------------------------------------------------------------------
@@ -254,7 +277,8 @@ def delete_line(line_id: str, ctx: AdminCall, gateway: GatewayDep) -> Response:
     summary="Add a station to a line",
     description=(
         "Station names are unique within the line (409 otherwise); an unknown line_id is "
-        "a 422 naming that field."
+        "a 422 naming that field. Capabilities say which routing steps the station can "
+        "run; ideal cycle times give OEE its performance."
     ),
     responses=CREATE_ERRORS,
 )
@@ -263,7 +287,14 @@ def create_station(
 ) -> StationResponse:
     response = gateway.call(
         gateway.backends.production.CreateStation,
-        pb.CreateStationRequest(line_id=body.line_id, name=body.name, description=body.description),
+        pb.CreateStationRequest(
+            line_id=body.line_id,
+            name=body.name,
+            description=body.description,
+            capabilities=body.capabilities,
+            ideal_cycle_time_s=body.ideal_cycle_time_s,
+            ideal_cycle_times=body.ideal_cycle_times,
+        ),
         ctx,
     )
     return station_body(response.station)
@@ -307,7 +338,10 @@ def list_stations(
 @router.patch(
     "/v1/stations/{station_id}",
     summary="Change a station",
-    description="Only the fields in the body change: any of name, description.",
+    description=(
+        "Only the fields in the body change: any of name, description, capabilities, "
+        "ideal_cycle_time_s, ideal_cycle_times (the last replaces the whole map)."
+    ),
     responses=UPDATE_ERRORS,
 )
 def update_station(
@@ -363,4 +397,4 @@ def delete_station(station_id: str, ctx: AdminCall, gateway: GatewayDep) -> Resp
         pb.DeleteStationRequest(station_id=station_id),
         ctx,
     )
-    return _no_content()
+    return no_content()

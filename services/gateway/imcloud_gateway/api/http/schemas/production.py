@@ -1,13 +1,30 @@
-"""Bodies of the plant, line and station routes."""
+"""Bodies of the plant, line and station routes, and what every production body shares."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from imcloud_gateway.api.http.schemas.common import Body, Name, PatchBody
+
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
+
+
+def _written_instant(value: object) -> object:
+    # pydantic would read 0 or "0.5" as seconds since 1970; an instant is written
+    # as RFC 3339, as the document says.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+    ):
+        raise ValueError("a date-time such as 2026-12-01T08:00:00Z, not a number")
+    return value
+
+
+# An instant in a body: RFC 3339 with its offset.
+Instant = Annotated[AwareDatetime, BeforeValidator(_written_instant)]
 
 Description = Annotated[str, Field(max_length=2000)]
 ParentId = Annotated[str, Field(min_length=1, max_length=36)]
@@ -76,11 +93,42 @@ class LineResponse(BaseModel):
 
 # -- stations ------------------------------------------------------------------
 
+Capability = Annotated[str, Field(min_length=1, max_length=50)]
+Capabilities = Annotated[
+    list[Capability],
+    Field(
+        max_length=50,
+        examples=[["milling", "drilling"]],
+        description="What the station can do; a routing step needs one of them",
+    ),
+]
+CycleTime = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=86_400,
+        description="Ideal seconds per unit when no product says otherwise; 0: unknown",
+        examples=[42.0],
+    ),
+]
+PartNumber = Annotated[str, Field(min_length=1, max_length=100)]
+CycleTimes = Annotated[
+    dict[PartNumber, Annotated[float, Field(gt=0, le=86_400)]],
+    Field(
+        max_length=1000,
+        description="Ideal seconds per unit by part number, ahead of the routing's",
+        examples=[{"HSG-100": 38.5}],
+    ),
+]
+
 
 class CreateStationRequest(Body):
     line_id: ParentId = Field(description="The line the station belongs to; fixed once created")
     name: StationName
     description: Description = ""
+    capabilities: Capabilities = []
+    ideal_cycle_time_s: CycleTime = 0.0
+    ideal_cycle_times: CycleTimes = {}
 
 
 class UpdateStationRequest(PatchBody):
@@ -88,6 +136,9 @@ class UpdateStationRequest(PatchBody):
 
     name: StationName | None = None
     description: Description | None = None
+    capabilities: Capabilities | None = None
+    ideal_cycle_time_s: CycleTime | None = None
+    ideal_cycle_times: CycleTimes | None = None
 
 
 class StationResponse(BaseModel):
@@ -96,5 +147,8 @@ class StationResponse(BaseModel):
     plant_id: str = Field(description="The plant of the station's line")
     name: str
     description: str
+    capabilities: list[str]
+    ideal_cycle_time_s: float
+    ideal_cycle_times: dict[str, float]
     create_time: datetime
     update_time: datetime
