@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 
 from tests.support.api import Tenant, sign_up
 from tests.support.platform import RunningPlatform
+from tests.support.waiting import wait_for
 from tests.support.world import World, onboard
 
 PUBLIC = {("post", "/v1/tenants"), ("get", "/healthz"), ("get", "/readyz")}
@@ -80,6 +82,33 @@ REQUIRED_ROLE = {
     ("post", "/v1/equipment/{equipment_id}/anomaly-model:reset"): "operator",
     ("post", "/v1/maintenance-tickets"): "operator",
     ("get", "/v1/maintenance-tickets"): "viewer",
+    ("put", "/v1/plants/{plant_id}/calendar"): "admin",
+    ("get", "/v1/plants/{plant_id}/calendar"): "viewer",
+    ("get", "/v1/plants/{plant_id}/shifts"): "viewer",
+    ("post", "/v1/planned-downtimes"): "admin",
+    ("get", "/v1/planned-downtimes"): "viewer",
+    ("delete", "/v1/planned-downtimes/{planned_downtime_id}"): "admin",
+    ("post", "/v1/products"): "admin",
+    ("get", "/v1/products"): "viewer",
+    ("get", "/v1/products/{product_id}"): "viewer",
+    ("put", "/v1/equipment-models/{equipment_model_id}/state-mapping"): "admin",
+    ("get", "/v1/equipment-models/{equipment_model_id}/state-mapping"): "viewer",
+    ("post", "/v1/work-orders"): "operator",
+    ("get", "/v1/work-orders"): "viewer",
+    ("get", "/v1/work-orders/{work_order_id}"): "viewer",
+    ("post", "/v1/work-orders/{work_order_id}:release"): "operator",
+    ("post", "/v1/work-orders/{work_order_id}:cancel"): "operator",
+    ("post", "/v1/work-orders/{work_order_id}/operations/{sequence}:start"): "operator",
+    ("post", "/v1/work-orders/{work_order_id}/operations/{sequence}:complete"): "operator",
+    ("put", "/v1/work-orders/{work_order_id}/operations/{sequence}/counts"): "operator",
+    ("post", "/v1/quality-records"): "operator",
+    ("get", "/v1/quality-records"): "viewer",
+    ("get", "/v1/stations/{station_id}/states"): "viewer",
+    ("post", "/v1/downtime-reasons"): "admin",
+    ("get", "/v1/downtime-reasons"): "viewer",
+    ("get", "/v1/downtimes"): "viewer",
+    ("post", "/v1/downtimes/{downtime_id}:assign-reason"): "operator",
+    ("get", "/v1/oee"): "viewer",
 }
 # The scope a grant must hold for each grant route on one machine.
 GRANT_SCOPE = {
@@ -92,6 +121,16 @@ GRANT_SCOPE = {
 }
 # Path parameters that name a resource of the tenant under attack.
 PARAMETER_ALIASES = {"grant_id": "grant_id", "key_id": "key_id"}
+# Path parameters that are no id: the same for every tenant.
+PATH_VALUES = {"sequence": "1"}
+# Optional query parameters aimed at the victim too: a filter or scope naming
+# another tenant's resource must find nothing of it.
+AIMED_QUERIES = {
+    "/v1/work-orders": "plant_id",
+    "/v1/quality-records": "work_order_id",
+    "/v1/downtimes": "station_id",
+    "/v1/oee": "station_id",
+}
 
 
 def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +149,9 @@ def sample(spec: dict[str, Any], schema: dict[str, Any], name: str, ids: dict[st
         return ids[name]
     if "enum" in schema:
         return schema["enum"][0]
+    if "pattern" in schema and "examples" in schema:
+        # A placeholder would not match the pattern; the documented example does.
+        return schema["examples"][0]
     kind = schema.get("type")
     if kind == "object":
         wanted = set(schema.get("required", [])) or set(list(schema.get("properties", {}))[:1])
@@ -146,14 +188,18 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def request_for(
     spec: dict[str, Any], path: str, operation: dict[str, Any], ids: dict[str, str]
 ) -> tuple[str, Any]:
-    url = re.sub(r"\{(\w+)\}", lambda m: ids[PARAMETER_ALIASES.get(m.group(1), m.group(1))], path)
+    values = PATH_VALUES | ids
+    url = re.sub(
+        r"\{(\w+)\}", lambda m: values[PARAMETER_ALIASES.get(m.group(1), m.group(1))], path
+    )
     # Required query parameters too, so that the request gets past validation.
     now = datetime.now(UTC)
-    times = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}
+    start, end = (now - timedelta(hours=1)).isoformat(), now.isoformat()
+    times = {"start": start, "end": end, "start_time": start, "end_time": end}
     query = {
         p["name"]: times.get(p["name"]) or sample(spec, p["schema"], p["name"], ids)
         for p in operation.get("parameters", [])
-        if p["in"] == "query" and p.get("required")
+        if p["in"] == "query" and (p.get("required") or AIMED_QUERIES.get(path) == p["name"])
     }
     if query:
         url = f"{url}?{urlencode(query)}"
@@ -179,10 +225,28 @@ def snapshot(victim: World) -> str:
         f"/v1/equipment/{victim.ids['equipment_id']}/credentials",
         f"/v1/equipment/{victim.ids['equipment_id']}/commands",
         f"/v1/equipment/{victim.ids['equipment_id']}/anomaly-episodes",
+        f"/v1/plants/{victim.ids['plant_id']}/calendar",
+        f"/v1/planned-downtimes?plant_id={victim.ids['plant_id']}",
+        "/v1/products",
+        f"/v1/equipment-models/{victim.ids['equipment_model_id']}/state-mapping",
+        "/v1/work-orders",
+        "/v1/quality-records",
+        "/v1/downtime-reasons",
     ]
-    return json.dumps(
-        {p: victim.tenant.get(p, page_size=500).json() for p in paths}, sort_keys=True
-    )
+    views = {p: victim.tenant.get(p, page_size=500).json() for p in paths}
+    # A stop's times move while it lasts, and more stops follow; why it happened stays.
+    now = datetime.now(UTC)
+    stops = victim.tenant.get(
+        "/v1/downtimes",
+        station_id=victim.ids["station_id"],
+        start_time=(now - timedelta(days=1)).isoformat(),
+        end_time=(now + timedelta(hours=1)).isoformat(),
+        page_size=500,
+    ).json()["items"]
+    views["stop reason"] = [
+        (d["reason_code"], d["reason_actor"]) for d in stops if d["id"] == victim.ids["downtime_id"]
+    ]
+    return json.dumps(views, sort_keys=True)
 
 
 def required_role(method: str, path: str) -> str:
@@ -220,7 +284,116 @@ def attacked(base: str) -> World:
     )
     assert command.status_code == 202, command.text
     victim.ids["command_id"] = command.json()["id"]
+    produce(victim)
     return victim
+
+
+def produce(victim: World) -> None:
+    """Gives the victim one of each production resource, an order running at its station."""
+    ids = victim.ids
+
+    def sent(method: str, path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+        answer = victim.tenant.http.request(method, path, json=body)
+        assert answer.status_code == status, f"{method} {path}: {answer.text}"
+        result: dict[str, Any] = answer.json()
+        return result
+
+    sent("PATCH", f"/v1/stations/{ids['station_id']}", {"capabilities": ["milling"]})
+    every_day = [1, 2, 3, 4, 5, 6, 7]
+    calendar = {
+        "shifts": [
+            {"name": "day", "days_of_week": every_day, "start_time": "06:00", "end_time": "18:00"},
+            {
+                "name": "night",
+                "days_of_week": every_day,
+                "start_time": "18:00",
+                "end_time": "06:00",
+            },
+        ],
+        "small_stop_threshold_s": 5,
+    }
+    sent("PUT", f"/v1/plants/{ids['plant_id']}/calendar", calendar)
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(second=0, microsecond=0)
+    ids["planned_downtime_id"] = sent(
+        "POST",
+        "/v1/planned-downtimes",
+        {
+            "plant_id": ids["plant_id"],
+            "kind": "maintenance",
+            "start_time": start.isoformat(),
+            "end_time": (start + timedelta(hours=2)).isoformat(),
+        },
+        201,
+    )["id"]
+    sent(
+        "PUT",
+        f"/v1/equipment-models/{ids['equipment_model_id']}/state-mapping",
+        {
+            "state_signal": "spindle_speed",
+            "rules": [{"comparison": "greater", "value": 0, "state": "running"}],
+            "default_state": "idle",
+        },
+    )
+    step = {"name": "mill", "capability": "milling", "ideal_cycle_time_s": 30}
+    ids["product_id"] = sent(
+        "POST", "/v1/products", {"part_number": "P-1", "routing": [step]}, 201
+    )["id"]
+    order = {
+        "product_id": ids["product_id"],
+        "plant_id": ids["plant_id"],
+        "quantity": 10,
+        "due_time": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+    }
+    ids["work_order_id"] = sent("POST", "/v1/work-orders", order, 201)["id"]
+    order_path = f"/v1/work-orders/{ids['work_order_id']}"
+    sent("POST", f"{order_path}:release", {})
+    sent("POST", f"{order_path}/operations/1:start", {"station_id": ids["station_id"]})
+    sent("PUT", f"{order_path}/operations/1/counts", {"good_quantity": 3, "scrap_quantity": 1})
+    quality = {"work_order_id": ids["work_order_id"], "sequence": 1, "defect_code": "burr"}
+    ids["quality_record_id"] = sent("POST", "/v1/quality-records", {**quality, "quantity": 1}, 201)[
+        "id"
+    ]
+    sent(
+        "POST",
+        "/v1/downtime-reasons",
+        {"code": "no_coil", "name": "No coil", "category": "external"},
+        201,
+    )
+    ids["downtime_id"] = stopped(victim)
+
+
+def stopped(victim: World) -> str:
+    """The id of a stop of the victim's machine: its spindle stood still for a minute."""
+    machine = victim.ids["equipment_id"]
+    now_ms = int(time.time() * 1000)
+    batch = {
+        "sequence_id": 1,
+        "series": [
+            {
+                "signal": "spindle_speed",
+                "timestamps_ms": [now_ms - 60_000, now_ms - 30_000],
+                "values": [0, 0],
+            }
+        ],
+    }
+    answer = victim.tenant.http.post(
+        "/v1/device/telemetry",
+        json=batch,
+        headers={"Authorization": f"Bearer {victim.device_secrets[machine]}"},
+    )
+    assert (answer.status_code, answer.json().get("refusals")) == (200, []), answer.text
+    now = datetime.now(UTC)
+    query = {
+        "station_id": victim.ids["station_id"],
+        "start_time": (now - timedelta(hours=1)).isoformat(),
+        "end_time": (now + timedelta(hours=1)).isoformat(),
+    }
+
+    def downtime() -> str | None:
+        items = victim.tenant.get("/v1/downtimes", **query).json()["items"]
+        return str(items[-1]["id"]) if items else None
+
+    return wait_for(downtime, timeout_s=30, interval_s=0.5, what="the machine's stop")
 
 
 def test_no_route_lets_another_tenant_or_nobody_reach_a_tenants_data(
