@@ -137,7 +137,9 @@ class DowntimeReasonListResponse(BaseModel):
 
 
 class AssignDowntimeReasonRequest(Body):
-    reason_code: ReasonCode = Field(description="A code of the tenant's reason tree")
+    reason_code: ReasonCode = Field(
+        examples=["no_material.coil"], description="A code of the tenant's reason tree"
+    )
 
 
 class DowntimeResponse(BaseModel):
