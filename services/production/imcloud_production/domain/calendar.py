@@ -470,7 +470,7 @@ def _subtracted(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
             hole_start, hole_end = holes[probe]
             if hole_start > cursor:
                 remaining.append((cursor, hole_start))
-            cursor = max(cursor, hole_end)
+            cursor = hole_end
             probe += 1
         if cursor < end:
             remaining.append((cursor, end))
