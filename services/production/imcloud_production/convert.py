@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from imcloud.production.v1 import calendar_pb2 as calendar_pb
+from imcloud.production.v1 import catalog_pb2 as catalog_pb
+from imcloud.production.v1 import performance_pb2 as performance_pb
 from imcloud.production.v1 import production_service_pb2 as pb
+from imcloud.production.v1 import work_orders_pb2 as work_orders_pb
 from imcloud_core.convert import timestamp
+from imcloud_core.errors import FieldViolation, InvalidArgument
+from imcloud_production.domain.calendar import (
+    Calendar,
+    ShiftBreak,
+    ShiftOccurrence,
+    ShiftPattern,
+    parse_clock,
+)
+from imcloud_production.domain.catalog import (
+    DEFAULT_HOLD_S,
+    BomLine,
+    Comparison,
+    CounterKind,
+    CountSignal,
+    EquipmentState,
+    Product,
+    RoutingStep,
+    StateMapping,
+    StateRule,
+)
+from imcloud_production.domain.execution import (
+    Downtime,
+    DowntimeReason,
+    PlannedDowntime,
+    PlannedDowntimeKind,
+    QualityRecord,
+)
 from imcloud_production.domain.model import Line, Plant, Resource, Station
+from imcloud_production.domain.monitoring import OeePart, TimelineEntry
+from imcloud_production.domain.oee import LossCategory
+from imcloud_production.domain.work_orders import OperationState, WorkOrder, WorkOrderState
+
+T = TypeVar("T")
 
 
 def plant_message(plant: Plant) -> pb.Plant:
@@ -38,6 +79,9 @@ def station_message(station: Station) -> pb.Station:
         description=station.description,
         create_time=timestamp(station.create_time),
         update_time=timestamp(station.update_time),
+        capabilities=station.capabilities,
+        ideal_cycle_time_s=station.ideal_cycle_time_s,
+        ideal_cycle_times=station.ideal_cycle_times,
     )
 
 
@@ -49,3 +93,372 @@ def resource_message(resource: Resource) -> pb.Plant | pb.Line | pb.Station:
             return line_message(resource)
         case Station():
             return station_message(resource)
+
+
+# -- execution ---------------------------------------------------------------------
+
+_CLOCK_FORMAT = "%H:%M"
+
+STATES = {
+    catalog_pb.EQUIPMENT_STATE_RUNNING: EquipmentState.RUNNING,
+    catalog_pb.EQUIPMENT_STATE_IDLE: EquipmentState.IDLE,
+    catalog_pb.EQUIPMENT_STATE_DOWN: EquipmentState.DOWN,
+    catalog_pb.EQUIPMENT_STATE_SETUP: EquipmentState.SETUP,
+    catalog_pb.EQUIPMENT_STATE_PLANNED_STOP: EquipmentState.PLANNED_STOP,
+    catalog_pb.EQUIPMENT_STATE_NO_DATA: EquipmentState.NO_DATA,
+}
+STATE_MESSAGES = {state: number for number, state in STATES.items()}
+COMPARISONS = {
+    catalog_pb.STATE_COMPARISON_EQUAL: Comparison.EQUAL,
+    catalog_pb.STATE_COMPARISON_GREATER: Comparison.GREATER,
+    catalog_pb.STATE_COMPARISON_LESS: Comparison.LESS,
+}
+COUNTER_KINDS = {
+    catalog_pb.COUNTER_KIND_TOTAL: CounterKind.TOTAL,
+    catalog_pb.COUNTER_KIND_PER_CYCLE: CounterKind.PER_CYCLE,
+}
+WORK_ORDER_STATES = {
+    work_orders_pb.WORK_ORDER_STATE_PLANNED: WorkOrderState.PLANNED,
+    work_orders_pb.WORK_ORDER_STATE_RELEASED: WorkOrderState.RELEASED,
+    work_orders_pb.WORK_ORDER_STATE_RUNNING: WorkOrderState.RUNNING,
+    work_orders_pb.WORK_ORDER_STATE_COMPLETED: WorkOrderState.COMPLETED,
+    work_orders_pb.WORK_ORDER_STATE_CANCELLED: WorkOrderState.CANCELLED,
+}
+OPERATION_STATES = {
+    OperationState.PENDING: work_orders_pb.OPERATION_STATE_PENDING,
+    OperationState.RUNNING: work_orders_pb.OPERATION_STATE_RUNNING,
+    OperationState.DONE: work_orders_pb.OPERATION_STATE_DONE,
+}
+DOWNTIME_KINDS = {
+    calendar_pb.PLANNED_DOWNTIME_KIND_MAINTENANCE: PlannedDowntimeKind.MAINTENANCE,
+    calendar_pb.PLANNED_DOWNTIME_KIND_PLANNED_STOP: PlannedDowntimeKind.PLANNED_STOP,
+}
+LOSS_CATEGORIES = {
+    performance_pb.LOSS_CATEGORY_BREAKDOWN: LossCategory.BREAKDOWN,
+    performance_pb.LOSS_CATEGORY_SETUP: LossCategory.SETUP,
+    performance_pb.LOSS_CATEGORY_EXTERNAL: LossCategory.EXTERNAL,
+}
+SCOPES = {
+    "station": performance_pb.OEE_SCOPE_STATION,
+    "line": performance_pb.OEE_SCOPE_LINE,
+    "plant": performance_pb.OEE_SCOPE_PLANT,
+}
+
+
+def _reverse(table: Mapping[Any, Any]) -> dict[Any, Any]:
+    return {value: key for key, value in table.items()}
+
+
+def known(table: Mapping[Any, T], number: int, *, field: str) -> T:
+    """The domain value of an enum number, or InvalidArgument naming the field."""
+    if number not in table:
+        raise InvalidArgument(
+            f"{field} is not set to a known value",
+            violations=(FieldViolation(field, "unspecified or unknown value"),),
+        )
+    return table[number]
+
+
+def calendar_from(message: calendar_pb.ShiftCalendar) -> Calendar:
+    shifts = []
+    for index, shift in enumerate(message.shifts):
+        where = f"shifts[{index}]"
+        shifts.append(
+            ShiftPattern(
+                name=shift.name,
+                days_of_week=tuple(shift.days_of_week),
+                start=parse_clock(shift.start_time, field=f"{where}.start_time"),
+                end=parse_clock(shift.end_time, field=f"{where}.end_time"),
+                breaks=tuple(
+                    ShiftBreak(
+                        parse_clock(b.start_time, field=f"{where}.breaks[{n}].start_time"),
+                        parse_clock(b.end_time, field=f"{where}.breaks[{n}].end_time"),
+                    )
+                    for n, b in enumerate(shift.breaks)
+                ),
+            )
+        )
+    holidays = []
+    for index, text in enumerate(message.holidays):
+        try:
+            holidays.append(date.fromisoformat(text))
+        except ValueError:
+            raise InvalidArgument(
+                f"holiday {text!r} is not a date",
+                violations=(FieldViolation(f"holidays[{index}]", 'a date "YYYY-MM-DD"'),),
+            ) from None
+    return Calendar(
+        plant_id=message.plant_id,
+        time_zone="UTC",
+        shifts=tuple(shifts),
+        holidays=tuple(holidays),
+        small_stop_threshold_s=message.small_stop_threshold_s,
+        startup_window_s=message.startup_window_s,
+    )
+
+
+def calendar_message(calendar: Calendar, update_time: datetime | None) -> calendar_pb.ShiftCalendar:
+    message = calendar_pb.ShiftCalendar(
+        plant_id=calendar.plant_id,
+        shifts=[
+            calendar_pb.ShiftPattern(
+                name=s.name,
+                days_of_week=s.days_of_week,
+                start_time=s.start.strftime(_CLOCK_FORMAT),
+                end_time=s.end.strftime(_CLOCK_FORMAT),
+                breaks=[
+                    calendar_pb.ShiftBreak(
+                        start_time=b.start.strftime(_CLOCK_FORMAT),
+                        end_time=b.end.strftime(_CLOCK_FORMAT),
+                    )
+                    for b in s.breaks
+                ],
+            )
+            for s in calendar.shifts
+        ],
+        holidays=[d.isoformat() for d in calendar.holidays],
+        small_stop_threshold_s=calendar.small_stop_threshold_s,
+        startup_window_s=calendar.startup_window_s,
+    )
+    if update_time is not None:
+        message.update_time.CopyFrom(timestamp(update_time))
+    return message
+
+
+def shift_message(plant_id: str, shift: ShiftOccurrence) -> calendar_pb.Shift:
+    return calendar_pb.Shift(
+        plant_id=plant_id,
+        name=shift.name,
+        date=shift.date.isoformat(),
+        start_time=timestamp(shift.start),
+        end_time=timestamp(shift.end),
+        breaks=[
+            calendar_pb.TimeRange(start_time=timestamp(s), end_time=timestamp(e))
+            for s, e in shift.breaks
+        ],
+        planned_busy_time_s=shift.planned_busy_time_s,
+    )
+
+
+def planned_downtime_message(downtime: PlannedDowntime) -> calendar_pb.PlannedDowntime:
+    return calendar_pb.PlannedDowntime(
+        id=downtime.id,
+        plant_id=downtime.plant_id,
+        station_id=downtime.station_id,
+        kind=_reverse(DOWNTIME_KINDS)[downtime.kind],
+        start_time=timestamp(downtime.start_time),
+        end_time=timestamp(downtime.end_time),
+        reason=downtime.reason,
+        create_time=timestamp(downtime.create_time),
+    )
+
+
+def product_from(tenant_id: str, message: catalog_pb.Product) -> Product:
+    return Product(
+        id="",
+        tenant_id=tenant_id,
+        part_number=message.part_number,
+        name=message.name,
+        unit=message.unit,
+        routing=tuple(
+            RoutingStep(s.name, s.capability, s.setup_time_s, s.ideal_cycle_time_s)
+            for s in message.routing
+        ),
+        bom=tuple(BomLine(b.component_part_number, b.quantity, b.unit) for b in message.bom),
+        create_time=datetime.min.replace(tzinfo=UTC),
+    )
+
+
+def product_message(product: Product) -> catalog_pb.Product:
+    return catalog_pb.Product(
+        id=product.id,
+        part_number=product.part_number,
+        name=product.name,
+        unit=product.unit,
+        routing=[
+            catalog_pb.RoutingStep(
+                name=s.name,
+                capability=s.capability,
+                setup_time_s=s.setup_time_s,
+                ideal_cycle_time_s=s.ideal_cycle_time_s,
+            )
+            for s in product.routing
+        ],
+        bom=[
+            catalog_pb.BomLine(
+                component_part_number=b.component_part_number, quantity=b.quantity, unit=b.unit
+            )
+            for b in product.bom
+        ],
+        create_time=timestamp(product.create_time),
+    )
+
+
+def _count_from(message: catalog_pb.CountSignal, field: str) -> CountSignal:
+    return CountSignal(message.signal, known(COUNTER_KINDS, message.kind, field=f"{field}.kind"))
+
+
+def mapping_from(tenant_id: str, message: catalog_pb.StateMapping, now: datetime) -> StateMapping:
+    return StateMapping(
+        tenant_id=tenant_id,
+        equipment_model_id=message.equipment_model_id,
+        state_signal=message.state_signal,
+        rules=tuple(
+            StateRule(
+                known(COMPARISONS, r.comparison, field=f"rules[{n}].comparison"),
+                r.value,
+                known(STATES, r.state, field=f"rules[{n}].state"),
+            )
+            for n, r in enumerate(message.rules)
+        ),
+        default_state=known(STATES, message.default_state, field="default_state"),
+        good=_count_from(message.good, "good") if message.HasField("good") else None,
+        scrap=_count_from(message.scrap, "scrap") if message.HasField("scrap") else None,
+        hold_s=message.hold_s or DEFAULT_HOLD_S,
+        update_time=now,
+    )
+
+
+def mapping_message(mapping: StateMapping) -> catalog_pb.StateMapping:
+    kinds = _reverse(COUNTER_KINDS)
+    message = catalog_pb.StateMapping(
+        equipment_model_id=mapping.equipment_model_id,
+        state_signal=mapping.state_signal,
+        rules=[
+            catalog_pb.StateRule(
+                comparison=_reverse(COMPARISONS)[r.comparison],
+                value=r.value,
+                state=STATE_MESSAGES[r.state],
+            )
+            for r in mapping.rules
+        ],
+        default_state=STATE_MESSAGES[mapping.default_state],
+        hold_s=mapping.hold_s,
+        update_time=timestamp(mapping.update_time),
+    )
+    if mapping.good is not None:
+        message.good.CopyFrom(
+            catalog_pb.CountSignal(signal=mapping.good.signal, kind=kinds[mapping.good.kind])
+        )
+    if mapping.scrap is not None:
+        message.scrap.CopyFrom(
+            catalog_pb.CountSignal(signal=mapping.scrap.signal, kind=kinds[mapping.scrap.kind])
+        )
+    return message
+
+
+def _set_time(message: Any, field: str, moment: datetime | None) -> None:
+    if moment is not None:
+        getattr(message, field).CopyFrom(timestamp(moment))
+
+
+def work_order_message(order: WorkOrder) -> work_orders_pb.WorkOrder:
+    message = work_orders_pb.WorkOrder(
+        id=order.id,
+        product_id=order.product_id,
+        part_number=order.part_number,
+        quantity=order.quantity,
+        due_time=timestamp(order.due_time),
+        priority=order.priority,
+        plant_id=order.plant_id,
+        state=_reverse(WORK_ORDER_STATES)[order.state],
+        cancel_reason=order.cancel_reason,
+        good_quantity=order.good_quantity,
+        scrap_quantity=order.scrap_quantity,
+        create_time=timestamp(order.create_time),
+        note=order.note,
+    )
+    for field in ("release_time", "start_time", "end_time"):
+        _set_time(message, field, getattr(order, field))
+    if order.first_pass_yield is not None:
+        message.first_pass_yield = order.first_pass_yield
+    for operation in order.operations:
+        step = message.operations.add(
+            sequence=operation.sequence,
+            name=operation.name,
+            capability=operation.capability,
+            setup_time_s=operation.setup_time_s,
+            ideal_cycle_time_s=operation.ideal_cycle_time_s,
+            station_id=operation.station_id,
+            state=OPERATION_STATES[operation.state],
+            good_quantity=operation.good_quantity,
+            scrap_quantity=operation.scrap_quantity,
+        )
+        _set_time(step, "start_time", operation.start_time)
+        _set_time(step, "end_time", operation.end_time)
+    return message
+
+
+def quality_record_message(record: QualityRecord) -> work_orders_pb.QualityRecord:
+    return work_orders_pb.QualityRecord(
+        id=record.id,
+        work_order_id=record.work_order_id,
+        sequence=record.sequence,
+        station_id=record.station_id,
+        defect_code=record.defect_code,
+        quantity=record.quantity,
+        scrapped=record.scrapped,
+        note=record.note,
+        record_time=timestamp(record.create_time),
+    )
+
+
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def interval_message(station_id: str, entry: TimelineEntry) -> performance_pb.StateInterval:
+    message = performance_pb.StateInterval(
+        station_id=station_id,
+        equipment_id=entry.equipment_id,
+        state=STATE_MESSAGES[entry.state],
+        start_time=timestamp(_moment(entry.start_ms)),
+    )
+    if entry.end_ms is not None:
+        message.end_time.CopyFrom(timestamp(_moment(entry.end_ms)))
+    return message
+
+
+def reason_message(reason: DowntimeReason) -> performance_pb.DowntimeReason:
+    return performance_pb.DowntimeReason(
+        code=reason.code,
+        name=reason.name,
+        parent_code=reason.parent_code,
+        category=_reverse(LOSS_CATEGORIES)[reason.category],
+    )
+
+
+def downtime_message(downtime: Downtime) -> performance_pb.Downtime:
+    message = performance_pb.Downtime(
+        id=downtime.id,
+        station_id=downtime.station_id,
+        equipment_id=downtime.equipment_id,
+        state=STATE_MESSAGES[downtime.state],
+        start_time=timestamp(_moment(downtime.start_ms)),
+        reason_code=downtime.reason_code,
+        category=_reverse(LOSS_CATEGORIES)[downtime.category],
+        reason_actor=downtime.reason_actor,
+    )
+    if downtime.end_ms is not None:
+        message.end_time.CopyFrom(timestamp(_moment(downtime.end_ms)))
+    return message
+
+
+def oee_message(part: OeePart) -> performance_pb.Oee:
+    figures = part.figures
+    message = performance_pb.Oee(
+        scope=SCOPES[part.scope],
+        scope_id=part.scope_id,
+        start_time=timestamp(part.start),
+        end_time=timestamp(part.end),
+        shift=part.shift,
+        time=performance_pb.TimeElements(**dataclasses.asdict(figures.time)),
+        quantities=performance_pb.Quantities(**dataclasses.asdict(figures.quantities)),
+        losses=performance_pb.SixLosses(**dataclasses.asdict(figures.losses)),
+        stations=figures.stations,
+    )
+    for field in ("availability", "performance", "quality", "oee"):
+        value = getattr(figures, field)
+        if value is not None:
+            setattr(message, field, value)
+    return message

@@ -6,15 +6,23 @@ import functools
 from collections.abc import Callable
 
 from imcloud_core.db import Database
+from imcloud_core.events import Topic
 from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
     BackendService,
     Runtime,
     ServiceDefinition,
+    SubscriptionSpec,
     Wiring,
     build_backend_service,
 )
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
+from imcloud_production.events.machines import (
+    PLACEMENT_GROUP,
+    TELEMETRY_GROUP,
+    placement_handler,
+    telemetry_handler,
+)
 from imcloud_production.events.publishing import to_outbox_entry
 from imcloud_production.store.repository import ProductionUnitOfWork
 from imcloud_production.store.tables import outbox
@@ -30,7 +38,22 @@ def unit_of_work(db: Database, staged: Outbox | None = None) -> Callable[[], Pro
 
 
 def _wire(db: Database, staged: Outbox) -> Wiring:
-    return Wiring(servicers=[register(ProductionServicer(unit_of_work(db, staged)))])
+    work = unit_of_work(db, staged)
+    return Wiring(
+        servicers=[register(ProductionServicer(work))],
+        subscriptions=[
+            SubscriptionSpec(
+                group=PLACEMENT_GROUP,
+                topics=[Topic.PRODUCTS_EVENTS],
+                handler=placement_handler(work),
+            ),
+            SubscriptionSpec(
+                group=TELEMETRY_GROUP,
+                topics=[Topic.TELEMETRY],
+                handler=telemetry_handler(work),
+            ),
+        ],
+    )
 
 
 def build(runtime: Runtime) -> BackendService:

@@ -9,9 +9,10 @@ import grpc
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1 import production_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
+from imcloud_production.api.grpc_execution import ExecutionRpcs
 from imcloud_production.convert import line_message, plant_message, station_message
 from imcloud_production.domain import services
-from imcloud_production.domain.ports import UnitOfWork
+from imcloud_production.domain.ports import ExecutionUnitOfWork, UnitOfWork
 
 
 def _tenant(context: grpc.ServicerContext) -> str:
@@ -19,9 +20,10 @@ def _tenant(context: grpc.ServicerContext) -> str:
 
 
 # gRPC method names are PascalCase, hence the noqa: N802 on each.
-class ProductionServicer(pb_grpc.ProductionServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
-        self._uow = unit_of_work
+class ProductionServicer(ExecutionRpcs, pb_grpc.ProductionServiceServicer):
+    def __init__(self, unit_of_work: Callable[[], ExecutionUnitOfWork]) -> None:
+        self._uow: Callable[[], UnitOfWork] = unit_of_work
+        self._execution = unit_of_work
 
     # -- plants ----------------------------------------------------------------
 
@@ -140,6 +142,9 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
             line_id=request.line_id,
             name=request.name,
             description=request.description,
+            capabilities=request.capabilities,
+            ideal_cycle_time_s=request.ideal_cycle_time_s,
+            ideal_cycle_times=request.ideal_cycle_times,
         )
         return pb.CreateStationResponse(station=station_message(station))
 
@@ -176,6 +181,9 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
             update_mask=request.update_mask.paths,
             name=request.station.name,
             description=request.station.description,
+            capabilities=request.station.capabilities,
+            ideal_cycle_time_s=request.station.ideal_cycle_time_s,
+            ideal_cycle_times=request.station.ideal_cycle_times,
         )
         return pb.UpdateStationResponse(station=station_message(station))
 

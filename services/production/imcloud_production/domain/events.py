@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from imcloud_production.domain.execution import Downtime
 from imcloud_production.domain.model import Resource
+from imcloud_production.domain.work_orders import WorkOrder
 
 
 class Change(StrEnum):
@@ -22,4 +24,28 @@ class StructureChanged:
     change: Change
     # The resource after the change; for a deletion, as it was just before.
     resource: Resource
+    occurred_at: datetime
+
+
+class WorkOrderChange(StrEnum):
+    RELEASED = "released"
+    STARTED = "started"
+    PROGRESSED = "progressed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class WorkOrderChanged:
+    change: WorkOrderChange
+    order: WorkOrder
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class DowntimeChanged:
+    """A stop reached the small-stop threshold (started) or ended."""
+
+    ended: bool
+    downtime: Downtime
     occurred_at: datetime

@@ -15,6 +15,7 @@ rules once per resource:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -70,7 +71,9 @@ class Station:
     KIND: ClassVar[str] = "station"
     PARENT: ClassVar[str | None] = "line_id"
     CHILDREN: ClassVar[str | None] = None
-    UPDATABLE: ClassVar[frozenset[str]] = frozenset({"name", "description"})
+    UPDATABLE: ClassVar[frozenset[str]] = frozenset(
+        {"name", "description", "capabilities", "ideal_cycle_time_s", "ideal_cycle_times"}
+    )
 
     id: str
     tenant_id: str
@@ -82,6 +85,21 @@ class Station:
     description: str
     create_time: datetime
     update_time: datetime
+    # What operations it can run (routing steps name the capability they need).
+    capabilities: tuple[str, ...] = ()
+    # Seconds per unit when the part made has no time of its own below; 0: unknown.
+    ideal_cycle_time_s: float = 0.0
+    # Seconds per unit by part number.
+    ideal_cycle_times: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The store hands back JSON lists; the domain keeps tuples.
+        object.__setattr__(self, "capabilities", tuple(self.capabilities))
+
+    def ideal_cycle_for(self, part_number: str, routing_ideal_s: float) -> float:
+        """Seconds per unit of ``part_number`` here: the station's own time for the
+        part, else the routing's, else the station's default."""
+        return self.ideal_cycle_times.get(part_number) or routing_ideal_s or self.ideal_cycle_time_s
 
 
 Resource = Plant | Line | Station
@@ -115,6 +133,38 @@ def _check_fields(resource: Resource) -> list[FieldViolation]:
     field, _, parent_id = _parent(resource)
     if not parent_id:
         violations.append(FieldViolation(field, "must not be empty"))
+    if isinstance(resource, Station):
+        violations += _check_station_work(resource)
+    return violations
+
+
+CAPABILITY_MAX = 50
+CAPABILITIES_MAX = 50
+CYCLE_MAX_S = 86_400.0
+
+
+def _check_station_work(station: Station) -> list[FieldViolation]:
+    violations = []
+    if len(station.capabilities) > CAPABILITIES_MAX:
+        violations.append(FieldViolation("capabilities", f"at most {CAPABILITIES_MAX}"))
+    for index, capability in enumerate(station.capabilities):
+        if not 1 <= len(capability) <= CAPABILITY_MAX:
+            violations.append(
+                FieldViolation(f"capabilities[{index}]", f"1..{CAPABILITY_MAX} characters")
+            )
+    if len(set(station.capabilities)) != len(station.capabilities):
+        violations.append(FieldViolation("capabilities", "each capability once"))
+    if not 0 <= station.ideal_cycle_time_s <= CYCLE_MAX_S:
+        violations.append(FieldViolation("ideal_cycle_time_s", f"0..{CYCLE_MAX_S:.0f} seconds"))
+    for part_number, seconds in station.ideal_cycle_times.items():
+        if not 0 < seconds <= CYCLE_MAX_S:
+            violations.append(
+                FieldViolation(
+                    f"ideal_cycle_times[{part_number}]", f"over 0, at most {CYCLE_MAX_S:.0f} s"
+                )
+            )
+    if len(station.ideal_cycle_times) > 1000:
+        violations.append(FieldViolation("ideal_cycle_times", "at most 1000 part numbers"))
     return violations
 
 

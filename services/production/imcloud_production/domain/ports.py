@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from imcloud_core.ports import Transaction
+from imcloud_production.domain.calendar import Calendar
+from imcloud_production.domain.catalog import Product, StateMapping
+from imcloud_production.domain.execution import (
+    Downtime,
+    DowntimeReason,
+    Placement,
+    PlannedDowntime,
+    QualityRecord,
+    RunningOperation,
+)
 from imcloud_production.domain.model import Line, Plant, ResourceT, Station
+from imcloud_production.domain.tracking import Interval, Track
+from imcloud_production.domain.work_orders import WorkOrder, WorkOrderState
 
 
 class Repository(Protocol[ResourceT]):
@@ -43,3 +57,206 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def stations(self) -> Repository[Station]: ...
+
+
+class Calendars(Protocol):
+    def get(self, *, tenant_id: str, plant_id: str, time_zone: str) -> Calendar | None: ...
+
+    def put(self, calendar: Calendar, *, tenant_id: str, update_time: datetime) -> None: ...
+
+    def updated(self, *, tenant_id: str, plant_id: str) -> datetime | None: ...
+
+
+class PlannedDowntimes(Protocol):
+    def add(self, downtime: PlannedDowntime) -> None: ...
+
+    def get(self, *, tenant_id: str, downtime_id: str) -> PlannedDowntime | None: ...
+
+    def remove(self, downtime: PlannedDowntime) -> None: ...
+
+    def page(
+        self, *, tenant_id: str, plant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[PlannedDowntime], str]: ...
+
+    def overlapping(
+        self, *, tenant_id: str, plant_id: str, start: datetime, end: datetime
+    ) -> list[PlannedDowntime]: ...
+
+
+class Products(Protocol):
+    def add(self, product: Product) -> None: ...
+
+    def get(self, *, tenant_id: str, product_id: str) -> Product | None: ...
+
+    def part_number_taken(self, *, tenant_id: str, part_number: str) -> bool: ...
+
+    def page(
+        self, *, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[Product], str]: ...
+
+
+class StateMappings(Protocol):
+    def put(self, mapping: StateMapping) -> None:
+        """Stores the mapping; NotFound if the model id is another tenant's."""
+
+    def get(self, *, tenant_id: str, equipment_model_id: str) -> StateMapping | None: ...
+
+
+class Placements(Protocol):
+    """Where machines stand, as the products service announces it."""
+
+    def place(self, placement: Placement) -> None:
+        """Stores the placement unless a newer one of the machine is stored."""
+
+    def remove(self, *, equipment_id: str) -> None: ...
+
+    def of(self, equipment_ids: Collection[str]) -> dict[str, Placement]: ...
+
+
+class WorkOrders(Protocol):
+    def add(self, order: WorkOrder) -> None: ...
+
+    def get(
+        self, *, tenant_id: str, work_order_id: str, for_update: bool = False
+    ) -> WorkOrder | None: ...
+
+    def update(self, order: WorkOrder) -> None: ...
+
+    def page(
+        self,
+        *,
+        tenant_id: str,
+        page_size: int,
+        page_token: str,
+        states: Collection[WorkOrderState],
+        plant_id: str,
+    ) -> tuple[list[WorkOrder], str]: ...
+
+
+class RunningOperations(Protocol):
+    """Which operation each station runs: where its machines' counts go."""
+
+    def at(self, station_ids: Collection[str]) -> dict[str, RunningOperation]: ...
+
+    def start(self, running: RunningOperation) -> None: ...
+
+    def stop(self, *, station_id: str) -> None: ...
+
+
+class QualityRecords(Protocol):
+    def add(self, record: QualityRecord) -> None: ...
+
+    def page(
+        self,
+        *,
+        tenant_id: str,
+        page_size: int,
+        page_token: str,
+        work_order_id: str,
+        station_id: str,
+    ) -> tuple[list[QualityRecord], str]: ...
+
+
+class Tracks(Protocol):
+    def of(self, equipment_ids: Collection[str]) -> dict[str, Track]: ...
+
+    def at_stations(self, station_ids: Collection[str]) -> list[Track]: ...
+
+    def save(self, track: Track) -> None: ...
+
+
+class Timeline(Protocol):
+    """Closed state intervals, and the time by state of every minute and hour."""
+
+    def add_intervals(self, track: Track, intervals: Sequence[Interval]) -> None: ...
+
+    def intervals(
+        self, *, tenant_id: str, station_id: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple[str, Interval]]:
+        """(equipment id, interval) overlapping the range, earliest first."""
+
+    def add_minutes(
+        self,
+        track: Track,
+        minutes: Mapping[int, Mapping[str, float]],
+        planned: Callable[[int], bool],
+    ) -> None: ...
+
+    def totals(
+        self, *, station_ids: Collection[str], start_ms: int, end_ms: int
+    ) -> dict[str, dict[str, float]]:
+        """Planned amounts per station over whole minutes [start_ms, end_ms)."""
+
+
+class Downtimes(Protocol):
+    def open(self, downtime: Downtime) -> None:
+        """Stores a downtime unless the machine's one starting then is stored."""
+
+    def close(self, *, equipment_id: str, start_ms: int, end_ms: int) -> Downtime | None: ...
+
+    def get(self, *, tenant_id: str, downtime_id: str) -> Downtime | None: ...
+
+    def update(self, downtime: Downtime) -> None: ...
+
+    def page(
+        self,
+        *,
+        tenant_id: str,
+        scope: tuple[str, str],
+        start_ms: int,
+        end_ms: int,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Downtime], str]:
+        """``scope`` is ("station_id" | "line_id" | "plant_id", id)."""
+
+    def reclassified(
+        self, *, station_ids: Collection[str], start_ms: int, end_ms: int
+    ) -> list[Downtime]:
+        """Downtimes in the range whose category an operator changed."""
+
+
+class DowntimeReasons(Protocol):
+    def add(self, reason: DowntimeReason) -> None: ...
+
+    def get(self, *, tenant_id: str, code: str) -> DowntimeReason | None: ...
+
+    def all(self, *, tenant_id: str) -> list[DowntimeReason]: ...
+
+
+class ExecutionUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def calendars(self) -> Calendars: ...
+
+    @property
+    def planned_downtimes(self) -> PlannedDowntimes: ...
+
+    @property
+    def products(self) -> Products: ...
+
+    @property
+    def state_mappings(self) -> StateMappings: ...
+
+    @property
+    def placements(self) -> Placements: ...
+
+    @property
+    def work_orders(self) -> WorkOrders: ...
+
+    @property
+    def running_operations(self) -> RunningOperations: ...
+
+    @property
+    def quality_records(self) -> QualityRecords: ...
+
+    @property
+    def tracks(self) -> Tracks: ...
+
+    @property
+    def timeline(self) -> Timeline: ...
+
+    @property
+    def downtimes(self) -> Downtimes: ...
+
+    @property
+    def downtime_reasons(self) -> DowntimeReasons: ...

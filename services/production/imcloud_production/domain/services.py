@@ -8,7 +8,7 @@ steps to the private helpers at the end.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from imcloud_core.ids import new_id, utcnow
@@ -178,7 +178,15 @@ def delete_line(uow: UnitOfWork, *, tenant_id: str, line_id: str) -> None:
 
 
 def create_station(
-    uow: UnitOfWork, *, tenant_id: str, line_id: str, name: str, description: str
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    line_id: str,
+    name: str,
+    description: str,
+    capabilities: Iterable[str] = (),
+    ideal_cycle_time_s: float = 0.0,
+    ideal_cycle_times: Mapping[str, float] | None = None,
 ) -> Station:
     now = utcnow()
     station = checked(
@@ -191,6 +199,9 @@ def create_station(
             description=description,
             create_time=now,
             update_time=now,
+            capabilities=tuple(capabilities),
+            ideal_cycle_time_s=ideal_cycle_time_s,
+            ideal_cycle_times=dict(ideal_cycle_times or {}),
         )
     )
     with uow:
@@ -236,6 +247,9 @@ def update_station(
     update_mask: Iterable[str],
     name: str,
     description: str,
+    capabilities: Iterable[str] = (),
+    ideal_cycle_time_s: float = 0.0,
+    ideal_cycle_times: Mapping[str, float] | None = None,
 ) -> Station:
     """Changes the fields named in ``update_mask`` to the values given for them."""
     with uow:
@@ -246,7 +260,13 @@ def update_station(
             tenant_id=tenant_id,
             resource_id=station_id,
             update_mask=update_mask,
-            values={"name": name, "description": description},
+            values={
+                "name": name,
+                "description": description,
+                "capabilities": tuple(capabilities),
+                "ideal_cycle_time_s": ideal_cycle_time_s,
+                "ideal_cycle_times": dict(ideal_cycle_times or {}),
+            },
         )
 
 
@@ -287,7 +307,7 @@ def _update(
     tenant_id: str,
     resource_id: str,
     update_mask: Iterable[str],
-    values: dict[str, str],
+    values: dict[str, Any],
 ) -> ResourceT:
     paths = checked_update_paths(update_mask, allowed=kind.UPDATABLE)
     changes: dict[str, Any] = {path: values[path] for path in paths}

@@ -9,8 +9,14 @@ from google.protobuf.message import Message
 from imcloud.production.v1 import events_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_production.convert import resource_message
-from imcloud_production.domain.events import Change, StructureChanged
+from imcloud_production.convert import downtime_message, resource_message, work_order_message
+from imcloud_production.domain.events import (
+    Change,
+    DowntimeChanged,
+    StructureChanged,
+    WorkOrderChange,
+    WorkOrderChanged,
+)
 from imcloud_production.domain.model import Line, Plant, Station, plant_id_of
 
 SOURCE = "production"
@@ -29,9 +35,42 @@ MESSAGES: dict[tuple[type, Change], type[Message]] = {
 }
 
 
+WORK_ORDER_MESSAGES: dict[WorkOrderChange, type[Message]] = {
+    WorkOrderChange.RELEASED: events_pb2.WorkOrderReleased,
+    WorkOrderChange.STARTED: events_pb2.WorkOrderStarted,
+    WorkOrderChange.PROGRESSED: events_pb2.WorkOrderProgressed,
+    WorkOrderChange.COMPLETED: events_pb2.WorkOrderCompleted,
+    WorkOrderChange.CANCELLED: events_pb2.WorkOrderCancelled,
+}
+
+
 def to_outbox_entry(event: Any) -> OutboxEntry:
-    if not isinstance(event, StructureChanged):
-        raise TypeError(f"no message for domain event {type(event).__name__}")
+    match event:
+        case StructureChanged():
+            return _structure_entry(event)
+        case WorkOrderChanged(change=change, order=order):
+            envelope = new_envelope(
+                tenant_id=order.tenant_id,
+                event_type=f"work_order.{change}",
+                payload=WORK_ORDER_MESSAGES[change](work_order=work_order_message(order)),
+                source=SOURCE,
+                occurred_at=event.occurred_at,
+            )
+            return OutboxEntry(Topic.PRODUCTION_EVENTS, order.plant_id, envelope)
+        case DowntimeChanged(ended=ended, downtime=downtime):
+            message = events_pb2.DowntimeEnded if ended else events_pb2.DowntimeStarted
+            envelope = new_envelope(
+                tenant_id=downtime.tenant_id,
+                event_type="downtime.ended" if ended else "downtime.started",
+                payload=message(downtime=downtime_message(downtime), plant_id=downtime.plant_id),
+                source=SOURCE,
+                occurred_at=event.occurred_at,
+            )
+            return OutboxEntry(Topic.PRODUCTION_EVENTS, downtime.plant_id, envelope)
+    raise TypeError(f"no message for domain event {type(event).__name__}")
+
+
+def _structure_entry(event: StructureChanged) -> OutboxEntry:
     resource = event.resource
     message_type = MESSAGES[type(resource), event.change]
     envelope = new_envelope(

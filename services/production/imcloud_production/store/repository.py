@@ -21,6 +21,20 @@ from imcloud_production.domain.model import (
     still_has_children,
     unknown_parent,
 )
+from imcloud_production.store.execution import (
+    SqlCalendars,
+    SqlDowntimeReasons,
+    SqlDowntimes,
+    SqlPlacements,
+    SqlPlannedDowntimes,
+    SqlProducts,
+    SqlQualityRecords,
+    SqlRunningOperations,
+    SqlStateMappings,
+    SqlTimeline,
+    SqlTracks,
+    SqlWorkOrders,
+)
 from imcloud_production.store.tables import lines, plants, stations
 
 # Set once at creation; an update never writes them.
@@ -132,10 +146,35 @@ class ProductionUnitOfWork(SqlUnitOfWork):
     plants: SqlRepository[Plant]
     lines: SqlRepository[Line]
     stations: SqlRepository[Station]
+    calendars: SqlCalendars
+    planned_downtimes: SqlPlannedDowntimes
+    products: SqlProducts
+    state_mappings: SqlStateMappings
+    placements: SqlPlacements
+    work_orders: SqlWorkOrders
+    running_operations: SqlRunningOperations
+    quality_records: SqlQualityRecords
+    tracks: SqlTracks
+    timeline: SqlTimeline
+    downtimes: SqlDowntimes
+    downtime_reasons: SqlDowntimeReasons
 
     def __enter__(self) -> ProductionUnitOfWork:
         super().__enter__()
-        self.plants = SqlRepository(self.session, plants, Plant)
-        self.lines = SqlRepository(self.session, lines, Line)
-        self.stations = SqlRepository(self.session, stations, Station)
+        session = self.session
+        self.plants = SqlRepository(session, plants, Plant)
+        self.lines = SqlRepository(session, lines, Line)
+        self.stations = SqlRepository(session, stations, Station)
+        self.calendars = SqlCalendars(session)
+        self.planned_downtimes = SqlPlannedDowntimes(session)
+        self.products = SqlProducts(session)
+        self.state_mappings = SqlStateMappings(session)
+        self.placements = SqlPlacements(session)
+        self.work_orders = SqlWorkOrders(session)
+        self.running_operations = SqlRunningOperations(session)
+        self.quality_records = SqlQualityRecords(session)
+        self.tracks = SqlTracks(session)
+        self.timeline = SqlTimeline(session)
+        self.downtimes = SqlDowntimes(session)
+        self.downtime_reasons = SqlDowntimeReasons(session)
         return self

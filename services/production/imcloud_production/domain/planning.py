@@ -1,0 +1,271 @@
+"""Use cases that say how production is planned: calendars, planned downtime,
+products with their routings, and how machines report their state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from imcloud_core.ids import new_id, utcnow
+from imcloud_core.paging import page_size
+from imcloud_production.domain import calendar as calendars
+from imcloud_production.domain.calendar import Calendar, ShiftOccurrence
+from imcloud_production.domain.catalog import (
+    Product,
+    StateMapping,
+    checked_mapping,
+    checked_product,
+)
+from imcloud_production.domain.execution import PlannedDowntime
+from imcloud_production.domain.model import Plant, Station, not_found
+from imcloud_production.domain.ports import ExecutionUnitOfWork
+
+SHIFT_RANGE_MAX = timedelta(days=31)
+DOWNTIME_MAX = timedelta(days=31)
+REASON_MAX = 500
+
+
+def _plant(uow: ExecutionUnitOfWork, tenant_id: str, plant_id: str) -> Plant:
+    plant = uow.plants.get(tenant_id=tenant_id, resource_id=plant_id)
+    if plant is None:
+        raise not_found("plant", plant_id)
+    return plant
+
+
+def empty_calendar(plant: Plant) -> Calendar:
+    return Calendar(plant_id=plant.id, time_zone=plant.time_zone, shifts=(), holidays=())
+
+
+def calendar_of(uow: ExecutionUnitOfWork, plant: Plant) -> Calendar:
+    found = uow.calendars.get(
+        tenant_id=plant.tenant_id, plant_id=plant.id, time_zone=plant.time_zone
+    )
+    return found or empty_calendar(plant)
+
+
+# -- calendars -------------------------------------------------------------------
+
+
+def set_calendar(
+    uow: ExecutionUnitOfWork, *, tenant_id: str, calendar: Calendar
+) -> tuple[Calendar, datetime]:
+    with uow:
+        plant = _plant(uow, tenant_id, calendar.plant_id)
+        checked = calendars.checked_calendar(
+            Calendar(
+                plant_id=plant.id,
+                time_zone=plant.time_zone,
+                shifts=calendar.shifts,
+                holidays=calendar.holidays,
+                small_stop_threshold_s=calendar.small_stop_threshold_s,
+                startup_window_s=calendar.startup_window_s,
+            )
+        )
+        now = utcnow()
+        uow.calendars.put(checked, tenant_id=tenant_id, update_time=now)
+        return checked, now
+
+
+def get_calendar(
+    uow: ExecutionUnitOfWork, *, tenant_id: str, plant_id: str
+) -> tuple[Calendar, datetime | None]:
+    with uow:
+        plant = _plant(uow, tenant_id, plant_id)
+        return calendar_of(uow, plant), uow.calendars.updated(
+            tenant_id=tenant_id, plant_id=plant_id
+        )
+
+
+def list_shifts(
+    uow: ExecutionUnitOfWork, *, tenant_id: str, plant_id: str, start: datetime, end: datetime
+) -> list[ShiftOccurrence]:
+    checked_range(start, end, longest=SHIFT_RANGE_MAX)
+    with uow:
+        plant = _plant(uow, tenant_id, plant_id)
+        return calendars.shifts_between(calendar_of(uow, plant), start, end)
+
+
+def checked_range(start: datetime, end: datetime, *, longest: timedelta) -> None:
+    if end <= start:
+        raise InvalidArgument(
+            "the range ends before it starts",
+            violations=(FieldViolation("end_time", "must be after start_time"),),
+        )
+    if end - start > longest:
+        raise InvalidArgument(
+            f"the range is longer than {longest.days} days",
+            violations=(
+                FieldViolation("end_time", f"at most {longest.days} days after start_time"),
+            ),
+        )
+
+
+# -- planned downtime ----------------------------------------------------------
+
+
+def create_planned_downtime(
+    uow: ExecutionUnitOfWork, *, downtime: PlannedDowntime
+) -> PlannedDowntime:
+    now = utcnow()
+    violations = []
+    if downtime.start_time != calendars.minute_floor(downtime.start_time):
+        violations.append(FieldViolation("start_time", "must be on a whole minute"))
+    if downtime.end_time != calendars.minute_floor(downtime.end_time):
+        violations.append(FieldViolation("end_time", "must be on a whole minute"))
+    if downtime.end_time <= downtime.start_time:
+        violations.append(FieldViolation("end_time", "must be after start_time"))
+    elif downtime.end_time - downtime.start_time > DOWNTIME_MAX:
+        violations.append(FieldViolation("end_time", "at most 31 days after start_time"))
+    if downtime.start_time < calendars.minute_floor(now):
+        # Time already counted keeps the plan it was counted with.
+        violations.append(FieldViolation("start_time", "planned downtime is booked ahead"))
+    if len(downtime.reason) > REASON_MAX:
+        violations.append(FieldViolation("reason", f"at most {REASON_MAX} characters"))
+    if violations:
+        raise InvalidArgument("the planned downtime is not valid", violations=tuple(violations))
+    with uow:
+        _plant_as_field(uow, downtime.tenant_id, downtime.plant_id)
+        if downtime.station_id:
+            station = uow.stations.get(
+                tenant_id=downtime.tenant_id, resource_id=downtime.station_id
+            )
+            if station is None or station.plant_id != downtime.plant_id:
+                raise InvalidArgument(
+                    f"station {downtime.station_id!r} not found in the plant",
+                    violations=(
+                        FieldViolation("station_id", "no station of the plant with this id"),
+                    ),
+                )
+        stored = PlannedDowntime(
+            id=new_id(),
+            tenant_id=downtime.tenant_id,
+            plant_id=downtime.plant_id,
+            station_id=downtime.station_id,
+            kind=downtime.kind,
+            start_time=downtime.start_time,
+            end_time=downtime.end_time,
+            reason=downtime.reason,
+            create_time=now,
+        )
+        uow.planned_downtimes.add(stored)
+        return stored
+
+
+def list_planned_downtimes(
+    uow: ExecutionUnitOfWork,
+    *,
+    tenant_id: str,
+    plant_id: str,
+    requested_page_size: int,
+    page_token: str,
+) -> tuple[list[PlannedDowntime], str]:
+    with uow:
+        return uow.planned_downtimes.page(
+            tenant_id=tenant_id,
+            plant_id=plant_id,
+            page_size=page_size(requested_page_size),
+            page_token=page_token,
+        )
+
+
+def delete_planned_downtime(uow: ExecutionUnitOfWork, *, tenant_id: str, downtime_id: str) -> None:
+    with uow:
+        downtime = uow.planned_downtimes.get(tenant_id=tenant_id, downtime_id=downtime_id)
+        if downtime is None:
+            raise not_found("planned downtime", downtime_id)
+        if downtime.start_time <= utcnow():
+            raise FailedPrecondition("planned downtime that has started is part of the record")
+        uow.planned_downtimes.remove(downtime)
+
+
+def _plant_as_field(uow: ExecutionUnitOfWork, tenant_id: str, plant_id: str) -> Plant:
+    plant = uow.plants.get(tenant_id=tenant_id, resource_id=plant_id)
+    if plant is None:
+        raise InvalidArgument(
+            f"plant {plant_id!r} not found",
+            violations=(FieldViolation("plant_id", "no plant with this id"),),
+        )
+    return plant
+
+
+# -- products ------------------------------------------------------------------------
+
+
+def offered_capabilities(stations: Iterable[Station]) -> set[str]:
+    return {capability for station in stations for capability in station.capabilities}
+
+
+def all_stations(uow: ExecutionUnitOfWork, *, tenant_id: str, **equal: str) -> list[Station]:
+    stations: list[Station] = []
+    token = ""
+    while True:
+        page, token = uow.stations.list(
+            tenant_id=tenant_id, page_size=500, page_token=token, **equal
+        )
+        stations += page
+        if not token:
+            return stations
+
+
+def create_product(uow: ExecutionUnitOfWork, *, product: Product) -> Product:
+    with uow:
+        offered = offered_capabilities(all_stations(uow, tenant_id=product.tenant_id))
+        checked = checked_product(product, offered=offered)
+        if uow.products.part_number_taken(
+            tenant_id=product.tenant_id, part_number=checked.part_number
+        ):
+            raise InvalidArgument(
+                f"part number {checked.part_number!r} exists already",
+                violations=(FieldViolation("part_number", "already used by another product"),),
+            )
+        stored = Product(
+            id=new_id(),
+            tenant_id=checked.tenant_id,
+            part_number=checked.part_number.strip(),
+            name=checked.name,
+            unit=checked.unit,
+            routing=checked.routing,
+            bom=checked.bom,
+            create_time=utcnow(),
+        )
+        uow.products.add(stored)
+        return stored
+
+
+def get_product(uow: ExecutionUnitOfWork, *, tenant_id: str, product_id: str) -> Product:
+    with uow:
+        product = uow.products.get(tenant_id=tenant_id, product_id=product_id)
+        if product is None:
+            raise not_found("product", product_id)
+        return product
+
+
+def list_products(
+    uow: ExecutionUnitOfWork, *, tenant_id: str, requested_page_size: int, page_token: str
+) -> tuple[list[Product], str]:
+    with uow:
+        return uow.products.page(
+            tenant_id=tenant_id, page_size=page_size(requested_page_size), page_token=page_token
+        )
+
+
+# -- state mappings ------------------------------------------------------------------
+
+
+def set_state_mapping(uow: ExecutionUnitOfWork, *, mapping: StateMapping) -> StateMapping:
+    """The gateway checked that the equipment model is the tenant's (products owns it)."""
+    checked = checked_mapping(mapping)
+    with uow:
+        uow.state_mappings.put(checked)
+        return checked
+
+
+def get_state_mapping(
+    uow: ExecutionUnitOfWork, *, tenant_id: str, equipment_model_id: str
+) -> StateMapping:
+    with uow:
+        mapping = uow.state_mappings.get(tenant_id=tenant_id, equipment_model_id=equipment_model_id)
+        if mapping is None:
+            raise not_found("state mapping of equipment model", equipment_model_id)
+        return mapping

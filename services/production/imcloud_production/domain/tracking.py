@@ -1,0 +1,362 @@
+"""From a machine's state and counter signals to time by state and counted units.
+
+Each machine has a ``Track``: what production remembers of it between batches.
+A batch of points moves it forward and yields what happened:
+
+- ``Segment``s of time by category (running, a stop by its state, a small stop),
+  each written once: running time as it passes, a stop when it ends, because only
+  then is it known whether it was a small stop (under the calendar's threshold)
+  or downtime;
+- ``Count``s of good and scrapped units, scrap inside the start-up window after
+  setup or downtime marked as start-up rejects;
+- the state timeline's closed intervals, and downtime that started or ended.
+
+Points at or before the newest point already taken change nothing: a batch
+delivered again, or resent, counts once. The last state holds ``hold_s`` after the
+last point; silence beyond that is no data, which no segment covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from imcloud_production.domain.catalog import CounterKind, CountSignal, EquipmentState, StateMapping
+
+STOPS = frozenset(
+    {EquipmentState.IDLE, EquipmentState.DOWN, EquipmentState.SETUP, EquipmentState.PLANNED_STOP}
+)
+# Stops whose end opens the start-up window (a planned stop or a small stop does not).
+RESTARTS = frozenset({EquipmentState.DOWN, EquipmentState.SETUP, EquipmentState.IDLE})
+SMALL_STOP = "small_stop"
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Series:
+    timestamps_ms: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+
+@dataclass
+class Track:
+    tenant_id: str
+    equipment_id: str
+    station_id: str
+    # None before the first state point, and while the machine is silent.
+    state: EquipmentState | None = None
+    since_ms: int = 0
+    # Running time is counted up to here.
+    flushed_ms: int = 0
+    last_ms: int = -1
+    good_last: float | None = None
+    scrap_last: float | None = None
+    startup_until_ms: int = 0
+    # Whether the current stop has been announced as downtime.
+    downtime_open: bool = False
+    # The state before silence, taken up again when points resume.
+    resumes_as: EquipmentState | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Time in one category: a state's name, or SMALL_STOP."""
+
+    category: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Count:
+    at_ms: int
+    good: float
+    scrap: float
+    startup_scrap: float
+
+
+@dataclass(frozen=True)
+class Interval:
+    state: EquipmentState
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Downtime: a stop at or over the small-stop threshold; end_ms None while open."""
+
+    state: EquipmentState
+    start_ms: int
+    end_ms: int | None
+
+
+@dataclass
+class Progress:
+    segments: list[Segment] = field(default_factory=list)
+    counts: list[Count] = field(default_factory=list)
+    intervals: list[Interval] = field(default_factory=list)
+    downtime_started: list[Stop] = field(default_factory=list)
+    downtime_ended: list[Stop] = field(default_factory=list)
+    late_points: int = 0
+
+    @property
+    def good(self) -> float:
+        return sum(c.good for c in self.counts)
+
+    @property
+    def scrap(self) -> float:
+        return sum(c.scrap for c in self.counts)
+
+
+@dataclass(frozen=True)
+class Rules:
+    threshold_ms: int
+    startup_window_ms: int
+    hold_ms: int
+
+
+def advance(
+    track: Track, mapping: StateMapping, points: Mapping[str, Series], rules: Rules
+) -> Progress:
+    """Moves ``track`` (in place) past the newer points of one batch."""
+    progress = Progress()
+    fresh = {name: _newer(series, track.last_ms, progress) for name, series in points.items()}
+    times = _union(s.timestamps_ms for n, s in fresh.items() if n in mapping.signals)
+    if times.size == 0:
+        return progress
+    events = _events(track, mapping, fresh, times, rules)
+    mover = _Mover(track, rules, progress)
+    for at_ms, kind, payload in events:
+        mover.apply(at_ms, kind, payload)
+    mover.finish(int(times[-1]))
+    return progress
+
+
+# Event kinds, in the order they apply at the same instant: silence ends before a
+# state point at that instant sets the state, and counts are judged by that state.
+_SILENCE, _RESUME, _STATE, _COUNT = range(4)
+
+
+def _events(
+    track: Track,
+    mapping: StateMapping,
+    fresh: Mapping[str, Series],
+    times: npt.NDArray[np.int64],
+    rules: Rules,
+) -> list[tuple[int, int, object]]:
+    events: list[tuple[int, int, object]] = []
+    previous = np.concatenate([[track.last_ms if track.last_ms >= 0 else times[0]], times[:-1]])
+    for gap in np.flatnonzero(times - previous > rules.hold_ms):
+        events.append((int(previous[gap]) + rules.hold_ms, _SILENCE, None))
+        events.append((int(times[gap]), _RESUME, None))
+    state_series = fresh.get(mapping.state_signal)
+    if state_series is not None and state_series.values.size:
+        states = [mapping.state_of(float(v)) for v in state_series.values]
+        for index, state in enumerate(states):
+            if index == 0 or state is not states[index - 1]:
+                events.append((int(state_series.timestamps_ms[index]), _STATE, state))
+    good = _deltas(mapping.good, fresh, track.good_last)
+    scrap = _deltas(mapping.scrap, fresh, track.scrap_last)
+    track.good_last = _last_value(mapping.good, fresh, track.good_last)
+    track.scrap_last = _last_value(mapping.scrap, fresh, track.scrap_last)
+    for at_ms, units in good:
+        events.append((at_ms, _COUNT, (units, 0.0)))
+    for at_ms, units in scrap:
+        events.append((at_ms, _COUNT, (0.0, units)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+class _Mover:
+    def __init__(self, track: Track, rules: Rules, progress: Progress) -> None:
+        self.track = track
+        self.rules = rules
+        self.progress = progress
+
+    def apply(self, at_ms: int, kind: int, payload: object) -> None:
+        self._announce_downtime(at_ms)
+        track = self.track
+        if kind == _SILENCE:
+            if track.state is not None:
+                track.resumes_as = track.state
+                self._end_state(at_ms)
+                track.state = None
+                track.since_ms = at_ms
+        elif kind == _RESUME:
+            if track.state is None and track.resumes_as is not None:
+                self.progress.intervals.append(
+                    Interval(EquipmentState.NO_DATA, track.since_ms, at_ms)
+                )
+                self._begin(track.resumes_as, at_ms, restarted=True)
+        elif kind == _STATE:
+            assert isinstance(payload, EquipmentState)
+            if payload is not track.state:
+                came_back = track.state is None or self._restarting(at_ms)
+                if track.state is not None:
+                    self._end_state(at_ms)
+                self._begin(payload, at_ms, restarted=came_back)
+        else:
+            assert isinstance(payload, tuple)
+            good, scrap = float(payload[0]), float(payload[1])
+            startup = scrap if at_ms < track.startup_until_ms else 0.0
+            self.progress.counts.append(Count(at_ms, good, scrap, startup))
+        track.last_ms = max(track.last_ms, at_ms)
+
+    def finish(self, newest_ms: int) -> None:
+        track = self.track
+        self._announce_downtime(newest_ms)
+        if track.state is EquipmentState.RUNNING and newest_ms > track.flushed_ms:
+            self.progress.segments.append(Segment("running", track.flushed_ms, newest_ms))
+            track.flushed_ms = newest_ms
+        track.last_ms = max(track.last_ms, newest_ms)
+
+    def _restarting(self, at_ms: int) -> bool:
+        track = self.track
+        return track.state in RESTARTS and (
+            track.state is EquipmentState.SETUP or at_ms - track.since_ms >= self.rules.threshold_ms
+        )
+
+    def _begin(self, state: EquipmentState, at_ms: int, *, restarted: bool) -> None:
+        track = self.track
+        if state is EquipmentState.RUNNING and restarted:
+            track.startup_until_ms = at_ms + self.rules.startup_window_ms
+        track.state = state
+        track.since_ms = at_ms
+        track.flushed_ms = at_ms
+        track.resumes_as = None
+        track.downtime_open = False
+
+    def _end_state(self, at_ms: int) -> None:
+        track = self.track
+        state = track.state
+        assert state is not None
+        if at_ms > track.since_ms:
+            self.progress.intervals.append(Interval(state, track.since_ms, at_ms))
+        if state is EquipmentState.RUNNING:
+            if at_ms > track.flushed_ms:
+                self.progress.segments.append(Segment("running", track.flushed_ms, at_ms))
+            return
+        lasted = at_ms - track.since_ms
+        long_stop = lasted >= self.rules.threshold_ms or state is EquipmentState.PLANNED_STOP
+        category = state.value if long_stop else SMALL_STOP
+        if at_ms > track.since_ms:
+            self.progress.segments.append(Segment(category, track.since_ms, at_ms))
+        if long_stop and state is not EquipmentState.PLANNED_STOP:
+            if not track.downtime_open:
+                self.progress.downtime_started.append(Stop(state, track.since_ms, None))
+            self.progress.downtime_ended.append(Stop(state, track.since_ms, at_ms))
+
+    def _announce_downtime(self, at_ms: int) -> None:
+        track = self.track
+        if (
+            track.state in STOPS
+            and track.state is not EquipmentState.PLANNED_STOP
+            and not track.downtime_open
+            and at_ms - track.since_ms >= self.rules.threshold_ms
+        ):
+            assert track.state is not None
+            track.downtime_open = True
+            self.progress.downtime_started.append(Stop(track.state, track.since_ms, None))
+
+
+def _newer(series: Series, last_ms: int, progress: Progress) -> Series:
+    keep = series.timestamps_ms > last_ms
+    progress.late_points += int(keep.size - np.count_nonzero(keep))
+    order = np.argsort(series.timestamps_ms[keep], kind="stable")
+    return Series(series.timestamps_ms[keep][order], series.values[keep][order])
+
+
+def _union(arrays: Iterable[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    collected = [a for a in arrays if a.size]
+    if not collected:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(collected))
+
+
+def _deltas(
+    counter: CountSignal | None, fresh: Mapping[str, Series], last: float | None
+) -> list[tuple[int, float]]:
+    """(time, units) of each point that counted something."""
+    if counter is None or counter.signal not in fresh:
+        return []
+    series = fresh[counter.signal]
+    values = series.values[np.isfinite(series.values)]
+    stamps = series.timestamps_ms[np.isfinite(series.values)]
+    if values.size == 0:
+        return []
+    if counter.kind is CounterKind.PER_CYCLE:
+        units = np.clip(values, 0, None)
+    else:
+        before = np.concatenate([[values[0] if last is None else last], values[:-1]])
+        units = values - before
+        # A smaller total is a reset: the counter started again from zero.
+        units = np.where(units < 0, values, units)
+    nonzero = np.flatnonzero(units > 0)
+    return [(int(stamps[i]), float(units[i])) for i in nonzero]
+
+
+def _last_value(
+    counter: CountSignal | None, fresh: Mapping[str, Series], last: float | None
+) -> float | None:
+    if counter is None or counter.kind is not CounterKind.TOTAL or counter.signal not in fresh:
+        return last
+    values = fresh[counter.signal].values
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if finite.size else last
+
+
+# -- time by minute --------------------------------------------------------------
+
+MINUTE_FIELDS = (
+    "running_s",
+    "idle_s",
+    "down_s",
+    "setup_s",
+    "planned_stop_s",
+    "small_stop_s",
+    "good",
+    "scrap",
+    "startup_scrap",
+    "ideal_s",
+)
+_SECONDS_FIELD = {
+    "running": "running_s",
+    "idle": "idle_s",
+    "down": "down_s",
+    "setup": "setup_s",
+    "planned_stop": "planned_stop_s",
+    SMALL_STOP: "small_stop_s",
+}
+
+
+def by_minute(
+    segments: Iterable[Segment],
+    counts: Iterable[Count],
+    *,
+    ideal_cycle_s: Callable[[int], float],
+) -> dict[int, dict[str, float]]:
+    """Each minute's additions (minute start in ms -> field -> amount).
+    ``ideal_cycle_s(at_ms)`` is the ideal seconds per unit at that time."""
+    minutes: dict[int, dict[str, float]] = {}
+    for segment in segments:
+        start = segment.start_ms
+        name = _SECONDS_FIELD[segment.category]
+        while start < segment.end_ms:
+            minute = start - start % MINUTE_MS
+            end = min(segment.end_ms, minute + MINUTE_MS)
+            row = minutes.setdefault(minute, {})
+            row[name] = row.get(name, 0.0) + (end - start) / 1000
+            start = end
+    for count in counts:
+        minute = count.at_ms - count.at_ms % MINUTE_MS
+        row = minutes.setdefault(minute, {})
+        row["good"] = row.get("good", 0.0) + count.good
+        row["scrap"] = row.get("scrap", 0.0) + count.scrap
+        row["startup_scrap"] = row.get("startup_scrap", 0.0) + count.startup_scrap
+        produced = count.good + count.scrap
+        row["ideal_s"] = row.get("ideal_s", 0.0) + produced * ideal_cycle_s(count.at_ms)
+    return minutes

@@ -1,0 +1,767 @@
+"""SQL implementations of the execution ports: calendars, catalog, work orders,
+machine tracks, timelines and the time-by-state tables."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from imcloud_core.errors import NotFound
+from imcloud_core.store import TenantTable, keyset_page
+from imcloud_production.domain.calendar import Calendar, ShiftBreak, ShiftPattern
+from imcloud_production.domain.catalog import (
+    BomLine,
+    Comparison,
+    CounterKind,
+    CountSignal,
+    EquipmentState,
+    Product,
+    RoutingStep,
+    StateMapping,
+    StateRule,
+)
+from imcloud_production.domain.execution import (
+    Downtime,
+    DowntimeReason,
+    Placement,
+    PlannedDowntime,
+    PlannedDowntimeKind,
+    QualityRecord,
+    RunningOperation,
+)
+from imcloud_production.domain.oee import LossCategory
+from imcloud_production.domain.tracking import MINUTE_FIELDS, Interval, Track
+from imcloud_production.domain.work_orders import (
+    Operation,
+    OperationState,
+    WorkOrder,
+    WorkOrderState,
+)
+from imcloud_production.store.tables import (
+    calendars,
+    downtime_reasons,
+    downtimes,
+    equipment_placements,
+    equipment_tracks,
+    planned_downtimes,
+    products,
+    quality_records,
+    running_operations,
+    state_intervals,
+    state_mappings,
+    station_hours,
+    station_minutes,
+    work_orders,
+)
+
+HOUR_MS = 3_600_000
+
+
+def _upsert(session: Session, table: Table) -> Any:
+    """An INSERT that can say what to do on conflict, on either database."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _clock(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _parse_clock(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+class SqlCalendars:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, *, tenant_id: str, plant_id: str, time_zone: str) -> Calendar | None:
+        row = self._row(tenant_id, plant_id)
+        if row is None:
+            return None
+        return Calendar(
+            plant_id=plant_id,
+            time_zone=time_zone,
+            shifts=tuple(
+                ShiftPattern(
+                    name=s["name"],
+                    days_of_week=tuple(s["days_of_week"]),
+                    start=_parse_clock(s["start"]),
+                    end=_parse_clock(s["end"]),
+                    breaks=tuple(
+                        ShiftBreak(_parse_clock(b["start"]), _parse_clock(b["end"]))
+                        for b in s["breaks"]
+                    ),
+                )
+                for s in row.shifts
+            ),
+            holidays=tuple(date.fromisoformat(d) for d in row.holidays),
+            small_stop_threshold_s=row.small_stop_threshold_s,
+            startup_window_s=row.startup_window_s,
+        )
+
+    def updated(self, *, tenant_id: str, plant_id: str) -> datetime | None:
+        row = self._row(tenant_id, plant_id)
+        return row.update_time if row is not None else None
+
+    def put(self, calendar: Calendar, *, tenant_id: str, update_time: datetime) -> None:
+        values = {
+            "tenant_id": tenant_id,
+            "shifts": [
+                {
+                    "name": s.name,
+                    "days_of_week": list(s.days_of_week),
+                    "start": _clock(s.start),
+                    "end": _clock(s.end),
+                    "breaks": [{"start": _clock(b.start), "end": _clock(b.end)} for b in s.breaks],
+                }
+                for s in calendar.shifts
+            ],
+            "holidays": [d.isoformat() for d in calendar.holidays],
+            "small_stop_threshold_s": calendar.small_stop_threshold_s,
+            "startup_window_s": calendar.startup_window_s,
+            "update_time": update_time,
+        }
+        statement = _upsert(self._session, calendars).values(plant_id=calendar.plant_id, **values)
+        self._session.execute(
+            statement.on_conflict_do_update(index_elements=["plant_id"], set_=values)
+        )
+
+    def _row(self, tenant_id: str, plant_id: str) -> Row[Any] | None:
+        return self._session.execute(
+            select(calendars).where(
+                calendars.c.tenant_id == tenant_id, calendars.c.plant_id == plant_id
+            )
+        ).first()
+
+
+class SqlPlannedDowntimes:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._table = TenantTable(planned_downtimes)
+
+    def add(self, downtime: PlannedDowntime) -> None:
+        self._table.insert(
+            self._session, {**dataclasses.asdict(downtime), "kind": downtime.kind.value}
+        )
+
+    def get(self, *, tenant_id: str, downtime_id: str) -> PlannedDowntime | None:
+        row = self._table.get(self._session, tenant_id, downtime_id)
+        return self._downtime(row) if row else None
+
+    def remove(self, downtime: PlannedDowntime) -> None:
+        self._table.delete(self._session, downtime.tenant_id, downtime.id)
+
+    def page(
+        self, *, tenant_id: str, plant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[PlannedDowntime], str]:
+        rows, token = keyset_page(
+            self._session,
+            self._table.select(tenant_id, planned_downtimes.c.plant_id == plant_id),
+            created=planned_downtimes.c.start_time,
+            key=planned_downtimes.c.id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return [self._downtime(r) for r in rows], token
+
+    def overlapping(
+        self, *, tenant_id: str, plant_id: str, start: datetime, end: datetime
+    ) -> list[PlannedDowntime]:
+        c = planned_downtimes.c
+        rows = self._session.execute(
+            self._table.select(
+                tenant_id, c.plant_id == plant_id, c.start_time < end, c.end_time > start
+            )
+        ).all()
+        return [self._downtime(r) for r in rows]
+
+    @staticmethod
+    def _downtime(row: Row[Any]) -> PlannedDowntime:
+        values = row._asdict()
+        return PlannedDowntime(**{**values, "kind": PlannedDowntimeKind(values["kind"])})
+
+
+def _routing(values: list[dict[str, Any]]) -> tuple[RoutingStep, ...]:
+    return tuple(RoutingStep(**v) for v in values)
+
+
+class SqlProducts:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._table = TenantTable(products)
+
+    def add(self, product: Product) -> None:
+        values = dataclasses.asdict(product)
+        self._table.insert(self._session, values)
+
+    def get(self, *, tenant_id: str, product_id: str) -> Product | None:
+        row = self._table.get(self._session, tenant_id, product_id)
+        return self._product(row) if row else None
+
+    def part_number_taken(self, *, tenant_id: str, part_number: str) -> bool:
+        return self._table.exists(self._session, tenant_id, products.c.part_number == part_number)
+
+    def page(self, *, tenant_id: str, page_size: int, page_token: str) -> tuple[list[Product], str]:
+        rows, token = self._table.page(
+            self._session, tenant_id, page_size=page_size, page_token=page_token
+        )
+        return [self._product(r) for r in rows], token
+
+    @staticmethod
+    def _product(row: Row[Any]) -> Product:
+        values = row._asdict()
+        return Product(
+            **{
+                **values,
+                "routing": _routing(values["routing"]),
+                "bom": tuple(BomLine(**b) for b in values["bom"]),
+            }
+        )
+
+
+class SqlStateMappings:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def put(self, mapping: StateMapping) -> None:
+        c = state_mappings.c
+        owner = self._session.execute(
+            select(c.tenant_id).where(c.equipment_model_id == mapping.equipment_model_id)
+        ).scalar()
+        if owner is not None and owner != mapping.tenant_id:
+            raise NotFound(f"equipment model {mapping.equipment_model_id!r} not found")
+        spec = {
+            "state_signal": mapping.state_signal,
+            "rules": [
+                {"comparison": r.comparison.value, "value": r.value, "state": r.state.value}
+                for r in mapping.rules
+            ],
+            "default_state": mapping.default_state.value,
+            "good": _count_spec(mapping.good),
+            "scrap": _count_spec(mapping.scrap),
+            "hold_s": mapping.hold_s,
+        }
+        values = {"tenant_id": mapping.tenant_id, "spec": spec, "update_time": mapping.update_time}
+        statement = _upsert(self._session, state_mappings).values(
+            equipment_model_id=mapping.equipment_model_id, **values
+        )
+        self._session.execute(
+            statement.on_conflict_do_update(index_elements=["equipment_model_id"], set_=values)
+        )
+
+    def get(self, *, tenant_id: str, equipment_model_id: str) -> StateMapping | None:
+        c = state_mappings.c
+        row = self._session.execute(
+            select(state_mappings).where(
+                c.tenant_id == tenant_id, c.equipment_model_id == equipment_model_id
+            )
+        ).first()
+        if row is None:
+            return None
+        spec = row.spec
+        return StateMapping(
+            tenant_id=tenant_id,
+            equipment_model_id=equipment_model_id,
+            state_signal=spec["state_signal"],
+            rules=tuple(
+                StateRule(
+                    Comparison(r["comparison"]), float(r["value"]), EquipmentState(r["state"])
+                )
+                for r in spec["rules"]
+            ),
+            default_state=EquipmentState(spec["default_state"]),
+            good=_count_signal(spec["good"]),
+            scrap=_count_signal(spec["scrap"]),
+            hold_s=int(spec["hold_s"]),
+            update_time=row.update_time,
+        )
+
+
+def _count_spec(signal: CountSignal | None) -> dict[str, str] | None:
+    return {"signal": signal.signal, "kind": signal.kind.value} if signal else None
+
+
+def _count_signal(spec: dict[str, str] | None) -> CountSignal | None:
+    return CountSignal(spec["signal"], CounterKind(spec["kind"])) if spec else None
+
+
+class SqlPlacements:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def place(self, placement: Placement) -> None:
+        c = equipment_placements.c
+        values = dataclasses.asdict(placement)
+        statement = _upsert(self._session, equipment_placements).values(**values)
+        self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["equipment_id"],
+                set_={k: v for k, v in values.items() if k != "equipment_id"},
+                where=c.update_time <= placement.update_time,
+            )
+        )
+
+    def remove(self, *, equipment_id: str) -> None:
+        self._session.execute(
+            delete(equipment_placements).where(equipment_placements.c.equipment_id == equipment_id)
+        )
+
+    def of(self, equipment_ids: Collection[str]) -> dict[str, Placement]:
+        if not equipment_ids:
+            return {}
+        rows = self._session.execute(
+            select(equipment_placements).where(
+                equipment_placements.c.equipment_id.in_(list(equipment_ids))
+            )
+        ).all()
+        return {r.equipment_id: Placement(**r._asdict()) for r in rows}
+
+
+def _operation_values(operation: Operation) -> dict[str, Any]:
+    values = dataclasses.asdict(operation)
+    values["state"] = operation.state.value
+    for field in ("start_time", "end_time"):
+        moment = values[field]
+        values[field] = moment.isoformat() if moment else None
+    return values
+
+
+def _operation(values: dict[str, Any]) -> Operation:
+    return Operation(
+        **{
+            **values,
+            "state": OperationState(values["state"]),
+            "start_time": datetime.fromisoformat(values["start_time"])
+            if values["start_time"]
+            else None,
+            "end_time": datetime.fromisoformat(values["end_time"]) if values["end_time"] else None,
+        }
+    )
+
+
+class SqlWorkOrders:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._table = TenantTable(work_orders)
+
+    def add(self, order: WorkOrder) -> None:
+        self._table.insert(self._session, self._values(order))
+
+    def get(
+        self, *, tenant_id: str, work_order_id: str, for_update: bool = False
+    ) -> WorkOrder | None:
+        statement = self._table.select(tenant_id, work_orders.c.id == work_order_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self._session.execute(statement).first()
+        return self._order(row) if row else None
+
+    def update(self, order: WorkOrder) -> None:
+        values = self._values(order)
+        for fixed in ("id", "tenant_id", "create_time"):
+            values.pop(fixed)
+        self._table.update(self._session, order.tenant_id, order.id, values)
+
+    def page(
+        self,
+        *,
+        tenant_id: str,
+        page_size: int,
+        page_token: str,
+        states: Collection[WorkOrderState],
+        plant_id: str,
+    ) -> tuple[list[WorkOrder], str]:
+        conditions: list[ColumnElement[bool]] = []
+        if states:
+            conditions.append(work_orders.c.state.in_([s.value for s in states]))
+        if plant_id:
+            conditions.append(work_orders.c.plant_id == plant_id)
+        rows, token = self._table.page(
+            self._session, tenant_id, *conditions, page_size=page_size, page_token=page_token
+        )
+        return [self._order(r) for r in rows], token
+
+    @staticmethod
+    def _values(order: WorkOrder) -> dict[str, Any]:
+        values = {f.name: getattr(order, f.name) for f in dataclasses.fields(order)}
+        values["state"] = order.state.value
+        values["operations"] = [_operation_values(o) for o in order.operations]
+        return values
+
+    @staticmethod
+    def _order(row: Row[Any]) -> WorkOrder:
+        values = row._asdict()
+        return WorkOrder(
+            **{
+                **values,
+                "state": WorkOrderState(values["state"]),
+                "operations": tuple(_operation(o) for o in values["operations"]),
+            }
+        )
+
+
+class SqlRunningOperations:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def at(self, station_ids: Collection[str]) -> dict[str, RunningOperation]:
+        if not station_ids:
+            return {}
+        rows = self._session.execute(
+            select(running_operations).where(running_operations.c.station_id.in_(list(station_ids)))
+        ).all()
+        return {r.station_id: RunningOperation(**r._asdict()) for r in rows}
+
+    def start(self, running: RunningOperation) -> None:
+        self._session.execute(running_operations.insert().values(**dataclasses.asdict(running)))
+
+    def stop(self, *, station_id: str) -> None:
+        self._session.execute(
+            delete(running_operations).where(running_operations.c.station_id == station_id)
+        )
+
+
+class SqlQualityRecords:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._table = TenantTable(quality_records)
+
+    def add(self, record: QualityRecord) -> None:
+        self._table.insert(self._session, dataclasses.asdict(record))
+
+    def page(
+        self,
+        *,
+        tenant_id: str,
+        page_size: int,
+        page_token: str,
+        work_order_id: str,
+        station_id: str,
+    ) -> tuple[list[QualityRecord], str]:
+        c = quality_records.c
+        conditions = []
+        if work_order_id:
+            conditions.append(c.work_order_id == work_order_id)
+        if station_id:
+            conditions.append(c.station_id == station_id)
+        rows, token = self._table.page(
+            self._session,
+            tenant_id,
+            *conditions,
+            page_size=page_size,
+            page_token=page_token,
+            newest_first=True,
+        )
+        return [QualityRecord(**r._asdict()) for r in rows], token
+
+
+class SqlTracks:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def of(self, equipment_ids: Collection[str]) -> dict[str, Track]:
+        if not equipment_ids:
+            return {}
+        rows = self._session.execute(
+            select(equipment_tracks)
+            .where(equipment_tracks.c.equipment_id.in_(list(equipment_ids)))
+            .with_for_update()
+        ).all()
+        return {r.equipment_id: self._track(r) for r in rows}
+
+    def at_stations(self, station_ids: Collection[str]) -> list[Track]:
+        if not station_ids:
+            return []
+        rows = self._session.execute(
+            select(equipment_tracks).where(equipment_tracks.c.station_id.in_(list(station_ids)))
+        ).all()
+        return [self._track(r) for r in rows]
+
+    def save(self, track: Track) -> None:
+        values = dataclasses.asdict(track)
+        values["state"] = track.state.value if track.state else None
+        values["resumes_as"] = track.resumes_as.value if track.resumes_as else None
+        statement = _upsert(self._session, equipment_tracks).values(**values)
+        self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["equipment_id"],
+                set_={k: v for k, v in values.items() if k != "equipment_id"},
+            )
+        )
+
+    @staticmethod
+    def _track(row: Row[Any]) -> Track:
+        values = row._asdict()
+        values["state"] = EquipmentState(values["state"]) if values["state"] else None
+        values["resumes_as"] = (
+            EquipmentState(values["resumes_as"]) if values["resumes_as"] else None
+        )
+        return Track(**values)
+
+
+class SqlTimeline:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add_intervals(self, track: Track, intervals: Sequence[Interval]) -> None:
+        if not intervals:
+            return
+        self._session.execute(
+            state_intervals.insert(),
+            [
+                {
+                    "tenant_id": track.tenant_id,
+                    "station_id": track.station_id,
+                    "equipment_id": track.equipment_id,
+                    "state": i.state.value,
+                    "start_ms": i.start_ms,
+                    "end_ms": i.end_ms,
+                }
+                for i in intervals
+            ],
+        )
+
+    def intervals(
+        self, *, tenant_id: str, station_id: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple[str, Interval]]:
+        c = state_intervals.c
+        rows = self._session.execute(
+            select(c.equipment_id, c.state, c.start_ms, c.end_ms)
+            .where(
+                c.tenant_id == tenant_id,
+                c.station_id == station_id,
+                c.start_ms < end_ms,
+                c.end_ms > start_ms,
+            )
+            .order_by(c.start_ms, c.id)
+            .limit(limit)
+        ).all()
+        return [
+            (r.equipment_id, Interval(EquipmentState(r.state), r.start_ms, r.end_ms)) for r in rows
+        ]
+
+    def add_minutes(
+        self,
+        track: Track,
+        minutes: Mapping[int, Mapping[str, float]],
+        planned: Callable[[int], bool],
+    ) -> None:
+        if not minutes:
+            return
+        keys = {"station_id": track.station_id, "equipment_id": track.equipment_id}
+        minute_rows = [
+            {
+                **keys,
+                "tenant_id": track.tenant_id,
+                "minute_ms": minute,
+                "planned": planned(minute),
+                **{f: amounts.get(f, 0.0) for f in MINUTE_FIELDS},
+            }
+            for minute, amounts in minutes.items()
+        ]
+        self._add(station_minutes, "minute_ms", minute_rows)
+        hours: dict[int, dict[str, float]] = {}
+        for minute, amounts in minutes.items():
+            if planned(minute):
+                hour = hours.setdefault(
+                    minute - minute % HOUR_MS, dict.fromkeys(MINUTE_FIELDS, 0.0)
+                )
+                for field, value in amounts.items():
+                    hour[field] += value
+        self._add(
+            station_hours,
+            "hour_ms",
+            [
+                {**keys, "tenant_id": track.tenant_id, "hour_ms": hour, **amounts}
+                for hour, amounts in hours.items()
+            ],
+        )
+
+    def _add(self, table: Table, period: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = _upsert(self._session, table)
+        self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["station_id", period, "equipment_id"],
+                set_={f: table.c[f] + statement.excluded[f] for f in MINUTE_FIELDS},
+            ),
+            rows,
+        )
+
+    def totals(
+        self, *, station_ids: Collection[str], start_ms: int, end_ms: int
+    ) -> dict[str, dict[str, float]]:
+        """Whole hours from the hour table, the minutes before the first and after
+        the last whole hour from the minute table."""
+        if not station_ids or end_ms <= start_ms:
+            return {}
+        first_hour = -(-start_ms // HOUR_MS) * HOUR_MS
+        last_hour = end_ms // HOUR_MS * HOUR_MS
+        totals: dict[str, dict[str, float]] = {}
+        ids = list(station_ids)
+        if first_hour < last_hour:
+            self._sum_into(
+                totals,
+                station_hours,
+                station_hours.c.station_id.in_(ids),
+                station_hours.c.hour_ms >= first_hour,
+                station_hours.c.hour_ms < last_hour,
+            )
+            edges = [(start_ms, first_hour), (last_hour, end_ms)]
+        else:
+            edges = [(start_ms, end_ms)]
+        c = station_minutes.c
+        in_edges = or_(*(and_(c.minute_ms >= s, c.minute_ms < e) for s, e in edges if e > s))
+        if any(e > s for s, e in edges):
+            self._sum_into(totals, station_minutes, c.station_id.in_(ids), c.planned, in_edges)
+        return totals
+
+    def _sum_into(
+        self, totals: dict[str, dict[str, float]], table: Table, *conditions: Any
+    ) -> None:
+        rows = self._session.execute(
+            select(table.c.station_id, *(func.sum(table.c[f]).label(f) for f in MINUTE_FIELDS))
+            .where(*conditions)
+            .group_by(table.c.station_id)
+        ).all()
+        for row in rows:
+            station = totals.setdefault(row.station_id, dict.fromkeys(MINUTE_FIELDS, 0.0))
+            for field in MINUTE_FIELDS:
+                station[field] += float(getattr(row, field) or 0.0)
+
+
+class SqlDowntimes:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._table = TenantTable(downtimes)
+
+    def open(self, downtime: Downtime) -> None:
+        statement = _upsert(self._session, downtimes).values(**self._values(downtime))
+        self._session.execute(
+            statement.on_conflict_do_nothing(index_elements=["equipment_id", "start_ms"])
+        )
+
+    def close(self, *, equipment_id: str, start_ms: int, end_ms: int) -> Downtime | None:
+        c = downtimes.c
+        self._session.execute(
+            update(downtimes)
+            .where(c.equipment_id == equipment_id, c.start_ms == start_ms)
+            .values(end_ms=end_ms)
+        )
+        row = self._session.execute(
+            select(downtimes).where(c.equipment_id == equipment_id, c.start_ms == start_ms)
+        ).first()
+        return self._downtime(row) if row else None
+
+    def get(self, *, tenant_id: str, downtime_id: str) -> Downtime | None:
+        row = self._table.get(self._session, tenant_id, downtime_id)
+        return self._downtime(row) if row else None
+
+    def update(self, downtime: Downtime) -> None:
+        self._table.update(
+            self._session,
+            downtime.tenant_id,
+            downtime.id,
+            {
+                "reason_code": downtime.reason_code,
+                "category": downtime.category.value,
+                "reason_actor": downtime.reason_actor,
+            },
+        )
+
+    def page(
+        self,
+        *,
+        tenant_id: str,
+        scope: tuple[str, str],
+        start_ms: int,
+        end_ms: int,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Downtime], str]:
+        c = downtimes.c
+        field, scope_id = scope
+        rows, token = keyset_page(
+            self._session,
+            self._table.select(
+                tenant_id,
+                c[field] == scope_id,
+                c.start_ms < end_ms,
+                or_(c.end_ms.is_(None), c.end_ms > start_ms),
+            ),
+            created=c.start_ms,
+            key=c.id,
+            page_size=page_size,
+            page_token=page_token,
+            newest_first=True,
+        )
+        return [self._downtime(r) for r in rows], token
+
+    def reclassified(
+        self, *, station_ids: Collection[str], start_ms: int, end_ms: int
+    ) -> list[Downtime]:
+        if not station_ids:
+            return []
+        c = downtimes.c
+        rows = self._session.execute(
+            select(downtimes).where(
+                c.station_id.in_(list(station_ids)),
+                c.reason_code != "",
+                c.start_ms < end_ms,
+                or_(c.end_ms.is_(None), c.end_ms > start_ms),
+            )
+        ).all()
+        return [d for d in map(self._downtime, rows) if d.category is not d.default_category]
+
+    @staticmethod
+    def _values(downtime: Downtime) -> dict[str, Any]:
+        values = dataclasses.asdict(downtime)
+        values["state"] = downtime.state.value
+        values["category"] = downtime.category.value
+        return values
+
+    @staticmethod
+    def _downtime(row: Row[Any]) -> Downtime:
+        values = row._asdict()
+        values["state"] = EquipmentState(values["state"])
+        values["category"] = LossCategory(values["category"])
+        return Downtime(**values)
+
+
+class SqlDowntimeReasons:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, reason: DowntimeReason) -> None:
+        self._session.execute(
+            downtime_reasons.insert().values(
+                **{**dataclasses.asdict(reason), "category": reason.category.value}
+            )
+        )
+
+    def get(self, *, tenant_id: str, code: str) -> DowntimeReason | None:
+        c = downtime_reasons.c
+        row = self._session.execute(
+            select(downtime_reasons).where(c.tenant_id == tenant_id, c.code == code)
+        ).first()
+        return self._reason(row) if row else None
+
+    def all(self, *, tenant_id: str) -> list[DowntimeReason]:
+        c = downtime_reasons.c
+        rows = self._session.execute(
+            select(downtime_reasons).where(c.tenant_id == tenant_id).order_by(c.code)
+        ).all()
+        return [self._reason(r) for r in rows]
+
+    @staticmethod
+    def _reason(row: Row[Any]) -> DowntimeReason:
+        values = row._asdict()
+        return DowntimeReason(**{**values, "category": LossCategory(values["category"])})
