@@ -112,7 +112,7 @@ class ReportCountsRequest(Body):
     """An operation's totals so far, for stations whose machines do not count."""
 
     good_quantity: Count = Field(examples=[40.0], description="Never less than before")
-    scrap_quantity: Count = Field(0.0, examples=[2.0], description="Never less than before")
+    scrap_quantity: Count = Field(examples=[2.0], description="Never less than before")
 
 
 class OperationResponse(BaseModel):
