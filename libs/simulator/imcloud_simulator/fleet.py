@@ -2,12 +2,14 @@
 
 The same seed gives the same readings and the same faults, tick for tick: time
 inside the simulation is the tick number over the rate, never the wall clock
-(only the timestamps put on the readings come from ``start_ms``).
+(only the timestamps put on the readings come from ``start_ms``). A script of
+states and faults (a breakdown at minute 2 ...) plays on that same clock.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +55,31 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class StateChange:
+    """At ``at_s`` of simulated time, ``machine`` is put in ``state`` (a run_state
+    code other than running) for ``duration_s``; it runs afterwards."""
+
+    at_s: float
+    machine: int
+    state: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class FaultInjection:
+    """At ``at_s`` of simulated time, ``fault`` starts on ``machine``."""
+
+    at_s: float
+    machine: int
+    fault: Fault
+    duration_s: float
+    severity: float = 1.0
+
+
+Scripted = StateChange | FaultInjection
+
+
+@dataclass(frozen=True)
 class Tick:
     number: int
     timestamp_ms: int
@@ -77,17 +104,25 @@ class Fleet:
         self.fault_rate_per_hour = fault_rate_per_hour
         self.tick = 0
         self.events: list[FaultEvent] = []
+        self._script: list[Scripted] = []
 
         counts = Counter(MIX[i % len(MIX)] for i in range(machines))
-        streams = np.random.SeedSequence(seed).spawn(len(KINDS) + 1)
-        self._fault_rng = np.random.default_rng(streams[-1])
+        # A stream per kind, one for faults, then one per kind for the counts:
+        # streams added at the end leave the earlier ones (and their readings) as
+        # they were.
+        streams = np.random.SeedSequence(seed).spawn(2 * len(KINDS) + 1)
+        self._fault_rng = np.random.default_rng(streams[len(KINDS)])
         self.groups: list[tuple[MachineGroup, slice]] = []
         self.machines: list[Machine] = []
         for k, cls in enumerate(KINDS):
             if not counts[k]:
                 continue
             start = len(self.machines)
-            group = cls(counts[k], np.random.default_rng(streams[k]))
+            group = cls(
+                counts[k],
+                np.random.default_rng(streams[k]),
+                counts_rng=np.random.default_rng(streams[len(KINDS) + 1 + k]),
+            )
             self.groups.append((group, slice(start, start + counts[k])))
             self.machines += [Machine(start + j, cls.KIND, j + 1) for j in range(counts[k])]
         self.faults = FaultBook(machines)
@@ -104,6 +139,7 @@ class Fleet:
     def step(self) -> Tick:
         """Advances every machine by one period and returns their readings."""
         t = self.tick * self.dt
+        self._play(t)
         self._inject_random()
         readings = []
         for (group, machines), faults in zip(self.groups, self._views, strict=True):
@@ -151,10 +187,49 @@ class Fleet:
         self.events.append(event)
         return event
 
+    def hold(self, machine: int, state: int, duration_s: float) -> None:
+        """Puts a machine in ``state`` (idle, setup, down or planned stop) from the
+        next step on, for ``duration_s``; it runs afterwards."""
+        group, local = self._locate(machine)
+        group.duty.hold(local, state, duration_s)
+
+    def play(self, script: Iterable[Scripted]) -> None:
+        """Schedules state changes and faults; each happens at the first step at or
+        after its time."""
+        self._script = sorted([*self._script, *script], key=lambda event: event.at_s)
+
+    def reset_counters(self, machine: int) -> None:
+        """The machine's good and scrap totals start again from zero."""
+        group, local = self._locate(machine)
+        group.counter.reset(local)
+
+    def ideal_cycle_s(self, machine: int) -> float:
+        """The time the machine needs per unit at its ideal rate, what its station
+        is registered with; it runs a little slower when healthy."""
+        group, local = self._locate(machine)
+        return float(group.counter.ideal_cycle_s[local])
+
     def active_faults(self) -> Counter[str]:
         """How many machines suffer each fault now."""
         codes = self.faults.code[self.faults.code != 0]
         return Counter(str(CODES[c]) for c in codes)
+
+    def _locate(self, machine: int) -> tuple[MachineGroup, int]:
+        group, machines = self.groups[int(self._group_of[machine])]
+        return group, machine - machines.start
+
+    def _play(self, t: float) -> None:
+        while self._script and self._script[0].at_s <= t:
+            event = self._script.pop(0)
+            if isinstance(event, StateChange):
+                self.hold(event.machine, event.state, event.duration_s)
+            else:
+                self.inject(
+                    event.machine,
+                    event.fault,
+                    duration_s=event.duration_s,
+                    severity=event.severity,
+                )
 
     def _inject_random(self) -> None:
         if self.fault_rate_per_hour <= 0:

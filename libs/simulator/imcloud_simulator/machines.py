@@ -4,7 +4,9 @@ Each step advances every machine of a kind by ``dt`` seconds of simulated time
 with a few dozen numpy operations, whatever the number of machines. The
 physics is simple but keeps the relations people look for in real data:
 
-- a duty cycle (idle, running, setup) drives everything;
+- a duty cycle (idle, running, setup) drives everything; a stop put on a
+  machine (a breakdown, a planned stop) idles it, and it runs again after;
+- good and scrap units are counted per cycle while a machine runs (counters);
 - electrical current follows mechanical load; power follows load and speed;
 - temperatures follow heat input through a first-order lag (minutes);
 - pump flow and pressure sit where the pump curve meets the system curve;
@@ -20,14 +22,35 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
+from imcloud_simulator.counters import PartCounter
 from imcloud_simulator.faults import Bools, Fault, FaultBook, Floats
 from imcloud_simulator.signals import MachineKind, Signal
 
-IDLE, RUNNING, SETUP = 0, 1, 2
+# The run_state codes every kind reports.
+IDLE, RUNNING, SETUP, DOWN, PLANNED_STOP = 0, 1, 2, 3, 4
+# States that only a stop put on a machine gives: its physics are idle's.
+STOPS = (DOWN, PLANNED_STOP)
+# Coming back to running from these restarts the process (start-up rejects).
+RESTARTS_FROM = (SETUP, DOWN, PLANNED_STOP)
 DAY_S = 86_400.0
 MANUFACTURER = "imcloud simulated machines"
-STATE_DESCRIPTION = "0 idle, 1 running, 2 setup or maintenance"
+STATE_DESCRIPTION = (
+    "0 idle, 1 running, 2 setup or maintenance, 3 down (stopped by a fault), 4 planned stop"
+)
+Ints = npt.NDArray[np.int64]
+
+
+def state_signal() -> Signal:
+    return Signal("run_state", "", "integer", IDLE, PLANNED_STOP, STATE_DESCRIPTION)
+
+
+def count_signals() -> tuple[Signal, Signal]:
+    return (
+        Signal("good_count", "", "integer", 0, None, "Good units made (a total)"),
+        Signal("scrap_count", "", "integer", 0, None, "Units scrapped (a total)"),
+    )
 
 
 def lag(current: Floats, target: Floats, dt: float, tau_s: Floats | float) -> Floats:
@@ -43,7 +66,8 @@ def power_to_current(kw: Floats, volts: float = 400.0, power_factor: float = 0.8
 
 
 class DutyCycle:
-    """Each machine's state (idle, running, setup) with random dwell times."""
+    """Each machine's state (idle, running, setup) with random dwell times, and
+    states put on a machine for a while (a breakdown, a setup), after which it runs."""
 
     def __init__(
         self,
@@ -61,10 +85,29 @@ class DutyCycle:
         self.remaining = rng.uniform(0.0, self._dwell_hi[self.state])
         self.elapsed = rng.uniform(0.0, 30.0, count)
         self.previous = self.state.copy()
+        # DOWN or PLANNED_STOP while a stop is put on the machine, else 0.
+        self.stop = np.zeros(count, dtype=np.int64)
+        self.held = np.zeros(count, dtype=bool)
+        self.previous_reported = self.reported
+        self._holds: dict[int, tuple[int, float]] = {}
+
+    @property
+    def reported(self) -> Ints:
+        """The run_state of each machine."""
+        reported: Ints = np.where(self.stop != 0, self.stop, self.state)
+        return reported
+
+    def hold(self, machine: int, state: int, duration_s: float) -> None:
+        """Puts ``machine`` in ``state`` for ``duration_s`` from the next step on;
+        it runs afterwards."""
+        if state not in (IDLE, SETUP, *STOPS):
+            raise ValueError(f"a machine cannot be held in state {state}")
+        self._holds[machine] = (state, duration_s)
 
     def step(self, dt: float) -> Bools:
         """Advances the clock; returns which machines changed state in this step."""
         self.previous = self.state.copy()
+        self.previous_reported = self.reported
         self.remaining -= dt
         self.elapsed += dt
         due: Bools = self.remaining <= 0
@@ -72,11 +115,27 @@ class DutyCycle:
             rows = np.flatnonzero(due)
             draw = self._rng.random(rows.size)
             new = (draw[:, None] > self._cumulative[self.state[rows]]).sum(axis=1)
-            new = np.minimum(new, SETUP)
+            new = np.where(self.held[rows], RUNNING, np.minimum(new, SETUP))
             self.state[rows] = new
             self.remaining[rows] = self._rng.uniform(self._dwell_lo[new], self._dwell_hi[new])
             self.elapsed[rows] = 0.0
+            self.stop[rows] = 0
+            self.held[rows] = False
+        if self._holds:
+            due = due | self._start_holds()
         return due
+
+    def _start_holds(self) -> Bools:
+        started = np.zeros(self.state.size, dtype=bool)
+        for machine, (state, duration_s) in self._holds.items():
+            self.state[machine] = IDLE if state in STOPS else state
+            self.stop[machine] = state if state in STOPS else 0
+            self.remaining[machine] = duration_s
+            self.elapsed[machine] = 0.0
+            self.held[machine] = True
+            started[machine] = True
+        self._holds.clear()
+        return started
 
 
 class MachineGroup(ABC):
@@ -85,13 +144,26 @@ class MachineGroup(ABC):
     KIND: ClassVar[MachineKind]
     # The physical faults this kind can suffer (sensor faults apply to every kind).
     FAULTS: ClassVar[tuple[Fault, ...]]
+    # Range of the machines' mean cycle per unit when healthy, and of their usual
+    # scrap rate.
+    CYCLE_S: ClassVar[tuple[float, float]]
+    SCRAP_RATE: ClassVar[tuple[float, float]] = (0.01, 0.03)
 
-    def __init__(self, count: int, rng: np.random.Generator) -> None:
+    duty: DutyCycle
+
+    def __init__(
+        self, count: int, rng: np.random.Generator, *, counts_rng: np.random.Generator
+    ) -> None:
         self.count = count
         self.rng = rng
         self.ambient_offset = rng.normal(0.0, 1.0, count)
         self.ambient_phase = rng.uniform(-0.3, 0.3, count)
         self.sensor_drift = np.zeros(count)
+        # The counts draw from their own generator, so that the other signals of
+        # a seed are what they were before machines counted.
+        self.counter = PartCounter(
+            count, counts_rng, cycle_s=self.CYCLE_S, scrap_rate=self.SCRAP_RATE
+        )
 
     @property
     def double_signals(self) -> tuple[int, ...]:
@@ -113,6 +185,26 @@ class MachineGroup(ABC):
     def noise(self, sigma: float) -> Floats:
         return self.rng.normal(0.0, sigma, self.count)
 
+    def degradation(self, faults: FaultBook) -> Floats:
+        """How much a physical fault degrades each machine: 0 healthy, 1 at worst."""
+        levels = [
+            faults.wear() if fault is Fault.BEARING_WEAR else faults.level(fault)
+            for fault in self.FAULTS
+        ]
+        total: Floats = np.sum(levels, axis=0)
+        return total
+
+    def counts(self, dt: float, faults: FaultBook) -> tuple[Floats, Floats]:
+        """Advances the counters by ``dt`` (call after the duty cycle's step);
+        returns each machine's good and scrap totals."""
+        duty = self.duty
+        running = duty.state == RUNNING
+        restarted = running & np.isin(duty.previous_reported, RESTARTS_FROM)
+        self.counter.step(
+            dt, running=running, restarted=restarted, degradation=self.degradation(faults)
+        )
+        return self.counter.good, self.counter.scrap
+
     @abstractmethod
     def step(self, t: float, dt: float, faults: FaultBook) -> Floats:
         """Advances every machine by ``dt`` seconds and returns a reading per
@@ -131,7 +223,7 @@ class CncMill(MachineGroup):
         line_name="Machining",
         serial_prefix="VMC",
         signals=(
-            Signal("run_state", "", "integer", 0, 2, STATE_DESCRIPTION),
+            state_signal(),
             Signal("spindle_speed", "1/min", "double", 0, 24000, "Spindle speed"),
             Signal("feed_rate", "mm/min", "double", 0, 15000, "Path feed rate"),
             Signal("spindle_load", "%", "double", 0, 150, "Spindle torque, % of rated"),
@@ -144,12 +236,16 @@ class CncMill(MachineGroup):
             Signal("tool_wear", "%", "double", 0, 100, "Estimated wear of the tool in use"),
             Signal("part_count", "", "integer", 0, None, "Parts machined"),
             Signal("door_open", "", "boolean", None, None, "Operator door open"),
+            *count_signals(),
         ),
     )
     FAULTS = (Fault.BEARING_WEAR, Fault.COOLANT_LOSS)
+    CYCLE_S = (25.0, 45.0)
 
-    def __init__(self, count: int, rng: np.random.Generator) -> None:
-        super().__init__(count, rng)
+    def __init__(
+        self, count: int, rng: np.random.Generator, *, counts_rng: np.random.Generator
+    ) -> None:
+        super().__init__(count, rng, counts_rng=counts_rng)
         self.duty = DutyCycle(
             count,
             rng,
@@ -234,10 +330,11 @@ class CncMill(MachineGroup):
         self.tool_wear = np.minimum(100.0, self.tool_wear + dt * load / 100.0 * 100.0 / 2400.0)
         door = setup | (idle & (self.duty.elapsed < 12.0))
         drift = self.drift(dt)
+        good, scrap = self.counts(dt, faults)
 
         return np.column_stack(
             [
-                state,
+                self.duty.reported,
                 np.maximum(self.speed + np.where(turning, self.noise(3.0), 0.0), 0.0),
                 np.maximum(feed + np.where(cutting, self.noise(5.0), 0.0), 0.0),
                 load,
@@ -250,6 +347,8 @@ class CncMill(MachineGroup):
                 self.tool_wear,
                 self.parts,
                 door,
+                good,
+                scrap,
             ]
         ).astype(np.float64)
 
@@ -277,9 +376,14 @@ class CentrifugalPump(MachineGroup):
             Signal("bearing_temperature", "Cel", "double", 0, 90, "Drive-end bearing"),
             Signal("vibration_rms", "mm/s", "double", 0, 7.1, "Bearing housing vibration"),
             Signal("fluid_temperature", "Cel", "double", 0, 80, "Pumped fluid temperature"),
+            state_signal(),
+            *count_signals(),
         ),
     )
     FAULTS = (Fault.BEARING_WEAR, Fault.LEAK)
+    # A unit is a batch transferred.
+    CYCLE_S = (120.0, 240.0)
+    SCRAP_RATE = (0.0, 0.01)
 
     RATED_RPM = 2950.0
     SHUTOFF_HEAD_M = 55.0  # pump curve: H = H0 (n/n0)^2 - A Q^2
@@ -288,8 +392,10 @@ class CentrifugalPump(MachineGroup):
     SYSTEM_K = 5.4e-4
     BEST_FLOW = 160.0  # best efficiency point at rated speed, m3/h
 
-    def __init__(self, count: int, rng: np.random.Generator) -> None:
-        super().__init__(count, rng)
+    def __init__(
+        self, count: int, rng: np.random.Generator, *, counts_rng: np.random.Generator
+    ) -> None:
+        super().__init__(count, rng, counts_rng=counts_rng)
         self.duty = DutyCycle(
             count,
             rng,
@@ -351,6 +457,7 @@ class CentrifugalPump(MachineGroup):
             + 0.1
         ) * self.rng.lognormal(0.0, 0.05, self.count)
         drift = self.drift(dt)
+        good, scrap = self.counts(dt, faults)
 
         return np.column_stack(
             [
@@ -365,6 +472,9 @@ class CentrifugalPump(MachineGroup):
                 self.bearing_temp + drift + self.noise(0.05),
                 vibration,
                 self.fluid + self.noise(0.05),
+                self.duty.reported,
+                good,
+                scrap,
             ]
         ).astype(np.float64)
 
@@ -381,7 +491,7 @@ class HydraulicPress(MachineGroup):
         line_name="Forming",
         serial_prefix="HP",
         signals=(
-            Signal("run_state", "", "integer", 0, 2, STATE_DESCRIPTION),
+            state_signal(),
             Signal("ram_position", "mm", "double", 0, 500, "Ram position, 0 at the top"),
             Signal("press_force", "kN", "double", 0, 2500, "Pressing force"),
             Signal("hydraulic_pressure", "bar", "double", 0, 320, "Main cylinder pressure"),
@@ -392,15 +502,19 @@ class HydraulicPress(MachineGroup):
             Signal("vibration_rms", "mm/s", "double", 0, 7.1, "Pump vibration"),
             Signal("cycle_count", "", "integer", 0, None, "Strokes made"),
             Signal("guard_closed", "", "boolean", None, None, "Safety guard closed"),
+            *count_signals(),
         ),
     )
     FAULTS = (Fault.BEARING_WEAR, Fault.LEAK)
+    CYCLE_S = (8.0, 14.0)
 
     STROKE_MM = 400.0
     CYLINDER_KN_PER_BAR = 7.07  # 300 mm bore: 0.0707 m2
 
-    def __init__(self, count: int, rng: np.random.Generator) -> None:
-        super().__init__(count, rng)
+    def __init__(
+        self, count: int, rng: np.random.Generator, *, counts_rng: np.random.Generator
+    ) -> None:
+        super().__init__(count, rng, counts_rng=counts_rng)
         self.duty = DutyCycle(
             count,
             rng,
@@ -490,10 +604,11 @@ class HydraulicPress(MachineGroup):
         ) * self.rng.lognormal(0.0, 0.05, self.count)
         guard = running | (idle & (self.duty.elapsed >= 10.0))
         drift = self.drift(dt)
+        good, scrap = self.counts(dt, faults)
 
         return np.column_stack(
             [
-                state,
+                self.duty.reported,
                 np.maximum(position + np.where(running, self.noise(0.2), 0.0), 0.0),
                 force,
                 pressure,
@@ -504,6 +619,8 @@ class HydraulicPress(MachineGroup):
                 vibration,
                 self.cycles,
                 guard,
+                good,
+                scrap,
             ]
         ).astype(np.float64)
 

@@ -83,12 +83,14 @@ def test_a_fleet_has_every_kind_and_timestamps_at_the_rate() -> None:
     assert len(Fleet(50).machines) == 50
 
 
-def test_every_model_has_about_ten_signals_the_rest_api_accepts() -> None:
+def test_every_model_has_about_a_dozen_signals_the_rest_api_accepts() -> None:
     for group in (CncMill, CentrifugalPump, HydraulicPress):
         body = group.KIND.model_body()
-        assert 10 <= len(body["signals"]) <= 13
+        assert 10 <= len(body["signals"]) <= 15
         names = [s["name"] for s in body["signals"]]
         assert len(set(names)) == len(names)
+        # What production maps to states and counts, on every kind.
+        assert {"run_state", "good_count", "scrap_count"} <= set(names)
         for signal in body["signals"]:
             assert 1 <= len(signal["name"]) <= 64
             assert len(signal["unit"]) <= 32
@@ -123,6 +125,8 @@ def test_machines_cycle_through_idle_running_and_setup(healthy: Recording) -> No
         assert all(share > 0.01 for share in shares), (kind.key, shares)
     running = healthy.signal(CentrifugalPump.KIND, "running")
     assert 0.5 < running.mean() < 0.99
+    pump_states = healthy.signal(CentrifugalPump.KIND, "run_state")
+    np.testing.assert_array_equal(pump_states == RUNNING, running == 1)
 
 
 def test_cnc_current_and_power_follow_the_spindle_load(healthy: Recording) -> None:
