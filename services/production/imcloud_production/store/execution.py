@@ -619,8 +619,9 @@ class SqlTimeline:
         else:
             edges = [(start_ms, end_ms)]
         c = station_minutes.c
-        in_edges = or_(*(and_(c.minute_ms >= s, c.minute_ms < e) for s, e in edges if e > s))
-        if any(e > s for s, e in edges):
+        edges = [(s, e) for s, e in edges if e > s]
+        if edges:
+            in_edges = or_(*(and_(c.minute_ms >= s, c.minute_ms < e) for s, e in edges))
             self._sum_into(totals, station_minutes, c.station_id.in_(ids), c.planned, in_edges)
         return totals
 

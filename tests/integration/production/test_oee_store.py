@@ -1,0 +1,250 @@
+"""A machine's telemetry through production's store to OEE, on SQLite and PostgreSQL:
+the figures equal a count done here from the same points, whatever the batching,
+and a batch taken twice changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import numpy as np
+import pytest
+
+from imcloud_production.domain import monitoring, planning, services
+from imcloud_production.domain.calendar import Calendar, ShiftBreak, ShiftPattern
+from imcloud_production.domain.catalog import (
+    Comparison,
+    CounterKind,
+    CountSignal,
+    EquipmentState,
+    StateMapping,
+    StateRule,
+)
+from imcloud_production.domain.execution import Placement
+from imcloud_production.domain.monitoring import MachineBatch
+from imcloud_production.domain.tracking import Series
+from tests.unit.production.harness import ProductionStore
+
+TENANT = "tenant-oee"
+# Monday 30 November 2026, Berlin (UTC+1): the shift runs 05:00-13:00 UTC with a
+# break 09:00-09:15 UTC.
+SHIFT_START = datetime(2026, 11, 30, 5, tzinfo=UTC)
+SHIFT_END = SHIFT_START + timedelta(hours=8)
+BREAK = (datetime(2026, 11, 30, 9, tzinfo=UTC), datetime(2026, 11, 30, 9, 15, tzinfo=UTC))
+STEP_S = 10
+IDEAL_S = 8.0
+# (state code, from, until) in seconds after the shift start; running elsewhere.
+SCRIPT = [(3, 3600, 5400), (3, 7200, 7260), (2, 10800, 11400)]
+
+
+def state_at(second: int) -> int:
+    return next((code for code, start, end in SCRIPT if start <= second < end), 1)
+
+
+def machine_points() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    seconds = np.arange(-600, 8 * 3600, STEP_S)
+    states = np.array([state_at(int(s)) for s in seconds], dtype=np.float64)
+    running = states == 1
+    # One unit per point while running; every 50th scrapped.
+    made = np.cumsum(running)
+    scrap = made // 50
+    good = made - scrap
+    stamps = (SHIFT_START.timestamp() + seconds) * 1000
+    return stamps.astype(np.int64), states, good.astype(np.float64), scrap.astype(np.float64)
+
+
+def expected() -> dict[str, float]:
+    """The figures counted straight from the points, with the definitions of
+    imcloud_production.domain.oee."""
+    stamps, states, good, scrap = machine_points()
+    start_ms, end_ms = SHIFT_START.timestamp() * 1000, SHIFT_END.timestamp() * 1000
+    break_ms = (BREAK[0].timestamp() * 1000, BREAK[1].timestamp() * 1000)
+
+    def planned(ms: float) -> bool:
+        return start_ms <= ms < end_ms and not break_ms[0] <= ms < break_ms[1]
+
+    # Each point's state holds until the next point (all within the hold time).
+    seconds: dict[int, float] = {}
+    for i in range(len(stamps)):
+        until = stamps[i + 1] if i + 1 < len(stamps) else stamps[i] + STEP_S * 1000
+        for ms in range(int(stamps[i]), int(until), 1000):
+            if planned(ms):
+                seconds[int(states[i])] = seconds.get(int(states[i]), 0.0) + 1
+    pbt = (end_ms - start_ms - (break_ms[1] - break_ms[0])) / 1000
+    # The 60 s stop is under the 120 s threshold: a small stop, inside APT.
+    apt = seconds[1] + 60
+    deltas_good = np.diff(good, prepend=good[0])
+    deltas_scrap = np.diff(scrap, prepend=scrap[0])
+    inside = np.array([planned(ms) for ms in stamps])
+    good_units = float(deltas_good[inside].sum())
+    scrap_units = float(deltas_scrap[inside].sum())
+    produced = good_units + scrap_units
+    return {
+        "availability": apt / pbt,
+        "performance": produced * IDEAL_S / apt,
+        "quality": good_units / produced,
+        "good": good_units,
+        "scrap": scrap_units,
+        "down": seconds[3] - 60,
+        "setup": seconds[2],
+    }
+
+
+@pytest.fixture
+def line(store: ProductionStore) -> dict[str, str]:
+    uow = store.unit_of_work
+    plant = services.create_plant(
+        uow(), tenant_id=TENANT, name="Berlin", location="", time_zone="Europe/Berlin"
+    )
+    line = services.create_line(
+        uow(), tenant_id=TENANT, plant_id=plant.id, name="L1", description=""
+    )
+    station = services.create_station(
+        uow(),
+        tenant_id=TENANT,
+        line_id=line.id,
+        name="S1",
+        description="",
+        capabilities=["milling"],
+        ideal_cycle_time_s=IDEAL_S,
+    )
+    planning.set_calendar(
+        uow(),
+        tenant_id=TENANT,
+        calendar=Calendar(
+            plant_id=plant.id,
+            time_zone="",
+            shifts=(
+                ShiftPattern(
+                    "early",
+                    (1, 2, 3, 4, 5),
+                    time(6),
+                    time(14),
+                    (ShiftBreak(time(10), time(10, 15)),),
+                ),
+            ),
+            holidays=(),
+            small_stop_threshold_s=120,
+        ),
+    )
+    planning.set_state_mapping(
+        uow(),
+        mapping=StateMapping(
+            tenant_id=TENANT,
+            equipment_model_id="model-1",
+            state_signal="run_state",
+            rules=tuple(
+                StateRule(Comparison.EQUAL, float(code), state)
+                for code, state in [
+                    (1, EquipmentState.RUNNING),
+                    (2, EquipmentState.SETUP),
+                    (3, EquipmentState.DOWN),
+                ]
+            ),
+            default_state=EquipmentState.IDLE,
+            good=CountSignal("good_count", CounterKind.TOTAL),
+            scrap=CountSignal("scrap_count", CounterKind.TOTAL),
+            hold_s=60,
+            update_time=SHIFT_START,
+        ),
+    )
+    monitoring.place_equipment(
+        uow(),
+        Placement(TENANT, "machine-1", "model-1", station.id, update_time=SHIFT_START),
+    )
+    return {"plant": plant.id, "line": line.id, "station": station.id}
+
+
+def feed(store: ProductionStore, points_per_batch: int, *, repeat: bool = False) -> None:
+    stamps, states, good, scrap = machine_points()
+    for start in range(0, len(stamps), points_per_batch):
+        part = slice(start, start + points_per_batch)
+        batch = MachineBatch(
+            TENANT,
+            "machine-1",
+            {
+                "run_state": Series(stamps[part], states[part]),
+                "good_count": Series(stamps[part], good[part]),
+                "scrap_count": Series(stamps[part], scrap[part]),
+                "spindle_temperature": Series(stamps[part], np.full(len(stamps[part]), 40.0)),
+            },
+        )
+        for _ in range(2 if repeat else 1):
+            monitoring.record_machine_data(store.unit_of_work(), [batch], now=SHIFT_END)
+
+
+@pytest.mark.parametrize(("points_per_batch", "repeat"), [(7, False), (500, True)])
+def test_oee_of_a_shift_equals_a_count_from_the_raw_points(
+    store: ProductionStore, line: dict[str, str], points_per_batch: int, repeat: bool
+) -> None:
+    feed(store, points_per_batch, repeat=repeat)
+    want = expected()
+    later = SHIFT_END + timedelta(hours=2)
+    for scope in (("station", line["station"]), ("line", line["line"]), ("plant", line["plant"])):
+        whole, _ = monitoring.oee(
+            store.unit_of_work(),
+            tenant_id=TENANT,
+            scope=scope,
+            start=SHIFT_START - timedelta(hours=3),
+            end=later,
+            breakdown="",
+            now=later,
+        )
+        got = whole.figures
+        assert got.availability == pytest.approx(want["availability"], abs=1e-6), scope
+        assert got.performance == pytest.approx(want["performance"], abs=1e-6), scope
+        assert got.quality == pytest.approx(want["quality"], abs=1e-9), scope
+        assert got.quantities.good == want["good"]
+        assert got.quantities.scrap == want["scrap"]
+        assert got.time.actual_unit_down_time_s == pytest.approx(want["down"])
+        assert got.time.actual_unit_setup_time_s == pytest.approx(want["setup"])
+        assert got.time.small_stop_time_s == pytest.approx(60)
+        assert got.time.no_data_time_s == pytest.approx(0)
+
+
+def test_a_range_inside_the_shift_and_the_shift_breakdown_agree(
+    store: ProductionStore, line: dict[str, str]
+) -> None:
+    feed(store, 100)
+    later = SHIFT_END + timedelta(hours=2)
+
+    def oee(start: datetime, end: datetime, breakdown: str = "") -> monitoring.OeePart:
+        whole, parts = monitoring.oee(
+            store.unit_of_work(),
+            tenant_id=TENANT,
+            scope=("station", line["station"]),
+            start=start,
+            end=end,
+            breakdown=breakdown,
+            now=later,
+        )
+        return parts[0] if breakdown else whole
+
+    shift = oee(SHIFT_START - timedelta(hours=1), later, "shift")
+    assert shift.shift == "early"
+    assert shift.figures.availability == pytest.approx(expected()["availability"], abs=1e-6)
+    # 06:30-07:45 UTC, cut mid-hour at both ends: after the breakdown (06:00-06:30),
+    # running but for the one-minute small stop at 07:00, which APT includes.
+    part = oee(SHIFT_START + timedelta(minutes=90), SHIFT_START + timedelta(minutes=165))
+    assert part.figures.time.planned_busy_time_s == 75 * 60
+    assert part.figures.time.actual_production_time_s == pytest.approx(75 * 60)
+    downtimes, _ = monitoring.list_downtimes(
+        store.unit_of_work(),
+        tenant_id=TENANT,
+        scope=("station_id", line["station"]),
+        start=SHIFT_START,
+        end=SHIFT_END,
+        requested_page_size=10,
+        page_token="",
+    )
+    assert [(d.state, d.start_ms, d.end_ms) for d in downtimes] == [
+        (
+            EquipmentState.SETUP,
+            int((SHIFT_START.timestamp() + 10800) * 1000),
+            int((SHIFT_START.timestamp() + 11400) * 1000),
+        ),
+        (
+            EquipmentState.DOWN,
+            int((SHIFT_START.timestamp() + 3600) * 1000),
+            int((SHIFT_START.timestamp() + 5400) * 1000),
+        ),
+    ]
