@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,14 +34,18 @@ from imcloud_simulator.display import (
 )
 from imcloud_simulator.fleet import Fleet
 from imcloud_simulator.onboarding import (
+    OnboardedPlant,
     OnboardingError,
     OnboardingStep,
     PlatformApi,
     onboard_plant,
 )
+from imcloud_simulator.production import PlantProduction, onboard_production
 from imcloud_simulator.runner import FleetRunner, Progress, Stage
 
 API_KEY_VARIABLE = "IMCLOUD_API_KEY"
+# Good units each line's work order asks for (--production).
+WORK_ORDER_QUANTITY = 100.0
 # Rich lays out for 80 columns where no terminal tells the width; a log has room.
 PIPED_WIDTH = 120
 
@@ -103,6 +108,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="at the end, wait at most this long for the platform to score the last "
         "batches before asking what it detected (default: 15)",
+    )
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="also set the plant up for production: station capabilities and cycle times, "
+        "state mappings, a shift calendar from this hour, a product and a started work "
+        "order per line, so GET /v1/oee has figures",
     )
     parser.add_argument(
         "--summary-json", type=Path, metavar="PATH", help="also write the summary here"
@@ -171,6 +183,20 @@ def simulate(args: argparse.Namespace, *, local_api: str, local_device_link: str
             f"demo tenant {plant.tenant_id}, owner API key: [bold]{plant.api_key}[/bold]",
             soft_wrap=True,
         )
+    if args.production:
+        try:
+            production = _set_up_production(console, api_url, fleet, plant, run_id=run_id)
+        except OnboardingError as exc:
+            console.print(f"[red]imcloud simulate: production setup failed: {exc}[/red]")
+            return 1
+        for line in production.lines:
+            console.print(
+                f"line {line.line_id} makes {line.part_number}, work order "
+                f"{production.work_orders[line.line_id]}; its OEE: GET {api_url}/v1/oee"
+                f"?line_id={line.line_id}&start_time=...&end_time=...&breakdown=station",
+                soft_wrap=True,
+                highlight=False,
+            )
     runner = FleetRunner(
         fleet,
         plant,
@@ -200,6 +226,31 @@ def simulate(args: argparse.Namespace, *, local_api: str, local_device_link: str
     if failed:
         console.print(f"[red]{failed} machines were stopped by an error (see above)[/red]")
     return 1 if failed else 0
+
+
+def _set_up_production(
+    console: Console, api_url: str, fleet: Fleet, plant: OnboardedPlant, *, run_id: str
+) -> PlantProduction:
+    started = time.monotonic()
+    api = PlatformApi(api_url, plant.api_key)
+    try:
+        with ProgressLines(console, "setting the plant up for production ...") as lines:
+
+            def show(step: OnboardingStep) -> None:
+                text = onboarding_line(step, time.monotonic() - started)
+                lines.update(text, milestone=step.done == step.total)
+
+            return onboard_production(
+                api,
+                fleet,
+                plant,
+                run_id=run_id,
+                now=datetime.now(UTC),
+                quantity=WORK_ORDER_QUANTITY,
+                progress=show,
+            )
+    finally:
+        api.close()
 
 
 def _stream(

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -107,6 +108,20 @@ def progress_line(progress: Progress, *, duration_s: float) -> str:
         f"buffered {_n(totals.buffered)}; {totals.connected} of {totals.machines} connected"
         + (f", {totals.failed} stopped by an error" if totals.failed else "")
         + f"; active faults: {faults or 'none'}"
+    )
+
+
+def _percent(ratio: float | None) -> str:
+    return "    -" if ratio is None else f"{100.0 * ratio:5.1f}%"
+
+
+def oee_line(name: str, oee: dict[str, Any]) -> str:
+    """A scope's OEE (a figure of GET /v1/oee) in one line, with what it made."""
+    quantities = oee["quantities"]
+    return (
+        f"{name}: A {_percent(oee['availability'])}  P {_percent(oee['performance'])}  "
+        f"Q {_percent(oee['quality'])}  OEE {_percent(oee['oee'])}  "
+        f"({_n(quantities['good'])} good, {_n(quantities['scrap'])} scrap)"
     )
 
 

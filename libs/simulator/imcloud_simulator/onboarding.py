@@ -23,7 +23,11 @@ MAX_ATTEMPTS = 8
 
 class OnboardingError(Exception):
     """The platform refused a request (of onboarding, or asking what it detected);
-    the message says which and why."""
+    the message says which and why, ``status`` the HTTP status if one came."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class OnboardedMachine:
     equipment_id: str
     serial_number: str
     credential: str
+    station_id: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class OnboardedPlant:
     plant_id: str
     equipment_model_ids: dict[str, str]  # by kind key
     machines: list[OnboardedMachine]
+    line_ids: dict[str, str]  # by kind key
+    time_zone: str
 
 
 class PlatformApi:
@@ -103,12 +110,22 @@ class PlatformApi:
                 self._sleep(_retry_after_s(response, attempt))
                 continue
             if response.status_code not in accept:
-                raise OnboardingError(f"{method} {path}: {_problem(response)}")
+                raise OnboardingError(
+                    f"{method} {path}: {_problem(response)}", status=response.status_code
+                )
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
     def post(self, path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.request("POST", path, json=body, **kw).json()
+        return result
+
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("PUT", path, json=body).json()
+        return result
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("PATCH", path, json=body).json()
         return result
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
@@ -188,6 +205,7 @@ def onboard(
 ) -> OnboardedPlant:
     """Registers the fleet's plant and machines; ``api`` carries the tenant's key."""
     tenant_id = str(api.get("/v1/tenant")["id"])
+    time_zone = "Europe/Berlin"
     models: dict[str, str] = {}
     for kind in fleet.kinds:
         models[kind.key] = ensure_model(api, kind)
@@ -198,7 +216,7 @@ def onboard(
             {
                 "name": f"Simulated plant {run_id}",
                 "location": "imcloud simulator",
-                "time_zone": "Europe/Berlin",
+                "time_zone": time_zone,
             },
         )["id"]
     )
@@ -233,6 +251,7 @@ def onboard(
                 equipment_id=str(equipment["id"]),
                 serial_number=serial,
                 credential=str(credential["secret"]),
+                station_id=str(station["id"]),
             )
         )
         progress(OnboardingStep("machines", len(onboarded), len(fleet.machines)))
@@ -242,6 +261,8 @@ def onboard(
         plant_id=plant_id,
         equipment_model_ids=models,
         machines=onboarded,
+        line_ids=lines,
+        time_zone=time_zone,
     )
 
 

@@ -78,8 +78,11 @@ def plant_of(fleet: Fleet) -> OnboardedPlant:
         plant_id="p1",
         equipment_model_ids={},
         machines=[
-            OnboardedMachine(m, f"e{m.index}", f"SN-{m.index}", "imd_x") for m in fleet.machines
+            OnboardedMachine(m, f"e{m.index}", f"SN-{m.index}", "imd_x", f"s{m.index}")
+            for m in fleet.machines
         ],
+        line_ids={},
+        time_zone="UTC",
     )
 
 

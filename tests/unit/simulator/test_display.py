@@ -84,7 +84,11 @@ def test_the_report_puts_what_was_detected_next_to_what_was_injected() -> None:
         tenant_id="t",
         plant_id="p",
         equipment_model_ids={},
-        machines=[OnboardedMachine(m, f"e{m.index}", "SN", "imd_x") for m in fleet.machines],
+        machines=[
+            OnboardedMachine(m, f"e{m.index}", "SN", "imd_x", f"s{m.index}") for m in fleet.machines
+        ],
+        line_ids={},
+        time_zone="UTC",
     )
     faults = [FaultEvent(0, Fault.NAN_BURST, 10.0, 6.0, 0.8, "spindle_load")]
     detection = Detection(

@@ -30,9 +30,11 @@ def plant_of(fleet: Fleet) -> OnboardedPlant:
         plant_id="p",
         equipment_model_ids={},
         machines=[
-            OnboardedMachine(m, f"e{m.index}", f"SN-{m.index}", GOOD_CREDENTIAL)
+            OnboardedMachine(m, f"e{m.index}", f"SN-{m.index}", GOOD_CREDENTIAL, f"s{m.index}")
             for m in fleet.machines
         ],
+        line_ids={},
+        time_zone="UTC",
     )
 
 
