@@ -226,7 +226,6 @@ def snapshot(victim: World) -> str:
         f"/v1/equipment/{victim.ids['equipment_id']}/commands",
         f"/v1/equipment/{victim.ids['equipment_id']}/anomaly-episodes",
         f"/v1/plants/{victim.ids['plant_id']}/calendar",
-        f"/v1/planned-downtimes?plant_id={victim.ids['plant_id']}",
         "/v1/products",
         f"/v1/equipment-models/{victim.ids['equipment_model_id']}/state-mapping",
         "/v1/work-orders",
@@ -234,6 +233,9 @@ def snapshot(victim: World) -> str:
         "/v1/downtime-reasons",
     ]
     views = {p: victim.tenant.get(p, page_size=500).json() for p in paths}
+    views["planned downtime"] = victim.tenant.get(
+        "/v1/planned-downtimes", plant_id=victim.ids["plant_id"], page_size=500
+    ).json()
     # A stop's times move while it lasts, and more stops follow; why it happened stays.
     now = datetime.now(UTC)
     stops = victim.tenant.get(
