@@ -124,8 +124,13 @@ def advance(
 ) -> Progress:
     """Moves ``track`` (in place) past the newer points of one batch."""
     progress = Progress()
-    fresh = {name: _newer(series, track.last_ms, progress) for name, series in points.items()}
-    times = _union(s.timestamps_ms for n, s in fresh.items() if n in mapping.signals)
+    # Only the mapped signals are read: ``points`` may convert each on access.
+    fresh = {
+        name: _newer(points[name], track.last_ms, progress)
+        for name in mapping.signals
+        if name in points
+    }
+    times = _union(s.timestamps_ms for s in fresh.values())
     if times.size == 0:
         return progress
     events = _events(track, mapping, fresh, times, rules)

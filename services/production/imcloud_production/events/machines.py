@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from prometheus_client import Counter
@@ -106,11 +106,26 @@ def _read(record: Record) -> MachineBatch | None:
     return MachineBatch(
         tenant_id=envelope.tenant_id,
         equipment_id=recorded.equipment_id,
-        points={
-            r.series.signal: Series(
-                np.asarray(r.series.timestamps_ms, dtype=np.int64),
-                np.asarray(r.series.values, dtype=np.float64),
-            )
-            for r in recorded.series
-        },
+        points=RecordedPoints(recorded),
     )
+
+
+class RecordedPoints(Mapping[str, Series]):
+    """A batch's series by signal, turned into arrays only when asked for: most
+    signals of a machine are neither its state nor its counters."""
+
+    def __init__(self, recorded: telemetry_pb2.TelemetryRecorded) -> None:
+        self._series = {r.series.signal: r.series for r in recorded.series}
+
+    def __getitem__(self, signal: str) -> Series:
+        series = self._series[signal]
+        return Series(
+            np.asarray(series.timestamps_ms, dtype=np.int64),
+            np.asarray(series.values, dtype=np.float64),
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._series)
+
+    def __len__(self) -> int:
+        return len(self._series)
