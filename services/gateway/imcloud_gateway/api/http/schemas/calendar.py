@@ -48,7 +48,7 @@ class ShiftPatternBody(Body):
     end_time: ClockTime = Field(
         examples=["14:00"], description="Plant-local HH:MM; before start_time: the next day"
     )
-    breaks: list[ShiftBreakBody] = Field([], max_length=20)
+    breaks: list[ShiftBreakBody] = Field([], max_length=5)
 
 
 class ShiftCalendarRequest(Body):
@@ -84,7 +84,7 @@ class ShiftCalendarRequest(Body):
         [], max_length=50, description="Two shifts starting the same day may not overlap"
     )
     holidays: list[LocalDate] = Field(
-        [], max_length=1000, description="Plant-local days without any shift, YYYY-MM-DD"
+        [], max_length=400, description="Plant-local days without any shift, YYYY-MM-DD"
     )
     small_stop_threshold_s: int = Field(
         120,

@@ -118,7 +118,8 @@ class CreateDowntimeReasonRequest(Body):
         "",
         max_length=50,
         pattern=r"^[a-z0-9_.-]{0,50}$",
-        description="The parent reason's code; empty for a root",
+        examples=["no_material"],
+        description="The parent reason's code (built-in ones included); empty for a root",
     )
     category: LossCategoryName = Field(
         examples=["external"], description="Where its time counts among the six big losses"
