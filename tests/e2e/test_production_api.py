@@ -167,6 +167,8 @@ def test_planned_downtime_is_booked_listed_and_deleted(acme: World) -> None:
 
 
 def test_a_product_needs_stations_that_can_make_it(acme: World) -> None:
+    station = answer(acme.tenant.get(f"/v1/stations/{acme.ids['station_id']}"), 200)
+    assert (station["capabilities"], station["ideal_cycle_time_s"]) == (["milling", "drilling"], 30)
     product = a_product(acme, "milling", "drilling")
     assert [s["capability"] for s in product["routing"]] == ["milling", "drilling"]
     assert answer(acme.tenant.get(f"/v1/products/{product['id']}"), 200) == product
@@ -211,6 +213,9 @@ def test_a_work_order_goes_from_planned_to_completed_and_refuses_illegal_steps(
     answer(step(acme, f"{order}/operations/2:start", station), 200)
     counted = {"good_quantity": 9, "scrap_quantity": 1}
     answer(acme.tenant.http.put(f"{order}/operations/2/counts", json=counted), 200)
+    defect = {"work_order_id": running["id"], "sequence": 2, "defect_code": "burr", "quantity": 1}
+    recorded = answer(acme.tenant.post("/v1/quality-records", {**defect, "scrapped": True}), 201)
+    assert (recorded["station_id"], recorded["scrapped"]) == (acme.ids["station_id"], True)
     completed = answer(step(acme, f"{order}/operations/2:complete"), 200)
     assert completed["state"] == "completed"
     assert (completed["good_quantity"], completed["scrap_quantity"]) == (9, 1)
@@ -222,6 +227,8 @@ def test_a_work_order_goes_from_planned_to_completed_and_refuses_illegal_steps(
     assert cancelled_late.status_code == 409, cancelled_late.text
     listed = acme.tenant.get("/v1/work-orders", state=["completed"])
     assert [o["id"] for o in answer(listed, 200)["items"]] == [completed["id"]]
+    records = acme.tenant.get("/v1/quality-records", work_order_id=completed["id"])
+    assert answer(records, 200)["items"] == [recorded]
 
 
 def test_a_cancelled_work_order_cannot_start(acme: World) -> None:
@@ -327,3 +334,21 @@ def test_downtime_and_oee_queries_name_exactly_one_scope(acme: World) -> None:
     )
     # No calendar: no planned time, so availability has no denominator.
     assert oee["total"]["availability"] is None
+
+
+def test_a_tenants_downtime_reasons_grow_below_the_built_in_ones(acme: World) -> None:
+    built_in = answer(acme.tenant.get("/v1/downtime-reasons"), 200)["items"]
+    assert {"breakdown", "no_material"} <= {r["code"] for r in built_in}
+
+    coil = {"code": "no_material.coil", "name": "No coil", "parent_code": "no_material"}
+    created = answer(
+        acme.tenant.post("/v1/downtime-reasons", {**coil, "category": "external"}), 201
+    )
+    assert answer(acme.tenant.get("/v1/downtime-reasons"), 200)["items"] == [*built_in, created]
+
+    again = acme.tenant.post("/v1/downtime-reasons", {**coil, "category": "external"})
+    assert refused(again, 409) == ["code"]
+    orphan = {**coil, "code": "no_coil", "parent_code": "no_such_reason", "category": "external"}
+    assert refused(acme.tenant.post("/v1/downtime-reasons", orphan), 422) == ["parent_code"]
+    shouting = {**coil, "code": "NO_COIL", "category": "external"}
+    assert refused(acme.tenant.post("/v1/downtime-reasons", shouting), 422) == ["code"]
