@@ -15,8 +15,10 @@ from imcloud_core.service import (
     SubscriptionSpec,
     Wiring,
     build_backend_service,
+    every,
 )
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
+from imcloud_production.api.metrics import REFRESH_EVERY_S, station_gauges
 from imcloud_production.events.machines import (
     PLACEMENT_GROUP,
     TELEMETRY_GROUP,
@@ -53,6 +55,7 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
                 handler=telemetry_handler(work),
             ),
         ],
+        background=[every(REFRESH_EVERY_S, "station OEE gauges", station_gauges(work))],
     )
 
 

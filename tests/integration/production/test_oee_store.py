@@ -8,7 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
+from imcloud_production.api.metrics import station_gauges
 from imcloud_production.domain import monitoring, planning, services
 from imcloud_production.domain.calendar import Calendar, ShiftBreak, ShiftPattern
 from imcloud_production.domain.catalog import (
@@ -248,3 +250,26 @@ def test_a_range_inside_the_shift_and_the_shift_breakdown_agree(
             int((SHIFT_START.timestamp() + 5400) * 1000),
         ),
     ]
+
+
+def test_each_tracked_station_exports_its_current_shift_as_gauges(
+    store: ProductionStore, line: dict[str, str]
+) -> None:
+    feed(store, 500)
+    mid_shift = SHIFT_START + timedelta(hours=2)  # after the breakdown, before the setup
+    station_gauges(store.unit_of_work, clock=lambda: mid_shift)()
+    labels = {"tenant_id": TENANT, "station_id": line["station"]}
+    whole, _ = monitoring.oee(
+        store.unit_of_work(),
+        tenant_id=TENANT,
+        scope=("station", line["station"]),
+        start=SHIFT_START,
+        end=mid_shift,
+        breakdown="",
+        now=mid_shift,
+    )
+    # Two hours with the 30-minute breakdown in them.
+    assert whole.figures.availability == pytest.approx((7200 - 1800) / 7200)
+    for ratio in ("availability", "performance", "quality", "oee"):
+        exported = REGISTRY.get_sample_value(f"imcloud_production_station_{ratio}_ratio", labels)
+        assert exported == pytest.approx(getattr(whole.figures, ratio)), ratio

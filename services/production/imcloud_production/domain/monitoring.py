@@ -536,6 +536,41 @@ class _Meter:
         return {_FIELD_OF_STATE[category]: seconds} if seconds > 0 else {}
 
 
+@dataclass(frozen=True)
+class StationShift:
+    """A station's figures over its plant's current shift so far (or the last one,
+    between shifts)."""
+
+    tenant_id: str
+    station_id: str
+    shift: str
+    figures: Figures
+
+
+def current_shifts(uow: ExecutionUnitOfWork, *, now: datetime) -> list[StationShift]:
+    """Every station with a machine production tracks, over its current shift."""
+    with uow:
+        by_plant: dict[str, list[Station]] = {}
+        for tenant_id, station_id in uow.tracks.tracked_stations():
+            station = uow.stations.get(tenant_id=tenant_id, resource_id=station_id)
+            if station is not None:
+                by_plant.setdefault(station.plant_id, []).append(station)
+        result = []
+        for stations in by_plant.values():
+            meter = _Meter(uow, stations, now=now)
+            occurrences = [o for o in meter.shifts(now - timedelta(days=2), now) if o.start <= now]
+            if not occurrences:
+                continue
+            shift = occurrences[-1]
+            parts = meter.per_station(shift.start, min(shift.end, calendars.minute_floor(now)))
+            result += [
+                StationShift(s.tenant_id, s.id, shift.name, _figures(parts[s.id]))
+                for s in stations
+                if s.id in parts
+            ]
+        return result
+
+
 def _stations_of(
     uow: ExecutionUnitOfWork, tenant_id: str, kind: str, scope_id: str
 ) -> list[Station]:

@@ -162,6 +162,9 @@ class Tracks(Protocol):
 
     def at_stations(self, station_ids: Collection[str]) -> list[Track]: ...
 
+    def tracked_stations(self) -> list[tuple[str, str]]:
+        """(tenant id, station id) of every station with a tracked machine."""
+
     def save(self, track: Track) -> None: ...
 
 

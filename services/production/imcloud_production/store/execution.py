@@ -484,6 +484,11 @@ class SqlTracks:
         ).all()
         return [self._track(r) for r in rows]
 
+    def tracked_stations(self) -> list[tuple[str, str]]:
+        c = equipment_tracks.c
+        rows = self._session.execute(select(c.tenant_id, c.station_id).distinct()).all()
+        return [(r.tenant_id, r.station_id) for r in rows]
+
     def save(self, track: Track) -> None:
         values = dataclasses.asdict(track)
         values["state"] = track.state.value if track.state else None
