@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from imcloud_core.errors import FieldViolation, InvalidArgument, NotFound
+from imcloud_core.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from imcloud_core.ids import new_id
 from imcloud_core.paging import page_size
 from imcloud_production.domain import calendar as calendars
@@ -314,7 +314,7 @@ def create_downtime_reason(uow: ExecutionUnitOfWork, *, reason: DowntimeReason) 
     with uow:
         known = {r.code for r in _reasons(uow, reason.tenant_id)}
         if reason.code in known:
-            raise InvalidArgument(
+            raise AlreadyExists(
                 f"reason {reason.code!r} exists already",
                 violations=(FieldViolation("code", "already in the reason tree"),),
             )

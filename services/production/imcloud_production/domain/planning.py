@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from imcloud_core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+)
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
 from imcloud_production.domain import calendar as calendars
@@ -215,7 +220,7 @@ def create_product(uow: ExecutionUnitOfWork, *, product: Product) -> Product:
         if uow.products.part_number_taken(
             tenant_id=product.tenant_id, part_number=checked.part_number
         ):
-            raise InvalidArgument(
+            raise AlreadyExists(
                 f"part number {checked.part_number!r} exists already",
                 violations=(FieldViolation("part_number", "already used by another product"),),
             )
