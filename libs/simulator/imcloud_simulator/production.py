@@ -127,7 +127,8 @@ def calendar_covering(now: datetime, time_zone: str) -> dict[str, Any]:
     }
 
 
-def _operation(machine: OnboardedMachine) -> str:
+def operation(machine: OnboardedMachine) -> str:
+    """The operation (capability) the machine's station offers."""
     operations = PROCESSES[machine.machine.kind.key].operations
     return operations[(machine.machine.number - 1) % len(operations)]
 
@@ -161,7 +162,7 @@ def onboard_production(
             api.patch(
                 f"/v1/stations/{onboarded.station_id}",
                 {
-                    "capabilities": [_operation(onboarded)],
+                    "capabilities": [operation(onboarded)],
                     "ideal_cycle_time_s": ideal_s,
                     "ideal_cycle_times": {part_number: ideal_s},
                 },
@@ -187,8 +188,8 @@ def onboard_production(
                 "unit": process.unit,
                 "routing": [
                     {
-                        "name": f"{_operation(step)} ({step.machine.kind.label})",
-                        "capability": _operation(step),
+                        "name": f"{operation(step)} ({step.machine.kind.label})",
+                        "capability": operation(step),
                         "setup_time_s": process.setup_time_s,
                         "ideal_cycle_time_s": round(fleet.ideal_cycle_s(step.machine.index), 3),
                     }
