@@ -11,7 +11,6 @@ hours but one), and the machines send its points as fast as the API takes them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -315,8 +314,9 @@ def oee(plant: Plant, **scope: str) -> dict[str, object]:
 
 
 @pytest.fixture(params=["embedded", "distributed"])
-def platform(request: pytest.FixtureRequest) -> Iterator[RunningPlatform]:
-    yield request.getfixturevalue(f"{request.param}_platform")
+def platform(request: pytest.FixtureRequest) -> RunningPlatform:
+    platform: RunningPlatform = request.getfixturevalue(f"{request.param}_platform")
+    return platform
 
 
 def test_a_shift_of_a_line_gives_the_oee_counted_from_its_raw_telemetry(

@@ -47,7 +47,11 @@ def create_app(gateway: HttpContext) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=[
             {"name": "tenants", "description": "Sign-up, tenants and API keys"},
-            {"name": "production", "description": "Plants, lines and stations"},
+            {
+                "name": "production",
+                "description": "Plants, lines and stations; calendars, products, work orders, "
+                "state timelines, stops, quality and OEE",
+            },
             {"name": "products", "description": "Equipment models and equipment"},
             {"name": "devices", "description": "Credentials machines use on the device link"},
             {"name": "telemetry", "description": "Sending telemetry; twins and time series"},
