@@ -197,7 +197,10 @@ def calendar_from(message: calendar_pb.ShiftCalendar) -> Calendar:
     )
 
 
-def calendar_message(calendar: Calendar, update_time: datetime | None) -> calendar_pb.ShiftCalendar:
+def calendar_message(
+    calendar: Calendar, times: tuple[datetime, datetime] | None
+) -> calendar_pb.ShiftCalendar:
+    """``times``: the calendar's (effective time, update time), None if never set."""
     message = calendar_pb.ShiftCalendar(
         plant_id=calendar.plant_id,
         shifts=[
@@ -220,8 +223,9 @@ def calendar_message(calendar: Calendar, update_time: datetime | None) -> calend
         small_stop_threshold_s=calendar.small_stop_threshold_s,
         startup_window_s=calendar.startup_window_s,
     )
-    if update_time is not None:
-        message.update_time.CopyFrom(timestamp(update_time))
+    if times is not None:
+        message.effective_time.CopyFrom(timestamp(times[0]))
+        message.update_time.CopyFrom(timestamp(times[1]))
     return message
 
 

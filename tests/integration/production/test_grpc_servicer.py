@@ -239,7 +239,7 @@ def test_another_tenant_sees_and_changes_nothing(
 def test_names_are_unique_among_siblings(acme: Tenant, stub: ProductionServiceStub) -> None:
     plant, line, station = structure(acme)
 
-    refused = [
+    refused: list[tuple[Callable[..., Message], Message]] = [
         (stub.CreatePlant, pb.CreatePlantRequest(name=plant.name)),
         (stub.CreateLine, pb.CreateLineRequest(plant_id=plant.id, name=line.name)),
         (stub.CreateStation, pb.CreateStationRequest(line_id=line.id, name=station.name)),

@@ -23,15 +23,17 @@ from imcloud_production.domain.catalog import (
 )
 from imcloud_production.domain.execution import Placement
 from imcloud_production.domain.monitoring import MachineBatch
+from imcloud_production.domain.oee import Figures
 from imcloud_production.domain.tracking import Series
 from tests.unit.production.harness import ProductionStore
 
 TENANT = "tenant-oee"
-# Monday 30 November 2026, Berlin (UTC+1): the shift runs 05:00-13:00 UTC with a
-# break 09:00-09:15 UTC.
-SHIFT_START = datetime(2026, 11, 30, 5, tzinfo=UTC)
+# Yesterday's shift of a plant on UTC: 05:00-13:00 with a break 09:00-09:15.
+SHIFT_START = (datetime.now(UTC) - timedelta(days=1)).replace(
+    hour=5, minute=0, second=0, microsecond=0
+)
 SHIFT_END = SHIFT_START + timedelta(hours=8)
-BREAK = (datetime(2026, 11, 30, 9, tzinfo=UTC), datetime(2026, 11, 30, 9, 15, tzinfo=UTC))
+BREAK = (SHIFT_START + timedelta(hours=4), SHIFT_START + timedelta(hours=4, minutes=15))
 STEP_S = 10
 IDEAL_S = 8.0
 # (state code, from, until) in seconds after the shift start; running elsewhere.
@@ -95,7 +97,7 @@ def expected() -> dict[str, float]:
 def line(store: ProductionStore) -> dict[str, str]:
     uow = store.unit_of_work
     plant = services.create_plant(
-        uow(), tenant_id=TENANT, name="Berlin", location="", time_zone="Europe/Berlin"
+        uow(), tenant_id=TENANT, name="Works", location="", time_zone="UTC"
     )
     line = services.create_line(
         uow(), tenant_id=TENANT, plant_id=plant.id, name="L1", description=""
@@ -118,15 +120,17 @@ def line(store: ProductionStore) -> dict[str, str]:
             shifts=(
                 ShiftPattern(
                     "early",
-                    (1, 2, 3, 4, 5),
-                    time(6),
-                    time(14),
-                    (ShiftBreak(time(10), time(10, 15)),),
+                    (1, 2, 3, 4, 5, 6, 7),
+                    time(5),
+                    time(13),
+                    (ShiftBreak(time(9), time(9, 15)),),
                 ),
             ),
             holidays=(),
             small_stop_threshold_s=120,
         ),
+        # Before the shift: the machine's data comes after the calendar, as a plant's would.
+        effective=SHIFT_START - timedelta(hours=12),
     )
     planning.set_state_mapping(
         uow(),
@@ -273,3 +277,55 @@ def test_each_tracked_station_exports_its_current_shift_as_gauges(
     for ratio in ("availability", "performance", "quality", "oee"):
         exported = REGISTRY.get_sample_value(f"imcloud_production_station_{ratio}_ratio", labels)
         assert exported == pytest.approx(getattr(whole.figures, ratio)), ratio
+
+
+def test_a_calendar_set_back_in_time_counts_that_time_again(
+    store: ProductionStore, line: dict[str, str]
+) -> None:
+    later = SHIFT_END + timedelta(hours=2)
+
+    def figures() -> Figures:
+        whole, _ = monitoring.oee(
+            store.unit_of_work(),
+            tenant_id=TENANT,
+            scope=("line", line["line"]),
+            start=SHIFT_START - timedelta(hours=1),
+            end=later,
+            breakdown="",
+            now=later,
+        )
+        return whole.figures
+
+    feed(store, 250)
+    before = figures()
+    # The shift really started an hour later (06:00), which puts the breakdown
+    # (06:00-06:30) first in it; the figures follow.
+    result = planning.set_calendar(
+        store.unit_of_work(),
+        tenant_id=TENANT,
+        calendar=Calendar(
+            plant_id=line["plant"],
+            time_zone="",
+            shifts=(
+                ShiftPattern(
+                    "early",
+                    (1, 2, 3, 4, 5, 6, 7),
+                    time(6),
+                    time(13),
+                    (ShiftBreak(time(9), time(9, 15)),),
+                ),
+            ),
+            holidays=(),
+            small_stop_threshold_s=120,
+        ),
+        effective=SHIFT_START - timedelta(hours=12),
+    )
+    assert result.recounted_minutes == 60
+    after = figures()
+    assert before.time.planned_busy_time_s - after.time.planned_busy_time_s == 3600
+    assert after.time.actual_production_time_s == before.time.actual_production_time_s - 3600
+    assert after.availability == pytest.approx(
+        after.time.actual_production_time_s / after.time.planned_busy_time_s
+    )
+    # Units made 05:00-06:00 are outside the shift now.
+    assert after.quantities.produced < before.quantities.produced

@@ -68,20 +68,29 @@ class ExecutionRpcs:
     def SetShiftCalendar(  # noqa: N802
         self, request: pb.SetShiftCalendarRequest, context: grpc.ServicerContext
     ) -> pb.SetShiftCalendarResponse:
-        calendar, updated = planning.set_calendar(
+        result = planning.set_calendar(
             self._execution(),
             tenant_id=_tenant(context),
             calendar=convert.calendar_from(request.calendar),
+            effective=(
+                from_timestamp(request.effective_time)
+                if request.HasField("effective_time")
+                else None
+            ),
         )
-        return pb.SetShiftCalendarResponse(calendar=convert.calendar_message(calendar, updated))
+        return pb.SetShiftCalendarResponse(
+            calendar=convert.calendar_message(
+                result.calendar, (result.effective, result.update_time)
+            )
+        )
 
     def GetShiftCalendar(  # noqa: N802
         self, request: pb.GetShiftCalendarRequest, context: grpc.ServicerContext
     ) -> pb.GetShiftCalendarResponse:
-        calendar, updated = planning.get_calendar(
+        calendar, times = planning.get_calendar(
             self._execution(), tenant_id=_tenant(context), plant_id=request.plant_id
         )
-        return pb.GetShiftCalendarResponse(calendar=convert.calendar_message(calendar, updated))
+        return pb.GetShiftCalendarResponse(calendar=convert.calendar_message(calendar, times))
 
     def ListShifts(  # noqa: N802
         self, request: pb.ListShiftsRequest, context: grpc.ServicerContext

@@ -475,3 +475,54 @@ def _subtracted(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
         if cursor < end:
             remaining.append((cursor, end))
     return remaining
+
+
+# --- calendars over time ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarHistory:
+    """A plant's calendars, each in force from its effective time until the next
+    one's; before the first there is no planned time."""
+
+    versions: tuple[tuple[datetime, Calendar], ...] = ()
+
+    @property
+    def latest(self) -> Calendar | None:
+        return self.versions[-1][1] if self.versions else None
+
+    def pieces(self, start: datetime, end: datetime) -> list[tuple[Calendar, datetime, datetime]]:
+        """[start, end) cut where the calendar in force changes."""
+        start, end = _utc(start), _utc(end)
+        pieces = []
+        for index, (effective, calendar) in enumerate(self.versions):
+            until = self.versions[index + 1][0] if index + 1 < len(self.versions) else end
+            piece_start, piece_end = max(start, effective), min(end, until)
+            if piece_start < piece_end:
+                pieces.append((calendar, piece_start, piece_end))
+        return pieces
+
+
+def history_windows(
+    history: CalendarHistory, start: datetime, end: datetime, downtime: Sequence[Span] = ()
+) -> list[Span]:
+    """``planned_windows`` with each calendar over the time it was in force."""
+    windows = [
+        window
+        for calendar, piece_start, piece_end in history.pieces(start, end)
+        for window in planned_windows(calendar, piece_start, piece_end, downtime)
+    ]
+    return _merged(windows)
+
+
+def history_shifts(
+    history: CalendarHistory, start: datetime, end: datetime
+) -> list[ShiftOccurrence]:
+    """The shifts overlapping [start, end), each of the calendar in force when it starts."""
+    occurrences = []
+    for index, (effective, calendar) in enumerate(history.versions):
+        until = history.versions[index + 1][0] if index + 1 < len(history.versions) else None
+        for occurrence in shifts_between(calendar, start, end):
+            if occurrence.start >= effective and (until is None or occurrence.start < until):
+                occurrences.append(occurrence)
+    return sorted(occurrences, key=lambda o: o.start)

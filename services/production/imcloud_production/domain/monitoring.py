@@ -14,7 +14,7 @@ from imcloud_core.ids import new_id
 from imcloud_core.paging import page_size
 from imcloud_production.domain import calendar as calendars
 from imcloud_production.domain import floor
-from imcloud_production.domain.calendar import Calendar
+from imcloud_production.domain.calendar import Calendar, CalendarHistory
 from imcloud_production.domain.catalog import EquipmentState, StateMapping
 from imcloud_production.domain.events import DowntimeChanged
 from imcloud_production.domain.execution import (
@@ -31,7 +31,7 @@ from imcloud_production.domain.oee import (
     overlap_s,
     planned_minutes,
 )
-from imcloud_production.domain.planning import all_stations, calendar_of, checked_range
+from imcloud_production.domain.planning import all_stations, checked_range, history_of
 from imcloud_production.domain.ports import ExecutionUnitOfWork
 from imcloud_production.domain.tracking import (
     SMALL_STOP,
@@ -107,7 +107,7 @@ class _Lookups:
         self.uow = uow
         self._stations: dict[str, Station | None] = {}
         self._plants: dict[str, Plant | None] = {}
-        self._calendars: dict[str, Calendar] = {}
+        self._histories: dict[str, CalendarHistory] = {}
         self._mappings: dict[str, StateMapping | None] = {}
 
     def station(self, tenant_id: str, station_id: str) -> Station | None:
@@ -117,13 +117,20 @@ class _Lookups:
             )
         return self._stations[station_id]
 
-    def calendar(self, station: Station) -> Calendar | None:
-        if station.plant_id not in self._calendars:
+    def history(self, station: Station) -> CalendarHistory | None:
+        if station.plant_id not in self._histories:
             plant = self.uow.plants.get(tenant_id=station.tenant_id, resource_id=station.plant_id)
             if plant is None:
                 return None
-            self._calendars[station.plant_id] = calendar_of(self.uow, plant)
-        return self._calendars[station.plant_id]
+            self._histories[station.plant_id] = history_of(self.uow, plant)
+        return self._histories[station.plant_id]
+
+    def calendar(self, station: Station) -> Calendar | None:
+        """The calendar set last: its threshold and start-up window apply now."""
+        history = self.history(station)
+        if history is None:
+            return None
+        return history.latest or Calendar(station.plant_id, "UTC", (), ())
 
     def mapping(self, placement: Placement) -> StateMapping | None:
         model = placement.equipment_model_id
@@ -133,17 +140,16 @@ class _Lookups:
             )
         return self._mappings[model]
 
-    def windows_ms(
-        self, station: Station, calendar: Calendar, start_ms: int, end_ms: int
-    ) -> list[tuple[int, int]]:
+    def windows_ms(self, station: Station, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """The station's planned windows over [start_ms, end_ms), in ms."""
+        history = self.history(station) or CalendarHistory()
         start, end = _moment(start_ms), _moment(end_ms)
         booked = self.uow.planned_downtimes.overlapping(
             tenant_id=station.tenant_id, plant_id=station.plant_id, start=start, end=end
         )
         downtime = [(d.start_time, d.end_time) for d in booked if d.applies_to(station.id)]
         return [
-            (_ms(s), _ms(e)) for s, e in calendars.planned_windows(calendar, start, end, downtime)
+            (_ms(s), _ms(e)) for s, e in calendars.history_windows(history, start, end, downtime)
         ]
 
 
@@ -214,7 +220,7 @@ def _store_progress(
         end_ms = max(e for _, e in spans)
         minute = 60_000
         windows = lookups.windows_ms(
-            station, calendar, start_ms - start_ms % minute, end_ms - end_ms % minute + minute
+            station, start_ms - start_ms % minute, end_ms - end_ms % minute + minute
         )
         planned = planned_minutes(windows)
         running = uow.running_operations.at([station.id]).get(station.id)
@@ -468,12 +474,12 @@ class _Meter:
         self.placements = uow.placements.of([t.equipment_id for t in self.tracks])
 
     def shifts(self, start: datetime, end: datetime) -> list[calendars.ShiftOccurrence]:
-        seen: dict[str, Calendar] = {}
+        seen: dict[str, CalendarHistory] = {}
         for station in self.stations:
-            calendar = self.lookups.calendar(station)
-            if calendar is not None:
-                seen.setdefault(station.plant_id, calendar)
-        occurrences = [o for c in seen.values() for o in calendars.shifts_between(c, start, end)]
+            history = self.lookups.history(station)
+            if history is not None:
+                seen.setdefault(station.plant_id, history)
+        occurrences = [o for h in seen.values() for o in calendars.history_shifts(h, start, end)]
         return sorted(occurrences, key=lambda o: (o.start, o.name))
 
     def per_station(self, start: datetime, end: datetime) -> dict[str, _StationTotals]:
@@ -487,10 +493,11 @@ class _Meter:
         result: dict[str, _StationTotals] = {}
         for station in self.stations:
             calendar = self.lookups.calendar(station)
-            if calendar is None:
+            history = self.lookups.history(station)
+            if calendar is None or history is None:
                 continue
-            windows = self.lookups.windows_ms(station, calendar, start_ms, end_ms)
-            bare = calendars.planned_windows(calendar, start, end)
+            windows = self.lookups.windows_ms(station, start_ms, end_ms)
+            bare = calendars.history_windows(history, start, end)
             totals = Totals(planned_busy_s=sum(e - s for s, e in windows) / 1000, stations=1)
             totals.add(counted.get(station.id, {}))
             for track in self.tracks:

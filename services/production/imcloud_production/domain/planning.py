@@ -4,6 +4,7 @@ products with their routings, and how machines report their state."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from imcloud_core.errors import (
@@ -15,7 +16,7 @@ from imcloud_core.errors import (
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
 from imcloud_production.domain import calendar as calendars
-from imcloud_production.domain.calendar import Calendar, ShiftOccurrence
+from imcloud_production.domain.calendar import Calendar, CalendarHistory, ShiftOccurrence
 from imcloud_production.domain.catalog import (
     Product,
     StateMapping,
@@ -27,6 +28,8 @@ from imcloud_production.domain.model import Plant, Station, not_found
 from imcloud_production.domain.ports import ExecutionUnitOfWork
 
 SHIFT_RANGE_MAX = timedelta(days=31)
+# How far back a new calendar may apply: that time is counted again.
+RECOUNT_MAX = timedelta(days=31)
 DOWNTIME_MAX = timedelta(days=31)
 REASON_MAX = 500
 
@@ -42,19 +45,49 @@ def empty_calendar(plant: Plant) -> Calendar:
     return Calendar(plant_id=plant.id, time_zone=plant.time_zone, shifts=(), holidays=())
 
 
-def calendar_of(uow: ExecutionUnitOfWork, plant: Plant) -> Calendar:
-    found = uow.calendars.get(
+def history_of(uow: ExecutionUnitOfWork, plant: Plant) -> CalendarHistory:
+    return uow.calendars.history(
         tenant_id=plant.tenant_id, plant_id=plant.id, time_zone=plant.time_zone
     )
-    return found or empty_calendar(plant)
+
+
+def calendar_of(uow: ExecutionUnitOfWork, plant: Plant) -> Calendar:
+    """The calendar set last (the one whose rules apply to what comes in now)."""
+    return history_of(uow, plant).latest or empty_calendar(plant)
 
 
 # -- calendars -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SetCalendar:
+    calendar: Calendar
+    effective: datetime
+    update_time: datetime
+    recounted_minutes: int
+
+
 def set_calendar(
-    uow: ExecutionUnitOfWork, *, tenant_id: str, calendar: Calendar
-) -> tuple[Calendar, datetime]:
+    uow: ExecutionUnitOfWork,
+    *,
+    tenant_id: str,
+    calendar: Calendar,
+    effective: datetime | None = None,
+) -> SetCalendar:
+    """Gives the plant ``calendar`` from ``effective`` (default now) on; the time
+    already counted since then is judged planned or not again."""
+    now = utcnow()
+    effective = effective or calendars.minute_floor(now)
+    if effective != calendars.minute_floor(effective):
+        raise InvalidArgument(
+            "the effective time is not on a whole minute",
+            violations=(FieldViolation("effective_time", "must be on a whole minute"),),
+        )
+    if effective < now - RECOUNT_MAX:
+        raise InvalidArgument(
+            f"a calendar applies at most {RECOUNT_MAX.days} days back",
+            violations=(FieldViolation("effective_time", f"at most {RECOUNT_MAX.days} days ago"),),
+        )
     with uow:
         plant = _plant(uow, tenant_id, calendar.plant_id)
         checked = calendars.checked_calendar(
@@ -67,19 +100,43 @@ def set_calendar(
                 startup_window_s=calendar.startup_window_s,
             )
         )
-        now = utcnow()
-        uow.calendars.put(checked, tenant_id=tenant_id, update_time=now)
-        return checked, now
+        uow.calendars.put(checked, tenant_id=tenant_id, effective=effective, update_time=now)
+        recounted = 0
+        if effective < now:
+            history = history_of(uow, plant)
+            booked = uow.planned_downtimes.overlapping(
+                tenant_id=tenant_id, plant_id=plant.id, start=effective, end=now
+            )
+            for station in all_stations(uow, tenant_id=tenant_id, plant_id=plant.id):
+                downtime = [(d.start_time, d.end_time) for d in booked if d.applies_to(station.id)]
+                windows = calendars.history_windows(history, effective, now, downtime)
+                planned = {
+                    minute
+                    for start, end in windows
+                    for minute in range(_ms(start), _ms(end), 60_000)
+                }
+                recounted += uow.timeline.recount(
+                    station_id=station.id,
+                    start_ms=_ms(effective),
+                    end_ms=_ms(now),
+                    planned=planned.__contains__,
+                )
+        return SetCalendar(checked, effective, now, recounted)
 
 
 def get_calendar(
     uow: ExecutionUnitOfWork, *, tenant_id: str, plant_id: str
-) -> tuple[Calendar, datetime | None]:
+) -> tuple[Calendar, tuple[datetime, datetime] | None]:
+    """The calendar set last, and its (effective time, update time) if any was."""
     with uow:
         plant = _plant(uow, tenant_id, plant_id)
-        return calendar_of(uow, plant), uow.calendars.updated(
+        return calendar_of(uow, plant), uow.calendars.latest_times(
             tenant_id=tenant_id, plant_id=plant_id
         )
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def list_shifts(
@@ -88,7 +145,7 @@ def list_shifts(
     checked_range(start, end, longest=SHIFT_RANGE_MAX)
     with uow:
         plant = _plant(uow, tenant_id, plant_id)
-        return calendars.shifts_between(calendar_of(uow, plant), start, end)
+        return calendars.history_shifts(history_of(uow, plant), start, end)
 
 
 def checked_range(start: datetime, end: datetime, *, longest: timedelta) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from imcloud_core.ports import Transaction
-from imcloud_production.domain.calendar import Calendar
+from imcloud_production.domain.calendar import Calendar, CalendarHistory
 from imcloud_production.domain.catalog import Product, StateMapping
 from imcloud_production.domain.execution import (
     Downtime,
@@ -60,11 +60,16 @@ class UnitOfWork(Transaction, Protocol):
 
 
 class Calendars(Protocol):
-    def get(self, *, tenant_id: str, plant_id: str, time_zone: str) -> Calendar | None: ...
+    def history(self, *, tenant_id: str, plant_id: str, time_zone: str) -> CalendarHistory: ...
 
-    def put(self, calendar: Calendar, *, tenant_id: str, update_time: datetime) -> None: ...
+    def put(
+        self, calendar: Calendar, *, tenant_id: str, effective: datetime, update_time: datetime
+    ) -> None:
+        """Makes ``calendar`` the plant's from ``effective`` on, replacing any that
+        would apply from then or later."""
 
-    def updated(self, *, tenant_id: str, plant_id: str) -> datetime | None: ...
+    def latest_times(self, *, tenant_id: str, plant_id: str) -> tuple[datetime, datetime] | None:
+        """(effective time, update time) of the calendar set last."""
 
 
 class PlannedDowntimes(Protocol):
@@ -189,6 +194,12 @@ class Timeline(Protocol):
         self, *, station_ids: Collection[str], start_ms: int, end_ms: int
     ) -> dict[str, dict[str, float]]:
         """Planned amounts per station over whole minutes [start_ms, end_ms)."""
+
+    def recount(
+        self, *, station_id: str, start_ms: int, end_ms: int, planned: Callable[[int], bool]
+    ) -> int:
+        """Judges the station's minutes in the range planned or not again, and sums
+        its hours anew; returns how many minutes changed."""
 
 
 class Downtimes(Protocol):

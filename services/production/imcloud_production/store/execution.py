@@ -8,13 +8,24 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from imcloud_core.errors import NotFound
 from imcloud_core.store import TenantTable, keyset_page
-from imcloud_production.domain.calendar import Calendar, ShiftBreak, ShiftPattern
+from imcloud_production.domain.calendar import Calendar, CalendarHistory, ShiftBreak, ShiftPattern
 from imcloud_production.domain.catalog import (
     BomLine,
     Comparison,
@@ -81,12 +92,66 @@ class SqlCalendars:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def get(self, *, tenant_id: str, plant_id: str, time_zone: str) -> Calendar | None:
-        row = self._row(tenant_id, plant_id)
-        if row is None:
-            return None
+    def history(self, *, tenant_id: str, plant_id: str, time_zone: str) -> CalendarHistory:
+        c = calendars.c
+        rows = self._session.execute(
+            select(calendars)
+            .where(c.tenant_id == tenant_id, c.plant_id == plant_id)
+            .order_by(c.effective_time)
+        ).all()
+        return CalendarHistory(
+            tuple((row.effective_time, self._calendar(row, time_zone)) for row in rows)
+        )
+
+    def latest_times(self, *, tenant_id: str, plant_id: str) -> tuple[datetime, datetime] | None:
+        c = calendars.c
+        row = self._session.execute(
+            select(c.effective_time, c.update_time)
+            .where(c.tenant_id == tenant_id, c.plant_id == plant_id)
+            .order_by(c.effective_time.desc())
+            .limit(1)
+        ).first()
+        return (row.effective_time, row.update_time) if row else None
+
+    def put(
+        self, calendar: Calendar, *, tenant_id: str, effective: datetime, update_time: datetime
+    ) -> None:
+        c = calendars.c
+        self._session.execute(
+            delete(calendars).where(
+                c.tenant_id == tenant_id,
+                c.plant_id == calendar.plant_id,
+                c.effective_time >= effective,
+            )
+        )
+        self._session.execute(
+            calendars.insert().values(
+                plant_id=calendar.plant_id,
+                effective_time=effective,
+                tenant_id=tenant_id,
+                shifts=[
+                    {
+                        "name": s.name,
+                        "days_of_week": list(s.days_of_week),
+                        "start": _clock(s.start),
+                        "end": _clock(s.end),
+                        "breaks": [
+                            {"start": _clock(b.start), "end": _clock(b.end)} for b in s.breaks
+                        ],
+                    }
+                    for s in calendar.shifts
+                ],
+                holidays=[d.isoformat() for d in calendar.holidays],
+                small_stop_threshold_s=calendar.small_stop_threshold_s,
+                startup_window_s=calendar.startup_window_s,
+                update_time=update_time,
+            )
+        )
+
+    @staticmethod
+    def _calendar(row: Row[Any], time_zone: str) -> Calendar:
         return Calendar(
-            plant_id=plant_id,
+            plant_id=row.plant_id,
             time_zone=time_zone,
             shifts=tuple(
                 ShiftPattern(
@@ -105,40 +170,6 @@ class SqlCalendars:
             small_stop_threshold_s=row.small_stop_threshold_s,
             startup_window_s=row.startup_window_s,
         )
-
-    def updated(self, *, tenant_id: str, plant_id: str) -> datetime | None:
-        row = self._row(tenant_id, plant_id)
-        return row.update_time if row is not None else None
-
-    def put(self, calendar: Calendar, *, tenant_id: str, update_time: datetime) -> None:
-        values = {
-            "tenant_id": tenant_id,
-            "shifts": [
-                {
-                    "name": s.name,
-                    "days_of_week": list(s.days_of_week),
-                    "start": _clock(s.start),
-                    "end": _clock(s.end),
-                    "breaks": [{"start": _clock(b.start), "end": _clock(b.end)} for b in s.breaks],
-                }
-                for s in calendar.shifts
-            ],
-            "holidays": [d.isoformat() for d in calendar.holidays],
-            "small_stop_threshold_s": calendar.small_stop_threshold_s,
-            "startup_window_s": calendar.startup_window_s,
-            "update_time": update_time,
-        }
-        statement = _upsert(self._session, calendars).values(plant_id=calendar.plant_id, **values)
-        self._session.execute(
-            statement.on_conflict_do_update(index_elements=["plant_id"], set_=values)
-        )
-
-    def _row(self, tenant_id: str, plant_id: str) -> Row[Any] | None:
-        return self._session.execute(
-            select(calendars).where(
-                calendars.c.tenant_id == tenant_id, calendars.c.plant_id == plant_id
-            )
-        ).first()
 
 
 class SqlPlannedDowntimes:
@@ -629,6 +660,64 @@ class SqlTimeline:
             in_edges = or_(*(and_(c.minute_ms >= s, c.minute_ms < e) for s, e in edges))
             self._sum_into(totals, station_minutes, c.station_id.in_(ids), c.planned, in_edges)
         return totals
+
+    def recount(
+        self, *, station_id: str, start_ms: int, end_ms: int, planned: Callable[[int], bool]
+    ) -> int:
+        c = station_minutes.c
+        rows = self._session.execute(
+            select(c.minute_ms, c.equipment_id, c.planned).where(
+                c.station_id == station_id, c.minute_ms >= start_ms, c.minute_ms < end_ms
+            )
+        ).all()
+        changed = [
+            {"m": r.minute_ms, "e": r.equipment_id, "p": planned(r.minute_ms)}
+            for r in rows
+            if planned(r.minute_ms) != bool(r.planned)
+        ]
+        if not changed:
+            return 0
+        self._session.execute(
+            update(station_minutes)
+            .where(
+                c.station_id == station_id,
+                c.minute_ms == bindparam("m"),
+                c.equipment_id == bindparam("e"),
+            )
+            .values(planned=bindparam("p")),
+            changed,
+        )
+        first = min(row["m"] for row in changed) // HOUR_MS * HOUR_MS
+        last = max(row["m"] for row in changed) // HOUR_MS * HOUR_MS + HOUR_MS
+        h = station_hours.c
+        self._session.execute(
+            delete(station_hours).where(
+                h.station_id == station_id, h.hour_ms >= first, h.hour_ms < last
+            )
+        )
+        hour = (c.minute_ms - c.minute_ms % HOUR_MS).label("hour_ms")
+        summed = (
+            select(
+                c.station_id,
+                c.equipment_id,
+                hour,
+                func.min(c.tenant_id),
+                *(func.sum(c[f]) for f in MINUTE_FIELDS),
+            )
+            .where(
+                c.station_id == station_id,
+                c.planned,
+                c.minute_ms >= first,
+                c.minute_ms < last,
+            )
+            .group_by(c.station_id, c.equipment_id, hour)
+        )
+        self._session.execute(
+            station_hours.insert().from_select(
+                ["station_id", "equipment_id", "hour_ms", "tenant_id", *MINUTE_FIELDS], summed
+            )
+        )
+        return len(changed)
 
     def _sum_into(
         self, totals: dict[str, dict[str, float]], table: Table, *conditions: Any

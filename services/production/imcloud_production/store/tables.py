@@ -88,11 +88,13 @@ stations = _structure_table(
 
 # -- calendar ---------------------------------------------------------------------
 
-# One row per plant; the shifts and holidays as the domain's calendar, in JSON.
+# A plant's calendars, each in force from its effective time; the shifts and
+# holidays as the domain's calendar, in JSON.
 calendars = Table(
     "calendars",
     metadata,
     Column("plant_id", String(36), ForeignKey("plants.id", ondelete="CASCADE"), primary_key=True),
+    Column("effective_time", UtcDateTime, primary_key=True),
     Column("tenant_id", String(36), nullable=False),
     Column("shifts", JSON, nullable=False),
     Column("holidays", JSON, nullable=False),

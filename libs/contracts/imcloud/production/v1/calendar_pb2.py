@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$imcloud/production/v1/calendar.proto\x12\x15imcloud.production.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\rShiftCalendar\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x33\n\x06shifts\x18\x02 \x03(\x0b\x32#.imcloud.production.v1.ShiftPattern\x12\x10\n\x08holidays\x18\x03 \x03(\t\x12\x1e\n\x16small_stop_threshold_s\x18\x04 \x01(\x05\x12\x18\n\x10startup_window_s\x18\x05 \x01(\x05\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x0cShiftPattern\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x61ys_of_week\x18\x02 \x03(\x05\x12\x12\n\nstart_time\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x04 \x01(\t\x12\x31\n\x06\x62reaks\x18\x05 \x03(\x0b\x32!.imcloud.production.v1.ShiftBreak\"2\n\nShiftBreak\x12\x12\n\nstart_time\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x02 \x01(\t\"\xe2\x01\n\x05Shift\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x06\x62reaks\x18\x06 \x03(\x0b\x32 .imcloud.production.v1.TimeRange\x12\x1b\n\x13planned_busy_time_s\x18\x07 \x01(\x01\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x02\n\x0fPlannedDowntime\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08plant_id\x18\x02 \x01(\t\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12\x38\n\x04kind\x18\x04 \x01(\x0e\x32*.imcloud.production.v1.PlannedDowntimeKind\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8b\x01\n\x13PlannedDowntimeKind\x12%\n!PLANNED_DOWNTIME_KIND_UNSPECIFIED\x10\x00\x12%\n!PLANNED_DOWNTIME_KIND_MAINTENANCE\x10\x01\x12&\n\"PLANNED_DOWNTIME_KIND_PLANNED_STOP\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$imcloud/production/v1/calendar.proto\x12\x15imcloud.production.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\rShiftCalendar\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x33\n\x06shifts\x18\x02 \x03(\x0b\x32#.imcloud.production.v1.ShiftPattern\x12\x10\n\x08holidays\x18\x03 \x03(\t\x12\x1e\n\x16small_stop_threshold_s\x18\x04 \x01(\x05\x12\x18\n\x10startup_window_s\x18\x05 \x01(\x05\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x0cShiftPattern\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x61ys_of_week\x18\x02 \x03(\x05\x12\x12\n\nstart_time\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x04 \x01(\t\x12\x31\n\x06\x62reaks\x18\x05 \x03(\x0b\x32!.imcloud.production.v1.ShiftBreak\"2\n\nShiftBreak\x12\x12\n\nstart_time\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x02 \x01(\t\"\xe2\x01\n\x05Shift\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x06\x62reaks\x18\x06 \x03(\x0b\x32 .imcloud.production.v1.TimeRange\x12\x1b\n\x13planned_busy_time_s\x18\x07 \x01(\x01\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x02\n\x0fPlannedDowntime\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08plant_id\x18\x02 \x01(\t\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12\x38\n\x04kind\x18\x04 \x01(\x0e\x32*.imcloud.production.v1.PlannedDowntimeKind\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8b\x01\n\x13PlannedDowntimeKind\x12%\n!PLANNED_DOWNTIME_KIND_UNSPECIFIED\x10\x00\x12%\n!PLANNED_DOWNTIME_KIND_MAINTENANCE\x10\x01\x12&\n\"PLANNED_DOWNTIME_KIND_PLANNED_STOP\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.production.v1.calendar_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLANNEDDOWNTIMEKIND']._serialized_start=1128
-  _globals['_PLANNEDDOWNTIMEKIND']._serialized_end=1267
+  _globals['_PLANNEDDOWNTIMEKIND']._serialized_start=1180
+  _globals['_PLANNEDDOWNTIMEKIND']._serialized_end=1319
   _globals['_SHIFTCALENDAR']._serialized_start=97
-  _globals['_SHIFTCALENDAR']._serialized_end=308
-  _globals['_SHIFTPATTERN']._serialized_start=311
-  _globals['_SHIFTPATTERN']._serialized_end=450
-  _globals['_SHIFTBREAK']._serialized_start=452
-  _globals['_SHIFTBREAK']._serialized_end=502
-  _globals['_SHIFT']._serialized_start=505
-  _globals['_SHIFT']._serialized_end=731
-  _globals['_TIMERANGE']._serialized_start=733
-  _globals['_TIMERANGE']._serialized_end=838
-  _globals['_PLANNEDDOWNTIME']._serialized_start=841
-  _globals['_PLANNEDDOWNTIME']._serialized_end=1125
+  _globals['_SHIFTCALENDAR']._serialized_end=360
+  _globals['_SHIFTPATTERN']._serialized_start=363
+  _globals['_SHIFTPATTERN']._serialized_end=502
+  _globals['_SHIFTBREAK']._serialized_start=504
+  _globals['_SHIFTBREAK']._serialized_end=554
+  _globals['_SHIFT']._serialized_start=557
+  _globals['_SHIFT']._serialized_end=783
+  _globals['_TIMERANGE']._serialized_start=785
+  _globals['_TIMERANGE']._serialized_end=890
+  _globals['_PLANNEDDOWNTIME']._serialized_start=893
+  _globals['_PLANNEDDOWNTIME']._serialized_end=1177
 # @@protoc_insertion_point(module_scope)

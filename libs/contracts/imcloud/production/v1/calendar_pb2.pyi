@@ -60,6 +60,7 @@ class ShiftCalendar(_message.Message):
     SMALL_STOP_THRESHOLD_S_FIELD_NUMBER: _builtins.int
     STARTUP_WINDOW_S_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TIME_FIELD_NUMBER: _builtins.int
     plant_id: _builtins.str
     """The plant the calendar belongs to."""
     small_stop_threshold_s: _builtins.int
@@ -84,6 +85,10 @@ class ShiftCalendar(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the calendar last changed; set by the service."""
 
+    @_builtins.property
+    def effective_time(self) -> _timestamp_pb2.Timestamp:
+        """From when it applies; set by the service (see SetShiftCalendarRequest)."""
+
     def __init__(
         self,
         *,
@@ -93,10 +98,11 @@ class ShiftCalendar(_message.Message):
         small_stop_threshold_s: _builtins.int = ...,
         startup_window_s: _builtins.int = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        effective_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_time", b"effective_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["holidays", b"holidays", "plant_id", b"plant_id", "shifts", b"shifts", "small_stop_threshold_s", b"small_stop_threshold_s", "startup_window_s", b"startup_window_s", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_time", b"effective_time", "holidays", b"holidays", "plant_id", b"plant_id", "shifts", b"shifts", "small_stop_threshold_s", b"small_stop_threshold_s", "startup_window_s", b"startup_window_s", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1033,18 +1033,27 @@ class SetShiftCalendarRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CALENDAR_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TIME_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def calendar(self) -> _calendar_pb2.ShiftCalendar:
         """The calendar; its plant_id names the plant."""
+
+    @_builtins.property
+    def effective_time(self) -> _timestamp_pb2.Timestamp:
+        """From when it applies, on a whole minute: unset means now. At most 31 days
+        back: the time already counted since then is counted again with it. Any
+        calendar set to apply from this time or later is replaced.
+        """
 
     def __init__(
         self,
         *,
         calendar: _calendar_pb2.ShiftCalendar | None = ...,
+        effective_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "effective_time", b"effective_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "effective_time", b"effective_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1098,7 +1107,7 @@ Global___GetShiftCalendarRequest: _TypeAlias = GetShiftCalendarRequest  # noqa: 
 
 @_typing.final
 class GetShiftCalendarResponse(_message.Message):
-    """GetShiftCalendarResponse holds the plant's calendar."""
+    """GetShiftCalendarResponse holds the plant's calendar set last."""
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -400,9 +400,9 @@ class ProductionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetShiftCalendar(self, request, context):
-        """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
-        INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
-        figures already counted keep the calendar they were counted with.
+        """SetShiftCalendar gives a plant a calendar from an effective time on;
+        overlapping shifts are INVALID_ARGUMENT naming the later one. Time before the
+        effective time keeps the calendar it had.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

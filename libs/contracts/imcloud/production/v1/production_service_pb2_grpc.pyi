@@ -91,9 +91,9 @@ class ProductionServiceStub:
     DeleteStation: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.DeleteStationRequest, _production_service_pb2.DeleteStationResponse]
     """DeleteStation removes a station."""
     SetShiftCalendar: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.SetShiftCalendarRequest, _production_service_pb2.SetShiftCalendarResponse]
-    """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
-    INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
-    figures already counted keep the calendar they were counted with.
+    """SetShiftCalendar gives a plant a calendar from an effective time on;
+    overlapping shifts are INVALID_ARGUMENT naming the later one. Time before the
+    effective time keeps the calendar it had.
     """
     GetShiftCalendar: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetShiftCalendarRequest, _production_service_pb2.GetShiftCalendarResponse]
     """GetShiftCalendar returns a plant's calendar (empty: no planned time)."""
@@ -219,9 +219,9 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     DeleteStation: _aio.UnaryUnaryMultiCallable[_production_service_pb2.DeleteStationRequest, _production_service_pb2.DeleteStationResponse]  # type: ignore[assignment]
     """DeleteStation removes a station."""
     SetShiftCalendar: _aio.UnaryUnaryMultiCallable[_production_service_pb2.SetShiftCalendarRequest, _production_service_pb2.SetShiftCalendarResponse]  # type: ignore[assignment]
-    """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
-    INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
-    figures already counted keep the calendar they were counted with.
+    """SetShiftCalendar gives a plant a calendar from an effective time on;
+    overlapping shifts are INVALID_ARGUMENT naming the later one. Time before the
+    effective time keeps the calendar it had.
     """
     GetShiftCalendar: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetShiftCalendarRequest, _production_service_pb2.GetShiftCalendarResponse]  # type: ignore[assignment]
     """GetShiftCalendar returns a plant's calendar (empty: no planned time)."""
@@ -440,9 +440,9 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _production_service_pb2.SetShiftCalendarRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_production_service_pb2.SetShiftCalendarResponse, _abc.Awaitable[_production_service_pb2.SetShiftCalendarResponse]]:
-        """SetShiftCalendar replaces a plant's calendar; overlapping shifts are
-        INVALID_ARGUMENT naming the later one. It applies to time not yet counted:
-        figures already counted keep the calendar they were counted with.
+        """SetShiftCalendar gives a plant a calendar from an effective time on;
+        overlapping shifts are INVALID_ARGUMENT naming the later one. Time before the
+        effective time keeps the calendar it had.
         """
 
     @_abc_1.abstractmethod

@@ -73,6 +73,7 @@ def calendar_body(calendar: calendar_pb.ShiftCalendar) -> ShiftCalendarResponse:
         small_stop_threshold_s=calendar.small_stop_threshold_s,
         startup_window_s=calendar.startup_window_s,
         update_time=optional_time(calendar, "update_time"),
+        effective_time=optional_time(calendar, "effective_time"),
     )
 
 
@@ -135,9 +136,10 @@ def planned_downtime_body(downtime: calendar_pb.PlannedDowntime) -> PlannedDownt
     "/v1/plants/{plant_id}/calendar",
     summary="Set a plant's shift calendar",
     description=(
-        "Replaces the plant's shift patterns, holidays and thresholds, in the plant's time "
-        "zone. Two shifts starting the same day may not overlap (422 naming the later one). "
-        "The calendar applies to time not yet counted: figures already counted keep theirs."
+        "Gives the plant shift patterns, holidays and thresholds, in the plant's time "
+        "zone, from effective_time on (default now; at most 31 days back, where what was "
+        "counted since is counted again). Time before it keeps the calendar it had. Two "
+        "shifts may not overlap (422 naming the later one)."
     ),
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
@@ -146,7 +148,10 @@ def set_calendar(
 ) -> ShiftCalendarResponse:
     response = gateway.call(
         gateway.backends.production.SetShiftCalendar,
-        pb.SetShiftCalendarRequest(calendar=calendar_message(plant_id, body)),
+        pb.SetShiftCalendarRequest(
+            calendar=calendar_message(plant_id, body),
+            effective_time=timestamp(body.effective_time) if body.effective_time else None,
+        ),
         ctx,
     )
     return calendar_body(response.calendar)

@@ -98,6 +98,13 @@ class ShiftCalendarRequest(Body):
         le=86_400,
         description="Scrap this soon after setup or downtime is a start-up reject; 0: none",
     )
+    effective_time: Instant | None = Field(
+        None,
+        description=(
+            "From when the calendar applies, on a whole minute; null: now. At most 31 days "
+            "back: the time counted since then is counted again with this calendar"
+        ),
+    )
 
 
 class ShiftCalendarResponse(BaseModel):
@@ -107,6 +114,9 @@ class ShiftCalendarResponse(BaseModel):
     small_stop_threshold_s: int
     startup_window_s: int
     update_time: datetime | None = Field(description="Null while the plant has no calendar")
+    effective_time: datetime | None = Field(
+        description="From when it applies; null while the plant has no calendar"
+    )
 
 
 class TimeRangeBody(BaseModel):

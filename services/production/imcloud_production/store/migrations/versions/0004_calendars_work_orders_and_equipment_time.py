@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-01 12:21:11.745914
+Create Date: 2026-12-01 12:36:26.449751
 
 """
 
@@ -233,6 +233,7 @@ def upgrade() -> None:
     op.create_table(
         "calendars",
         sa.Column("plant_id", sa.String(length=36), nullable=False),
+        sa.Column("effective_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.String(length=36), nullable=False),
         sa.Column("shifts", sa.JSON(), nullable=False),
         sa.Column("holidays", sa.JSON(), nullable=False),
@@ -245,7 +246,7 @@ def upgrade() -> None:
             name=op.f("fk_calendars_plant_id_plants"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("plant_id", name=op.f("pk_calendars")),
+        sa.PrimaryKeyConstraint("plant_id", "effective_time", name=op.f("pk_calendars")),
     )
     op.create_table(
         "planned_downtimes",
