@@ -96,6 +96,13 @@ def _minute(instant: datetime) -> datetime:
     return instant.replace(second=0, microsecond=0)
 
 
+def _first_whole_minute(instant: datetime) -> datetime:
+    """The first whole minute at or after ``instant``: OEE counts whole minutes, and
+    one the machines were not yet streaming in would count as downtime."""
+    floor = _minute(instant)
+    return floor if floor == instant else floor + MINUTE
+
+
 def _rfc3339(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -237,7 +244,7 @@ class DemoPlant:
             ),
         ]
         if line is not None:
-            oee_since = _rfc3339(_minute(started))
+            oee_since = _rfc3339(_first_whole_minute(started))
             lines += [
                 (
                     "line OEE",
@@ -336,7 +343,7 @@ class LineFollower:
         self._print(f"work order {line.part_number} {self.work_order_id} released and started")
 
     def _oee(self, now: datetime) -> None:
-        start, end = _minute(self._started), _minute(now)
+        start, end = _first_whole_minute(self._started), _minute(now)
         if end <= start:
             return
         figures = self._api.get(

@@ -169,7 +169,7 @@ def test_every_minute_the_console_shows_the_work_order_and_the_oee_per_station()
 
     assert out.getvalue().splitlines() == [
         "work order HSG-abc123 wo1: 12/30 good, 2 scrap",
-        "OEE of the Machining line 13:00-13:05: A  62.5%  P  90.0%  Q  95.0%  OEE  53.4%  "
+        "OEE of the Machining line 13:01-13:05: A  62.5%  P  90.0%  Q  95.0%  OEE  53.4%  "
         "(40 good, 2 scrap)",
         "  CNC mill 1 (roughing): A  40.0%  P  90.0%  Q  95.0%  OEE  34.2%  (10 good, 2 scrap)",
         "  CNC mill 2 (finishing): A  75.0%  P  90.0%  Q  95.0%  OEE  64.1%  (15 good, 2 scrap)",
@@ -178,7 +178,7 @@ def test_every_minute_the_console_shows_the_work_order_and_the_oee_per_station()
     oee = next(params for _, path, params in fake.requests if path == "/v1/oee")
     assert oee == {
         "line_id": "l1",
-        "start_time": "2026-12-01T12:00:00Z",
+        "start_time": "2026-12-01T12:01:00Z",
         "end_time": "2026-12-01T12:05:00Z",
         "breakdown": "station",
     }
