@@ -273,8 +273,8 @@ def product_from(tenant_id: str, message: catalog_pb.Product) -> Product:
     )
 
 
-def product_message(product: Product) -> catalog_pb.Product:
-    return catalog_pb.Product(
+def product_message(product: Product, first_pass_yield: float | None = None) -> catalog_pb.Product:
+    message = catalog_pb.Product(
         id=product.id,
         part_number=product.part_number,
         name=product.name,
@@ -296,6 +296,9 @@ def product_message(product: Product) -> catalog_pb.Product:
         ],
         create_time=timestamp(product.create_time),
     )
+    if first_pass_yield is not None:
+        message.first_pass_yield = first_pass_yield
+    return message
 
 
 def _count_from(message: catalog_pb.CountSignal, field: str) -> CountSignal:

@@ -166,10 +166,10 @@ class ExecutionRpcs:
     def GetProduct(  # noqa: N802
         self, request: pb.GetProductRequest, context: grpc.ServicerContext
     ) -> pb.GetProductResponse:
-        product = planning.get_product(
+        product, first_pass_yield = planning.get_product(
             self._execution(), tenant_id=_tenant(context), product_id=request.product_id
         )
-        return pb.GetProductResponse(product=convert.product_message(product))
+        return pb.GetProductResponse(product=convert.product_message(product, first_pass_yield))
 
     def ListProducts(  # noqa: N802
         self, request: pb.ListProductsRequest, context: grpc.ServicerContext
@@ -181,7 +181,8 @@ class ExecutionRpcs:
             page_token=request.page_token,
         )
         return pb.ListProductsResponse(
-            products=[convert.product_message(p) for p in products], next_page_token=token
+            products=[convert.product_message(p, fpy) for p, fpy in products],
+            next_page_token=token,
         )
 
     def SetStateMapping(  # noqa: N802

@@ -3,7 +3,7 @@ products with their routings, and how machines report their state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,7 @@ from imcloud_production.domain.catalog import (
 from imcloud_production.domain.execution import PlannedDowntime
 from imcloud_production.domain.model import Plant, Station, not_found
 from imcloud_production.domain.ports import ExecutionUnitOfWork
+from imcloud_production.domain.work_orders import first_pass_yield
 
 SHIFT_RANGE_MAX = timedelta(days=31)
 # How far back a new calendar may apply: that time is counted again.
@@ -295,21 +296,33 @@ def create_product(uow: ExecutionUnitOfWork, *, product: Product) -> Product:
         return stored
 
 
-def get_product(uow: ExecutionUnitOfWork, *, tenant_id: str, product_id: str) -> Product:
+def get_product(
+    uow: ExecutionUnitOfWork, *, tenant_id: str, product_id: str
+) -> tuple[Product, float | None]:
+    """The product and its first-pass yield over its work orders."""
     with uow:
         product = uow.products.get(tenant_id=tenant_id, product_id=product_id)
         if product is None:
             raise not_found("product", product_id)
-        return product
+        return product, _yields(uow, tenant_id, [product])[product.id]
 
 
 def list_products(
     uow: ExecutionUnitOfWork, *, tenant_id: str, requested_page_size: int, page_token: str
-) -> tuple[list[Product], str]:
+) -> tuple[list[tuple[Product, float | None]], str]:
     with uow:
-        return uow.products.page(
+        products, token = uow.products.page(
             tenant_id=tenant_id, page_size=page_size(requested_page_size), page_token=page_token
         )
+        yields = _yields(uow, tenant_id, products)
+        return [(p, yields[p.id]) for p in products], token
+
+
+def _yields(
+    uow: ExecutionUnitOfWork, tenant_id: str, products: Sequence[Product]
+) -> dict[str, float | None]:
+    orders = uow.work_orders.of_products(tenant_id=tenant_id, product_ids=[p.id for p in products])
+    return {p.id: first_pass_yield(o for o in orders if o.product_id == p.id) for p in products}
 
 
 # -- state mappings ------------------------------------------------------------------

@@ -127,6 +127,8 @@ class WorkOrders(Protocol):
 
     def update(self, order: WorkOrder) -> None: ...
 
+    def of_products(self, *, tenant_id: str, product_ids: Collection[str]) -> list[WorkOrder]: ...
+
     def page(
         self,
         *,

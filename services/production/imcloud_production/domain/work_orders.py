@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -102,6 +103,25 @@ class WorkOrder:
         operations = list(self.operations)
         operations[operation.sequence - 1] = operation
         return dataclasses.replace(self, operations=tuple(operations))
+
+
+def first_pass_yield(orders: Iterable[WorkOrder]) -> float | None:
+    """A product's first-pass yield over its orders: per routing step, good over
+    good + scrap summed across the orders, multiplied over the steps."""
+    good: dict[int, float] = {}
+    made: dict[int, float] = {}
+    for order in orders:
+        for operation in order.operations:
+            good[operation.sequence] = good.get(operation.sequence, 0.0) + operation.good_quantity
+            made[operation.sequence] = (
+                made.get(operation.sequence, 0.0)
+                + operation.good_quantity
+                + operation.scrap_quantity
+            )
+    counted = [step for step, units in made.items() if units > 0]
+    if not counted:
+        return None
+    return math.prod(good[step] / made[step] for step in counted)
 
 
 def checked_new(order: WorkOrder) -> WorkOrder:

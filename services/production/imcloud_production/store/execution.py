@@ -400,6 +400,14 @@ class SqlWorkOrders:
             values.pop(fixed)
         self._table.update(self._session, order.tenant_id, order.id, values)
 
+    def of_products(self, *, tenant_id: str, product_ids: Collection[str]) -> list[WorkOrder]:
+        if not product_ids:
+            return []
+        rows = self._session.execute(
+            self._table.select(tenant_id, work_orders.c.product_id.in_(list(product_ids)))
+        ).all()
+        return [self._order(r) for r in rows]
+
     def page(
         self,
         *,

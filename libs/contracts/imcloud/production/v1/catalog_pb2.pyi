@@ -127,6 +127,7 @@ class Product(_message.Message):
     ROUTING_FIELD_NUMBER: _builtins.int
     BOM_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    FIRST_PASS_YIELD_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id (UUID) assigned by the service."""
     part_number: _builtins.str
@@ -135,6 +136,11 @@ class Product(_message.Message):
     """Human-readable name (at most 200 characters)."""
     unit: _builtins.str
     """Unit of the quantities, e.g. "pcs" (1..20 characters)."""
+    first_pass_yield: _builtins.float
+    """First-pass yield over all its work orders: the product over its routing's
+    steps of good / (good + scrap) summed across the orders; unset before any
+    unit is counted. Set by the service.
+    """
     @_builtins.property
     def routing(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingStep]:
         """The operations that make it, in order; at least one."""
@@ -157,12 +163,15 @@ class Product(_message.Message):
         routing: _abc.Iterable[Global___RoutingStep] | None = ...,
         bom: _abc.Iterable[Global___BomLine] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        first_pass_yield: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "create_time", b"create_time", "first_pass_yield", b"first_pass_yield"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bom", b"bom", "create_time", b"create_time", "id", b"id", "name", b"name", "part_number", b"part_number", "routing", b"routing", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "bom", b"bom", "create_time", b"create_time", "first_pass_yield", b"first_pass_yield", "id", b"id", "name", b"name", "part_number", b"part_number", "routing", b"routing", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__first_pass_yield: _TypeAlias = _typing.Literal["first_pass_yield"]  # noqa: Y015
+    _WhichOneofArgType__first_pass_yield: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__first_pass_yield) -> _WhichOneofReturnType__first_pass_yield | None: ...
 
 Global___Product: _TypeAlias = Product  # noqa: Y015
 

@@ -92,6 +92,9 @@ def product_body(product: catalog_pb.Product) -> ProductResponse:
             for line in product.bom
         ],
         create_time=from_timestamp(product.create_time),
+        first_pass_yield=(
+            product.first_pass_yield if product.HasField("first_pass_yield") else None
+        ),
     )
 
 

@@ -79,6 +79,10 @@ class ProductResponse(BaseModel):
     routing: list[RoutingStepBody]
     bom: list[BomLineBody]
     create_time: datetime
+    first_pass_yield: float | None = Field(
+        description="Over all its work orders: per routing step good / (good + scrap), "
+        "multiplied over the steps; null before any unit is counted"
+    )
 
 
 # -- work orders -------------------------------------------------------------------
