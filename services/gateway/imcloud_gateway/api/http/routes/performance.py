@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from google.protobuf.message import Message
 
 from imcloud.production.v1 import catalog_pb2 as catalog_pb
 from imcloud.production.v1 import performance_pb2 as performance_pb
@@ -408,8 +409,12 @@ def assign_downtime_reason(
 # -- OEE ---------------------------------------------------------------------------
 
 
+def _fields(message: Message) -> dict[str, float]:
+    """A message of numbers only, as keyword arguments of its body."""
+    return {field.name: getattr(message, field.name) for field in message.DESCRIPTOR.fields}
+
+
 def oee_body(oee: performance_pb.Oee) -> OeeBody:
-    time, quantities, losses = oee.time, oee.quantities, oee.losses
     # A ratio is unset where its denominator is zero (no planned time, nothing made).
     return OeeBody(
         scope=OEE_SCOPE_NAMES[oee.scope],
@@ -421,31 +426,9 @@ def oee_body(oee: performance_pb.Oee) -> OeeBody:
         performance=oee.performance if oee.HasField("performance") else None,
         quality=oee.quality if oee.HasField("quality") else None,
         oee=oee.oee if oee.HasField("oee") else None,
-        time=TimeElementsBody(
-            planned_busy_time_s=time.planned_busy_time_s,
-            actual_production_time_s=time.actual_production_time_s,
-            actual_unit_down_time_s=time.actual_unit_down_time_s,
-            actual_unit_setup_time_s=time.actual_unit_setup_time_s,
-            idle_time_s=time.idle_time_s,
-            small_stop_time_s=time.small_stop_time_s,
-            no_data_time_s=time.no_data_time_s,
-            planned_down_time_s=time.planned_down_time_s,
-        ),
-        quantities=QuantitiesBody(
-            produced=quantities.produced,
-            good=quantities.good,
-            scrap=quantities.scrap,
-            startup_scrap=quantities.startup_scrap,
-            ideal_production_time_s=quantities.ideal_production_time_s,
-        ),
-        losses=SixLossesBody(
-            breakdowns_s=losses.breakdowns_s,
-            setup_and_adjustment_s=losses.setup_and_adjustment_s,
-            small_stops_s=losses.small_stops_s,
-            reduced_speed_s=losses.reduced_speed_s,
-            startup_rejects_s=losses.startup_rejects_s,
-            production_rejects_s=losses.production_rejects_s,
-        ),
+        time=TimeElementsBody(**_fields(oee.time)),
+        quantities=QuantitiesBody(**_fields(oee.quantities)),
+        losses=SixLossesBody(**_fields(oee.losses)),
         stations=oee.stations,
     )
 
