@@ -5,7 +5,7 @@ import warnings
 
 from imcloud.servitization.v1 import servitization_service_pb2 as imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
