@@ -8,6 +8,7 @@ from collections.abc import Callable
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.outbox import Outbox
+from imcloud_core.rpc import open_channel
 from imcloud_core.service import (
     BackendService,
     Runtime,
@@ -19,6 +20,7 @@ from imcloud_core.service import (
 )
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
 from imcloud_production.api.metrics import REFRESH_EVERY_S, station_gauges
+from imcloud_production.clients.products import ProductsDirectory
 from imcloud_production.events.machines import (
     PLACEMENT_GROUP,
     TELEMETRY_GROUP,
@@ -39,7 +41,7 @@ def unit_of_work(db: Database, staged: Outbox | None = None) -> Callable[[], Pro
     return functools.partial(ProductionUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
 
 
-def _wire(db: Database, staged: Outbox) -> Wiring:
+def _wire(db: Database, staged: Outbox, *, directory: ProductsDirectory) -> Wiring:
     work = unit_of_work(db, staged)
     return Wiring(
         servicers=[register(ProductionServicer(work))],
@@ -52,7 +54,7 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
             SubscriptionSpec(
                 group=TELEMETRY_GROUP,
                 topics=[Topic.TELEMETRY],
-                handler=telemetry_handler(work),
+                handler=telemetry_handler(work, directory),
             ),
         ],
         background=[every(REFRESH_EVERY_S, "station OEE gauges", station_gauges(work))],
@@ -60,8 +62,13 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
 
 
 def build(runtime: Runtime) -> BackendService:
+    directory = ProductsDirectory(open_channel(runtime.settings.grpc_endpoint("products").target))
     return build_backend_service(
-        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=_wire
+        runtime,
+        name=NAME,
+        package=PACKAGE,
+        outbox_table=outbox,
+        wire=functools.partial(_wire, directory=directory),
     )
 
 

@@ -32,7 +32,7 @@ from imcloud_production.domain.oee import (
     planned_minutes,
 )
 from imcloud_production.domain.planning import all_stations, checked_range, history_of
-from imcloud_production.domain.ports import ExecutionUnitOfWork
+from imcloud_production.domain.ports import EquipmentDirectory, ExecutionUnitOfWork
 from imcloud_production.domain.tracking import (
     SMALL_STOP,
     STOPS,
@@ -154,14 +154,28 @@ class _Lookups:
 
 
 def record_machine_data(
-    uow: ExecutionUnitOfWork, batches: Sequence[MachineBatch], *, now: datetime
+    uow: ExecutionUnitOfWork,
+    batches: Sequence[MachineBatch],
+    *,
+    now: datetime,
+    directory: EquipmentDirectory | None = None,
 ) -> Recorded:
     """Moves every mapped machine's track past its batch, in one transaction: the
-    bus commits its offsets only after, so a batch delivered again is taken once."""
+    bus commits its offsets only after, so a batch delivered again is taken once.
+    A machine production has not heard of yet is looked up in ``directory``: its
+    first points may come before the products service's announcement of it."""
     unmapped = late = taken = 0
     with uow:
         ids = {b.equipment_id for b in batches}
         placements = uow.placements.of(ids)
+        if directory is not None:
+            for tenant_id, equipment_id in {
+                (b.tenant_id, b.equipment_id) for b in batches if b.equipment_id not in placements
+            }:
+                found = directory.placement(tenant_id=tenant_id, equipment_id=equipment_id)
+                if found is not None:
+                    uow.placements.place(found)
+                    placements[equipment_id] = found
         tracks = uow.tracks.of(ids)
         lookups = _Lookups(uow)
         station_counts: dict[str, tuple[float, float]] = {}

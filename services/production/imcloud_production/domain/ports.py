@@ -240,6 +240,13 @@ class DowntimeReasons(Protocol):
     def all(self, *, tenant_id: str) -> list[DowntimeReason]: ...
 
 
+class EquipmentDirectory(Protocol):
+    """Where machines stand, asked of their owner (the products service) when
+    production has not heard of a machine yet."""
+
+    def placement(self, *, tenant_id: str, equipment_id: str) -> Placement | None: ...
+
+
 class ExecutionUnitOfWork(UnitOfWork, Protocol):
     @property
     def calendars(self) -> Calendars: ...

@@ -17,7 +17,7 @@ from imcloud_core.ids import utcnow
 from imcloud_production.domain import monitoring
 from imcloud_production.domain.execution import Placement
 from imcloud_production.domain.monitoring import MachineBatch
-from imcloud_production.domain.ports import ExecutionUnitOfWork
+from imcloud_production.domain.ports import EquipmentDirectory, ExecutionUnitOfWork
 from imcloud_production.domain.tracking import Series
 
 PLACEMENT_GROUP = "production.equipment-placement"
@@ -79,6 +79,7 @@ def placement_handler(
 
 def telemetry_handler(
     unit_of_work: Callable[[], ExecutionUnitOfWork],
+    directory: EquipmentDirectory | None = None,
 ) -> Callable[[Sequence[Record]], None]:
     """Moves the machines' tracks past a polled batch in one transaction; the bus
     commits after, and a track takes no point twice."""
@@ -87,7 +88,9 @@ def telemetry_handler(
         batches = [batch for record in records if (batch := _read(record)) is not None]
         if not batches:
             return
-        recorded = monitoring.record_machine_data(unit_of_work(), batches, now=utcnow())
+        recorded = monitoring.record_machine_data(
+            unit_of_work(), batches, now=utcnow(), directory=directory
+        )
         TRACKED_BATCHES.inc(recorded.batches)
         UNMAPPED_BATCHES.inc(recorded.unmapped)
         LATE_POINTS.inc(recorded.late_points)
