@@ -21,6 +21,7 @@ from imcloud_production.domain.execution import (
     Downtime,
     DowntimeReason,
     Placement,
+    PlannedDowntime,
     built_in_reasons,
 )
 from imcloud_production.domain.model import Plant, Station, not_found
@@ -108,6 +109,8 @@ class _Lookups:
         self._stations: dict[str, Station | None] = {}
         self._plants: dict[str, Plant | None] = {}
         self._histories: dict[str, CalendarHistory] = {}
+        self._booked: dict[tuple[str, int, int], list[PlannedDowntime]] = {}
+        self._windows: dict[tuple[object, ...], list[tuple[int, int]]] = {}
         self._mappings: dict[str, StateMapping | None] = {}
 
     def station(self, tenant_id: str, station_id: str) -> Station | None:
@@ -141,16 +144,27 @@ class _Lookups:
         return self._mappings[model]
 
     def windows_ms(self, station: Station, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
-        """The station's planned windows over [start_ms, end_ms), in ms."""
-        history = self.history(station) or CalendarHistory()
+        """The station's planned windows over [start_ms, end_ms), in ms; stations of a
+        plant without planned downtime of their own share one computation."""
         start, end = _moment(start_ms), _moment(end_ms)
-        booked = self.uow.planned_downtimes.overlapping(
-            tenant_id=station.tenant_id, plant_id=station.plant_id, start=start, end=end
+        booking_key = (station.plant_id, start_ms, end_ms)
+        if booking_key not in self._booked:
+            self._booked[booking_key] = self.uow.planned_downtimes.overlapping(
+                tenant_id=station.tenant_id, plant_id=station.plant_id, start=start, end=end
+            )
+        downtime = tuple(
+            (d.start_time, d.end_time)
+            for d in self._booked[booking_key]
+            if d.applies_to(station.id)
         )
-        downtime = [(d.start_time, d.end_time) for d in booked if d.applies_to(station.id)]
-        return [
-            (_ms(s), _ms(e)) for s, e in calendars.history_windows(history, start, end, downtime)
-        ]
+        key = (station.plant_id, start_ms, end_ms, downtime)
+        if key not in self._windows:
+            history = self.history(station) or CalendarHistory()
+            self._windows[key] = [
+                (_ms(s), _ms(e))
+                for s, e in calendars.history_windows(history, start, end, downtime)
+            ]
+        return self._windows[key]
 
 
 def record_machine_data(
@@ -498,12 +512,17 @@ class _Meter:
 
     def per_station(self, start: datetime, end: datetime) -> dict[str, _StationTotals]:
         start_ms, end_ms = _ms(start), _ms(end)
-        counted = self.uow.timeline.totals(
-            station_ids=[s.id for s in self.stations], start_ms=start_ms, end_ms=end_ms
-        )
-        reclassified = self.uow.downtimes.reclassified(
-            station_ids=[s.id for s in self.stations], start_ms=start_ms, end_ms=end_ms
-        )
+        ids = [s.id for s in self.stations]
+        counted = self.uow.timeline.totals(station_ids=ids, start_ms=start_ms, end_ms=end_ms)
+        reclassified: dict[str, list[Downtime]] = {}
+        for downtime in self.uow.downtimes.reclassified(
+            station_ids=ids, start_ms=start_ms, end_ms=end_ms
+        ):
+            reclassified.setdefault(downtime.station_id, []).append(downtime)
+        tracks: dict[str, list[Track]] = {}
+        for track in self.tracks:
+            tracks.setdefault(track.station_id, []).append(track)
+        bare: dict[str, float] = {}
         result: dict[str, _StationTotals] = {}
         for station in self.stations:
             calendar = self.lookups.calendar(station)
@@ -511,21 +530,22 @@ class _Meter:
             if calendar is None or history is None:
                 continue
             windows = self.lookups.windows_ms(station, start_ms, end_ms)
-            bare = calendars.history_windows(history, start, end)
+            if station.plant_id not in bare:
+                bare[station.plant_id] = calendars.planned_seconds(
+                    calendars.history_windows(history, start, end)
+                )
             totals = Totals(planned_busy_s=sum(e - s for s, e in windows) / 1000, stations=1)
             totals.add(counted.get(station.id, {}))
-            for track in self.tracks:
-                if track.station_id == station.id:
-                    totals.add(self._open(track, calendar, windows, start_ms, end_ms))
-            for downtime in reclassified:
-                if downtime.station_id == station.id:
-                    stop_end = downtime.end_ms if downtime.end_ms is not None else self.now_ms
-                    totals.move(
-                        downtime.default_category,
-                        downtime.category,
-                        overlap_s(max(downtime.start_ms, start_ms), min(stop_end, end_ms), windows),
-                    )
-            result[station.id] = _StationTotals(totals, calendars.planned_seconds(bare))
+            for track in tracks.get(station.id, []):
+                totals.add(self._open(track, calendar, windows, start_ms, end_ms))
+            for downtime in reclassified.get(station.id, []):
+                stop_end = downtime.end_ms if downtime.end_ms is not None else self.now_ms
+                totals.move(
+                    downtime.default_category,
+                    downtime.category,
+                    overlap_s(max(downtime.start_ms, start_ms), min(stop_end, end_ms), windows),
+                )
+            result[station.id] = _StationTotals(totals, bare[station.plant_id])
         return result
 
     def _open(

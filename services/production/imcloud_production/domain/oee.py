@@ -22,6 +22,8 @@ units counted outside them do not enter the figures.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -180,12 +182,13 @@ def figures(totals: Totals, *, calendar_planned_s: float) -> Figures:
 def overlap_s(start_ms: int, end_ms: int, windows: Sequence[tuple[int, int]]) -> float:
     """Seconds of [start_ms, end_ms) inside ``windows`` (sorted, disjoint, in ms)."""
     total = 0
-    for window_start, window_end in windows:
-        if window_end <= start_ms:
-            continue
+    # The last window starting at or before start_ms is the first that can overlap.
+    first = max(bisect.bisect_right(windows, (start_ms, math.inf)) - 1, 0)
+    for window_start, window_end in windows[first:]:
         if window_start >= end_ms:
             break
-        total += min(end_ms, window_end) - max(start_ms, window_start)
+        if window_end > start_ms:
+            total += min(end_ms, window_end) - max(start_ms, window_start)
     return total / 1000
 
 
