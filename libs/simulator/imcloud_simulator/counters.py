@@ -21,7 +21,7 @@ CYCLE_SPREAD = 0.08
 # A fully degraded machine (degradation 1) needs this much longer per cycle.
 DEGRADED_SLOWDOWN = 0.6
 # ... and scraps this much more often.
-DEGRADED_SCRAP_RATE = 0.15
+DEGRADED_SCRAP_RATE = 0.3
 # The units after a restart while the process settles, and their scrap rate.
 STARTUP_UNITS = 3
 STARTUP_SCRAP_RATE = 0.4

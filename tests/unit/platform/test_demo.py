@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 from rich.console import Console
 
-from imcloud_platform.demo import SCRIPT_REPEAT_S, LineFollower, demo_script
+from imcloud_platform.demo import MACHINES, SCRIPT_REPEAT_S, SEED, LineFollower, demo_script
+from imcloud_simulator.faults import Fault
 from imcloud_simulator.fleet import Fleet
 from imcloud_simulator.machines import DOWN, PLANNED_STOP, RUNNING, SETUP, CncMill
 from imcloud_simulator.onboarding import OnboardedMachine, OnboardedPlant, PlatformApi
@@ -23,16 +24,17 @@ STARTED = datetime(2026, 12, 1, 12, 0, 30, tzinfo=UTC)
 LINE = [0, 1, 2]  # Fleet(5): the three mills come first
 
 
-def mill_readings(seconds: int) -> dict[str, npt.NDArray[np.float64]]:
-    """ticks x mills of the demo's fleet playing its script, without random faults."""
-    fleet = Fleet(5, seed=12, fault_rate_per_hour=0)
+def mill_readings(seconds: int) -> tuple[Fleet, dict[str, npt.NDArray[np.float64]]]:
+    """The demo's fleet playing its script, and its mills' readings (ticks x mills)."""
+    fleet = Fleet(MACHINES, seed=SEED)
     fleet.play(demo_script(LINE))
     rows = []
     for _ in range(seconds):
         tick = fleet.step()
         rows.append(next(r.values for r in tick.readings if r.kind == CncMill.KIND).copy())
     values = np.stack(rows)
-    return {name: values[:, :, CncMill.KIND.index(name)] for name in CncMill.KIND.signal_names}
+    names = CncMill.KIND.signal_names
+    return fleet, {name: values[:, :, CncMill.KIND.index(name)] for name in names}
 
 
 def stretches(states: npt.NDArray[np.float64], state: int) -> list[tuple[int, int]]:
@@ -43,12 +45,18 @@ def stretches(states: npt.NDArray[np.float64], state: int) -> list[tuple[int, in
 
 
 def test_the_script_breaks_a_mill_down_for_three_minutes_and_stops_the_others_briefly() -> None:
-    readings = mill_readings(1200)
+    fleet, readings = mill_readings(1200)
     states = readings["run_state"]
     assert stretches(states[:, 0], DOWN) == [(150, 180), (540, 45)]
     assert stretches(states[:, 1], DOWN) == [(90, 75)]
-    assert stretches(states[:, 1], SETUP)[0] == (600, 240)
     assert stretches(states[:, 2], PLANNED_STOP) == [(900, 300)]
+    # Nothing else happens to the line: no setup the duty cycle draws, no fault
+    # but the script's (else pick another seed).
+    assert stretches(states[:, 0], SETUP) == stretches(states[:, 2], SETUP) == []
+    assert stretches(states[:, 1], SETUP) == [(600, 240)]
+    assert [(e.machine, e.fault) for e in fleet.events if e.machine in LINE] == [
+        (2, Fault.COOLANT_LOSS)
+    ]
     # After a stop the mill runs again, and only running makes parts.
     assert states[330, 0] == RUNNING
     assert states[840, 1] == RUNNING
@@ -58,13 +66,14 @@ def test_the_script_breaks_a_mill_down_for_three_minutes_and_stops_the_others_br
 
 
 def test_the_coolant_loss_makes_the_third_mill_slow_and_scrap_more() -> None:
-    readings = mill_readings(1800)
+    _, readings = mill_readings(1800)
     running = readings["run_state"][:, 2] == RUNNING
     made = np.diff(readings["good_count"][:, 2] + readings["scrap_count"][:, 2], prepend=0)
     scrapped = np.diff(readings["scrap_count"][:, 2], prepend=0)
     dry = np.zeros(1800, dtype=bool)
     dry[240:660] = True
-    healthy = ~dry & (np.arange(1800) >= 60)
+    # Before and after it, up to the planned stop.
+    healthy = ~dry & (np.arange(1800) < 900)
 
     def seconds_per_unit(when: npt.NDArray[np.bool_]) -> float:
         return float((running & when).sum() / made[when].sum())

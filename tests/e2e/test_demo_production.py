@@ -1,0 +1,104 @@
+"""`imcloud up --demo` shows intelligent production at work within minutes: its
+machining line runs a work order, its stations' states follow the machines'
+run_state, and the scripted three-minute breakdown of the first mill shows in
+its state timeline and brings its availability below its neighbours'.
+
+It runs in real time (the demo's own clock): about six minutes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.api import Tenant
+from tests.support.platform import embedded
+from tests.support.waiting import wait_for
+
+BANNER = re.compile(
+    r"API key:\s+(imk_\S+).*?/v1/oee\?line_id=([0-9a-f-]{36})&start_time=(\S+?)&",
+    re.DOTALL,
+)
+# The script: the first mill is down from 150 s to 330 s after the start.
+BREAKDOWN_S = 180
+# The breakdown over, its minute counted, and a little time for the last points.
+READY_AFTER_S = 420
+
+
+def _rfc3339(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.timeout(720)
+def test_the_demo_line_runs_a_work_order_and_its_breakdown_shows_in_the_oee(
+    tmp_path: Path,
+) -> None:
+    with embedded(tmp_path, "--demo", timeout_s=60) as platform:
+        process = platform.processes["all"]
+        banner = wait_for(
+            lambda: BANNER.search(process.log()), timeout_s=90, what="the demo banner"
+        )
+        key, line_id, since = banner.groups()
+        tenant = Tenant(platform.base_url, key, "")
+        start = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        stations = tenant.get("/v1/stations", line_id=line_id).json()["items"]
+        assert sorted(s["capabilities"] for s in stations) == [
+            ["drilling"],
+            ["finishing"],
+            ["roughing"],
+        ]
+        assert all(s["ideal_cycle_time_s"] > 0 for s in stations)
+
+        running = tenant.get("/v1/work-orders", state="running").json()["items"]
+        # Every line of the demo plant runs one; the machining line makes housings.
+        (order,) = [o for o in running if o["part_number"].startswith("HSG-")]
+        assert [(o["sequence"], o["state"]) for o in order["operations"]] == [
+            (1, "running"),
+            (2, "running"),
+            (3, "running"),
+        ]
+        first_mill = order["operations"][0]["station_id"]
+
+        def oee() -> dict[str, Any] | None:
+            end = datetime.now(UTC).replace(second=0, microsecond=0)
+            if end < start + timedelta(seconds=READY_AFTER_S):
+                return None
+            response = tenant.get(
+                "/v1/oee",
+                line_id=line_id,
+                start_time=_rfc3339(start),
+                end_time=_rfc3339(end),
+                breakdown="station",
+            )
+            assert response.status_code == 200, response.text
+            figures: dict[str, Any] = response.json()
+            return figures
+
+        figures = wait_for(oee, timeout_s=READY_AFTER_S + 150, interval_s=5, what="the OEE")
+        by_station = {part["scope_id"]: part for part in figures["parts"]}
+        assert set(by_station) == {s["id"] for s in stations}
+        assert figures["total"]["quantities"]["produced"] > 0
+        assert all(part["quantities"]["produced"] > 0 for part in by_station.values())
+        broken = by_station.pop(first_mill)
+        assert broken["time"]["actual_unit_down_time_s"] >= BREAKDOWN_S - 30
+        assert all(broken["availability"] < part["availability"] for part in by_station.values())
+
+        states = tenant.get(
+            f"/v1/stations/{first_mill}/states",
+            start_time=_rfc3339(start),
+            end_time=_rfc3339(datetime.now(UTC)),
+        ).json()["items"]
+        downs = [
+            datetime.fromisoformat(s["end_time"]) - datetime.fromisoformat(s["start_time"])
+            for s in states
+            if s["state"] == "down" and s["end_time"]
+        ]
+        assert any(abs(d.total_seconds() - BREAKDOWN_S) <= 5 for d in downs), states
+
+        order = tenant.get(f"/v1/work-orders/{order['id']}").json()
+        assert order["operations"][0]["good_quantity"] + order["scrap_quantity"] > 0
+    assert "Traceback" not in process.log()
