@@ -1,13 +1,14 @@
-"""`imcloud up --demo` shows intelligent production at work within minutes: its
-machining line runs a work order, its stations' states follow the machines'
-run_state, and the scripted three-minute breakdown of the first mill shows in
-its state timeline and brings its availability below its neighbours'.
-
-It runs in real time (the demo's own clock): about six minutes.
+"""Simulated machines in production: `imcloud simulate --production` sets any
+simulated plant up so its stations get states and counts from the machines, and
+`imcloud up --demo` shows intelligent production at work within minutes: its
+machining line runs a work order, and the scripted three-minute breakdown of the
+first mill shows in its state timeline and brings its availability below its
+neighbours'. The demo runs in real time (its own clock): about seven minutes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Tenant
-from tests.support.platform import embedded
+from tests.support.api import Tenant, sign_up
+from tests.support.platform import RunningPlatform, embedded, run_imcloud
 from tests.support.waiting import wait_for
 
 BANNER = re.compile(
@@ -31,6 +32,63 @@ READY_AFTER_S = 420
 
 def _rfc3339(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_simulated_machines_set_up_for_production_give_their_stations_states_and_counts(
+    embedded_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    tenant = sign_up(embedded_platform.base_url, "Simulated production")
+    summary_path = tmp_path / "summary.json"
+    result = run_imcloud(
+        "simulate",
+        "--api",
+        embedded_platform.base_url,
+        "--device-link",
+        embedded_platform.device_link,
+        "--api-key",
+        tenant.key,
+        "--machines",
+        "4",
+        "--duration",
+        "20",
+        "--seed",
+        "3",
+        "--production",
+        "--summary-json",
+        str(summary_path),
+        env=embedded_platform.env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "onboarding: 3/3 work orders started" in result.stdout
+    summary = json.loads(summary_path.read_text())
+    plant_id = summary["plant_id"]
+
+    orders = tenant.get("/v1/work-orders", plant_id=plant_id).json()["items"]
+    assert sorted(o["part_number"].split("-")[0] for o in orders) == ["BRK", "CLB", "HSG"]
+    assert all(o["state"] == "running" for o in orders)
+    stations = tenant.get("/v1/stations", plant_id=plant_id).json()["items"]
+    assert len(stations) == 4
+    assert all(len(s["capabilities"]) == 1 and s["ideal_cycle_time_s"] > 0 for s in stations)
+
+    start = datetime.fromtimestamp(summary["start_ms"] / 1000, UTC)
+
+    def states_of_every_station() -> list[list[dict[str, Any]]] | None:
+        timelines = [
+            tenant.get(
+                f"/v1/stations/{station['id']}/states",
+                start_time=_rfc3339(start - timedelta(minutes=1)),
+                end_time=_rfc3339(datetime.now(UTC) + timedelta(minutes=1)),
+            ).json()["items"]
+            for station in stations
+        ]
+        return timelines if all(timelines) else None
+
+    timelines = wait_for(
+        states_of_every_station, timeout_s=60, interval_s=1, what="every station's states"
+    )
+    states = {interval["state"] for timeline in timelines for interval in timeline}
+    assert states <= {"running", "idle", "setup", "down", "planned_stop", "no_data"}
+    assert "running" in states
 
 
 @pytest.mark.timeout(720)
