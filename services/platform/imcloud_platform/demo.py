@@ -58,7 +58,7 @@ LINE_KIND = CncMill.KIND
 STARTUP_TIMEOUT_S = 120.0
 # The device link is watched so the plant stops before the gateway drains its streams.
 WATCH_INTERVAL_S = 0.5
-# Good units per work order: one takes the line about twenty minutes.
+# Good units per work order: one takes the line about half an hour.
 WORK_ORDER_QUANTITY = 30.0
 REPORT_EVERY_S = 60.0
 SCRIPT_REPEAT_S = 1800.0
