@@ -72,6 +72,7 @@ SCRAP_RATE = 0.02
 THRESHOLD_S = 120
 STARTUP_WINDOW_MIN = 5
 MINUTE_MS = 60_000
+DAY_MS = 86_400_000
 DAY_MINUTES = 1440
 # The range asked for ends (now) and starts this long after a whole hour.
 PAST_THE_HOUR = timedelta(minutes=37)
@@ -108,6 +109,7 @@ class Expected:
 
 @dataclass
 class Loaded:
+    day_rows: int = 0
     hour_rows: int = 0
     minute_rows: int = 0
     downtime_rows: int = 0
@@ -307,6 +309,7 @@ def load_history(url: str, plant: Plant, expected: Expected) -> Loaded:
     started = time.perf_counter()
     try:
         with (
+            copying(engine, "station_days", time_by_state_columns("day_ms")) as day_row,
             copying(engine, "station_hours", time_by_state_columns("hour_ms")) as hour_row,
             copying(
                 engine, "station_minutes", time_by_state_columns("minute_ms", "planned")
@@ -324,9 +327,16 @@ def load_history(url: str, plant: Plant, expected: Expected) -> Loaded:
                     expected.amounts[name] += float(values[asked][plant.planned[asked]].sum())
                 expected.planned_s += float(plant.planned[asked].sum()) * 60
                 hourly = np.column_stack([by_hour[f] for f in MINUTE_FIELDS])
+                days: dict[int, np.ndarray] = {}
                 for hour in worked_hours:
-                    hour_row((*keys, start_ms + hour * 3_600_000, TENANT, *hourly[hour].tolist()))
+                    hour_ms = start_ms + hour * 3_600_000
+                    hour_row((*keys, hour_ms, TENANT, *hourly[hour].tolist()))
                     loaded.hour_rows += 1
+                    day_ms = hour_ms // DAY_MS * DAY_MS
+                    days[day_ms] = days.get(day_ms, 0) + hourly[hour]
+                for day_ms, summed in days.items():
+                    day_row((*keys, day_ms, TENANT, *summed.tolist()))
+                    loaded.day_rows += 1
                 edges = np.column_stack([machine.amounts[f][edge_minutes] for f in MINUTE_FIELDS])
                 for minute, values, planned in zip(
                     edge_minutes.tolist(), edges.tolist(), edge_planned, strict=True
@@ -357,7 +367,9 @@ def load_history(url: str, plant: Plant, expected: Expected) -> Loaded:
                     say(f"  {index + 1}/{len(plant.stations)} stations loaded")
         with engine.begin() as connection:
             # What autovacuum does after such inserts, so the planner knows the tables.
-            connection.exec_driver_sql("ANALYZE station_hours, station_minutes, downtimes")
+            connection.exec_driver_sql(
+                "ANALYZE station_days, station_hours, station_minutes, downtimes"
+            )
     finally:
         engine.dispose()
     loaded.seconds = time.perf_counter() - started
@@ -480,7 +492,8 @@ def report(
     within = all(statistics.median(s) <= LIMIT_S for s in measured.values())
     table = "\n".join(lines)
     data = (
-        f"{LINES * STATIONS_PER_LINE:,} stations; {loaded.hour_rows:,} hour rows for the "
+        f"{LINES * STATIONS_PER_LINE:,} stations; {loaded.day_rows:,} day rows and "
+        f"{loaded.hour_rows:,} hour rows for the "
         f"{DAYS} days and the hour the range starts in, {loaded.minute_rows:,} minute rows "
         f"(its first and last 24 hours only), {loaded.downtime_rows:,} stops "
         f"({loaded.reclassified:,} moved "
@@ -510,6 +523,7 @@ def report(
                 "rows": rows,
                 "runs_s": measured,
                 "stations": LINES * STATIONS_PER_LINE,
+                "day_rows": loaded.day_rows,
                 "hour_rows": loaded.hour_rows,
                 "minute_rows": loaded.minute_rows,
                 "downtime_rows": loaded.downtime_rows,
@@ -536,7 +550,8 @@ def main() -> int:
             say(f"loading {DAYS} days of {len(plant.stations):,} machines with COPY")
             loaded = load_history(url, plant, expected)
             say(
-                f"loaded {loaded.hour_rows:,} hour rows, {loaded.minute_rows:,} minute rows, "
+                f"loaded {loaded.day_rows:,} day rows, {loaded.hour_rows:,} hour rows, "
+                f"{loaded.minute_rows:,} minute rows, "
                 f"{loaded.downtime_rows:,} stops in {loaded.seconds:,.0f} s"
             )
             check(ask(store, plant, ""), expected)

@@ -95,6 +95,17 @@ class Downtime:
         return DEFAULT_CATEGORY[self.state.value]
 
 
+@dataclass(frozen=True, slots=True)
+class Reclassified:
+    """A stop an operator's reason moved to another loss category than its state's."""
+
+    station_id: str
+    start_ms: int
+    end_ms: int | None
+    default_category: LossCategory
+    category: LossCategory
+
+
 # Every tenant's tree starts with these; its own nodes hang below or beside them.
 BUILT_IN_REASONS = (
     ("breakdown", "Breakdown", "", LossCategory.BREAKDOWN),

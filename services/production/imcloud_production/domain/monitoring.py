@@ -22,6 +22,7 @@ from imcloud_production.domain.execution import (
     DowntimeReason,
     Placement,
     PlannedDowntime,
+    Reclassified,
     built_in_reasons,
 )
 from imcloud_production.domain.model import Plant, Station, not_found
@@ -514,7 +515,7 @@ class _Meter:
         start_ms, end_ms = _ms(start), _ms(end)
         ids = [s.id for s in self.stations]
         counted = self.uow.timeline.totals(station_ids=ids, start_ms=start_ms, end_ms=end_ms)
-        reclassified: dict[str, list[Downtime]] = {}
+        reclassified: dict[str, list[Reclassified]] = {}
         for downtime in self.uow.downtimes.reclassified(
             station_ids=ids, start_ms=start_ms, end_ms=end_ms
         ):

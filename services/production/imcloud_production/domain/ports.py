@@ -15,6 +15,7 @@ from imcloud_production.domain.execution import (
     Placement,
     PlannedDowntime,
     QualityRecord,
+    Reclassified,
     RunningOperation,
 )
 from imcloud_production.domain.model import Line, Plant, ResourceT, Station
@@ -201,7 +202,7 @@ class Timeline(Protocol):
         self, *, station_id: str, start_ms: int, end_ms: int, planned: Callable[[int], bool]
     ) -> int:
         """Judges the station's minutes in the range planned or not again, and sums
-        its hours anew; returns how many minutes changed."""
+        its hours and days anew; returns how many minutes changed."""
 
 
 class Downtimes(Protocol):
@@ -228,7 +229,7 @@ class Downtimes(Protocol):
 
     def reclassified(
         self, *, station_ids: Collection[str], start_ms: int, end_ms: int
-    ) -> list[Downtime]:
+    ) -> list[Reclassified]:
         """Downtimes in the range whose category an operator changed."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -44,9 +45,10 @@ from imcloud_production.domain.execution import (
     PlannedDowntime,
     PlannedDowntimeKind,
     QualityRecord,
+    Reclassified,
     RunningOperation,
 )
-from imcloud_production.domain.oee import LossCategory
+from imcloud_production.domain.oee import DEFAULT_CATEGORY, LossCategory
 from imcloud_production.domain.tracking import MINUTE_FIELDS, Interval, Track
 from imcloud_production.domain.work_orders import (
     Operation,
@@ -66,12 +68,46 @@ from imcloud_production.store.tables import (
     running_operations,
     state_intervals,
     state_mappings,
+    station_days,
     station_hours,
     station_minutes,
     work_orders,
 )
 
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One table of time by state: its rows each sum ``period_ms`` of a machine."""
+
+    table: Table
+    column: str
+    period_ms: int
+
+
+# The planned minutes summed per UTC day and per hour, coarsest first.
+SUMMED_LEVELS = (
+    _Level(station_days, "day_ms", DAY_MS),
+    _Level(station_hours, "hour_ms", HOUR_MS),
+)
+MINUTES = _Level(station_minutes, "minute_ms", 60_000)
+
+
+def _cover(start: int, end: int, levels: Sequence[_Level]) -> list[tuple[_Level, int, int]]:
+    """[start, end) as whole periods of the coarsest level that fits, and the
+    rest at the next levels down; the last level takes what is left."""
+    if end <= start or not levels:
+        return []
+    level, finer = levels[0], levels[1:]
+    if not finer:
+        return [(level, start, end)]
+    first = -(-start // level.period_ms) * level.period_ms
+    last = end // level.period_ms * level.period_ms
+    if first >= last:
+        return _cover(start, end, finer)
+    return [*_cover(start, first, finer), (level, first, last), *_cover(last, end, finer)]
 
 
 def _upsert(session: Session, table: Table) -> Any:
@@ -611,22 +647,23 @@ class SqlTimeline:
             for minute, amounts in minutes.items()
         ]
         self._add(station_minutes, "minute_ms", minute_rows)
-        hours: dict[int, dict[str, float]] = {}
-        for minute, amounts in minutes.items():
-            if planned(minute):
-                hour = hours.setdefault(
-                    minute - minute % HOUR_MS, dict.fromkeys(MINUTE_FIELDS, 0.0)
-                )
-                for field, value in amounts.items():
-                    hour[field] += value
-        self._add(
-            station_hours,
-            "hour_ms",
-            [
-                {**keys, "tenant_id": track.tenant_id, "hour_ms": hour, **amounts}
-                for hour, amounts in hours.items()
-            ],
-        )
+        for level in SUMMED_LEVELS:
+            sums: dict[int, dict[str, float]] = {}
+            for minute, amounts in minutes.items():
+                if planned(minute):
+                    period = sums.setdefault(
+                        minute - minute % level.period_ms, dict.fromkeys(MINUTE_FIELDS, 0.0)
+                    )
+                    for field, value in amounts.items():
+                        period[field] += value
+            self._add(
+                level.table,
+                level.column,
+                [
+                    {**keys, "tenant_id": track.tenant_id, level.column: start, **amounts}
+                    for start, amounts in sums.items()
+                ],
+            )
 
     def _add(self, table: Table, period: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -643,30 +680,27 @@ class SqlTimeline:
     def totals(
         self, *, station_ids: Collection[str], start_ms: int, end_ms: int
     ) -> dict[str, dict[str, float]]:
-        """Whole hours from the hour table, the minutes before the first and after
-        the last whole hour from the minute table."""
+        """Whole days from the day table, whole hours around them from the hour
+        table, and the minutes at the edges from the minute table."""
         if not station_ids or end_ms <= start_ms:
             return {}
-        first_hour = -(-start_ms // HOUR_MS) * HOUR_MS
-        last_hour = end_ms // HOUR_MS * HOUR_MS
         totals: dict[str, dict[str, float]] = {}
         ids = list(station_ids)
-        if first_hour < last_hour:
-            self._sum_into(
-                totals,
-                station_hours,
-                station_hours.c.station_id.in_(ids),
-                station_hours.c.hour_ms >= first_hour,
-                station_hours.c.hour_ms < last_hour,
-            )
-            edges = [(start_ms, first_hour), (last_hour, end_ms)]
-        else:
-            edges = [(start_ms, end_ms)]
-        c = station_minutes.c
-        edges = [(s, e) for s, e in edges if e > s]
-        if edges:
-            in_edges = or_(*(and_(c.minute_ms >= s, c.minute_ms < e) for s, e in edges))
-            self._sum_into(totals, station_minutes, c.station_id.in_(ids), c.planned, in_edges)
+        by_table: dict[str, list[tuple[int, int]]] = {}
+        for level, start, end in _cover(start_ms, end_ms, (*SUMMED_LEVELS, MINUTES)):
+            by_table.setdefault(level.column, []).append((start, end))
+        for level in (*SUMMED_LEVELS, MINUTES):
+            spans = by_table.get(level.column)
+            if not spans:
+                continue
+            period = level.table.c[level.column]
+            conditions = [
+                level.table.c.station_id.in_(ids),
+                or_(*(and_(period >= start, period < end) for start, end in spans)),
+            ]
+            if level is MINUTES:
+                conditions.append(station_minutes.c.planned)
+            self._sum_into(totals, level.table, *conditions)
         return totals
 
     def recount(
@@ -695,37 +729,40 @@ class SqlTimeline:
             .values(planned=bindparam("p")),
             changed,
         )
-        first = min(row["m"] for row in changed) // HOUR_MS * HOUR_MS
-        last = max(row["m"] for row in changed) // HOUR_MS * HOUR_MS + HOUR_MS
-        h = station_hours.c
-        self._session.execute(
-            delete(station_hours).where(
-                h.station_id == station_id, h.hour_ms >= first, h.hour_ms < last
+        for level in SUMMED_LEVELS:
+            self._sum_again(
+                level,
+                station_id,
+                min(row["m"] for row in changed) // level.period_ms * level.period_ms,
+                max(row["m"] for row in changed) // level.period_ms * level.period_ms
+                + level.period_ms,
             )
+        return len(changed)
+
+    def _sum_again(self, level: _Level, station_id: str, first: int, last: int) -> None:
+        """Sums the station's planned minutes of the periods in [first, last) anew."""
+        table, column = level.table, level.table.c[level.column]
+        self._session.execute(
+            delete(table).where(table.c.station_id == station_id, column >= first, column < last)
         )
-        hour = (c.minute_ms - c.minute_ms % HOUR_MS).label("hour_ms")
+        c = station_minutes.c
+        period = (c.minute_ms - c.minute_ms % level.period_ms).label(level.column)
         summed = (
             select(
                 c.station_id,
                 c.equipment_id,
-                hour,
+                period,
                 func.min(c.tenant_id),
                 *(func.sum(c[f]) for f in MINUTE_FIELDS),
             )
-            .where(
-                c.station_id == station_id,
-                c.planned,
-                c.minute_ms >= first,
-                c.minute_ms < last,
-            )
-            .group_by(c.station_id, c.equipment_id, hour)
+            .where(c.station_id == station_id, c.planned, c.minute_ms >= first, c.minute_ms < last)
+            .group_by(c.station_id, c.equipment_id, period)
         )
         self._session.execute(
-            station_hours.insert().from_select(
-                ["station_id", "equipment_id", "hour_ms", "tenant_id", *MINUTE_FIELDS], summed
+            table.insert().from_select(
+                ["station_id", "equipment_id", level.column, "tenant_id", *MINUTE_FIELDS], summed
             )
         )
-        return len(changed)
 
     def _sum_into(
         self, totals: dict[str, dict[str, float]], table: Table, *conditions: Any
@@ -810,19 +847,28 @@ class SqlDowntimes:
 
     def reclassified(
         self, *, station_ids: Collection[str], start_ms: int, end_ms: int
-    ) -> list[Downtime]:
+    ) -> list[Reclassified]:
         if not station_ids:
             return []
         c = downtimes.c
+        by_default = [
+            and_(c.state == state, c.category == category.value)
+            for state, category in DEFAULT_CATEGORY.items()
+        ]
         rows = self._session.execute(
-            select(downtimes).where(
+            select(c.station_id, c.start_ms, c.end_ms, c.state, c.category).where(
                 c.station_id.in_(list(station_ids)),
                 c.reason_code != "",
                 c.start_ms < end_ms,
                 or_(c.end_ms.is_(None), c.end_ms > start_ms),
+                ~or_(*by_default),
             )
         ).all()
-        return [d for d in map(self._downtime, rows) if d.category is not d.default_category]
+        categories = {category.value: category for category in LossCategory}
+        return [
+            Reclassified(station, start, end, DEFAULT_CATEGORY[state], categories[category])
+            for station, start, end, state, category in rows
+        ]
 
     @staticmethod
     def _values(downtime: Downtime) -> dict[str, Any]:

@@ -299,7 +299,9 @@ def _time_by_state(name: str, period: str, *columns: Column[Any]) -> Table:
 station_minutes = _time_by_state(
     "station_minutes", "minute_ms", Column("planned", Boolean, nullable=False)
 )
-# The planned minutes of each hour summed: what a long range is read from.
+# The planned minutes of each hour, and of each UTC day, summed: what longer
+# ranges are read from.
 station_hours = _time_by_state("station_hours", "hour_ms")
+station_days = _time_by_state("station_days", "day_ms")
 
 outbox = outbox_table(metadata)

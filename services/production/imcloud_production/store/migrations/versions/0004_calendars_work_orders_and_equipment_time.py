@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-01 12:36:26.449751
+Create Date: 2026-12-01 13:06:03.604512
 
 """
 
@@ -165,6 +165,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("equipment_model_id", name=op.f("pk_state_mappings")),
     )
     op.create_table(
+        "station_days",
+        sa.Column("station_id", sa.String(length=36), nullable=False),
+        sa.Column("equipment_id", sa.String(length=36), nullable=False),
+        sa.Column("day_ms", sa.BigInteger(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=36), nullable=False),
+        sa.Column("running_s", sa.Float(), server_default="0", nullable=False),
+        sa.Column("idle_s", sa.Float(), server_default="0", nullable=False),
+        sa.Column("down_s", sa.Float(), server_default="0", nullable=False),
+        sa.Column("setup_s", sa.Float(), server_default="0", nullable=False),
+        sa.Column("planned_stop_s", sa.Float(), server_default="0", nullable=False),
+        sa.Column("small_stop_s", sa.Float(), server_default="0", nullable=False),
+        sa.Column("good", sa.Float(), server_default="0", nullable=False),
+        sa.Column("scrap", sa.Float(), server_default="0", nullable=False),
+        sa.Column("startup_scrap", sa.Float(), server_default="0", nullable=False),
+        sa.Column("ideal_s", sa.Float(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint(
+            "station_id", "day_ms", "equipment_id", name=op.f("pk_station_days")
+        ),
+    )
+    op.create_table(
         "station_hours",
         sa.Column("station_id", sa.String(length=36), nullable=False),
         sa.Column("equipment_id", sa.String(length=36), nullable=False),
@@ -305,6 +325,7 @@ def downgrade() -> None:
     op.drop_table("work_orders")
     op.drop_table("station_minutes")
     op.drop_table("station_hours")
+    op.drop_table("station_days")
     op.drop_table("state_mappings")
     with op.batch_alter_table("state_intervals", schema=None) as batch_op:
         batch_op.drop_index("ix_state_intervals_station_start")
