@@ -76,20 +76,19 @@ class _FreeTime:
         return None
 
     def book(self, start: int, end: int) -> None:
-        index = bisect.bisect_right(self.starts, start) - 1
-        while index >= 0 and index < len(self.starts) and self.ends[index] <= start:
-            index += 1
-        pieces: list[tuple[int, int]] = []
-        while index < len(self.starts) and self.starts[index] < end:
-            segment_start, segment_end = self.starts[index], self.ends[index]
-            del self.starts[index], self.ends[index]
-            if segment_start < start:
-                pieces.append((segment_start, start))
-            if end < segment_end:
-                pieces.append((end, segment_end))
-        for offset, (piece_start, piece_end) in enumerate(pieces):
-            self.starts.insert(index + offset, piece_start)
-            self.ends.insert(index + offset, piece_end)
+        first = bisect.bisect_right(self.ends, start)
+        last = first
+        while last < len(self.starts) and self.starts[last] < end:
+            last += 1
+        if first == last:
+            return
+        pieces = []
+        if self.starts[first] < start:
+            pieces.append((self.starts[first], start))
+        if end < self.ends[last - 1]:
+            pieces.append((end, self.ends[last - 1]))
+        self.starts[first:last] = [piece_start for piece_start, _ in pieces]
+        self.ends[first:last] = [piece_end for _, piece_end in pieces]
 
 
 def dispatch(problem: Problem, rule: Rule) -> Schedule:
@@ -98,7 +97,8 @@ def dispatch(problem: Problem, rule: Rule) -> Schedule:
     if reason is not None:
         return Schedule(status=Status.INFEASIBLE, method=rule.value, reason=reason)
     free = {
-        resource.id: _FreeTime(resource.working_windows(problem.origin)) for resource in problem.resources
+        resource.id: _FreeTime(resource.working_windows(problem.origin))
+        for resource in problem.resources
     }
     frozen = problem.frozen_by_key()
     assignments = [
@@ -110,35 +110,58 @@ def dispatch(problem: Problem, rule: Rule) -> Schedule:
     frozen_ends = job_ends(assignments)
 
     jobs = list(problem.jobs)
-    next_position = [sum(1 for position in range(len(job.operations)) if (job.id, position) in frozen) for job in jobs]
-    ready = [max(job.release, frozen_ends.get(job.id, job.release)) for job in jobs]
-    durations = [
-        [min(candidate.duration for candidate in operation.candidates) for operation in job.operations]
+    next_position = [
+        sum(1 for position in range(len(job.operations)) if (job.id, position) in frozen)
         for job in jobs
     ]
-    remaining = [sum(job_durations[position:]) for job_durations, position in zip(durations, next_position, strict=True)]
-    unscheduled = sum(len(job.operations) - position for job, position in zip(jobs, next_position, strict=True))
+    ready = [max(job.release, frozen_ends.get(job.id, job.release)) for job in jobs]
+    durations = [
+        [
+            min(candidate.duration for candidate in operation.candidates)
+            for operation in job.operations
+        ]
+        for job in jobs
+    ]
+    remaining = [
+        sum(job_durations[position:])
+        for job_durations, position in zip(durations, next_position, strict=True)
+    ]
+    unscheduled = sum(
+        len(job.operations) - position for job, position in zip(jobs, next_position, strict=True)
+    )
     mean_duration = sum(remaining) / unscheduled if unscheduled else 1.0
-    # The earliest slot of each job's next operation on each candidate, kept until that resource is booked again.
+    # The earliest slot of each job's next operation per candidate, valid until that resource
+    # is booked again.
     bookings = dict.fromkeys(free, 0)
-    slots: dict[tuple[int, str], tuple[int, _Slot | None]] = {}
+    slots: dict[tuple[int, int, str], tuple[int, _Slot | None]] = {}
 
     def slot(index: int, candidate: Candidate) -> _Slot | None:
-        cached = slots.get((index, candidate.resource))
+        key = (index, next_position[index], candidate.resource)
+        cached = slots.get(key)
         if cached is not None and cached[0] == bookings[candidate.resource]:
             return cached[1]
         fit = free[candidate.resource].earliest(ready[index], candidate)
-        found = None if fit is None else _Slot(candidate.resource, fit[0], fit[1], fit[1] + candidate.duration)
-        slots[(index, candidate.resource)] = (bookings[candidate.resource], found)
+        found = (
+            None
+            if fit is None
+            else _Slot(candidate.resource, fit[0], fit[1], fit[1] + candidate.duration)
+        )
+        slots[key] = (bookings[candidate.resource], found)
         return found
 
     def best_slot(index: int) -> _Slot | None:
         operation = jobs[index].operations[next_position[index]]
-        found = [fitted for candidate in operation.candidates if (fitted := slot(index, candidate)) is not None]
+        found = [
+            fitted
+            for candidate in operation.candidates
+            if (fitted := slot(index, candidate)) is not None
+        ]
         return min(found, key=lambda fitted: (fitted.end, fitted.start), default=None)
 
     while True:
-        open_jobs = [index for index, job in enumerate(jobs) if next_position[index] < len(job.operations)]
+        open_jobs = [
+            index for index, job in enumerate(jobs) if next_position[index] < len(job.operations)
+        ]
         if not open_jobs:
             break
         best = {index: best_slot(index) for index in open_jobs}
@@ -156,36 +179,40 @@ def dispatch(problem: Problem, rule: Rule) -> Schedule:
         first = min(placed, key=lambda index: (placed[index].end, placed[index].start, index))
         contested = placed[first].resource
         finish = placed[first].end
-        conflict = []
+        # The operations that would hold the contested resource before the first could finish there.
+        conflict: dict[int, _Slot] = {}
         for index in open_jobs:
             operation = jobs[index].operations[next_position[index]]
             for candidate in operation.candidates:
                 if candidate.resource == contested:
                     fitted = slot(index, candidate)
                     if fitted is not None and fitted.setup_start < finish:
-                        conflict.append(index)
-        now = min(slot(index, _on(jobs[index], next_position[index], contested)).setup_start for index in conflict)  # type: ignore[union-attr]
+                        conflict[index] = fitted
+        now = min(fitted.setup_start for fitted in conflict.values())
 
-        def priority(index: int) -> tuple[float, ...]:
-            job = jobs[index]
-            duration = _on(job, next_position[index], contested).duration
-            if rule is Rule.SPT:
-                return (duration, index)
-            if rule is Rule.MWKR:
-                return (-remaining[index], duration, index)
-            if rule is Rule.EDD:
-                return (math.inf if job.due is None else job.due, duration, index)
-            if job.due is None:
-                return (0.0, duration, index)
-            slack = max(0.0, job.due - remaining[index] - now)
-            urgency = job.weight / duration * math.exp(-slack / (_ATC_LOOKAHEAD * mean_duration))
-            return (-urgency, duration, index)
-
-        chosen = min(conflict, key=priority)
+        chosen = min(
+            conflict,
+            key=lambda index: _priority(
+                rule,
+                jobs[index],
+                index,
+                conflict[index].end - conflict[index].start,
+                remaining[index],
+                now,
+                mean_duration,
+            ),
+        )
         fitted = placed[chosen]
         job = jobs[chosen]
         assignments.append(
-            Assignment(job.id, next_position[chosen], fitted.resource, fitted.setup_start, fitted.start, fitted.end)
+            Assignment(
+                job.id,
+                next_position[chosen],
+                fitted.resource,
+                fitted.setup_start,
+                fitted.start,
+                fitted.end,
+            )
         )
         free[fitted.resource].book(fitted.setup_start, fitted.end)
         bookings[fitted.resource] += 1
@@ -202,14 +229,33 @@ def dispatch(problem: Problem, rule: Rule) -> Schedule:
     )
 
 
+def _priority(
+    rule: Rule,
+    job: Job,
+    index: int,
+    duration: int,
+    remaining: int,
+    now: int,
+    mean_duration: float,
+) -> tuple[float, ...]:
+    """The sort key of an operation in conflict: the smallest goes first."""
+    if rule is Rule.SPT:
+        return (duration, index)
+    if rule is Rule.MWKR:
+        return (-remaining, duration, index)
+    if rule is Rule.EDD:
+        return (math.inf if job.due is None else job.due, duration, index)
+    if job.due is None:
+        return (0.0, duration, index)
+    slack = max(0.0, job.due - remaining - now)
+    urgency = job.weight / duration * math.exp(-slack / (_ATC_LOOKAHEAD * mean_duration))
+    return (-urgency, duration, index)
+
+
 def best_dispatch(problem: Problem, rules: Iterable[Rule] = tuple(Rule)) -> Schedule:
-    """The best schedule of the rules for the problem's objective; the first failure if none finds one."""
+    """The rules' best schedule for the problem's objective; the first failure if none finds one."""
     schedules = [dispatch(problem, rule) for rule in rules]
     found = [schedule for schedule in schedules if schedule.found]
     if not found:
         return schedules[0]
     return min(found, key=lambda schedule: objective_value(problem, schedule.assignments))
-
-
-def _on(job: Job, position: int, resource: str) -> Candidate:
-    return next(candidate for candidate in job.operations[position].candidates if candidate.resource == resource)

@@ -56,7 +56,7 @@ class Resource:
     blocked: tuple[TimeWindow, ...] = ()
 
     def working_windows(self, origin: int) -> tuple[TimeWindow, ...]:
-        """The windows work may use: from the origin on, touching windows merged, blocked cut out."""
+        """The windows work may use: from the origin on, touching ones merged, blocked cut out."""
         windows = self.calendar if self.calendar is not None else (TimeWindow(origin, OPEN_END),)
         merged: list[TimeWindow] = []
         for window in sorted(windows):
@@ -147,17 +147,23 @@ class Problem:
         jobs = {job.id: job for job in self.jobs}
         positions: dict[str, set[int]] = {}
         for frozen in self.frozen:
-            job = jobs.get(frozen.job)
-            if job is None or not 0 <= frozen.position < len(job.operations):
+            owner = jobs.get(frozen.job)
+            if owner is None or not 0 <= frozen.position < len(owner.operations):
                 raise ValueError(f"frozen operation {frozen.job}#{frozen.position} is not in a job")
             if frozen.resource not in known:
-                raise ValueError(f"frozen operation {frozen.job}#{frozen.position} names an unknown resource")
+                raise ValueError(
+                    f"frozen operation {frozen.job}#{frozen.position} names an unknown resource"
+                )
             if not frozen.setup_start <= frozen.start < frozen.end:
-                raise ValueError(f"frozen operation {frozen.job}#{frozen.position} has no positive length")
+                raise ValueError(
+                    f"frozen operation {frozen.job}#{frozen.position} has no positive length"
+                )
             positions.setdefault(frozen.job, set()).add(frozen.position)
         for job_id, frozen_positions in positions.items():
             if frozen_positions != set(range(len(frozen_positions))):
-                raise ValueError(f"the frozen operations of job {job_id} are a prefix of its routing")
+                raise ValueError(
+                    f"the frozen operations of job {job_id} are a prefix of its routing"
+                )
 
     def frozen_by_key(self) -> dict[tuple[str, int], Frozen]:
         return {(frozen.job, frozen.position): frozen for frozen in self.frozen}
@@ -201,11 +207,42 @@ class Schedule:
 
     @property
     def found(self) -> bool:
-        return bool(self.assignments)
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
 
     @property
     def makespan(self) -> int:
         return max((assignment.end for assignment in self.assignments), default=0)
+
+
+def obvious_infeasibility(problem: Problem) -> str | None:
+    """Why no schedule can exist, when one operation alone shows it; None otherwise."""
+    resources = problem.resource_by_id()
+    frozen = problem.frozen_by_key()
+    longest_window = {
+        resource.id: max(
+            (window.end - window.start for window in resource.working_windows(problem.origin)),
+            default=0,
+        )
+        for resource in problem.resources
+    }
+    for job in problem.jobs:
+        for position, operation in enumerate(job.operations):
+            if (job.id, position) in frozen:
+                continue
+            if not operation.candidates:
+                return f"operation {operation.id} of job {job.id}: no resource can run it"
+            if all(
+                candidate.occupation > longest_window[candidate.resource]
+                for candidate in operation.candidates
+            ):
+                names = ", ".join(
+                    resources[candidate.resource].id for candidate in operation.candidates
+                )
+                return (
+                    f"operation {operation.id} of job {job.id}: it runs uninterrupted, "
+                    f"and no working window of {names} is long enough for it and its setup"
+                )
+    return None
 
 
 def job_ends(assignments: Iterable[Assignment]) -> dict[str, int]:
@@ -265,7 +302,11 @@ def horizon(problem: Problem) -> int:
 
 
 def _clip(windows: Iterable[TimeWindow], origin: int) -> list[TimeWindow]:
-    return [TimeWindow(max(window.start, origin), window.end) for window in windows if window.end > origin]
+    return [
+        TimeWindow(max(window.start, origin), window.end)
+        for window in windows
+        if window.end > origin
+    ]
 
 
 def _subtract(windows: Iterable[TimeWindow], blocked: Iterable[TimeWindow]) -> list[TimeWindow]:

@@ -1,0 +1,1 @@
+"""Finite-capacity scheduling: operations on capable resources inside their calendars."""
