@@ -1,9 +1,9 @@
 """Simulated machines in production: `imcloud simulate --production` sets any
 simulated plant up so its stations get states and counts from the machines, and
 `imcloud up --demo` shows intelligent production at work within minutes: its
-machining line runs a work order, and the scripted three-minute breakdown of the
-first mill shows in its state timeline and brings its availability below its
-neighbours'. The demo runs in real time (its own clock): about seven minutes.
+machining line runs a work order and every station's OEE counts. The demo runs in
+real time; this test watches its first minutes, and the scripted breakdown later in
+the story is checked on the demo's timeline in tests/unit/platform/test_demo.py.
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ BANNER = re.compile(
     r"API key:\s+(imk_\S+).*?/v1/oee\?line_id=([0-9a-f-]{36})&start_time=(\S+?)&",
     re.DOTALL,
 )
-# The script: the first mill is down from 150 s to 330 s after the start.
-BREAKDOWN_S = 180
-# The breakdown over, its minute counted, and a little time for the last points.
-READY_AFTER_S = 420
 
 
 def _rfc3339(instant: datetime) -> str:
@@ -91,8 +87,8 @@ def test_simulated_machines_set_up_for_production_give_their_stations_states_and
     assert "running" in states
 
 
-@pytest.mark.timeout(720)
-def test_the_demo_line_runs_a_work_order_and_its_breakdown_shows_in_the_oee(
+@pytest.mark.timeout(420)
+def test_the_demo_line_runs_a_work_order_and_its_stations_show_their_oee(
     tmp_path: Path,
 ) -> None:
     with embedded(tmp_path, "--demo", timeout_s=60) as platform:
@@ -121,9 +117,9 @@ def test_the_demo_line_runs_a_work_order_and_its_breakdown_shows_in_the_oee(
         ]
         first_mill = order["operations"][0]["station_id"]
 
-        def oee() -> dict[str, Any] | None:
+        def producing() -> dict[str, Any] | None:
             end = datetime.now(UTC).replace(second=0, microsecond=0)
-            if end < start + timedelta(seconds=READY_AFTER_S):
+            if end <= start:
                 return None
             response = tenant.get(
                 "/v1/oee",
@@ -134,28 +130,22 @@ def test_the_demo_line_runs_a_work_order_and_its_breakdown_shows_in_the_oee(
             )
             assert response.status_code == 200, response.text
             figures: dict[str, Any] = response.json()
-            return figures
+            made = [part["quantities"]["produced"] for part in figures["parts"]]
+            return figures if made and all(made) else None
 
-        figures = wait_for(oee, timeout_s=READY_AFTER_S + 150, interval_s=5, what="the OEE")
-        by_station = {part["scope_id"]: part for part in figures["parts"]}
-        assert set(by_station) == {s["id"] for s in stations}
-        assert figures["total"]["quantities"]["produced"] > 0
-        assert all(part["quantities"]["produced"] > 0 for part in by_station.values())
-        broken = by_station.pop(first_mill)
-        assert broken["time"]["actual_unit_down_time_s"] >= BREAKDOWN_S - 30
-        assert all(broken["availability"] < part["availability"] for part in by_station.values())
+        # Every station counts units within the first minutes; the scripted breakdown
+        # later in the story is the timeline's business (tests/unit/platform/test_demo.py).
+        figures = wait_for(producing, timeout_s=300, interval_s=5, what="every station producing")
+        assert {part["scope_id"] for part in figures["parts"]} == {s["id"] for s in stations}
+        assert figures["total"]["availability"] is not None
+        assert figures["total"]["oee"] is not None
 
         states = tenant.get(
             f"/v1/stations/{first_mill}/states",
             start_time=_rfc3339(start),
             end_time=_rfc3339(datetime.now(UTC)),
         ).json()["items"]
-        downs = [
-            datetime.fromisoformat(s["end_time"]) - datetime.fromisoformat(s["start_time"])
-            for s in states
-            if s["state"] == "down" and s["end_time"]
-        ]
-        assert any(abs(d.total_seconds() - BREAKDOWN_S) <= 5 for d in downs), states
+        assert "running" in {s["state"] for s in states}
 
         order = tenant.get(f"/v1/work-orders/{order['id']}").json()
         assert order["operations"][0]["good_quantity"] + order["scrap_quantity"] > 0
