@@ -130,7 +130,8 @@ def test_scrap_right_after_setup_is_a_startup_reject() -> None:
         )
     )
     # Running from 10 s: the window closes at 70 s; scrap at 40 and 50 s is start-up scrap.
-    assert [(c.at_ms, c.startup_scrap) for c in progress.counts] == [
+    counts = progress.counts
+    assert list(zip(counts.at_ms.tolist(), counts.startup_scrap.tolist(), strict=True)) == [
         (40_000, 1.0),
         (50_000, 1.0),
         (100_000, 0.0),
@@ -140,7 +141,7 @@ def test_scrap_right_after_setup_is_a_startup_reject() -> None:
 def test_minutes_get_their_share_of_a_segment_and_the_ideal_time_of_their_units() -> None:
     seconds = list(range(50, 131, 10))
     _, (progress,) = run(points(seconds, run_state=[1.0] * len(seconds), good=list(range(9))))
-    minutes = by_minute(progress.segments, progress.counts, ideal_cycle_s=lambda _: 4.0)
+    minutes = by_minute(progress.segments, progress.counts, ideal_cycle_s=4.0)
     assert minutes[0]["running_s"] == 10
     assert minutes[60_000]["running_s"] == 60
     assert minutes[120_000]["running_s"] == 10

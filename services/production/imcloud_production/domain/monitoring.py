@@ -49,6 +49,7 @@ from imcloud_production.domain.tracking import (
 OEE_RANGE_MAX = timedelta(days=93)
 TIMELINE_RANGE_MAX = timedelta(days=31)
 TIMELINE_LIMIT = 10_000
+DAY_MS = 86_400_000
 REASON_CODE = re.compile(r"[a-z0-9_.-]{1,50}")
 _FIELD_OF_STATE = {
     "running": "running_s",
@@ -112,6 +113,7 @@ class _Lookups:
         self._histories: dict[str, CalendarHistory] = {}
         self._booked: dict[tuple[str, int, int], list[PlannedDowntime]] = {}
         self._windows: dict[tuple[object, ...], list[tuple[int, int]]] = {}
+        self._minutes: dict[tuple[object, ...], set[int]] = {}
         self._mappings: dict[str, StateMapping | None] = {}
 
     def station(self, tenant_id: str, station_id: str) -> Station | None:
@@ -144,28 +146,45 @@ class _Lookups:
             )
         return self._mappings[model]
 
+    def planned_minutes(self, station: Station, start_ms: int, end_ms: int) -> set[int]:
+        """The minute starts of the station's planned time in [start_ms, end_ms)."""
+        key = self._key(station, start_ms, end_ms)
+        if key not in self._minutes:
+            self._minutes[key] = planned_minutes(self.windows_ms(station, start_ms, end_ms))
+        return self._minutes[key]
+
     def windows_ms(self, station: Station, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """The station's planned windows over [start_ms, end_ms), in ms; stations of a
         plant without planned downtime of their own share one computation."""
-        start, end = _moment(start_ms), _moment(end_ms)
+        key = self._key(station, start_ms, end_ms)
+        if key not in self._windows:
+            history = self.history(station) or CalendarHistory()
+            downtime = key[-1]
+            assert isinstance(downtime, tuple)
+            self._windows[key] = [
+                (_ms(s), _ms(e))
+                for s, e in calendars.history_windows(
+                    history, _moment(start_ms), _moment(end_ms), downtime
+                )
+            ]
+        return self._windows[key]
+
+    def _key(self, station: Station, start_ms: int, end_ms: int) -> tuple[object, ...]:
+        """What the station's planned time over the range depends on."""
         booking_key = (station.plant_id, start_ms, end_ms)
         if booking_key not in self._booked:
             self._booked[booking_key] = self.uow.planned_downtimes.overlapping(
-                tenant_id=station.tenant_id, plant_id=station.plant_id, start=start, end=end
+                tenant_id=station.tenant_id,
+                plant_id=station.plant_id,
+                start=_moment(start_ms),
+                end=_moment(end_ms),
             )
         downtime = tuple(
             (d.start_time, d.end_time)
             for d in self._booked[booking_key]
             if d.applies_to(station.id)
         )
-        key = (station.plant_id, start_ms, end_ms, downtime)
-        if key not in self._windows:
-            history = self.history(station) or CalendarHistory()
-            self._windows[key] = [
-                (_ms(s), _ms(e))
-                for s, e in calendars.history_windows(history, start, end, downtime)
-            ]
-        return self._windows[key]
+        return (station.plant_id, start_ms, end_ms, downtime)
 
 
 def record_machine_data(
@@ -241,20 +260,19 @@ def _store_progress(
     now: datetime,
 ) -> None:
     uow.timeline.add_intervals(track, progress.intervals)
-    spans = [(s.start_ms, s.end_ms) for s in progress.segments] + [
-        (c.at_ms, c.at_ms + 1) for c in progress.counts
-    ]
-    if spans:
-        start_ms = min(s for s, _ in spans)
-        end_ms = max(e for _, e in spans)
-        minute = 60_000
-        windows = lookups.windows_ms(
-            station, start_ms - start_ms % minute, end_ms - end_ms % minute + minute
-        )
-        planned = planned_minutes(windows)
+    starts = [s.start_ms for s in progress.segments]
+    ends = [s.end_ms for s in progress.segments]
+    if len(progress.counts):
+        starts.append(int(progress.counts.at_ms[0]))
+        ends.append(int(progress.counts.at_ms[-1]) + 1)
+    if starts:
+        # Whole UTC days, so every batch of a day shares one calendar computation.
+        first_day = min(starts) - min(starts) % DAY_MS
+        last_day = max(ends) - max(ends) % DAY_MS + DAY_MS
+        planned = lookups.planned_minutes(station, first_day, last_day)
         running = uow.running_operations.at([station.id]).get(station.id)
         ideal = running.ideal_cycle_time_s if running else station.ideal_cycle_time_s
-        minutes = by_minute(progress.segments, progress.counts, ideal_cycle_s=lambda _: ideal)
+        minutes = by_minute(progress.segments, progress.counts, ideal_cycle_s=ideal)
         uow.timeline.add_minutes(track, minutes, planned.__contains__)
     for stop in progress.downtime_started:
         downtime = Downtime(

@@ -18,7 +18,7 @@ last point; silence beyond that is no data, which no segment covers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,11 +71,25 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Count:
-    at_ms: int
-    good: float
-    scrap: float
-    startup_scrap: float
+class Counts:
+    """Units counted, point by point: arrays of equal length, in time order."""
+
+    at_ms: npt.NDArray[np.int64]
+    good: npt.NDArray[np.float64]
+    scrap: npt.NDArray[np.float64]
+    startup_scrap: npt.NDArray[np.float64]
+
+    @classmethod
+    def none(cls) -> Counts:
+        return cls(
+            np.empty(0, dtype=np.int64),
+            np.empty(0),
+            np.empty(0),
+            np.empty(0),
+        )
+
+    def __len__(self) -> int:
+        return int(self.at_ms.size)
 
 
 @dataclass(frozen=True)
@@ -97,19 +111,22 @@ class Stop:
 @dataclass
 class Progress:
     segments: list[Segment] = field(default_factory=list)
-    counts: list[Count] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts.none)
     intervals: list[Interval] = field(default_factory=list)
     downtime_started: list[Stop] = field(default_factory=list)
     downtime_ended: list[Stop] = field(default_factory=list)
     late_points: int = 0
 
+    # Restarts seen in this batch: scrap in [start, end) is a start-up reject.
+    startup_windows: list[tuple[int, int]] = field(default_factory=list)
+
     @property
     def good(self) -> float:
-        return sum(c.good for c in self.counts)
+        return float(self.counts.good.sum())
 
     @property
     def scrap(self) -> float:
-        return sum(c.scrap for c in self.counts)
+        return float(self.counts.scrap.sum())
 
 
 @dataclass(frozen=True)
@@ -133,17 +150,26 @@ def advance(
     times = _union(s.timestamps_ms for s in fresh.values())
     if times.size == 0:
         return progress
-    events = _events(track, mapping, fresh, times, rules)
+    # Counts are judged against the start-up window in force when they happen: the
+    # one from an earlier batch, and those the state changes below open.
+    earlier_startup = (-1, track.startup_until_ms)
+    counted = _counted(track, mapping, fresh)
     mover = _Mover(track, rules, progress)
-    for at_ms, kind, payload in events:
+    for at_ms, kind, payload in _events(track, mapping, fresh, times, rules):
         mover.apply(at_ms, kind, payload)
     mover.finish(int(times[-1]))
+    if counted is not None:
+        stamps, good, scrap = counted
+        startup = np.zeros(stamps.size, dtype=bool)
+        for start, end in [earlier_startup, *progress.startup_windows]:
+            startup |= (stamps >= start) & (stamps < end)
+        progress.counts = Counts(stamps, good, scrap, np.where(startup, scrap, 0.0))
     return progress
 
 
 # Event kinds, in the order they apply at the same instant: silence ends before a
 # state point at that instant sets the state, and counts are judged by that state.
-_SILENCE, _RESUME, _STATE, _COUNT = range(4)
+_SILENCE, _RESUME, _STATE = range(3)
 
 
 def _events(
@@ -164,16 +190,26 @@ def _events(
         for index, state in enumerate(states):
             if index == 0 or state is not states[index - 1]:
                 events.append((int(state_series.timestamps_ms[index]), _STATE, state))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+def _counted(
+    track: Track, mapping: StateMapping, fresh: Mapping[str, Series]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """(time, good, scrap) of every point that counted a unit; the totals' last
+    values are kept on the track."""
     good = _deltas(mapping.good, fresh, track.good_last)
     scrap = _deltas(mapping.scrap, fresh, track.scrap_last)
     track.good_last = _last_value(mapping.good, fresh, track.good_last)
     track.scrap_last = _last_value(mapping.scrap, fresh, track.scrap_last)
-    for at_ms, units in good:
-        events.append((at_ms, _COUNT, (units, 0.0)))
-    for at_ms, units in scrap:
-        events.append((at_ms, _COUNT, (0.0, units)))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return events
+    if not good[0].size and not scrap[0].size:
+        return None
+    stamps = np.concatenate([good[0], scrap[0]])
+    good_units = np.concatenate([good[1], np.zeros(scrap[0].size)])
+    scrap_units = np.concatenate([np.zeros(good[0].size), scrap[1]])
+    order = np.argsort(stamps, kind="stable")
+    return stamps[order], good_units[order], scrap_units[order]
 
 
 class _Mover:
@@ -197,18 +233,13 @@ class _Mover:
                     Interval(EquipmentState.NO_DATA, track.since_ms, at_ms)
                 )
                 self._begin(track.resumes_as, at_ms, restarted=True)
-        elif kind == _STATE:
+        else:
             assert isinstance(payload, EquipmentState)
             if payload is not track.state:
                 came_back = track.state is None or self._restarting(at_ms)
                 if track.state is not None:
                     self._end_state(at_ms)
                 self._begin(payload, at_ms, restarted=came_back)
-        else:
-            assert isinstance(payload, tuple)
-            good, scrap = float(payload[0]), float(payload[1])
-            startup = scrap if at_ms < track.startup_until_ms else 0.0
-            self.progress.counts.append(Count(at_ms, good, scrap, startup))
         track.last_ms = max(track.last_ms, at_ms)
 
     def finish(self, newest_ms: int) -> None:
@@ -229,6 +260,7 @@ class _Mover:
         track = self.track
         if state is EquipmentState.RUNNING and restarted:
             track.startup_until_ms = at_ms + self.rules.startup_window_ms
+            self.progress.startup_windows.append((at_ms, track.startup_until_ms))
         track.state = state
         track.since_ms = at_ms
         track.flushed_ms = at_ms
@@ -284,15 +316,16 @@ def _union(arrays: Iterable[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
 
 def _deltas(
     counter: CountSignal | None, fresh: Mapping[str, Series], last: float | None
-) -> list[tuple[int, float]]:
-    """(time, units) of each point that counted something."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(times, units) of the points that counted something."""
+    nothing = (np.empty(0, dtype=np.int64), np.empty(0))
     if counter is None or counter.signal not in fresh:
-        return []
+        return nothing
     series = fresh[counter.signal]
-    values = series.values[np.isfinite(series.values)]
-    stamps = series.timestamps_ms[np.isfinite(series.values)]
+    finite = np.isfinite(series.values)
+    values, stamps = series.values[finite], series.timestamps_ms[finite]
     if values.size == 0:
-        return []
+        return nothing
     if counter.kind is CounterKind.PER_CYCLE:
         units = np.clip(values, 0, None)
     else:
@@ -300,8 +333,8 @@ def _deltas(
         units = values - before
         # A smaller total is a reset: the counter started again from zero.
         units = np.where(units < 0, values, units)
-    nonzero = np.flatnonzero(units > 0)
-    return [(int(stamps[i]), float(units[i])) for i in nonzero]
+    counted = units > 0
+    return stamps[counted], units[counted]
 
 
 def _last_value(
@@ -340,12 +373,12 @@ _SECONDS_FIELD = {
 
 def by_minute(
     segments: Iterable[Segment],
-    counts: Iterable[Count],
+    counts: Counts,
     *,
-    ideal_cycle_s: Callable[[int], float],
+    ideal_cycle_s: float,
 ) -> dict[int, dict[str, float]]:
-    """Each minute's additions (minute start in ms -> field -> amount).
-    ``ideal_cycle_s(at_ms)`` is the ideal seconds per unit at that time."""
+    """Each minute's additions (minute start in ms -> field -> amount);
+    ``ideal_cycle_s`` is the ideal seconds per unit of what was counted."""
     minutes: dict[int, dict[str, float]] = {}
     for segment in segments:
         start = segment.start_ms
@@ -356,12 +389,20 @@ def by_minute(
             row = minutes.setdefault(minute, {})
             row[name] = row.get(name, 0.0) + (end - start) / 1000
             start = end
-    for count in counts:
-        minute = count.at_ms - count.at_ms % MINUTE_MS
-        row = minutes.setdefault(minute, {})
-        row["good"] = row.get("good", 0.0) + count.good
-        row["scrap"] = row.get("scrap", 0.0) + count.scrap
-        row["startup_scrap"] = row.get("startup_scrap", 0.0) + count.startup_scrap
-        produced = count.good + count.scrap
-        row["ideal_s"] = row.get("ideal_s", 0.0) + produced * ideal_cycle_s(count.at_ms)
+    if len(counts):
+        starts, groups = np.unique(counts.at_ms - counts.at_ms % MINUTE_MS, return_inverse=True)
+        sums = {
+            name: np.bincount(groups, weights=values, minlength=starts.size)
+            for name, values in (
+                ("good", counts.good),
+                ("scrap", counts.scrap),
+                ("startup_scrap", counts.startup_scrap),
+            )
+        }
+        for index, minute in enumerate(starts.tolist()):
+            row = minutes.setdefault(minute, {})
+            for name, summed in sums.items():
+                row[name] = row.get(name, 0.0) + float(summed[index])
+            produced = float(sums["good"][index] + sums["scrap"][index])
+            row["ideal_s"] = row.get("ideal_s", 0.0) + produced * ideal_cycle_s
     return minutes
