@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from imcloud_core.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
@@ -34,10 +34,11 @@ from imcloud_production.domain.oee import (
     planned_minutes,
 )
 from imcloud_production.domain.planning import all_stations, checked_range, history_of
-from imcloud_production.domain.ports import EquipmentDirectory, ExecutionUnitOfWork
+from imcloud_production.domain.ports import EquipmentDirectory, ExecutionUnitOfWork, MinutesOf
 from imcloud_production.domain.tracking import (
     SMALL_STOP,
     STOPS,
+    Interval,
     Progress,
     Rules,
     Series,
@@ -213,6 +214,7 @@ def record_machine_data(
         tracks = uow.tracks.of(ids)
         lookups = _Lookups(uow)
         station_counts: dict[str, tuple[float, float]] = {}
+        written = _Writes()
         for batch in batches:
             placement = placements.get(batch.equipment_id)
             if placement is None or placement.tenant_id != batch.tenant_id:
@@ -234,12 +236,23 @@ def record_machine_data(
             progress = advance(track, mapping, batch.points, _rules(calendar, mapping))
             late += progress.late_points
             taken += 1
-            _store_progress(uow, lookups, station, calendar, track, progress, now)
+            _store_progress(uow, lookups, station, track, progress, written, now)
             good, scrap = station_counts.get(station.id, (0.0, 0.0))
             station_counts[station.id] = (good + progress.good, scrap + progress.scrap)
-            uow.tracks.save(track)
+        uow.timeline.add_intervals(written.intervals)
+        uow.timeline.add_minutes(written.minutes)
+        uow.tracks.save(list({id(t): t for t in written.tracks}.values()))
         floor.counted_at_stations(uow, station_counts, now=now)
     return Recorded(batches=taken, unmapped=unmapped, late_points=late)
+
+
+@dataclass
+class _Writes:
+    """What a call of record_machine_data writes to the timeline, all at once."""
+
+    tracks: list[Track] = field(default_factory=list)
+    intervals: list[tuple[Track, Sequence[Interval]]] = field(default_factory=list)
+    minutes: list[MinutesOf] = field(default_factory=list)
 
 
 def _rules(calendar: Calendar, mapping: StateMapping) -> Rules:
@@ -254,12 +267,13 @@ def _store_progress(
     uow: ExecutionUnitOfWork,
     lookups: _Lookups,
     station: Station,
-    calendar: Calendar,
     track: Track,
     progress: Progress,
+    written: _Writes,
     now: datetime,
 ) -> None:
-    uow.timeline.add_intervals(track, progress.intervals)
+    written.tracks.append(track)
+    written.intervals.append((track, progress.intervals))
     starts = [s.start_ms for s in progress.segments]
     ends = [s.end_ms for s in progress.segments]
     if len(progress.counts):
@@ -273,7 +287,7 @@ def _store_progress(
         running = uow.running_operations.at([station.id]).get(station.id)
         ideal = running.ideal_cycle_time_s if running else station.ideal_cycle_time_s
         minutes = by_minute(progress.segments, progress.counts, ideal_cycle_s=ideal)
-        uow.timeline.add_minutes(track, minutes, planned.__contains__)
+        written.minutes.append((track, minutes, planned.__contains__))
     for stop in progress.downtime_started:
         downtime = Downtime(
             id=new_id(),

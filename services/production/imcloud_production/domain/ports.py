@@ -165,6 +165,10 @@ class QualityRecords(Protocol):
     ) -> tuple[list[QualityRecord], str]: ...
 
 
+# A machine's track, its minutes' additions, and which minutes are planned.
+MinutesOf = tuple[Track, Mapping[int, Mapping[str, float]], Callable[[int], bool]]
+
+
 class Tracks(Protocol):
     def of(self, equipment_ids: Collection[str]) -> dict[str, Track]: ...
 
@@ -173,25 +177,21 @@ class Tracks(Protocol):
     def tracked_stations(self) -> list[tuple[str, str]]:
         """(tenant id, station id) of every station with a tracked machine."""
 
-    def save(self, track: Track) -> None: ...
+    def save(self, tracks: Sequence[Track]) -> None: ...
 
 
 class Timeline(Protocol):
     """Closed state intervals, and the time by state of every minute and hour."""
 
-    def add_intervals(self, track: Track, intervals: Sequence[Interval]) -> None: ...
+    def add_intervals(self, entries: Sequence[tuple[Track, Sequence[Interval]]]) -> None: ...
 
     def intervals(
         self, *, tenant_id: str, station_id: str, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[str, Interval]]:
         """(equipment id, interval) overlapping the range, earliest first."""
 
-    def add_minutes(
-        self,
-        track: Track,
-        minutes: Mapping[int, Mapping[str, float]],
-        planned: Callable[[int], bool],
-    ) -> None: ...
+    def add_minutes(self, entries: Sequence[MinutesOf]) -> None:
+        """Adds each machine's minutes (and their planned part to its hours and days)."""
 
     def totals(
         self, *, station_ids: Collection[str], start_ms: int, end_ms: int

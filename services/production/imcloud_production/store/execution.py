@@ -4,7 +4,7 @@ machine tracks, timelines and the time-by-state tables."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -49,6 +49,7 @@ from imcloud_production.domain.execution import (
     RunningOperation,
 )
 from imcloud_production.domain.oee import DEFAULT_CATEGORY, LossCategory
+from imcloud_production.domain.ports import MinutesOf
 from imcloud_production.domain.tracking import MINUTE_FIELDS, Interval, Track
 from imcloud_production.domain.work_orders import (
     Operation,
@@ -78,7 +79,7 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Level:
     """One table of time by state: its rows each sum ``period_ms`` of a machine."""
 
@@ -93,6 +94,21 @@ SUMMED_LEVELS = (
     _Level(station_hours, "hour_ms", HOUR_MS),
 )
 MINUTES = _Level(station_minutes, "minute_ms", 60_000)
+
+
+_ADDING: dict[tuple[str, str], Any] = {}
+
+
+def _adding(session: Session, level: _Level) -> Any:
+    """The upsert that adds a row's amounts to those stored, built once per database."""
+    key = (session.get_bind().dialect.name, level.column)
+    if key not in _ADDING:
+        statement = _upsert(session, level.table)
+        _ADDING[key] = statement.on_conflict_do_update(
+            index_elements=["station_id", level.column, "equipment_id"],
+            set_={f: level.table.c[f] + statement.excluded[f] for f in MINUTE_FIELDS},
+        )
+    return _ADDING[key]
 
 
 def _cover(start: int, end: int, levels: Sequence[_Level]) -> list[tuple[_Level, int, int]]:
@@ -564,16 +580,26 @@ class SqlTracks:
         rows = self._session.execute(select(c.tenant_id, c.station_id).distinct()).all()
         return [(r.tenant_id, r.station_id) for r in rows]
 
-    def save(self, track: Track) -> None:
-        values = dataclasses.asdict(track)
-        values["state"] = track.state.value if track.state else None
-        values["resumes_as"] = track.resumes_as.value if track.resumes_as else None
-        statement = _upsert(self._session, equipment_tracks).values(**values)
+    def save(self, tracks: Sequence[Track]) -> None:
+        if not tracks:
+            return
+        rows = []
+        for track in tracks:
+            values = dataclasses.asdict(track)
+            values["state"] = track.state.value if track.state else None
+            values["resumes_as"] = track.resumes_as.value if track.resumes_as else None
+            rows.append(values)
+        statement = _upsert(self._session, equipment_tracks)
         self._session.execute(
             statement.on_conflict_do_update(
                 index_elements=["equipment_id"],
-                set_={k: v for k, v in values.items() if k != "equipment_id"},
-            )
+                set_={
+                    c.name: statement.excluded[c.name]
+                    for c in equipment_tracks.c
+                    if c.name != "equipment_id"
+                },
+            ),
+            rows,
         )
 
     @staticmethod
@@ -590,23 +616,21 @@ class SqlTimeline:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add_intervals(self, track: Track, intervals: Sequence[Interval]) -> None:
-        if not intervals:
-            return
-        self._session.execute(
-            state_intervals.insert(),
-            [
-                {
-                    "tenant_id": track.tenant_id,
-                    "station_id": track.station_id,
-                    "equipment_id": track.equipment_id,
-                    "state": i.state.value,
-                    "start_ms": i.start_ms,
-                    "end_ms": i.end_ms,
-                }
-                for i in intervals
-            ],
-        )
+    def add_intervals(self, entries: Sequence[tuple[Track, Sequence[Interval]]]) -> None:
+        rows = [
+            {
+                "tenant_id": track.tenant_id,
+                "station_id": track.station_id,
+                "equipment_id": track.equipment_id,
+                "state": i.state.value,
+                "start_ms": i.start_ms,
+                "end_ms": i.end_ms,
+            }
+            for track, intervals in entries
+            for i in intervals
+        ]
+        if rows:
+            self._session.execute(state_intervals.insert(), rows)
 
     def intervals(
         self, *, tenant_id: str, station_id: str, start_ms: int, end_ms: int, limit: int
@@ -627,55 +651,37 @@ class SqlTimeline:
             (r.equipment_id, Interval(EquipmentState(r.state), r.start_ms, r.end_ms)) for r in rows
         ]
 
-    def add_minutes(
-        self,
-        track: Track,
-        minutes: Mapping[int, Mapping[str, float]],
-        planned: Callable[[int], bool],
-    ) -> None:
-        if not minutes:
-            return
-        keys = {"station_id": track.station_id, "equipment_id": track.equipment_id}
-        minute_rows = [
-            {
-                **keys,
-                "tenant_id": track.tenant_id,
-                "minute_ms": minute,
-                "planned": planned(minute),
-                **{f: amounts.get(f, 0.0) for f in MINUTE_FIELDS},
-            }
-            for minute, amounts in minutes.items()
-        ]
-        self._add(station_minutes, "minute_ms", minute_rows)
-        for level in SUMMED_LEVELS:
-            sums: dict[int, dict[str, float]] = {}
+    def add_minutes(self, entries: Sequence[MinutesOf]) -> None:
+        """Adds every entry's minutes, and their planned part to the hours and days,
+        in one statement per table: rows of the same key are summed first."""
+        rows: dict[_Level, dict[tuple[str, str, int], dict[str, Any]]] = {
+            level: {} for level in (MINUTES, *SUMMED_LEVELS)
+        }
+        for track, minutes, planned in entries:
             for minute, amounts in minutes.items():
-                if planned(minute):
-                    period = sums.setdefault(
-                        minute - minute % level.period_ms, dict.fromkeys(MINUTE_FIELDS, 0.0)
-                    )
+                is_planned = planned(minute)
+                for level in (MINUTES, *SUMMED_LEVELS):
+                    if level is not MINUTES and not is_planned:
+                        continue
+                    start = minute - minute % level.period_ms
+                    key = (track.station_id, track.equipment_id, start)
+                    row = rows[level].get(key)
+                    if row is None:
+                        row = {
+                            "station_id": track.station_id,
+                            "equipment_id": track.equipment_id,
+                            "tenant_id": track.tenant_id,
+                            level.column: start,
+                            **dict.fromkeys(MINUTE_FIELDS, 0.0),
+                        }
+                        if level is MINUTES:
+                            row["planned"] = is_planned
+                        rows[level][key] = row
                     for field, value in amounts.items():
-                        period[field] += value
-            self._add(
-                level.table,
-                level.column,
-                [
-                    {**keys, "tenant_id": track.tenant_id, level.column: start, **amounts}
-                    for start, amounts in sums.items()
-                ],
-            )
-
-    def _add(self, table: Table, period: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        statement = _upsert(self._session, table)
-        self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["station_id", period, "equipment_id"],
-                set_={f: table.c[f] + statement.excluded[f] for f in MINUTE_FIELDS},
-            ),
-            rows,
-        )
+                        row[field] += value
+        for level, keyed in rows.items():
+            if keyed:
+                self._session.execute(_adding(self._session, level), list(keyed.values()))
 
     def totals(
         self, *, station_ids: Collection[str], start_ms: int, end_ms: int
