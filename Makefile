@@ -30,8 +30,12 @@ helm-check: install k8s-tools ## lint, render and validate the Helm chart; check
 test-unit: install test-tools ## run the tests that need no servers
 	$(UV) pytest tests/unit
 
-bench: install infra-up ## telemetry benchmark on real Kafka and PostgreSQL (minutes; writes tests/bench/results)
+bench: install infra-up ## telemetry and production benchmarks on real Kafka and PostgreSQL (minutes; writes tests/bench/results)
 	$(UV) python -m tests.bench.telemetry_bench
+	$(UV) python -m tests.bench.production_bench
+
+bench-schedule: install ## the scheduler's solver on the public job-shop instances, 60 s each (ARGS="--instances 'ft*,la*'"; writes tests/bench/results)
+	$(UV) python -m tests.bench.schedule_bench $(ARGS)
 
 eval: install ## anomaly detection on SKAB and NAB, directly and through the platform
 	$(UV) imcloud eval anomaly --through-platform
