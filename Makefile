@@ -34,7 +34,7 @@ bench: install infra-up ## telemetry and production benchmarks on real Kafka and
 	$(UV) python -m tests.bench.telemetry_bench
 	$(UV) python -m tests.bench.production_bench
 
-bench-schedule: install ## the scheduler's solver on the public job-shop instances, 60 s each (ARGS="--instances 'ft*,la*'"; writes tests/bench/results)
+bench-schedule: install ## the scheduler's solver on the public job-shop instances, 60 s each (ARGS="--instances ft*,la*,ta01-ta10"; writes tests/bench/results)
 	$(UV) python -m tests.bench.schedule_bench $(ARGS)
 
 eval: install ## anomaly detection on SKAB and NAB, directly and through the platform

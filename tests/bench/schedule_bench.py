@@ -8,7 +8,7 @@ kept. Results merge into tests/bench/results/schedule.json by instance, so a run
 over a few instances updates those and keeps the others; schedule.md and
 schedule.png are written from everything in the file.
 
-    python -m tests.bench.schedule_bench --instances 'ft*,la*' --time-limit 60
+    python -m tests.bench.schedule_bench --instances 'ft*,la*,ta01-ta10' --time-limit 60
     python -m tests.bench.schedule_bench --check     # re-check the committed file only
 
 EDD and ATC coincide with SPT here: the classic instances have no due dates.
@@ -162,9 +162,13 @@ def check_all(rows: Iterable[dict[str, Any]], datasets: Path) -> list[str]:
 
 
 def family_of(row: dict[str, Any]) -> str:
-    if row["family"] != "ta":
-        return str(row["family"])
-    return "ta01-ta50" if int(row["instance"][2:]) <= 50 else "ta51-ta80"
+    return _group(row["instance"])
+
+
+def _group(name: str) -> str:
+    if not name.startswith("ta"):
+        return name[:2]
+    return "ta01-ta50" if int(name[2:]) <= 50 else "ta51-ta80"
 
 
 def family_means(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,6 +183,7 @@ def family_means(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {
             "family": family,
             "instances": len(members),
+            "of": sum(1 for instance in instances(DATASETS) if _group(instance.name) == family),
             "cp_sat": statistics.mean(row["gap_percent"] for row in members),
             "reference_600s": statistics.mean(
                 gap_percent(row["reference_600s"]["ub"], row["best_known"]) for row in members
@@ -225,7 +230,8 @@ def means_table(means: Sequence[dict[str, Any]]) -> str:
     for entry in means:
         target = f"<= {entry['target']:.0f}%" if entry["target"] is not None else ""
         lines.append(
-            f"| {entry['family']} | {entry['instances']} | {entry['cp_sat']:.2f}% | {target} | "
+            f"| {entry['family']} | {entry['instances']} of {entry['of']} | "
+            f"{entry['cp_sat']:.2f}% | {target} | "
             f"{entry['reference_600s']:.2f}% | "
             + " | ".join(f"{entry[rule]:.1f}%" for rule in rules)
             + " |"
@@ -245,11 +251,13 @@ def write_report(rows: Sequence[dict[str, Any]]) -> None:
         f"{', '.join(f'{limit:g} s' for limit in limits)}; "
         f"workers: {', '.join(map(str, workers))}; "
         f"cores of the machine: {', '.join(map(str, cores))}; run on this machine ({_cpu()}), "
-        "shared with other work while it ran.",
+        "shared with other work while it ran (load average over 1 min at the end of each "
+        f"instance: {min(row['load_average_1min'] for row in rows):.1f} to "
+        f"{max(row['load_average_1min'] for row in rows):.1f}).",
         "Gap: (makespan - best known) / best known. Lower bound: what CP-SAT proved in that time. "
         "SPT and MWKR: the dispatching rules alone (EDD and ATC equal SPT without due dates). "
         "Reference: CP-SAT with default parameters, 600 s on 4 cores (JSPLib).",
-        f"Instances in this file: {len(rows)} of {len(instances(DATASETS))}.",
+        f"Instances in this file: {len(rows)} of {len(instances(DATASETS))}.{_missing(rows)}",
         "",
         "## Mean gap per family",
         "",
@@ -264,6 +272,40 @@ def write_report(rows: Sequence[dict[str, Any]]) -> None:
     chart(rows, means)
 
 
+def _missing(rows: Sequence[dict[str, Any]]) -> str:
+    present = {row["instance"] for row in rows}
+    missing = [instance.name for instance in instances(DATASETS) if instance.name not in present]
+    if not missing:
+        return ""
+    ranges = ",".join(_ranges(missing))
+    return f' Not run here: {ranges}; `make bench-schedule ARGS="--instances {ranges}"` adds them.'
+
+
+def _ranges(names: Sequence[str]) -> list[str]:
+    """Consecutive instances of the dataset's order as first-last."""
+    order = [instance.name for instance in instances(DATASETS)]
+    runs: list[list[str]] = []
+    for name in names:
+        if runs and order.index(runs[-1][-1]) + 1 == order.index(name):
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    return [run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs]
+
+
+def select(available: Sequence[Instance], patterns: Sequence[str]) -> list[Instance]:
+    """Instances matching a glob, or inside a first-last range of the dataset's order."""
+    names = [instance.name for instance in available]
+    chosen: set[str] = set()
+    for pattern in patterns:
+        first, dash, last = pattern.partition("-")
+        if dash and first in names and last in names:
+            chosen.update(names[names.index(first) : names.index(last) + 1])
+        else:
+            chosen.update(name for name in names if fnmatch.fnmatch(name, pattern))
+    return [instance for instance in available if instance.name in chosen]
+
+
 def chart(rows: Sequence[dict[str, Any]], means: Sequence[dict[str, Any]]) -> None:
     import matplotlib
 
@@ -274,25 +316,26 @@ def chart(rows: Sequence[dict[str, Any]], means: Sequence[dict[str, Any]]) -> No
         2, 1, figsize=(max(9.0, 0.12 * len(rows) + 3), 8), gridspec_kw={"height_ratios": [3, 2]}
     )
     positions = list(range(len(rows)))
-    width = 0.42
     limit = rows[0]["time_limit_s"]
-    per_instance.bar(
-        [x - width / 2 for x in positions],
-        [row["gap_percent"] for row in rows],
-        width,
-        color="#4878a8",
-        label=f"imcloud: CP-SAT {limit:g} s, {rows[0]['workers']} cores, warm start",
-    )
-    per_instance.bar(
-        [x + width / 2 for x in positions],
+    # Markers, not bars: a gap of zero still shows.
+    per_instance.plot(
+        positions,
         [gap_percent(row["reference_600s"]["ub"], row["best_known"]) for row in rows],
-        width,
-        color="#a0a0a0",
+        "x",
+        color="#808080",
         label="reference: CP-SAT default, 600 s, 4 cores",
+    )
+    per_instance.plot(
+        positions,
+        [row["gap_percent"] for row in rows],
+        "o",
+        color="#4878a8",
+        markersize=4,
+        label=f"imcloud: CP-SAT {limit:g} s, {rows[0]['workers']} cores, warm start",
     )
     per_instance.set_xticks(positions, [row["instance"] for row in rows], rotation=90, fontsize=6)
     per_instance.set_ylabel("gap to best known (%)")
-    per_instance.set_ylim(bottom=0)
+    per_instance.set_ylim(bottom=-0.1)
     per_instance.set_title("Job-shop makespan: gap to the best known schedule")
     per_instance.legend(loc="upper left", fontsize=8)
 
@@ -304,15 +347,17 @@ def chart(rows: Sequence[dict[str, Any]], means: Sequence[dict[str, Any]]) -> No
     ]
     bar = 0.8 / len(series)
     for offset, (label, key, color) in enumerate(series):
-        per_family.bar(
+        bars = per_family.bar(
             [x + (offset - (len(series) - 1) / 2) * bar for x in range(len(families))],
             [entry[key] for entry in means],
             bar,
             color=color,
             label=label,
         )
+        per_family.bar_label(bars, fmt="%.2f", fontsize=7)
     per_family.set_xticks(
-        range(len(families)), [f"{entry['family']} ({entry['instances']})" for entry in means]
+        range(len(families)),
+        [f"{entry['family']} ({entry['instances']} of {entry['of']})" for entry in means],
     )
     per_family.set_ylabel("mean gap (%)")
     per_family.set_yscale("symlog", linthresh=1.0)
@@ -345,7 +390,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--instances",
         default="*",
-        help="comma-separated globs over instance names, e.g. 'ft*,la*,ta0*'",
+        help="comma-separated globs or first-last ranges of names, e.g. 'ft*,la*,ta01-ta10'",
     )
     parser.add_argument(
         "--time-limit", type=float, default=60.0, help="seconds per instance (default 60)"
@@ -357,6 +402,11 @@ def main(arguments: Sequence[str] | None = None) -> int:
         help="CP-SAT workers (default: the cores)",
     )
     parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="only write schedule.md and schedule.png again from the results file",
+    )
     parser.add_argument(
         "--check", action="store_true", help="only re-check the schedules in the results file"
     )
@@ -370,12 +420,12 @@ def main(arguments: Sequence[str] | None = None) -> int:
         say(f"{len(rows) - len(failures)} of {len(rows)} schedules valid")
         return 1 if failures else 0
 
+    if options.report:
+        write_report(load(output))
+        return 0
+
     patterns = [pattern.strip() for pattern in options.instances.split(",") if pattern.strip()]
-    selected = [
-        instance
-        for instance in instances(options.datasets)
-        if any(fnmatch.fnmatch(instance.name, pattern) for pattern in patterns)
-    ]
+    selected = select(instances(options.datasets), patterns)
     if not selected:
         say(f"no instance matches {options.instances}")
         return 1
