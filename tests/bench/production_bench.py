@@ -211,9 +211,9 @@ def build_plant(store: ProductionStore) -> Plant:
         say(f"  line {line_number + 1}/{LINES} created")
     now_ms = ms(now)
     with uow() as work:
-        for station in stations:
-            # Every machine is running when asked, its last point just in.
-            work.tracks.save(
+        # Every machine is running when asked, its last point just in.
+        work.tracks.save(
+            [
                 Track(
                     tenant_id=TENANT,
                     equipment_id=machine_of(station),
@@ -225,7 +225,9 @@ def build_plant(store: ProductionStore) -> Plant:
                     good_last=0.0,
                     scrap_last=0.0,
                 )
-            )
+                for station in stations
+            ]
+        )
     windows = calendars.planned_windows(calendar, start, now, [maintenance])
     planned = np.zeros(minutes_between(start, now), dtype=bool)
     for window_start, window_end in windows:

@@ -535,7 +535,8 @@ def kafka_baseline(results: Results) -> None:
     bus.subscribe(group=f"bench-{uuid.uuid4().hex}", topics=[topic], handler=consume)  # type: ignore[arg-type]
     for start in range(0, count, 20):
         bus.publish([OutgoingRecord(topic, str(i), payloads[i]) for i in range(start, start + 20)])
-    done.wait(timeout=300)
+    # A rate from a run that did not finish would be no baseline at all.
+    assert done.wait(timeout=300), f"Kafka delivered {received} of {count} records in 300 s"
     elapsed = time.perf_counter() - started
     bus.close()
     points = count * SIGNALS * POINTS_PER_SIGNAL
