@@ -3,10 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from imcloud.production.v1 import performance_pb2 as _performance_pb2
 from imcloud.production.v1 import production_service_pb2 as _production_service_pb2
+from imcloud.production.v1 import schedule_pb2 as _schedule_pb2
 from imcloud.production.v1 import work_orders_pb2 as _work_orders_pb2
 import builtins as _builtins
 import sys
@@ -424,3 +427,58 @@ class DowntimeEnded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DowntimeEnded: _TypeAlias = DowntimeEnded  # noqa: Y015
+
+@_typing.final
+class ScheduleChanged(_message.Message):
+    """ScheduleChanged: the scheduler planned a plant again ("schedule.changed"),
+    after the events in triggers; each work order whose ETA moved is in etas with
+    its explanation. Operations are not repeated here: GetSchedule has them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TRIGGERS_FIELD_NUMBER: _builtins.int
+    ETAS_FIELD_NUMBER: _builtins.int
+    UNSCHEDULED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant."""
+    revision: _builtins.int
+    """The new revision."""
+    status: _schedule_pb2.ScheduleStatus.ValueType
+    """How good it is known to be."""
+    reason: _builtins.str
+    """Why there is no schedule (INFEASIBLE, UNKNOWN)."""
+    @_builtins.property
+    def triggers(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.ScheduleTrigger]:
+        """The events it reacted to."""
+
+    @_builtins.property
+    def etas(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.WorkOrderEta]:
+        """The work orders whose ETA changed (or that are new to the schedule)."""
+
+    @_builtins.property
+    def unscheduled(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.UnscheduledWorkOrder]:
+        """Released work orders left out, each with its reason."""
+
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+        revision: _builtins.int = ...,
+        status: _schedule_pb2.ScheduleStatus.ValueType = ...,
+        triggers: _abc.Iterable[_schedule_pb2.ScheduleTrigger] | None = ...,
+        etas: _abc.Iterable[_schedule_pb2.WorkOrderEta] | None = ...,
+        unscheduled: _abc.Iterable[_schedule_pb2.UnscheduledWorkOrder] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etas", b"etas", "plant_id", b"plant_id", "reason", b"reason", "revision", b"revision", "status", b"status", "triggers", b"triggers", "unscheduled", b"unscheduled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleChanged: _TypeAlias = ScheduleChanged  # noqa: Y015

@@ -13,6 +13,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from imcloud.production.v1 import calendar_pb2 as _calendar_pb2
 from imcloud.production.v1 import catalog_pb2 as _catalog_pb2
 from imcloud.production.v1 import performance_pb2 as _performance_pb2
+from imcloud.production.v1 import schedule_pb2 as _schedule_pb2
 from imcloud.production.v1 import work_orders_pb2 as _work_orders_pb2
 import builtins as _builtins
 import sys
@@ -2476,3 +2477,249 @@ class GetOeeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetOeeResponse: _TypeAlias = GetOeeResponse  # noqa: Y015
+
+@_typing.final
+class GetScheduleRequest(_message.Message):
+    """GetScheduleRequest names a plant, and optionally narrows the operations returned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant."""
+    line_id: _builtins.str
+    """Only operations at this line's stations; empty: all."""
+    station_id: _builtins.str
+    """Only operations at this station; empty: all."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Only operations ending after this; unset: no bound."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Only operations starting before this; unset: no bound."""
+
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+        line_id: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "line_id", b"line_id", "plant_id", b"plant_id", "start_time", b"start_time", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetScheduleRequest: _TypeAlias = GetScheduleRequest  # noqa: Y015
+
+@_typing.final
+class GetScheduleResponse(_message.Message):
+    """GetScheduleResponse holds the schedule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedule(self) -> _schedule_pb2.PlantSchedule:
+        """The schedule; revision 0 when none has been made yet."""
+
+    def __init__(
+        self,
+        *,
+        schedule: _schedule_pb2.PlantSchedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetScheduleResponse: _TypeAlias = GetScheduleResponse  # noqa: Y015
+
+@_typing.final
+class RefreshScheduleRequest(_message.Message):
+    """RefreshScheduleRequest names the plant to plan again."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant."""
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plant_id", b"plant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshScheduleRequest: _TypeAlias = RefreshScheduleRequest  # noqa: Y015
+
+@_typing.final
+class RefreshScheduleResponse(_message.Message):
+    """RefreshScheduleResponse holds the new schedule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedule(self) -> _schedule_pb2.PlantSchedule:
+        """The schedule."""
+
+    def __init__(
+        self,
+        *,
+        schedule: _schedule_pb2.PlantSchedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshScheduleResponse: _TypeAlias = RefreshScheduleResponse  # noqa: Y015
+
+@_typing.final
+class GetWorkOrderEtaRequest(_message.Message):
+    """GetWorkOrderEtaRequest names a work order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """The work order."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkOrderEtaRequest: _TypeAlias = GetWorkOrderEtaRequest  # noqa: Y015
+
+@_typing.final
+class GetWorkOrderEtaResponse(_message.Message):
+    """GetWorkOrderEtaResponse holds its ETA."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ETA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def eta(self) -> _schedule_pb2.WorkOrderEta:
+        """The ETA."""
+
+    def __init__(
+        self,
+        *,
+        eta: _schedule_pb2.WorkOrderEta | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["eta", b"eta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["eta", b"eta"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkOrderEtaResponse: _TypeAlias = GetWorkOrderEtaResponse  # noqa: Y015
+
+@_typing.final
+class QuoteWorkOrderRequest(_message.Message):
+    """QuoteWorkOrderRequest describes an order that is not released."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    plant_id: _builtins.str
+    """The plant that would make it."""
+    product_id: _builtins.str
+    """The product."""
+    quantity: _builtins.float
+    """How many good units (> 0)."""
+    priority: _builtins.int
+    """Its priority (0..1000)."""
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When it would be due; unset: no due time, as early as the plant can."""
+
+    def __init__(
+        self,
+        *,
+        plant_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        quantity: _builtins.float = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        priority: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteWorkOrderRequest: _TypeAlias = QuoteWorkOrderRequest  # noqa: Y015
+
+@_typing.final
+class QuoteWorkOrderResponse(_message.Message):
+    """QuoteWorkOrderResponse says when it would be done and what it would delay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    END_TIME_FIELD_NUMBER: _builtins.int
+    LATENESS_S_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DELAYED_FIELD_NUMBER: _builtins.int
+    OPERATIONS_FIELD_NUMBER: _builtins.int
+    lateness_s: _builtins.float
+    """Seconds after the due time; 0 when on time or without a due time."""
+    explanation: _builtins.str
+    """Why it would end then."""
+    status: _schedule_pb2.ScheduleStatus.ValueType
+    """How good the quote's schedule is known to be."""
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When its last operation would end."""
+
+    @_builtins.property
+    def delayed(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.WorkOrderEta]:
+        """Released orders that would end later than now planned, with their new ETA."""
+
+    @_builtins.property
+    def operations(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.ScheduledOperation]:
+        """Its operations as they would be planned."""
+
+    def __init__(
+        self,
+        *,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        lateness_s: _builtins.float = ...,
+        explanation: _builtins.str = ...,
+        status: _schedule_pb2.ScheduleStatus.ValueType = ...,
+        delayed: _abc.Iterable[_schedule_pb2.WorkOrderEta] | None = ...,
+        operations: _abc.Iterable[_schedule_pb2.ScheduledOperation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delayed", b"delayed", "end_time", b"end_time", "explanation", b"explanation", "lateness_s", b"lateness_s", "operations", b"operations", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteWorkOrderResponse: _TypeAlias = QuoteWorkOrderResponse  # noqa: Y015

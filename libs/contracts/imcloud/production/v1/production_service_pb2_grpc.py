@@ -265,6 +265,26 @@ class ProductionServiceStub:
                 request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeRequest.SerializeToString,
                 response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeResponse.FromString,
                 _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetSchedule',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetScheduleRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetScheduleResponse.FromString,
+                _registered_method=True)
+        self.RefreshSchedule = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/RefreshSchedule',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RefreshScheduleRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RefreshScheduleResponse.FromString,
+                _registered_method=True)
+        self.GetWorkOrderEta = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/GetWorkOrderEta',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderEtaRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderEtaResponse.FromString,
+                _registered_method=True)
+        self.QuoteWorkOrder = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/QuoteWorkOrder',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderResponse.FromString,
+                _registered_method=True)
 
 
 class ProductionServiceServicer:
@@ -594,6 +614,37 @@ class ProductionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSchedule(self, request, context):
+        """GetSchedule returns a plant's current schedule, optionally only the operations
+        of one line or station and of a time range (Gantt data), with every ETA.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshSchedule(self, request, context):
+        """RefreshSchedule plans the plant again now and returns the new schedule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkOrderEta(self, request, context):
+        """GetWorkOrderEta returns when a released or running work order is planned to
+        be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QuoteWorkOrder(self, request, context):
+        """QuoteWorkOrder answers "if this order were released now, when would it be
+        done?" by scheduling the plant with it, without changing anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -806,6 +857,26 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     servicer.GetOee,
                     request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeRequest.FromString,
                     response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeResponse.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetScheduleRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetScheduleResponse.SerializeToString,
+            ),
+            'RefreshSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshSchedule,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RefreshScheduleRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.RefreshScheduleResponse.SerializeToString,
+            ),
+            'GetWorkOrderEta': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkOrderEta,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderEtaRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderEtaResponse.SerializeToString,
+            ),
+            'QuoteWorkOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteWorkOrder,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1963,6 +2034,114 @@ class ProductionService:
             '/imcloud.production.v1.ProductionService/GetOee',
             imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeRequest.SerializeToString,
             imcloud_dot_production_dot_v1_dot_production__service__pb2.GetOeeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetSchedule',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetScheduleRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/RefreshSchedule',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.RefreshScheduleRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.RefreshScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkOrderEta(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/GetWorkOrderEta',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderEtaRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.GetWorkOrderEtaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuoteWorkOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/QuoteWorkOrder',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -155,6 +155,20 @@ class ProductionServiceStub:
     """GetOee returns OEE of a station, line or plant over a range, and, on
     request, per station or per shift.
     """
+    GetSchedule: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetScheduleRequest, _production_service_pb2.GetScheduleResponse]
+    """GetSchedule returns a plant's current schedule, optionally only the operations
+    of one line or station and of a time range (Gantt data), with every ETA.
+    """
+    RefreshSchedule: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.RefreshScheduleRequest, _production_service_pb2.RefreshScheduleResponse]
+    """RefreshSchedule plans the plant again now and returns the new schedule."""
+    GetWorkOrderEta: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetWorkOrderEtaRequest, _production_service_pb2.GetWorkOrderEtaResponse]
+    """GetWorkOrderEta returns when a released or running work order is planned to
+    be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+    """
+    QuoteWorkOrder: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.QuoteWorkOrderRequest, _production_service_pb2.QuoteWorkOrderResponse]
+    """QuoteWorkOrder answers "if this order were released now, when would it be
+    done?" by scheduling the plant with it, without changing anything.
+    """
 
 @_typing.type_check_only
 class ProductionServiceAsyncStub(ProductionServiceStub):
@@ -282,6 +296,20 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     GetOee: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetOeeRequest, _production_service_pb2.GetOeeResponse]  # type: ignore[assignment]
     """GetOee returns OEE of a station, line or plant over a range, and, on
     request, per station or per shift.
+    """
+    GetSchedule: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetScheduleRequest, _production_service_pb2.GetScheduleResponse]  # type: ignore[assignment]
+    """GetSchedule returns a plant's current schedule, optionally only the operations
+    of one line or station and of a time range (Gantt data), with every ETA.
+    """
+    RefreshSchedule: _aio.UnaryUnaryMultiCallable[_production_service_pb2.RefreshScheduleRequest, _production_service_pb2.RefreshScheduleResponse]  # type: ignore[assignment]
+    """RefreshSchedule plans the plant again now and returns the new schedule."""
+    GetWorkOrderEta: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetWorkOrderEtaRequest, _production_service_pb2.GetWorkOrderEtaResponse]  # type: ignore[assignment]
+    """GetWorkOrderEta returns when a released or running work order is planned to
+    be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+    """
+    QuoteWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.QuoteWorkOrderRequest, _production_service_pb2.QuoteWorkOrderResponse]  # type: ignore[assignment]
+    """QuoteWorkOrder answers "if this order were released now, when would it be
+    done?" by scheduling the plant with it, without changing anything.
     """
 
 class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -659,6 +687,44 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_production_service_pb2.GetOeeResponse, _abc.Awaitable[_production_service_pb2.GetOeeResponse]]:
         """GetOee returns OEE of a station, line or plant over a range, and, on
         request, per station or per shift.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSchedule(
+        self,
+        request: _production_service_pb2.GetScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetScheduleResponse, _abc.Awaitable[_production_service_pb2.GetScheduleResponse]]:
+        """GetSchedule returns a plant's current schedule, optionally only the operations
+        of one line or station and of a time range (Gantt data), with every ETA.
+        """
+
+    @_abc_1.abstractmethod
+    def RefreshSchedule(
+        self,
+        request: _production_service_pb2.RefreshScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.RefreshScheduleResponse, _abc.Awaitable[_production_service_pb2.RefreshScheduleResponse]]:
+        """RefreshSchedule plans the plant again now and returns the new schedule."""
+
+    @_abc_1.abstractmethod
+    def GetWorkOrderEta(
+        self,
+        request: _production_service_pb2.GetWorkOrderEtaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.GetWorkOrderEtaResponse, _abc.Awaitable[_production_service_pb2.GetWorkOrderEtaResponse]]:
+        """GetWorkOrderEta returns when a released or running work order is planned to
+        be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+        """
+
+    @_abc_1.abstractmethod
+    def QuoteWorkOrder(
+        self,
+        request: _production_service_pb2.QuoteWorkOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.QuoteWorkOrderResponse, _abc.Awaitable[_production_service_pb2.QuoteWorkOrderResponse]]:
+        """QuoteWorkOrder answers "if this order were released now, when would it be
+        done?" by scheduling the plant with it, without changing anything.
         """
 
 def add_ProductionServiceServicer_to_server(servicer: ProductionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
