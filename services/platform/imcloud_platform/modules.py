@@ -70,7 +70,9 @@ def modules(settings: Settings) -> dict[str, Module]:
         "products": Module(
             deps=("bus",), build=lambda runtime: products.build(runtime, settings.telemetry)
         ),
-        "production": Module(deps=("bus",), build=production.build),
+        "production": Module(
+            deps=("bus",), build=lambda runtime: production.build(runtime, settings.scheduling)
+        ),
         "servitization": Module(deps=("bus",), build=servitization.build),
         # Services first, so the gateway finds them ready when it starts taking requests.
         ALL: Module(deps=("products", "production", "servitization", "gateway")),

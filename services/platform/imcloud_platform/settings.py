@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError
 from imcloud_core.errors import ConfigurationError
 from imcloud_core.settings import BusBackend, ProcessSettings
 from imcloud_gateway.settings import GatewaySettings, ProvisioningSettings
+from imcloud_production.settings import SchedulingSettings
 from imcloud_products.settings import TelemetrySettings
 
 JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
@@ -23,6 +24,7 @@ class Settings(ProcessSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
     def problems_for(self, services: list[str], *, distributed: bool) -> list[str]:
         """What stops these services from running in this mode, each naming its setting."""

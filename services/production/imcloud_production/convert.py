@@ -11,6 +11,7 @@ from imcloud.production.v1 import calendar_pb2 as calendar_pb
 from imcloud.production.v1 import catalog_pb2 as catalog_pb
 from imcloud.production.v1 import performance_pb2 as performance_pb
 from imcloud.production.v1 import production_service_pb2 as pb
+from imcloud.production.v1 import schedule_pb2 as schedule_pb
 from imcloud.production.v1 import work_orders_pb2 as work_orders_pb
 from imcloud_core.convert import timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
@@ -43,6 +44,14 @@ from imcloud_production.domain.execution import (
 from imcloud_production.domain.model import Line, Plant, Resource, Station
 from imcloud_production.domain.monitoring import OeePart, TimelineEntry
 from imcloud_production.domain.oee import LossCategory
+from imcloud_production.domain.scheduling.model import Status
+from imcloud_production.domain.scheduling.plan import (
+    Eta,
+    PlannedOperation,
+    PlantSchedule,
+    Trigger,
+    TriggerKind,
+)
 from imcloud_production.domain.work_orders import OperationState, WorkOrder, WorkOrderState
 
 T = TypeVar("T")
@@ -468,4 +477,96 @@ def oee_message(part: OeePart) -> performance_pb.Oee:
         value = getattr(figures, field)
         if value is not None:
             setattr(message, field, value)
+    return message
+
+
+# -- schedules --------------------------------------------------------------------------
+
+SCHEDULE_STATUSES = {
+    Status.OPTIMAL: schedule_pb.SCHEDULE_STATUS_OPTIMAL,
+    Status.FEASIBLE: schedule_pb.SCHEDULE_STATUS_FEASIBLE,
+    Status.INFEASIBLE: schedule_pb.SCHEDULE_STATUS_INFEASIBLE,
+    Status.UNKNOWN: schedule_pb.SCHEDULE_STATUS_UNKNOWN,
+}
+
+TRIGGER_KINDS = {
+    kind: schedule_pb.TriggerKind.Value(f"TRIGGER_KIND_{kind.name}") for kind in TriggerKind
+}
+
+
+def trigger_message(trigger: Trigger) -> schedule_pb.ScheduleTrigger:
+    return schedule_pb.ScheduleTrigger(
+        kind=TRIGGER_KINDS[trigger.kind],
+        subject_id=trigger.subject_id,
+        description=trigger.description,
+        occur_time=timestamp(trigger.occur_time),
+    )
+
+
+def planned_operation_message(operation: PlannedOperation) -> schedule_pb.ScheduledOperation:
+    return schedule_pb.ScheduledOperation(
+        work_order_id=operation.work_order_id,
+        sequence=operation.sequence,
+        name=operation.name,
+        station_id=operation.station_id,
+        line_id=operation.line_id,
+        setup_start_time=timestamp(operation.setup_start),
+        start_time=timestamp(operation.start),
+        end_time=timestamp(operation.end),
+        frozen=operation.frozen,
+        started=operation.started,
+    )
+
+
+def eta_message(eta: Eta) -> schedule_pb.WorkOrderEta:
+    message = schedule_pb.WorkOrderEta(
+        work_order_id=eta.work_order_id,
+        due_time=timestamp(eta.due_time),
+        end_time=timestamp(eta.end_time),
+        lateness_s=eta.lateness_s,
+        explanation=eta.explanation,
+        revision=eta.revision,
+        triggers=[trigger_message(trigger) for trigger in eta.triggers],
+        moved_operations=[
+            schedule_pb.MovedOperation(
+                sequence=item.sequence,
+                previous_station_id=item.previous_station_id,
+                previous_start_time=timestamp(item.previous_start),
+                station_id=item.station_id,
+                start_time=timestamp(item.start),
+            )
+            for item in eta.moved
+        ],
+    )
+    _set_time(message, "previous_end_time", eta.previous_end_time)
+    return message
+
+
+def unscheduled_messages(unscheduled: Mapping[str, str]) -> list[schedule_pb.UnscheduledWorkOrder]:
+    return [
+        schedule_pb.UnscheduledWorkOrder(work_order_id=order_id, reason=reason)
+        for order_id, reason in sorted(unscheduled.items())
+    ]
+
+
+def schedule_message(plant_id: str, schedule: PlantSchedule | None) -> schedule_pb.PlantSchedule:
+    """The plant's schedule; revision 0 and nothing else before the first."""
+    if schedule is None:
+        return schedule_pb.PlantSchedule(plant_id=plant_id)
+    message = schedule_pb.PlantSchedule(
+        plant_id=schedule.plant_id,
+        revision=schedule.revision,
+        status=SCHEDULE_STATUSES[schedule.status],
+        method=schedule.method,
+        compute_time=timestamp(schedule.compute_time),
+        solve_time_s=schedule.solve_time_s,
+        triggers=[trigger_message(trigger) for trigger in schedule.triggers],
+        operations=[planned_operation_message(o) for o in schedule.operations],
+        etas=[eta_message(eta) for _, eta in sorted(schedule.etas.items())],
+        unscheduled=unscheduled_messages(schedule.unscheduled),
+        down_station_ids=sorted(schedule.down_stations),
+        reason=schedule.reason,
+        weighted_tardiness_s=schedule.weighted_tardiness_s,
+    )
+    _set_time(message, "makespan_end_time", schedule.makespan_end)
     return message

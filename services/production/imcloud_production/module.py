@@ -21,6 +21,7 @@ from imcloud_core.service import (
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
 from imcloud_production.api.metrics import REFRESH_EVERY_S, station_gauges
 from imcloud_production.clients.products import ProductsDirectory
+from imcloud_production.domain import schedules
 from imcloud_production.events.machines import (
     PLACEMENT_GROUP,
     TELEMETRY_GROUP,
@@ -28,6 +29,7 @@ from imcloud_production.events.machines import (
     telemetry_handler,
 )
 from imcloud_production.events.publishing import to_outbox_entry
+from imcloud_production.settings import SchedulingSettings
 from imcloud_production.store.repository import ProductionUnitOfWork
 from imcloud_production.store.tables import outbox
 
@@ -41,10 +43,16 @@ def unit_of_work(db: Database, staged: Outbox | None = None) -> Callable[[], Pro
     return functools.partial(ProductionUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
 
 
-def _wire(db: Database, staged: Outbox, *, directory: ProductsDirectory) -> Wiring:
+# How often the scheduler looks for plants to plan again after their events.
+PLAN_EVERY_S = 1.0
+
+
+def _wire(
+    db: Database, staged: Outbox, *, directory: ProductsDirectory, scheduling: SchedulingSettings
+) -> Wiring:
     work = unit_of_work(db, staged)
     return Wiring(
-        servicers=[register(ProductionServicer(work))],
+        servicers=[register(ProductionServicer(work, scheduling))],
         subscriptions=[
             SubscriptionSpec(
                 group=PLACEMENT_GROUP,
@@ -57,18 +65,30 @@ def _wire(db: Database, staged: Outbox, *, directory: ProductsDirectory) -> Wiri
                 handler=telemetry_handler(work, directory),
             ),
         ],
-        background=[every(REFRESH_EVERY_S, "station OEE gauges", station_gauges(work))],
+        background=[
+            every(REFRESH_EVERY_S, "station OEE gauges", station_gauges(work)),
+            every(
+                PLAN_EVERY_S,
+                "plans after events",
+                functools.partial(schedules.plan_requested, work, scheduling),
+            ),
+            every(
+                scheduling.watch_every_s,
+                "station and progress watch",
+                functools.partial(schedules.watch, work, scheduling),
+            ),
+        ],
     )
 
 
-def build(runtime: Runtime) -> BackendService:
+def build(runtime: Runtime, scheduling: SchedulingSettings) -> BackendService:
     directory = ProductsDirectory(open_channel(runtime.settings.grpc_endpoint("products").target))
     return build_backend_service(
         runtime,
         name=NAME,
         package=PACKAGE,
         outbox_table=outbox,
-        wire=functools.partial(_wire, directory=directory),
+        wire=functools.partial(_wire, directory=directory, scheduling=scheduling),
     )
 
 

@@ -10,9 +10,11 @@ from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1 import production_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
 from imcloud_production.api.grpc_execution import ExecutionRpcs
+from imcloud_production.api.grpc_schedules import ScheduleRpcs
 from imcloud_production.convert import line_message, plant_message, station_message
 from imcloud_production.domain import services
 from imcloud_production.domain.ports import ExecutionUnitOfWork, UnitOfWork
+from imcloud_production.settings import SchedulingSettings
 
 
 def _tenant(context: grpc.ServicerContext) -> str:
@@ -20,10 +22,15 @@ def _tenant(context: grpc.ServicerContext) -> str:
 
 
 # gRPC method names are PascalCase, hence the noqa: N802 on each.
-class ProductionServicer(ExecutionRpcs, pb_grpc.ProductionServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], ExecutionUnitOfWork]) -> None:
+class ProductionServicer(ExecutionRpcs, ScheduleRpcs, pb_grpc.ProductionServiceServicer):
+    def __init__(
+        self,
+        unit_of_work: Callable[[], ExecutionUnitOfWork],
+        scheduling: SchedulingSettings,
+    ) -> None:
         self._uow: Callable[[], UnitOfWork] = unit_of_work
         self._execution = unit_of_work
+        self._scheduling = scheduling
 
     # -- plants ----------------------------------------------------------------
 

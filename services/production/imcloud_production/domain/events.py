@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from imcloud_production.domain.execution import Downtime
 from imcloud_production.domain.model import Resource
+from imcloud_production.domain.scheduling.plan import Eta, PlantSchedule
 from imcloud_production.domain.work_orders import WorkOrder
 
 
@@ -48,4 +49,13 @@ class DowntimeChanged:
 
     ended: bool
     downtime: Downtime
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ScheduleChanged:
+    """The scheduler planned a plant again; ``changed`` are the ETAs this revision moved."""
+
+    schedule: PlantSchedule
+    changed: tuple[Eta, ...]
     occurred_at: datetime

@@ -15,6 +15,8 @@ from imcloud_production.domain.execution import QualityRecord, RunningOperation
 from imcloud_production.domain.model import not_found
 from imcloud_production.domain.planning import all_stations, offered_capabilities
 from imcloud_production.domain.ports import ExecutionUnitOfWork
+from imcloud_production.domain.scheduling import triggers
+from imcloud_production.domain.scheduling.plan import Trigger
 from imcloud_production.domain.work_orders import OperationState, WorkOrder, WorkOrderState
 
 DEFECT_CODE_MAX = 50
@@ -97,7 +99,13 @@ def release_work_order(
             all_stations(uow, tenant_id=tenant_id, plant_id=order.plant_id)
         )
         now = utcnow()
+        if order.due_time <= now:
+            raise FailedPrecondition(
+                f"work order {order.id!r} is due {order.due_time.isoformat()}, before its "
+                "release; cancel it and plan it again with a due time ahead"
+            )
         released = orders.released(order, product, offered=offered, now=now)
+        _replan(uow, released, triggers.released_trigger(released, now))
         return _changed(uow, released, WorkOrderChange.RELEASED, now)
 
 
@@ -130,6 +138,7 @@ def start_operation(
             )
         )
         change = WorkOrderChange.PROGRESSED if was_running else WorkOrderChange.STARTED
+        _replan(uow, started, triggers.operation_trigger(started, sequence, station.name, now))
         return _changed(uow, started, change, now)
 
 
@@ -140,7 +149,11 @@ def complete_operation(
         order = _order(uow, tenant_id, work_order_id, for_update=True)
         now = utcnow()
         completed = orders.operation_completed(order, sequence, now=now)
-        uow.running_operations.stop(station_id=order.operation(sequence).station_id)
+        station_id = order.operation(sequence).station_id
+        uow.running_operations.stop(station_id=station_id)
+        station = uow.stations.get(tenant_id=tenant_id, resource_id=station_id)
+        where = station.name if station else station_id
+        _replan(uow, completed, triggers.operation_trigger(completed, sequence, where, now))
         change = (
             WorkOrderChange.COMPLETED
             if completed.state is WorkOrderState.COMPLETED
@@ -174,6 +187,8 @@ def cancel_work_order(
         for operation in order.operations:
             if operation.state is OperationState.RUNNING:
                 uow.running_operations.stop(station_id=operation.station_id)
+        if order.state is not WorkOrderState.PLANNED:
+            _replan(uow, cancelled, triggers.cancelled_trigger(cancelled, now))
         return _changed(uow, cancelled, WorkOrderChange.CANCELLED, now)
 
 
@@ -258,6 +273,10 @@ def _order(
     if order is None:
         raise not_found("work order", work_order_id)
     return order
+
+
+def _replan(uow: ExecutionUnitOfWork, order: WorkOrder, trigger: Trigger) -> None:
+    triggers.requested(uow, tenant_id=order.tenant_id, plant_id=order.plant_id, trigger=trigger)
 
 
 def _changed(

@@ -26,6 +26,7 @@ from imcloud_production.domain.catalog import (
 from imcloud_production.domain.execution import PlannedDowntime
 from imcloud_production.domain.model import Plant, Station, not_found
 from imcloud_production.domain.ports import ExecutionUnitOfWork
+from imcloud_production.domain.scheduling import triggers
 from imcloud_production.domain.work_orders import first_pass_yield
 
 SHIFT_RANGE_MAX = timedelta(days=31)
@@ -35,7 +36,7 @@ DOWNTIME_MAX = timedelta(days=31)
 REASON_MAX = 500
 
 
-def _plant(uow: ExecutionUnitOfWork, tenant_id: str, plant_id: str) -> Plant:
+def plant_of(uow: ExecutionUnitOfWork, tenant_id: str, plant_id: str) -> Plant:
     plant = uow.plants.get(tenant_id=tenant_id, resource_id=plant_id)
     if plant is None:
         raise not_found("plant", plant_id)
@@ -90,7 +91,7 @@ def set_calendar(
             violations=(FieldViolation("effective_time", f"at most {RECOUNT_MAX.days} days ago"),),
         )
     with uow:
-        plant = _plant(uow, tenant_id, calendar.plant_id)
+        plant = plant_of(uow, tenant_id, calendar.plant_id)
         checked = calendars.checked_calendar(
             Calendar(
                 plant_id=plant.id,
@@ -102,6 +103,12 @@ def set_calendar(
             )
         )
         uow.calendars.put(checked, tenant_id=tenant_id, effective=effective, update_time=now)
+        triggers.requested(
+            uow,
+            tenant_id=tenant_id,
+            plant_id=plant.id,
+            trigger=triggers.calendar_trigger(plant.id, now),
+        )
         recounted = 0
         if effective < now:
             history = history_of(uow, plant)
@@ -130,7 +137,7 @@ def get_calendar(
 ) -> tuple[Calendar, tuple[datetime, datetime] | None]:
     """The calendar set last, and its (effective time, update time) if any was."""
     with uow:
-        plant = _plant(uow, tenant_id, plant_id)
+        plant = plant_of(uow, tenant_id, plant_id)
         return calendar_of(uow, plant), uow.calendars.latest_times(
             tenant_id=tenant_id, plant_id=plant_id
         )
@@ -145,7 +152,7 @@ def list_shifts(
 ) -> list[ShiftOccurrence]:
     checked_range(start, end, longest=SHIFT_RANGE_MAX)
     with uow:
-        plant = _plant(uow, tenant_id, plant_id)
+        plant = plant_of(uow, tenant_id, plant_id)
         return calendars.history_shifts(history_of(uow, plant), start, end)
 
 
@@ -212,6 +219,7 @@ def create_planned_downtime(
             create_time=now,
         )
         uow.planned_downtimes.add(stored)
+        _downtime_changed(uow, stored, booked=True, now=now)
         return stored
 
 
@@ -240,6 +248,22 @@ def delete_planned_downtime(uow: ExecutionUnitOfWork, *, tenant_id: str, downtim
         if downtime.start_time <= utcnow():
             raise FailedPrecondition("planned downtime that has started is part of the record")
         uow.planned_downtimes.remove(downtime)
+        _downtime_changed(uow, downtime, booked=False, now=utcnow())
+
+
+def _downtime_changed(
+    uow: ExecutionUnitOfWork, downtime: PlannedDowntime, *, booked: bool, now: datetime
+) -> None:
+    where = "every station"
+    if downtime.station_id:
+        station = uow.stations.get(tenant_id=downtime.tenant_id, resource_id=downtime.station_id)
+        where = f"station {station.name}" if station else downtime.station_id
+    trigger = triggers.planned_downtime_trigger(
+        downtime.plant_id, where, downtime.start_time, downtime.end_time, booked=booked, now=now
+    )
+    triggers.requested(
+        uow, tenant_id=downtime.tenant_id, plant_id=downtime.plant_id, trigger=trigger
+    )
 
 
 def _plant_as_field(uow: ExecutionUnitOfWork, tenant_id: str, plant_id: str) -> Plant:

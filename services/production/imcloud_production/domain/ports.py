@@ -19,6 +19,7 @@ from imcloud_production.domain.execution import (
     RunningOperation,
 )
 from imcloud_production.domain.model import Line, Plant, ResourceT, Station
+from imcloud_production.domain.scheduling.plan import PlantSchedule, Trigger
 from imcloud_production.domain.tracking import Interval, Track
 from imcloud_production.domain.work_orders import WorkOrder, WorkOrderState
 
@@ -248,6 +249,32 @@ class EquipmentDirectory(Protocol):
     def placement(self, *, tenant_id: str, equipment_id: str) -> Placement | None: ...
 
 
+class Schedules(Protocol):
+    def latest(self, *, tenant_id: str, plant_id: str) -> PlantSchedule | None: ...
+
+    def put(self, schedule: PlantSchedule) -> bool:
+        """Stores it as its plant's schedule unless one of this or a later revision
+        is stored (another process planned first); whether it was stored."""
+
+    def with_work(self) -> list[tuple[str, str]]:
+        """(tenant id, plant id) of every schedule with operations in it."""
+
+
+class ScheduleRequests(Protocol):
+    """Events the scheduler is to react to, kept until a schedule has."""
+
+    def add(self, *, tenant_id: str, plant_id: str, trigger: Trigger) -> None: ...
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(tenant id, plant id) of every plant with requests, oldest request first."""
+
+    def of(self, *, tenant_id: str, plant_id: str) -> list[tuple[int, Trigger]]:
+        """The plant's requests as (id, trigger), oldest first."""
+
+    def remove(self, *, tenant_id: str, plant_id: str, up_to: int) -> None:
+        """Removes the plant's requests with ids up to ``up_to``."""
+
+
 class ExecutionUnitOfWork(UnitOfWork, Protocol):
     @property
     def calendars(self) -> Calendars: ...
@@ -284,3 +311,9 @@ class ExecutionUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def downtime_reasons(self) -> DowntimeReasons: ...
+
+    @property
+    def schedules(self) -> Schedules: ...
+
+    @property
+    def schedule_requests(self) -> ScheduleRequests: ...

@@ -9,10 +9,19 @@ from google.protobuf.message import Message
 from imcloud.production.v1 import events_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_production.convert import downtime_message, resource_message, work_order_message
+from imcloud_production.convert import (
+    SCHEDULE_STATUSES,
+    downtime_message,
+    eta_message,
+    resource_message,
+    trigger_message,
+    unscheduled_messages,
+    work_order_message,
+)
 from imcloud_production.domain.events import (
     Change,
     DowntimeChanged,
+    ScheduleChanged,
     StructureChanged,
     WorkOrderChange,
     WorkOrderChanged,
@@ -67,6 +76,23 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 occurred_at=event.occurred_at,
             )
             return OutboxEntry(Topic.PRODUCTION_EVENTS, downtime.plant_id, envelope)
+        case ScheduleChanged(schedule=schedule, changed=changed):
+            envelope = new_envelope(
+                tenant_id=schedule.tenant_id,
+                event_type="schedule.changed",
+                payload=events_pb2.ScheduleChanged(
+                    plant_id=schedule.plant_id,
+                    revision=schedule.revision,
+                    status=SCHEDULE_STATUSES[schedule.status],
+                    triggers=[trigger_message(trigger) for trigger in schedule.triggers],
+                    etas=[eta_message(eta) for eta in changed],
+                    unscheduled=unscheduled_messages(schedule.unscheduled),
+                    reason=schedule.reason,
+                ),
+                source=SOURCE,
+                occurred_at=event.occurred_at,
+            )
+            return OutboxEntry(Topic.PRODUCTION_EVENTS, schedule.plant_id, envelope)
     raise TypeError(f"no message for domain event {type(event).__name__}")
 
 

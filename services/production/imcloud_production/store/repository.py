@@ -35,6 +35,7 @@ from imcloud_production.store.execution import (
     SqlTracks,
     SqlWorkOrders,
 )
+from imcloud_production.store.schedules import SqlScheduleRequests, SqlSchedules
 from imcloud_production.store.tables import lines, plants, stations
 
 # Set once at creation; an update never writes them.
@@ -158,6 +159,8 @@ class ProductionUnitOfWork(SqlUnitOfWork):
     timeline: SqlTimeline
     downtimes: SqlDowntimes
     downtime_reasons: SqlDowntimeReasons
+    schedules: SqlSchedules
+    schedule_requests: SqlScheduleRequests
 
     def __enter__(self) -> ProductionUnitOfWork:
         super().__enter__()
@@ -177,4 +180,6 @@ class ProductionUnitOfWork(SqlUnitOfWork):
         self.timeline = SqlTimeline(session)
         self.downtimes = SqlDowntimes(session)
         self.downtime_reasons = SqlDowntimeReasons(session)
+        self.schedules = SqlSchedules(session)
+        self.schedule_requests = SqlScheduleRequests(session)
         return self

@@ -194,6 +194,36 @@ running_operations = Table(
     Column("ideal_cycle_time_s", Float, nullable=False),
 )
 
+# -- schedules ----------------------------------------------------------------------
+
+# Each plant's current schedule, as one document: it is read and written whole.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("plant_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # Whether it has operations: the scheduler watches only those plants.
+    Column("has_work", Boolean, nullable=False),
+    Column("compute_time", UtcDateTime, nullable=False),
+    Column("body", JSON, nullable=False),
+    Index("ix_schedules_has_work", "has_work"),
+)
+
+# Events a plant's schedule has not reacted to yet.
+schedule_requests = Table(
+    "schedule_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("plant_id", String(36), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("subject_id", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("occur_time", UtcDateTime, nullable=False),
+    Index("ix_schedule_requests_plant", "plant_id", "id"),
+)
+
 quality_records = Table(
     "quality_records",
     metadata,

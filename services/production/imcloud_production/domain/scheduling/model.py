@@ -214,9 +214,16 @@ class Schedule:
         return max((assignment.end for assignment in self.assignments), default=0)
 
 
-def obvious_infeasibility(problem: Problem) -> str | None:
-    """Why no schedule can exist, when one operation alone shows it; None otherwise."""
-    resources = problem.resource_by_id()
+class Impossible(enum.Enum):
+    # No resource can run the operation.
+    NO_CANDIDATE = "no candidate"
+    # It runs uninterrupted, and no working window of its candidates is long enough.
+    NO_WINDOW = "no window"
+
+
+def impossible_operations(problem: Problem) -> dict[str, tuple[int, Impossible]]:
+    """Per job that no schedule can contain, whatever the other jobs do: the
+    position of its first operation that shows it, and why."""
     frozen = problem.frozen_by_key()
     longest_window = {
         resource.id: max(
@@ -225,23 +232,34 @@ def obvious_infeasibility(problem: Problem) -> str | None:
         )
         for resource in problem.resources
     }
+    found: dict[str, tuple[int, Impossible]] = {}
     for job in problem.jobs:
         for position, operation in enumerate(job.operations):
             if (job.id, position) in frozen:
                 continue
             if not operation.candidates:
-                return f"operation {operation.id} of job {job.id}: no resource can run it"
+                found[job.id] = (position, Impossible.NO_CANDIDATE)
+                break
             if all(
                 candidate.occupation > longest_window[candidate.resource]
                 for candidate in operation.candidates
             ):
-                names = ", ".join(
-                    resources[candidate.resource].id for candidate in operation.candidates
-                )
-                return (
-                    f"operation {operation.id} of job {job.id}: it runs uninterrupted, "
-                    f"and no working window of {names} is long enough for it and its setup"
-                )
+                found[job.id] = (position, Impossible.NO_WINDOW)
+                break
+    return found
+
+
+def obvious_infeasibility(problem: Problem) -> str | None:
+    """Why no schedule can exist, when one operation alone shows it; None otherwise."""
+    for job_id, (position, why) in impossible_operations(problem).items():
+        operation = next(job for job in problem.jobs if job.id == job_id).operations[position]
+        if why is Impossible.NO_CANDIDATE:
+            return f"operation {operation.id} of job {job_id}: no resource can run it"
+        names = ", ".join(candidate.resource for candidate in operation.candidates)
+        return (
+            f"operation {operation.id} of job {job_id}: it runs uninterrupted, "
+            f"and no working window of {names} is long enough for it and its setup"
+        )
     return None
 
 

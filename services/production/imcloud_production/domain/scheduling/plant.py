@@ -1,0 +1,520 @@
+"""A plant's open work as a scheduling problem, and the solver's answer as the
+plant's schedule with an explained ETA per work order.
+
+Time in the problem is whole seconds after "now" (the origin, 0): working
+windows are rounded inwards and durations upwards, so a plan that fits in
+seconds fits in reality.
+
+What the problem holds, per released or running work order: its operations
+that are not done, in routing order. A running operation stays at its station
+from now until its projected end (from the units counted so far); the next
+operations planned to start inside the frozen near horizon stay where the
+previous schedule put them. Everything else may move to any capable station.
+Stations work inside the plant's planned windows (shifts minus breaks); planned
+downtime and a station that is down block them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from imcloud_production.domain.calendar import Span
+from imcloud_production.domain.model import Station
+from imcloud_production.domain.scheduling import solver
+from imcloud_production.domain.scheduling.model import (
+    Candidate,
+    Frozen,
+    Impossible,
+    Job,
+    Operation,
+    Problem,
+    Resource,
+    Schedule,
+    TimeWindow,
+    impossible_operations,
+    job_ends,
+)
+from imcloud_production.domain.scheduling.plan import (
+    Eta,
+    MovedOperation,
+    PlannedOperation,
+    PlantSchedule,
+    Trigger,
+    duration_text,
+    time_text,
+    weight_of,
+)
+from imcloud_production.domain.work_orders import Operation as OrderOperation
+from imcloud_production.domain.work_orders import OperationState, WorkOrder
+from imcloud_production.settings import SchedulingSettings
+
+# A running operation past its planned end, or without counts to project from,
+# is assumed to end this soon.
+ANY_MINUTE_S = 60
+
+
+@dataclass(frozen=True)
+class Blocked:
+    start: datetime
+    end: datetime
+    # In words, for explanations: "down since 10:02", "planned downtime: spindle service".
+    why: str
+
+
+@dataclass(frozen=True)
+class PlantFloor:
+    """What the scheduler knows about a plant at one moment."""
+
+    tenant_id: str
+    plant_id: str
+    now: datetime
+    stations: Sequence[Station]
+    # Planned windows per station id from now to the horizon; None: the plant has
+    # no calendar and its stations work around the clock.
+    working: Mapping[str, Sequence[Span]] | None
+    # Planned downtime per station id.
+    planned_downtime: Mapping[str, Sequence[Blocked]]
+    # Released and running work orders.
+    orders: Sequence[WorkOrder]
+    # Stations down now, and since when.
+    down_since: Mapping[str, datetime] = field(default_factory=dict)
+    previous: PlantSchedule | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    problem: Problem
+    # Work order id -> why it cannot be scheduled.
+    unscheduled: dict[str, str]
+    # (work order id, position in the problem's job) -> the order's operation.
+    operations: dict[tuple[str, int], OrderOperation]
+    # Station id -> what blocks it, in problem seconds.
+    blocked: dict[str, list[tuple[int, int, str]]]
+
+
+def translated(
+    floor: PlantFloor, settings: SchedulingSettings, *, extra: Sequence[WorkOrder] = ()
+) -> Translation:
+    """The floor as a problem; ``extra`` orders are scheduled as if released now."""
+    stations = {station.id: station for station in floor.stations}
+    resources, blocked = _resources(floor, settings)
+    down_until = {station_id: settings.station_down_assumed_s for station_id in floor.down_since}
+    jobs: list[Job] = []
+    frozen: list[Frozen] = []
+    operations: dict[tuple[str, int], OrderOperation] = {}
+    unscheduled: dict[str, str] = {}
+    frozen_spans: dict[str, list[tuple[int, int]]] = {station_id: [] for station_id in stations}
+    for order in sorted([*floor.orders, *extra], key=lambda o: o.id):
+        remaining = [o for o in order.operations if o.state is not OperationState.DONE]
+        if not remaining:
+            continue
+        job_operations = []
+        job_frozen: list[Frozen] = []
+        ready = 0
+        for position, operation in enumerate(remaining):
+            operations[order.id, position] = operation
+            candidates = tuple(
+                Candidate(
+                    station.id,
+                    duration=_duration_s(order, operation, station),
+                    setup=math.ceil(operation.setup_time_s),
+                )
+                for station in floor.stations
+                if operation.capability in station.capabilities
+            )
+            job_operations.append(Operation(f"{operation.sequence}", candidates))
+            kept = _kept(floor, settings, order, operation, position, job_frozen, ready, stations)
+            if kept is None:
+                continue
+            station_id, setup_start, start, end = kept
+            if operation.state is OperationState.RUNNING and station_id in down_until:
+                end = down_until[station_id] + end - start
+            if _overlaps(frozen_spans[station_id], setup_start, end):
+                continue
+            frozen_spans[station_id].append((setup_start, end))
+            job_frozen.append(Frozen(order.id, position, station_id, setup_start, start, end))
+            ready = end
+        frozen += job_frozen
+        jobs.append(
+            Job(
+                order.id,
+                tuple(job_operations),
+                release=0,
+                due=_seconds(floor.now, order.due_time),
+                weight=weight_of(order.priority),
+            )
+        )
+    problem = Problem(
+        resources=tuple(resources),
+        jobs=tuple(jobs),
+        frozen=tuple(frozen),
+        objective=settings.objective,
+        origin=0,
+    )
+    for job_id, (position, why) in impossible_operations(problem).items():
+        unscheduled[job_id] = _impossible_reason(
+            operations[job_id, position], why, problem, stations
+        )
+    if unscheduled:
+        problem = Problem(
+            resources=problem.resources,
+            jobs=tuple(job for job in problem.jobs if job.id not in unscheduled),
+            frozen=tuple(item for item in problem.frozen if item.job not in unscheduled),
+            objective=problem.objective,
+            origin=0,
+        )
+    return Translation(problem, unscheduled, operations, blocked)
+
+
+def solved(translation: Translation, settings: SchedulingSettings, *, repair: bool) -> Schedule:
+    """A repair gets the short time limit and the parameters for it."""
+    return solver.solve(
+        translation.problem,
+        solver.Settings(
+            time_limit_s=settings.repair_time_limit_s if repair else settings.time_limit_s,
+            workers=settings.workers,
+            parameters=solver.QUICK_PARAMETERS if repair else {},
+        ),
+    )
+
+
+def projected_end(
+    order: WorkOrder, operation: OrderOperation, station: Station | None, now: datetime
+) -> datetime:
+    """When a running operation will end: at the rate its good units came so far,
+    or as planned before any came."""
+    assert operation.start_time is not None
+    cycle_s = _cycle_s(order, operation, station)
+    setup_end = operation.start_time + timedelta(seconds=operation.setup_time_s)
+    planned = setup_end + timedelta(seconds=order.quantity * cycle_s)
+    to_make = order.quantity - operation.good_quantity
+    soon = now + timedelta(seconds=ANY_MINUTE_S)
+    if to_make <= 0:
+        return soon
+    producing_s = (now - setup_end).total_seconds()
+    if operation.good_quantity > 0 and producing_s > 0:
+        rate = operation.good_quantity / producing_s
+        return max(now + timedelta(seconds=to_make / rate), now + timedelta(seconds=1))
+    return max(planned, soon)
+
+
+def schedule_of(
+    floor: PlantFloor,
+    translation: Translation,
+    schedule: Schedule,
+    *,
+    revision: int,
+    triggers: Sequence[Trigger],
+    settings: SchedulingSettings,
+) -> PlantSchedule:
+    stations = {station.id: station for station in floor.stations}
+    frozen = translation.problem.frozen_by_key()
+    planned = []
+    for assignment in schedule.assignments:
+        operation = translation.operations[assignment.job, assignment.position]
+        station = stations[assignment.resource]
+        planned.append(
+            PlannedOperation(
+                work_order_id=assignment.job,
+                sequence=operation.sequence,
+                name=operation.name,
+                station_id=station.id,
+                line_id=station.line_id,
+                setup_start=_at(floor.now, assignment.setup_start),
+                start=_at(floor.now, assignment.start),
+                end=_at(floor.now, assignment.end),
+                frozen=(assignment.job, assignment.position) in frozen,
+                started=operation.state is OperationState.RUNNING,
+            )
+        )
+    planned.sort(key=lambda o: (o.setup_start, o.station_id, o.work_order_id))
+    orders = {order.id: order for order in floor.orders}
+    ends = job_ends(schedule.assignments)
+    etas: dict[str, Eta] = {}
+    weighted_tardiness = 0.0
+    for order_id, end_s in ends.items():
+        order = orders.get(order_id)
+        if order is None:
+            continue
+        end = _at(floor.now, end_s)
+        lateness_s = max(0.0, (end - order.due_time).total_seconds())
+        weighted_tardiness += weight_of(order.priority) * lateness_s
+        etas[order_id] = _eta(
+            floor,
+            translation,
+            schedule,
+            order,
+            end,
+            lateness_s,
+            planned,
+            revision,
+            triggers,
+            settings,
+        )
+    return PlantSchedule(
+        tenant_id=floor.tenant_id,
+        plant_id=floor.plant_id,
+        revision=revision,
+        status=schedule.status,
+        method=schedule.method,
+        compute_time=floor.now,
+        solve_time_s=schedule.wall_time_s,
+        triggers=tuple(triggers),
+        operations=tuple(planned),
+        etas=etas,
+        unscheduled={
+            order_id: reason
+            for order_id, reason in translation.unscheduled.items()
+            if order_id in orders
+        },
+        down_stations=dict(floor.down_since),
+        reason=schedule.reason,
+        weighted_tardiness_s=weighted_tardiness,
+    )
+
+
+def lateness_cause(
+    translation: Translation, schedule: Schedule, job_id: str, names: Mapping[str, str]
+) -> str:
+    """Why a job ends when it does: its longest wait and what it waited for, or its work."""
+    own = sorted((a for a in schedule.assignments if a.job == job_id), key=lambda a: a.position)
+    ready, longest, waited = 0, 0, None
+    waited_from = 0
+    for assignment in own:
+        wait = assignment.setup_start - ready
+        if wait > longest:
+            longest, waited, waited_from = wait, assignment, ready
+        ready = assignment.end
+    if waited is None:
+        return f"its remaining work alone takes {duration_text(ready)} from now"
+    sequence = translation.operations[job_id, waited.position].sequence
+    station = names.get(waited.resource, waited.resource)
+    lead = f"operation {sequence} waits {duration_text(longest)} for {station}"
+    for start, end, why in translation.blocked.get(waited.resource, ()):
+        if start < waited.setup_start and end > waited_from:
+            return f"{lead}, {why}"
+    busy = sorted(
+        {
+            other.job
+            for other in schedule.assignments
+            if other.resource == waited.resource
+            and other.job != job_id
+            and other.setup_start < waited.setup_start
+            and other.end > waited_from
+        }
+    )
+    if busy:
+        shown = ", ".join(busy[:3]) + (f" and {len(busy) - 3} more" if len(busy) > 3 else "")
+        return f"{lead}, busy with work order{'s' if len(busy) > 1 else ''} {shown}"
+    return f"{lead}: the next working time long enough for it"
+
+
+# -- private ----------------------------------------------------------------------
+
+
+def _resources(
+    floor: PlantFloor, settings: SchedulingSettings
+) -> tuple[list[Resource], dict[str, list[tuple[int, int, str]]]]:
+    resources = []
+    blocked: dict[str, list[tuple[int, int, str]]] = {}
+    for station in floor.stations:
+        cuts = [
+            (_seconds(floor.now, item.start), _seconds(floor.now, item.end, up=False), item.why)
+            for item in floor.planned_downtime.get(station.id, ())
+        ]
+        since = floor.down_since.get(station.id)
+        if since is not None:
+            cuts.append((0, settings.station_down_assumed_s, f"down since {time_text(since)}"))
+        cuts = [(start, end, why) for start, end, why in cuts if end > max(start, 0)]
+        blocked[station.id] = cuts
+        calendar = None
+        if floor.working is not None:
+            calendar = tuple(
+                TimeWindow(start, end)
+                for start, end in (
+                    (_seconds(floor.now, window_start), _seconds(floor.now, window_end, up=False))
+                    for window_start, window_end in floor.working.get(station.id, ())
+                )
+                if end > start
+            )
+        resources.append(
+            Resource(
+                station.id,
+                calendar=calendar,
+                blocked=tuple(TimeWindow(max(start, 0), end) for start, end, _ in cuts),
+            )
+        )
+    return resources, blocked
+
+
+def _kept(
+    floor: PlantFloor,
+    settings: SchedulingSettings,
+    order: WorkOrder,
+    operation: OrderOperation,
+    position: int,
+    job_frozen: list[Frozen],
+    ready: int,
+    stations: Mapping[str, Station],
+) -> tuple[str, int, int, int] | None:
+    """(station id, setup start, start, end) in problem seconds of an operation that stays
+    where it is: a running one, or one of a frozen prefix planned to start in the
+    near horizon at a station that is still up and able."""
+    if len(job_frozen) != position:
+        return None
+    if operation.state is OperationState.RUNNING:
+        station = stations.get(operation.station_id)
+        if station is None:
+            return None
+        end = _seconds(floor.now, projected_end(order, operation, station, floor.now))
+        return station.id, 0, 0, max(end, 1)
+    planned = floor.previous.operation(order.id, operation.sequence) if floor.previous else None
+    if planned is None or planned.started:
+        return None
+    station = stations.get(planned.station_id)
+    if (
+        station is None
+        or operation.capability not in station.capabilities
+        or planned.station_id in floor.down_since
+        or planned.setup_start < floor.now
+        or planned.start >= floor.now + timedelta(seconds=settings.frozen_horizon_s)
+    ):
+        return None
+    setup_start = _seconds(floor.now, planned.setup_start)
+    if setup_start < ready:
+        return None
+    start = setup_start + math.ceil(operation.setup_time_s)
+    return station.id, setup_start, start, start + _duration_s(order, operation, station)
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(start < other_end and other_start < end for other_start, other_end in spans)
+
+
+def _eta(
+    floor: PlantFloor,
+    translation: Translation,
+    schedule: Schedule,
+    order: WorkOrder,
+    end: datetime,
+    lateness_s: float,
+    planned: Sequence[PlannedOperation],
+    revision: int,
+    triggers: Sequence[Trigger],
+    settings: SchedulingSettings,
+) -> Eta:
+    before = floor.previous.etas.get(order.id) if floor.previous else None
+    change = timedelta(seconds=settings.eta_change_s)
+    if before is not None and abs(end - before.end_time) < change:
+        return Eta(
+            work_order_id=order.id,
+            due_time=order.due_time,
+            end_time=end,
+            lateness_s=lateness_s,
+            explanation=before.explanation,
+            revision=before.revision,
+            previous_end_time=before.previous_end_time,
+            triggers=before.triggers,
+            moved=before.moved,
+        )
+    names = {station.id: station.name for station in floor.stations}
+    moved = []
+    for operation in planned:
+        if operation.work_order_id != order.id or floor.previous is None:
+            continue
+        was = floor.previous.operation(order.id, operation.sequence)
+        if was is not None and (
+            was.station_id != operation.station_id or abs(was.start - operation.start) >= change
+        ):
+            moved.append(
+                MovedOperation(
+                    operation.sequence,
+                    was.station_id,
+                    was.start,
+                    operation.station_id,
+                    operation.start,
+                )
+            )
+    events = "; ".join(trigger.description for trigger in triggers) or "a new schedule"
+    if before is None:
+        text = [f"Planned to end {time_text(end)}, after: {events}."]
+    else:
+        shift = (end - before.end_time).total_seconds()
+        direction = "later" if shift > 0 else "earlier"
+        text = [
+            f"ETA {time_text(end)}, {duration_text(abs(shift))} {direction} than "
+            f"{time_text(before.end_time)}, after: {events}."
+        ]
+    if moved:
+        text.append("Moved: " + "; ".join(_moved_text(item, names) for item in moved) + ".")
+    if lateness_s > 0:
+        cause = lateness_cause(translation, schedule, order.id, names)
+        text.append(
+            f"Late by {duration_text(lateness_s)} after its due time {time_text(order.due_time)}: "
+            f"{cause}."
+        )
+    else:
+        slack = (order.due_time - end).total_seconds()
+        text.append(f"On time, {duration_text(slack)} before its due time.")
+    return Eta(
+        work_order_id=order.id,
+        due_time=order.due_time,
+        end_time=end,
+        lateness_s=lateness_s,
+        explanation=" ".join(text),
+        revision=revision,
+        previous_end_time=before.end_time if before else None,
+        triggers=tuple(triggers),
+        moved=tuple(moved),
+    )
+
+
+def _moved_text(item: MovedOperation, names: Mapping[str, str]) -> str:
+    before = names.get(item.previous_station_id, item.previous_station_id)
+    now = names.get(item.station_id, item.station_id)
+    return (
+        f"operation {item.sequence} from {before} at {time_text(item.previous_start)} "
+        f"to {now} at {time_text(item.start)}"
+    )
+
+
+def _impossible_reason(
+    operation: OrderOperation,
+    why: Impossible,
+    problem: Problem,
+    stations: Mapping[str, Station],
+) -> str:
+    step = f"operation {operation.sequence} ({operation.name})"
+    if why is Impossible.NO_CANDIDATE:
+        return f"{step} needs {operation.capability!r}, which no station of the plant offers"
+    capable = ", ".join(
+        station.name
+        for station in stations.values()
+        if operation.capability in station.capabilities
+    )
+    return (
+        f"{step} runs uninterrupted, and no working window of {capable} in the scheduling "
+        "horizon is long enough for it and its setup"
+    )
+
+
+def _cycle_s(order: WorkOrder, operation: OrderOperation, station: Station | None) -> float:
+    if station is None:
+        return operation.ideal_cycle_time_s
+    return station.ideal_cycle_for(order.part_number, operation.ideal_cycle_time_s)
+
+
+def _duration_s(order: WorkOrder, operation: OrderOperation, station: Station) -> int:
+    return max(1, math.ceil(order.quantity * _cycle_s(order, operation, station)))
+
+
+def _seconds(now: datetime, moment: datetime, *, up: bool = True) -> int:
+    seconds = (moment - now).total_seconds()
+    return math.ceil(seconds) if up else math.floor(seconds)
+
+
+def _at(now: datetime, seconds: int) -> datetime:
+    return now + timedelta(seconds=seconds)
