@@ -19,7 +19,7 @@ from imcloud_core.service import (
     every,
 )
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
-from imcloud_production.api.metrics import REFRESH_EVERY_S, station_gauges
+from imcloud_production.api.metrics import REFRESH_EVERY_S, planning, station_gauges
 from imcloud_production.clients.products import ProductsDirectory
 from imcloud_production.domain import schedules
 from imcloud_production.events.machines import (
@@ -67,11 +67,7 @@ def _wire(
         ],
         background=[
             every(REFRESH_EVERY_S, "station OEE gauges", station_gauges(work)),
-            every(
-                PLAN_EVERY_S,
-                "plans after events",
-                functools.partial(schedules.plan_requested, work, scheduling),
-            ),
+            every(PLAN_EVERY_S, "plans after events", planning(work, scheduling)),
             every(
                 scheduling.watch_every_s,
                 "station and progress watch",

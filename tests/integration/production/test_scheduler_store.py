@@ -4,6 +4,7 @@ operations and says why, and what cannot be planned says so."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -31,7 +32,11 @@ def plant(store: ProductionStore) -> dict[str, str]:
         uow(), tenant_id=TENANT, plant_id=plant.id, name="L1", description=""
     )
     ids = {"plant": plant.id, "line": line.id}
-    for name, capabilities in [("Mill 1", ["milling"]), ("Mill 2", ["milling"]), ("Drill", ["drilling"])]:
+    for name, capabilities in [
+        ("Mill 1", ["milling"]),
+        ("Mill 2", ["milling"]),
+        ("Drill", ["drilling"]),
+    ]:
         station = services.create_station(
             uow(),
             tenant_id=TENANT,
@@ -119,7 +124,8 @@ def test_released_orders_get_a_schedule_with_an_explained_eta_each(
     # Nothing new happened: nothing to plan.
     schedules.plan_requested(store.unit_of_work, SETTINGS)
     again = schedules.get_schedule(store.unit_of_work(), tenant_id=TENANT, plant_id=plant["plant"])
-    assert again is not None and again.revision == 1
+    assert again is not None
+    assert again.revision == 1
 
 
 def test_a_station_going_down_moves_its_operations_and_the_etas_say_why(
@@ -150,12 +156,12 @@ def test_a_station_going_down_moves_its_operations_and_the_etas_say_why(
     assert plant["Mill 1"] in after.down_stations
     blocked_until = after.compute_time + timedelta(seconds=SETTINGS.station_down_assumed_s)
     assert not [
-        o for o in after.operations if o.station_id == plant["Mill 1"] and o.setup_start < blocked_until
+        o
+        for o in after.operations
+        if o.station_id == plant["Mill 1"] and o.setup_start < blocked_until
     ], "nothing runs on the mill while it is assumed down"
     moved = [
-        order
-        for order in orders
-        if after.etas[order].revision == 2 and after.etas[order].moved
+        order for order in orders if after.etas[order].revision == 2 and after.etas[order].moved
     ]
     assert moved, "the mill's orders moved"
     for order in moved:
@@ -174,7 +180,8 @@ def test_a_station_going_down_moves_its_operations_and_the_etas_say_why(
         )
     schedules.watch(store.unit_of_work, SETTINGS)
     back = schedule_now(store, plant)
-    assert back.revision == 3 and not back.down_stations
+    assert back.revision == 3
+    assert not back.down_stations
     assert TriggerKind.STATION_BACK in {t.kind for t in back.triggers}
 
 
@@ -208,7 +215,8 @@ def test_a_cancelled_order_leaves_the_schedule_and_a_quote_changes_nothing(
     unchanged = schedules.get_schedule(
         store.unit_of_work(), tenant_id=TENANT, plant_id=plant["plant"]
     )
-    assert unchanged is not None and unchanged.revision == second.revision
+    assert unchanged is not None
+    assert unchanged.revision == second.revision
 
 
 def test_what_cannot_be_planned_is_refused_or_left_out_with_its_reason(
@@ -236,3 +244,56 @@ def test_what_cannot_be_planned_is_refused_or_left_out_with_its_reason(
     assert fine in schedule.etas
     with pytest.raises(FailedPrecondition, match="cannot be scheduled"):
         schedules.get_eta(store.unit_of_work(), tenant_id=TENANT, work_order_id=too_long)
+
+
+def test_a_started_operation_stays_and_a_slow_one_is_planned_for(
+    store: ProductionStore, plant: dict[str, str]
+) -> None:
+    order = released(store, plant, quantity=30, due_h=3)
+    other = released(store, plant, quantity=30, due_h=3)
+    schedule_now(store, plant)
+    floor.start_operation(
+        store.unit_of_work(),
+        tenant_id=TENANT,
+        work_order_id=order,
+        sequence=1,
+        station_id=plant["Mill 2"],
+    )
+    started = schedule_now(store, plant)
+    first = started.operation(order, 1)
+    assert first is not None
+    assert first.started
+    assert first.frozen
+    assert first.station_id == plant["Mill 2"]
+    assert TriggerKind.OPERATION_STARTED in {t.kind for t in started.triggers}
+    assert all(
+        o.station_id != plant["Mill 2"] or o.setup_start >= first.end or o is first
+        for o in started.operations
+    ), "nothing else on the mill while it runs the started operation"
+    assert started.operation(other, 1) is not None
+
+    # 30 units at 60 s after a 5 min setup: 35 min as planned. Four good units in
+    # the 15 minutes after the setup, one per 3.75 min, is far slower.
+    with store.unit_of_work() as uow:
+        running = uow.work_orders.get(tenant_id=TENANT, work_order_id=order)
+        assert running is not None
+        operation = running.operations[0]
+        assert operation.start_time is not None
+        slow = running.with_operation(
+            dataclasses.replace(
+                operation,
+                start_time=operation.start_time - timedelta(minutes=20),
+                good_quantity=4,
+            )
+        )
+        uow.work_orders.update(slow)
+    schedules.watch(store.unit_of_work, SETTINGS)
+    slower = schedule_now(store, plant)
+    assert [t.kind for t in slower.triggers] == [TriggerKind.SLOWER_THAN_PLANNED]
+    projected = slower.operation(order, 1)
+    assert projected is not None
+    # 26 more units at one per 3.75 min.
+    assert projected.end - slower.compute_time == pytest.approx(
+        timedelta(minutes=26 * 3.75), abs=timedelta(seconds=5)
+    )
+    assert "slower than planned: 4 of 30 good" in slower.etas[order].explanation

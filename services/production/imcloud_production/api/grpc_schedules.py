@@ -11,6 +11,7 @@ from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud_core.convert import from_timestamp, timestamp
 from imcloud_core.rpc import call_context
 from imcloud_production import convert
+from imcloud_production.api.metrics import observe_schedule
 from imcloud_production.domain import schedules
 from imcloud_production.domain.ports import ExecutionUnitOfWork
 from imcloud_production.settings import SchedulingSettings
@@ -43,6 +44,7 @@ class ScheduleRpcs:
             tenant_id=call_context(context).tenant_id,
             plant_id=request.plant_id,
         )
+        observe_schedule(schedule)
         return pb.RefreshScheduleResponse(
             schedule=convert.schedule_message(request.plant_id, schedule)
         )

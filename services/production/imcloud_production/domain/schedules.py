@@ -49,12 +49,18 @@ QUOTE_ID = "quote"
 UnitOfWorkFactory = Callable[[], ExecutionUnitOfWork]
 
 
-def plan_requested(unit_of_work: UnitOfWorkFactory, settings: SchedulingSettings) -> None:
-    """Plans every plant with requests again."""
+def plan_requested(
+    unit_of_work: UnitOfWorkFactory, settings: SchedulingSettings
+) -> list[PlantSchedule]:
+    """Plans every plant with requests again; the schedules stored."""
     with unit_of_work() as uow:
         pending = uow.schedule_requests.pending()
+    stored = []
     for tenant_id, plant_id in pending:
-        _plan(unit_of_work, settings, tenant_id=tenant_id, plant_id=plant_id)
+        schedule = _plan(unit_of_work, settings, tenant_id=tenant_id, plant_id=plant_id)
+        if schedule is not None:
+            stored.append(schedule)
+    return stored
 
 
 def refresh(

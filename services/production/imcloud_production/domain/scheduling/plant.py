@@ -95,26 +95,19 @@ class Translation:
     blocked: dict[str, list[tuple[int, int, str]]]
 
 
-def translated(
-    floor: PlantFloor, settings: SchedulingSettings, *, extra: Sequence[WorkOrder] = ()
-) -> Translation:
-    """The floor as a problem; ``extra`` orders are scheduled as if released now."""
+def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
     stations = {station.id: station for station in floor.stations}
     resources, blocked = _resources(floor, settings)
-    down_until = {station_id: settings.station_down_assumed_s for station_id in floor.down_since}
     jobs: list[Job] = []
-    frozen: list[Frozen] = []
     operations: dict[tuple[str, int], OrderOperation] = {}
     unscheduled: dict[str, str] = {}
-    frozen_spans: dict[str, list[tuple[int, int]]] = {station_id: [] for station_id in stations}
-    for order in sorted([*floor.orders, *extra], key=lambda o: o.id):
-        remaining = [o for o in order.operations if o.state is not OperationState.DONE]
-        if not remaining:
+    remaining: dict[str, list[OrderOperation]] = {}
+    for order in sorted(floor.orders, key=lambda o: o.id):
+        remaining[order.id] = [o for o in order.operations if o.state is not OperationState.DONE]
+        if not remaining[order.id]:
             continue
         job_operations = []
-        job_frozen: list[Frozen] = []
-        ready = 0
-        for position, operation in enumerate(remaining):
+        for position, operation in enumerate(remaining[order.id]):
             operations[order.id, position] = operation
             candidates = tuple(
                 Candidate(
@@ -126,18 +119,6 @@ def translated(
                 if operation.capability in station.capabilities
             )
             job_operations.append(Operation(f"{operation.sequence}", candidates))
-            kept = _kept(floor, settings, order, operation, position, job_frozen, ready, stations)
-            if kept is None:
-                continue
-            station_id, setup_start, start, end = kept
-            if operation.state is OperationState.RUNNING and station_id in down_until:
-                end = down_until[station_id] + end - start
-            if _overlaps(frozen_spans[station_id], setup_start, end):
-                continue
-            frozen_spans[station_id].append((setup_start, end))
-            job_frozen.append(Frozen(order.id, position, station_id, setup_start, start, end))
-            ready = end
-        frozen += job_frozen
         jobs.append(
             Job(
                 order.id,
@@ -147,10 +128,11 @@ def translated(
                 weight=weight_of(order.priority),
             )
         )
+    frozen = _frozen(floor, settings, remaining, stations)
     problem = Problem(
         resources=tuple(resources),
         jobs=tuple(jobs),
-        frozen=tuple(frozen),
+        frozen=frozen,
         objective=settings.objective,
         origin=0,
     )
@@ -350,44 +332,94 @@ def _resources(
     return resources, blocked
 
 
-def _kept(
+def _frozen(
     floor: PlantFloor,
     settings: SchedulingSettings,
-    order: WorkOrder,
-    operation: OrderOperation,
-    position: int,
-    job_frozen: list[Frozen],
-    ready: int,
+    remaining: Mapping[str, Sequence[OrderOperation]],
     stations: Mapping[str, Station],
-) -> tuple[str, int, int, int] | None:
-    """(station id, setup start, start, end) in problem seconds of an operation that stays
-    where it is: a running one, or one of a frozen prefix planned to start in the
-    near horizon at a station that is still up and able."""
-    if len(job_frozen) != position:
-        return None
-    if operation.state is OperationState.RUNNING:
-        station = stations.get(operation.station_id)
-        if station is None:
-            return None
-        end = _seconds(floor.now, projected_end(order, operation, station, floor.now))
-        return station.id, 0, 0, max(end, 1)
-    planned = floor.previous.operation(order.id, operation.sequence) if floor.previous else None
-    if planned is None or planned.started:
-        return None
-    station = stations.get(planned.station_id)
-    if (
-        station is None
-        or operation.capability not in station.capabilities
-        or planned.station_id in floor.down_since
-        or planned.setup_start < floor.now
-        or planned.start >= floor.now + timedelta(seconds=settings.frozen_horizon_s)
-    ):
-        return None
-    setup_start = _seconds(floor.now, planned.setup_start)
-    if setup_start < ready:
-        return None
-    start = setup_start + math.ceil(operation.setup_time_s)
-    return station.id, setup_start, start, start + _duration_s(order, operation, station)
+) -> tuple[Frozen, ...]:
+    """The operations that stay where they are, a prefix of each job: first every
+    running one (from now to its projected end; after the assumed repair on a
+    station that is down), then the operations the previous schedule planned to
+    start inside the near horizon, at stations still up and able, earliest first,
+    as long as they fit after their job's frozen part and beside what is frozen."""
+    orders = {order.id: order for order in floor.orders}
+    kept: dict[str, list[Frozen]] = {order_id: [] for order_id in remaining}
+    spans: dict[str, list[tuple[int, int]]] = {station_id: [] for station_id in stations}
+    for order_id, operations in remaining.items():
+        for position, operation in enumerate(operations):
+            station = stations.get(operation.station_id)
+            if operation.state is not OperationState.RUNNING or station is None:
+                break
+            now = floor.now
+            end = max(1, _seconds(now, projected_end(orders[order_id], operation, station, now)))
+            if station.id in floor.down_since:
+                end += settings.station_down_assumed_s
+            kept[order_id].append(Frozen(order_id, position, station.id, 0, 0, end))
+            spans[station.id].append((0, end))
+    previous = floor.previous
+    if previous is not None:
+        horizon_end = floor.now + timedelta(seconds=settings.frozen_horizon_s)
+        candidates = []
+        for order_id, operations in remaining.items():
+            position = len(kept[order_id])
+            if position == len(operations):
+                continue
+            planned = previous.operation(order_id, operations[position].sequence)
+            if (
+                planned is not None
+                and floor.now <= planned.setup_start
+                and (planned.start < horizon_end)
+            ):
+                candidates.append((planned.setup_start, order_id))
+        for _, order_id in sorted(candidates):
+            _keep_planned(
+                floor,
+                orders[order_id],
+                remaining[order_id],
+                kept,
+                spans,
+                stations,
+                horizon_end,
+            )
+    return tuple(item for items in kept.values() for item in items)
+
+
+def _keep_planned(
+    floor: PlantFloor,
+    order: WorkOrder,
+    operations: Sequence[OrderOperation],
+    kept: dict[str, list[Frozen]],
+    spans: dict[str, list[tuple[int, int]]],
+    stations: Mapping[str, Station],
+    horizon_end: datetime,
+) -> None:
+    """Extends the order's frozen prefix with its operations planned in the near horizon."""
+    assert floor.previous is not None
+    prefix = kept[order.id]
+    while len(prefix) < len(operations):
+        operation = operations[len(prefix)]
+        planned = floor.previous.operation(order.id, operation.sequence)
+        if planned is None or planned.started:
+            return
+        station = stations.get(planned.station_id)
+        if (
+            station is None
+            or operation.capability not in station.capabilities
+            or station.id in floor.down_since
+            or planned.setup_start < floor.now
+            or planned.start >= horizon_end
+        ):
+            return
+        setup_start = _seconds(floor.now, planned.setup_start)
+        ready = prefix[-1].end if prefix else 0
+        start = setup_start + math.ceil(operation.setup_time_s)
+        end = start + _duration_s(order, operation, station)
+        # The setup may overlap the previous operation (see model.py); the work may not.
+        if start < ready or _overlaps(spans[station.id], setup_start, end):
+            return
+        prefix.append(Frozen(order.id, len(prefix), station.id, setup_start, start, end))
+        spans[station.id].append((setup_start, end))
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
