@@ -24,6 +24,9 @@ class SchedulingSettings(BaseModel):
     frozen_horizon_s: int = Field(default=900, ge=0)
     # How far ahead the plant's calendar is laid out; work beyond it is unscheduled.
     horizon_days: int = Field(default=28, ge=1, le=366)
+    # The most operations one schedule of a plant holds (the most urgent orders first),
+    # so that one plant's backlog cannot hold up the scheduling of every other plant.
+    max_operations: int = Field(default=5000, ge=1)
     # How long a station that goes down is assumed to stay down.
     station_down_assumed_s: int = Field(default=3600, ge=60)
     # A running operation projected to end this much later than planned is repaired for.

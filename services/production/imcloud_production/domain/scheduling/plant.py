@@ -48,7 +48,7 @@ from imcloud_production.domain.scheduling.plan import (
     weight_of,
 )
 from imcloud_production.domain.work_orders import Operation as OrderOperation
-from imcloud_production.domain.work_orders import OperationState, WorkOrder
+from imcloud_production.domain.work_orders import OperationState, WorkOrder, WorkOrderState
 from imcloud_production.settings import SchedulingSettings
 
 # A running operation past its planned end, or without counts to project from,
@@ -102,9 +102,20 @@ def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
     operations: dict[tuple[str, int], OrderOperation] = {}
     unscheduled: dict[str, str] = {}
     remaining: dict[str, list[OrderOperation]] = {}
-    for order in sorted(floor.orders, key=lambda o: o.id):
+    counted = 0
+    # Running orders, then the most urgent first, so that a plant over the size limit
+    # plans those, and what occupies a station is always in the plan.
+    for order in sorted(floor.orders, key=_urgency):
         remaining[order.id] = [o for o in order.operations if o.state is not OperationState.DONE]
         if not remaining[order.id]:
+            continue
+        counted += len(remaining[order.id])
+        if counted > settings.max_operations:
+            unscheduled[order.id] = (
+                f"the plant has more than {settings.max_operations} operations to plan; "
+                "this order is among the least urgent, planned once others are done"
+            )
+            del remaining[order.id]
             continue
         job_operations = []
         for position, operation in enumerate(remaining[order.id]):
@@ -312,7 +323,9 @@ def _resources(
             cuts.append((0, settings.station_down_assumed_s, f"down since {time_text(since)}"))
         cuts = [(start, end, why) for start, end, why in cuts if end > max(start, 0)]
         blocked[station.id] = cuts
-        calendar = None
+        # Without a calendar, around the clock up to the horizon: every time in the
+        # problem stays within it, so the objective's numbers stay small.
+        calendar: tuple[TimeWindow, ...] = (TimeWindow(0, horizon_s(settings)),)
         if floor.working is not None:
             calendar = tuple(
                 TimeWindow(start, end)
@@ -330,6 +343,14 @@ def _resources(
             )
         )
     return resources, blocked
+
+
+def _urgency(order: WorkOrder) -> tuple[bool, int, datetime, str]:
+    return (order.state is not WorkOrderState.RUNNING, -order.priority, order.due_time, order.id)
+
+
+def horizon_s(settings: SchedulingSettings) -> int:
+    return settings.horizon_days * 86_400
 
 
 def _frozen(
@@ -352,7 +373,8 @@ def _frozen(
             if operation.state is not OperationState.RUNNING or station is None:
                 break
             now = floor.now
-            end = max(1, _seconds(now, projected_end(orders[order_id], operation, station, now)))
+            projected = _seconds(now, projected_end(orders[order_id], operation, station, now))
+            end = min(max(1, projected), horizon_s(settings))
             if station.id in floor.down_since:
                 end += settings.station_down_assumed_s
             kept[order_id].append(Frozen(order_id, position, station.id, 0, 0, end))
