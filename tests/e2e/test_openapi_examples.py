@@ -41,6 +41,7 @@ OPERATIONS = [
     ("post", "/v1/work-orders/{work_order_id}:cancel", "owner", ""),
     ("post", "/v1/work-orders", "owner", "work_order_id"),
     ("post", "/v1/work-orders/{work_order_id}:release", "owner", ""),
+    ("post", "/v1/plants/{plant_id}/schedule:quote", "owner", ""),
     ("post", "/v1/work-orders/{work_order_id}/operations/{sequence}:start", "owner", ""),
     ("put", "/v1/work-orders/{work_order_id}/operations/{sequence}/counts", "owner", ""),
     ("post", "/v1/quality-records", "owner", ""),

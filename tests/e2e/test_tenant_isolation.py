@@ -109,6 +109,10 @@ REQUIRED_ROLE = {
     ("get", "/v1/downtimes"): "viewer",
     ("post", "/v1/downtimes/{downtime_id}:assign-reason"): "operator",
     ("get", "/v1/oee"): "viewer",
+    ("get", "/v1/plants/{plant_id}/schedule"): "viewer",
+    ("post", "/v1/plants/{plant_id}/schedule:refresh"): "operator",
+    ("post", "/v1/plants/{plant_id}/schedule:quote"): "viewer",
+    ("get", "/v1/work-orders/{work_order_id}/eta"): "viewer",
 }
 # The scope a grant must hold for each grant route on one machine.
 GRANT_SCOPE = {
@@ -248,7 +252,18 @@ def snapshot(victim: World) -> str:
     views["stop reason"] = [
         (d["reason_code"], d["reason_actor"]) for d in stops if d["id"] == victim.ids["downtime_id"]
     ]
+    views["plan"] = planned_work(victim)
     return json.dumps(views, sort_keys=True)
+
+
+def planned_work(victim: World) -> list[Any]:
+    """What the victim's plan holds; its times move with the running operation's pace."""
+    plan = victim.tenant.get(f"/v1/plants/{victim.ids['plant_id']}/schedule").json()
+    return [
+        sorted((o["work_order_id"], o["sequence"], o["station_id"]) for o in plan["operations"]),
+        sorted(e["work_order_id"] for e in plan["etas"]),
+        sorted(u["work_order_id"] for u in plan["unscheduled"]),
+    ]
 
 
 def required_role(method: str, path: str) -> str:
@@ -351,6 +366,9 @@ def produce(victim: World) -> None:
     sent("POST", f"{order_path}:release", {})
     sent("POST", f"{order_path}/operations/1:start", {"station_id": ids["station_id"]})
     sent("PUT", f"{order_path}/operations/1/counts", {"good_quantity": 3, "scrap_quantity": 1})
+    # The snapshot compares what the plan holds: the first plan must be made.
+    running = [[(ids["work_order_id"], 1, ids["station_id"])], [ids["work_order_id"]], []]
+    wait_for(lambda: planned_work(victim) == running, timeout_s=30, interval_s=0.5, what="the plan")
     quality = {"work_order_id": ids["work_order_id"], "sequence": 1, "defect_code": "burr"}
     ids["quality_record_id"] = sent("POST", "/v1/quality-records", {**quality, "quantity": 1}, 201)[
         "id"

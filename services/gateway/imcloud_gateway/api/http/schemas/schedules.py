@@ -235,7 +235,7 @@ class QuoteWorkOrderRequest(Body):
     due_time: Instant | None = Field(
         None,
         description="When it would be due, in the future; null: no due time, so it is never "
-        "late and gives way to the orders that have one",
+        "late, and is planned not to make any other order late where that can be avoided",
     )
     priority: int = Field(0, ge=0, le=1000, description="Higher goes first, as on a work order")
 
