@@ -9,15 +9,17 @@ Refreshing and quoting solve while the caller waits (a few seconds at most).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1 import schedule_pb2 as schedule_pb
 from imcloud_core.convert import from_timestamp, timestamp
+from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_gateway.api.http.deps import GatewayDep, OperatorCall, QueryTime, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
-from imcloud_gateway.api.http.routes.production import checked_range, optional_time
-from imcloud_gateway.api.http.routes.work_orders import IdFilter
+from imcloud_gateway.api.http.routes.production import optional_time
 from imcloud_gateway.api.http.schemas.schedules import (
     MovedOperationBody,
     QuoteResponse,
@@ -32,6 +34,19 @@ from imcloud_gateway.api.http.schemas.schedules import (
 )
 
 router = APIRouter(tags=["production"])
+
+LineFilter = Annotated[
+    str, Query(max_length=36, description="Only the operations at this line's stations")
+]
+StationFilter = Annotated[
+    str, Query(max_length=36, description="Only the operations at this station")
+]
+WindowStart = Annotated[
+    QueryTime | None, Query(description="Only the operations ending after this")
+]
+WindowEnd = Annotated[
+    QueryTime | None, Query(description="Only the operations whose setup starts before this")
+]
 
 SCHEDULE_STATUS_NAMES: dict[schedule_pb.ScheduleStatus.ValueType, ScheduleStatusName] = {
     schedule_pb.SCHEDULE_STATUS_OPTIMAL: "optimal",
@@ -51,8 +66,6 @@ TRIGGER_KIND_NAMES: dict[schedule_pb.TriggerKind.ValueType, TriggerKindName] = {
     schedule_pb.TRIGGER_KIND_PLANNED_DOWNTIME_CHANGED: "planned_downtime_changed",
     schedule_pb.TRIGGER_KIND_REQUESTED: "requested",
 }
-# The longest horizon a plant's plan can have: a longer time range shows nothing more.
-MAX_SCHEDULE_DAYS = 366
 
 
 def trigger_body(trigger: schedule_pb.ScheduleTrigger) -> ScheduleTriggerBody:
@@ -147,14 +160,17 @@ def get_schedule(
     plant_id: str,
     ctx: ViewerCall,
     gateway: GatewayDep,
-    line_id: IdFilter = "",
-    station_id: IdFilter = "",
-    start_time: QueryTime | None = None,
-    end_time: QueryTime | None = None,
+    line_id: LineFilter = "",
+    station_id: StationFilter = "",
+    start_time: WindowStart = None,
+    end_time: WindowEnd = None,
 ) -> ScheduleResponse:
     request = pb.GetScheduleRequest(plant_id=plant_id, line_id=line_id, station_id=station_id)
-    if start_time is not None and end_time is not None:
-        checked_range(start_time, end_time, max_days=MAX_SCHEDULE_DAYS)
+    if start_time is not None and end_time is not None and end_time <= start_time:
+        raise InvalidArgument(
+            "the range is not valid",
+            violations=(FieldViolation("end_time", "must be after start_time"),),
+        )
     if start_time is not None:
         request.start_time.CopyFrom(timestamp(start_time))
     if end_time is not None:
