@@ -492,7 +492,7 @@ def _eta(
                     operation.start,
                 )
             )
-    events = "; ".join(trigger.description for trigger in triggers) or "a new schedule"
+    events = _events_text(triggers, order.id, new=before is None)
     if before is None:
         text = [f"Planned to end {time_text(end)}, after: {events}."]
     else:
@@ -524,6 +524,23 @@ def _eta(
         triggers=tuple(triggers),
         moved=tuple(moved),
     )
+
+
+# An explanation names at most this many events, then how many more there were.
+EVENTS_NAMED = 3
+
+
+def _events_text(triggers: Sequence[Trigger], order_id: str, *, new: bool) -> str:
+    """The events an explanation names: for an order new to the schedule, its own
+    (its release), else all of them, the first few by name."""
+    named = [t for t in triggers if t.subject_id == order_id] if new else []
+    named = named or list(triggers)
+    if not named:
+        return "a new schedule"
+    text = "; ".join(trigger.description for trigger in named[:EVENTS_NAMED])
+    if len(named) > EVENTS_NAMED:
+        text += f"; and {len(named) - EVENTS_NAMED} more events"
+    return text
 
 
 def _moved_text(item: MovedOperation, names: Mapping[str, str]) -> str:
