@@ -212,6 +212,8 @@ def test_a_cancelled_order_leaves_the_schedule_and_a_quote_changes_nothing(
     assert quote.eta.end_time > datetime.now(UTC)
     assert [o.sequence for o in quote.operations] == [1, 2]
     assert quote.eta.end_time == quote.operations[-1].end
+    assert quote.eta.lateness_s == 0
+    assert "due time" not in quote.eta.explanation, "an order without one is never late"
     unchanged = schedules.get_schedule(
         store.unit_of_work(), tenant_id=TENANT, plant_id=plant["plant"]
     )

@@ -16,10 +16,27 @@ from imcloud_production.domain import schedules
 from imcloud_production.domain.ports import ExecutionUnitOfWork
 from imcloud_production.settings import SchedulingSettings
 
+# Time a solving call keeps for reading the plant and storing the plan, beside the solver's.
+DEADLINE_MARGIN_S = 1.0
+
 
 class ScheduleRpcs:
     _execution: Callable[[], ExecutionUnitOfWork]
     _scheduling: SchedulingSettings
+
+    def _within_deadline(self, context: grpc.ServicerContext) -> SchedulingSettings:
+        """The settings with time limits the caller's deadline leaves room for: a
+        solver time-out returns the best plan found, a missed deadline nothing."""
+        remaining = context.time_remaining()
+        if remaining is None:
+            return self._scheduling
+        budget = max(0.5, remaining - DEADLINE_MARGIN_S)
+        return self._scheduling.model_copy(
+            update={
+                "time_limit_s": min(self._scheduling.time_limit_s, budget),
+                "repair_time_limit_s": min(self._scheduling.repair_time_limit_s, budget),
+            }
+        )
 
     def GetSchedule(  # noqa: N802
         self, request: pb.GetScheduleRequest, context: grpc.ServicerContext
@@ -40,7 +57,7 @@ class ScheduleRpcs:
     ) -> pb.RefreshScheduleResponse:
         schedule = schedules.refresh(
             self._execution,
-            self._scheduling,
+            self._within_deadline(context),
             tenant_id=call_context(context).tenant_id,
             plant_id=request.plant_id,
         )
@@ -64,7 +81,7 @@ class ScheduleRpcs:
     ) -> pb.QuoteWorkOrderResponse:
         quote = schedules.quote(
             self._execution,
-            self._scheduling,
+            self._within_deadline(context),
             tenant_id=call_context(context).tenant_id,
             plant_id=request.plant_id,
             product_id=request.product_id,

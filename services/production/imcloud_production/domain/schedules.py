@@ -45,6 +45,8 @@ log = get_logger(__name__)
 
 OPEN_ON_FLOOR = frozenset({WorkOrderState.RELEASED, WorkOrderState.RUNNING})
 QUOTE_ID = "quote"
+# The revision of a plan that is not stored: a quote's.
+UNSTORED = 0
 
 UnitOfWorkFactory = Callable[[], ExecutionUnitOfWork]
 
@@ -152,7 +154,11 @@ def get_eta(uow: ExecutionUnitOfWork, *, tenant_id: str, work_order_id: str) -> 
             raise FailedPrecondition(
                 f"work order {order.id!r} cannot be scheduled: {schedule.unscheduled[order.id]}"
             )
-    raise Unavailable(f"work order {order.id!r} is not scheduled yet; ask again in a moment")
+    # Not UNAVAILABLE: the gateway reads that as the service being down.
+    raise FailedPrecondition(
+        f"work order {order.id!r} is not scheduled yet; the scheduler plans within "
+        "seconds of a release, ask again in a moment"
+    )
 
 
 @dataclass(frozen=True)
@@ -223,13 +229,15 @@ def quote(
     solved = plants.solved(translation, settings, repair=True)
     if not solved.found:
         raise FailedPrecondition(f"the plant cannot be scheduled with the order: {solved.reason}")
-    revision = floor.previous.revision + 1 if floor.previous else 1
     schedule = plants.schedule_of(
-        floor, translation, solved, revision=revision, triggers=[trigger], settings=settings
+        floor,
+        translation,
+        solved,
+        revision=UNSTORED,
+        triggers=[trigger],
+        settings=settings,
+        undated=() if due_time else (QUOTE_ID,),
     )
-    eta = schedule.etas[QUOTE_ID]
-    if due_time is None:
-        eta = dataclasses.replace(eta, lateness_s=0.0)
     before = floor.previous.etas if floor.previous else {}
     slack = timedelta(seconds=settings.eta_change_s)
     delayed = tuple(
@@ -238,7 +246,7 @@ def quote(
         if order_id in before and new.end_time - before[order_id].end_time >= slack
     )
     return Quote(
-        eta=eta,
+        eta=schedule.etas[QUOTE_ID],
         status=solved.status,
         delayed=delayed,
         operations=tuple(o for o in schedule.operations if o.work_order_id == QUOTE_ID),

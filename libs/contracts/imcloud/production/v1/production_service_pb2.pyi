@@ -2657,7 +2657,7 @@ class QuoteWorkOrderRequest(_message.Message):
     """Its priority (0..1000)."""
     @_builtins.property
     def due_time(self) -> _timestamp_pb2.Timestamp:
-        """When it would be due; unset: no due time, as early as the plant can."""
+        """When it would be due; unset: no due time, fitted in where it makes no other order late."""
 
     def __init__(
         self,

@@ -623,7 +623,9 @@ class ProductionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RefreshSchedule(self, request, context):
-        """RefreshSchedule plans the plant again now and returns the new schedule.
+        """RefreshSchedule plans the plant again now and returns the new schedule; the
+        solver's time limit is cut to fit the call's deadline (status FEASIBLE when the
+        search was cut short).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -631,7 +633,8 @@ class ProductionServiceServicer:
 
     def GetWorkOrderEta(self, request, context):
         """GetWorkOrderEta returns when a released or running work order is planned to
-        be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+        be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one,
+        one that cannot be scheduled (with the reason), or one not scheduled yet.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

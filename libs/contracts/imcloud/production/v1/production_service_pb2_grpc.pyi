@@ -160,10 +160,14 @@ class ProductionServiceStub:
     of one line or station and of a time range (Gantt data), with every ETA.
     """
     RefreshSchedule: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.RefreshScheduleRequest, _production_service_pb2.RefreshScheduleResponse]
-    """RefreshSchedule plans the plant again now and returns the new schedule."""
+    """RefreshSchedule plans the plant again now and returns the new schedule; the
+    solver's time limit is cut to fit the call's deadline (status FEASIBLE when the
+    search was cut short).
+    """
     GetWorkOrderEta: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.GetWorkOrderEtaRequest, _production_service_pb2.GetWorkOrderEtaResponse]
     """GetWorkOrderEta returns when a released or running work order is planned to
-    be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+    be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one,
+    one that cannot be scheduled (with the reason), or one not scheduled yet.
     """
     QuoteWorkOrder: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.QuoteWorkOrderRequest, _production_service_pb2.QuoteWorkOrderResponse]
     """QuoteWorkOrder answers "if this order were released now, when would it be
@@ -302,10 +306,14 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     of one line or station and of a time range (Gantt data), with every ETA.
     """
     RefreshSchedule: _aio.UnaryUnaryMultiCallable[_production_service_pb2.RefreshScheduleRequest, _production_service_pb2.RefreshScheduleResponse]  # type: ignore[assignment]
-    """RefreshSchedule plans the plant again now and returns the new schedule."""
+    """RefreshSchedule plans the plant again now and returns the new schedule; the
+    solver's time limit is cut to fit the call's deadline (status FEASIBLE when the
+    search was cut short).
+    """
     GetWorkOrderEta: _aio.UnaryUnaryMultiCallable[_production_service_pb2.GetWorkOrderEtaRequest, _production_service_pb2.GetWorkOrderEtaResponse]  # type: ignore[assignment]
     """GetWorkOrderEta returns when a released or running work order is planned to
-    be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+    be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one,
+    one that cannot be scheduled (with the reason), or one not scheduled yet.
     """
     QuoteWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.QuoteWorkOrderRequest, _production_service_pb2.QuoteWorkOrderResponse]  # type: ignore[assignment]
     """QuoteWorkOrder answers "if this order were released now, when would it be
@@ -705,7 +713,10 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _production_service_pb2.RefreshScheduleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_production_service_pb2.RefreshScheduleResponse, _abc.Awaitable[_production_service_pb2.RefreshScheduleResponse]]:
-        """RefreshSchedule plans the plant again now and returns the new schedule."""
+        """RefreshSchedule plans the plant again now and returns the new schedule; the
+        solver's time limit is cut to fit the call's deadline (status FEASIBLE when the
+        search was cut short).
+        """
 
     @_abc_1.abstractmethod
     def GetWorkOrderEta(
@@ -714,7 +725,8 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_production_service_pb2.GetWorkOrderEtaResponse, _abc.Awaitable[_production_service_pb2.GetWorkOrderEtaResponse]]:
         """GetWorkOrderEta returns when a released or running work order is planned to
-        be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one.
+        be done, and why; FAILED_PRECONDITION for a planned, completed or cancelled one,
+        one that cannot be scheduled (with the reason), or one not scheduled yet.
         """
 
     @_abc_1.abstractmethod

@@ -274,7 +274,7 @@ class WorkOrderEta(_message.Message):
     the operations that moved, and for a late order the cause of its lateness.
     """
     revision: _builtins.int
-    """The schedule revision that last changed the ETA."""
+    """The schedule revision that last changed the ETA; 0 in a quote, whose plan is not stored."""
     @_builtins.property
     def due_time(self) -> _timestamp_pb2.Timestamp:
         """When it is due."""

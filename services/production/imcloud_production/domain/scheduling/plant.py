@@ -17,7 +17,7 @@ downtime and a station that is down block them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -202,7 +202,10 @@ def schedule_of(
     revision: int,
     triggers: Sequence[Trigger],
     settings: SchedulingSettings,
+    undated: Collection[str] = (),
 ) -> PlantSchedule:
+    """``undated`` orders have no due time of their own: they are never late, and
+    their explanation says nothing of a due time."""
     stations = {station.id: station for station in floor.stations}
     frozen = translation.problem.frozen_by_key()
     planned = []
@@ -233,7 +236,9 @@ def schedule_of(
         if order is None:
             continue
         end = _at(floor.now, end_s)
-        lateness_s = max(0.0, (end - order.due_time).total_seconds())
+        lateness_s = (
+            0.0 if order_id in undated else max(0.0, (end - order.due_time).total_seconds())
+        )
         weighted_tardiness += weight_of(order.priority) * lateness_s
         etas[order_id] = _eta(
             floor,
@@ -246,6 +251,7 @@ def schedule_of(
             revision,
             triggers,
             settings,
+            dated=order_id not in undated,
         )
     return PlantSchedule(
         tenant_id=floor.tenant_id,
@@ -459,6 +465,8 @@ def _eta(
     revision: int,
     triggers: Sequence[Trigger],
     settings: SchedulingSettings,
+    *,
+    dated: bool,
 ) -> Eta:
     before = floor.previous.etas.get(order.id) if floor.previous else None
     change = timedelta(seconds=settings.eta_change_s)
@@ -510,7 +518,7 @@ def _eta(
             f"Late by {duration_text(lateness_s)} after its due time {time_text(order.due_time)}: "
             f"{cause}."
         )
-    else:
+    elif dated:
         slack = (order.due_time - end).total_seconds()
         text.append(f"On time, {duration_text(slack)} before its due time.")
     return Eta(

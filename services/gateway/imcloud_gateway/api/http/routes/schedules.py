@@ -207,7 +207,8 @@ def refresh_schedule(plant_id: str, ctx: OperatorCall, gateway: GatewayDep) -> S
         "late that is, and the explanation of the last change (the events, the operations "
         "they moved, what a late order waits for). A planned, completed or cancelled order "
         "has no ETA (409), nor has an order no plan can hold (409 with the reason); an "
-        "order released a moment ago may not be planned yet (503: ask again shortly)."
+        "order released a moment ago may not be planned yet (409 saying so: ask again "
+        "shortly)."
     ),
     responses=error_responses(401, 404, 409, 429, 503),
 )
