@@ -3,12 +3,16 @@ Translate, delegate, translate back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
 
 import grpc
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud_core.convert import from_timestamp, timestamp
+from imcloud_core.errors import ResourceExhausted
 from imcloud_core.rpc import call_context
 from imcloud_production import convert
 from imcloud_production.api.metrics import observe_schedule
@@ -20,9 +24,40 @@ from imcloud_production.settings import SchedulingSettings
 DEADLINE_MARGIN_S = 1.0
 
 
+class SolverSlots:
+    """At most one solving call (a refresh or a quote) per tenant at a time, and at
+    most one per core in all: a tenant asking in a loop is told to wait instead of
+    taking the cores from every other tenant."""
+
+    def __init__(self, total: int | None = None) -> None:
+        self._total = total or os.cpu_count() or 1
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def taken(self, tenant_id: str) -> Iterator[None]:
+        with self._lock:
+            if tenant_id in self._busy:
+                raise ResourceExhausted(
+                    "a schedule refresh or quote of this tenant is being computed; one at a time",
+                    retry_after_s=1.0,
+                )
+            if len(self._busy) >= self._total:
+                raise ResourceExhausted(
+                    "the scheduler is busy with other tenants' requests", retry_after_s=1.0
+                )
+            self._busy.add(tenant_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy.discard(tenant_id)
+
+
 class ScheduleRpcs:
     _execution: Callable[[], ExecutionUnitOfWork]
     _scheduling: SchedulingSettings
+    _solver_slots: SolverSlots
 
     def _within_deadline(self, context: grpc.ServicerContext) -> SchedulingSettings:
         """The settings with time limits the caller's deadline leaves room for: a
@@ -55,12 +90,14 @@ class ScheduleRpcs:
     def RefreshSchedule(  # noqa: N802
         self, request: pb.RefreshScheduleRequest, context: grpc.ServicerContext
     ) -> pb.RefreshScheduleResponse:
-        schedule = schedules.refresh(
-            self._execution,
-            self._within_deadline(context),
-            tenant_id=call_context(context).tenant_id,
-            plant_id=request.plant_id,
-        )
+        tenant_id = call_context(context).tenant_id
+        with self._solver_slots.taken(tenant_id):
+            schedule = schedules.refresh(
+                self._execution,
+                self._within_deadline(context),
+                tenant_id=tenant_id,
+                plant_id=request.plant_id,
+            )
         observe_schedule(schedule)
         return pb.RefreshScheduleResponse(
             schedule=convert.schedule_message(request.plant_id, schedule)
@@ -79,16 +116,18 @@ class ScheduleRpcs:
     def QuoteWorkOrder(  # noqa: N802
         self, request: pb.QuoteWorkOrderRequest, context: grpc.ServicerContext
     ) -> pb.QuoteWorkOrderResponse:
-        quote = schedules.quote(
-            self._execution,
-            self._within_deadline(context),
-            tenant_id=call_context(context).tenant_id,
-            plant_id=request.plant_id,
-            product_id=request.product_id,
-            quantity=request.quantity,
-            due_time=from_timestamp(request.due_time) if request.HasField("due_time") else None,
-            priority=request.priority,
-        )
+        tenant_id = call_context(context).tenant_id
+        with self._solver_slots.taken(tenant_id):
+            quote = schedules.quote(
+                self._execution,
+                self._within_deadline(context),
+                tenant_id=tenant_id,
+                plant_id=request.plant_id,
+                product_id=request.product_id,
+                quantity=request.quantity,
+                due_time=from_timestamp(request.due_time) if request.HasField("due_time") else None,
+                priority=request.priority,
+            )
         return pb.QuoteWorkOrderResponse(
             end_time=timestamp(quote.eta.end_time),
             lateness_s=quote.eta.lateness_s,

@@ -10,7 +10,7 @@ from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1 import production_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
 from imcloud_production.api.grpc_execution import ExecutionRpcs
-from imcloud_production.api.grpc_schedules import ScheduleRpcs
+from imcloud_production.api.grpc_schedules import ScheduleRpcs, SolverSlots
 from imcloud_production.convert import line_message, plant_message, station_message
 from imcloud_production.domain import services
 from imcloud_production.domain.ports import ExecutionUnitOfWork, UnitOfWork
@@ -31,6 +31,7 @@ class ProductionServicer(ExecutionRpcs, ScheduleRpcs, pb_grpc.ProductionServiceS
         self._uow: Callable[[], UnitOfWork] = unit_of_work
         self._execution = unit_of_work
         self._scheduling = scheduling
+        self._solver_slots = SolverSlots()
 
     # -- plants ----------------------------------------------------------------
 
