@@ -17,9 +17,12 @@ def test_a_tenant_waits_for_its_own_solve_and_others_for_a_free_core() -> None:
         ):
             pass
         assert refused.value.retry_after_s > 0
-        with slots.taken("globex"):
-            with pytest.raises(ResourceExhausted, match="other tenants"), slots.taken("initech"):
-                pass
+        with (
+            slots.taken("globex"),
+            pytest.raises(ResourceExhausted, match="other tenants"),
+            slots.taken("initech"),
+        ):
+            pass
         # globex is done: a core is free again.
         with slots.taken("initech"):
             pass
