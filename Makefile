@@ -36,6 +36,7 @@ bench: install infra-up ## telemetry and production benchmarks on real Kafka and
 
 bench-schedule: install ## the scheduler's solver on the public job-shop instances, 60 s each (ARGS="--instances ft*,la*,ta01-ta10"; writes tests/bench/results)
 	$(UV) python -m tests.bench.schedule_bench $(ARGS)
+	$(UV) python -m tests.bench.plant_schedule_bench
 
 eval: install ## anomaly detection on SKAB and NAB, directly and through the platform
 	$(UV) imcloud eval anomaly --through-platform
