@@ -83,6 +83,13 @@ class PlantFloor:
     down_since: Mapping[str, datetime] = field(default_factory=dict)
     previous: PlantSchedule | None = None
 
+    @property
+    def origin(self) -> datetime:
+        """Now, up to the next whole second: every time of the schedule is a whole
+        number of seconds after it, so the next schedule reads them back exactly."""
+        whole = self.now.replace(microsecond=0)
+        return whole if whole == self.now else whole + timedelta(seconds=1)
+
 
 @dataclass(frozen=True)
 class Translation:
@@ -135,7 +142,7 @@ def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
                 order.id,
                 tuple(job_operations),
                 release=0,
-                due=_seconds(floor.now, order.due_time),
+                due=_seconds(floor.origin, order.due_time),
                 weight=weight_of(order.priority),
             )
         )
@@ -219,9 +226,9 @@ def schedule_of(
                 name=operation.name,
                 station_id=station.id,
                 line_id=station.line_id,
-                setup_start=_at(floor.now, assignment.setup_start),
-                start=_at(floor.now, assignment.start),
-                end=_at(floor.now, assignment.end),
+                setup_start=_at(floor.origin, assignment.setup_start),
+                start=_at(floor.origin, assignment.start),
+                end=_at(floor.origin, assignment.end),
                 frozen=(assignment.job, assignment.position) in frozen,
                 started=operation.state is OperationState.RUNNING,
             )
@@ -235,7 +242,7 @@ def schedule_of(
         order = orders.get(order_id)
         if order is None:
             continue
-        end = _at(floor.now, end_s)
+        end = _at(floor.origin, end_s)
         lateness_s = (
             0.0 if order_id in undated else max(0.0, (end - order.due_time).total_seconds())
         )
@@ -259,7 +266,7 @@ def schedule_of(
         revision=revision,
         status=schedule.status,
         method=schedule.method,
-        compute_time=floor.now,
+        compute_time=floor.origin,
         solve_time_s=schedule.wall_time_s,
         triggers=tuple(triggers),
         operations=tuple(planned),
@@ -321,7 +328,12 @@ def _resources(
     blocked: dict[str, list[tuple[int, int, str]]] = {}
     for station in floor.stations:
         cuts = [
-            (_seconds(floor.now, item.start), _seconds(floor.now, item.end, up=False), item.why)
+            # Outwards: a blocked second is blocked whole.
+            (
+                _seconds(floor.origin, item.start, up=False),
+                _seconds(floor.origin, item.end),
+                item.why,
+            )
             for item in floor.planned_downtime.get(station.id, ())
         ]
         since = floor.down_since.get(station.id)
@@ -336,7 +348,10 @@ def _resources(
             calendar = tuple(
                 TimeWindow(start, end)
                 for start, end in (
-                    (_seconds(floor.now, window_start), _seconds(floor.now, window_end, up=False))
+                    (
+                        _seconds(floor.origin, window_start),
+                        _seconds(floor.origin, window_end, up=False),
+                    )
                     for window_start, window_end in floor.working.get(station.id, ())
                 )
                 if end > start
@@ -378,7 +393,7 @@ def _frozen(
             station = stations.get(operation.station_id)
             if operation.state is not OperationState.RUNNING or station is None:
                 break
-            now = floor.now
+            now = floor.origin
             projected = _seconds(now, projected_end(orders[order_id], operation, station, now))
             end = min(max(1, projected), horizon_s(settings))
             if station.id in floor.down_since:
@@ -387,7 +402,7 @@ def _frozen(
             spans[station.id].append((0, end))
     previous = floor.previous
     if previous is not None:
-        horizon_end = floor.now + timedelta(seconds=settings.frozen_horizon_s)
+        horizon_end = floor.origin + timedelta(seconds=settings.frozen_horizon_s)
         candidates = []
         for order_id, operations in remaining.items():
             position = len(kept[order_id])
@@ -396,7 +411,7 @@ def _frozen(
             planned = previous.operation(order_id, operations[position].sequence)
             if (
                 planned is not None
-                and floor.now <= planned.setup_start
+                and floor.origin <= planned.setup_start
                 and (planned.start < horizon_end)
             ):
                 candidates.append((planned.setup_start, order_id))
@@ -435,11 +450,11 @@ def _keep_planned(
             station is None
             or operation.capability not in station.capabilities
             or station.id in floor.down_since
-            or planned.setup_start < floor.now
+            or planned.setup_start < floor.origin
             or planned.start >= horizon_end
         ):
             return
-        setup_start = _seconds(floor.now, planned.setup_start)
+        setup_start = _seconds(floor.origin, planned.setup_start)
         ready = prefix[-1].end if prefix else 0
         start = setup_start + math.ceil(operation.setup_time_s)
         end = start + _duration_s(order, operation, station)
