@@ -393,8 +393,9 @@ def _frozen(
             station = stations.get(operation.station_id)
             if operation.state is not OperationState.RUNNING or station is None:
                 break
-            now = floor.origin
-            projected = _seconds(now, projected_end(orders[order_id], operation, station, now))
+            # Projected from the counts as they are now, then on the schedule's seconds.
+            end_time = projected_end(orders[order_id], operation, station, floor.now)
+            projected = _seconds(floor.origin, end_time)
             end = min(max(1, projected), horizon_s(settings))
             if station.id in floor.down_since:
                 end += settings.station_down_assumed_s
