@@ -186,16 +186,18 @@ def _orders(
     if progress and bool(free) and draw(st.booleans()):
         station = draw(st.sampled_from(free))
         busy.add(station.id)
+        began_s = draw(st.integers(0, 7200))
+        # As operation_started records it.
+        cycle_s = station.ideal_cycle_for(part_number, operations[done].ideal_cycle_time_s)
+        # Nothing counted during the setup; then up to a bit faster than the ideal cycle.
+        countable = max(0, int((began_s - operations[done].setup_time_s) / cycle_s * 1.2))
         operations[done] = dataclasses.replace(
             operations[done],
             station_id=station.id,
             state=OperationState.RUNNING,
-            start_time=now - timedelta(seconds=draw(st.integers(0, 7200))),
-            good_quantity=float(draw(st.integers(0, int(quantity)))),
-            # As operation_started records it.
-            ideal_cycle_time_s=station.ideal_cycle_for(
-                part_number, operations[done].ideal_cycle_time_s
-            ),
+            start_time=now - timedelta(seconds=began_s),
+            good_quantity=float(draw(st.integers(0, min(int(quantity), countable)))),
+            ideal_cycle_time_s=cycle_s,
         )
     started = any(operation.state is not OperationState.PENDING for operation in operations)
     return WorkOrder(
@@ -297,6 +299,7 @@ def violations(
                 )
         found += _eta_violations(order, planned_ones, schedule)
     found += _double_bookings(schedule.operations)
+    found += _busy_stations(floor, schedule, scheduling)
     return found
 
 
@@ -319,10 +322,16 @@ def _operation_violations(
             return [f"{name}: running at {operation.station_id}, planned from {item.setup_start}"]
         if not item.frozen:
             return [f"{name}: running, and not frozen"]
-        if operation.station_id in floor.down_since and item.end < floor.now + timedelta(
-            seconds=scheduling.station_down_assumed_s
-        ):
-            return [f"{name}: its station is down, and it ends before the station is back"]
+        # Projected from its counts at now, to the problem's second; where the station is
+        # down, after the repair assumed.
+        station = stations[operation.station_id]
+        earliest = plants.projected_end(order, operation, station, floor.now)
+        latest = plants.projected_end(order, operation, station, floor.now + SECOND) + SECOND
+        if operation.station_id in floor.down_since:
+            repair = timedelta(seconds=scheduling.station_down_assumed_s)
+            earliest, latest = earliest + repair, latest + repair
+        if not earliest <= item.end <= latest:
+            return [f"{name}: ends {item.end}, projected between {earliest} and {latest}"]
         return []
     found = []
     station = stations[item.station_id]
@@ -388,6 +397,35 @@ def _double_bookings(operations: Sequence[PlannedOperation]) -> list[str]:
     return found
 
 
+def _busy_stations(
+    floor: plants.PlantFloor, schedule: PlantSchedule, scheduling: SchedulingSettings
+) -> list[str]:
+    """A station running an operation gets no other work before that operation's
+    projected end, whether or not its order can be planned to the end."""
+    stations = {station.id: station for station in floor.stations}
+    found = []
+    for order in floor.orders:
+        for operation in order.operations:
+            if operation.state is not OperationState.RUNNING:
+                continue
+            station = stations[operation.station_id]
+            busy_until = plants.projected_end(order, operation, station, floor.now)
+            if station.id in floor.down_since:
+                busy_until += timedelta(seconds=scheduling.station_down_assumed_s)
+            for other in schedule.operations:
+                if (
+                    other.station_id == station.id
+                    and (other.work_order_id, other.sequence) != (order.id, operation.sequence)
+                    and other.setup_start < busy_until
+                ):
+                    found.append(
+                        f"{other.work_order_id}#{other.sequence} planned at {station.id} from "
+                        f"{other.setup_start}, while {order.id}#{operation.sequence} runs there "
+                        f"until {busy_until}"
+                    )
+    return found
+
+
 def _merged(windows: Sequence[Span]) -> list[Span]:
     merged: list[Span] = []
     for start, end in sorted(windows):
@@ -408,7 +446,7 @@ def repair_violations(
     previous = floor.previous
     assert previous is not None
     found = []
-    expected = _expected_frozen(floor, scheduling)
+    expected = _expected_frozen(floor, schedule, scheduling)
     frozen = {
         (operation.work_order_id, operation.sequence)
         for operation in schedule.operations
@@ -438,7 +476,7 @@ def repair_violations(
 
 
 def _expected_frozen(
-    floor: plants.PlantFloor, scheduling: SchedulingSettings
+    floor: plants.PlantFloor, schedule: PlantSchedule, scheduling: SchedulingSettings
 ) -> dict[tuple[str, int], PlannedOperation]:
     """The operations of the previous schedule a repair keeps: planned to start
     inside the frozen horizon, not before now, on a station still up and able, to
@@ -448,16 +486,12 @@ def _expected_frozen(
     assert previous is not None
     stations = {station.id: station for station in floor.stations}
     soon = floor.now + timedelta(seconds=scheduling.frozen_horizon_s)
-    running_until: dict[str, datetime] = {}
-    for order in floor.orders:
-        for operation in order.operations:
-            if operation.state is OperationState.RUNNING:
-                end = plants.projected_end(
-                    order, operation, stations[operation.station_id], floor.now
-                )
-                if operation.station_id in floor.down_since:
-                    end += timedelta(seconds=scheduling.station_down_assumed_s)
-                running_until[operation.station_id] = end
+    # Where they end is checked with the rest of the schedule.
+    running_until = {
+        operation.station_id: operation.end
+        for operation in schedule.operations
+        if operation.started
+    }
     expected: dict[tuple[str, int], PlannedOperation] = {}
     for order in floor.orders:
         ready = floor.now
@@ -465,7 +499,7 @@ def _expected_frozen(
             if operation.state is OperationState.DONE:
                 continue
             if operation.state is OperationState.RUNNING:
-                ready = running_until[operation.station_id]
+                ready = running_until.get(operation.station_id, ready)
                 continue
             was = previous.operation(order.id, operation.sequence)
             busy_until = running_until.get(was.station_id) if was is not None else None
