@@ -266,7 +266,8 @@ def violations(
         cannot = [o.sequence for o in open_operations if o.capability not in offered]
         if order.id in schedule.unscheduled:
             reason = schedule.unscheduled[order.id]
-            if planned_ones or order.id in schedule.etas:
+            # What runs may show where it runs; nothing else of the order is planned.
+            if any(not o.started for o in planned_ones) or order.id in schedule.etas:
                 found.append(f"{order.id} is unscheduled and planned")
             if not any(f"operation {o.sequence} (" in reason for o in open_operations):
                 found.append(f"{order.id} is unscheduled for no operation of its own: {reason}")
@@ -322,14 +323,7 @@ def _operation_violations(
             return [f"{name}: running at {operation.station_id}, planned from {item.setup_start}"]
         if not item.frozen:
             return [f"{name}: running, and not frozen"]
-        # Projected from its counts at now, to the problem's second; where the station is
-        # down, after the repair assumed.
-        station = stations[operation.station_id]
-        earliest = plants.projected_end(order, operation, station, floor.now)
-        latest = plants.projected_end(order, operation, station, floor.now + SECOND) + SECOND
-        if operation.station_id in floor.down_since:
-            repair = timedelta(seconds=scheduling.station_down_assumed_s)
-            earliest, latest = earliest + repair, latest + repair
+        earliest, latest = _projected(floor, scheduling, order, operation)
         if not earliest <= item.end <= latest:
             return [f"{name}: ends {item.end}, projected between {earliest} and {latest}"]
         return []
@@ -402,26 +396,22 @@ def _busy_stations(
 ) -> list[str]:
     """A station running an operation gets no other work before that operation's
     projected end, whether or not its order can be planned to the end."""
-    stations = {station.id: station for station in floor.stations}
     found = []
     for order in floor.orders:
         for operation in order.operations:
             if operation.state is not OperationState.RUNNING:
                 continue
-            station = stations[operation.station_id]
-            busy_until = plants.projected_end(order, operation, station, floor.now)
-            if station.id in floor.down_since:
-                busy_until += timedelta(seconds=scheduling.station_down_assumed_s)
+            busy_until, _ = _projected(floor, scheduling, order, operation)
             for other in schedule.operations:
                 if (
-                    other.station_id == station.id
+                    other.station_id == operation.station_id
                     and (other.work_order_id, other.sequence) != (order.id, operation.sequence)
                     and other.setup_start < busy_until
                 ):
                     found.append(
-                        f"{other.work_order_id}#{other.sequence} planned at {station.id} from "
-                        f"{other.setup_start}, while {order.id}#{operation.sequence} runs there "
-                        f"until {busy_until}"
+                        f"{other.work_order_id}#{other.sequence} planned at {other.station_id} "
+                        f"from {other.setup_start}, while {order.id}#{operation.sequence} runs "
+                        f"there until {busy_until}"
                     )
     return found
 
@@ -446,11 +436,11 @@ def repair_violations(
     previous = floor.previous
     assert previous is not None
     found = []
-    expected = _expected_frozen(floor, schedule, scheduling)
+    expected, unsure = _expected_frozen(floor, schedule, scheduling)
     frozen = {
         (operation.work_order_id, operation.sequence)
         for operation in schedule.operations
-        if operation.frozen and not operation.started
+        if operation.frozen and not operation.started and operation.work_order_id not in unsure
     }
     if frozen != set(expected):
         found.append(
@@ -477,32 +467,41 @@ def repair_violations(
 
 def _expected_frozen(
     floor: plants.PlantFloor, schedule: PlantSchedule, scheduling: SchedulingSettings
-) -> dict[tuple[str, int], PlannedOperation]:
+) -> tuple[dict[tuple[str, int], PlannedOperation], set[str]]:
     """The operations of the previous schedule a repair keeps: planned to start
     inside the frozen horizon, not before now, on a station still up and able, to
     work after the order's previous operation, which stays too, and clear of what
-    runs now."""
+    runs now. And the orders for which that depends on the second a running
+    operation the schedule leaves out is projected to end."""
     previous = floor.previous
     assert previous is not None
     stations = {station.id: station for station in floor.stations}
     soon = floor.now + timedelta(seconds=scheduling.frozen_horizon_s)
-    # Where they end is checked with the rest of the schedule.
+    # (earliest, latest) end: those in the schedule are checked with the rest of it.
     running_until = {
-        operation.station_id: operation.end
+        operation.station_id: (operation.end, operation.end)
         for operation in schedule.operations
         if operation.started
     }
-    expected: dict[tuple[str, int], PlannedOperation] = {}
     for order in floor.orders:
+        for operation in order.operations:
+            if operation.state is OperationState.RUNNING:
+                running_until.setdefault(
+                    operation.station_id, _projected(floor, scheduling, order, operation)
+                )
+    expected: dict[tuple[str, int], PlannedOperation] = {}
+    unsure: set[str] = set()
+    for order in floor.orders:
+        if order.id in schedule.unscheduled:
+            continue
         ready = floor.now
         for operation in order.operations:
             if operation.state is OperationState.DONE:
                 continue
             if operation.state is OperationState.RUNNING:
-                ready = running_until.get(operation.station_id, ready)
+                ready = running_until[operation.station_id][1]
                 continue
             was = previous.operation(order.id, operation.sequence)
-            busy_until = running_until.get(was.station_id) if was is not None else None
             if (
                 was is None
                 or was.started
@@ -512,12 +511,33 @@ def _expected_frozen(
                 or was.start < ready
                 or not floor.now <= was.setup_start
                 or was.start >= soon
-                or (busy_until is not None and was.setup_start < busy_until)
             ):
+                break
+            busy_from, busy_until = running_until.get(was.station_id, (floor.now, floor.now))
+            if busy_from <= was.setup_start < busy_until:
+                unsure.add(order.id)
+            if was.setup_start < busy_until:
                 break
             expected[order.id, operation.sequence] = was
             ready = was.end
-    return expected
+    return expected, unsure
+
+
+def _projected(
+    floor: plants.PlantFloor,
+    scheduling: SchedulingSettings,
+    order: WorkOrder,
+    operation: Operation,
+) -> tuple[datetime, datetime]:
+    """The earliest and latest end of a running operation: projected from its counts
+    at now, to the problem's second; where the station is down, after the repair assumed."""
+    station = next(station for station in floor.stations if station.id == operation.station_id)
+    earliest = plants.projected_end(order, operation, station, floor.now)
+    latest = plants.projected_end(order, operation, station, floor.now + SECOND) + SECOND
+    if operation.station_id in floor.down_since:
+        repair = timedelta(seconds=scheduling.station_down_assumed_s)
+        earliest, latest = earliest + repair, latest + repair
+    return earliest, latest
 
 
 # --- disruptions --------------------------------------------------------------------------
