@@ -16,6 +16,7 @@ downtime and a station that is down block them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,10 +160,24 @@ def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
             operations[job_id, position], why, problem, stations
         )
     if unscheduled:
+        # An unscheduled order keeps only what runs now: it still occupies its stations.
+        kept = tuple(
+            item
+            for item in problem.frozen
+            if item.job not in unscheduled
+            or operations[item.job, item.position].state is OperationState.RUNNING
+        )
+        running = {job_id: sum(1 for item in kept if item.job == job_id) for job_id in unscheduled}
+        jobs = tuple(
+            job
+            if job.id not in unscheduled
+            else dataclasses.replace(job, operations=job.operations[: running[job.id]])
+            for job in problem.jobs
+        )
         problem = Problem(
             resources=problem.resources,
-            jobs=tuple(job for job in problem.jobs if job.id not in unscheduled),
-            frozen=tuple(item for item in problem.frozen if item.job not in unscheduled),
+            jobs=tuple(job for job in planned_part if job.operations),
+            frozen=kept,
             objective=problem.objective,
             origin=0,
         )
@@ -240,7 +255,7 @@ def schedule_of(
     weighted_tardiness = 0.0
     for order_id, end_s in ends.items():
         order = orders.get(order_id)
-        if order is None:
+        if order is None or order_id in translation.unscheduled:
             continue
         end = _at(floor.origin, end_s)
         lateness_s = (
