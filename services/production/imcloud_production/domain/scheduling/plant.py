@@ -168,7 +168,7 @@ def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
             or operations[item.job, item.position].state is OperationState.RUNNING
         )
         running = {job_id: sum(1 for item in kept if item.job == job_id) for job_id in unscheduled}
-        jobs = tuple(
+        planned_part = tuple(
             job
             if job.id not in unscheduled
             else dataclasses.replace(job, operations=job.operations[: running[job.id]])
