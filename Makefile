@@ -34,7 +34,7 @@ bench: install infra-up ## telemetry and production benchmarks on real Kafka and
 	$(UV) python -m tests.bench.telemetry_bench
 	$(UV) python -m tests.bench.production_bench
 
-bench-schedule: install ## the scheduler's solver on the public job-shop instances, 60 s each (ARGS="--instances ft*,la*,ta01-ta10"; writes tests/bench/results)
+bench-schedule: install ## the scheduler: its solver on the public job-shop instances, 60 s each (ARGS="--instances ft*,la*,ta01-ta10"), then a plant of 200 orders x 5 operations; writes tests/bench/results
 	$(UV) python -m tests.bench.schedule_bench $(ARGS)
 	$(UV) python -m tests.bench.plant_schedule_bench
 

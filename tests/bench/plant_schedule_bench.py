@@ -276,7 +276,11 @@ def planned(
     next to those of the best dispatching rule alone on the same problem."""
     translation, translate_s = timed(lambda: plants.translated(floor, settings))
     solved, solve_s = timed(
-        lambda: plants.solved(translation, settings, repair=floor.previous is not None)
+        lambda: plants.solved(
+            translation,
+            settings,
+            repair=floor.previous is not None,
+        )
     )
     schedule, schedule_of_s = timed(
         lambda: plants.schedule_of(

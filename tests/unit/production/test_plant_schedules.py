@@ -236,7 +236,11 @@ def planned(
     triggers: Sequence[Trigger],
 ) -> PlantSchedule:
     translation = plants.translated(floor, scheduling)
-    solved = plants.solved(translation, scheduling, repair=floor.previous is not None)
+    solved = plants.solved(
+        translation,
+        scheduling,
+        repair=floor.previous is not None,
+    )
     return plants.schedule_of(
         floor, translation, solved, revision=revision, triggers=triggers, settings=scheduling
     )

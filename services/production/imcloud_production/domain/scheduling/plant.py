@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from imcloud_production.domain.calendar import Span
 from imcloud_production.domain.model import Station
 from imcloud_production.domain.scheduling import solver
+from imcloud_production.domain.scheduling.dispatch import Rule
 from imcloud_production.domain.scheduling.model import (
     Candidate,
     Frozen,
@@ -184,14 +185,23 @@ def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
     return Translation(problem, unscheduled, operations, blocked)
 
 
+# The rules a repair starts from: EDD or ATC gave the best schedule of the four on every
+# plant of the plant benchmark, and each costs about 0.5 s per 1,000 operations of the
+# repair's time limit.
+REPAIR_RULES = (Rule.EDD, Rule.ATC)
+
+
 def solved(translation: Translation, settings: SchedulingSettings, *, repair: bool) -> Schedule:
-    """A repair gets the short time limit and the parameters for it."""
+    """A repair gets the short time limit and two dispatching rules instead of four.
+    Never CP-SAT's probing: on a plant's calendars it took the whole time limit in
+    presolve (the plant benchmark), so the rules' schedule came back unimproved."""
     return solver.solve(
         translation.problem,
         solver.Settings(
             time_limit_s=settings.repair_time_limit_s if repair else settings.time_limit_s,
             workers=settings.workers,
-            parameters=solver.QUICK_PARAMETERS if repair else {},
+            rules=REPAIR_RULES if repair else tuple(Rule),
+            parameters=solver.QUICK_PARAMETERS,
         ),
     )
 

@@ -68,7 +68,7 @@ QUICK_PARAMETERS: Mapping[str, bool | int | float] = {"cp_model_probing_level": 
 @dataclass(frozen=True)
 class Settings:
     time_limit_s: float = 10.0
-    # The rules tried for the fallback and warm start; each takes about 0.3 s per 1,000
+    # The rules tried for the fallback and warm start; each takes about 0.5 s per 1,000
     # operations, out of the time limit, so a quick repair may want one.
     rules: tuple[Rule, ...] = tuple(Rule)
     # 0: one per core of this machine.
