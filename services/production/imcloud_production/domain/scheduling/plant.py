@@ -327,6 +327,22 @@ def lateness_cause(
     for start, end, why in translation.blocked.get(waited.resource, ()):
         if start < waited.setup_start and end > waited_from:
             return f"{lead}, {why}"
+    occupation = waited.end - waited.setup_start
+    windows = translation.problem.resource_by_id()[waited.resource].working_windows(0)
+    first_fit = next(
+        (
+            max(window.start, waited_from)
+            for window in windows
+            if max(window.start, waited_from) + occupation <= window.end
+        ),
+        None,
+    )
+    if first_fit is None or first_fit >= waited.setup_start:
+        # Nothing else in the way: the shifts have no stretch long enough for it sooner.
+        return (
+            f"{lead}: it runs uninterrupted for {duration_text(occupation)}, and "
+            "the working time before has no stretch that long"
+        )
     busy = sorted(
         {
             other.job
@@ -340,7 +356,7 @@ def lateness_cause(
     if busy:
         shown = ", ".join(busy[:3]) + (f" and {len(busy) - 3} more" if len(busy) > 3 else "")
         return f"{lead}, busy with work order{'s' if len(busy) > 1 else ''} {shown}"
-    return f"{lead}: the next working time long enough for it"
+    return f"{lead}, busy with frozen or running work"
 
 
 # -- private ----------------------------------------------------------------------
