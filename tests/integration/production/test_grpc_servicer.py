@@ -23,6 +23,7 @@ from imcloud_core.errors import (
 from imcloud_core.events import Topic, unpack
 from imcloud_core.rpc import CallContext, GrpcServer, ResponseT, call, open_channel
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
+from imcloud_production.settings import SchedulingSettings
 from tests.unit.production.harness import ProductionStore
 
 
@@ -32,7 +33,7 @@ def stub(store: ProductionStore) -> Iterator[ProductionServiceStub]:
     server = GrpcServer(
         name="production-test",
         bind="127.0.0.1:0",
-        register=[register(ProductionServicer(store.unit_of_work))],
+        register=[register(ProductionServicer(store.unit_of_work, SchedulingSettings()))],
     )
     server.start()
     try:

@@ -291,7 +291,7 @@ def schedule_of(
         revision=revision,
         status=schedule.status,
         method=schedule.method,
-        compute_time=floor.origin,
+        compute_time=floor.now,
         solve_time_s=schedule.wall_time_s,
         triggers=tuple(triggers),
         operations=tuple(planned),
