@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+
+T = TypeVar("T")
 
 
 def page_size(
@@ -42,3 +45,15 @@ def decode_page_token(token: str) -> dict[str, Any] | None:
             violations=(FieldViolation("page_token", "not a valid page token"),),
         )
     return position
+
+
+def every_page(fetch: Callable[[str], tuple[list[T], str]]) -> list[T]:
+    """Everything a listing holds: ``fetch`` takes a page token and returns one
+    page and the next token, empty after the last page."""
+    found: list[T] = []
+    token = ""
+    while True:
+        page, token = fetch(token)
+        found += page
+        if not token:
+            return found

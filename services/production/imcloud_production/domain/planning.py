@@ -14,7 +14,7 @@ from imcloud_core.errors import (
     InvalidArgument,
 )
 from imcloud_core.ids import new_id, utcnow
-from imcloud_core.paging import page_size
+from imcloud_core.paging import MAX_PAGE_SIZE, every_page, page_size
 from imcloud_production.domain import calendar as calendars
 from imcloud_production.domain.calendar import Calendar, CalendarHistory, ShiftOccurrence
 from imcloud_production.domain.catalog import (
@@ -284,15 +284,11 @@ def offered_capabilities(stations: Iterable[Station]) -> set[str]:
 
 
 def all_stations(uow: ExecutionUnitOfWork, *, tenant_id: str, **equal: str) -> list[Station]:
-    stations: list[Station] = []
-    token = ""
-    while True:
-        page, token = uow.stations.list(
-            tenant_id=tenant_id, page_size=500, page_token=token, **equal
+    return every_page(
+        lambda token: uow.stations.list(
+            tenant_id=tenant_id, page_size=MAX_PAGE_SIZE, page_token=token, **equal
         )
-        stations += page
-        if not token:
-            return stations
+    )
 
 
 def create_product(uow: ExecutionUnitOfWork, *, product: Product) -> Product:

@@ -20,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, Unavailable
 from imcloud_core.ids import utcnow
 from imcloud_core.logging import get_logger
+from imcloud_core.paging import MAX_PAGE_SIZE, every_page
 from imcloud_production.domain import calendar as calendars
 from imcloud_production.domain import planning
 from imcloud_production.domain import work_orders as orders
 from imcloud_production.domain.catalog import EquipmentState
 from imcloud_production.domain.events import ScheduleChanged
-from imcloud_production.domain.model import Station, not_found
+from imcloud_production.domain.model import Plant, Station, not_found
 from imcloud_production.domain.ports import ExecutionUnitOfWork
 from imcloud_production.domain.scheduling import plant as plants
 from imcloud_production.domain.scheduling import triggers
@@ -189,7 +190,8 @@ def quote(
             violations=(FieldViolation("due_time", "must be in the future"),),
         )
     with unit_of_work() as uow:
-        floor = _floor(uow, settings, tenant_id=tenant_id, plant_id=plant_id, now=now)
+        plant = planning.plant_of(uow, tenant_id, plant_id)
+        floor = _floor(uow, settings, plant=plant, now=now)
         product = uow.products.get(tenant_id=tenant_id, product_id=product_id)
     if product is None:
         raise InvalidArgument(
@@ -269,13 +271,14 @@ def _plan(
     now = utcnow()
     with unit_of_work() as uow:
         requests = uow.schedule_requests.of(tenant_id=tenant_id, plant_id=plant_id)
-        if uow.plants.get(tenant_id=tenant_id, resource_id=plant_id) is None:
+        plant = uow.plants.get(tenant_id=tenant_id, resource_id=plant_id)
+        if plant is None:
             if requests:
                 uow.schedule_requests.remove(
                     tenant_id=tenant_id, plant_id=plant_id, up_to=requests[-1][0]
                 )
             return None
-        floor = _floor(uow, settings, tenant_id=tenant_id, plant_id=plant_id, now=now)
+        floor = _floor(uow, settings, plant=plant, now=now)
     translation = plants.translated(floor, settings)
     solved = plants.solved(translation, settings, repair=repair and floor.previous is not None)
     revision = floor.previous.revision + 1 if floor.previous else 1
@@ -307,14 +310,9 @@ def _plan(
 
 
 def _floor(
-    uow: ExecutionUnitOfWork,
-    settings: SchedulingSettings,
-    *,
-    tenant_id: str,
-    plant_id: str,
-    now: datetime,
+    uow: ExecutionUnitOfWork, settings: SchedulingSettings, *, plant: Plant, now: datetime
 ) -> plants.PlantFloor:
-    plant = planning.plant_of(uow, tenant_id, plant_id)
+    tenant_id, plant_id = plant.tenant_id, plant.id
     stations = planning.all_stations(uow, tenant_id=tenant_id, plant_id=plant_id)
     end = now + timedelta(days=settings.horizon_days)
     history = planning.history_of(uow, plant)
@@ -352,19 +350,15 @@ def _floor(
 
 
 def _open_orders(uow: ExecutionUnitOfWork, tenant_id: str, plant_id: str) -> list[WorkOrder]:
-    found: list[WorkOrder] = []
-    token = ""
-    while True:
-        page, token = uow.work_orders.page(
+    return every_page(
+        lambda token: uow.work_orders.page(
             tenant_id=tenant_id,
-            page_size=500,
+            page_size=MAX_PAGE_SIZE,
             page_token=token,
             states=OPEN_ON_FLOOR,
             plant_id=plant_id,
         )
-        found += page
-        if not token:
-            return found
+    )
 
 
 def _down_since(uow: ExecutionUnitOfWork, station_ids: Sequence[str]) -> dict[str, datetime]:

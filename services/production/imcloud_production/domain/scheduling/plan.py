@@ -3,6 +3,7 @@ time, the ETA of every work order, and why each ETA is what it is."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,10 +97,12 @@ class PlantSchedule:
         return max((operation.end for operation in self.operations), default=None)
 
     def operation(self, work_order_id: str, sequence: int) -> PlannedOperation | None:
-        for operation in self.operations:
-            if operation.work_order_id == work_order_id and operation.sequence == sequence:
-                return operation
-        return None
+        return self._by_operation.get((work_order_id, sequence))
+
+    @functools.cached_property
+    def _by_operation(self) -> dict[tuple[str, int], PlannedOperation]:
+        # Repairs and the watch look up every operation of the plan before them.
+        return {(o.work_order_id, o.sequence): o for o in self.operations}
 
 
 def weight_of(priority: int) -> int:

@@ -259,6 +259,10 @@ def schedule_of(
             )
         )
     planned.sort(key=lambda o: (o.setup_start, o.station_id, o.work_order_id))
+    by_order: dict[str, list[PlannedOperation]] = {}
+    for item in planned:
+        by_order.setdefault(item.work_order_id, []).append(item)
+    names = {station.id: station.name for station in floor.stations}
     orders = {order.id: order for order in floor.orders}
     ends = job_ends(schedule.assignments)
     etas: dict[str, Eta] = {}
@@ -279,7 +283,8 @@ def schedule_of(
             order,
             end,
             lateness_s,
-            planned,
+            by_order[order_id],
+            names,
             revision,
             triggers,
             settings,
@@ -518,7 +523,8 @@ def _eta(
     order: WorkOrder,
     end: datetime,
     lateness_s: float,
-    planned: Sequence[PlannedOperation],
+    own: Sequence[PlannedOperation],
+    names: Mapping[str, str],
     revision: int,
     triggers: Sequence[Trigger],
     settings: SchedulingSettings,
@@ -539,11 +545,10 @@ def _eta(
             triggers=before.triggers,
             moved=before.moved,
         )
-    names = {station.id: station.name for station in floor.stations}
     moved = []
-    for operation in planned:
-        if operation.work_order_id != order.id or floor.previous is None:
-            continue
+    for operation in own:
+        if floor.previous is None:
+            break
         was = floor.previous.operation(order.id, operation.sequence)
         if was is not None and (
             was.station_id != operation.station_id or abs(was.start - operation.start) >= change
