@@ -26,29 +26,37 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from imcloud.products.v1 import telemetry_pb2 as imcloud_dot_products_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$imcloud/gateway/v1/device_link.proto\x12\x12imcloud.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#imcloud/products/v1/telemetry.proto\"\x92\x01\n\x0e\x43onnectRequest\x12\x38\n\ttelemetry\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.TelemetryBatchH\x00\x12;\n\x0e\x63ommand_result\x18\x02 \x01(\x0b\x32!.imcloud.gateway.v1.CommandResultH\x00\x42\t\n\x07message\"y\n\x0f\x43onnectResponse\x12+\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x1c.imcloud.gateway.v1.BatchAckH\x00\x12.\n\x07\x63ommand\x18\x02 \x01(\x0b\x32\x1b.imcloud.gateway.v1.CommandH\x00\x42\t\n\x07message\"l\n\x07Refusal\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x31\n\x06reason\x18\x02 \x01(\x0e\x32!.imcloud.gateway.v1.RefusalReason\x12\x0e\n\x06points\x18\x03 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x7f\n\x08\x42\x61tchAck\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x04\x12\x17\n\x0f\x61\x63\x63\x65pted_points\x18\x02 \x01(\r\x12\x16\n\x0e\x66lagged_points\x18\x03 \x01(\r\x12-\n\x08refusals\x18\x04 \x03(\x0b\x32\x1b.imcloud.gateway.v1.Refusal\"\x87\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x05 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampJ\x04\x08\x03\x10\x04R\nparameters\"h\n\rCommandResult\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x33\n\x07outcome\x18\x02 \x01(\x0e\x32\".imcloud.gateway.v1.CommandOutcome\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\xa9\x02\n\rRefusalReason\x12\x1e\n\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dREFUSAL_REASON_UNKNOWN_SIGNAL\x10\x01\x12\x1d\n\x19REFUSAL_REASON_WRONG_TYPE\x10\x02\x12\x1d\n\x19REFUSAL_REASON_NOT_FINITE\x10\x03\x12*\n&REFUSAL_REASON_TIMESTAMP_OUT_OF_WINDOW\x10\x04\x12#\n\x1fREFUSAL_REASON_MALFORMED_SERIES\x10\x05\x12\"\n\x1eREFUSAL_REASON_BATCH_TOO_LARGE\x10\x06\x12\"\n\x1eREFUSAL_REASON_DUPLICATE_POINT\x10\x07*\x8a\x01\n\x0e\x43ommandOutcome\x12\x1f\n\x1b\x43OMMAND_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OMMAND_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16\x43OMMAND_OUTCOME_FAILED\x10\x02\x12\x1c\n\x18\x43OMMAND_OUTCOME_REJECTED\x10\x03\x32k\n\x11\x44\x65viceLinkService\x12V\n\x07\x43onnect\x12\".imcloud.gateway.v1.ConnectRequest\x1a#.imcloud.gateway.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$imcloud/gateway/v1/device_link.proto\x12\x12imcloud.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#imcloud/products/v1/telemetry.proto\"\x9b\x02\n\x0e\x43onnectRequest\x12\x38\n\ttelemetry\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.TelemetryBatchH\x00\x12;\n\x0e\x63ommand_result\x18\x02 \x01(\x0b\x32!.imcloud.gateway.v1.CommandResultH\x00\x12=\n\x0f\x63ommand_receipt\x18\x03 \x01(\x0b\x32\".imcloud.gateway.v1.CommandReceiptH\x00\x12H\n\x15\x64\x65sired_state_applied\x18\x04 \x01(\x0b\x32\'.imcloud.gateway.v1.DesiredStateAppliedH\x00\x42\t\n\x07message\"\xfd\x01\n\x0f\x43onnectResponse\x12+\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x1c.imcloud.gateway.v1.BatchAckH\x00\x12.\n\x07\x63ommand\x18\x02 \x01(\x0b\x32\x1b.imcloud.gateway.v1.CommandH\x00\x12G\n\x14\x63ommand_cancellation\x18\x03 \x01(\x0b\x32\'.imcloud.gateway.v1.CommandCancellationH\x00\x12\x39\n\rdesired_state\x18\x04 \x01(\x0b\x32 .imcloud.gateway.v1.DesiredStateH\x00\x42\t\n\x07message\"l\n\x07Refusal\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x31\n\x06reason\x18\x02 \x01(\x0e\x32!.imcloud.gateway.v1.RefusalReason\x12\x0e\n\x06points\x18\x03 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x7f\n\x08\x42\x61tchAck\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x04\x12\x17\n\x0f\x61\x63\x63\x65pted_points\x18\x02 \x01(\r\x12\x16\n\x0e\x66lagged_points\x18\x03 \x01(\r\x12-\n\x08refusals\x18\x04 \x03(\x0b\x32\x1b.imcloud.gateway.v1.Refusal\"\x87\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x05 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampJ\x04\x08\x03\x10\x04R\nparameters\"h\n\rCommandResult\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x33\n\x07outcome\x18\x02 \x01(\x0e\x32\".imcloud.gateway.v1.CommandOutcome\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"$\n\x0e\x43ommandReceipt\x12\x12\n\ncommand_id\x18\x01 \x01(\t\")\n\x13\x43ommandCancellation\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"8\n\x0c\x44\x65siredState\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x17\n\x0fproperties_json\x18\x02 \x01(\t\"6\n\x13\x44\x65siredStateApplied\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t*\xa9\x02\n\rRefusalReason\x12\x1e\n\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dREFUSAL_REASON_UNKNOWN_SIGNAL\x10\x01\x12\x1d\n\x19REFUSAL_REASON_WRONG_TYPE\x10\x02\x12\x1d\n\x19REFUSAL_REASON_NOT_FINITE\x10\x03\x12*\n&REFUSAL_REASON_TIMESTAMP_OUT_OF_WINDOW\x10\x04\x12#\n\x1fREFUSAL_REASON_MALFORMED_SERIES\x10\x05\x12\"\n\x1eREFUSAL_REASON_BATCH_TOO_LARGE\x10\x06\x12\"\n\x1eREFUSAL_REASON_DUPLICATE_POINT\x10\x07*\x8a\x01\n\x0e\x43ommandOutcome\x12\x1f\n\x1b\x43OMMAND_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OMMAND_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16\x43OMMAND_OUTCOME_FAILED\x10\x02\x12\x1c\n\x18\x43OMMAND_OUTCOME_REJECTED\x10\x03\x32k\n\x11\x44\x65viceLinkService\x12V\n\x07\x43onnect\x12\".imcloud.gateway.v1.ConnectRequest\x1a#.imcloud.gateway.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.gateway.v1.device_link_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUSALREASON']._serialized_start=886
-  _globals['_REFUSALREASON']._serialized_end=1183
-  _globals['_COMMANDOUTCOME']._serialized_start=1186
-  _globals['_COMMANDOUTCOME']._serialized_end=1324
+  _globals['_REFUSALREASON']._serialized_start=1351
+  _globals['_REFUSALREASON']._serialized_end=1648
+  _globals['_COMMANDOUTCOME']._serialized_start=1651
+  _globals['_COMMANDOUTCOME']._serialized_end=1789
   _globals['_CONNECTREQUEST']._serialized_start=131
-  _globals['_CONNECTREQUEST']._serialized_end=277
-  _globals['_CONNECTRESPONSE']._serialized_start=279
-  _globals['_CONNECTRESPONSE']._serialized_end=400
-  _globals['_REFUSAL']._serialized_start=402
-  _globals['_REFUSAL']._serialized_end=510
-  _globals['_BATCHACK']._serialized_start=512
-  _globals['_BATCHACK']._serialized_end=639
-  _globals['_COMMAND']._serialized_start=642
-  _globals['_COMMAND']._serialized_end=777
-  _globals['_COMMANDRESULT']._serialized_start=779
-  _globals['_COMMANDRESULT']._serialized_end=883
-  _globals['_DEVICELINKSERVICE']._serialized_start=1326
-  _globals['_DEVICELINKSERVICE']._serialized_end=1433
+  _globals['_CONNECTREQUEST']._serialized_end=414
+  _globals['_CONNECTRESPONSE']._serialized_start=417
+  _globals['_CONNECTRESPONSE']._serialized_end=670
+  _globals['_REFUSAL']._serialized_start=672
+  _globals['_REFUSAL']._serialized_end=780
+  _globals['_BATCHACK']._serialized_start=782
+  _globals['_BATCHACK']._serialized_end=909
+  _globals['_COMMAND']._serialized_start=912
+  _globals['_COMMAND']._serialized_end=1047
+  _globals['_COMMANDRESULT']._serialized_start=1049
+  _globals['_COMMANDRESULT']._serialized_end=1153
+  _globals['_COMMANDRECEIPT']._serialized_start=1155
+  _globals['_COMMANDRECEIPT']._serialized_end=1191
+  _globals['_COMMANDCANCELLATION']._serialized_start=1193
+  _globals['_COMMANDCANCELLATION']._serialized_end=1234
+  _globals['_DESIREDSTATE']._serialized_start=1236
+  _globals['_DESIREDSTATE']._serialized_end=1292
+  _globals['_DESIREDSTATEAPPLIED']._serialized_start=1294
+  _globals['_DESIREDSTATEAPPLIED']._serialized_end=1348
+  _globals['_DEVICELINKSERVICE']._serialized_start=1791
+  _globals['_DEVICELINKSERVICE']._serialized_end=1898
 # @@protoc_insertion_point(module_scope)

@@ -89,21 +89,29 @@ class ConnectRequest(_message.Message):
 
     TELEMETRY_FIELD_NUMBER: _builtins.int
     COMMAND_RESULT_FIELD_NUMBER: _builtins.int
+    COMMAND_RECEIPT_FIELD_NUMBER: _builtins.int
+    DESIRED_STATE_APPLIED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def telemetry(self) -> _telemetry_pb2.TelemetryBatch: ...
     @_builtins.property
     def command_result(self) -> Global___CommandResult: ...
+    @_builtins.property
+    def command_receipt(self) -> Global___CommandReceipt: ...
+    @_builtins.property
+    def desired_state_applied(self) -> Global___DesiredStateApplied: ...
     def __init__(
         self,
         *,
         telemetry: _telemetry_pb2.TelemetryBatch | None = ...,
         command_result: Global___CommandResult | None = ...,
+        command_receipt: Global___CommandReceipt | None = ...,
+        desired_state_applied: Global___DesiredStateApplied | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["command_result", b"command_result", "message", b"message", "telemetry", b"telemetry"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command_receipt", b"command_receipt", "command_result", b"command_result", "desired_state_applied", b"desired_state_applied", "message", b"message", "telemetry", b"telemetry"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_result", b"command_result", "message", b"message", "telemetry", b"telemetry"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_receipt", b"command_receipt", "command_result", b"command_result", "desired_state_applied", b"desired_state_applied", "message", b"message", "telemetry", b"telemetry"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["telemetry", "command_result"]  # noqa: Y015
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["telemetry", "command_result", "command_receipt", "desired_state_applied"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
 
@@ -115,21 +123,29 @@ class ConnectResponse(_message.Message):
 
     ACK_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
+    COMMAND_CANCELLATION_FIELD_NUMBER: _builtins.int
+    DESIRED_STATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ack(self) -> Global___BatchAck: ...
     @_builtins.property
     def command(self) -> Global___Command: ...
+    @_builtins.property
+    def command_cancellation(self) -> Global___CommandCancellation: ...
+    @_builtins.property
+    def desired_state(self) -> Global___DesiredState: ...
     def __init__(
         self,
         *,
         ack: Global___BatchAck | None = ...,
         command: Global___Command | None = ...,
+        command_cancellation: Global___CommandCancellation | None = ...,
+        desired_state: Global___DesiredState | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "command", b"command", "message", b"message"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "command", b"command", "command_cancellation", b"command_cancellation", "desired_state", b"desired_state", "message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "command", b"command", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "command", b"command", "command_cancellation", b"command_cancellation", "desired_state", b"desired_state", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["ack", "command"]  # noqa: Y015
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["ack", "command", "command_cancellation", "desired_state"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
 
@@ -261,3 +277,103 @@ class CommandResult(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommandResult: _TypeAlias = CommandResult  # noqa: Y015
+
+@_typing.final
+class CommandReceipt(_message.Message):
+    """CommandReceipt is the machine's word that a command reached it: only then is
+    the command DELIVERED. The device SDK sends it before running the command.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_ID_FIELD_NUMBER: _builtins.int
+    command_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        command_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommandReceipt: _TypeAlias = CommandReceipt  # noqa: Y015
+
+@_typing.final
+class CommandCancellation(_message.Message):
+    """CommandCancellation tells the machine that a command it received was
+    cancelled: a machine that has not started it must not run it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_ID_FIELD_NUMBER: _builtins.int
+    command_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        command_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommandCancellation: _TypeAlias = CommandCancellation  # noqa: Y015
+
+@_typing.final
+class DesiredState(_message.Message):
+    """DesiredState is the desired side of the machine's digital twin: the whole
+    set of desired properties at one version. It goes down the link when it
+    changes and on connect while the machine has not applied it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    PROPERTIES_JSON_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """Rises by one with every change; the machine applies only a newer version."""
+    properties_json: _builtins.str
+    """The desired properties as a JSON object, e.g. {"feed_override": 90}."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        properties_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["properties_json", b"properties_json", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesiredState: _TypeAlias = DesiredState  # noqa: Y015
+
+@_typing.final
+class DesiredStateApplied(_message.Message):
+    """DesiredStateApplied is the machine's report that it applied a desired state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    detail: _builtins.str
+    """What the machine could not apply, if anything (empty when all of it applied)."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesiredStateApplied: _TypeAlias = DesiredStateApplied  # noqa: Y015
