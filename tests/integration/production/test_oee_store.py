@@ -5,6 +5,7 @@ and a batch taken twice changes nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from imcloud_production.domain.execution import Placement
 from imcloud_production.domain.monitoring import MachineBatch
 from imcloud_production.domain.oee import Figures
 from imcloud_production.domain.tracking import Series
+from imcloud_production.store.execution import SqlTimeline
 from tests.unit.production.harness import ProductionStore
 
 TENANT = "tenant-oee"
@@ -160,11 +162,11 @@ def line(store: ProductionStore) -> dict[str, str]:
     return {"plant": plant.id, "line": line.id, "station": station.id}
 
 
-def feed(store: ProductionStore, points_per_batch: int, *, repeat: bool = False) -> None:
+def batches(points_per_batch: int) -> list[MachineBatch]:
     stamps, states, good, scrap = machine_points()
-    for start in range(0, len(stamps), points_per_batch):
-        part = slice(start, start + points_per_batch)
-        batch = MachineBatch(
+    parts = [slice(s, s + points_per_batch) for s in range(0, len(stamps), points_per_batch)]
+    return [
+        MachineBatch(
             TENANT,
             "machine-1",
             {
@@ -174,8 +176,50 @@ def feed(store: ProductionStore, points_per_batch: int, *, repeat: bool = False)
                 "spindle_temperature": Series(stamps[part], np.full(len(stamps[part]), 40.0)),
             },
         )
+        for part in parts
+    ]
+
+
+def feed(store: ProductionStore, points_per_batch: int, *, repeat: bool = False) -> None:
+    for batch in batches(points_per_batch):
         for _ in range(2 if repeat else 1):
             monitoring.record_machine_data(store.unit_of_work(), [batch], now=SHIFT_END)
+
+
+def test_a_batch_landing_while_the_oee_is_read_is_counted_once(
+    store: ProductionStore, line: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The machine's consumer commits a batch between the reader's statements, as a
+    busy one does; the figure read then must be the one read after it."""
+    fed = batches(100)
+    halfway = len(fed) // 2
+    for batch in fed[:halfway]:
+        monitoring.record_machine_data(store.unit_of_work(), [batch], now=SHIFT_END)
+    landing = [fed[halfway]]
+    read_timeline = SqlTimeline.totals
+
+    def totals_with_a_batch_landing(self: SqlTimeline, **query: Any) -> dict[str, Any]:
+        if landing:
+            monitoring.record_machine_data(store.unit_of_work(), [landing.pop()], now=SHIFT_END)
+        return read_timeline(self, **query)
+
+    monkeypatch.setattr(SqlTimeline, "totals", totals_with_a_batch_landing)
+
+    def figures() -> Figures:
+        whole, _ = monitoring.oee(
+            store.unit_of_work(),
+            tenant_id=TENANT,
+            scope=("station", line["station"]),
+            start=SHIFT_START,
+            end=SHIFT_END,
+            breakdown="",
+            now=SHIFT_END,
+        )
+        return whole.figures
+
+    while_landing = figures()
+    assert not landing, "the batch landed during the read"
+    assert while_landing == figures()
 
 
 @pytest.mark.parametrize(("points_per_batch", "repeat"), [(7, False), (500, True)])

@@ -51,6 +51,9 @@ OEE_RANGE_MAX = timedelta(days=93)
 TIMELINE_RANGE_MAX = timedelta(days=31)
 TIMELINE_LIMIT = 10_000
 DAY_MS = 86_400_000
+# Reads of a station's counted time tried while machines' batches keep landing
+# between them; past this the last read stands.
+CONSISTENT_READ_ATTEMPTS = 5
 REASON_CODE = re.compile(r"[a-z0-9_.-]{1,50}")
 _FIELD_OF_STATE = {
     "running": "running_s",
@@ -531,8 +534,32 @@ class _Meter:
         self.stations = stations
         self.now_ms = _ms(now)
         self.lookups = _Lookups(uow)
-        self.tracks = uow.tracks.at_stations([s.id for s in stations])
-        self.placements = uow.placements.of([t.equipment_id for t in self.tracks])
+        self._read_tracks()
+
+    def _read_tracks(self) -> None:
+        self.tracks = self.uow.tracks.at_stations([s.id for s in self.stations])
+        self.placements = self.uow.placements.of([t.equipment_id for t in self.tracks])
+
+    def _counted(
+        self, station_ids: list[str], start_ms: int, end_ms: int
+    ) -> dict[str, dict[str, float]]:
+        """The time the timeline holds, as of the tracks in hand.
+
+        Every batch saves its machine's track in the transaction that writes its
+        time, and reads see each commit as it lands: a batch committing between the
+        tracks and the timeline would have its time counted twice, written and as
+        the machine's open state. Unchanged tracks around the timeline read prove
+        no such commit came between.
+        """
+        for _ in range(CONSISTENT_READ_ATTEMPTS):
+            counted = self.uow.timeline.totals(
+                station_ids=station_ids, start_ms=start_ms, end_ms=end_ms
+            )
+            before = self.tracks
+            self._read_tracks()
+            if self.tracks == before:
+                break
+        return counted
 
     def shifts(self, start: datetime, end: datetime) -> list[calendars.ShiftOccurrence]:
         seen: dict[str, CalendarHistory] = {}
@@ -546,7 +573,7 @@ class _Meter:
     def per_station(self, start: datetime, end: datetime) -> dict[str, _StationTotals]:
         start_ms, end_ms = _ms(start), _ms(end)
         ids = [s.id for s in self.stations]
-        counted = self.uow.timeline.totals(station_ids=ids, start_ms=start_ms, end_ms=end_ms)
+        counted = self._counted(ids, start_ms, end_ms)
         reclassified: dict[str, list[Reclassified]] = {}
         for downtime in self.uow.downtimes.reclassified(
             station_ids=ids, start_ms=start_ms, end_ms=end_ms
