@@ -33,7 +33,7 @@ SERVICES = {"gateway": 50050, "products": 50051, "production": 50052, "servitiza
 BACKENDS = ("products", "production", "servitization")
 # Who may call a backend's gRPC server (ARCHITECTURE.md: "How they talk").
 CALLERS = {
-    "products": {"gateway"},
+    "products": {"gateway", "production", "servitization"},
     "production": {"gateway", "servitization"},
     "servitization": {"gateway"},
 }

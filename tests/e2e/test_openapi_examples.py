@@ -48,9 +48,17 @@ OPERATIONS = [
     ("post", "/v1/downtime-reasons", "owner", ""),
     ("post", ASSIGN_REASON, "owner", ""),
     ("post", "/v1/access-grants", "owner", ""),
-    ("post", "/v1/maintenance-tickets", "owner", ""),
+    ("post", "/v1/maintenance-tickets", "owner", "ticket_id"),
+    ("patch", "/v1/maintenance-tickets/{ticket_id}", "owner", ""),
+    ("post", "/v1/maintenance-tickets/{ticket_id}/notes", "owner", ""),
+    ("post", "/v1/maintenance-tickets/{ticket_id}:book", "owner", ""),
+    ("post", "/v1/maintenance-tickets/{ticket_id}:transition", "owner", ""),
     ("post", "/v1/equipment/{equipment_id}/commands", "owner", ""),
+    ("patch", "/v1/equipment/{equipment_id}/twin", "owner", ""),
+    ("patch", "/v1/granted-equipment/{equipment_id}/twin", "maker", ""),
     ("post", "/v1/granted-equipment/{equipment_id}/commands", "maker", ""),
+    ("post", "/v1/jobs", "owner", ""),
+    ("post", "/v1/granted-jobs", "maker", ""),
 ]
 
 

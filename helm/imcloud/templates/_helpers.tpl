@@ -33,7 +33,7 @@ gateway:
 products:
   grpcPort: 50051
   metricsPort: 9464
-  callers: [gateway]
+  callers: [gateway, production, servitization]
 production:
   grpcPort: 50052
   metricsPort: 9464

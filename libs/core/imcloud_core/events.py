@@ -22,6 +22,7 @@ class Topic(StrEnum):
     PRODUCTS_EVENTS = "imcloud.products-events.v1"
     SERVITIZATION_EVENTS = "imcloud.servitization-events.v1"
     TENANT_EVENTS = "imcloud.tenant-events.v1"
+    MAINTENANCE = "imcloud.maintenance.v1"
 
 
 MessageT = TypeVar("MessageT", bound=Message)

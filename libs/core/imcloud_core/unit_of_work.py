@@ -52,14 +52,27 @@ class StagedEvents:
 
 
 class SqlUnitOfWork:
+    """One transaction. Entered again while open (a use case that runs another
+    inside it), it stays the same transaction: the inner use case's work commits
+    or rolls back with the outer one's."""
+
     def __init__(self, db: Database, outbox: Outbox, translate: EventTranslator) -> None:
         self._db = db
         self._staged = StagedEvents(outbox, translate)
+        self._depth = 0
         self.session: Session
 
     def __enter__(self) -> Self:
-        self._transaction = self._db.transaction()
-        self.session = self._transaction.__enter__()
+        self._depth += 1
+        if self._depth > 1:
+            return self
+        transaction = self._db.transaction()
+        try:
+            self.session = transaction.__enter__()
+        except BaseException:
+            self._depth = 0
+            raise
+        self._transaction = transaction
         self._staged.forget()
         return self
 
@@ -69,6 +82,9 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
         if exc is None:
             self._staged.stage(self.session)
         self._transaction.__exit__(exc_type, exc, tb)

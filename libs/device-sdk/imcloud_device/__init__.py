@@ -10,6 +10,7 @@ See libs/device-sdk/README.md for a complete example.
 
 from imcloud_device.client import VERSION, DeviceClient, ErrorHandler
 from imcloud_device.commands import Command, CommandHandler, CommandOutcome
+from imcloud_device.desired import DesiredHandler, DesiredState
 from imcloud_device.errors import AuthenticationError, ConnectionLostError, DeviceLinkError
 from imcloud_device.stats import DeviceStats, Refusal
 
@@ -21,6 +22,8 @@ __all__ = [
     "CommandHandler",
     "CommandOutcome",
     "ConnectionLostError",
+    "DesiredHandler",
+    "DesiredState",
     "DeviceClient",
     "DeviceLinkError",
     "DeviceStats",

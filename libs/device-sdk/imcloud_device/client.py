@@ -35,6 +35,7 @@ from imcloud.products.v1 import telemetry_pb2
 from imcloud_device.backoff import Backoff
 from imcloud_device.buffer import PointBuffer
 from imcloud_device.commands import CommandHandler, CommandRunner
+from imcloud_device.desired import DesiredHandler, DesiredStateRunner
 from imcloud_device.errors import AuthenticationError, ConnectionLostError, DeviceLinkError
 from imcloud_device.stats import DeviceStats, Refusal
 
@@ -109,6 +110,10 @@ class DeviceClient:
     - ``on_command(command) -> (CommandOutcome, detail)``: runs commands from the
       platform, one at a time on a thread of its own (without it, commands are
       rejected);
+    - ``on_desired(desired) -> detail``: applies the desired state (the twin's desired
+      properties) on a thread of its own, each version once and never one older than
+      the last applied; returns what it could not apply, or None (without it,
+      desired states are ignored);
     - ``on_error(error)``: told of every link problem; ``error.fatal`` means the
       client stopped (called on the client's thread: return quickly);
     - ``secure`` / ``root_certificates``: TLS (the system's roots when None);
@@ -130,6 +135,7 @@ class DeviceClient:
         buffer_limit_points: int = 1_000_000,
         max_in_flight_batches: int = 8,
         on_command: CommandHandler | None = None,
+        on_desired: DesiredHandler | None = None,
         on_error: ErrorHandler | None = None,
         secure: bool = False,
         root_certificates: bytes | None = None,
@@ -167,6 +173,8 @@ class DeviceClient:
         self._pending_since: float | None = None  # when the oldest buffered point arrived
         self._in_flight: deque[_InFlight] = deque()
         self._results: deque[pb.CommandResult] = deque(maxlen=MAX_PENDING_RESULTS)
+        self._receipts: deque[pb.CommandReceipt] = deque(maxlen=MAX_PENDING_RESULTS)
+        self._applied: deque[pb.DesiredStateApplied] = deque(maxlen=MAX_PENDING_RESULTS)
         self._flush_target = 0  # send partial batches until this position is taken
         self._flush_waiters = 0
         self._session: _Session | None = None
@@ -185,7 +193,8 @@ class DeviceClient:
         self._reconnects = 0
         self._commands_received = 0
 
-        self._commands = CommandRunner(on_command, self._deliver_result)
+        self._commands = CommandRunner(on_command, self._deliver_result, self._confirm_receipt)
+        self._desired = DesiredStateRunner(on_desired, self._deliver_applied)
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -225,6 +234,7 @@ class DeviceClient:
                 session.call.cancel()  # the platform did not answer the goodbye
             self._thread.join()
         self._commands.close()
+        self._desired.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -484,6 +494,13 @@ class DeviceClient:
                 self._connected = True
                 self._commands_received += 1
             self._commands.submit(response.command)
+        elif response.HasField("command_cancellation"):
+            self._commands.cancel(response.command_cancellation.command_id)
+        elif response.HasField("desired_state"):
+            with self._cond:
+                session.answered = True
+                self._connected = True
+            self._desired.submit(response.desired_state)
 
     def _settle(self, ack: pb.BatchAck) -> None:
         """Matches an acknowledgement to its batch (acks come in order) and counts it."""
@@ -517,6 +534,16 @@ class DeviceClient:
             self._results.append(result)
             self._cond.notify_all()
 
+    def _confirm_receipt(self, receipt: pb.CommandReceipt) -> None:
+        with self._cond:
+            self._receipts.append(receipt)
+            self._cond.notify_all()
+
+    def _deliver_applied(self, report: pb.DesiredStateApplied) -> None:
+        with self._cond:
+            self._applied.append(report)
+            self._cond.notify_all()
+
     def _requests(self, session: _Session) -> Iterator[pb.ConnectRequest]:
         """What goes up the stream: command results, resends, then new batches.
 
@@ -542,8 +569,12 @@ class DeviceClient:
         self, session: _Session, now: float
     ) -> tuple[pb.ConnectRequest | None, float | None]:
         """The next message to send, or how long to wait for one (None: until woken)."""
+        if self._receipts:
+            return pb.ConnectRequest(command_receipt=self._receipts.popleft()), None
         if self._results:
             return pb.ConnectRequest(command_result=self._results.popleft()), None
+        if self._applied:
+            return pb.ConnectRequest(desired_state_applied=self._applied.popleft()), None
         for batch in self._in_flight:
             if batch.session != session.number:  # sent on an earlier stream, not acked
                 batch.session, batch.sent_at = session.number, now

@@ -33,6 +33,7 @@ from imcloud_gateway.domain.ports import UnitOfWork
 from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.domain.telemetry import TelemetryLimits
 from imcloud_gateway.events.commands import COMMANDS_GROUP, CommandRelay
+from imcloud_gateway.events.desired import DESIRED_GROUP, DesiredStateRelay
 from imcloud_gateway.events.handlers import GROUP, equipment_lifecycle_handler
 from imcloud_gateway.events.provisioning import GROUP as PROVISIONING_GROUP
 from imcloud_gateway.events.provisioning import Provisioner, policy_from
@@ -61,6 +62,7 @@ class Parts:
     http: HttpContext
     device_link: DeviceLinkServicer
     commands: CommandRelay
+    desired: DesiredStateRelay
     provisioner: Provisioner | None
 
 
@@ -93,6 +95,7 @@ def wire(
     )
     streams = OpenStreams(settings.max_device_streams)
     commands = CommandRelay(bus=bus, links=streams, backends=backends)
+    desired = DesiredStateRelay(links=streams, backends=backends)
     records = SqlProvisioningRecords(db)
     http = HttpContext(
         settings=settings,
@@ -122,6 +125,7 @@ def wire(
             device, connected=connected
         ),
         commands=commands,
+        desired=desired,
     )
     provisioner = None
     if provisioning.enabled:
@@ -141,6 +145,7 @@ def wire(
         http=http,
         device_link=device_link,
         commands=commands,
+        desired=desired,
         provisioner=provisioner,
     )
 
@@ -200,6 +205,14 @@ class Gateway:
                 group=COMMANDS_GROUP,
                 topics=[Topic.COMMANDS],
                 handler=parts.commands.handle,
+                from_latest=True,
+            )
+        )
+        self._subscriptions.append(
+            parts.bus.subscribe(
+                group=DESIRED_GROUP,
+                topics=[Topic.PRODUCTS_EVENTS],
+                handler=parts.desired.handle,
                 from_latest=True,
             )
         )

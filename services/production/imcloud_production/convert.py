@@ -52,6 +52,7 @@ from imcloud_production.domain.scheduling.plan import (
     Trigger,
     TriggerKind,
 )
+from imcloud_production.domain.scheduling.windows import Window
 from imcloud_production.domain.work_orders import OperationState, WorkOrder, WorkOrderState
 
 T = TypeVar("T")
@@ -540,6 +541,29 @@ def eta_message(eta: Eta) -> schedule_pb.WorkOrderEta:
     )
     _set_time(message, "previous_end_time", eta.previous_end_time)
     return message
+
+
+def maintenance_window_message(window: Window) -> schedule_pb.MaintenanceWindow:
+    return schedule_pb.MaintenanceWindow(
+        station_id=window.station_id,
+        plant_id=window.plant_id,
+        start_time=timestamp(window.start),
+        end_time=timestamp(window.end),
+        displaced_operation_s=window.displaced_operation_s,
+        idle_s=window.idle_s,
+        planned_stop_s=window.planned_stop_s,
+        non_working_s=window.non_working_s,
+        delayed_work_orders=[
+            schedule_pb.DelayedWorkOrder(
+                work_order_id=order.work_order_id,
+                delay_s=order.delay_s,
+                added_lateness_s=order.added_lateness_s,
+            )
+            for order in window.delayed
+        ],
+        added_lateness_s=window.added_lateness_s,
+        explanation=window.explanation,
+    )
 
 
 def unscheduled_messages(unscheduled: Mapping[str, str]) -> list[schedule_pb.UnscheduledWorkOrder]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from imcloud.products.v1 import equipment_events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.convert import timestamp, timestamp_ms
+from imcloud_products.domain.desired import DesiredState, PropertyDelta
 from imcloud_products.domain.model import (
     AnomalyEpisode,
     Equipment,
@@ -82,12 +85,37 @@ def twin_message(twin: TwinState) -> pb.Twin:
             for r in twin.reported
         ],
         open_episodes=[episode_message(e) for e in twin.open_episodes],
+        desired=desired_state_message(twin.desired),
+        applied_version=twin.desired.applied_version,
+        applied_detail=twin.desired.applied_detail,
+        delta=[delta_message(d) for d in twin.delta],
     )
     if twin.last_seen_ms is not None:
         message.last_seen_time.CopyFrom(timestamp_ms(twin.last_seen_ms))
     if twin.health_score is not None:
         message.health_score = twin.health_score
+    if twin.desired.applied_time is not None:
+        message.applied_time.CopyFrom(timestamp(twin.desired.applied_time))
     return message
+
+
+def desired_state_message(desired: DesiredState) -> pb.DesiredState:
+    message = pb.DesiredState(
+        properties_json=json.dumps(desired.properties),
+        version=desired.version,
+        update_actor=desired.update_actor,
+    )
+    if desired.update_time is not None:
+        message.update_time.CopyFrom(timestamp(desired.update_time))
+    return message
+
+
+def delta_message(delta: PropertyDelta) -> pb.DesiredPropertyDelta:
+    return pb.DesiredPropertyDelta(
+        property=delta.name,
+        desired_json=json.dumps(delta.desired),
+        reported_json="" if delta.reported is None else json.dumps(delta.reported),
+    )
 
 
 def series_message(series: SeriesPoints) -> pb.StoredSeries:

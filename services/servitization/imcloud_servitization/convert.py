@@ -5,16 +5,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-from google.protobuf.struct_pb2 import Struct
-
-from imcloud.servitization.v1 import commands_pb2
+from imcloud.production.v1 import schedule_pb2
+from imcloud.servitization.v1 import commands_pb2, jobs_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import timestamp
+from imcloud_core.errors import FieldViolation, InvalidArgument
+from imcloud_servitization.domain.commands import MAX_PARAMETERS_BYTES
+from imcloud_servitization.domain.jobs import (
+    ExecutionState,
+    FleetJob,
+    JobAction,
+    JobCommand,
+    JobDesiredChange,
+    JobExecution,
+    JobState,
+    JobTarget,
+    TargetKind,
+)
 from imcloud_servitization.domain.model import (
     CommandState,
+    MaintenanceBooking,
     MaintenanceTicket,
+    MaintenanceWindow,
     RemoteCommand,
+    TicketChange,
+    TicketNote,
     TicketPriority,
     TicketState,
 )
@@ -30,9 +45,12 @@ PRIORITIES_BY_MESSAGE: dict[int, TicketPriority] = {
 }
 STATES = {
     TicketState.OPEN: pb.TICKET_STATE_OPEN,
+    TicketState.SCHEDULED: pb.TICKET_STATE_SCHEDULED,
     TicketState.IN_PROGRESS: pb.TICKET_STATE_IN_PROGRESS,
     TicketState.RESOLVED: pb.TICKET_STATE_RESOLVED,
+    TicketState.DISMISSED: pb.TICKET_STATE_DISMISSED,
 }
+STATES_BY_MESSAGE: dict[int, TicketState] = {number: state for state, number in STATES.items()}
 
 
 def priority(message_value: int) -> TicketPriority:
@@ -51,6 +69,58 @@ def ticket_message(ticket: MaintenanceTicket) -> pb.MaintenanceTicket:
         create_time=timestamp(ticket.create_time),
         update_time=timestamp(ticket.update_time),
         source_episode_id=ticket.source_episode_id,
+        assignee=ticket.assignee,
+        booking=booking_message(ticket.booking) if ticket.booking else None,
+    )
+
+
+def booking_message(booking: MaintenanceBooking) -> pb.MaintenanceBooking:
+    return pb.MaintenanceBooking(
+        planned_downtime_id=booking.planned_downtime_id,
+        plant_id=booking.plant_id,
+        station_id=booking.station_id,
+        start_time=timestamp(booking.start_time),
+        end_time=timestamp(booking.end_time),
+    )
+
+
+def note_message(note: TicketNote) -> pb.TicketNote:
+    return pb.TicketNote(
+        id=note.id, author=note.author, text=note.text, create_time=timestamp(note.create_time)
+    )
+
+
+def change_message(change: TicketChange) -> pb.TicketChange:
+    return pb.TicketChange(
+        actor=change.actor,
+        change_time=timestamp(change.change_time),
+        field=change.field,
+        from_value=change.from_value,
+        to_value=change.to_value,
+        detail=change.detail,
+    )
+
+
+def window_message(window: MaintenanceWindow) -> schedule_pb2.MaintenanceWindow:
+    return schedule_pb2.MaintenanceWindow(
+        station_id=window.station_id,
+        plant_id=window.plant_id,
+        start_time=timestamp(window.start_time),
+        end_time=timestamp(window.end_time),
+        displaced_operation_s=window.displaced_operation_s,
+        idle_s=window.idle_s,
+        planned_stop_s=window.planned_stop_s,
+        non_working_s=window.non_working_s,
+        delayed_work_orders=[
+            schedule_pb2.DelayedWorkOrder(
+                work_order_id=order.work_order_id,
+                delay_s=order.delay_s,
+                added_lateness_s=order.added_lateness_s,
+            )
+            for order in window.delayed_work_orders
+        ],
+        added_lateness_s=window.added_lateness_s,
+        explanation=window.explanation,
     )
 
 
@@ -61,6 +131,7 @@ COMMAND_STATES = {
     CommandState.FAILED: commands_pb2.COMMAND_STATE_FAILED,
     CommandState.REJECTED: commands_pb2.COMMAND_STATE_REJECTED,
     CommandState.EXPIRED: commands_pb2.COMMAND_STATE_EXPIRED,
+    CommandState.CANCELLED: commands_pb2.COMMAND_STATE_CANCELLED,
 }
 COMMAND_STATES_BY_MESSAGE = {number: state for state, number in COMMAND_STATES.items()}
 
@@ -77,24 +148,163 @@ def command_message(command: RemoteCommand) -> commands_pb2.RemoteCommand:
         update_time=timestamp(command.update_time),
         expire_time=timestamp(command.expire_time),
         parameters_json=json.dumps(command.parameters),
+        cancelled_by=command.cancelled_by,
+        attempts=command.attempts,
+        late=command.late,
+        job_id=command.job_id,
     )
 
 
-# Beyond this a double no longer holds every integer, so it was not sent as one.
-EXACT_INTEGERS = 2**53
+def parameters_from(parameters_json: str) -> dict[str, Any]:
+    """The command's parameters from their JSON text; empty means none."""
+    if len(parameters_json) > MAX_PARAMETERS_BYTES:
+        raise _bad_parameters(f"at most {MAX_PARAMETERS_BYTES} bytes as JSON")
+    if not parameters_json:
+        return {}
+    try:
+        parameters = json.loads(parameters_json, parse_constant=_not_a_number)
+    except (ValueError, RecursionError):
+        raise _bad_parameters("must be a JSON object") from None
+    if not isinstance(parameters, dict):
+        raise _bad_parameters("must be a JSON object")
+    return parameters
 
 
-def parameters_from(struct: Struct) -> dict[str, Any]:
-    """A Struct's numbers are all doubles: whole ones become integers again, as the
-    caller sent them through the REST API (JSON tells 3 from 3.0 only by spelling)."""
-    return {key: _whole(value) for key, value in MessageToDict(struct).items()}
+def _not_a_number(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
-def _whole(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_INTEGERS:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole(item) for item in value]
-    return value
+def _bad_parameters(reason: str) -> InvalidArgument:
+    return InvalidArgument(
+        "the command is not valid", violations=(FieldViolation("parameters", reason),)
+    )
+
+
+JOB_STATES = {
+    JobState.IN_PROGRESS: jobs_pb2.JOB_STATE_IN_PROGRESS,
+    JobState.COMPLETED: jobs_pb2.JOB_STATE_COMPLETED,
+    JobState.ABORTED: jobs_pb2.JOB_STATE_ABORTED,
+    JobState.CANCELLED: jobs_pb2.JOB_STATE_CANCELLED,
+}
+EXECUTION_STATES = {
+    ExecutionState.QUEUED: jobs_pb2.EXECUTION_STATE_QUEUED,
+    ExecutionState.PENDING: jobs_pb2.EXECUTION_STATE_PENDING,
+    ExecutionState.DELIVERED: jobs_pb2.EXECUTION_STATE_DELIVERED,
+    ExecutionState.SUCCEEDED: jobs_pb2.EXECUTION_STATE_SUCCEEDED,
+    ExecutionState.FAILED: jobs_pb2.EXECUTION_STATE_FAILED,
+    ExecutionState.REJECTED: jobs_pb2.EXECUTION_STATE_REJECTED,
+    ExecutionState.EXPIRED: jobs_pb2.EXECUTION_STATE_EXPIRED,
+    ExecutionState.CANCELLED: jobs_pb2.EXECUTION_STATE_CANCELLED,
+}
+EXECUTION_STATES_BY_MESSAGE = {number: state for state, number in EXECUTION_STATES.items()}
+# The JobTarget oneof field naming each kind of target.
+TARGET_FIELDS = {
+    TargetKind.EQUIPMENT: "equipment",
+    TargetKind.EQUIPMENT_MODEL: "equipment_model_id",
+    TargetKind.LINE: "line_id",
+    TargetKind.PLANT: "plant_id",
+    TargetKind.GRANTED_MACHINES: "granted_machines",
+}
+TARGET_KINDS_BY_FIELD = {name: kind for kind, name in TARGET_FIELDS.items()}
+
+
+def job_target(message: jobs_pb2.JobTarget) -> JobTarget:
+    chosen = message.WhichOneof("kind")
+    if chosen is None:
+        raise InvalidArgument(
+            "the job is not valid",
+            violations=(FieldViolation("target", "name the machines, a model, line or plant"),),
+        )
+    kind = TARGET_KINDS_BY_FIELD[chosen]
+    value = getattr(message, chosen)
+    return JobTarget(kind, value if isinstance(value, str) else "")
+
+
+def job_target_message(target: JobTarget) -> jobs_pb2.JobTarget:
+    # A list of machines is shown by the job's executions, not repeated here.
+    if target.kind is TargetKind.EQUIPMENT:
+        return jobs_pb2.JobTarget(equipment=jobs_pb2.EquipmentList())
+    if target.kind is TargetKind.GRANTED_MACHINES:
+        return jobs_pb2.JobTarget(granted_machines=True)
+    message = jobs_pb2.JobTarget()
+    setattr(message, TARGET_FIELDS[target.kind], target.id)
+    return message
+
+
+def job_message(job: FleetJob) -> jobs_pb2.FleetJob:
+    counts = {state.value: job.summary.of(state) for state in ExecutionState}
+    message = jobs_pb2.FleetJob(
+        id=job.id,
+        target=job_target_message(job.target),
+        rollout=jobs_pb2.JobRollout(machines_per_minute=job.machines_per_minute),
+        abort_criteria=jobs_pb2.JobAbortCriteria(
+            failed_percent=job.failed_percent, min_ended=job.min_ended
+        ),
+        state=JOB_STATES[job.state],
+        machine_count=job.machine_count,
+        summary=jobs_pb2.JobSummary(**counts),
+        detail=job.detail,
+        requested_by=job.requested_by,
+        through_grants=job.through_grants,
+        create_time=timestamp(job.create_time),
+        update_time=timestamp(job.update_time),
+    )
+    if job.end_time is not None:
+        message.end_time.CopyFrom(timestamp(job.end_time))
+    if isinstance(job.action, JobDesiredChange):
+        message.desired_change.CopyFrom(
+            jobs_pb2.JobDesiredChange(
+                desired_json=json.dumps(job.action.patch), timeout_s=job.action.timeout_s
+            )
+        )
+    else:
+        message.command.CopyFrom(
+            jobs_pb2.JobCommand(
+                name=job.action.name,
+                parameters_json=json.dumps(job.action.parameters),
+                timeout_s=job.action.timeout_s,
+            )
+        )
+    return message
+
+
+def job_action(request: jobs_pb2.CreateJobRequest) -> JobAction:
+    """The command or the desired-state change a job request asks for (exactly one)."""
+    if request.HasField("command") == request.HasField("desired_change"):
+        raise InvalidArgument(
+            "the job is not valid",
+            violations=(FieldViolation("command", "set exactly one of command, desired_change"),),
+        )
+    if request.HasField("desired_change"):
+        change = request.desired_change
+        return JobDesiredChange(_json_object(change.desired_json), change.timeout_s)
+    command = request.command
+    return JobCommand(command.name, parameters_from(command.parameters_json), command.timeout_s)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text or "{}", parse_constant=_not_a_number)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise InvalidArgument(
+            "the job is not valid",
+            violations=(FieldViolation("desired_change.desired_json", "must be a JSON object"),),
+        )
+    return document
+
+
+def execution_message(execution: JobExecution) -> jobs_pb2.JobExecution:
+    message = jobs_pb2.JobExecution(
+        job_id=execution.job_id,
+        equipment_id=execution.equipment_id,
+        state=EXECUTION_STATES[execution.state],
+        command_id=execution.command_id,
+        detail=execution.detail,
+        update_time=timestamp(execution.update_time),
+        desired_version=execution.desired_version or 0,
+    )
+    if execution.start_time is not None:
+        message.start_time.CopyFrom(timestamp(execution.start_time))
+    return message

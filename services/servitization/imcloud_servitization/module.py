@@ -9,6 +9,7 @@ from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.ids import utcnow
 from imcloud_core.outbox import Outbox
+from imcloud_core.rpc import open_channel
 from imcloud_core.service import (
     BackendService,
     Runtime,
@@ -19,20 +20,29 @@ from imcloud_core.service import (
     every,
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
+from imcloud_servitization.clients.production import ProductionScheduler
+from imcloud_servitization.clients.products import ProductsMachines
 from imcloud_servitization.events.handlers import (
     COMMANDS_GROUP,
     anomaly_handler,
     command_progress_handler,
     expire_commands,
+    resend_commands,
 )
 from imcloud_servitization.events.handlers import GROUP as ANOMALY_GROUP
 from imcloud_servitization.events.publishing import to_outbox_entry
+from imcloud_servitization.events.rollout import GROUP as JOBS_GROUP
+from imcloud_servitization.events.rollout import desired_applied_handler, roll_out_jobs
 from imcloud_servitization.store.repository import ServitizationUnitOfWork
 from imcloud_servitization.store.tables import outbox
 
 NAME = "servitization"
 # Commands are expired within this long of their expiry.
 EXPIRE_EVERY_S = 2.0
+# Commands without the machine's receipt are sent again within this long of their due time.
+RESEND_EVERY_S = 1.0
+# Fleet jobs start their next machines, and follow their commands, this often.
+ROLLOUT_EVERY_S = 1.0
 PACKAGE = "imcloud_servitization"
 
 
@@ -44,10 +54,14 @@ def unit_of_work(
     return functools.partial(ServitizationUnitOfWork, db, staged or Outbox(outbox), to_outbox_entry)
 
 
-def _wire(db: Database, staged: Outbox) -> Wiring:
+def _wire(
+    db: Database, staged: Outbox, *, scheduler: ProductionScheduler, machines: ProductsMachines
+) -> Wiring:
     transaction = unit_of_work(db, staged)
     return Wiring(
-        servicers=[register(ServitizationServicer(transaction))],
+        servicers=[
+            register(ServitizationServicer(transaction, scheduler=scheduler, machines=machines))
+        ],
         subscriptions=[
             SubscriptionSpec(
                 group=ANOMALY_GROUP,
@@ -59,6 +73,11 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
                 topics=[Topic.COMMAND_RESULTS],
                 handler=command_progress_handler(transaction),
             ),
+            SubscriptionSpec(
+                group=JOBS_GROUP,
+                topics=[Topic.PRODUCTS_EVENTS],
+                handler=desired_applied_handler(transaction),
+            ),
         ],
         background=[
             every(
@@ -66,14 +85,32 @@ def _wire(db: Database, staged: Outbox) -> Wiring:
                 "command expiry",
                 lambda: expire_commands(transaction, utcnow()),
                 run_at_start=False,
-            )
+            ),
+            every(
+                RESEND_EVERY_S,
+                "command resends",
+                lambda: resend_commands(transaction, utcnow()),
+                run_at_start=False,
+            ),
+            every(
+                ROLLOUT_EVERY_S,
+                "fleet job rollout",
+                lambda: roll_out_jobs(transaction, machines, utcnow()),
+                run_at_start=False,
+            ),
         ],
     )
 
 
 def build(runtime: Runtime) -> BackendService:
+    endpoint = runtime.settings.grpc_endpoint
+    wire = functools.partial(
+        _wire,
+        scheduler=ProductionScheduler(open_channel(endpoint("production").target)),
+        machines=ProductsMachines(open_channel(endpoint("products").target)),
+    )
     return build_backend_service(
-        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=_wire
+        runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=wire
     )
 
 

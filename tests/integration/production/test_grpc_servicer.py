@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -12,6 +13,7 @@ from google.protobuf.message import Message
 from imcloud.production.v1 import events_pb2
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
+from imcloud_core.convert import timestamp
 from imcloud_core.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -21,6 +23,7 @@ from imcloud_core.errors import (
     Unauthenticated,
 )
 from imcloud_core.events import Topic, unpack
+from imcloud_core.ids import utcnow
 from imcloud_core.rpc import CallContext, GrpcServer, ResponseT, call, open_channel
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
 from imcloud_production.settings import SchedulingSettings
@@ -310,3 +313,53 @@ def test_invalid_requests_name_their_fields(acme: Tenant, stub: ProductionServic
 def test_a_call_without_a_tenant_is_refused(stub: ProductionServiceStub) -> None:
     with pytest.raises(Unauthenticated):
         call(stub.ListPlants, pb.ListPlantsRequest(), ctx=CallContext(tenant_id=""), deadline_s=10)
+
+
+def test_maintenance_windows_are_asked_with_valid_fields_of_ones_own_station(
+    acme: Tenant, globex: Tenant, stub: ProductionServiceStub
+) -> None:
+    plant, _, station = structure(acme)
+    soon = timestamp(utcnow() + timedelta(hours=8))
+    found = acme(
+        stub.SuggestMaintenanceWindows,
+        pb.SuggestMaintenanceWindowsRequest(
+            station_id=station.id, duration_s=3600, not_after=soon, count=2
+        ),
+    )
+    # Nothing planned yet: the first hour from the next whole minute is free.
+    assert found.schedule_revision == 0
+    first = found.windows[0]
+    assert (first.station_id, first.plant_id) == (station.id, plant.id)
+    assert first.displaced_operation_s == 0
+    assert first.idle_s == 3600
+    assert len(found.windows) == 2
+
+    with pytest.raises(NotFound):
+        globex(
+            stub.SuggestMaintenanceWindows,
+            pb.SuggestMaintenanceWindowsRequest(
+                station_id=station.id, duration_s=3600, not_after=soon
+            ),
+        )
+    with pytest.raises(InvalidArgument) as refused:
+        acme(
+            stub.SuggestMaintenanceWindows,
+            pb.SuggestMaintenanceWindowsRequest(
+                station_id=station.id, duration_s=2**62, not_after=soon, count=11
+            ),
+        )
+    assert fields(refused) == ["count", "duration_s"]
+    with pytest.raises(InvalidArgument) as too_late:
+        acme(
+            stub.SuggestMaintenanceWindows,
+            pb.SuggestMaintenanceWindowsRequest(
+                station_id=station.id, duration_s=86_400, not_after=soon
+            ),
+        )
+    assert fields(too_late) == ["not_after"]
+    with pytest.raises(InvalidArgument) as missing:
+        acme(
+            stub.SuggestMaintenanceWindows,
+            pb.SuggestMaintenanceWindowsRequest(station_id=station.id, duration_s=3600),
+        )
+    assert fields(missing) == ["not_after"]

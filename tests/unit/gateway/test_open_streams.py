@@ -53,6 +53,16 @@ def test_after_the_waiting_list_commands_go_down_at_once_and_never_twice() -> No
     assert drained(stream) == ["c1"]
 
 
+def test_a_resend_of_a_command_goes_down_again_each_send_once() -> None:
+    streams = OpenStreams(capacity=4)
+    stream = connected(streams)
+    streams.caught_up(stream)
+    streams.push("m1", command("c1"), attempt=1)
+    streams.push("m1", command("c1"), attempt=1, waiting=True)  # also on the waiting list
+    streams.push("m1", command("c1"), attempt=2)  # no receipt came: sent again
+    assert drained(stream) == ["c1", "c1"]
+
+
 def test_a_machine_not_connected_here_is_reported_so() -> None:
     streams = OpenStreams(capacity=4)
     connected(streams)

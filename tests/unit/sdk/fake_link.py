@@ -64,6 +64,8 @@ class FakeDeviceLink(pb_grpc.DeviceLinkServiceServicer):
         self.commands_on_connect: list[pb.Command] = []
         self.streams: list[Stream] = []
         self.results: list[pb.CommandResult] = []
+        # Command receipts and results in the order they came up the streams.
+        self.command_replies: list[pb.CommandReceipt | pb.CommandResult] = []
         self.held: list[tuple[Stream, pb.BatchAck]] = []
         self.refused_connections = 0
         self._lock = threading.Lock()
@@ -118,9 +120,14 @@ class FakeDeviceLink(pb_grpc.DeviceLinkServiceServicer):
     def _read(self, stream: Stream, requests: Iterator[pb.ConnectRequest]) -> None:
         try:
             for request in requests:
+                if request.HasField("command_receipt"):
+                    with self._lock:
+                        self.command_replies.append(request.command_receipt)
+                    continue
                 if request.HasField("command_result"):
                     with self._lock:
                         self.results.append(request.command_result)
+                        self.command_replies.append(request.command_result)
                     continue
                 with self._lock:
                     index = len(stream.batches)

@@ -130,3 +130,84 @@ def test_integer_parameters_stay_integers() -> None:
     assert received.parameters == {"steps": 3, "rpm": 1200.5, "plan": {"n": [1]}}
     assert type(received.parameters["steps"]) is int
     assert type(received.parameters["plan"]["n"][0]) is int
+
+
+def replies(link: FakeDeviceLink, command_id: str) -> list[str]:
+    """What came up the link about one command, in order: "receipt" or "result"."""
+    return [
+        "receipt" if isinstance(reply, pb.CommandReceipt) else "result"
+        for reply in list(link.command_replies)
+        if reply.command_id == command_id
+    ]
+
+
+def test_a_command_is_confirmed_on_arrival_before_it_runs(
+    server: FakeServer, link: FakeDeviceLink, make_client: MakeClient
+) -> None:
+    link.commands_on_connect = [command("c1", "calibrate")]
+    running = threading.Event()
+    release = threading.Event()
+
+    def calibrate(_: Command) -> tuple[CommandOutcome, str]:
+        running.set()
+        release.wait(10)
+        return CommandOutcome.SUCCEEDED, "calibrated"
+
+    make_client(server.target, on_command=calibrate).start()
+    assert running.wait(10)
+    wait_for(lambda: replies(link, "c1") == ["receipt"] or None, timeout_s=10, what="a receipt")
+    release.set()
+    wait_for(lambda: replies(link, "c1") == ["receipt", "result"] or None, timeout_s=10)
+
+
+def test_a_repeat_while_the_command_runs_is_confirmed_but_not_run_again(
+    server: FakeServer, link: FakeDeviceLink, make_client: MakeClient
+) -> None:
+    link.commands_on_connect = [command("c1", "calibrate")]
+    release = threading.Event()
+    runs: list[str] = []
+
+    def calibrate(received: Command) -> tuple[CommandOutcome, str]:
+        runs.append(received.command_id)
+        release.wait(10)
+        return CommandOutcome.SUCCEEDED, "calibrated"
+
+    make_client(server.target, on_command=calibrate).start()
+    wait_for(lambda: runs or None, timeout_s=10, what="the command running")
+    link.streams[0].outbox.put(pb.ConnectResponse(command=command("c1", "calibrate")))
+    wait_for(lambda: replies(link, "c1").count("receipt") == 2 or None, timeout_s=10)
+    release.set()
+    wait_for(lambda: "result" in replies(link, "c1") or None, timeout_s=10)
+    assert runs == ["c1"]
+
+
+def test_a_cancelled_command_that_has_not_started_never_runs(
+    server: FakeServer, link: FakeDeviceLink, make_client: MakeClient
+) -> None:
+    # c2 waits behind c1; the cancellation of c3 comes before c3 itself.
+    link.commands_on_connect = [command("c1", "calibrate"), command("c2", "stop")]
+    release = threading.Event()
+    runs: list[str] = []
+
+    def handler(received: Command) -> tuple[CommandOutcome, str]:
+        runs.append(received.command_id)
+        if received.command_id == "c1":
+            release.wait(10)
+        return CommandOutcome.SUCCEEDED, "ok"
+
+    make_client(server.target, on_command=handler).start()
+    wait_for(lambda: runs or None, timeout_s=10, what="c1 running")
+    stream = link.streams[0]
+    for cancelled in ("c2", "c3"):
+        stream.outbox.put(
+            pb.ConnectResponse(command_cancellation=pb.CommandCancellation(command_id=cancelled))
+        )
+    stream.outbox.put(pb.ConnectResponse(command=command("c3", "stop")))
+    stream.outbox.put(pb.ConnectResponse(command=command("c4", "stop")))
+    # Messages are taken in order: c4's receipt means the cancellations are in.
+    wait_for(lambda: replies(link, "c4") or None, timeout_s=10, what="c4's receipt")
+    release.set()
+    wait_for(lambda: "result" in replies(link, "c4") or None, timeout_s=10, what="c4's result")
+    assert runs == ["c1", "c4"]
+    assert replies(link, "c2") == ["receipt"]
+    assert replies(link, "c3") == []

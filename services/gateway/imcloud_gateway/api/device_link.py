@@ -78,9 +78,10 @@ class DeviceStream:
     outgoing: queue.Queue[pb.ConnectResponse | BaseException | None] = field(
         default_factory=queue.Queue
     )
-    # Commands already sent down this stream: one can come both from the waiting
-    # list on connect and from the commands topic.
-    commands_sent: set[str] = field(default_factory=set)
+    # Sends of commands already made down this stream (command id and attempt):
+    # one can come both from the waiting list on connect and from the commands
+    # topic; a resend (a later attempt) goes down again.
+    commands_sent: set[tuple[str, int]] = field(default_factory=set)
     # While the waiting list is being sent (None after), commands from the topic
     # wait here, so the machine gets them all oldest first.
     held: list[pb.ConnectResponse] | None = field(default_factory=list)
@@ -133,20 +134,26 @@ class OpenStreams:
         return self._capacity
 
     def push(
-        self, equipment_id: str, response: pb.ConnectResponse, *, waiting: bool = False
+        self,
+        equipment_id: str,
+        response: pb.ConnectResponse,
+        *,
+        waiting: bool = False,
+        attempt: int = 0,
     ) -> bool:
-        """Queues a message for the machine's stream, each command once; False if the
-        machine is not connected here. ``waiting`` marks the waiting list sent on
-        connect, which goes ahead of what the topic brings meanwhile."""
-        command_id = response.command.command_id if response.HasField("command") else ""
+        """Queues a message for the machine's stream, each send of a command once;
+        False if the machine is not connected here. ``waiting`` marks the waiting
+        list sent on connect, which goes ahead of what the topic brings meanwhile;
+        ``attempt`` tells a command's resend from a repeat of the same send."""
+        send = (response.command.command_id, attempt) if response.HasField("command") else None
         sending: list[DeviceStream] = []
         with self._lock:
             streams = [s for s in self._streams if s.device.equipment_id == equipment_id]
             for stream in streams:
-                if command_id in stream.commands_sent:
+                if send in stream.commands_sent:
                     continue
-                if command_id:
-                    stream.commands_sent.add(command_id)
+                if send is not None:
+                    stream.commands_sent.add(send)
                 if stream.held is not None and not waiting:
                     stream.held.append(response)
                 else:
@@ -192,7 +199,17 @@ class CommandSide(Protocol):
 
     def deliver_waiting(self, device: DevicePrincipal) -> None: ...
 
+    def received(self, device: DevicePrincipal, receipt: pb.CommandReceipt) -> None: ...
+
     def answered(self, device: DevicePrincipal, result: pb.CommandResult) -> None: ...
+
+
+class DesiredSide(Protocol):
+    """What the device link needs from the twin's desired state."""
+
+    def deliver_on_connect(self, device: DevicePrincipal) -> None: ...
+
+    def applied(self, device: DevicePrincipal, report: pb.DesiredStateApplied) -> None: ...
 
 
 class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
@@ -204,12 +221,14 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
         streams: OpenStreams,
         connection_changed: Callable[[DevicePrincipal, bool], None],
         commands: CommandSide,
+        desired: DesiredSide,
     ) -> None:
         self._uow = unit_of_work
         self._intake = intake
         self._streams = streams
         self._connection_changed = connection_changed
         self._commands = commands
+        self._desired = desired
 
     def Connect(  # noqa: N802 - gRPC method names are PascalCase
         self, request_iterator: Iterator[pb.ConnectRequest], context: grpc.ServicerContext
@@ -239,6 +258,7 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                 reader.start()
                 try:
                     self._commands.deliver_waiting(device)
+                    self._desired.deliver_on_connect(device)
                 finally:
                     self._streams.caught_up(stream)
                 checked_at = time.monotonic()
@@ -278,8 +298,12 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                         )
                     )
                     stream.outgoing.put(pb.ConnectResponse(ack=ack))
+                elif message.HasField("command_receipt"):
+                    self._commands.received(stream.device, message.command_receipt)
                 elif message.HasField("command_result"):
                     self._commands.answered(stream.device, message.command_result)
+                elif message.HasField("desired_state_applied"):
+                    self._desired.applied(stream.device, message.desired_state_applied)
         except grpc.RpcError:
             pass  # the machine went away; the stream simply ends
         except Exception as error:

@@ -120,3 +120,13 @@ def grant_covering(
         if grant.active_at(now) and scope in grant.scopes:
             return grant
     raise NotFound(f"equipment {equipment_id!r} not found")
+
+
+def scopes_left(uow: UnitOfWork, *, grantee_tenant_id: str, equipment_id: str) -> frozenset[Scope]:
+    """What the maker may still do on the machine through its active grants."""
+    now = utcnow()
+    with uow:
+        found = uow.grants.received_for(
+            grantee_tenant_id=grantee_tenant_id, equipment_id=equipment_id
+        )
+    return frozenset(scope for grant in found if grant.active_at(now) for scope in grant.scopes)

@@ -102,6 +102,8 @@ class Scope(StrEnum):
     TELEMETRY_READ = "telemetry:read"
     TWIN_READ = "twin:read"
     COMMANDS_SEND = "commands:send"
+    # Change the machine's desired state (the desired side of its twin).
+    CONFIG_WRITE = "config:write"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Remote commands at the device link: deliver them to the machines whose links
-this gateway holds, and report delivery and the machines' answers."""
+"""Remote commands at the device link: send them to the machines whose links
+this gateway holds, tell them of cancellations, and report the machines'
+receipts (only those make a command DELIVERED) and answers."""
 
 from __future__ import annotations
 
@@ -40,10 +41,16 @@ class DeviceLinks(Protocol):
     """What remote operation needs from the device link: the streams open here."""
 
     def push(
-        self, equipment_id: str, response: link_pb.ConnectResponse, *, waiting: bool = False
+        self,
+        equipment_id: str,
+        response: link_pb.ConnectResponse,
+        *,
+        waiting: bool = False,
+        attempt: int = 0,
     ) -> bool:
         """Queues a message for the machine's stream; False if it is not connected here.
-        ``waiting``: part of the waiting list sent on connect."""
+        ``waiting``: part of the waiting list sent on connect; ``attempt``: which
+        send of the command it is."""
 
 
 class CommandRelay:
@@ -53,12 +60,22 @@ class CommandRelay:
         self._backends = backends
 
     def handle(self, batch: Sequence[Record]) -> None:
-        """New commands: deliver those for machines connected here."""
+        """New commands, resends and cancellations, for machines connected here."""
         for record in batch:
             envelope = parse_envelope(record.value)
             requested = unpack(envelope, pb.CommandRequested)
             if requested is not None:
-                self.deliver(envelope.tenant_id, requested.command)
+                self.deliver(requested.command)
+            cancelled = unpack(envelope, pb.CommandCancelled)
+            if cancelled is not None:
+                self._links.push(
+                    cancelled.equipment_id,
+                    link_pb.ConnectResponse(
+                        command_cancellation=link_pb.CommandCancellation(
+                            command_id=cancelled.command_id
+                        )
+                    ),
+                )
 
     def deliver_waiting(self, device: DevicePrincipal) -> None:
         """On connect: every command of the machine that is still waiting, oldest first."""
@@ -81,9 +98,11 @@ class CommandRelay:
             if not token:
                 break
         for command in reversed(newest_first):
-            self.deliver(device.tenant_id, command, waiting=True)
+            self.deliver(command, waiting=True)
 
-    def deliver(self, tenant_id: str, command: pb.RemoteCommand, *, waiting: bool = False) -> None:
+    def deliver(self, command: pb.RemoteCommand, *, waiting: bool = False) -> None:
+        """Sends the command down the machine's stream, if it is here. It is not
+        DELIVERED yet: only the machine's receipt says it arrived."""
         if from_timestamp(command.expire_time) <= utcnow():
             return  # the servitization service will report it expired
         down = link_pb.Command(
@@ -93,10 +112,19 @@ class CommandRelay:
             expire_time=command.expire_time,
         )
         if self._links.push(
-            command.equipment_id, link_pb.ConnectResponse(command=down), waiting=waiting
+            command.equipment_id,
+            link_pb.ConnectResponse(command=down),
+            waiting=waiting,
+            attempt=command.attempts,
         ):
-            log.info("command delivered", command_id=command.id, name=command.name)
-            self._report(tenant_id, command.id, command.equipment_id, pb.COMMAND_STAGE_DELIVERED)
+            log.info(
+                "command sent", command_id=command.id, name=command.name, attempt=command.attempts
+            )
+
+    def received(self, device: DevicePrincipal, receipt: link_pb.CommandReceipt) -> None:
+        self._report(
+            device.tenant_id, receipt.command_id, device.equipment_id, pb.COMMAND_STAGE_DELIVERED
+        )
 
     def answered(self, device: DevicePrincipal, result: link_pb.CommandResult) -> None:
         stage = OUTCOMES.get(result.outcome, pb.COMMAND_STAGE_FAILED)

@@ -12,7 +12,7 @@ import grpc
 
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud_core.convert import from_timestamp, timestamp
-from imcloud_core.errors import ResourceExhausted
+from imcloud_core.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from imcloud_core.rpc import call_context
 from imcloud_production import convert
 from imcloud_production.api.metrics import observe_schedule
@@ -135,4 +135,26 @@ class ScheduleRpcs:
             status=convert.SCHEDULE_STATUSES[quote.status],
             delayed=[convert.eta_message(eta) for eta in quote.delayed],
             operations=[convert.planned_operation_message(o) for o in quote.operations],
+        )
+
+    def SuggestMaintenanceWindows(  # noqa: N802
+        self, request: pb.SuggestMaintenanceWindowsRequest, context: grpc.ServicerContext
+    ) -> pb.SuggestMaintenanceWindowsResponse:
+        if not request.HasField("not_after"):
+            raise InvalidArgument(
+                "the maintenance window request is not valid",
+                violations=(FieldViolation("not_after", "is required"),),
+            )
+        found = schedules.suggest_maintenance_windows(
+            self._execution,
+            self._scheduling,
+            tenant_id=call_context(context).tenant_id,
+            station_id=request.station_id,
+            duration_s=request.duration_s,
+            not_after=from_timestamp(request.not_after),
+            count=request.count,
+        )
+        return pb.SuggestMaintenanceWindowsResponse(
+            windows=[convert.maintenance_window_message(w) for w in found.windows],
+            schedule_revision=found.revision,
         )

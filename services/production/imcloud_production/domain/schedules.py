@@ -30,6 +30,7 @@ from imcloud_production.domain.model import Plant, Station, not_found
 from imcloud_production.domain.ports import ExecutionUnitOfWork
 from imcloud_production.domain.scheduling import plant as plants
 from imcloud_production.domain.scheduling import triggers
+from imcloud_production.domain.scheduling import windows as maintenance
 from imcloud_production.domain.scheduling.model import Status
 from imcloud_production.domain.scheduling.plan import (
     Eta,
@@ -252,6 +253,81 @@ def quote(
         status=solved.status,
         delayed=delayed,
         operations=tuple(o for o in schedule.operations if o.work_order_id == QUOTE_ID),
+    )
+
+
+# Suggestions ask for at most this many windows; 0 means the default.
+MAX_WINDOWS = 10
+DEFAULT_WINDOWS = 3
+MAX_MAINTENANCE_S = 31 * 86_400
+
+
+@dataclass(frozen=True)
+class MaintenanceWindows:
+    windows: list[maintenance.Window]
+    # The schedule they were read from; UNSTORED before the plant's first.
+    revision: int
+
+
+def suggest_maintenance_windows(
+    unit_of_work: UnitOfWorkFactory,
+    settings: SchedulingSettings,
+    *,
+    tenant_id: str,
+    station_id: str,
+    duration_s: int,
+    not_after: datetime,
+    count: int,
+) -> MaintenanceWindows:
+    """Where maintenance of the station costs production least before not_after,
+    on the plant's current schedule; changes nothing."""
+    now = utcnow()
+    violations = []
+    duration = timedelta(seconds=max(0, min(duration_s, MAX_MAINTENANCE_S + 1)))
+    if not 60 <= duration_s <= MAX_MAINTENANCE_S:
+        violations.append(FieldViolation("duration_s", "must be 60 s .. 31 days"))
+    elif not_after < now + duration:
+        violations.append(FieldViolation("not_after", "must leave the duration after now"))
+    if not 0 <= count <= MAX_WINDOWS:
+        violations.append(FieldViolation("count", f"must be 1..{MAX_WINDOWS}, or 0 for 3"))
+    if violations:
+        raise InvalidArgument(
+            "the maintenance window request is not valid", violations=tuple(violations)
+        )
+    # Beyond the horizon nothing is planned: it is not free, only unknown.
+    end = min(not_after, now + timedelta(days=settings.horizon_days))
+    with unit_of_work() as uow:
+        station = uow.stations.get(tenant_id=tenant_id, resource_id=station_id)
+        if station is None:
+            raise not_found("station", station_id)
+        plant = planning.plant_of(uow, tenant_id, station.plant_id)
+        history = planning.history_of(uow, plant)
+        working = calendars.history_windows(history, now, end) if history.versions else None
+        stops = [
+            (item.start_time, item.end_time)
+            for item in uow.planned_downtimes.overlapping(
+                tenant_id=tenant_id, plant_id=plant.id, start=now, end=end
+            )
+            if item.applies_to(station.id)
+        ]
+        schedule = uow.schedules.latest(tenant_id=tenant_id, plant_id=plant.id)
+    plan = maintenance.StationPlan(
+        station_id=station.id,
+        plant_id=plant.id,
+        now=now,
+        operations=[o for o in schedule.operations if o.station_id == station.id]
+        if schedule
+        else [],
+        working=working,
+        planned_stops=stops,
+        etas=schedule.etas if schedule else {},
+        keep_until=now + timedelta(seconds=settings.frozen_horizon_s),
+    )
+    return MaintenanceWindows(
+        maintenance.suggested(
+            plan, duration=duration, not_after=end, count=count or DEFAULT_WINDOWS
+        ),
+        schedule.revision if schedule else UNSTORED,
     )
 
 

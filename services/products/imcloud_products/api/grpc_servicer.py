@@ -182,16 +182,47 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
     def GetTwin(  # noqa: N802
         self, request: pb.GetTwinRequest, context: grpc.ServicerContext
     ) -> pb.GetTwinResponse:
+        return pb.GetTwinResponse(twin=self._twin(_tenant(context), request.equipment_id))
+
+    def _twin(self, tenant_id: str, equipment_id: str) -> pb.Twin:
         twin = services.get_twin(
             self._uow(),
             self._telemetry,
             self._health,
-            tenant_id=_tenant(context),
-            equipment_id=request.equipment_id,
+            tenant_id=tenant_id,
+            equipment_id=equipment_id,
             now_ms=now_ms(),
             offline_after_ms=self._offline_after_ms,
         )
-        return pb.GetTwinResponse(twin=twin_message(twin))
+        return twin_message(twin)
+
+    def UpdateDesiredState(  # noqa: N802
+        self, request: pb.UpdateDesiredStateRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateDesiredStateResponse:
+        caller = call_context(context)
+        services.update_desired_state(
+            self._uow(),
+            tenant_id=caller.tenant_id,
+            equipment_id=request.equipment_id,
+            desired_json=request.desired_json,
+            version=request.version if request.HasField("version") else None,
+            actor=caller.actor,
+        )
+        return pb.UpdateDesiredStateResponse(
+            twin=self._twin(caller.tenant_id, request.equipment_id)
+        )
+
+    def ReportDesiredStateApplied(  # noqa: N802
+        self, request: pb.ReportDesiredStateAppliedRequest, context: grpc.ServicerContext
+    ) -> pb.ReportDesiredStateAppliedResponse:
+        applied = services.report_desired_state_applied(
+            self._uow(),
+            tenant_id=_tenant(context),
+            equipment_id=request.equipment_id,
+            version=request.version,
+            detail=request.detail,
+        )
+        return pb.ReportDesiredStateAppliedResponse(applied_version=applied)
 
     def ListTelemetryPoints(  # noqa: N802
         self, request: pb.ListTelemetryPointsRequest, context: grpc.ServicerContext

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imcloud_products.domain.desired import DesiredState
 from imcloud_products.domain.model import AnomalyEpisode, Equipment, EquipmentModel
 
 
@@ -35,6 +36,18 @@ class EquipmentUpdated:
 @dataclass(frozen=True)
 class EquipmentDeleted:
     equipment: Equipment
+
+
+@dataclass(frozen=True)
+class DesiredStateChanged:
+    desired: DesiredState
+
+
+@dataclass(frozen=True)
+class DesiredStateApplied:
+    """The machine reported a newer applied desired version."""
+
+    desired: DesiredState
 
 
 @dataclass(frozen=True)

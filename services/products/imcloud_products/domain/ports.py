@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from imcloud_core.ports import Transaction
+from imcloud_products.domain.desired import DesiredState
 from imcloud_products.domain.events import ConnectivityChanged
 from imcloud_products.domain.model import AnomalyEpisode, Equipment, EquipmentModel
 from imcloud_products.domain.monitoring import MachineMonitor
@@ -60,12 +61,28 @@ class EquipmentRepository(Protocol):
     def remove(self, equipment: Equipment) -> None: ...
 
 
+class DesiredStateRepository(Protocol):
+    def get(
+        self, *, tenant_id: str, equipment_id: str, for_update: bool = False
+    ) -> DesiredState | None:
+        """The machine's desired state, None if nothing was ever desired of it.
+        ``for_update`` holds the machine until the transaction ends, so changes
+        to one machine's desired state follow each other (none is lost)."""
+
+    def save(self, state: DesiredState) -> None: ...
+
+    def remove(self, *, tenant_id: str, equipment_id: str) -> None: ...
+
+
 class UnitOfWork(Transaction, Protocol):
     @property
     def equipment_models(self) -> EquipmentModelRepository: ...
 
     @property
     def equipment(self) -> EquipmentRepository: ...
+
+    @property
+    def desired_states(self) -> DesiredStateRepository: ...
 
 
 # -- telemetry and equipment health ------------------------------------------------

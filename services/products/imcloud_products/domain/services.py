@@ -16,9 +16,12 @@ from imcloud_core.errors import (
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import decode_page_token, encode_page_token, page_size
 from imcloud_core.updates import checked_update_paths
-from imcloud_products.domain import monitoring
+from imcloud_products.domain import desired, monitoring
 from imcloud_products.domain.anomaly import DetectorConfig
+from imcloud_products.domain.desired import DesiredState
 from imcloud_products.domain.events import (
+    DesiredStateApplied,
+    DesiredStateChanged,
     EpisodeClosed,
     EquipmentCreated,
     EquipmentDeleted,
@@ -257,6 +260,7 @@ def delete_equipment(uow: UnitOfWork, *, tenant_id: str, equipment_id: str) -> N
     with uow:
         equipment = _existing_equipment(uow, tenant_id, equipment_id)
         uow.equipment.remove(equipment)
+        uow.desired_states.remove(tenant_id=tenant_id, equipment_id=equipment_id)
         uow.record(EquipmentDeleted(equipment))
 
 
@@ -308,7 +312,9 @@ def get_twin(
     now_ms: int,
     offline_after_ms: int,
 ) -> TwinState:
-    get_equipment(uow, tenant_id=tenant_id, equipment_id=equipment_id)
+    with uow:
+        _existing_equipment(uow, tenant_id, equipment_id)
+        wanted = uow.desired_states.get(tenant_id=tenant_id, equipment_id=equipment_id)
     reported, last_seen_ms, link_open, link_change_ms = store.twin(
         tenant_id=tenant_id, equipment_id=equipment_id
     )
@@ -324,7 +330,54 @@ def get_twin(
         offline_after_ms=offline_after_ms,
         health_score=health_score(latest_score),
         open_episodes=still_open,
+        desired=wanted or DesiredState(tenant_id, equipment_id),
     )
+
+
+# -- desired state ---------------------------------------------------------------
+
+
+def update_desired_state(
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    equipment_id: str,
+    desired_json: str,
+    version: int | None,
+    actor: str,
+) -> DesiredState:
+    """Merges the patch into the machine's desired properties, one version on,
+    and announces it; a patch that changes nothing changes no version."""
+    patch = desired.parse_patch(desired_json)
+    with uow:
+        current = _held_desired_state(uow, tenant_id, equipment_id)
+        changed = desired.apply_patch(current, patch, version=version, actor=actor, now=utcnow())
+        if changed is None:
+            return current
+        uow.desired_states.save(changed)
+        uow.record(DesiredStateChanged(changed))
+    return changed
+
+
+def report_desired_state_applied(
+    uow: UnitOfWork, *, tenant_id: str, equipment_id: str, version: int, detail: str
+) -> int:
+    """Records the version the machine applied; returns the applied version on record."""
+    with uow:
+        current = _held_desired_state(uow, tenant_id, equipment_id)
+        applied = desired.record_applied(current, version=version, detail=detail, now=utcnow())
+        if applied is None:
+            return current.applied_version
+        uow.desired_states.save(applied)
+        uow.record(DesiredStateApplied(applied))
+    return applied.applied_version
+
+
+def _held_desired_state(uow: UnitOfWork, tenant_id: str, equipment_id: str) -> DesiredState:
+    """The machine's desired state, held until the transaction ends."""
+    _existing_equipment(uow, tenant_id, equipment_id)
+    held = uow.desired_states.get(tenant_id=tenant_id, equipment_id=equipment_id, for_update=True)
+    return held or DesiredState(tenant_id, equipment_id)
 
 
 def list_points(

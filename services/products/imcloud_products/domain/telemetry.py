@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.paging import page_size
+from imcloud_products.domain.desired import DesiredState, PropertyDelta, delta_of
 from imcloud_products.domain.model import AnomalyEpisode
 
 OUT_OF_RANGE = 1  # point flag bit
@@ -68,6 +69,9 @@ class TwinState:
     # 100 in normal running, towards 0 the more anomalous; None while learning.
     health_score: float | None
     open_episodes: tuple[AnomalyEpisode, ...]
+    desired: DesiredState
+    # The desired properties the machine does not run yet.
+    delta: tuple[PropertyDelta, ...]
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ def twin_state(
     offline_after_ms: int,
     health_score: float | None,
     open_episodes: list[AnomalyEpisode],
+    desired: DesiredState,
 ) -> TwinState:
     """A machine is connected while its device link is open, or, for machines
     that send over HTTP, while it was heard from recently (and not only before
@@ -154,4 +159,6 @@ def twin_state(
         connected=link_open or recent,
         health_score=health_score,
         open_episodes=tuple(open_episodes),
+        desired=desired,
+        delta=tuple(delta_of(desired, {r.signal: r.value for r in reported})),
     )

@@ -14,13 +14,23 @@ from imcloud.products.v1 import equipment_events_pb2, events_pb2
 from imcloud_core.convert import timestamp_ms
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_products.convert import episode_message, equipment_message, equipment_model_message
+from imcloud_products.convert import (
+    desired_state_message,
+    episode_message,
+    equipment_message,
+    equipment_model_message,
+)
 from imcloud_products.domain import events
 from imcloud_products.domain.model import AnomalyEpisode, Equipment, EquipmentModel
 
 SOURCE = "products"
 EPISODES = Counter(
     "imcloud_anomaly_episodes_total", "Anomaly and data-quality episodes", ["kind", "event"]
+)
+DESIRED_STATES = Counter(
+    "imcloud_products_desired_state_events_total",
+    "Desired states changed by people and applied by machines",
+    ["event"],
 )
 
 
@@ -36,7 +46,38 @@ def to_outbox_entry(event: object) -> OutboxEntry:
             return _episode_entry(episode, "closed", equipment_events_pb2.AnomalyEpisodeClosed)
         case events.ConnectivityChanged():
             return _connectivity_entry(event)
+        case events.DesiredStateChanged() | events.DesiredStateApplied():
+            return _desired_state_entry(event)
     return _products_entry(event)
+
+
+def _desired_state_entry(
+    event: events.DesiredStateChanged | events.DesiredStateApplied,
+) -> OutboxEntry:
+    desired = event.desired
+    payload: Message
+    if isinstance(event, events.DesiredStateChanged):
+        event_type, number = "desired_state.changed", desired.version
+        payload = events_pb2.DesiredStateChanged(
+            equipment_id=desired.equipment_id, desired=desired_state_message(desired)
+        )
+    else:
+        event_type, number = "desired_state.applied", desired.applied_version
+        payload = events_pb2.DesiredStateApplied(
+            equipment_id=desired.equipment_id,
+            applied_version=desired.applied_version,
+            detail=desired.applied_detail,
+        )
+    DESIRED_STATES.labels(event_type.removeprefix("desired_state.")).inc()
+    envelope = new_envelope(
+        tenant_id=desired.tenant_id,
+        event_type=event_type,
+        payload=payload,
+        source=SOURCE,
+        # Each version changes, and is applied, once: the version names the event.
+        event_id=f"{desired.equipment_id}/{event_type}/{number}",
+    )
+    return OutboxEntry(Topic.PRODUCTS_EVENTS, desired.equipment_id, envelope)
 
 
 def _products_entry(event: object) -> OutboxEntry:

@@ -7,12 +7,13 @@ from dataclasses import asdict
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Connection, Row
+from sqlalchemy import ColumnElement, Connection, Row, update
 from sqlalchemy.orm import Session
 
 from imcloud_core.outbox import Outbox
 from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import EventTranslator, SqlUnitOfWork, StagedEvents
+from imcloud_products.domain.desired import DesiredState
 from imcloud_products.domain.model import (
     Equipment,
     EquipmentModel,
@@ -24,7 +25,7 @@ from imcloud_products.store.monitoring import (
     SqlEpisodeRepository,
     SqlMonitorRepository,
 )
-from imcloud_products.store.tables import equipment, equipment_models
+from imcloud_products.store.tables import desired_states, equipment, equipment_models
 from imcloud_products.store.telemetry import SqlTelemetryStore, TelemetryWrites
 
 
@@ -143,14 +144,50 @@ class SqlEquipmentRepository:
         self.table.delete(self._session, machine.tenant_id, machine.id)
 
 
+class SqlDesiredStateRepository:
+    table = TenantTable(desired_states)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(
+        self, *, tenant_id: str, equipment_id: str, for_update: bool = False
+    ) -> DesiredState | None:
+        if for_update:
+            # A write to the machine's row, which exists before its desired state
+            # does: it locks the row on PostgreSQL, and on SQLite (whose reads take
+            # no lock) the database, until the transaction ends.
+            self._session.execute(
+                update(equipment)
+                .where(equipment.c.tenant_id == tenant_id, equipment.c.id == equipment_id)
+                .values(id=equipment.c.id)
+            )
+        row = self.table.get(self._session, tenant_id, equipment_id)
+        if row is None:
+            return None
+        values = row._asdict()
+        return DesiredState(equipment_id=values.pop("id"), **values)
+
+    def save(self, state: DesiredState) -> None:
+        values = {**state.__dict__, "id": state.equipment_id}
+        del values["equipment_id"]
+        if not self.table.update(self._session, state.tenant_id, state.equipment_id, values):
+            self.table.insert(self._session, values)
+
+    def remove(self, *, tenant_id: str, equipment_id: str) -> None:
+        self.table.delete(self._session, tenant_id, equipment_id)
+
+
 class ProductsUnitOfWork(SqlUnitOfWork):
     equipment_models: SqlEquipmentModelRepository
     equipment: SqlEquipmentRepository
+    desired_states: SqlDesiredStateRepository
 
     def __enter__(self) -> ProductsUnitOfWork:
         super().__enter__()
         self.equipment_models = SqlEquipmentModelRepository(self.session)
         self.equipment = SqlEquipmentRepository(self.session)
+        self.desired_states = SqlDesiredStateRepository(self.session)
         return self
 
 

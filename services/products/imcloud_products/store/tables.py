@@ -52,6 +52,24 @@ equipment = Table(
     Index("ix_equipment_tenant_station", "tenant_id", "station_id"),
 )
 
+# The desired side of each machine's twin (a row once something was desired of it).
+desired_states = Table(
+    "desired_states",
+    metadata,
+    # The equipment id.
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("properties", JSON, nullable=False),
+    # The version whose change last set each property.
+    Column("property_versions", JSON, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("update_actor", String(200), nullable=False),
+    Column("update_time", UtcDateTime, nullable=True),
+    Column("applied_version", BigInteger, nullable=False),
+    Column("applied_detail", String(1000), nullable=False),
+    Column("applied_time", UtcDateTime, nullable=True),
+)
+
 # -- telemetry -------------------------------------------------------------------
 # A series is one signal of one machine; points refer to it by a small integer
 # key so that the points table stays narrow (it holds most of the data).

@@ -9,69 +9,55 @@ import grpc
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
+from imcloud_servitization.api.grpc_jobs import JobRpcs
+from imcloud_servitization.api.grpc_maintenance import MaintenanceRpcs
 from imcloud_servitization.convert import (
     COMMAND_STATES_BY_MESSAGE,
     command_message,
     parameters_from,
-    priority,
-    ticket_message,
 )
-from imcloud_servitization.domain import commands, services
-from imcloud_servitization.domain.ports import UnitOfWork
+from imcloud_servitization.domain import commands
+from imcloud_servitization.domain.ports import Machines, Scheduler, UnitOfWork
+from imcloud_servitization.metrics import REPLAYS, count_state
 
 
-class ServitizationServicer(pb_grpc.ServitizationServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
+class ServitizationServicer(MaintenanceRpcs, JobRpcs, pb_grpc.ServitizationServiceServicer):
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], *, scheduler: Scheduler, machines: Machines
+    ) -> None:
         self._uow = unit_of_work
-
-    def OpenMaintenanceTicket(  # noqa: N802 - gRPC method names are PascalCase
-        self, request: pb.OpenMaintenanceTicketRequest, context: grpc.ServicerContext
-    ) -> pb.OpenMaintenanceTicketResponse:
-        ticket = services.open_maintenance_ticket(
-            self._uow(),
-            tenant_id=call_context(context).tenant_id,
-            equipment_id=request.equipment_id,
-            title=request.title,
-            description=request.description,
-            priority=priority(request.priority),
-        )
-        return pb.OpenMaintenanceTicketResponse(ticket=ticket_message(ticket))
-
-    def ListMaintenanceTickets(  # noqa: N802
-        self, request: pb.ListMaintenanceTicketsRequest, context: grpc.ServicerContext
-    ) -> pb.ListMaintenanceTicketsResponse:
-        tickets, token = services.list_maintenance_tickets(
-            self._uow(),
-            tenant_id=call_context(context).tenant_id,
-            equipment_id=request.equipment_id,
-            requested_page_size=request.page_size,
-            page_token=request.page_token,
-        )
-        return pb.ListMaintenanceTicketsResponse(
-            tickets=[ticket_message(t) for t in tickets], next_page_token=token
-        )
+        self._scheduler = scheduler
+        self._machines = machines
 
     # -- remote operation --
 
     def SendCommand(  # noqa: N802
         self, request: pb.SendCommandRequest, context: grpc.ServicerContext
     ) -> pb.SendCommandResponse:
-        command = commands.send_command(
+        caller = call_context(context)
+        sent = commands.send_command(
             self._uow(),
-            tenant_id=call_context(context).tenant_id,
+            tenant_id=caller.tenant_id,
             equipment_id=request.equipment_id,
             name=request.name,
-            parameters=parameters_from(request.parameters),
+            parameters=parameters_from(request.parameters_json),
             timeout_s=request.timeout_s,
-            requested_by=call_context(context).actor,
+            requested_by=caller.actor,
+            idempotency_key=request.idempotency_key,
+            job_id=request.job_id,
         )
-        return pb.SendCommandResponse(command=command_message(command))
+        if sent.replayed:
+            REPLAYS.inc()
+        return pb.SendCommandResponse(command=command_message(sent.command), replayed=sent.replayed)
 
     def GetCommand(  # noqa: N802
         self, request: pb.GetCommandRequest, context: grpc.ServicerContext
     ) -> pb.GetCommandResponse:
         command = commands.get_command(
-            self._uow(), tenant_id=call_context(context).tenant_id, command_id=request.command_id
+            self._uow(),
+            tenant_id=call_context(context).tenant_id,
+            command_id=request.command_id,
+            maker_tenant_id=request.maker_tenant_id,
         )
         return pb.GetCommandResponse(command=command_message(command))
 
@@ -87,12 +73,29 @@ class ServitizationServicer(pb_grpc.ServitizationServiceServicer):
                 for s in request.states
                 if s in COMMAND_STATES_BY_MESSAGE
             ],
+            maker_tenant_id=request.maker_tenant_id,
+            job_id=request.job_id,
             requested_page_size=request.page_size,
             page_token=request.page_token,
         )
         return pb.ListCommandsResponse(
             commands=[command_message(c) for c in found], next_page_token=token
         )
+
+    def CancelCommand(  # noqa: N802
+        self, request: pb.CancelCommandRequest, context: grpc.ServicerContext
+    ) -> pb.CancelCommandResponse:
+        caller = call_context(context)
+        command, newly = commands.cancel_command(
+            self._uow(),
+            tenant_id=caller.tenant_id,
+            command_id=request.command_id,
+            cancelled_by=caller.actor,
+            maker_tenant_id=request.maker_tenant_id,
+        )
+        if newly:
+            count_state(command)
+        return pb.CancelCommandResponse(command=command_message(command))
 
 
 register = registrar(pb, "ServitizationService", pb_grpc.add_ServitizationServiceServicer_to_server)

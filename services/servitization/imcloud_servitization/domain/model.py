@@ -22,8 +22,21 @@ class TicketPriority(StrEnum):
 
 class TicketState(StrEnum):
     OPEN = "open"
+    SCHEDULED = "scheduled"
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True)
+class MaintenanceBooking:
+    """The window booked for a ticket: planned downtime of the machine's station."""
+
+    planned_downtime_id: str
+    plant_id: str
+    station_id: str
+    start_time: datetime
+    end_time: datetime
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,60 @@ class MaintenanceTicket:
     update_time: datetime
     # The anomaly episode that opened the ticket, for tickets the platform opened.
     source_episode_id: str = ""
+    # Who is to do the work; empty while unassigned.
+    assignee: str = ""
+    # While a window is booked.
+    booking: MaintenanceBooking | None = None
+
+
+@dataclass(frozen=True)
+class DelayedWorkOrder:
+    work_order_id: str
+    delay_s: float
+    added_lateness_s: float
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A window production suggests for the work, with what it would cost production."""
+
+    station_id: str
+    plant_id: str
+    start_time: datetime
+    end_time: datetime
+    displaced_operation_s: float
+    idle_s: float
+    planned_stop_s: float
+    non_working_s: float
+    delayed_work_orders: tuple[DelayedWorkOrder, ...]
+    added_lateness_s: float
+    explanation: str
+
+
+@dataclass(frozen=True)
+class TicketNote:
+    id: str
+    tenant_id: str
+    ticket_id: str
+    author: str
+    text: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """One entry of a ticket's history: who changed which field from what to what."""
+
+    id: str
+    tenant_id: str
+    ticket_id: str
+    actor: str
+    change_time: datetime
+    # "opened", "state", "priority", "assignee", "booking" or "note".
+    field: str
+    from_value: str
+    to_value: str
+    detail: str = ""
 
 
 def check_ticket_fields(*, equipment_id: str, title: str, description: str) -> None:
@@ -64,6 +131,7 @@ class CommandState(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
     @property
     def ended(self) -> bool:
@@ -72,6 +140,8 @@ class CommandState(StrEnum):
 
 # The states in which a command still waits for the machine.
 WAITING = frozenset({CommandState.PENDING, CommandState.DELIVERED})
+# The machine's answers.
+OUTCOMES = frozenset({CommandState.SUCCEEDED, CommandState.FAILED, CommandState.REJECTED})
 
 
 @dataclass(frozen=True)
@@ -87,3 +157,17 @@ class RemoteCommand:
     create_time: datetime
     update_time: datetime
     expire_time: datetime
+    # Who cancelled it; empty unless it was.
+    cancelled_by: str = ""
+    # The client's key for its submission, and what identifies the request it came
+    # with: the same key again returns this command only for the same request.
+    idempotency_key: str = ""
+    request_fingerprint: str = ""
+    # Sends towards the machine so far, and when the next one is due while the
+    # machine's receipt is missing (None once none is due).
+    attempts: int = 0
+    next_attempt_time: datetime | None = None
+    # The machine answered after the platform had stopped waiting.
+    late: bool = False
+    # The fleet job it belongs to; empty for a command sent on its own.
+    job_id: str = ""

@@ -3,33 +3,105 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from imcloud_core.ports import Transaction
-from imcloud_servitization.domain.model import CommandState, MaintenanceTicket, RemoteCommand
+from imcloud_servitization.domain.model import (
+    CommandState,
+    MaintenanceBooking,
+    MaintenanceTicket,
+    MaintenanceWindow,
+    RemoteCommand,
+    TicketChange,
+    TicketNote,
+    TicketState,
+)
+
+if TYPE_CHECKING:
+    # The jobs module uses these ports; only their annotations need its types.
+    from imcloud_servitization.domain.jobs import ExecutionState, FleetJob, JobExecution
 
 
 class TicketRepository(Protocol):
     def add(self, ticket: MaintenanceTicket) -> None: ...
 
+    def get(
+        self, *, tenant_id: str, ticket_id: str, for_update: bool = False
+    ) -> MaintenanceTicket | None: ...
+
     def for_episode(self, *, tenant_id: str, episode_id: str) -> MaintenanceTicket | None: ...
 
     def save(self, ticket: MaintenanceTicket) -> None: ...
 
+    def add_note(self, note: TicketNote) -> None: ...
+
+    def notes(self, *, tenant_id: str, ticket_id: str) -> list[TicketNote]:
+        """Oldest first."""
+
+    def add_change(self, change: TicketChange) -> None: ...
+
+    def history(
+        self, *, tenant_id: str, ticket_id: str, page_size: int, page_token: str
+    ) -> tuple[list[TicketChange], str]:
+        """Oldest first."""
+
     def list(
-        self, *, tenant_id: str, equipment_id: str, page_size: int, page_token: str
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        states: list[TicketState],
+        page_size: int,
+        page_token: str,
     ) -> tuple[list[MaintenanceTicket], str]: ...
 
 
-class CommandRepository(Protocol):
-    def add(self, command: RemoteCommand) -> None: ...
+class Scheduler(Protocol):
+    """The production service's schedule, as maintenance needs it."""
 
-    def get(self, *, tenant_id: str, command_id: str) -> RemoteCommand | None: ...
+    def suggest_windows(
+        self, *, tenant_id: str, station_id: str, duration_s: int, not_after: datetime, count: int
+    ) -> list[MaintenanceWindow]: ...
+
+    def book(
+        self, *, tenant_id: str, station_id: str, start: datetime, end: datetime, label: str
+    ) -> MaintenanceBooking:
+        """Planned downtime of the station for the window, its reason starting with
+        ``label``; the one booked before with the same label and window if any, so
+        a retried booking books once."""
+
+    def unbook(self, *, tenant_id: str, booking: MaintenanceBooking) -> bool:
+        """Removes the booked downtime (gone already counts); False when it has
+        started, and stays part of the record."""
+
+
+class Machines(Protocol):
+    """The products service's machines, as maintenance needs them."""
+
+    def station_of(self, *, tenant_id: str, equipment_id: str) -> str:
+        """The station the machine stands at; empty when it is not placed."""
+
+    def reset_anomaly_model(self, *, tenant_id: str, equipment_id: str) -> None: ...
+
+
+class CommandRepository(Protocol):
+    def add(self, command: RemoteCommand) -> bool:
+        """Stores a new command; False (and nothing stored) if its idempotency key
+        is already the tenant's."""
+
+    def get(
+        self, *, tenant_id: str, command_id: str, for_update: bool = False
+    ) -> RemoteCommand | None: ...
+
+    def with_idempotency_key(self, *, tenant_id: str, key: str) -> RemoteCommand | None: ...
 
     def save(self, command: RemoteCommand) -> None: ...
 
     def overdue(self, *, now: datetime) -> list[RemoteCommand]:
         """Commands of every tenant still waiting past their expiry."""
+
+    def due_for_resend(self, *, now: datetime, limit: int) -> list[RemoteCommand]:
+        """Pending commands of every tenant, not expired, whose next send is due."""
 
     def list(
         self,
@@ -37,9 +109,95 @@ class CommandRepository(Protocol):
         tenant_id: str,
         equipment_id: str,
         states: list[CommandState],
+        maker_tenant_id: str,
+        job_id: str,
         page_size: int,
         page_token: str,
-    ) -> tuple[list[RemoteCommand], str]: ...
+    ) -> tuple[list[RemoteCommand], str]:
+        """Newest first; each filter applies when set (maker_tenant_id: only the
+        commands that maker sent through a grant)."""
+
+
+class JobRepository(Protocol):
+    """Fleet jobs and their executions; a job read carries its summary."""
+
+    def add(self, job: FleetJob, executions: list[JobExecution]) -> None: ...
+
+    def get(self, *, tenant_id: str, job_id: str) -> FleetJob | None: ...
+
+    def lock(self, *, tenant_id: str, job_id: str) -> FleetJob | None:
+        """The job, held for this transaction (another replica's rollout waits)."""
+
+    def save(self, job: FleetJob) -> None: ...
+
+    def in_progress(self) -> list[tuple[str, str]]:
+        """(tenant id, job id) of every tenant's jobs in progress."""
+
+    def executions(
+        self,
+        *,
+        tenant_id: str,
+        job_id: str,
+        states: list[ExecutionState],
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[JobExecution], str]: ...
+
+    def queued(self, *, tenant_id: str, job_id: str, limit: int) -> list[JobExecution]:
+        """The next queued executions in rollout order."""
+
+    def in_flight(self, *, tenant_id: str, job_id: str) -> list[JobExecution]: ...
+
+    def started_since(self, *, tenant_id: str, job_id: str, since: datetime) -> int: ...
+
+    def save_execution(self, execution: JobExecution) -> None: ...
+
+    def cancel_queued(self, *, tenant_id: str, job_id: str, detail: str, at: datetime) -> None: ...
+
+    def behind_commands(self, *, limit: int) -> list[tuple[JobExecution, CommandState, str]]:
+        """Executions of every tenant whose command is in another state than they
+        say, with the command's state and detail: those still waiting, and any of a
+        job in progress."""
+
+    def desired_applied(self, *, limit: int) -> list[tuple[JobExecution, str]]:
+        """Desired-state executions of every tenant still waiting whose machine
+        reported their version (or a newer one) applied, with what it could not apply."""
+
+    def desired_overdue(self, *, now: datetime, limit: int) -> list[JobExecution]:
+        """Desired-state executions of every tenant still waiting past their expiry."""
+
+    def record_applied(
+        self, *, tenant_id: str, equipment_id: str, version: int, detail: str, at: datetime
+    ) -> None:
+        """Keeps the newest desired version the machine reported applied."""
+
+    def cancel_granted(
+        self,
+        *,
+        owner_tenant_id: str,
+        equipment_id: str,
+        maker_tenant_id: str,
+        commands: bool,
+        desired_changes: bool,
+        detail: str,
+        at: datetime,
+    ) -> int:
+        """Cancels the queued executions on the owner's machine of the maker's jobs
+        through grants (command jobs, desired-state jobs or both); how many."""
+
+    def list(
+        self, *, tenant_id: str, through_grants: bool, page_size: int, page_token: str
+    ) -> tuple[list[FleetJob], str]: ...
+
+
+class DesiredStates(Protocol):
+    """Machines' desired states (the products service keeps the twins)."""
+
+    def change_desired(
+        self, *, tenant_id: str, equipment_id: str, patch: dict[str, Any], actor: str
+    ) -> int:
+        """Applies the JSON merge patch to the machine's desired properties and
+        returns its desired version after (the same when the patch changes nothing)."""
 
 
 class UnitOfWork(Transaction, Protocol):
@@ -48,3 +206,6 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def commands(self) -> CommandRepository: ...
+
+    @property
+    def jobs(self) -> JobRepository: ...

@@ -10,6 +10,7 @@ from imcloud_servitization.domain.events import (
     MaintenanceTicketEscalated,
     MaintenanceTicketOpened,
 )
+from imcloud_servitization.domain.maintenance import PLATFORM, record_change
 from imcloud_servitization.domain.model import (
     MaintenanceTicket,
     TicketPriority,
@@ -27,6 +28,7 @@ def open_maintenance_ticket(
     title: str,
     description: str,
     priority: TicketPriority,
+    actor: str,
 ) -> MaintenanceTicket:
     check_ticket_fields(equipment_id=equipment_id, title=title, description=description)
     now = utcnow()
@@ -43,6 +45,7 @@ def open_maintenance_ticket(
     )
     with uow:
         uow.tickets.add(ticket)
+        record_change(uow, ticket, actor, "opened", "", ticket.state.value, at=now, publish=False)
         uow.record(MaintenanceTicketOpened(ticket))
     return ticket
 
@@ -54,11 +57,16 @@ def list_maintenance_tickets(
     equipment_id: str,
     requested_page_size: int,
     page_token: str,
+    states: list[TicketState] | None = None,
 ) -> tuple[list[MaintenanceTicket], str]:
     size = page_size(requested_page_size)
     with uow:
         return uow.tickets.list(
-            tenant_id=tenant_id, equipment_id=equipment_id, page_size=size, page_token=page_token
+            tenant_id=tenant_id,
+            equipment_id=equipment_id,
+            states=states or [],
+            page_size=size,
+            page_token=page_token,
         )
 
 
@@ -100,12 +108,34 @@ def ticket_for_anomaly(
                 source_episode_id=episode_id,
             )
             uow.tickets.add(ticket)
+            record_change(
+                uow,
+                ticket,
+                PLATFORM,
+                "opened",
+                "",
+                ticket.state.value,
+                at=now,
+                detail=f"anomaly episode {episode_id} ({severity})",
+                publish=False,
+            )
             uow.record(MaintenanceTicketOpened(ticket))
             return ticket
         if PRIORITY_ORDER.index(priority) <= PRIORITY_ORDER.index(existing.priority):
             return None
         escalated = dataclasses.replace(existing, priority=priority, update_time=now)
         uow.tickets.save(escalated)
+        record_change(
+            uow,
+            escalated,
+            PLATFORM,
+            "priority",
+            existing.priority.value,
+            priority.value,
+            at=now,
+            detail=f"anomaly episode {episode_id} escalated to {severity}",
+            publish=False,
+        )
         uow.record(MaintenanceTicketEscalated(escalated))
         return escalated
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from prometheus_client import Counter
-
 from imcloud.common.v1.events_pb2 import EventEnvelope
 from imcloud.products.v1 import equipment_events_pb2 as pb
 from imcloud.servitization.v1 import commands_pb2
@@ -16,6 +14,7 @@ from imcloud_core.logging import get_logger
 from imcloud_servitization.domain import commands, services
 from imcloud_servitization.domain.model import CommandState
 from imcloud_servitization.domain.ports import UnitOfWork
+from imcloud_servitization.metrics import RESENDS, count_state
 
 log = get_logger(__name__)
 
@@ -74,13 +73,13 @@ STAGES = {
     commands_pb2.COMMAND_STAGE_FAILED: CommandState.FAILED,
     commands_pb2.COMMAND_STAGE_REJECTED: CommandState.REJECTED,
 }
-COMMANDS = Counter("imcloud_commands_total", "Remote commands by the state they reached", ["state"])
 
 
 def command_progress_handler(
     unit_of_work: Callable[[], UnitOfWork],
 ) -> Callable[[Sequence[Record]], None]:
-    """News from the device link moves commands on; repeats and late news change nothing."""
+    """News from the device link moves commands on; repeats change nothing, and an
+    answer after the expiry is kept as late."""
 
     def handle(batch: Sequence[Record]) -> None:
         for record in batch:
@@ -97,12 +96,21 @@ def command_progress_handler(
                 detail=news.detail,
             )
             if changed is not None:
-                COMMANDS.labels(changed.state.value).inc()
+                count_state(changed)
+                if changed.late:
+                    log.info("late answer kept", command_id=changed.id, state=changed.state.value)
 
     return handle
 
 
 def expire_commands(unit_of_work: Callable[[], UnitOfWork], now: datetime) -> None:
     for command in commands.expire_overdue(unit_of_work(), now=now):
-        COMMANDS.labels(command.state.value).inc()
+        count_state(command)
         log.info("command expired", command_id=command.id, detail=command.detail)
+
+
+def resend_commands(unit_of_work: Callable[[], UnitOfWork], now: datetime) -> None:
+    resent = commands.resend_unconfirmed(unit_of_work(), now=now)
+    RESENDS.inc(len(resent))
+    for command in resent:
+        log.info("command sent again", command_id=command.id, attempts=command.attempts)

@@ -7,16 +7,25 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from imcloud.servitization.v1 import commands_pb2, events_pb2
+from imcloud.servitization.v1 import commands_pb2, events_pb2, jobs_pb2, maintenance_pb2
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
-from imcloud_servitization.convert import command_message, ticket_message
+from imcloud_servitization.convert import (
+    change_message,
+    command_message,
+    job_message,
+    ticket_message,
+)
 from imcloud_servitization.domain.events import (
+    CommandCancelled,
     CommandRequested,
     CommandStateChanged,
+    MaintenanceTicketChanged,
     MaintenanceTicketEscalated,
     MaintenanceTicketOpened,
 )
+from imcloud_servitization.domain.jobs import FleetJobCreated, FleetJobEnded
+from imcloud_servitization.domain.model import TicketChange, TicketState
 
 SOURCE = "servitization"
 
@@ -32,6 +41,17 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 commands_pb2.CommandRequested(command=command_message(command)),
                 command.create_time,
             )
+        case CommandCancelled(command=command):
+            return _entry(
+                Topic.COMMANDS,
+                command.tenant_id,
+                command.equipment_id,
+                "command.cancelled",
+                commands_pb2.CommandCancelled(
+                    command_id=command.id, equipment_id=command.equipment_id
+                ),
+                command.update_time,
+            )
         case CommandStateChanged(command=command):
             return _entry(
                 Topic.SERVITIZATION_EVENTS,
@@ -41,10 +61,39 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 commands_pb2.CommandUpdated(command=command_message(command)),
                 command.update_time,
             )
+        case FleetJobCreated(job=job):
+            return _entry(
+                Topic.SERVITIZATION_EVENTS,
+                job.tenant_id,
+                job.id,
+                "fleet_job.created",
+                jobs_pb2.FleetJobCreated(job=job_message(job)),
+                job.create_time,
+            )
+        case FleetJobEnded(job=job):
+            return _entry(
+                Topic.SERVITIZATION_EVENTS,
+                job.tenant_id,
+                job.id,
+                f"fleet_job.{job.state.value}",
+                jobs_pb2.FleetJobEnded(job=job_message(job)),
+                job.update_time,
+            )
+        case MaintenanceTicketChanged(ticket=ticket, change=change):
+            return _entry(
+                Topic.MAINTENANCE,
+                ticket.tenant_id,
+                ticket.equipment_id,
+                f"maintenance_ticket.{_changed_type(change)}",
+                maintenance_pb2.MaintenanceTicketChanged(
+                    ticket=ticket_message(ticket), change=change_message(change)
+                ),
+                change.change_time,
+            )
         case MaintenanceTicketOpened(ticket=ticket) | MaintenanceTicketEscalated(ticket=ticket):
             event_type, message_type = TICKET_MESSAGES[type(event)]
             return _entry(
-                Topic.SERVITIZATION_EVENTS,
+                Topic.MAINTENANCE,
                 ticket.tenant_id,
                 ticket.equipment_id,
                 event_type,
@@ -53,6 +102,13 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 ticket.update_time,
             )
     raise TypeError(f"no message for domain event {type(event).__name__}")
+
+
+def _changed_type(change: TicketChange) -> str:
+    """booked, transitioned, note_added or updated: what a consumer filters on."""
+    if change.field == "state":
+        return "booked" if change.to_value == TicketState.SCHEDULED.value else "transitioned"
+    return "note_added" if change.field == "note" else "updated"
 
 
 TICKET_MESSAGES: dict[type, tuple[str, type[Message]]] = {

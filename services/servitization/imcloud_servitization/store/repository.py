@@ -8,68 +8,28 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
+from imcloud_core.db import conflict_insert
 from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import SqlUnitOfWork
 from imcloud_servitization.domain.model import (
     WAITING,
     CommandState,
-    MaintenanceTicket,
     RemoteCommand,
-    TicketPriority,
-    TicketState,
 )
-from imcloud_servitization.store.tables import maintenance_tickets, remote_commands
-
-
-def _ticket(row: Row[Any]) -> MaintenanceTicket:
-    values = row._asdict()
-    values["priority"] = TicketPriority(values["priority"])
-    values["state"] = TicketState(values["state"])
-    return MaintenanceTicket(**values)
-
-
-class SqlTicketRepository:
-    table = TenantTable(maintenance_tickets)
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def add(self, ticket: MaintenanceTicket) -> None:
-        self.table.insert(self._session, ticket.__dict__)
-
-    def for_episode(self, *, tenant_id: str, episode_id: str) -> MaintenanceTicket | None:
-        row = self._session.execute(
-            self.table.select(tenant_id, maintenance_tickets.c.source_episode_id == episode_id)
-        ).first()
-        return _ticket(row) if row else None
-
-    def save(self, ticket: MaintenanceTicket) -> None:
-        self.table.update(
-            self._session,
-            ticket.tenant_id,
-            ticket.id,
-            {
-                "priority": ticket.priority.value,
-                "state": ticket.state.value,
-                "update_time": ticket.update_time,
-            },
-        )
-
-    def list(
-        self, *, tenant_id: str, equipment_id: str, page_size: int, page_token: str
-    ) -> tuple[list[MaintenanceTicket], str]:
-        conditions: list[ColumnElement[bool]] = []
-        if equipment_id:
-            conditions.append(maintenance_tickets.c.equipment_id == equipment_id)
-        rows, token = self.table.page(
-            self._session, tenant_id, *conditions, page_size=page_size, page_token=page_token
-        )
-        return [_ticket(r) for r in rows], token
+from imcloud_servitization.store.jobs import SqlJobRepository
+from imcloud_servitization.store.tables import remote_commands
+from imcloud_servitization.store.tickets import SqlTicketRepository
 
 
 def _command(row: Row[Any]) -> RemoteCommand:
     values = row._asdict()
-    return RemoteCommand(**{**values, "state": CommandState(values["state"])})
+    return RemoteCommand(
+        **{
+            **values,
+            "state": CommandState(values["state"]),
+            "idempotency_key": values["idempotency_key"] or "",
+        }
+    )
 
 
 class SqlCommandRepository:
@@ -78,11 +38,34 @@ class SqlCommandRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, command: RemoteCommand) -> None:
-        self.table.insert(self._session, {**command.__dict__, "state": command.state.value})
+    def add(self, command: RemoteCommand) -> bool:
+        values = {
+            **command.__dict__,
+            "state": command.state.value,
+            "idempotency_key": command.idempotency_key or None,
+        }
+        if not values["tenant_id"]:
+            raise ValueError("a command needs its tenant_id")
+        insert = conflict_insert(self._session.get_bind().engine)
+        inserted = self._session.execute(
+            insert(remote_commands)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(remote_commands.c.id)
+        ).first()
+        return inserted is not None
 
-    def get(self, *, tenant_id: str, command_id: str) -> RemoteCommand | None:
-        row = self.table.get(self._session, tenant_id, command_id)
+    def get(
+        self, *, tenant_id: str, command_id: str, for_update: bool = False
+    ) -> RemoteCommand | None:
+        query = self.table.select(tenant_id, remote_commands.c.id == command_id)
+        row = self._session.execute(query.with_for_update() if for_update else query).first()
+        return _command(row) if row else None
+
+    def with_idempotency_key(self, *, tenant_id: str, key: str) -> RemoteCommand | None:
+        row = self._session.execute(
+            self.table.select(tenant_id, remote_commands.c.idempotency_key == key)
+        ).first()
         return _command(row) if row else None
 
     def save(self, command: RemoteCommand) -> None:
@@ -94,6 +77,10 @@ class SqlCommandRepository:
                 "state": command.state.value,
                 "detail": command.detail,
                 "update_time": command.update_time,
+                "cancelled_by": command.cancelled_by,
+                "attempts": command.attempts,
+                "next_attempt_time": command.next_attempt_time,
+                "late": command.late,
             },
         )
 
@@ -106,19 +93,42 @@ class SqlCommandRepository:
         ).all()
         return [_command(r) for r in rows]
 
+    def due_for_resend(self, *, now: datetime, limit: int) -> list[RemoteCommand]:
+        c = remote_commands.c
+        rows = self._session.execute(
+            select(remote_commands)
+            .where(
+                c.state == CommandState.PENDING.value,
+                c.next_attempt_time <= now,
+                c.expire_time > now,
+            )
+            .order_by(c.next_attempt_time)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        return [_command(r) for r in rows]
+
     def list(
         self,
         *,
         tenant_id: str,
         equipment_id: str,
         states: list[CommandState],
+        maker_tenant_id: str,
+        job_id: str,
         page_size: int,
         page_token: str,
     ) -> tuple[list[RemoteCommand], str]:
         c = remote_commands.c
-        conditions: list[ColumnElement[bool]] = [c.equipment_id == equipment_id]
+        conditions: list[ColumnElement[bool]] = []
+        if equipment_id:
+            conditions.append(c.equipment_id == equipment_id)
         if states:
             conditions.append(c.state.in_([s.value for s in states]))
+        if maker_tenant_id:
+            conditions.append(c.requested_by.endswith(f"@{maker_tenant_id}", autoescape=True))
+        if job_id:
+            conditions.append(c.job_id == job_id)
         rows, token = self.table.page(
             self._session,
             tenant_id,
@@ -133,9 +143,11 @@ class SqlCommandRepository:
 class ServitizationUnitOfWork(SqlUnitOfWork):
     tickets: SqlTicketRepository
     commands: SqlCommandRepository
+    jobs: SqlJobRepository
 
     def __enter__(self) -> ServitizationUnitOfWork:
         super().__enter__()
         self.tickets = SqlTicketRepository(self.session)
         self.commands = SqlCommandRepository(self.session)
+        self.jobs = SqlJobRepository(self.session)
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from imcloud_core.outbox import outbox_table
 from imcloud_core.store import UtcDateTime, new_metadata
@@ -22,9 +22,45 @@ maintenance_tickets = Table(
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("source_episode_id", String(120), nullable=False, server_default=""),
+    Column("assignee", String(120), nullable=False, server_default=""),
+    # The booked window (planned downtime in production); NULL while none is booked.
+    Column("booking_downtime_id", String(36), nullable=True),
+    Column("booking_plant_id", String(36), nullable=True),
+    Column("booking_station_id", String(36), nullable=True),
+    Column("booking_start_time", UtcDateTime, nullable=True),
+    Column("booking_end_time", UtcDateTime, nullable=True),
     Index("ix_maintenance_tickets_tenant_created", "tenant_id", "create_time", "id"),
     Index("ix_maintenance_tickets_tenant_episode", "tenant_id", "source_episode_id"),
     Index("ix_maintenance_tickets_tenant_equipment", "tenant_id", "equipment_id"),
+    Index("ix_maintenance_tickets_tenant_state", "tenant_id", "state", "create_time"),
+)
+
+maintenance_ticket_notes = Table(
+    "maintenance_ticket_notes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("ticket_id", String(36), nullable=False),
+    Column("author", String(120), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Index("ix_maintenance_ticket_notes_ticket", "tenant_id", "ticket_id", "create_time"),
+)
+
+# A ticket's history; create_time is the change's time (the paging key's).
+maintenance_ticket_changes = Table(
+    "maintenance_ticket_changes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("ticket_id", String(36), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("field", String(16), nullable=False),
+    Column("from_value", String(200), nullable=False),
+    Column("to_value", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_maintenance_ticket_changes_ticket", "tenant_id", "ticket_id", "create_time", "id"),
 )
 
 remote_commands = Table(
@@ -41,8 +77,83 @@ remote_commands = Table(
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("expire_time", UtcDateTime, nullable=False),
+    Column("cancelled_by", String(120), nullable=False, server_default=""),
+    # NULL without a key: a unique index keeps NULLs apart on both databases.
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_fingerprint", String(64), nullable=False, server_default=""),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_time", UtcDateTime, nullable=True),
+    Column("late", Boolean, nullable=False, server_default=false()),
+    Column("job_id", String(36), nullable=False, server_default=""),
     Index("ix_remote_commands_tenant_equipment", "tenant_id", "equipment_id", "create_time"),
     Index("ix_remote_commands_state_expiry", "state", "expire_time"),
+    Index("ix_remote_commands_state_next_attempt", "state", "next_attempt_time"),
+    Index("ux_remote_commands_tenant_idempotency_key", "tenant_id", "idempotency_key", unique=True),
+    Index("ix_remote_commands_tenant_job", "tenant_id", "job_id", "create_time"),
+)
+
+fleet_jobs = Table(
+    "fleet_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("target_kind", String(32), nullable=False),
+    Column("target_id", String(36), nullable=False),
+    Column("command_name", String(64), nullable=False),
+    Column("command_parameters", JSON, nullable=False),
+    Column("timeout_s", Integer, nullable=False),
+    Column("machines_per_minute", Integer, nullable=False),
+    Column("failed_percent", Integer, nullable=False),
+    Column("min_ended", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("machine_count", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("through_grants", Boolean, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Column("end_time", UtcDateTime, nullable=True),
+    # The merge patch of a desired-state job; NULL for a command job.
+    Column("desired_patch", JSON, nullable=True),
+    Index("ix_fleet_jobs_tenant_created", "tenant_id", "through_grants", "create_time", "id"),
+    Index("ix_fleet_jobs_state", "state"),
+)
+
+# One row per machine of a job; tenant_id is the job's, owner_tenant_id the
+# machine's (they differ for a maker's job through grants).
+job_executions = Table(
+    "job_executions",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("equipment_id", String(36), nullable=False),
+    Column("owner_tenant_id", String(36), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("command_id", String(36), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("start_time", UtcDateTime, nullable=True),
+    Column("update_time", UtcDateTime, nullable=False),
+    # A desired-state job's: the version the machine has to apply, and by when.
+    Column("desired_version", BigInteger, nullable=True),
+    Column("expire_time", UtcDateTime, nullable=True),
+    # Started through a grant that expires: never after this time.
+    Column("not_after", UtcDateTime, nullable=True),
+    Index("ix_job_executions_tenant_job_state", "tenant_id", "job_id", "state"),
+    Index("ix_job_executions_job_start", "job_id", "start_time"),
+    Index("ix_job_executions_state", "state"),
+)
+
+# The newest desired version each machine reported applied, from products'
+# events: a desired-state execution ends once its machine's version is here.
+machine_desired_applied = Table(
+    "machine_desired_applied",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("equipment_id", String(36), primary_key=True),
+    Column("applied_version", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -2723,3 +2723,69 @@ class QuoteWorkOrderResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuoteWorkOrderResponse: _TypeAlias = QuoteWorkOrderResponse  # noqa: Y015
+
+@_typing.final
+class SuggestMaintenanceWindowsRequest(_message.Message):
+    """SuggestMaintenanceWindowsRequest asks where on a station's plan maintenance fits best."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    DURATION_S_FIELD_NUMBER: _builtins.int
+    NOT_AFTER_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """The station."""
+    duration_s: _builtins.int
+    """How long the maintenance takes, in seconds (60 s .. 31 days), rounded up to whole minutes."""
+    count: _builtins.int
+    """At most this many windows, none overlapping another (1..10; 0 means 3)."""
+    @_builtins.property
+    def not_after(self) -> _timestamp_pb2.Timestamp:
+        """Every window ends by then (e.g. the predicted failure); after now + duration."""
+
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        duration_s: _builtins.int = ...,
+        not_after: _timestamp_pb2.Timestamp | None = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["not_after", b"not_after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "duration_s", b"duration_s", "not_after", b"not_after", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestMaintenanceWindowsRequest: _TypeAlias = SuggestMaintenanceWindowsRequest  # noqa: Y015
+
+@_typing.final
+class SuggestMaintenanceWindowsResponse(_message.Message):
+    """SuggestMaintenanceWindowsResponse holds the windows, the cheapest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOWS_FIELD_NUMBER: _builtins.int
+    SCHEDULE_REVISION_FIELD_NUMBER: _builtins.int
+    schedule_revision: _builtins.int
+    """The schedule revision they were read from; 0 when the plant has none yet
+    (nothing is planned, so any time is free).
+    """
+    @_builtins.property
+    def windows(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.MaintenanceWindow]:
+        """The windows; empty when none fits before not_after."""
+
+    def __init__(
+        self,
+        *,
+        windows: _abc.Iterable[_schedule_pb2.MaintenanceWindow] | None = ...,
+        schedule_revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule_revision", b"schedule_revision", "windows", b"windows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestMaintenanceWindowsResponse: _TypeAlias = SuggestMaintenanceWindowsResponse  # noqa: Y015

@@ -285,6 +285,11 @@ class ProductionServiceStub:
                 request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderRequest.SerializeToString,
                 response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderResponse.FromString,
                 _registered_method=True)
+        self.SuggestMaintenanceWindows = channel.unary_unary(
+                '/imcloud.production.v1.ProductionService/SuggestMaintenanceWindows',
+                request_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SuggestMaintenanceWindowsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SuggestMaintenanceWindowsResponse.FromString,
+                _registered_method=True)
 
 
 class ProductionServiceServicer:
@@ -648,6 +653,18 @@ class ProductionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuggestMaintenanceWindows(self, request, context):
+        """SuggestMaintenanceWindows ranks stretches of the given duration on a station's
+        current plan by what they cost production, least first: idle time, planned stops
+        and time outside the shifts cost nothing; otherwise the least operation time
+        displaced, then the least lateness added. A window never overlaps an operation
+        that has started or that the next plan keeps in place (the frozen near horizon),
+        and ends before not_after. Changes nothing; booking one is CreatePlannedDowntime.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -880,6 +897,11 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     servicer.QuoteWorkOrder,
                     request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderRequest.FromString,
                     response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderResponse.SerializeToString,
+            ),
+            'SuggestMaintenanceWindows': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestMaintenanceWindows,
+                    request_deserializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SuggestMaintenanceWindowsRequest.FromString,
+                    response_serializer=imcloud_dot_production_dot_v1_dot_production__service__pb2.SuggestMaintenanceWindowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2145,6 +2167,33 @@ class ProductionService:
             '/imcloud.production.v1.ProductionService/QuoteWorkOrder',
             imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderRequest.SerializeToString,
             imcloud_dot_production_dot_v1_dot_production__service__pb2.QuoteWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestMaintenanceWindows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.production.v1.ProductionService/SuggestMaintenanceWindows',
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.SuggestMaintenanceWindowsRequest.SerializeToString,
+            imcloud_dot_production_dot_v1_dot_production__service__pb2.SuggestMaintenanceWindowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -173,6 +173,14 @@ class ProductionServiceStub:
     """QuoteWorkOrder answers "if this order were released now, when would it be
     done?" by scheduling the plant with it, without changing anything.
     """
+    SuggestMaintenanceWindows: _grpc.UnaryUnaryMultiCallable[_production_service_pb2.SuggestMaintenanceWindowsRequest, _production_service_pb2.SuggestMaintenanceWindowsResponse]
+    """SuggestMaintenanceWindows ranks stretches of the given duration on a station's
+    current plan by what they cost production, least first: idle time, planned stops
+    and time outside the shifts cost nothing; otherwise the least operation time
+    displaced, then the least lateness added. A window never overlaps an operation
+    that has started or that the next plan keeps in place (the frozen near horizon),
+    and ends before not_after. Changes nothing; booking one is CreatePlannedDowntime.
+    """
 
 @_typing.type_check_only
 class ProductionServiceAsyncStub(ProductionServiceStub):
@@ -318,6 +326,14 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     QuoteWorkOrder: _aio.UnaryUnaryMultiCallable[_production_service_pb2.QuoteWorkOrderRequest, _production_service_pb2.QuoteWorkOrderResponse]  # type: ignore[assignment]
     """QuoteWorkOrder answers "if this order were released now, when would it be
     done?" by scheduling the plant with it, without changing anything.
+    """
+    SuggestMaintenanceWindows: _aio.UnaryUnaryMultiCallable[_production_service_pb2.SuggestMaintenanceWindowsRequest, _production_service_pb2.SuggestMaintenanceWindowsResponse]  # type: ignore[assignment]
+    """SuggestMaintenanceWindows ranks stretches of the given duration on a station's
+    current plan by what they cost production, least first: idle time, planned stops
+    and time outside the shifts cost nothing; otherwise the least operation time
+    displaced, then the least lateness added. A window never overlaps an operation
+    that has started or that the next plan keeps in place (the frozen near horizon),
+    and ends before not_after. Changes nothing; booking one is CreatePlannedDowntime.
     """
 
 class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -737,6 +753,20 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_production_service_pb2.QuoteWorkOrderResponse, _abc.Awaitable[_production_service_pb2.QuoteWorkOrderResponse]]:
         """QuoteWorkOrder answers "if this order were released now, when would it be
         done?" by scheduling the plant with it, without changing anything.
+        """
+
+    @_abc_1.abstractmethod
+    def SuggestMaintenanceWindows(
+        self,
+        request: _production_service_pb2.SuggestMaintenanceWindowsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_service_pb2.SuggestMaintenanceWindowsResponse, _abc.Awaitable[_production_service_pb2.SuggestMaintenanceWindowsResponse]]:
+        """SuggestMaintenanceWindows ranks stretches of the given duration on a station's
+        current plan by what they cost production, least first: idle time, planned stops
+        and time outside the shifts cost nothing; otherwise the least operation time
+        displaced, then the least lateness added. A window never overlaps an operation
+        that has started or that the next plan keeps in place (the frozen near horizon),
+        and ends before not_after. Changes nothing; booking one is CreatePlannedDowntime.
         """
 
 def add_ProductionServiceServicer_to_server(servicer: ProductionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -431,3 +431,109 @@ class PlantSchedule(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlantSchedule: _TypeAlias = PlantSchedule  # noqa: Y015
+
+@_typing.final
+class DelayedWorkOrder(_message.Message):
+    """DelayedWorkOrder is a work order whose ETA a maintenance window would move."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_ID_FIELD_NUMBER: _builtins.int
+    DELAY_S_FIELD_NUMBER: _builtins.int
+    ADDED_LATENESS_S_FIELD_NUMBER: _builtins.int
+    work_order_id: _builtins.str
+    """The work order."""
+    delay_s: _builtins.float
+    """Seconds its planned end would move later, at most: its operations displaced by
+    the window start after it at the earliest.
+    """
+    added_lateness_s: _builtins.float
+    """Seconds of lateness (past its due time) the move would add; 0 when its slack covers it."""
+    def __init__(
+        self,
+        *,
+        work_order_id: _builtins.str = ...,
+        delay_s: _builtins.float = ...,
+        added_lateness_s: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added_lateness_s", b"added_lateness_s", "delay_s", b"delay_s", "work_order_id", b"work_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DelayedWorkOrder: _TypeAlias = DelayedWorkOrder  # noqa: Y015
+
+@_typing.final
+class MaintenanceWindow(_message.Message):
+    """MaintenanceWindow is a stretch of time a station could be taken for maintenance,
+    with what it would cost production.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    PLANT_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    DISPLACED_OPERATION_S_FIELD_NUMBER: _builtins.int
+    IDLE_S_FIELD_NUMBER: _builtins.int
+    PLANNED_STOP_S_FIELD_NUMBER: _builtins.int
+    NON_WORKING_S_FIELD_NUMBER: _builtins.int
+    DELAYED_WORK_ORDERS_FIELD_NUMBER: _builtins.int
+    ADDED_LATENESS_S_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    """The station."""
+    plant_id: _builtins.str
+    """Its plant (where planned downtime for the window is booked)."""
+    displaced_operation_s: _builtins.float
+    """Seconds of planned, not started operations at the station inside the window:
+    production that must move elsewhere or later. 0: the window costs no production.
+    """
+    idle_s: _builtins.float
+    """Seconds of the window the station is idle in the plan (inside working time)."""
+    planned_stop_s: _builtins.float
+    """Seconds of the window inside planned downtime already booked (planned stops)."""
+    non_working_s: _builtins.float
+    """Seconds of the window outside the plant's working time (shifts minus breaks)."""
+    added_lateness_s: _builtins.float
+    """The lateness those moves would add, summed over the work orders, in seconds."""
+    explanation: _builtins.str
+    """In words, e.g. "2 h from 2026-12-01 18:00 UTC: 2 h outside working time; displaces no
+    operation".
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start, on a whole minute."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """End, on a whole minute."""
+
+    @_builtins.property
+    def delayed_work_orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___DelayedWorkOrder]:
+        """Work orders whose ETA the window would move."""
+
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        plant_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        displaced_operation_s: _builtins.float = ...,
+        idle_s: _builtins.float = ...,
+        planned_stop_s: _builtins.float = ...,
+        non_working_s: _builtins.float = ...,
+        delayed_work_orders: _abc.Iterable[Global___DelayedWorkOrder] | None = ...,
+        added_lateness_s: _builtins.float = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added_lateness_s", b"added_lateness_s", "delayed_work_orders", b"delayed_work_orders", "displaced_operation_s", b"displaced_operation_s", "end_time", b"end_time", "explanation", b"explanation", "idle_s", b"idle_s", "non_working_s", b"non_working_s", "planned_stop_s", b"planned_stop_s", "plant_id", b"plant_id", "start_time", b"start_time", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MaintenanceWindow: _TypeAlias = MaintenanceWindow  # noqa: Y015

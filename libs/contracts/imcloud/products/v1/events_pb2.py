@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imcloud.products.v1 import products_service_pb2 as imcloud_dot_products_dot_v1_dot_products__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imcloud/products/v1/events.proto\x12\x13imcloud.products.v1\x1a*imcloud/products/v1/products_service.proto\"U\n\x15\x45quipmentModelCreated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"U\n\x15\x45quipmentModelUpdated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"3\n\x15\x45quipmentModelDeleted\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"E\n\x10\x45quipmentCreated\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"E\n\x10\x45quipmentUpdated\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"(\n\x10\x45quipmentDeleted\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imcloud/products/v1/events.proto\x12\x13imcloud.products.v1\x1a*imcloud/products/v1/products_service.proto\"U\n\x15\x45quipmentModelCreated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"U\n\x15\x45quipmentModelUpdated\x12<\n\x0f\x65quipment_model\x18\x01 \x01(\x0b\x32#.imcloud.products.v1.EquipmentModel\"3\n\x15\x45quipmentModelDeleted\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\"E\n\x10\x45quipmentCreated\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"E\n\x10\x45quipmentUpdated\x12\x31\n\tequipment\x18\x01 \x01(\x0b\x32\x1e.imcloud.products.v1.Equipment\"(\n\x10\x45quipmentDeleted\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\"_\n\x13\x44\x65siredStateChanged\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x32\n\x07\x64\x65sired\x18\x02 \x01(\x0b\x32!.imcloud.products.v1.DesiredState\"T\n\x13\x44\x65siredStateApplied\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61pplied_version\x18\x02 \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,4 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EQUIPMENTUPDATED']._serialized_end=468
   _globals['_EQUIPMENTDELETED']._serialized_start=470
   _globals['_EQUIPMENTDELETED']._serialized_end=510
+  _globals['_DESIREDSTATECHANGED']._serialized_start=512
+  _globals['_DESIREDSTATECHANGED']._serialized_end=607
+  _globals['_DESIREDSTATEAPPLIED']._serialized_start=609
+  _globals['_DESIREDSTATEAPPLIED']._serialized_end=693
 # @@protoc_insertion_point(module_scope)

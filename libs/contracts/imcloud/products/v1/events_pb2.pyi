@@ -146,3 +146,62 @@ class EquipmentDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EquipmentDeleted: _TypeAlias = EquipmentDeleted  # noqa: Y015
+
+@_typing.final
+class DesiredStateChanged(_message.Message):
+    """DesiredStateChanged is published on imcloud.products-events.v1 (key: equipment
+    id) when a machine's desired properties change: the device link sends them on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    DESIRED_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    @_builtins.property
+    def desired(self) -> _products_service_pb2.DesiredState:
+        """The whole desired state at its new version."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        desired: _products_service_pb2.DesiredState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["desired", b"desired"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desired", b"desired", "equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesiredStateChanged: _TypeAlias = DesiredStateChanged  # noqa: Y015
+
+@_typing.final
+class DesiredStateApplied(_message.Message):
+    """DesiredStateApplied is published on imcloud.products-events.v1 (key: equipment
+    id) when a machine reports a newer applied desired version.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    APPLIED_VERSION_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    applied_version: _builtins.int
+    detail: _builtins.str
+    """What the machine could not apply (empty: all of it)."""
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        applied_version: _builtins.int = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_version", b"applied_version", "detail", b"detail", "equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesiredStateApplied: _TypeAlias = DesiredStateApplied  # noqa: Y015

@@ -642,8 +642,84 @@ class ReportedSignal(_message.Message):
 Global___ReportedSignal: _TypeAlias = ReportedSignal  # noqa: Y015
 
 @_typing.final
+class DesiredState(_message.Message):
+    """DesiredState is the desired side of a machine's digital twin: the properties
+    people (or an equipment maker holding config:write) want the machine to run with.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROPERTIES_JSON_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATE_ACTOR_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    properties_json: _builtins.str
+    """The properties as a JSON object, e.g. {"feed_override": 90, "mode": "eco"}."""
+    version: _builtins.int
+    """Rises by one with every change; 0 while nothing was ever desired."""
+    update_actor: _builtins.str
+    """Who made the latest change ("key:<id>", or "<actor>@<tenant>" for a maker);
+    empty at version 0.
+    """
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the latest change was made; unset at version 0."""
+
+    def __init__(
+        self,
+        *,
+        properties_json: _builtins.str = ...,
+        version: _builtins.int = ...,
+        update_actor: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["properties_json", b"properties_json", "update_actor", b"update_actor", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesiredState: _TypeAlias = DesiredState  # noqa: Y015
+
+@_typing.final
+class DesiredPropertyDelta(_message.Message):
+    """DesiredPropertyDelta is one desired property the machine does not run yet.
+    A property named like one of the machine's signals counts as reported by the
+    signal's latest value (it is in the delta while that differs); any other
+    property counts as reported once the machine applied a version that has it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROPERTY_FIELD_NUMBER: _builtins.int
+    DESIRED_JSON_FIELD_NUMBER: _builtins.int
+    REPORTED_JSON_FIELD_NUMBER: _builtins.int
+    property: _builtins.str
+    """The property's name (a top-level key of the desired properties)."""
+    desired_json: _builtins.str
+    """The desired value as JSON."""
+    reported_json: _builtins.str
+    """The signal's latest value as JSON, for a property named like a signal the
+    machine reported; empty otherwise.
+    """
+    def __init__(
+        self,
+        *,
+        property: _builtins.str = ...,
+        desired_json: _builtins.str = ...,
+        reported_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desired_json", b"desired_json", "property", b"property", "reported_json", b"reported_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesiredPropertyDelta: _TypeAlias = DesiredPropertyDelta  # noqa: Y015
+
+@_typing.final
 class Twin(_message.Message):
-    """Twin is the reported side of a machine's digital twin."""
+    """Twin is a machine's digital twin: what it reports, and what is desired of it."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -653,6 +729,11 @@ class Twin(_message.Message):
     CONNECTED_FIELD_NUMBER: _builtins.int
     HEALTH_SCORE_FIELD_NUMBER: _builtins.int
     OPEN_EPISODES_FIELD_NUMBER: _builtins.int
+    DESIRED_FIELD_NUMBER: _builtins.int
+    APPLIED_VERSION_FIELD_NUMBER: _builtins.int
+    APPLIED_DETAIL_FIELD_NUMBER: _builtins.int
+    APPLIED_TIME_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
     equipment_id: _builtins.str
     connected: _builtins.bool
     """Whether the machine's device link is open now."""
@@ -660,6 +741,10 @@ class Twin(_message.Message):
     """100 when the machine runs as it normally does, falling towards 0 as its
     anomaly score rises (50 at the alarm threshold); unset while learning.
     """
+    applied_version: _builtins.int
+    """The desired version the machine last reported applied; 0 if none."""
+    applied_detail: _builtins.str
+    """What the machine said it could not apply with that version (empty: all of it)."""
     @_builtins.property
     def reported(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportedSignal]: ...
     @_builtins.property
@@ -668,6 +753,16 @@ class Twin(_message.Message):
 
     @_builtins.property
     def open_episodes(self) -> _containers.RepeatedCompositeFieldContainer[_equipment_events_pb2.AnomalyEpisode]: ...
+    @_builtins.property
+    def desired(self) -> Global___DesiredState: ...
+    @_builtins.property
+    def applied_time(self) -> _timestamp_pb2.Timestamp:
+        """When the machine reported it; unset if never."""
+
+    @_builtins.property
+    def delta(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesiredPropertyDelta]:
+        """The desired properties the machine does not run yet, by name."""
+
     def __init__(
         self,
         *,
@@ -677,10 +772,15 @@ class Twin(_message.Message):
         connected: _builtins.bool = ...,
         health_score: _builtins.float | None = ...,
         open_episodes: _abc.Iterable[_equipment_events_pb2.AnomalyEpisode] | None = ...,
+        desired: Global___DesiredState | None = ...,
+        applied_version: _builtins.int = ...,
+        applied_detail: _builtins.str = ...,
+        applied_time: _timestamp_pb2.Timestamp | None = ...,
+        delta: _abc.Iterable[Global___DesiredPropertyDelta] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_health_score", b"_health_score", "health_score", b"health_score", "last_seen_time", b"last_seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_health_score", b"_health_score", "applied_time", b"applied_time", "desired", b"desired", "health_score", b"health_score", "last_seen_time", b"last_seen_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_health_score", b"_health_score", "connected", b"connected", "equipment_id", b"equipment_id", "health_score", b"health_score", "last_seen_time", b"last_seen_time", "open_episodes", b"open_episodes", "reported", b"reported"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_health_score", b"_health_score", "applied_detail", b"applied_detail", "applied_time", b"applied_time", "applied_version", b"applied_version", "connected", b"connected", "delta", b"delta", "desired", b"desired", "equipment_id", b"equipment_id", "health_score", b"health_score", "last_seen_time", b"last_seen_time", "open_episodes", b"open_episodes", "reported", b"reported"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__health_score: _TypeAlias = _typing.Literal["health_score"]  # noqa: Y015
     _WhichOneofArgType__health_score: _TypeAlias = _typing.Literal["_health_score", b"_health_score"]  # noqa: Y015
@@ -726,6 +826,111 @@ class GetTwinResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTwinResponse: _TypeAlias = GetTwinResponse  # noqa: Y015
+
+@_typing.final
+class UpdateDesiredStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    DESIRED_JSON_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    desired_json: _builtins.str
+    """A JSON merge patch (RFC 7386) of the desired properties, e.g.
+    {"feed_override": 90, "mode": null}: a value sets the property, null
+    removes it, an object merges into the property's object. Property names
+    start with a letter (letters, digits, '_', '.', '-'; at most 64); at most
+    256 properties, 16 KiB as JSON and 8 levels of nested objects and lists.
+    """
+    version: _builtins.int
+    """The desired version the caller last read: the update is refused with
+    FAILED_PRECONDITION when the desired state has moved on since. Unset: no check.
+    """
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        desired_json: _builtins.str = ...,
+        version: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "desired_json", b"desired_json", "equipment_id", b"equipment_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
+    _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
+
+Global___UpdateDesiredStateRequest: _TypeAlias = UpdateDesiredStateRequest  # noqa: Y015
+
+@_typing.final
+class UpdateDesiredStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TWIN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def twin(self) -> Global___Twin:
+        """The twin after the update (a patch that changes nothing keeps the version)."""
+
+    def __init__(
+        self,
+        *,
+        twin: Global___Twin | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["twin", b"twin"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["twin", b"twin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateDesiredStateResponse: _TypeAlias = UpdateDesiredStateResponse  # noqa: Y015
+
+@_typing.final
+class ReportDesiredStateAppliedRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    version: _builtins.int
+    """The desired version the machine applied; at most the current version."""
+    detail: _builtins.str
+    """What the machine could not apply, if anything."""
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "equipment_id", b"equipment_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportDesiredStateAppliedRequest: _TypeAlias = ReportDesiredStateAppliedRequest  # noqa: Y015
+
+@_typing.final
+class ReportDesiredStateAppliedResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_VERSION_FIELD_NUMBER: _builtins.int
+    applied_version: _builtins.int
+    """The applied version recorded now (a newer one may have been recorded before)."""
+    def __init__(
+        self,
+        *,
+        applied_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_version", b"applied_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportDesiredStateAppliedResponse: _TypeAlias = ReportDesiredStateAppliedResponse  # noqa: Y015
 
 @_typing.final
 class ListTelemetryPointsRequest(_message.Message):

@@ -91,6 +91,16 @@ class ProductsServiceStub:
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.SerializeToString,
                 response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.FromString,
                 _registered_method=True)
+        self.UpdateDesiredState = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/UpdateDesiredState',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateResponse.FromString,
+                _registered_method=True)
+        self.ReportDesiredStateApplied = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/ReportDesiredStateApplied',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ReportDesiredStateAppliedRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ReportDesiredStateAppliedResponse.FromString,
+                _registered_method=True)
         self.ListTelemetryPoints = channel.unary_unary(
                 '/imcloud.products.v1.ProductsService/ListTelemetryPoints',
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ListTelemetryPointsRequest.SerializeToString,
@@ -198,6 +208,23 @@ class ProductsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateDesiredState(self, request, context):
+        """UpdateDesiredState changes a machine's desired properties by a JSON merge
+        patch and answers the twin; FAILED_PRECONDITION when the caller read an
+        older version than the current one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportDesiredStateApplied(self, request, context):
+        """ReportDesiredStateApplied records the desired version the machine says it
+        applied (from the device link); an older report than the recorded one changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListTelemetryPoints(self, request, context):
         """ListTelemetryPoints pages through a machine's stored points in a time
         range, by signal and then time.
@@ -287,6 +314,16 @@ def add_ProductsServiceServicer_to_server(servicer, server):
                     servicer.GetTwin,
                     request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.FromString,
                     response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.SerializeToString,
+            ),
+            'UpdateDesiredState': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDesiredState,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateResponse.SerializeToString,
+            ),
+            'ReportDesiredStateApplied': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportDesiredStateApplied,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ReportDesiredStateAppliedRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.ReportDesiredStateAppliedResponse.SerializeToString,
             ),
             'ListTelemetryPoints': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTelemetryPoints,
@@ -608,6 +645,60 @@ class ProductsService:
             '/imcloud.products.v1.ProductsService/GetTwin',
             imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.SerializeToString,
             imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDesiredState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/UpdateDesiredState',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportDesiredStateApplied(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/ReportDesiredStateApplied',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ReportDesiredStateAppliedRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.ReportDesiredStateAppliedResponse.FromString,
             options,
             channel_credentials,
             insecure,

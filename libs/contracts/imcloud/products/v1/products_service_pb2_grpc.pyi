@@ -63,6 +63,15 @@ class ProductsServiceStub:
     """GetTwin returns a machine's reported state: the latest value of each
     signal, when it was last heard from, and whether its device link is open.
     """
+    UpdateDesiredState: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.UpdateDesiredStateRequest, _products_service_pb2.UpdateDesiredStateResponse]
+    """UpdateDesiredState changes a machine's desired properties by a JSON merge
+    patch and answers the twin; FAILED_PRECONDITION when the caller read an
+    older version than the current one.
+    """
+    ReportDesiredStateApplied: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ReportDesiredStateAppliedRequest, _products_service_pb2.ReportDesiredStateAppliedResponse]
+    """ReportDesiredStateApplied records the desired version the machine says it
+    applied (from the device link); an older report than the recorded one changes nothing.
+    """
     ListTelemetryPoints: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.ListTelemetryPointsRequest, _products_service_pb2.ListTelemetryPointsResponse]
     """ListTelemetryPoints pages through a machine's stored points in a time
     range, by signal and then time.
@@ -114,6 +123,15 @@ class ProductsServiceAsyncStub(ProductsServiceStub):
     GetTwin: _aio.UnaryUnaryMultiCallable[_products_service_pb2.GetTwinRequest, _products_service_pb2.GetTwinResponse]  # type: ignore[assignment]
     """GetTwin returns a machine's reported state: the latest value of each
     signal, when it was last heard from, and whether its device link is open.
+    """
+    UpdateDesiredState: _aio.UnaryUnaryMultiCallable[_products_service_pb2.UpdateDesiredStateRequest, _products_service_pb2.UpdateDesiredStateResponse]  # type: ignore[assignment]
+    """UpdateDesiredState changes a machine's desired properties by a JSON merge
+    patch and answers the twin; FAILED_PRECONDITION when the caller read an
+    older version than the current one.
+    """
+    ReportDesiredStateApplied: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ReportDesiredStateAppliedRequest, _products_service_pb2.ReportDesiredStateAppliedResponse]  # type: ignore[assignment]
+    """ReportDesiredStateApplied records the desired version the machine says it
+    applied (from the device link); an older report than the recorded one changes nothing.
     """
     ListTelemetryPoints: _aio.UnaryUnaryMultiCallable[_products_service_pb2.ListTelemetryPointsRequest, _products_service_pb2.ListTelemetryPointsResponse]  # type: ignore[assignment]
     """ListTelemetryPoints pages through a machine's stored points in a time
@@ -229,6 +247,27 @@ class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_products_service_pb2.GetTwinResponse, _abc.Awaitable[_products_service_pb2.GetTwinResponse]]:
         """GetTwin returns a machine's reported state: the latest value of each
         signal, when it was last heard from, and whether its device link is open.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateDesiredState(
+        self,
+        request: _products_service_pb2.UpdateDesiredStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.UpdateDesiredStateResponse, _abc.Awaitable[_products_service_pb2.UpdateDesiredStateResponse]]:
+        """UpdateDesiredState changes a machine's desired properties by a JSON merge
+        patch and answers the twin; FAILED_PRECONDITION when the caller read an
+        older version than the current one.
+        """
+
+    @_abc_1.abstractmethod
+    def ReportDesiredStateApplied(
+        self,
+        request: _products_service_pb2.ReportDesiredStateAppliedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.ReportDesiredStateAppliedResponse, _abc.Awaitable[_products_service_pb2.ReportDesiredStateAppliedResponse]]:
+        """ReportDesiredStateApplied records the desired version the machine says it
+        applied (from the device link); an older report than the recorded one changes nothing.
         """
 
     @_abc_1.abstractmethod

@@ -25,23 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imcloud/servitization/v1/commands.proto\x12\x18imcloud.servitization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x02\n\rRemoteCommand\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x17\n\x0fparameters_json\x18\x0b \x01(\t\x12\x35\n\x05state\x18\x05 \x01(\x0e\x32&.imcloud.servitization.v1.CommandState\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x14\n\x0crequested_by\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampJ\x04\x08\x04\x10\x05R\nparameters\"L\n\x10\x43ommandRequested\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\x90\x01\n\x11\x43ommandProgressed\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\x35\n\x05stage\x18\x03 \x01(\x0e\x32&.imcloud.servitization.v1.CommandStage\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\tJ\x04\x08\x05\x10\x06R\x04time\"J\n\x0e\x43ommandUpdated\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand*\xd3\x01\n\x0c\x43ommandState\x12\x1d\n\x19\x43OMMAND_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43OMMAND_STATE_PENDING\x10\x01\x12\x1b\n\x17\x43OMMAND_STATE_DELIVERED\x10\x02\x12\x1b\n\x17\x43OMMAND_STATE_SUCCEEDED\x10\x03\x12\x18\n\x14\x43OMMAND_STATE_FAILED\x10\x04\x12\x1a\n\x16\x43OMMAND_STATE_REJECTED\x10\x05\x12\x19\n\x15\x43OMMAND_STATE_EXPIRED\x10\x06*\x9d\x01\n\x0c\x43ommandStage\x12\x1d\n\x19\x43OMMAND_STAGE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OMMAND_STAGE_DELIVERED\x10\x01\x12\x1b\n\x17\x43OMMAND_STAGE_SUCCEEDED\x10\x02\x12\x18\n\x14\x43OMMAND_STAGE_FAILED\x10\x03\x12\x1a\n\x16\x43OMMAND_STAGE_REJECTED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imcloud/servitization/v1/commands.proto\x12\x18imcloud.servitization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x03\n\rRemoteCommand\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x17\n\x0fparameters_json\x18\x0b \x01(\t\x12\x35\n\x05state\x18\x05 \x01(\x0e\x32&.imcloud.servitization.v1.CommandState\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x14\n\x0crequested_by\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63\x61ncelled_by\x18\x0c \x01(\t\x12\x10\n\x08\x61ttempts\x18\r \x01(\x05\x12\x0c\n\x04late\x18\x0e \x01(\x08\x12\x0e\n\x06job_id\x18\x0f \x01(\tJ\x04\x08\x04\x10\x05R\nparameters\"L\n\x10\x43ommandRequested\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"<\n\x10\x43ommandCancelled\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\"\x90\x01\n\x11\x43ommandProgressed\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\x35\n\x05stage\x18\x03 \x01(\x0e\x32&.imcloud.servitization.v1.CommandStage\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\tJ\x04\x08\x05\x10\x06R\x04time\"J\n\x0e\x43ommandUpdated\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand*\xf0\x01\n\x0c\x43ommandState\x12\x1d\n\x19\x43OMMAND_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43OMMAND_STATE_PENDING\x10\x01\x12\x1b\n\x17\x43OMMAND_STATE_DELIVERED\x10\x02\x12\x1b\n\x17\x43OMMAND_STATE_SUCCEEDED\x10\x03\x12\x18\n\x14\x43OMMAND_STATE_FAILED\x10\x04\x12\x1a\n\x16\x43OMMAND_STATE_REJECTED\x10\x05\x12\x19\n\x15\x43OMMAND_STATE_EXPIRED\x10\x06\x12\x1b\n\x17\x43OMMAND_STATE_CANCELLED\x10\x07*\x9d\x01\n\x0c\x43ommandStage\x12\x1d\n\x19\x43OMMAND_STAGE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OMMAND_STAGE_DELIVERED\x10\x01\x12\x1b\n\x17\x43OMMAND_STAGE_SUCCEEDED\x10\x02\x12\x18\n\x14\x43OMMAND_STAGE_FAILED\x10\x03\x12\x1a\n\x16\x43OMMAND_STAGE_REJECTED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.servitization.v1.commands_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMANDSTATE']._serialized_start=753
-  _globals['_COMMANDSTATE']._serialized_end=964
-  _globals['_COMMANDSTAGE']._serialized_start=967
-  _globals['_COMMANDSTAGE']._serialized_end=1124
+  _globals['_COMMANDSTATE']._serialized_start=885
+  _globals['_COMMANDSTATE']._serialized_end=1125
+  _globals['_COMMANDSTAGE']._serialized_start=1128
+  _globals['_COMMANDSTAGE']._serialized_end=1285
   _globals['_REMOTECOMMAND']._serialized_start=103
-  _globals['_REMOTECOMMAND']._serialized_end=449
-  _globals['_COMMANDREQUESTED']._serialized_start=451
-  _globals['_COMMANDREQUESTED']._serialized_end=527
-  _globals['_COMMANDPROGRESSED']._serialized_start=530
-  _globals['_COMMANDPROGRESSED']._serialized_end=674
-  _globals['_COMMANDUPDATED']._serialized_start=676
-  _globals['_COMMANDUPDATED']._serialized_end=750
+  _globals['_REMOTECOMMAND']._serialized_end=519
+  _globals['_COMMANDREQUESTED']._serialized_start=521
+  _globals['_COMMANDREQUESTED']._serialized_end=597
+  _globals['_COMMANDCANCELLED']._serialized_start=599
+  _globals['_COMMANDCANCELLED']._serialized_end=659
+  _globals['_COMMANDPROGRESSED']._serialized_start=662
+  _globals['_COMMANDPROGRESSED']._serialized_end=806
+  _globals['_COMMANDUPDATED']._serialized_start=808
+  _globals['_COMMANDUPDATED']._serialized_end=882
 # @@protoc_insertion_point(module_scope)

@@ -26,9 +26,11 @@ class _CommandStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandS
     DESCRIPTOR: _descriptor.EnumDescriptor
     COMMAND_STATE_UNSPECIFIED: _CommandState.ValueType  # 0
     COMMAND_STATE_PENDING: _CommandState.ValueType  # 1
-    """Recorded; waiting for the machine's device link."""
+    """Recorded; waiting for the machine to confirm it got the command (it is sent
+    again, with backoff, until the machine's receipt or the expiry).
+    """
     COMMAND_STATE_DELIVERED: _CommandState.ValueType  # 2
-    """Sent down the machine's device link; waiting for its answer."""
+    """The machine confirmed it got the command (its receipt); waiting for its answer."""
     COMMAND_STATE_SUCCEEDED: _CommandState.ValueType  # 3
     """The machine carried it out."""
     COMMAND_STATE_FAILED: _CommandState.ValueType  # 4
@@ -37,17 +39,23 @@ class _CommandStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandS
     """The machine refused it (unknown command, wrong state, expired on arrival)."""
     COMMAND_STATE_EXPIRED: _CommandState.ValueType  # 6
     """No answer before the command's expiry."""
+    COMMAND_STATE_CANCELLED: _CommandState.ValueType  # 7
+    """Cancelled by a person (see cancelled_by) before the machine answered; it is
+    never sent again, and a machine that had not started it does not run it.
+    """
 
 class CommandState(_CommandState, metaclass=_CommandStateEnumTypeWrapper):
     """CommandState is where a remote command stands. A command ends SUCCEEDED,
-    FAILED, REJECTED or EXPIRED; it never vanishes.
+    FAILED, REJECTED, EXPIRED or CANCELLED; it never vanishes.
     """
 
 COMMAND_STATE_UNSPECIFIED: CommandState.ValueType  # 0
 COMMAND_STATE_PENDING: CommandState.ValueType  # 1
-"""Recorded; waiting for the machine's device link."""
+"""Recorded; waiting for the machine to confirm it got the command (it is sent
+again, with backoff, until the machine's receipt or the expiry).
+"""
 COMMAND_STATE_DELIVERED: CommandState.ValueType  # 2
-"""Sent down the machine's device link; waiting for its answer."""
+"""The machine confirmed it got the command (its receipt); waiting for its answer."""
 COMMAND_STATE_SUCCEEDED: CommandState.ValueType  # 3
 """The machine carried it out."""
 COMMAND_STATE_FAILED: CommandState.ValueType  # 4
@@ -56,6 +64,10 @@ COMMAND_STATE_REJECTED: CommandState.ValueType  # 5
 """The machine refused it (unknown command, wrong state, expired on arrival)."""
 COMMAND_STATE_EXPIRED: CommandState.ValueType  # 6
 """No answer before the command's expiry."""
+COMMAND_STATE_CANCELLED: CommandState.ValueType  # 7
+"""Cancelled by a person (see cancelled_by) before the machine answered; it is
+never sent again, and a machine that had not started it does not run it.
+"""
 Global___CommandState: _TypeAlias = CommandState  # noqa: Y015
 
 class _CommandStage:
@@ -66,6 +78,7 @@ class _CommandStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandS
     DESCRIPTOR: _descriptor.EnumDescriptor
     COMMAND_STAGE_UNSPECIFIED: _CommandStage.ValueType  # 0
     COMMAND_STAGE_DELIVERED: _CommandStage.ValueType  # 1
+    """The machine's receipt: it got the command (not merely: it was sent)."""
     COMMAND_STAGE_SUCCEEDED: _CommandStage.ValueType  # 2
     COMMAND_STAGE_FAILED: _CommandStage.ValueType  # 3
     COMMAND_STAGE_REJECTED: _CommandStage.ValueType  # 4
@@ -75,6 +88,7 @@ class CommandStage(_CommandStage, metaclass=_CommandStageEnumTypeWrapper):
 
 COMMAND_STAGE_UNSPECIFIED: CommandStage.ValueType  # 0
 COMMAND_STAGE_DELIVERED: CommandStage.ValueType  # 1
+"""The machine's receipt: it got the command (not merely: it was sent)."""
 COMMAND_STAGE_SUCCEEDED: CommandStage.ValueType  # 2
 COMMAND_STAGE_FAILED: CommandStage.ValueType  # 3
 COMMAND_STAGE_REJECTED: CommandStage.ValueType  # 4
@@ -98,6 +112,10 @@ class RemoteCommand(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CANCELLED_BY_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LATE_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     equipment_id: _builtins.str
     name: _builtins.str
@@ -109,12 +127,28 @@ class RemoteCommand(_message.Message):
     """The machine's (or the platform's) explanation of the outcome."""
     requested_by: _builtins.str
     """Who asked: "key:<id>", or "key:<id>@<maker tenant id>" through a grant."""
+    cancelled_by: _builtins.str
+    """Who cancelled it (same form as requested_by); empty unless cancelled."""
+    attempts: _builtins.int
+    """How many times the command was sent towards the machine (1 when recorded;
+    one more with every resend while the machine's receipt is missing).
+    """
+    late: _builtins.bool
+    """The machine answered after the platform had stopped waiting (the command
+    had EXPIRED, or it was CANCELLED while the machine was already running it).
+    The state is then the machine's outcome and update_time when the answer came:
+    a late answer is kept, never dropped.
+    """
+    job_id: _builtins.str
+    """The fleet job the command is part of; empty for a command sent on its own."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
-    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the platform stops waiting: after it the command is EXPIRED."""
+
     def __init__(
         self,
         *,
@@ -128,10 +162,14 @@ class RemoteCommand(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        cancelled_by: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        late: _builtins.bool = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "detail", b"detail", "equipment_id", b"equipment_id", "expire_time", b"expire_time", "id", b"id", "name", b"name", "parameters_json", b"parameters_json", "requested_by", b"requested_by", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cancelled_by", b"cancelled_by", "create_time", b"create_time", "detail", b"detail", "equipment_id", b"equipment_id", "expire_time", b"expire_time", "id", b"id", "job_id", b"job_id", "late", b"late", "name", b"name", "parameters_json", b"parameters_json", "requested_by", b"requested_by", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -140,7 +178,8 @@ Global___RemoteCommand: _TypeAlias = RemoteCommand  # noqa: Y015
 @_typing.final
 class CommandRequested(_message.Message):
     """CommandRequested is published on imcloud.commands.v1 (key: equipment id) when
-    a command is recorded; the gateway holding the machine's link delivers it.
+    a command is recorded, and again for every resend (command.attempts tells
+    which); the gateway holding the machine's link delivers it.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -160,6 +199,35 @@ class CommandRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommandRequested: _TypeAlias = CommandRequested  # noqa: Y015
+
+@_typing.final
+class CommandCancelled(_message.Message):
+    """CommandCancelled is published on imcloud.commands.v1 (key: equipment id) when
+    a command is cancelled; the gateway holding the machine's link tells the
+    machine, which drops the command if it has not started it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_ID_FIELD_NUMBER: _builtins.int
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    command_id: _builtins.str
+    """The cancelled command."""
+    equipment_id: _builtins.str
+    """The machine it was for, whose device link passes the cancellation on."""
+    def __init__(
+        self,
+        *,
+        command_id: _builtins.str = ...,
+        equipment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommandCancelled: _TypeAlias = CommandCancelled  # noqa: Y015
 
 @_typing.final
 class CommandProgressed(_message.Message):

@@ -23,6 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from imcloud.servitization.v1 import servitization_service_pb2 as imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2
+try:
+  imcloud_dot_servitization_dot_v1_dot_maintenance__pb2 = imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.imcloud_dot_servitization_dot_v1_dot_maintenance__pb2
+except AttributeError:
+  imcloud_dot_servitization_dot_v1_dot_maintenance__pb2 = imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.imcloud.servitization.v1.maintenance_pb2
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%imcloud/servitization/v1/events.proto\x12\x18imcloud.servitization.v1\x1a\x34imcloud/servitization/v1/servitization_service.proto\"V\n\x17MaintenanceTicketOpened\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\"Y\n\x1aMaintenanceTicketEscalated\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicketb\x06proto3')

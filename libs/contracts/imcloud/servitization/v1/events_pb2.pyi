@@ -5,7 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from imcloud.servitization.v1 import servitization_service_pb2 as _servitization_service_pb2
+from imcloud.servitization.v1 import maintenance_pb2 as _maintenance_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,7 +19,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class MaintenanceTicketOpened(_message.Message):
-    """MaintenanceTicketOpened is published on imcloud.servitization-events.v1
+    """MaintenanceTicketOpened is published on imcloud.maintenance.v1
     (key: equipment id) when a ticket is opened, by a person or from an anomaly.
     """
 
@@ -27,11 +27,11 @@ class MaintenanceTicketOpened(_message.Message):
 
     TICKET_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def ticket(self) -> _servitization_service_pb2.MaintenanceTicket: ...
+    def ticket(self) -> _maintenance_pb2.MaintenanceTicket: ...
     def __init__(
         self,
         *,
-        ticket: _servitization_service_pb2.MaintenanceTicket | None = ...,
+        ticket: _maintenance_pb2.MaintenanceTicket | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -43,7 +43,7 @@ Global___MaintenanceTicketOpened: _TypeAlias = MaintenanceTicketOpened  # noqa: 
 
 @_typing.final
 class MaintenanceTicketEscalated(_message.Message):
-    """MaintenanceTicketEscalated is published on imcloud.servitization-events.v1
+    """MaintenanceTicketEscalated is published on imcloud.maintenance.v1
     (key: equipment id) when a ticket's priority rises with its anomaly episode.
     """
 
@@ -51,11 +51,11 @@ class MaintenanceTicketEscalated(_message.Message):
 
     TICKET_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def ticket(self) -> _servitization_service_pb2.MaintenanceTicket: ...
+    def ticket(self) -> _maintenance_pb2.MaintenanceTicket: ...
     def __init__(
         self,
         *,
-        ticket: _servitization_service_pb2.MaintenanceTicket | None = ...,
+        ticket: _maintenance_pb2.MaintenanceTicket | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -22,44 +22,43 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
-from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from imcloud.servitization.v1 import commands_pb2 as imcloud_dot_servitization_dot_v1_dot_commands__pb2
+from imcloud.servitization.v1 import maintenance_pb2 as imcloud_dot_servitization_dot_v1_dot_maintenance__pb2
+from imcloud.servitization.v1 import jobs_pb2 as imcloud_dot_servitization_dot_v1_dot_jobs__pb2
 
+from imcloud.servitization.v1.maintenance_pb2 import *
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4imcloud/servitization/v1/servitization_service.proto\x12\x18imcloud.servitization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'imcloud/servitization/v1/commands.proto\"\xc8\x02\n\x11MaintenanceTicket\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12:\n\x08priority\x18\x05 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\x12\x34\n\x05state\x18\x06 \x01(\x0e\x32%.imcloud.servitization.v1.TicketState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11source_episode_id\x18\t \x01(\t\"\x94\x01\n\x1cOpenMaintenanceTicketRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12:\n\x08priority\x18\x04 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\"\\\n\x1dOpenMaintenanceTicketResponse\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\"\\\n\x1dListMaintenanceTicketsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x03 \x01(\t\"w\n\x1eListMaintenanceTicketsResponse\x12<\n\x07tickets\x18\x01 \x03(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x12SendCommandRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\ttimeout_s\x18\x04 \x01(\x05J\x04\x08\x05\x10\x06R\x0crequested_by\"O\n\x13SendCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\'\n\x11GetCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"N\n\x12GetCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\x8a\x01\n\x13ListCommandsRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x36\n\x06states\x18\x02 \x03(\x0e\x32&.imcloud.servitization.v1.CommandState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"j\n\x14ListCommandsResponse\x12\x39\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x9e\x01\n\x0eTicketPriority\x12\x1f\n\x1bTICKET_PRIORITY_UNSPECIFIED\x10\x00\x12\x17\n\x13TICKET_PRIORITY_LOW\x10\x01\x12\x1a\n\x16TICKET_PRIORITY_MEDIUM\x10\x02\x12\x18\n\x14TICKET_PRIORITY_HIGH\x10\x03\x12\x1c\n\x18TICKET_PRIORITY_CRITICAL\x10\x04*{\n\x0bTicketState\x12\x1c\n\x18TICKET_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11TICKET_STATE_OPEN\x10\x01\x12\x1c\n\x18TICKET_STATE_IN_PROGRESS\x10\x02\x12\x19\n\x15TICKET_STATE_RESOLVED\x10\x03\x32\xf3\x04\n\x14ServitizationService\x12\x88\x01\n\x15OpenMaintenanceTicket\x12\x36.imcloud.servitization.v1.OpenMaintenanceTicketRequest\x1a\x37.imcloud.servitization.v1.OpenMaintenanceTicketResponse\x12\x8b\x01\n\x16ListMaintenanceTickets\x12\x37.imcloud.servitization.v1.ListMaintenanceTicketsRequest\x1a\x38.imcloud.servitization.v1.ListMaintenanceTicketsResponse\x12j\n\x0bSendCommand\x12,.imcloud.servitization.v1.SendCommandRequest\x1a-.imcloud.servitization.v1.SendCommandResponse\x12g\n\nGetCommand\x12+.imcloud.servitization.v1.GetCommandRequest\x1a,.imcloud.servitization.v1.GetCommandResponse\x12m\n\x0cListCommands\x12-.imcloud.servitization.v1.ListCommandsRequest\x1a..imcloud.servitization.v1.ListCommandsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4imcloud/servitization/v1/servitization_service.proto\x12\x18imcloud.servitization.v1\x1a\'imcloud/servitization/v1/commands.proto\x1a*imcloud/servitization/v1/maintenance.proto\x1a#imcloud/servitization/v1/jobs.proto\"\x94\x01\n\x1cOpenMaintenanceTicketRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12:\n\x08priority\x18\x04 \x01(\x0e\x32(.imcloud.servitization.v1.TicketPriority\"\\\n\x1dOpenMaintenanceTicketResponse\x12;\n\x06ticket\x18\x01 \x01(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\"\x93\x01\n\x1dListMaintenanceTicketsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x65quipment_id\x18\x03 \x01(\t\x12\x35\n\x06states\x18\x04 \x03(\x0e\x32%.imcloud.servitization.v1.TicketState\"w\n\x1eListMaintenanceTicketsResponse\x12<\n\x07tickets\x18\x01 \x03(\x0b\x32+.imcloud.servitization.v1.MaintenanceTicket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb3\x01\n\x12SendCommandRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x06 \x01(\t\x12\x11\n\ttimeout_s\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x0e\n\x06job_id\x18\x08 \x01(\tJ\x04\x08\x03\x10\x04J\x04\x08\x05\x10\x06R\nparametersR\x0crequested_by\"a\n\x13SendCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"@\n\x11GetCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x17\n\x0fmaker_tenant_id\x18\x02 \x01(\t\"N\n\x12GetCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\"\xb3\x01\n\x13ListCommandsRequest\x12\x14\n\x0c\x65quipment_id\x18\x01 \x01(\t\x12\x36\n\x06states\x18\x02 \x03(\x0e\x32&.imcloud.servitization.v1.CommandState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x17\n\x0fmaker_tenant_id\x18\x05 \x01(\t\x12\x0e\n\x06job_id\x18\x06 \x01(\t\"j\n\x14ListCommandsResponse\x12\x39\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"C\n\x14\x43\x61ncelCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x17\n\x0fmaker_tenant_id\x18\x02 \x01(\t\"Q\n\x15\x43\x61ncelCommandResponse\x12\x38\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\'.imcloud.servitization.v1.RemoteCommand2\x86\x13\n\x14ServitizationService\x12\x88\x01\n\x15OpenMaintenanceTicket\x12\x36.imcloud.servitization.v1.OpenMaintenanceTicketRequest\x1a\x37.imcloud.servitization.v1.OpenMaintenanceTicketResponse\x12\x8b\x01\n\x16ListMaintenanceTickets\x12\x37.imcloud.servitization.v1.ListMaintenanceTicketsRequest\x1a\x38.imcloud.servitization.v1.ListMaintenanceTicketsResponse\x12\x85\x01\n\x14GetMaintenanceTicket\x12\x35.imcloud.servitization.v1.GetMaintenanceTicketRequest\x1a\x36.imcloud.servitization.v1.GetMaintenanceTicketResponse\x12\x8e\x01\n\x17UpdateMaintenanceTicket\x12\x38.imcloud.servitization.v1.UpdateMaintenanceTicketRequest\x1a\x39.imcloud.servitization.v1.UpdateMaintenanceTicketResponse\x12\x9a\x01\n\x1bTransitionMaintenanceTicket\x12<.imcloud.servitization.v1.TransitionMaintenanceTicketRequest\x1a=.imcloud.servitization.v1.TransitionMaintenanceTicketResponse\x12\x91\x01\n\x18\x41\x64\x64MaintenanceTicketNote\x12\x39.imcloud.servitization.v1.AddMaintenanceTicketNoteRequest\x1a:.imcloud.servitization.v1.AddMaintenanceTicketNoteResponse\x12\x9d\x01\n\x1cListMaintenanceTicketHistory\x12=.imcloud.servitization.v1.ListMaintenanceTicketHistoryRequest\x1a>.imcloud.servitization.v1.ListMaintenanceTicketHistoryResponse\x12\x94\x01\n\x19SuggestMaintenanceWindows\x12:.imcloud.servitization.v1.SuggestMaintenanceWindowsRequest\x1a;.imcloud.servitization.v1.SuggestMaintenanceWindowsResponse\x12\x88\x01\n\x15\x42ookMaintenanceWindow\x12\x36.imcloud.servitization.v1.BookMaintenanceWindowRequest\x1a\x37.imcloud.servitization.v1.BookMaintenanceWindowResponse\x12j\n\x0bSendCommand\x12,.imcloud.servitization.v1.SendCommandRequest\x1a-.imcloud.servitization.v1.SendCommandResponse\x12g\n\nGetCommand\x12+.imcloud.servitization.v1.GetCommandRequest\x1a,.imcloud.servitization.v1.GetCommandResponse\x12m\n\x0cListCommands\x12-.imcloud.servitization.v1.ListCommandsRequest\x1a..imcloud.servitization.v1.ListCommandsResponse\x12p\n\rCancelCommand\x12..imcloud.servitization.v1.CancelCommandRequest\x1a/.imcloud.servitization.v1.CancelCommandResponse\x12\x64\n\tCreateJob\x12*.imcloud.servitization.v1.CreateJobRequest\x1a+.imcloud.servitization.v1.CreateJobResponse\x12[\n\x06GetJob\x12\'.imcloud.servitization.v1.GetJobRequest\x1a(.imcloud.servitization.v1.GetJobResponse\x12\x61\n\x08ListJobs\x12).imcloud.servitization.v1.ListJobsRequest\x1a*.imcloud.servitization.v1.ListJobsResponse\x12\x64\n\tCancelJob\x12*.imcloud.servitization.v1.CancelJobRequest\x1a+.imcloud.servitization.v1.CancelJobResponse\x12|\n\x11ListJobExecutions\x12\x32.imcloud.servitization.v1.ListJobExecutionsRequest\x1a\x33.imcloud.servitization.v1.ListJobExecutionsResponse\x12\x88\x01\n\x15StopGrantedExecutions\x12\x36.imcloud.servitization.v1.StopGrantedExecutionsRequest\x1a\x37.imcloud.servitization.v1.StopGrantedExecutionsResponseP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.servitization.v1.servitization_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TICKETPRIORITY']._serialized_start=1572
-  _globals['_TICKETPRIORITY']._serialized_end=1730
-  _globals['_TICKETSTATE']._serialized_start=1732
-  _globals['_TICKETSTATE']._serialized_end=1855
-  _globals['_MAINTENANCETICKET']._serialized_start=187
-  _globals['_MAINTENANCETICKET']._serialized_end=515
-  _globals['_OPENMAINTENANCETICKETREQUEST']._serialized_start=518
-  _globals['_OPENMAINTENANCETICKETREQUEST']._serialized_end=666
-  _globals['_OPENMAINTENANCETICKETRESPONSE']._serialized_start=668
-  _globals['_OPENMAINTENANCETICKETRESPONSE']._serialized_end=760
-  _globals['_LISTMAINTENANCETICKETSREQUEST']._serialized_start=762
-  _globals['_LISTMAINTENANCETICKETSREQUEST']._serialized_end=854
-  _globals['_LISTMAINTENANCETICKETSRESPONSE']._serialized_start=856
-  _globals['_LISTMAINTENANCETICKETSRESPONSE']._serialized_end=975
-  _globals['_SENDCOMMANDREQUEST']._serialized_start=978
-  _globals['_SENDCOMMANDREQUEST']._serialized_end=1118
-  _globals['_SENDCOMMANDRESPONSE']._serialized_start=1120
-  _globals['_SENDCOMMANDRESPONSE']._serialized_end=1199
-  _globals['_GETCOMMANDREQUEST']._serialized_start=1201
-  _globals['_GETCOMMANDREQUEST']._serialized_end=1240
-  _globals['_GETCOMMANDRESPONSE']._serialized_start=1242
-  _globals['_GETCOMMANDRESPONSE']._serialized_end=1320
-  _globals['_LISTCOMMANDSREQUEST']._serialized_start=1323
-  _globals['_LISTCOMMANDSREQUEST']._serialized_end=1461
-  _globals['_LISTCOMMANDSRESPONSE']._serialized_start=1463
-  _globals['_LISTCOMMANDSRESPONSE']._serialized_end=1569
-  _globals['_SERVITIZATIONSERVICE']._serialized_start=1858
-  _globals['_SERVITIZATIONSERVICE']._serialized_end=2485
+  _globals['_OPENMAINTENANCETICKETREQUEST']._serialized_start=205
+  _globals['_OPENMAINTENANCETICKETREQUEST']._serialized_end=353
+  _globals['_OPENMAINTENANCETICKETRESPONSE']._serialized_start=355
+  _globals['_OPENMAINTENANCETICKETRESPONSE']._serialized_end=447
+  _globals['_LISTMAINTENANCETICKETSREQUEST']._serialized_start=450
+  _globals['_LISTMAINTENANCETICKETSREQUEST']._serialized_end=597
+  _globals['_LISTMAINTENANCETICKETSRESPONSE']._serialized_start=599
+  _globals['_LISTMAINTENANCETICKETSRESPONSE']._serialized_end=718
+  _globals['_SENDCOMMANDREQUEST']._serialized_start=721
+  _globals['_SENDCOMMANDREQUEST']._serialized_end=900
+  _globals['_SENDCOMMANDRESPONSE']._serialized_start=902
+  _globals['_SENDCOMMANDRESPONSE']._serialized_end=999
+  _globals['_GETCOMMANDREQUEST']._serialized_start=1001
+  _globals['_GETCOMMANDREQUEST']._serialized_end=1065
+  _globals['_GETCOMMANDRESPONSE']._serialized_start=1067
+  _globals['_GETCOMMANDRESPONSE']._serialized_end=1145
+  _globals['_LISTCOMMANDSREQUEST']._serialized_start=1148
+  _globals['_LISTCOMMANDSREQUEST']._serialized_end=1327
+  _globals['_LISTCOMMANDSRESPONSE']._serialized_start=1329
+  _globals['_LISTCOMMANDSRESPONSE']._serialized_end=1435
+  _globals['_CANCELCOMMANDREQUEST']._serialized_start=1437
+  _globals['_CANCELCOMMANDREQUEST']._serialized_end=1504
+  _globals['_CANCELCOMMANDRESPONSE']._serialized_start=1506
+  _globals['_CANCELCOMMANDRESPONSE']._serialized_end=1587
+  _globals['_SERVITIZATIONSERVICE']._serialized_start=1590
+  _globals['_SERVITIZATIONSERVICE']._serialized_end=4028
 # @@protoc_insertion_point(module_scope)

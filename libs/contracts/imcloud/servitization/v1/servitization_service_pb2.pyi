@@ -6,11 +6,41 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from imcloud.servitization.v1 import commands_pb2 as _commands_pb2
+from imcloud.servitization.v1 import maintenance_pb2 as _maintenance_pb2
+from imcloud.servitization.v1.maintenance_pb2 import AddMaintenanceTicketNoteRequest as AddMaintenanceTicketNoteRequest
+from imcloud.servitization.v1.maintenance_pb2 import AddMaintenanceTicketNoteResponse as AddMaintenanceTicketNoteResponse
+from imcloud.servitization.v1.maintenance_pb2 import BookMaintenanceWindowRequest as BookMaintenanceWindowRequest
+from imcloud.servitization.v1.maintenance_pb2 import BookMaintenanceWindowResponse as BookMaintenanceWindowResponse
+from imcloud.servitization.v1.maintenance_pb2 import GetMaintenanceTicketRequest as GetMaintenanceTicketRequest
+from imcloud.servitization.v1.maintenance_pb2 import GetMaintenanceTicketResponse as GetMaintenanceTicketResponse
+from imcloud.servitization.v1.maintenance_pb2 import ListMaintenanceTicketHistoryRequest as ListMaintenanceTicketHistoryRequest
+from imcloud.servitization.v1.maintenance_pb2 import ListMaintenanceTicketHistoryResponse as ListMaintenanceTicketHistoryResponse
+from imcloud.servitization.v1.maintenance_pb2 import MaintenanceBooking as MaintenanceBooking
+from imcloud.servitization.v1.maintenance_pb2 import MaintenanceTicket as MaintenanceTicket
+from imcloud.servitization.v1.maintenance_pb2 import MaintenanceTicketChanged as MaintenanceTicketChanged
+from imcloud.servitization.v1.maintenance_pb2 import SuggestMaintenanceWindowsRequest as SuggestMaintenanceWindowsRequest
+from imcloud.servitization.v1.maintenance_pb2 import SuggestMaintenanceWindowsResponse as SuggestMaintenanceWindowsResponse
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_CRITICAL as TICKET_PRIORITY_CRITICAL
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_HIGH as TICKET_PRIORITY_HIGH
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_LOW as TICKET_PRIORITY_LOW
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_MEDIUM as TICKET_PRIORITY_MEDIUM
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_UNSPECIFIED as TICKET_PRIORITY_UNSPECIFIED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_DISMISSED as TICKET_STATE_DISMISSED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_IN_PROGRESS as TICKET_STATE_IN_PROGRESS
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_OPEN as TICKET_STATE_OPEN
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_RESOLVED as TICKET_STATE_RESOLVED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_SCHEDULED as TICKET_STATE_SCHEDULED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_UNSPECIFIED as TICKET_STATE_UNSPECIFIED
+from imcloud.servitization.v1.maintenance_pb2 import TicketChange as TicketChange
+from imcloud.servitization.v1.maintenance_pb2 import TicketNote as TicketNote
+from imcloud.servitization.v1.maintenance_pb2 import TicketPriority as TicketPriority
+from imcloud.servitization.v1.maintenance_pb2 import TicketState as TicketState
+from imcloud.servitization.v1.maintenance_pb2 import TransitionMaintenanceTicketRequest as TransitionMaintenanceTicketRequest
+from imcloud.servitization.v1.maintenance_pb2 import TransitionMaintenanceTicketResponse as TransitionMaintenanceTicketResponse
+from imcloud.servitization.v1.maintenance_pb2 import UpdateMaintenanceTicketRequest as UpdateMaintenanceTicketRequest
+from imcloud.servitization.v1.maintenance_pb2 import UpdateMaintenanceTicketResponse as UpdateMaintenanceTicketResponse
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -21,96 +51,6 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class _TicketPriority:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _TicketPriorityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TicketPriority.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    TICKET_PRIORITY_UNSPECIFIED: _TicketPriority.ValueType  # 0
-    TICKET_PRIORITY_LOW: _TicketPriority.ValueType  # 1
-    TICKET_PRIORITY_MEDIUM: _TicketPriority.ValueType  # 2
-    TICKET_PRIORITY_HIGH: _TicketPriority.ValueType  # 3
-    TICKET_PRIORITY_CRITICAL: _TicketPriority.ValueType  # 4
-
-class TicketPriority(_TicketPriority, metaclass=_TicketPriorityEnumTypeWrapper): ...
-
-TICKET_PRIORITY_UNSPECIFIED: TicketPriority.ValueType  # 0
-TICKET_PRIORITY_LOW: TicketPriority.ValueType  # 1
-TICKET_PRIORITY_MEDIUM: TicketPriority.ValueType  # 2
-TICKET_PRIORITY_HIGH: TicketPriority.ValueType  # 3
-TICKET_PRIORITY_CRITICAL: TicketPriority.ValueType  # 4
-Global___TicketPriority: _TypeAlias = TicketPriority  # noqa: Y015
-
-class _TicketState:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _TicketStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TicketState.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    TICKET_STATE_UNSPECIFIED: _TicketState.ValueType  # 0
-    TICKET_STATE_OPEN: _TicketState.ValueType  # 1
-    TICKET_STATE_IN_PROGRESS: _TicketState.ValueType  # 2
-    TICKET_STATE_RESOLVED: _TicketState.ValueType  # 3
-
-class TicketState(_TicketState, metaclass=_TicketStateEnumTypeWrapper): ...
-
-TICKET_STATE_UNSPECIFIED: TicketState.ValueType  # 0
-TICKET_STATE_OPEN: TicketState.ValueType  # 1
-TICKET_STATE_IN_PROGRESS: TicketState.ValueType  # 2
-TICKET_STATE_RESOLVED: TicketState.ValueType  # 3
-Global___TicketState: _TypeAlias = TicketState  # noqa: Y015
-
-@_typing.final
-class MaintenanceTicket(_message.Message):
-    """MaintenanceTicket is a unit of maintenance work on one piece of equipment."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ID_FIELD_NUMBER: _builtins.int
-    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
-    TITLE_FIELD_NUMBER: _builtins.int
-    DESCRIPTION_FIELD_NUMBER: _builtins.int
-    PRIORITY_FIELD_NUMBER: _builtins.int
-    STATE_FIELD_NUMBER: _builtins.int
-    CREATE_TIME_FIELD_NUMBER: _builtins.int
-    UPDATE_TIME_FIELD_NUMBER: _builtins.int
-    SOURCE_EPISODE_ID_FIELD_NUMBER: _builtins.int
-    id: _builtins.str
-    equipment_id: _builtins.str
-    title: _builtins.str
-    description: _builtins.str
-    priority: Global___TicketPriority.ValueType
-    state: Global___TicketState.ValueType
-    source_episode_id: _builtins.str
-    """The anomaly episode that opened the ticket (predictive maintenance); empty
-    for tickets people opened.
-    """
-    @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def update_time(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        id: _builtins.str = ...,
-        equipment_id: _builtins.str = ...,
-        title: _builtins.str = ...,
-        description: _builtins.str = ...,
-        priority: Global___TicketPriority.ValueType = ...,
-        state: Global___TicketState.ValueType = ...,
-        create_time: _timestamp_pb2.Timestamp | None = ...,
-        update_time: _timestamp_pb2.Timestamp | None = ...,
-        source_episode_id: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "equipment_id", b"equipment_id", "id", b"id", "priority", b"priority", "source_episode_id", b"source_episode_id", "state", b"state", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___MaintenanceTicket: _TypeAlias = MaintenanceTicket  # noqa: Y015
 
 @_typing.final
 class OpenMaintenanceTicketRequest(_message.Message):
@@ -123,14 +63,14 @@ class OpenMaintenanceTicketRequest(_message.Message):
     equipment_id: _builtins.str
     title: _builtins.str
     description: _builtins.str
-    priority: Global___TicketPriority.ValueType
+    priority: _maintenance_pb2.TicketPriority.ValueType
     def __init__(
         self,
         *,
         equipment_id: _builtins.str = ...,
         title: _builtins.str = ...,
         description: _builtins.str = ...,
-        priority: Global___TicketPriority.ValueType = ...,
+        priority: _maintenance_pb2.TicketPriority.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -146,11 +86,11 @@ class OpenMaintenanceTicketResponse(_message.Message):
 
     TICKET_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def ticket(self) -> Global___MaintenanceTicket: ...
+    def ticket(self) -> _maintenance_pb2.MaintenanceTicket: ...
     def __init__(
         self,
         *,
-        ticket: Global___MaintenanceTicket | None = ...,
+        ticket: _maintenance_pb2.MaintenanceTicket | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -167,21 +107,27 @@ class ListMaintenanceTicketsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many tickets (1..500); 0 means the default of 50."""
     page_token: _builtins.str
     equipment_id: _builtins.str
     """Only tickets of this equipment, when set."""
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_maintenance_pb2.TicketState.ValueType]:
+        """Only tickets in these states, when set."""
+
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         equipment_id: _builtins.str = ...,
+        states: _abc.Iterable[_maintenance_pb2.TicketState.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -195,11 +141,11 @@ class ListMaintenanceTicketsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def tickets(self) -> _containers.RepeatedCompositeFieldContainer[Global___MaintenanceTicket]: ...
+    def tickets(self) -> _containers.RepeatedCompositeFieldContainer[_maintenance_pb2.MaintenanceTicket]: ...
     def __init__(
         self,
         *,
-        tickets: _abc.Iterable[Global___MaintenanceTicket] | None = ...,
+        tickets: _abc.Iterable[_maintenance_pb2.MaintenanceTicket] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -216,25 +162,39 @@ class SendCommandRequest(_message.Message):
 
     EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
-    PARAMETERS_FIELD_NUMBER: _builtins.int
+    PARAMETERS_JSON_FIELD_NUMBER: _builtins.int
     TIMEOUT_S_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     equipment_id: _builtins.str
     name: _builtins.str
+    parameters_json: _builtins.str
+    """The parameters as a JSON object (at most 16384 bytes): integers stay integers.
+    Empty means no parameters.
+    """
     timeout_s: _builtins.int
     """How long the command may wait for delivery and answer (1..86400 s; 0 means 300)."""
-    @_builtins.property
-    def parameters(self) -> _struct_pb2.Struct: ...
+    idempotency_key: _builtins.str
+    """The client's key for this submission (at most 200 printable characters),
+    unique per tenant: the same key with the same request returns the command it
+    first made (replayed = true), with another request it is ALREADY_EXISTS.
+    Empty: every call makes a new command.
+    """
+    job_id: _builtins.str
+    """The fleet job the command is part of; empty for a command sent on its own."""
     def __init__(
         self,
         *,
         equipment_id: _builtins.str = ...,
         name: _builtins.str = ...,
-        parameters: _struct_pb2.Struct | None = ...,
+        parameters_json: _builtins.str = ...,
         timeout_s: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "name", b"name", "parameters", b"parameters", "timeout_s", b"timeout_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "idempotency_key", b"idempotency_key", "job_id", b"job_id", "name", b"name", "parameters_json", b"parameters_json", "timeout_s", b"timeout_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -245,16 +205,22 @@ class SendCommandResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     COMMAND_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    """True when the idempotency key named a command made earlier: nothing new was
+    recorded or sent.
+    """
     @_builtins.property
     def command(self) -> _commands_pb2.RemoteCommand: ...
     def __init__(
         self,
         *,
         command: _commands_pb2.RemoteCommand | None = ...,
+        replayed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "replayed", b"replayed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -265,15 +231,21 @@ class GetCommandRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     COMMAND_ID_FIELD_NUMBER: _builtins.int
+    MAKER_TENANT_ID_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
+    maker_tenant_id: _builtins.str
+    """When set, only a command an equipment maker of this tenant sent through a
+    grant (requested_by ends with "@<maker_tenant_id>"); any other is NOT_FOUND.
+    """
     def __init__(
         self,
         *,
         command_id: _builtins.str = ...,
+        maker_tenant_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "maker_tenant_id", b"maker_tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -307,10 +279,16 @@ class ListCommandsRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    MAKER_TENANT_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     equipment_id: _builtins.str
     page_size: _builtins.int
     """At most this many commands (1..500); 0 means 50."""
     page_token: _builtins.str
+    maker_tenant_id: _builtins.str
+    """Only commands an equipment maker of this tenant sent through a grant, when set."""
+    job_id: _builtins.str
+    """Only the commands of this fleet job, when set."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[_commands_pb2.CommandState.ValueType]:
         """Only commands in these states, when set (e.g. PENDING for delivery)."""
@@ -322,10 +300,12 @@ class ListCommandsRequest(_message.Message):
         states: _abc.Iterable[_commands_pb2.CommandState.ValueType] | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        maker_tenant_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_id", b"equipment_id", "job_id", b"job_id", "maker_tenant_id", b"maker_tenant_id", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -353,3 +333,51 @@ class ListCommandsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCommandsResponse: _TypeAlias = ListCommandsResponse  # noqa: Y015
+
+@_typing.final
+class CancelCommandRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_ID_FIELD_NUMBER: _builtins.int
+    MAKER_TENANT_ID_FIELD_NUMBER: _builtins.int
+    command_id: _builtins.str
+    """The command to cancel, of the calling tenant."""
+    maker_tenant_id: _builtins.str
+    """When set, only a command an equipment maker of this tenant sent through a
+    grant can be cancelled; any other is NOT_FOUND.
+    """
+    def __init__(
+        self,
+        *,
+        command_id: _builtins.str = ...,
+        maker_tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "maker_tenant_id", b"maker_tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelCommandRequest: _TypeAlias = CancelCommandRequest  # noqa: Y015
+
+@_typing.final
+class CancelCommandResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def command(self) -> _commands_pb2.RemoteCommand:
+        """The command as it is now: CANCELLED, with who cancelled it."""
+
+    def __init__(
+        self,
+        *,
+        command: _commands_pb2.RemoteCommand | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelCommandResponse: _TypeAlias = CancelCommandResponse  # noqa: Y015

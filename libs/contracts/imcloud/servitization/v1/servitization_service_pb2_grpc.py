@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from imcloud.servitization.v1 import jobs_pb2 as imcloud_dot_servitization_dot_v1_dot_jobs__pb2
+from imcloud.servitization.v1 import maintenance_pb2 as imcloud_dot_servitization_dot_v1_dot_maintenance__pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
@@ -47,6 +49,41 @@ class ServitizationServiceStub:
                 request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsRequest.SerializeToString,
                 response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsResponse.FromString,
                 _registered_method=True)
+        self.GetMaintenanceTicket = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetMaintenanceTicket',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.GetMaintenanceTicketRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.GetMaintenanceTicketResponse.FromString,
+                _registered_method=True)
+        self.UpdateMaintenanceTicket = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/UpdateMaintenanceTicket',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.UpdateMaintenanceTicketRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.UpdateMaintenanceTicketResponse.FromString,
+                _registered_method=True)
+        self.TransitionMaintenanceTicket = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/TransitionMaintenanceTicket',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.TransitionMaintenanceTicketRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.TransitionMaintenanceTicketResponse.FromString,
+                _registered_method=True)
+        self.AddMaintenanceTicketNote = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/AddMaintenanceTicketNote',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.AddMaintenanceTicketNoteRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.AddMaintenanceTicketNoteResponse.FromString,
+                _registered_method=True)
+        self.ListMaintenanceTicketHistory = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListMaintenanceTicketHistory',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.ListMaintenanceTicketHistoryRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.ListMaintenanceTicketHistoryResponse.FromString,
+                _registered_method=True)
+        self.SuggestMaintenanceWindows = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/SuggestMaintenanceWindows',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.SuggestMaintenanceWindowsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.SuggestMaintenanceWindowsResponse.FromString,
+                _registered_method=True)
+        self.BookMaintenanceWindow = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/BookMaintenanceWindow',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.BookMaintenanceWindowRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.BookMaintenanceWindowResponse.FromString,
+                _registered_method=True)
         self.SendCommand = channel.unary_unary(
                 '/imcloud.servitization.v1.ServitizationService/SendCommand',
                 request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.SendCommandRequest.SerializeToString,
@@ -61,6 +98,41 @@ class ServitizationServiceStub:
                 '/imcloud.servitization.v1.ServitizationService/ListCommands',
                 request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsRequest.SerializeToString,
                 response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsResponse.FromString,
+                _registered_method=True)
+        self.CancelCommand = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CancelCommand',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.CancelCommandRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.CancelCommandResponse.FromString,
+                _registered_method=True)
+        self.CreateJob = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CreateJob',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CreateJobRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CreateJobResponse.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetJob',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.GetJobResponse.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListJobs',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CancelJob',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
+        self.ListJobExecutions = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListJobExecutions',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobExecutionsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobExecutionsResponse.FromString,
+                _registered_method=True)
+        self.StopGrantedExecutions = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/StopGrantedExecutions',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsResponse.FromString,
                 _registered_method=True)
 
 
@@ -79,6 +151,57 @@ class ServitizationServiceServicer:
 
     def ListMaintenanceTickets(self, request, context):
         """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMaintenanceTicket(self, request, context):
+        """GetMaintenanceTicket returns one ticket of the calling tenant with its notes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMaintenanceTicket(self, request, context):
+        """UpdateMaintenanceTicket sets a ticket's assignee or priority.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransitionMaintenanceTicket(self, request, context):
+        """TransitionMaintenanceTicket moves a ticket along its lifecycle (see TicketState).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddMaintenanceTicketNote(self, request, context):
+        """AddMaintenanceTicketNote appends a note to a ticket.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMaintenanceTicketHistory(self, request, context):
+        """ListMaintenanceTicketHistory pages through a ticket's changes, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuggestMaintenanceWindows(self, request, context):
+        """SuggestMaintenanceWindows asks production where on the machine's station's plan
+        the work costs least, before the failure the ticket's priority predicts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BookMaintenanceWindow(self, request, context):
+        """BookMaintenanceWindow reserves a window as planned downtime of the machine's
+        station (the scheduler plans around it); the ticket becomes SCHEDULED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,6 +229,59 @@ class ServitizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelCommand(self, request, context):
+        """CancelCommand cancels a command the machine has not answered yet (PENDING or
+        DELIVERED); an answered or expired one is FAILED_PRECONDITION, an already
+        cancelled one is returned as it is. Who cancels is the caller in the metadata.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateJob(self, request, context):
+        """CreateJob starts a fleet job: one command for many machines, rolled out at
+        its rate and aborted when too many fail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """GetJob returns one job of the calling tenant with its live summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """ListJobs pages through the calling tenant's jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """CancelJob starts no more machines and cancels the commands still waiting.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobExecutions(self, request, context):
+        """ListJobExecutions pages through a job's machines and where each stands.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopGrantedExecutions(self, request, context):
+        """StopGrantedExecutions cancels the queued executions of an equipment maker's
+        jobs on one of the caller's machines, when the maker's grant on it ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServitizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -118,6 +294,41 @@ def add_ServitizationServiceServicer_to_server(servicer, server):
                     servicer.ListMaintenanceTickets,
                     request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsRequest.FromString,
                     response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsResponse.SerializeToString,
+            ),
+            'GetMaintenanceTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMaintenanceTicket,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.GetMaintenanceTicketRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.GetMaintenanceTicketResponse.SerializeToString,
+            ),
+            'UpdateMaintenanceTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMaintenanceTicket,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.UpdateMaintenanceTicketRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.UpdateMaintenanceTicketResponse.SerializeToString,
+            ),
+            'TransitionMaintenanceTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransitionMaintenanceTicket,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.TransitionMaintenanceTicketRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.TransitionMaintenanceTicketResponse.SerializeToString,
+            ),
+            'AddMaintenanceTicketNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMaintenanceTicketNote,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.AddMaintenanceTicketNoteRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.AddMaintenanceTicketNoteResponse.SerializeToString,
+            ),
+            'ListMaintenanceTicketHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMaintenanceTicketHistory,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.ListMaintenanceTicketHistoryRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.ListMaintenanceTicketHistoryResponse.SerializeToString,
+            ),
+            'SuggestMaintenanceWindows': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestMaintenanceWindows,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.SuggestMaintenanceWindowsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.SuggestMaintenanceWindowsResponse.SerializeToString,
+            ),
+            'BookMaintenanceWindow': grpc.unary_unary_rpc_method_handler(
+                    servicer.BookMaintenanceWindow,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.BookMaintenanceWindowRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.BookMaintenanceWindowResponse.SerializeToString,
             ),
             'SendCommand': grpc.unary_unary_rpc_method_handler(
                     servicer.SendCommand,
@@ -133,6 +344,41 @@ def add_ServitizationServiceServicer_to_server(servicer, server):
                     servicer.ListCommands,
                     request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsRequest.FromString,
                     response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsResponse.SerializeToString,
+            ),
+            'CancelCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelCommand,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.CancelCommandRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.CancelCommandResponse.SerializeToString,
+            ),
+            'CreateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateJob,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CreateJobRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CreateJobResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.GetJobRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.GetJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CancelJobRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'ListJobExecutions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobExecutions,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobExecutionsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobExecutionsResponse.SerializeToString,
+            ),
+            'StopGrantedExecutions': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopGrantedExecutions,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -192,6 +438,195 @@ class ServitizationService:
             '/imcloud.servitization.v1.ServitizationService/ListMaintenanceTickets',
             imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsRequest.SerializeToString,
             imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListMaintenanceTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMaintenanceTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetMaintenanceTicket',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.GetMaintenanceTicketRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.GetMaintenanceTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMaintenanceTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/UpdateMaintenanceTicket',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.UpdateMaintenanceTicketRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.UpdateMaintenanceTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransitionMaintenanceTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/TransitionMaintenanceTicket',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.TransitionMaintenanceTicketRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.TransitionMaintenanceTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMaintenanceTicketNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/AddMaintenanceTicketNote',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.AddMaintenanceTicketNoteRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.AddMaintenanceTicketNoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMaintenanceTicketHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListMaintenanceTicketHistory',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.ListMaintenanceTicketHistoryRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.ListMaintenanceTicketHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestMaintenanceWindows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/SuggestMaintenanceWindows',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.SuggestMaintenanceWindowsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.SuggestMaintenanceWindowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BookMaintenanceWindow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/BookMaintenanceWindow',
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.BookMaintenanceWindowRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_maintenance__pb2.BookMaintenanceWindowResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -273,6 +708,195 @@ class ServitizationService:
             '/imcloud.servitization.v1.ServitizationService/ListCommands',
             imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsRequest.SerializeToString,
             imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.ListCommandsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CancelCommand',
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.CancelCommandRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2.CancelCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CreateJob',
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CreateJobRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CreateJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetJob',
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.GetJobRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListJobs',
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CancelJob',
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobExecutions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListJobExecutions',
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobExecutionsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.ListJobExecutionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopGrantedExecutions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/StopGrantedExecutions',
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

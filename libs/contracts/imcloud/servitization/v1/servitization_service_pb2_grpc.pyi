@@ -5,7 +5,41 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from imcloud.servitization.v1 import jobs_pb2 as _jobs_pb2
+from imcloud.servitization.v1 import maintenance_pb2 as _maintenance_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as _servitization_service_pb2
+from imcloud.servitization.v1.maintenance_pb2 import AddMaintenanceTicketNoteRequest as AddMaintenanceTicketNoteRequest
+from imcloud.servitization.v1.maintenance_pb2 import AddMaintenanceTicketNoteResponse as AddMaintenanceTicketNoteResponse
+from imcloud.servitization.v1.maintenance_pb2 import BookMaintenanceWindowRequest as BookMaintenanceWindowRequest
+from imcloud.servitization.v1.maintenance_pb2 import BookMaintenanceWindowResponse as BookMaintenanceWindowResponse
+from imcloud.servitization.v1.maintenance_pb2 import GetMaintenanceTicketRequest as GetMaintenanceTicketRequest
+from imcloud.servitization.v1.maintenance_pb2 import GetMaintenanceTicketResponse as GetMaintenanceTicketResponse
+from imcloud.servitization.v1.maintenance_pb2 import ListMaintenanceTicketHistoryRequest as ListMaintenanceTicketHistoryRequest
+from imcloud.servitization.v1.maintenance_pb2 import ListMaintenanceTicketHistoryResponse as ListMaintenanceTicketHistoryResponse
+from imcloud.servitization.v1.maintenance_pb2 import MaintenanceBooking as MaintenanceBooking
+from imcloud.servitization.v1.maintenance_pb2 import MaintenanceTicket as MaintenanceTicket
+from imcloud.servitization.v1.maintenance_pb2 import MaintenanceTicketChanged as MaintenanceTicketChanged
+from imcloud.servitization.v1.maintenance_pb2 import SuggestMaintenanceWindowsRequest as SuggestMaintenanceWindowsRequest
+from imcloud.servitization.v1.maintenance_pb2 import SuggestMaintenanceWindowsResponse as SuggestMaintenanceWindowsResponse
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_CRITICAL as TICKET_PRIORITY_CRITICAL
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_HIGH as TICKET_PRIORITY_HIGH
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_LOW as TICKET_PRIORITY_LOW
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_MEDIUM as TICKET_PRIORITY_MEDIUM
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_PRIORITY_UNSPECIFIED as TICKET_PRIORITY_UNSPECIFIED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_DISMISSED as TICKET_STATE_DISMISSED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_IN_PROGRESS as TICKET_STATE_IN_PROGRESS
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_OPEN as TICKET_STATE_OPEN
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_RESOLVED as TICKET_STATE_RESOLVED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_SCHEDULED as TICKET_STATE_SCHEDULED
+from imcloud.servitization.v1.maintenance_pb2 import TICKET_STATE_UNSPECIFIED as TICKET_STATE_UNSPECIFIED
+from imcloud.servitization.v1.maintenance_pb2 import TicketChange as TicketChange
+from imcloud.servitization.v1.maintenance_pb2 import TicketNote as TicketNote
+from imcloud.servitization.v1.maintenance_pb2 import TicketPriority as TicketPriority
+from imcloud.servitization.v1.maintenance_pb2 import TicketState as TicketState
+from imcloud.servitization.v1.maintenance_pb2 import TransitionMaintenanceTicketRequest as TransitionMaintenanceTicketRequest
+from imcloud.servitization.v1.maintenance_pb2 import TransitionMaintenanceTicketResponse as TransitionMaintenanceTicketResponse
+from imcloud.servitization.v1.maintenance_pb2 import UpdateMaintenanceTicketRequest as UpdateMaintenanceTicketRequest
+from imcloud.servitization.v1.maintenance_pb2 import UpdateMaintenanceTicketResponse as UpdateMaintenanceTicketResponse
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -40,6 +74,24 @@ class ServitizationServiceStub:
     """OpenMaintenanceTicket records a maintenance need for a piece of equipment."""
     ListMaintenanceTickets: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.ListMaintenanceTicketsRequest, _servitization_service_pb2.ListMaintenanceTicketsResponse]
     """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first."""
+    GetMaintenanceTicket: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.GetMaintenanceTicketRequest, _maintenance_pb2.GetMaintenanceTicketResponse]
+    """GetMaintenanceTicket returns one ticket of the calling tenant with its notes."""
+    UpdateMaintenanceTicket: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.UpdateMaintenanceTicketRequest, _maintenance_pb2.UpdateMaintenanceTicketResponse]
+    """UpdateMaintenanceTicket sets a ticket's assignee or priority."""
+    TransitionMaintenanceTicket: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.TransitionMaintenanceTicketRequest, _maintenance_pb2.TransitionMaintenanceTicketResponse]
+    """TransitionMaintenanceTicket moves a ticket along its lifecycle (see TicketState)."""
+    AddMaintenanceTicketNote: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.AddMaintenanceTicketNoteRequest, _maintenance_pb2.AddMaintenanceTicketNoteResponse]
+    """AddMaintenanceTicketNote appends a note to a ticket."""
+    ListMaintenanceTicketHistory: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.ListMaintenanceTicketHistoryRequest, _maintenance_pb2.ListMaintenanceTicketHistoryResponse]
+    """ListMaintenanceTicketHistory pages through a ticket's changes, oldest first."""
+    SuggestMaintenanceWindows: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.SuggestMaintenanceWindowsRequest, _maintenance_pb2.SuggestMaintenanceWindowsResponse]
+    """SuggestMaintenanceWindows asks production where on the machine's station's plan
+    the work costs least, before the failure the ticket's priority predicts.
+    """
+    BookMaintenanceWindow: _grpc.UnaryUnaryMultiCallable[_maintenance_pb2.BookMaintenanceWindowRequest, _maintenance_pb2.BookMaintenanceWindowResponse]
+    """BookMaintenanceWindow reserves a window as planned downtime of the machine's
+    station (the scheduler plans around it); the ticket becomes SCHEDULED.
+    """
     SendCommand: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.SendCommandRequest, _servitization_service_pb2.SendCommandResponse]
     """SendCommand records a remote command for a machine and hands it to the
     device link; its state then follows delivery and the machine's answer.
@@ -48,6 +100,27 @@ class ServitizationServiceStub:
     """GetCommand returns one command of the calling tenant."""
     ListCommands: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.ListCommandsRequest, _servitization_service_pb2.ListCommandsResponse]
     """ListCommands pages through a machine's commands, newest first."""
+    CancelCommand: _grpc.UnaryUnaryMultiCallable[_servitization_service_pb2.CancelCommandRequest, _servitization_service_pb2.CancelCommandResponse]
+    """CancelCommand cancels a command the machine has not answered yet (PENDING or
+    DELIVERED); an answered or expired one is FAILED_PRECONDITION, an already
+    cancelled one is returned as it is. Who cancels is the caller in the metadata.
+    """
+    CreateJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.CreateJobRequest, _jobs_pb2.CreateJobResponse]
+    """CreateJob starts a fleet job: one command for many machines, rolled out at
+    its rate and aborted when too many fail.
+    """
+    GetJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.GetJobRequest, _jobs_pb2.GetJobResponse]
+    """GetJob returns one job of the calling tenant with its live summary."""
+    ListJobs: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ListJobsRequest, _jobs_pb2.ListJobsResponse]
+    """ListJobs pages through the calling tenant's jobs, newest first."""
+    CancelJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.CancelJobResponse]
+    """CancelJob starts no more machines and cancels the commands still waiting."""
+    ListJobExecutions: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ListJobExecutionsRequest, _jobs_pb2.ListJobExecutionsResponse]
+    """ListJobExecutions pages through a job's machines and where each stands."""
+    StopGrantedExecutions: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.StopGrantedExecutionsRequest, _jobs_pb2.StopGrantedExecutionsResponse]
+    """StopGrantedExecutions cancels the queued executions of an equipment maker's
+    jobs on one of the caller's machines, when the maker's grant on it ended.
+    """
 
 @_typing.type_check_only
 class ServitizationServiceAsyncStub(ServitizationServiceStub):
@@ -61,6 +134,24 @@ class ServitizationServiceAsyncStub(ServitizationServiceStub):
     """OpenMaintenanceTicket records a maintenance need for a piece of equipment."""
     ListMaintenanceTickets: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.ListMaintenanceTicketsRequest, _servitization_service_pb2.ListMaintenanceTicketsResponse]  # type: ignore[assignment]
     """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first."""
+    GetMaintenanceTicket: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.GetMaintenanceTicketRequest, _maintenance_pb2.GetMaintenanceTicketResponse]  # type: ignore[assignment]
+    """GetMaintenanceTicket returns one ticket of the calling tenant with its notes."""
+    UpdateMaintenanceTicket: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.UpdateMaintenanceTicketRequest, _maintenance_pb2.UpdateMaintenanceTicketResponse]  # type: ignore[assignment]
+    """UpdateMaintenanceTicket sets a ticket's assignee or priority."""
+    TransitionMaintenanceTicket: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.TransitionMaintenanceTicketRequest, _maintenance_pb2.TransitionMaintenanceTicketResponse]  # type: ignore[assignment]
+    """TransitionMaintenanceTicket moves a ticket along its lifecycle (see TicketState)."""
+    AddMaintenanceTicketNote: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.AddMaintenanceTicketNoteRequest, _maintenance_pb2.AddMaintenanceTicketNoteResponse]  # type: ignore[assignment]
+    """AddMaintenanceTicketNote appends a note to a ticket."""
+    ListMaintenanceTicketHistory: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.ListMaintenanceTicketHistoryRequest, _maintenance_pb2.ListMaintenanceTicketHistoryResponse]  # type: ignore[assignment]
+    """ListMaintenanceTicketHistory pages through a ticket's changes, oldest first."""
+    SuggestMaintenanceWindows: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.SuggestMaintenanceWindowsRequest, _maintenance_pb2.SuggestMaintenanceWindowsResponse]  # type: ignore[assignment]
+    """SuggestMaintenanceWindows asks production where on the machine's station's plan
+    the work costs least, before the failure the ticket's priority predicts.
+    """
+    BookMaintenanceWindow: _aio.UnaryUnaryMultiCallable[_maintenance_pb2.BookMaintenanceWindowRequest, _maintenance_pb2.BookMaintenanceWindowResponse]  # type: ignore[assignment]
+    """BookMaintenanceWindow reserves a window as planned downtime of the machine's
+    station (the scheduler plans around it); the ticket becomes SCHEDULED.
+    """
     SendCommand: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.SendCommandRequest, _servitization_service_pb2.SendCommandResponse]  # type: ignore[assignment]
     """SendCommand records a remote command for a machine and hands it to the
     device link; its state then follows delivery and the machine's answer.
@@ -69,6 +160,27 @@ class ServitizationServiceAsyncStub(ServitizationServiceStub):
     """GetCommand returns one command of the calling tenant."""
     ListCommands: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.ListCommandsRequest, _servitization_service_pb2.ListCommandsResponse]  # type: ignore[assignment]
     """ListCommands pages through a machine's commands, newest first."""
+    CancelCommand: _aio.UnaryUnaryMultiCallable[_servitization_service_pb2.CancelCommandRequest, _servitization_service_pb2.CancelCommandResponse]  # type: ignore[assignment]
+    """CancelCommand cancels a command the machine has not answered yet (PENDING or
+    DELIVERED); an answered or expired one is FAILED_PRECONDITION, an already
+    cancelled one is returned as it is. Who cancels is the caller in the metadata.
+    """
+    CreateJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.CreateJobRequest, _jobs_pb2.CreateJobResponse]  # type: ignore[assignment]
+    """CreateJob starts a fleet job: one command for many machines, rolled out at
+    its rate and aborted when too many fail.
+    """
+    GetJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.GetJobRequest, _jobs_pb2.GetJobResponse]  # type: ignore[assignment]
+    """GetJob returns one job of the calling tenant with its live summary."""
+    ListJobs: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ListJobsRequest, _jobs_pb2.ListJobsResponse]  # type: ignore[assignment]
+    """ListJobs pages through the calling tenant's jobs, newest first."""
+    CancelJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.CancelJobResponse]  # type: ignore[assignment]
+    """CancelJob starts no more machines and cancels the commands still waiting."""
+    ListJobExecutions: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ListJobExecutionsRequest, _jobs_pb2.ListJobExecutionsResponse]  # type: ignore[assignment]
+    """ListJobExecutions pages through a job's machines and where each stands."""
+    StopGrantedExecutions: _aio.UnaryUnaryMultiCallable[_jobs_pb2.StopGrantedExecutionsRequest, _jobs_pb2.StopGrantedExecutionsResponse]  # type: ignore[assignment]
+    """StopGrantedExecutions cancels the queued executions of an equipment maker's
+    jobs on one of the caller's machines, when the maker's grant on it ended.
+    """
 
 class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
     """ServitizationService runs after-sales services on equipment in the field:
@@ -91,6 +203,66 @@ class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_servitization_service_pb2.ListMaintenanceTicketsResponse, _abc.Awaitable[_servitization_service_pb2.ListMaintenanceTicketsResponse]]:
         """ListMaintenanceTickets pages through the calling tenant's tickets, oldest first."""
+
+    @_abc_1.abstractmethod
+    def GetMaintenanceTicket(
+        self,
+        request: _maintenance_pb2.GetMaintenanceTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.GetMaintenanceTicketResponse, _abc.Awaitable[_maintenance_pb2.GetMaintenanceTicketResponse]]:
+        """GetMaintenanceTicket returns one ticket of the calling tenant with its notes."""
+
+    @_abc_1.abstractmethod
+    def UpdateMaintenanceTicket(
+        self,
+        request: _maintenance_pb2.UpdateMaintenanceTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.UpdateMaintenanceTicketResponse, _abc.Awaitable[_maintenance_pb2.UpdateMaintenanceTicketResponse]]:
+        """UpdateMaintenanceTicket sets a ticket's assignee or priority."""
+
+    @_abc_1.abstractmethod
+    def TransitionMaintenanceTicket(
+        self,
+        request: _maintenance_pb2.TransitionMaintenanceTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.TransitionMaintenanceTicketResponse, _abc.Awaitable[_maintenance_pb2.TransitionMaintenanceTicketResponse]]:
+        """TransitionMaintenanceTicket moves a ticket along its lifecycle (see TicketState)."""
+
+    @_abc_1.abstractmethod
+    def AddMaintenanceTicketNote(
+        self,
+        request: _maintenance_pb2.AddMaintenanceTicketNoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.AddMaintenanceTicketNoteResponse, _abc.Awaitable[_maintenance_pb2.AddMaintenanceTicketNoteResponse]]:
+        """AddMaintenanceTicketNote appends a note to a ticket."""
+
+    @_abc_1.abstractmethod
+    def ListMaintenanceTicketHistory(
+        self,
+        request: _maintenance_pb2.ListMaintenanceTicketHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.ListMaintenanceTicketHistoryResponse, _abc.Awaitable[_maintenance_pb2.ListMaintenanceTicketHistoryResponse]]:
+        """ListMaintenanceTicketHistory pages through a ticket's changes, oldest first."""
+
+    @_abc_1.abstractmethod
+    def SuggestMaintenanceWindows(
+        self,
+        request: _maintenance_pb2.SuggestMaintenanceWindowsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.SuggestMaintenanceWindowsResponse, _abc.Awaitable[_maintenance_pb2.SuggestMaintenanceWindowsResponse]]:
+        """SuggestMaintenanceWindows asks production where on the machine's station's plan
+        the work costs least, before the failure the ticket's priority predicts.
+        """
+
+    @_abc_1.abstractmethod
+    def BookMaintenanceWindow(
+        self,
+        request: _maintenance_pb2.BookMaintenanceWindowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_maintenance_pb2.BookMaintenanceWindowResponse, _abc.Awaitable[_maintenance_pb2.BookMaintenanceWindowResponse]]:
+        """BookMaintenanceWindow reserves a window as planned downtime of the machine's
+        station (the scheduler plans around it); the ticket becomes SCHEDULED.
+        """
 
     @_abc_1.abstractmethod
     def SendCommand(
@@ -117,5 +289,68 @@ class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_servitization_service_pb2.ListCommandsResponse, _abc.Awaitable[_servitization_service_pb2.ListCommandsResponse]]:
         """ListCommands pages through a machine's commands, newest first."""
+
+    @_abc_1.abstractmethod
+    def CancelCommand(
+        self,
+        request: _servitization_service_pb2.CancelCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_servitization_service_pb2.CancelCommandResponse, _abc.Awaitable[_servitization_service_pb2.CancelCommandResponse]]:
+        """CancelCommand cancels a command the machine has not answered yet (PENDING or
+        DELIVERED); an answered or expired one is FAILED_PRECONDITION, an already
+        cancelled one is returned as it is. Who cancels is the caller in the metadata.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateJob(
+        self,
+        request: _jobs_pb2.CreateJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.CreateJobResponse, _abc.Awaitable[_jobs_pb2.CreateJobResponse]]:
+        """CreateJob starts a fleet job: one command for many machines, rolled out at
+        its rate and aborted when too many fail.
+        """
+
+    @_abc_1.abstractmethod
+    def GetJob(
+        self,
+        request: _jobs_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.GetJobResponse, _abc.Awaitable[_jobs_pb2.GetJobResponse]]:
+        """GetJob returns one job of the calling tenant with its live summary."""
+
+    @_abc_1.abstractmethod
+    def ListJobs(
+        self,
+        request: _jobs_pb2.ListJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.ListJobsResponse, _abc.Awaitable[_jobs_pb2.ListJobsResponse]]:
+        """ListJobs pages through the calling tenant's jobs, newest first."""
+
+    @_abc_1.abstractmethod
+    def CancelJob(
+        self,
+        request: _jobs_pb2.CancelJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.CancelJobResponse, _abc.Awaitable[_jobs_pb2.CancelJobResponse]]:
+        """CancelJob starts no more machines and cancels the commands still waiting."""
+
+    @_abc_1.abstractmethod
+    def ListJobExecutions(
+        self,
+        request: _jobs_pb2.ListJobExecutionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.ListJobExecutionsResponse, _abc.Awaitable[_jobs_pb2.ListJobExecutionsResponse]]:
+        """ListJobExecutions pages through a job's machines and where each stands."""
+
+    @_abc_1.abstractmethod
+    def StopGrantedExecutions(
+        self,
+        request: _jobs_pb2.StopGrantedExecutionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.StopGrantedExecutionsResponse, _abc.Awaitable[_jobs_pb2.StopGrantedExecutionsResponse]]:
+        """StopGrantedExecutions cancels the queued executions of an equipment maker's
+        jobs on one of the caller's machines, when the maker's grant on it ended.
+        """
 
 def add_ServitizationServiceServicer_to_server(servicer: ServitizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

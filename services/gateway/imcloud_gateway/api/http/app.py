@@ -19,6 +19,7 @@ from imcloud_gateway.api.http.routes import (
     devices,
     health,
     health_monitoring,
+    jobs,
     performance,
     production,
     products,
@@ -81,6 +82,7 @@ def create_app(gateway: HttpContext) -> FastAPI:
         access,
         servitization,
         commands,
+        jobs,
         audit,
     ):
         app.include_router(module.router)

@@ -137,9 +137,10 @@ class GrantedAccess:
         return self.via(self.grant(equipment_id, scope))
 
 
-# A grant opens reads and sending commands only; in the caller's own tenant a read
-# needs a viewer and a command an operator, and a grant lends no more than that.
-_GRANTED_ROLE = {"GET": Role.VIEWER, "POST": Role.OPERATOR}
+# A grant opens reads, sending commands and changing the desired state only; in the
+# caller's own tenant a read needs a viewer and a change an operator, and a grant
+# lends no more than that.
+_GRANTED_ROLE = {"GET": Role.VIEWER, "POST": Role.OPERATOR, "PATCH": Role.OPERATOR}
 
 
 def _granted(request: Request, principal: PrincipalDep, gateway: GatewayDep) -> GrantedAccess:

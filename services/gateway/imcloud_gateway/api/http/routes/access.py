@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.ids import utcnow
 from imcloud_gateway.api.http.deps import GatewayDep, GrantedDep, PageSize, PageToken, PrincipalDep
 from imcloud_gateway.api.http.errors import error_responses
+from imcloud_gateway.api.http.routes.jobs import stop_jobs_of_ended_grant
 from imcloud_gateway.api.http.routes.products import equipment_body
 from imcloud_gateway.api.http.schemas.access import (
     AccessGrantResponse,
@@ -79,15 +80,16 @@ def list_grants(
 @router.post(
     "/v1/access-grants/{grant_id}:revoke",
     summary="Revoke a grant",
-    description="The equipment maker loses access at once.",
-    responses=error_responses(401, 403, 404, 429),
+    description="The equipment maker loses access at once, and its fleet jobs never start "
+    "the machine. Revoking again repeats the latter (after a 503).",
+    responses=error_responses(401, 403, 404, 429, 503),
 )
 def revoke_grant(
-    grant_id: str, principal: PrincipalDep, gateway: GatewayDep
+    grant_id: str, request: Request, principal: PrincipalDep, gateway: GatewayDep
 ) -> AccessGrantResponse:
-    return grant_body(
-        grants.revoke_grant(gateway.unit_of_work(), principal=principal, grant_id=grant_id)
-    )
+    revoked = grants.revoke_grant(gateway.unit_of_work(), principal=principal, grant_id=grant_id)
+    stop_jobs_of_ended_grant(gateway, request, principal, revoked)
+    return grant_body(revoked)
 
 
 @router.get(

@@ -3,6 +3,7 @@ for its owner and for equipment makers holding a grant."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from imcloud_gateway.api.http.deps import (
     DeviceDep,
     GatewayDep,
     GrantedDep,
+    OperatorCall,
     PageToken,
     QueryTime,
     ViewerCall,
@@ -28,14 +30,17 @@ from imcloud_gateway.api.http.errors import error_responses
 from imcloud_gateway.api.http.schemas.telemetry import (
     AggregatesResponse,
     BatchAckResponse,
+    DesiredStateBody,
     EpisodeResponse,
     PointsResponse,
+    PropertyDeltaBody,
     RefusalBody,
     ReportedSignalBody,
     SeriesResponse,
     SignalAggregatesBody,
     TelemetryBatchRequest,
     TwinResponse,
+    UpdateDesiredStateRequest,
 )
 from imcloud_gateway.domain.model import Scope
 
@@ -87,6 +92,24 @@ def _twin(gateway: GatewayDep, ctx: CallContext, equipment_id: str) -> TwinRespo
     twin = gateway.call(
         gateway.backends.products.GetTwin, pb.GetTwinRequest(equipment_id=equipment_id), ctx
     ).twin
+    return twin_body(twin)
+
+
+def _update_desired(
+    gateway: GatewayDep, ctx: CallContext, equipment_id: str, body: UpdateDesiredStateRequest
+) -> TwinResponse:
+    twin = gateway.call(
+        gateway.backends.products.UpdateDesiredState,
+        pb.UpdateDesiredStateRequest(
+            equipment_id=equipment_id, desired_json=json.dumps(body.desired), version=body.version
+        ),
+        ctx,
+    ).twin
+    return twin_body(twin)
+
+
+def twin_body(twin: pb.Twin) -> TwinResponse:
+    desired = twin.desired
     return TwinResponse(
         equipment_id=twin.equipment_id,
         reported=[
@@ -98,13 +121,32 @@ def _twin(gateway: GatewayDep, ctx: CallContext, equipment_id: str) -> TwinRespo
             )
             for r in twin.reported
         ],
-        last_seen_time=from_timestamp(twin.last_seen_time)
-        if twin.HasField("last_seen_time")
-        else None,
+        last_seen_time=_time_if_set(twin, "last_seen_time"),
         connected=twin.connected,
         health_score=twin.health_score if twin.HasField("health_score") else None,
         open_episodes=[episode_body(e) for e in twin.open_episodes],
+        desired=DesiredStateBody(
+            properties=json.loads(desired.properties_json or "{}"),
+            version=desired.version,
+            update_actor=desired.update_actor,
+            update_time=_time_if_set(desired, "update_time"),
+        ),
+        applied_version=twin.applied_version,
+        applied_detail=twin.applied_detail,
+        applied_time=_time_if_set(twin, "applied_time"),
+        delta=[
+            PropertyDeltaBody(
+                property=d.property,
+                desired=json.loads(d.desired_json),
+                reported=json.loads(d.reported_json) if d.reported_json else None,
+            )
+            for d in twin.delta
+        ],
     )
+
+
+def _time_if_set(message: Message, name: str) -> datetime | None:
+    return from_timestamp(getattr(message, name)) if message.HasField(name) else None
 
 
 EPISODE_KIND_NAMES = {
@@ -272,11 +314,32 @@ def _aggregates(
 
 @router.get(
     "/v1/equipment/{equipment_id}/twin",
-    summary="A machine's reported state: latest values, last contact, connection",
+    summary="A machine's twin: reported state, desired state, and the delta between them",
     responses=error_responses(401, 403, 404, 429, 503),
 )
 def get_twin(equipment_id: str, ctx: ViewerCall, gateway: GatewayDep) -> TwinResponse:
     return _twin(gateway, ctx, equipment_id)
+
+
+DESIRED_DESCRIPTION = (
+    "Changes the machine's desired properties by a JSON merge patch (null removes a "
+    "property) and answers the twin. Give the desired version you last read: if the desired "
+    "state moved on since, nothing changes and the answer is 409. The machine gets the new "
+    "desired state over its device link (at once, or when it connects) and reports the "
+    "version it applied."
+)
+
+
+@router.patch(
+    "/v1/equipment/{equipment_id}/twin",
+    summary="Change a machine's desired state",
+    description=DESIRED_DESCRIPTION,
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+)
+def update_desired_state(
+    equipment_id: str, body: UpdateDesiredStateRequest, ctx: OperatorCall, gateway: GatewayDep
+) -> TwinResponse:
+    return _update_desired(gateway, ctx, equipment_id, body)
 
 
 @router.get(
@@ -311,6 +374,19 @@ def aggregate_points(
 )
 def get_granted_twin(equipment_id: str, granted: GrantedDep, gateway: GatewayDep) -> TwinResponse:
     return _twin(gateway, granted.context(equipment_id, Scope.TWIN_READ), equipment_id)
+
+
+@router.patch(
+    "/v1/granted-equipment/{equipment_id}/twin",
+    summary="(Equipment makers) change a granted machine's desired state",
+    description=DESIRED_DESCRIPTION + " Needs a grant with the config:write scope.",
+    responses=error_responses(401, 404, 409, 422, 429, 503),
+)
+def update_granted_desired_state(
+    equipment_id: str, body: UpdateDesiredStateRequest, granted: GrantedDep, gateway: GatewayDep
+) -> TwinResponse:
+    ctx = granted.context(equipment_id, Scope.CONFIG_WRITE)
+    return _update_desired(gateway, ctx, equipment_id, body)
 
 
 @router.get(

@@ -31,7 +31,9 @@ class CreateAccessGrantRequest(Body):
     )
     equipment_id: str = Field(min_length=1, max_length=36)
     scopes: list[Scope] = Field(
-        min_length=1, max_length=3, examples=[["twin:read", "telemetry:read", "commands:send"]]
+        min_length=1,
+        max_length=len(Scope),
+        examples=[["twin:read", "telemetry:read", "commands:send", "config:write"]],
     )
     expire_time: AwareDatetime | None = Field(
         None, description="No expiry when absent", examples=[EXAMPLE_FUTURE_TIME]

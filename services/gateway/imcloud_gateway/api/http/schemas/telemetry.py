@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from imcloud_gateway.api.http.schemas.common import EXAMPLE_NOW_MS, Body
+from imcloud_core.nesting import MAX_NESTING, nesting_depth
+from imcloud_gateway.api.http.schemas.common import EXAMPLE_NOW_MS, Body, _partial_update
 from imcloud_gateway.domain.telemetry import MAX_STORED_INTEGER
 
 StoredInteger = Annotated[int, Field(ge=-MAX_STORED_INTEGER - 1, le=MAX_STORED_INTEGER)]
@@ -68,6 +69,21 @@ class EpisodeResponse(BaseModel):
     closed: bool
 
 
+class DesiredStateBody(BaseModel):
+    properties: dict[str, Any] = Field(examples=[{"feed_override": 90, "mode": "eco"}])
+    version: int = Field(description="Rises by one with every change; 0 while nothing was desired")
+    update_actor: str = Field(description="Who made the latest change; empty at version 0")
+    update_time: datetime | None
+
+
+class PropertyDeltaBody(BaseModel):
+    property: str
+    desired: Any
+    reported: float | None = Field(
+        description="The latest value of the signal of the same name, if the machine reports one"
+    )
+
+
 class TwinResponse(BaseModel):
     equipment_id: str
     reported: list[ReportedSignalBody]
@@ -77,6 +93,54 @@ class TwinResponse(BaseModel):
         description="100 in normal running, 50 at the alarm threshold; null while learning"
     )
     open_episodes: list[EpisodeResponse]
+    desired: DesiredStateBody
+    applied_version: int = Field(
+        description="The desired version the machine last reported applied; 0 if none"
+    )
+    applied_detail: str = Field(description="What the machine could not apply (empty: all)")
+    applied_time: datetime | None
+    delta: list[PropertyDeltaBody] = Field(
+        description="Desired properties the machine does not run yet: one named like a signal "
+        "until the signal reports the desired value, any other until the machine applied "
+        "the version that set it"
+    )
+
+
+def _desired_patch_schema(schema: dict[str, Any]) -> None:
+    # A patch like the others: version is left out rather than null.
+    _partial_update(schema)
+    schema["examples"] = [{"desired": {"feed_override": 90, "mode": "eco"}}]
+
+
+class UpdateDesiredStateRequest(Body):
+    model_config = ConfigDict(json_schema_extra=_desired_patch_schema)
+
+    desired: dict[str, Any] = Field(
+        description="A JSON merge patch of the desired properties (RFC 7386): a value sets a "
+        "property, null removes it, an object merges into the property's object",
+        examples=[{"feed_override": 90, "mode": "eco"}],
+    )
+    version: int | None = Field(
+        None,
+        ge=0,
+        description="The desired version you last read (the twin's desired.version): refused "
+        "with 409 if the desired state moved on since. Leave out to write regardless.",
+        examples=[0],
+    )
+
+    @field_validator("desired")
+    @classmethod
+    def _not_nested_too_deep(cls, desired: dict[str, Any]) -> dict[str, Any]:
+        if nesting_depth(desired) > MAX_NESTING:
+            raise ValueError(f"at most {MAX_NESTING} levels of nested objects and lists")
+        return desired
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _left_out_rather_than_null(cls, version: Any) -> Any:
+        if version is None:
+            raise ValueError("leave version out instead of sending null")
+        return version
 
 
 class SeriesResponse(BaseModel):

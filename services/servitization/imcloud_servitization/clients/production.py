@@ -1,0 +1,150 @@
+"""The production service's schedule, as maintenance asks it: suggested windows
+and planned downtime booked for a ticket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import grpc
+
+from imcloud.production.v1 import calendar_pb2, schedule_pb2
+from imcloud.production.v1 import production_service_pb2 as pb
+from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
+from imcloud_core.convert import from_timestamp, timestamp
+from imcloud_core.errors import FailedPrecondition, NotFound
+from imcloud_core.paging import MAX_PAGE_SIZE, every_page
+from imcloud_core.rpc import CallContext, call
+from imcloud_servitization.domain.model import (
+    DelayedWorkOrder,
+    MaintenanceBooking,
+    MaintenanceWindow,
+)
+
+DEADLINE_S = 10.0
+ACTOR = "servitization"
+
+
+class ProductionScheduler:
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._stub = ProductionServiceStub(channel)
+
+    def suggest_windows(
+        self, *, tenant_id: str, station_id: str, duration_s: int, not_after: datetime, count: int
+    ) -> list[MaintenanceWindow]:
+        response = call(
+            self._stub.SuggestMaintenanceWindows,
+            pb.SuggestMaintenanceWindowsRequest(
+                station_id=station_id,
+                duration_s=duration_s,
+                not_after=timestamp(not_after),
+                count=count,
+            ),
+            ctx=_context(tenant_id),
+            deadline_s=DEADLINE_S,
+        )
+        return [window_from(window) for window in response.windows]
+
+    def book(
+        self, *, tenant_id: str, station_id: str, start: datetime, end: datetime, label: str
+    ) -> MaintenanceBooking:
+        ctx = _context(tenant_id)
+        station = call(
+            self._stub.GetStation,
+            pb.GetStationRequest(station_id=station_id),
+            ctx=ctx,
+            deadline_s=DEADLINE_S,
+        ).station
+        earlier = next(
+            (
+                item
+                for item in self._downtimes(ctx, station.plant_id)
+                if item.reason.startswith(label)
+                and item.station_id == station_id
+                and from_timestamp(item.start_time) == start
+                and from_timestamp(item.end_time) == end
+            ),
+            None,
+        )
+        booked = (
+            earlier
+            or call(
+                self._stub.CreatePlannedDowntime,
+                pb.CreatePlannedDowntimeRequest(
+                    planned_downtime=calendar_pb2.PlannedDowntime(
+                        plant_id=station.plant_id,
+                        station_id=station_id,
+                        kind=calendar_pb2.PLANNED_DOWNTIME_KIND_MAINTENANCE,
+                        start_time=timestamp(start),
+                        end_time=timestamp(end),
+                        reason=label,
+                    )
+                ),
+                ctx=ctx,
+                deadline_s=DEADLINE_S,
+            ).planned_downtime
+        )
+        return MaintenanceBooking(
+            planned_downtime_id=booked.id,
+            plant_id=booked.plant_id,
+            station_id=booked.station_id,
+            start_time=from_timestamp(booked.start_time),
+            end_time=from_timestamp(booked.end_time),
+        )
+
+    def unbook(self, *, tenant_id: str, booking: MaintenanceBooking) -> bool:
+        try:
+            call(
+                self._stub.DeletePlannedDowntime,
+                pb.DeletePlannedDowntimeRequest(planned_downtime_id=booking.planned_downtime_id),
+                ctx=_context(tenant_id),
+                deadline_s=DEADLINE_S,
+            )
+        except NotFound:
+            return True
+        except FailedPrecondition:
+            # Production keeps downtime that has begun as part of the record.
+            return False
+        return True
+
+    def _downtimes(self, ctx: CallContext, plant_id: str) -> list[calendar_pb2.PlannedDowntime]:
+        return every_page(
+            lambda token: _page(
+                call(
+                    self._stub.ListPlannedDowntimes,
+                    pb.ListPlannedDowntimesRequest(
+                        plant_id=plant_id, page_size=MAX_PAGE_SIZE, page_token=token
+                    ),
+                    ctx=ctx,
+                    deadline_s=DEADLINE_S,
+                )
+            )
+        )
+
+
+def _page(
+    response: pb.ListPlannedDowntimesResponse,
+) -> tuple[list[calendar_pb2.PlannedDowntime], str]:
+    return list(response.planned_downtimes), response.next_page_token
+
+
+def _context(tenant_id: str) -> CallContext:
+    return CallContext(tenant_id=tenant_id, actor=ACTOR)
+
+
+def window_from(message: schedule_pb2.MaintenanceWindow) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        station_id=message.station_id,
+        plant_id=message.plant_id,
+        start_time=from_timestamp(message.start_time),
+        end_time=from_timestamp(message.end_time),
+        displaced_operation_s=message.displaced_operation_s,
+        idle_s=message.idle_s,
+        planned_stop_s=message.planned_stop_s,
+        non_working_s=message.non_working_s,
+        delayed_work_orders=tuple(
+            DelayedWorkOrder(o.work_order_id, o.delay_s, o.added_lateness_s)
+            for o in message.delayed_work_orders
+        ),
+        added_lateness_s=message.added_lateness_s,
+        explanation=message.explanation,
+    )
