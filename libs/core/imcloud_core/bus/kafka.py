@@ -134,8 +134,7 @@ class KafkaBus:
         self._admin.close()
 
     def _consumer(self, group: str, topics: list[str], max_records: int) -> KafkaConsumer:
-        return KafkaConsumer(
-            *(self.name(topic) for topic in topics),
+        consumer = KafkaConsumer(
             **self._common,
             group_id=self.name(group),
             enable_auto_commit=False,
@@ -147,6 +146,26 @@ class KafkaBus:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
         )
+        # A member joining before the cluster's metadata has the topics' partitions
+        # (just created by another process) gets an empty assignment; one such
+        # member was seen to spin on its coordinator and never consume.
+        self._partitions(consumer, topics)
+        consumer.subscribe([self.name(topic) for topic in topics])
+        return consumer
+
+    def _partitions(self, consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+        """Every partition of ``topics``, once the cluster's metadata has them all."""
+        deadline = time.monotonic() + self._settings.connect_timeout_s
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            name = self.name(topic)
+            while not (numbers := consumer.partitions_for_topic(name)):
+                if time.monotonic() > deadline:
+                    consumer.close()
+                    raise ConfigurationError(f"{SETTING}: topic {name} has no partitions")
+                time.sleep(0.1)
+            partitions += [TopicPartition(name, number) for number in sorted(numbers)]
+        return partitions
 
     def _positioned_at_end(self, topics: list[str], max_records: int) -> KafkaConsumer:
         """A consumer of every partition of ``topics`` from their current ends, with
@@ -160,16 +179,7 @@ class KafkaBus:
             max_poll_records=max_records,
             max_partition_fetch_bytes=MAX_RECORD_BYTES,
         )
-        deadline = time.monotonic() + self._settings.connect_timeout_s
-        partitions: list[TopicPartition] = []
-        for topic in topics:
-            name = self.name(topic)
-            while not (numbers := consumer.partitions_for_topic(name)):
-                if time.monotonic() > deadline:
-                    consumer.close()
-                    raise ConfigurationError(f"{SETTING}: topic {name} has no partitions")
-                time.sleep(0.1)
-            partitions += [TopicPartition(name, number) for number in sorted(numbers)]
+        partitions = self._partitions(consumer, topics)
         consumer.assign(partitions)
         consumer.seek_to_end()
         for partition in partitions:
