@@ -95,13 +95,18 @@ def send_command(
         idempotency_key=idempotency_key,
     )
     timeout_s = timeout_s or DEFAULT_TIMEOUT_S
-    fingerprint = _fingerprint(
-        equipment_id=equipment_id,
-        name=name,
-        parameters=parameters,
-        timeout_s=timeout_s,
-        requested_by=requested_by,
-        job_id=job_id,
+    # Without a key nothing is compared later: a command without one never clashes.
+    fingerprint = (
+        _fingerprint(
+            equipment_id=equipment_id,
+            name=name,
+            parameters=parameters,
+            timeout_s=timeout_s,
+            requested_by=requested_by,
+            job_id=job_id,
+        )
+        if idempotency_key
+        else ""
     )
     now = utcnow()
     command = RemoteCommand(
@@ -117,7 +122,7 @@ def send_command(
         update_time=now,
         expire_time=now + timedelta(seconds=timeout_s),
         idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint if idempotency_key else "",
+        request_fingerprint=fingerprint,
         attempts=1,
         next_attempt_time=now + resend_delay(1),
         job_id=job_id,
@@ -318,6 +323,33 @@ def _fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def request_violations(
+    *, name: str | None, document: Any, document_field: str, timeout_s: int, prefix: str = ""
+) -> list[FieldViolation]:
+    """What is wrong with what a machine is asked to do: the command's name (None
+    when it has none), its JSON document and its timeout, each field named under
+    ``prefix``."""
+    violations = []
+    if name is not None and not COMMAND_NAME.match(name):
+        violations.append(
+            FieldViolation(
+                f"{prefix}name", "must start with a letter; letters, digits, '_', '.', '-'"
+            )
+        )
+    field_name = f"{prefix}{document_field}"
+    if nesting_depth(document) > MAX_NESTING:
+        violations.append(
+            FieldViolation(field_name, f"at most {MAX_NESTING} levels of nested objects and lists")
+        )
+    elif len(json.dumps(document)) > MAX_PARAMETERS_BYTES:
+        violations.append(
+            FieldViolation(field_name, f"at most {MAX_PARAMETERS_BYTES} bytes as JSON")
+        )
+    if not 0 <= timeout_s <= MAX_TIMEOUT_S:
+        violations.append(FieldViolation(f"{prefix}timeout_s", f"must be 1..{MAX_TIMEOUT_S}"))
+    return violations
+
+
 def _check(
     *,
     equipment_id: str,
@@ -329,22 +361,9 @@ def _check(
     violations = []
     if not equipment_id:
         violations.append(FieldViolation("equipment_id", "must name the machine"))
-    if not COMMAND_NAME.match(name):
-        violations.append(
-            FieldViolation("name", "must start with a letter; letters, digits, '_', '.', '-'")
-        )
-    if nesting_depth(parameters) > MAX_NESTING:
-        violations.append(
-            FieldViolation(
-                "parameters", f"at most {MAX_NESTING} levels of nested objects and lists"
-            )
-        )
-    elif len(json.dumps(parameters)) > MAX_PARAMETERS_BYTES:
-        violations.append(
-            FieldViolation("parameters", f"at most {MAX_PARAMETERS_BYTES} bytes as JSON")
-        )
-    if not 0 <= timeout_s <= MAX_TIMEOUT_S:
-        violations.append(FieldViolation("timeout_s", f"must be 1..{MAX_TIMEOUT_S}"))
+    violations += request_violations(
+        name=name, document=parameters, document_field="parameters", timeout_s=timeout_s
+    )
     if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
         violations.append(
             FieldViolation("idempotency_key", "at most 200 printable ASCII characters, no spaces")

@@ -21,7 +21,6 @@ through a grant does. Servitization keeps no copy of the equipment.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -32,7 +31,6 @@ from typing import Any
 
 from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from imcloud_core.ids import new_id, utcnow
-from imcloud_core.nesting import MAX_NESTING, nesting_depth
 from imcloud_core.paging import page_size
 from imcloud_servitization.domain import commands
 from imcloud_servitization.domain.model import CommandState
@@ -261,9 +259,7 @@ def create_job(
 def get_job(uow: UnitOfWork, *, tenant_id: str, job_id: str, through_grants: bool) -> FleetJob:
     with uow:
         job = uow.jobs.get(tenant_id=tenant_id, job_id=job_id)
-    if job is None or job.through_grants != through_grants:
-        raise NotFound(f"job {job_id!r} not found")
-    return job
+    return _visible(job, job_id=job_id, through_grants=through_grants)
 
 
 def list_jobs(
@@ -296,9 +292,11 @@ def list_executions(
 ) -> tuple[list[JobExecution], str]:
     size = page_size(requested_page_size)
     with uow:
-        job = uow.jobs.get(tenant_id=tenant_id, job_id=job_id)
-        if job is None or job.through_grants != through_grants:
-            raise NotFound(f"job {job_id!r} not found")
+        _visible(
+            uow.jobs.get(tenant_id=tenant_id, job_id=job_id),
+            job_id=job_id,
+            through_grants=through_grants,
+        )
         return uow.jobs.executions(
             tenant_id=tenant_id,
             job_id=job_id,
@@ -313,14 +311,24 @@ def cancel_job(
 ) -> FleetJob:
     """Cancelling a cancelled job again changes nothing; an ended one cannot be."""
     with uow:
-        job = uow.jobs.lock(tenant_id=tenant_id, job_id=job_id)
-        if job is None or job.through_grants != through_grants:
-            raise NotFound(f"job {job_id!r} not found")
+        job = _visible(
+            uow.jobs.get(tenant_id=tenant_id, job_id=job_id, for_update=True),
+            job_id=job_id,
+            through_grants=through_grants,
+        )
         if job.state is JobState.CANCELLED:
             return job
         if job.state.ended:
             raise FailedPrecondition(f"the job already ended {job.state.value}")
         return _end(uow, job, JobState.CANCELLED, f"cancelled by {cancelled_by}", utcnow())
+
+
+def _visible(job: FleetJob | None, *, job_id: str, through_grants: bool) -> FleetJob:
+    """The job, if the caller may see it: a maker's job only through the grant
+    routes, an enterprise's only through its own."""
+    if job is None or job.through_grants != through_grants:
+        raise NotFound(f"job {job_id!r} not found")
+    return job
 
 
 def in_progress(uow: UnitOfWork) -> list[tuple[str, str]]:
@@ -419,7 +427,7 @@ def step(
     """One rollout step of a job: it aborts, completes, or starts the machines its
     rate allows now. Returns the machines started, and the job if it ended."""
     with uow:
-        job = uow.jobs.lock(tenant_id=tenant_id, job_id=job_id)
+        job = uow.jobs.get(tenant_id=tenant_id, job_id=job_id, for_update=True)
         if job is None or job.state.ended:
             return 0, None
         reason = abort_reason(job, job.summary)
@@ -597,29 +605,23 @@ def _check(
 
 
 def _action_violations(action: JobAction) -> list[FieldViolation]:
-    violations = []
     if isinstance(action, JobDesiredChange):
-        prefix, field_name, document = "desired_change", "desired_change.desired_json", action.patch
-        if not document:
-            violations.append(FieldViolation(field_name, "must change something"))
-    else:
-        prefix, field_name, document = "command", "command.parameters", action.parameters
-        if not commands.COMMAND_NAME.match(action.name):
-            violations.append(
-                FieldViolation(
-                    "command.name", "must start with a letter; letters, digits, '_', '.', '-'"
-                )
-            )
-    if nesting_depth(document) > MAX_NESTING:
-        violations.append(
-            FieldViolation(field_name, f"at most {MAX_NESTING} levels of nested objects and lists")
+        violations = (
+            []
+            if action.patch
+            else [FieldViolation("desired_change.desired_json", "must change something")]
         )
-    elif len(json.dumps(document)) > commands.MAX_PARAMETERS_BYTES:
-        violations.append(
-            FieldViolation(field_name, f"at most {commands.MAX_PARAMETERS_BYTES} bytes as JSON")
+        return violations + commands.request_violations(
+            name=None,
+            document=action.patch,
+            document_field="desired_json",
+            timeout_s=action.timeout_s,
+            prefix="desired_change.",
         )
-    if not 0 <= action.timeout_s <= commands.MAX_TIMEOUT_S:
-        violations.append(
-            FieldViolation(f"{prefix}.timeout_s", f"must be 1..{commands.MAX_TIMEOUT_S}")
-        )
-    return violations
+    return commands.request_violations(
+        name=action.name,
+        document=action.parameters,
+        document_field="parameters",
+        timeout_s=action.timeout_s,
+        prefix="command.",
+    )

@@ -123,10 +123,9 @@ class JobRepository(Protocol):
 
     def add(self, job: FleetJob, executions: list[JobExecution]) -> None: ...
 
-    def get(self, *, tenant_id: str, job_id: str) -> FleetJob | None: ...
-
-    def lock(self, *, tenant_id: str, job_id: str) -> FleetJob | None:
-        """The job, held for this transaction (another replica's rollout waits)."""
+    def get(self, *, tenant_id: str, job_id: str, for_update: bool = False) -> FleetJob | None:
+        """The job; ``for_update`` holds it for this transaction (another replica's
+        rollout waits)."""
 
     def save(self, job: FleetJob) -> None: ...
 

@@ -105,14 +105,9 @@ class SqlJobRepository:
         self.table.insert(self._session, _job_values(job))
         self._session.execute(job_executions.insert(), [_execution_values(e) for e in executions])
 
-    def get(self, *, tenant_id: str, job_id: str) -> FleetJob | None:
-        row = self.table.get(self._session, tenant_id, job_id)
-        return _job(row, self._summaries(tenant_id, [job_id])[job_id]) if row else None
-
-    def lock(self, *, tenant_id: str, job_id: str) -> FleetJob | None:
-        row = self._session.execute(
-            self.table.select(tenant_id, fleet_jobs.c.id == job_id).with_for_update()
-        ).first()
+    def get(self, *, tenant_id: str, job_id: str, for_update: bool = False) -> FleetJob | None:
+        query = self.table.select(tenant_id, fleet_jobs.c.id == job_id)
+        row = self._session.execute(query.with_for_update() if for_update else query).first()
         return _job(row, self._summaries(tenant_id, [job_id])[job_id]) if row else None
 
     def save(self, job: FleetJob) -> None:
