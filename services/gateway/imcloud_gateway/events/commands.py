@@ -53,6 +53,11 @@ class DeviceLinks(Protocol):
         send of the command it is."""
 
 
+def device_context(device: DevicePrincipal) -> CallContext:
+    """How the device link calls a backend on the machine's behalf."""
+    return CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}")
+
+
 class CommandRelay:
     def __init__(self, *, bus: EventBus, links: DeviceLinks, backends: Backends) -> None:
         self._bus = bus
@@ -79,7 +84,7 @@ class CommandRelay:
 
     def deliver_waiting(self, device: DevicePrincipal) -> None:
         """On connect: every command of the machine that is still waiting, oldest first."""
-        ctx = CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}")
+        ctx = device_context(device)
         newest_first: list[pb.RemoteCommand] = []
         token = ""
         while True:

@@ -20,10 +20,9 @@ from imcloud_core.bus import Record
 from imcloud_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.logging import get_logger
-from imcloud_core.rpc import CallContext
 from imcloud_gateway.clients.backends import Backends
 from imcloud_gateway.domain.model import DevicePrincipal
-from imcloud_gateway.events.commands import DeviceLinks
+from imcloud_gateway.events.commands import DeviceLinks, device_context
 
 log = get_logger(__name__)
 
@@ -46,10 +45,6 @@ def _down(desired: pb.DesiredState) -> link_pb.ConnectResponse:
     )
 
 
-def _device_context(device: DevicePrincipal) -> CallContext:
-    return CallContext(tenant_id=device.tenant_id, actor=f"device:{device.equipment_id}")
-
-
 class DesiredStateRelay:
     def __init__(self, *, links: DeviceLinks, backends: Backends) -> None:
         self._links = links
@@ -69,7 +64,7 @@ class DesiredStateRelay:
         twin = self._backends.call(
             self._backends.products.GetTwin,
             pb.GetTwinRequest(equipment_id=device.equipment_id),
-            _device_context(device),
+            device_context(device),
         ).twin
         if twin.applied_version < twin.desired.version and self._links.push(
             device.equipment_id, _down(twin.desired), waiting=True
@@ -87,7 +82,7 @@ class DesiredStateRelay:
                 pb.ReportDesiredStateAppliedRequest(
                     equipment_id=device.equipment_id, version=report.version, detail=report.detail
                 ),
-                _device_context(device),
+                device_context(device),
             )
         except (FailedPrecondition, InvalidArgument, NotFound) as refused:
             log.warning(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from imcloud.production.v1 import production_service_pb2 as production_pb
 from imcloud.products.v1 import equipment_events_pb2 as events_pb2
 from imcloud.products.v1 import products_service_pb2 as pb
+from imcloud_core.paging import MAX_PAGE_SIZE, every_page
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.deps import (
@@ -31,7 +32,6 @@ router = APIRouter(tags=["health"])
 
 Kind = Annotated[str, Query(pattern="^(anomaly|data_quality)?$", description="Only this kind")]
 OpenOnly = Annotated[bool, Query(description="Only episodes still open")]
-STATIONS_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -80,24 +80,22 @@ def _episodes(
     )
 
 
-def _stations(
+def stations_of(
     gateway: HttpContext, ctx: CallContext, *, line_id: str = "", plant_id: str = ""
 ) -> list[str]:
     """Every station of the line or plant (the production service owns them)."""
-    ids: list[str] = []
-    token = ""
-    while True:
+
+    def page(token: str) -> tuple[list[str], str]:
         response = gateway.call(
             gateway.backends.production.ListStations,
             production_pb.ListStationsRequest(
-                line_id=line_id, plant_id=plant_id, page_size=STATIONS_PAGE, page_token=token
+                line_id=line_id, plant_id=plant_id, page_size=MAX_PAGE_SIZE, page_token=token
             ),
             ctx,
         )
-        ids.extend(s.id for s in response.stations)
-        token = response.next_page_token
-        if not token:
-            return ids
+        return [s.id for s in response.stations], response.next_page_token
+
+    return every_page(page)
 
 
 def _episodes_at_stations(
@@ -109,7 +107,7 @@ def _episodes_at_stations(
     plant_id: str = "",
 ) -> Page[EpisodeResponse]:
     """Episodes of the machines at every station of a line or plant (which must exist)."""
-    stations = _stations(gateway, ctx, line_id=line_id, plant_id=plant_id)
+    stations = stations_of(gateway, ctx, line_id=line_id, plant_id=plant_id)
     if not stations:
         # Stations are listed within the caller's tenant, so only an empty answer
         # leaves open whether the line or plant exists at all (404 if not).

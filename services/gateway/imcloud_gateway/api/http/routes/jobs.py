@@ -37,6 +37,7 @@ from imcloud_gateway.api.http.deps import (
     ViewerCall,
 )
 from imcloud_gateway.api.http.errors import error_responses, request_id
+from imcloud_gateway.api.http.routes.health_monitoring import stations_of
 from imcloud_gateway.api.http.schemas.common import Page
 from imcloud_gateway.api.http.schemas.jobs import (
     MAX_MACHINES,
@@ -201,22 +202,6 @@ def _equipment(
     return every_page(page)
 
 
-def _stations(
-    gateway: HttpContext, ctx: CallContext, *, line_id: str = "", plant_id: str = ""
-) -> set[str]:
-    def page(token: str) -> tuple[list[str], str]:
-        response = gateway.call(
-            gateway.backends.production.ListStations,
-            production_pb.ListStationsRequest(
-                line_id=line_id, plant_id=plant_id, page_size=MAX_PAGE_SIZE, page_token=token
-            ),
-            ctx,
-        )
-        return [s.id for s in response.stations], response.next_page_token
-
-    return set(every_page(page))
-
-
 def _none_at(field: str, exists: Callable[[], object]) -> NoReturn:
     """No machine: a 422 that says whether the model, line or plant exists at all."""
     try:
@@ -260,7 +245,7 @@ def _own_machines(gateway: HttpContext, ctx: CallContext, target: JobTargetReque
             gateway,
             ctx,
             "line_id",
-            _stations(gateway, ctx, line_id=line_id),
+            set(stations_of(gateway, ctx, line_id=line_id)),
             lambda: gateway.call(
                 backends.production.GetLine, production_pb.GetLineRequest(line_id=line_id), ctx
             ),
@@ -270,7 +255,7 @@ def _own_machines(gateway: HttpContext, ctx: CallContext, target: JobTargetReque
         gateway,
         ctx,
         "plant_id",
-        _stations(gateway, ctx, plant_id=plant_id),
+        set(stations_of(gateway, ctx, plant_id=plant_id)),
         lambda: gateway.call(
             backends.production.GetPlant, production_pb.GetPlantRequest(plant_id=plant_id), ctx
         ),
