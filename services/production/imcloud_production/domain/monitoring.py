@@ -534,10 +534,10 @@ class _Meter:
         self.stations = stations
         self.now_ms = _ms(now)
         self.lookups = _Lookups(uow)
-        self._read_tracks()
+        self.tracks = uow.tracks.at_stations([s.id for s in stations])
+        self._read_placements()
 
-    def _read_tracks(self) -> None:
-        self.tracks = self.uow.tracks.at_stations([s.id for s in self.stations])
+    def _read_placements(self) -> None:
         self.placements = self.uow.placements.of([t.equipment_id for t in self.tracks])
 
     def _counted(
@@ -555,10 +555,11 @@ class _Meter:
             counted = self.uow.timeline.totals(
                 station_ids=station_ids, start_ms=start_ms, end_ms=end_ms
             )
-            before = self.tracks
-            self._read_tracks()
-            if self.tracks == before:
+            tracks = self.uow.tracks.at_stations(station_ids)
+            if tracks == self.tracks:
                 break
+            self.tracks = tracks
+            self._read_placements()
         return counted
 
     def shifts(self, start: datetime, end: datetime) -> list[calendars.ShiftOccurrence]:

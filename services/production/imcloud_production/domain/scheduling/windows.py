@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from imcloud_production.domain.calendar import Span
+from imcloud_production.domain.calendar import Span, minute_floor
 from imcloud_production.domain.scheduling.plan import (
     Eta,
     PlannedOperation,
@@ -129,7 +129,7 @@ def _candidate_starts(
     starts = set()
     for boundary in boundaries:
         for moment in (boundary, boundary - duration):
-            for start in (_minute_floor(moment), _minute_ceil(moment)):
+            for start in (minute_floor(moment), _minute_ceil(moment)):
                 if start >= earliest and start + duration <= not_after:
                     starts.add(start)
     return starts
@@ -234,10 +234,6 @@ def _minutes_up(duration: timedelta) -> timedelta:
     return MINUTE * math.ceil(duration / MINUTE)
 
 
-def _minute_floor(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
 def _minute_ceil(moment: datetime) -> datetime:
-    floor = _minute_floor(moment)
+    floor = minute_floor(moment)
     return floor if floor == moment else floor + MINUTE
