@@ -25,29 +25,29 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#imcloud/production/v1/catalog.proto\x12\x15imcloud.production.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bpart_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\x33\n\x07routing\x18\x05 \x03(\x0b\x32\".imcloud.production.v1.RoutingStep\x12+\n\x03\x62om\x18\x06 \x03(\x0b\x32\x1e.imcloud.production.v1.BomLine\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x10\x66irst_pass_yield\x18\x08 \x01(\x01H\x00\x88\x01\x01\x42\x13\n\x11_first_pass_yield\"a\n\x0bRoutingStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncapability\x18\x02 \x01(\t\x12\x14\n\x0csetup_time_s\x18\x03 \x01(\x01\x12\x1a\n\x12ideal_cycle_time_s\x18\x04 \x01(\x01\"H\n\x07\x42omLine\x12\x1d\n\x15\x63omponent_part_number\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x01\x12\x0c\n\x04unit\x18\x03 \x01(\t\"\x8c\x01\n\tStateRule\x12:\n\ncomparison\x18\x01 \x01(\x0e\x32&.imcloud.production.v1.StateComparison\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32%.imcloud.production.v1.EquipmentState\"O\n\x0b\x43ountSignal\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".imcloud.production.v1.CounterKind\"\xd5\x02\n\x0cStateMapping\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\x12\x14\n\x0cstate_signal\x18\x02 \x01(\t\x12/\n\x05rules\x18\x03 \x03(\x0b\x32 .imcloud.production.v1.StateRule\x12<\n\rdefault_state\x18\x04 \x01(\x0e\x32%.imcloud.production.v1.EquipmentState\x12\x30\n\x04good\x18\x05 \x01(\x0b\x32\".imcloud.production.v1.CountSignal\x12\x31\n\x05scrap\x18\x06 \x01(\x0b\x32\".imcloud.production.v1.CountSignal\x12\x0e\n\x06hold_s\x18\x07 \x01(\x05\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xdc\x01\n\x0e\x45quipmentState\x12\x1f\n\x1b\x45QUIPMENT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45QUIPMENT_STATE_RUNNING\x10\x01\x12\x18\n\x14\x45QUIPMENT_STATE_IDLE\x10\x02\x12\x18\n\x14\x45QUIPMENT_STATE_DOWN\x10\x03\x12\x19\n\x15\x45QUIPMENT_STATE_SETUP\x10\x04\x12 \n\x1c\x45QUIPMENT_STATE_PLANNED_STOP\x10\x05\x12\x1b\n\x17\x45QUIPMENT_STATE_NO_DATA\x10\x06*\x88\x01\n\x0fStateComparison\x12 \n\x1cSTATE_COMPARISON_UNSPECIFIED\x10\x00\x12\x1a\n\x16STATE_COMPARISON_EQUAL\x10\x01\x12\x1c\n\x18STATE_COMPARISON_GREATER\x10\x02\x12\x19\n\x15STATE_COMPARISON_LESS\x10\x03*_\n\x0b\x43ounterKind\x12\x1c\n\x18\x43OUNTER_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OUNTER_KIND_TOTAL\x10\x01\x12\x1a\n\x16\x43OUNTER_KIND_PER_CYCLE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#imcloud/production/v1/catalog.proto\x12\x15imcloud.production.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bpart_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\x33\n\x07routing\x18\x05 \x03(\x0b\x32\".imcloud.production.v1.RoutingStep\x12+\n\x03\x62om\x18\x06 \x03(\x0b\x32\x1e.imcloud.production.v1.BomLine\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x10\x66irst_pass_yield\x18\x08 \x01(\x01H\x00\x88\x01\x01\x42\x13\n\x11_first_pass_yield\"v\n\x0bRoutingStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncapability\x18\x02 \x01(\t\x12\x14\n\x0csetup_time_s\x18\x03 \x01(\x01\x12\x1a\n\x12ideal_cycle_time_s\x18\x04 \x01(\x01\x12\x13\n\x0brecipe_json\x18\x05 \x01(\t\"H\n\x07\x42omLine\x12\x1d\n\x15\x63omponent_part_number\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x01\x12\x0c\n\x04unit\x18\x03 \x01(\t\"\x8c\x01\n\tStateRule\x12:\n\ncomparison\x18\x01 \x01(\x0e\x32&.imcloud.production.v1.StateComparison\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32%.imcloud.production.v1.EquipmentState\"O\n\x0b\x43ountSignal\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".imcloud.production.v1.CounterKind\"\xd5\x02\n\x0cStateMapping\x12\x1a\n\x12\x65quipment_model_id\x18\x01 \x01(\t\x12\x14\n\x0cstate_signal\x18\x02 \x01(\t\x12/\n\x05rules\x18\x03 \x03(\x0b\x32 .imcloud.production.v1.StateRule\x12<\n\rdefault_state\x18\x04 \x01(\x0e\x32%.imcloud.production.v1.EquipmentState\x12\x30\n\x04good\x18\x05 \x01(\x0b\x32\".imcloud.production.v1.CountSignal\x12\x31\n\x05scrap\x18\x06 \x01(\x0b\x32\".imcloud.production.v1.CountSignal\x12\x0e\n\x06hold_s\x18\x07 \x01(\x05\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xdc\x01\n\x0e\x45quipmentState\x12\x1f\n\x1b\x45QUIPMENT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45QUIPMENT_STATE_RUNNING\x10\x01\x12\x18\n\x14\x45QUIPMENT_STATE_IDLE\x10\x02\x12\x18\n\x14\x45QUIPMENT_STATE_DOWN\x10\x03\x12\x19\n\x15\x45QUIPMENT_STATE_SETUP\x10\x04\x12 \n\x1c\x45QUIPMENT_STATE_PLANNED_STOP\x10\x05\x12\x1b\n\x17\x45QUIPMENT_STATE_NO_DATA\x10\x06*\x88\x01\n\x0fStateComparison\x12 \n\x1cSTATE_COMPARISON_UNSPECIFIED\x10\x00\x12\x1a\n\x16STATE_COMPARISON_EQUAL\x10\x01\x12\x1c\n\x18STATE_COMPARISON_GREATER\x10\x02\x12\x19\n\x15STATE_COMPARISON_LESS\x10\x03*_\n\x0b\x43ounterKind\x12\x1c\n\x18\x43OUNTER_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OUNTER_KIND_TOTAL\x10\x01\x12\x1a\n\x16\x43OUNTER_KIND_PER_CYCLE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.production.v1.catalog_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EQUIPMENTSTATE']._serialized_start=1109
-  _globals['_EQUIPMENTSTATE']._serialized_end=1329
-  _globals['_STATECOMPARISON']._serialized_start=1332
-  _globals['_STATECOMPARISON']._serialized_end=1468
-  _globals['_COUNTERKIND']._serialized_start=1470
-  _globals['_COUNTERKIND']._serialized_end=1565
+  _globals['_EQUIPMENTSTATE']._serialized_start=1130
+  _globals['_EQUIPMENTSTATE']._serialized_end=1350
+  _globals['_STATECOMPARISON']._serialized_start=1353
+  _globals['_STATECOMPARISON']._serialized_end=1489
+  _globals['_COUNTERKIND']._serialized_start=1491
+  _globals['_COUNTERKIND']._serialized_end=1586
   _globals['_PRODUCT']._serialized_start=96
   _globals['_PRODUCT']._serialized_end=365
   _globals['_ROUTINGSTEP']._serialized_start=367
-  _globals['_ROUTINGSTEP']._serialized_end=464
-  _globals['_BOMLINE']._serialized_start=466
-  _globals['_BOMLINE']._serialized_end=538
-  _globals['_STATERULE']._serialized_start=541
-  _globals['_STATERULE']._serialized_end=681
-  _globals['_COUNTSIGNAL']._serialized_start=683
-  _globals['_COUNTSIGNAL']._serialized_end=762
-  _globals['_STATEMAPPING']._serialized_start=765
-  _globals['_STATEMAPPING']._serialized_end=1106
+  _globals['_ROUTINGSTEP']._serialized_end=485
+  _globals['_BOMLINE']._serialized_start=487
+  _globals['_BOMLINE']._serialized_end=559
+  _globals['_STATERULE']._serialized_start=562
+  _globals['_STATERULE']._serialized_end=702
+  _globals['_COUNTSIGNAL']._serialized_start=704
+  _globals['_COUNTSIGNAL']._serialized_end=783
+  _globals['_STATEMAPPING']._serialized_start=786
+  _globals['_STATEMAPPING']._serialized_end=1127
 # @@protoc_insertion_point(module_scope)

@@ -185,6 +185,7 @@ class RoutingStep(_message.Message):
     CAPABILITY_FIELD_NUMBER: _builtins.int
     SETUP_TIME_S_FIELD_NUMBER: _builtins.int
     IDEAL_CYCLE_TIME_S_FIELD_NUMBER: _builtins.int
+    RECIPE_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Name of the operation, e.g. "mill" (1..100 characters)."""
     capability: _builtins.str
@@ -197,6 +198,12 @@ class RoutingStep(_message.Message):
     """Ideal time per unit, in seconds (> 0, at most 86400); a station's own
     ideal cycle time for the product takes precedence.
     """
+    recipe_json: _builtins.str
+    """The recipe: a JSON object of desired properties (a merge patch, as for a
+    twin's desired state) given to every machine placed at the station when the
+    operation starts; the operation runs only once each machine applied it.
+    Empty: none.
+    """
     def __init__(
         self,
         *,
@@ -204,10 +211,11 @@ class RoutingStep(_message.Message):
         capability: _builtins.str = ...,
         setup_time_s: _builtins.float = ...,
         ideal_cycle_time_s: _builtins.float = ...,
+        recipe_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capability", b"capability", "ideal_cycle_time_s", b"ideal_cycle_time_s", "name", b"name", "setup_time_s", b"setup_time_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capability", b"capability", "ideal_cycle_time_s", b"ideal_cycle_time_s", "name", b"name", "recipe_json", b"recipe_json", "setup_time_s", b"setup_time_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

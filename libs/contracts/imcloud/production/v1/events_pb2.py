@@ -28,7 +28,7 @@ from imcloud.production.v1 import schedule_pb2 as imcloud_dot_production_dot_v1_
 from imcloud.production.v1 import work_orders_pb2 as imcloud_dot_production_dot_v1_dot_work__orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"imcloud/production/v1/events.proto\x12\x15imcloud.production.v1\x1a\'imcloud/production/v1/performance.proto\x1a.imcloud/production/v1/production_service.proto\x1a$imcloud/production/v1/schedule.proto\x1a\'imcloud/production/v1/work_orders.proto\";\n\x0cPlantCreated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\";\n\x0cPlantUpdated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\";\n\x0cPlantDeleted\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\"8\n\x0bLineCreated\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"8\n\x0bLineUpdated\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"8\n\x0bLineDeleted\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"A\n\x0eStationCreated\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"A\n\x0eStationUpdated\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"A\n\x0eStationDeleted\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"I\n\x11WorkOrderReleased\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"H\n\x10WorkOrderStarted\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"K\n\x13WorkOrderProgressed\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"J\n\x12WorkOrderCompleted\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"J\n\x12WorkOrderCancelled\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"V\n\x0f\x44owntimeStarted\x12\x31\n\x08\x64owntime\x18\x01 \x01(\x0b\x32\x1f.imcloud.production.v1.Downtime\x12\x10\n\x08plant_id\x18\x02 \x01(\t\"T\n\rDowntimeEnded\x12\x31\n\x08\x64owntime\x18\x01 \x01(\x0b\x32\x1f.imcloud.production.v1.Downtime\x12\x10\n\x08plant_id\x18\x02 \x01(\t\"\xab\x02\n\x0fScheduleChanged\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x35\n\x06status\x18\x03 \x01(\x0e\x32%.imcloud.production.v1.ScheduleStatus\x12\x38\n\x08triggers\x18\x04 \x03(\x0b\x32&.imcloud.production.v1.ScheduleTrigger\x12\x31\n\x04\x65tas\x18\x05 \x03(\x0b\x32#.imcloud.production.v1.WorkOrderEta\x12@\n\x0bunscheduled\x18\x06 \x03(\x0b\x32+.imcloud.production.v1.UnscheduledWorkOrder\x12\x0e\n\x06reason\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"imcloud/production/v1/events.proto\x12\x15imcloud.production.v1\x1a\'imcloud/production/v1/performance.proto\x1a.imcloud/production/v1/production_service.proto\x1a$imcloud/production/v1/schedule.proto\x1a\'imcloud/production/v1/work_orders.proto\";\n\x0cPlantCreated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\";\n\x0cPlantUpdated\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\";\n\x0cPlantDeleted\x12+\n\x05plant\x18\x01 \x01(\x0b\x32\x1c.imcloud.production.v1.Plant\"8\n\x0bLineCreated\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"8\n\x0bLineUpdated\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"8\n\x0bLineDeleted\x12)\n\x04line\x18\x01 \x01(\x0b\x32\x1b.imcloud.production.v1.Line\"A\n\x0eStationCreated\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"A\n\x0eStationUpdated\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"A\n\x0eStationDeleted\x12/\n\x07station\x18\x01 \x01(\x0b\x32\x1e.imcloud.production.v1.Station\"H\n\x10WorkOrderCreated\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"I\n\x11WorkOrderReleased\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"H\n\x10WorkOrderStarted\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"K\n\x13WorkOrderProgressed\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"J\n\x12WorkOrderCompleted\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"J\n\x12WorkOrderCancelled\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .imcloud.production.v1.WorkOrder\"V\n\x0f\x44owntimeStarted\x12\x31\n\x08\x64owntime\x18\x01 \x01(\x0b\x32\x1f.imcloud.production.v1.Downtime\x12\x10\n\x08plant_id\x18\x02 \x01(\t\"T\n\rDowntimeEnded\x12\x31\n\x08\x64owntime\x18\x01 \x01(\x0b\x32\x1f.imcloud.production.v1.Downtime\x12\x10\n\x08plant_id\x18\x02 \x01(\t\"\xab\x02\n\x0fScheduleChanged\x12\x10\n\x08plant_id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x35\n\x06status\x18\x03 \x01(\x0e\x32%.imcloud.production.v1.ScheduleStatus\x12\x38\n\x08triggers\x18\x04 \x03(\x0b\x32&.imcloud.production.v1.ScheduleTrigger\x12\x31\n\x04\x65tas\x18\x05 \x03(\x0b\x32#.imcloud.production.v1.WorkOrderEta\x12@\n\x0bunscheduled\x18\x06 \x03(\x0b\x32+.imcloud.production.v1.UnscheduledWorkOrder\x12\x0e\n\x06reason\x18\x07 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,20 +53,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATIONUPDATED']._serialized_end=718
   _globals['_STATIONDELETED']._serialized_start=720
   _globals['_STATIONDELETED']._serialized_end=785
-  _globals['_WORKORDERRELEASED']._serialized_start=787
-  _globals['_WORKORDERRELEASED']._serialized_end=860
-  _globals['_WORKORDERSTARTED']._serialized_start=862
-  _globals['_WORKORDERSTARTED']._serialized_end=934
-  _globals['_WORKORDERPROGRESSED']._serialized_start=936
-  _globals['_WORKORDERPROGRESSED']._serialized_end=1011
-  _globals['_WORKORDERCOMPLETED']._serialized_start=1013
-  _globals['_WORKORDERCOMPLETED']._serialized_end=1087
-  _globals['_WORKORDERCANCELLED']._serialized_start=1089
-  _globals['_WORKORDERCANCELLED']._serialized_end=1163
-  _globals['_DOWNTIMESTARTED']._serialized_start=1165
-  _globals['_DOWNTIMESTARTED']._serialized_end=1251
-  _globals['_DOWNTIMEENDED']._serialized_start=1253
-  _globals['_DOWNTIMEENDED']._serialized_end=1337
-  _globals['_SCHEDULECHANGED']._serialized_start=1340
-  _globals['_SCHEDULECHANGED']._serialized_end=1639
+  _globals['_WORKORDERCREATED']._serialized_start=787
+  _globals['_WORKORDERCREATED']._serialized_end=859
+  _globals['_WORKORDERRELEASED']._serialized_start=861
+  _globals['_WORKORDERRELEASED']._serialized_end=934
+  _globals['_WORKORDERSTARTED']._serialized_start=936
+  _globals['_WORKORDERSTARTED']._serialized_end=1008
+  _globals['_WORKORDERPROGRESSED']._serialized_start=1010
+  _globals['_WORKORDERPROGRESSED']._serialized_end=1085
+  _globals['_WORKORDERCOMPLETED']._serialized_start=1087
+  _globals['_WORKORDERCOMPLETED']._serialized_end=1161
+  _globals['_WORKORDERCANCELLED']._serialized_start=1163
+  _globals['_WORKORDERCANCELLED']._serialized_end=1237
+  _globals['_DOWNTIMESTARTED']._serialized_start=1239
+  _globals['_DOWNTIMESTARTED']._serialized_end=1325
+  _globals['_DOWNTIMEENDED']._serialized_start=1327
+  _globals['_DOWNTIMEENDED']._serialized_end=1411
+  _globals['_SCHEDULECHANGED']._serialized_start=1414
+  _globals['_SCHEDULECHANGED']._serialized_end=1713
 # @@protoc_insertion_point(module_scope)

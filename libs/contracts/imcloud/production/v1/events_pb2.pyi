@@ -245,11 +245,36 @@ class StationDeleted(_message.Message):
 Global___StationDeleted: _TypeAlias = StationDeleted  # noqa: Y015
 
 @_typing.final
-class WorkOrderReleased(_message.Message):
+class WorkOrderCreated(_message.Message):
     """Work-order events are keyed by the work order's plant id too.
 
-    WorkOrderReleased: a work order went to the shop floor ("work_order.released").
+    WorkOrderCreated: a work order was planned ("work_order.created"), by a
+    person or from a customer order.
     """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_order(self) -> _work_orders_pb2.WorkOrder:
+        """The work order as created."""
+
+    def __init__(
+        self,
+        *,
+        work_order: _work_orders_pb2.WorkOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_order", b"work_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderCreated: _TypeAlias = WorkOrderCreated  # noqa: Y015
+
+@_typing.final
+class WorkOrderReleased(_message.Message):
+    """WorkOrderReleased: a work order went to the shop floor ("work_order.released")."""
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -2647,6 +2647,7 @@ class QuoteWorkOrderRequest(_message.Message):
     QUANTITY_FIELD_NUMBER: _builtins.int
     DUE_TIME_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
+    ROUTING_FIELD_NUMBER: _builtins.int
     plant_id: _builtins.str
     """The plant that would make it."""
     product_id: _builtins.str
@@ -2659,6 +2660,12 @@ class QuoteWorkOrderRequest(_message.Message):
     def due_time(self) -> _timestamp_pb2.Timestamp:
         """When it would be due; unset: no due time, fitted in where it makes no other order late."""
 
+    @_builtins.property
+    def routing(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.RoutingStep]:
+        """The routing to plan instead of the product's (a customized product's
+        selected routing); empty: the product's.
+        """
+
     def __init__(
         self,
         *,
@@ -2667,10 +2674,11 @@ class QuoteWorkOrderRequest(_message.Message):
         quantity: _builtins.float = ...,
         due_time: _timestamp_pb2.Timestamp | None = ...,
         priority: _builtins.int = ...,
+        routing: _abc.Iterable[_catalog_pb2.RoutingStep] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity", "routing", b"routing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

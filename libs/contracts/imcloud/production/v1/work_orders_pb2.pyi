@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from imcloud.production.v1 import catalog_pb2 as _catalog_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -70,6 +71,10 @@ class _OperationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Operat
     """Started at its station: the station's counts go to it."""
     OPERATION_STATE_DONE: _OperationState.ValueType  # 3
     """Done."""
+    OPERATION_STATE_STARTING: _OperationState.ValueType  # 4
+    """Started at its station, waiting for the station's machines to apply its
+    recipe; counts do not go to it yet.
+    """
 
 class OperationState(_OperationState, metaclass=_OperationStateEnumTypeWrapper):
     """OperationState is where one operation of a work order is."""
@@ -82,6 +87,10 @@ OPERATION_STATE_RUNNING: OperationState.ValueType  # 2
 """Started at its station: the station's counts go to it."""
 OPERATION_STATE_DONE: OperationState.ValueType  # 3
 """Done."""
+OPERATION_STATE_STARTING: OperationState.ValueType  # 4
+"""Started at its station, waiting for the station's machines to apply its
+recipe; counts do not go to it yet.
+"""
 Global___OperationState: _TypeAlias = OperationState  # noqa: Y015
 
 @_typing.final
@@ -108,6 +117,9 @@ class WorkOrder(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     FIRST_PASS_YIELD_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ORDER_ID_FIELD_NUMBER: _builtins.int
+    BOM_FIELD_NUMBER: _builtins.int
+    ROUTING_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id (UUID) assigned by the service."""
     product_id: _builtins.str
@@ -134,6 +146,8 @@ class WorkOrder(_message.Message):
     """First-pass yield: the product over its operations of good / (good + scrap);
     unset before any unit is counted.
     """
+    customer_order_id: _builtins.str
+    """The customer order (servitization) it makes; empty for other work orders."""
     @_builtins.property
     def due_time(self) -> _timestamp_pb2.Timestamp:
         """When it is due."""
@@ -158,6 +172,18 @@ class WorkOrder(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """When it was completed or cancelled."""
 
+    @_builtins.property
+    def bom(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.BomLine]:
+        """The components one unit needs, when the order has its own (a customized
+        order's selected BOM); empty: the product's.
+        """
+
+    @_builtins.property
+    def routing(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.RoutingStep]:
+        """The routing it is made with, when the order has its own (a customized
+        order's selected routing); empty: the product's. Copied into operations at release.
+        """
+
     def __init__(
         self,
         *,
@@ -179,10 +205,13 @@ class WorkOrder(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
         first_pass_yield: _builtins.float | None = ...,
+        customer_order_id: _builtins.str = ...,
+        bom: _abc.Iterable[_catalog_pb2.BomLine] | None = ...,
+        routing: _abc.Iterable[_catalog_pb2.RoutingStep] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "create_time", b"create_time", "due_time", b"due_time", "end_time", b"end_time", "first_pass_yield", b"first_pass_yield", "release_time", b"release_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "due_time", b"due_time", "end_time", b"end_time", "first_pass_yield", b"first_pass_yield", "good_quantity", b"good_quantity", "id", b"id", "note", b"note", "operations", b"operations", "part_number", b"part_number", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity", "release_time", b"release_time", "scrap_quantity", b"scrap_quantity", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield", "bom", b"bom", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "customer_order_id", b"customer_order_id", "due_time", b"due_time", "end_time", b"end_time", "first_pass_yield", b"first_pass_yield", "good_quantity", b"good_quantity", "id", b"id", "note", b"note", "operations", b"operations", "part_number", b"part_number", "plant_id", b"plant_id", "priority", b"priority", "product_id", b"product_id", "quantity", b"quantity", "release_time", b"release_time", "routing", b"routing", "scrap_quantity", b"scrap_quantity", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__first_pass_yield: _TypeAlias = _typing.Literal["first_pass_yield"]  # noqa: Y015
     _WhichOneofArgType__first_pass_yield: _TypeAlias = _typing.Literal["_first_pass_yield", b"_first_pass_yield"]  # noqa: Y015
@@ -207,6 +236,8 @@ class Operation(_message.Message):
     SCRAP_QUANTITY_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    RECIPE_JSON_FIELD_NUMBER: _builtins.int
+    RECIPE_DELIVERIES_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """1-based position in the routing."""
     name: _builtins.str
@@ -225,6 +256,8 @@ class Operation(_message.Message):
     """Good units."""
     scrap_quantity: _builtins.float
     """Scrapped units."""
+    recipe_json: _builtins.str
+    """The recipe given to the station's machines when it starts (JSON object); empty: none."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When it started."""
@@ -232,6 +265,12 @@ class Operation(_message.Message):
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """When it was done."""
+
+    @_builtins.property
+    def recipe_deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecipeDelivery]:
+        """Per machine of the station: the recipe's desired version and whether the
+        machine applied it. Set when it starts.
+        """
 
     def __init__(
         self,
@@ -247,14 +286,48 @@ class Operation(_message.Message):
         scrap_quantity: _builtins.float = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        recipe_json: _builtins.str = ...,
+        recipe_deliveries: _abc.Iterable[Global___RecipeDelivery] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capability", b"capability", "end_time", b"end_time", "good_quantity", b"good_quantity", "ideal_cycle_time_s", b"ideal_cycle_time_s", "name", b"name", "scrap_quantity", b"scrap_quantity", "sequence", b"sequence", "setup_time_s", b"setup_time_s", "start_time", b"start_time", "state", b"state", "station_id", b"station_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capability", b"capability", "end_time", b"end_time", "good_quantity", b"good_quantity", "ideal_cycle_time_s", b"ideal_cycle_time_s", "name", b"name", "recipe_deliveries", b"recipe_deliveries", "recipe_json", b"recipe_json", "scrap_quantity", b"scrap_quantity", "sequence", b"sequence", "setup_time_s", b"setup_time_s", "start_time", b"start_time", "state", b"state", "station_id", b"station_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Operation: _TypeAlias = Operation  # noqa: Y015
+
+@_typing.final
+class RecipeDelivery(_message.Message):
+    """RecipeDelivery is an operation's recipe on one machine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_ID_FIELD_NUMBER: _builtins.int
+    DESIRED_VERSION_FIELD_NUMBER: _builtins.int
+    APPLIED_TIME_FIELD_NUMBER: _builtins.int
+    equipment_id: _builtins.str
+    """The machine (products service)."""
+    desired_version: _builtins.int
+    """The machine's desired version that holds the recipe."""
+    @_builtins.property
+    def applied_time(self) -> _timestamp_pb2.Timestamp:
+        """When the machine reported it applied; unset while waiting."""
+
+    def __init__(
+        self,
+        *,
+        equipment_id: _builtins.str = ...,
+        desired_version: _builtins.int = ...,
+        applied_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["applied_time", b"applied_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_time", b"applied_time", "desired_version", b"desired_version", "equipment_id", b"equipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecipeDelivery: _TypeAlias = RecipeDelivery  # noqa: Y015
 
 @_typing.final
 class QualityRecord(_message.Message):

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from imcloud.servitization.v1 import customization_pb2 as imcloud_dot_servitization_dot_v1_dot_customization__pb2
 from imcloud.servitization.v1 import jobs_pb2 as imcloud_dot_servitization_dot_v1_dot_jobs__pb2
 from imcloud.servitization.v1 import maintenance_pb2 as imcloud_dot_servitization_dot_v1_dot_maintenance__pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2
@@ -133,6 +134,86 @@ class ServitizationServiceStub:
                 '/imcloud.servitization.v1.ServitizationService/StopGrantedExecutions',
                 request_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsRequest.SerializeToString,
                 response_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsResponse.FromString,
+                _registered_method=True)
+        self.CreateProductFamily = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CreateProductFamily',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateProductFamilyRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateProductFamilyResponse.FromString,
+                _registered_method=True)
+        self.GetProductFamily = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetProductFamily',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetProductFamilyRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetProductFamilyResponse.FromString,
+                _registered_method=True)
+        self.ListProductFamilies = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListProductFamilies',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListProductFamiliesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListProductFamiliesResponse.FromString,
+                _registered_method=True)
+        self.UpdateProductFamily = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/UpdateProductFamily',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.UpdateProductFamilyRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.UpdateProductFamilyResponse.FromString,
+                _registered_method=True)
+        self.ConfigureProduct = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ConfigureProduct',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ConfigureProductRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ConfigureProductResponse.FromString,
+                _registered_method=True)
+        self.CompleteConfiguration = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CompleteConfiguration',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CompleteConfigurationRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CompleteConfigurationResponse.FromString,
+                _registered_method=True)
+        self.CreateQuote = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CreateQuote',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateQuoteRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateQuoteResponse.FromString,
+                _registered_method=True)
+        self.GetQuote = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetQuote',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetQuoteRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetQuoteResponse.FromString,
+                _registered_method=True)
+        self.ListQuotes = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListQuotes',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListQuotesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListQuotesResponse.FromString,
+                _registered_method=True)
+        self.AcceptQuote = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/AcceptQuote',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.AcceptQuoteRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.AcceptQuoteResponse.FromString,
+                _registered_method=True)
+        self.GetOrder = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetOrder',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderResponse.FromString,
+                _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListOrders',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
+        self.CancelOrder = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CancelOrder',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CancelOrderResponse.FromString,
+                _registered_method=True)
+        self.ShipOrder = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ShipOrder',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ShipOrderRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ShipOrderResponse.FromString,
+                _registered_method=True)
+        self.GetOrderByKey = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetOrderByKey',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderByKeyRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderByKeyResponse.FromString,
+                _registered_method=True)
+        self.GetOrderGenealogy = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetOrderGenealogy',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyResponse.FromString,
                 _registered_method=True)
 
 
@@ -282,6 +363,124 @@ class ServitizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateProductFamily(self, request, context):
+        """CreateProductFamily stores a configurable product: its definition is checked
+        whole (every option, rule and condition it names must exist).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProductFamily(self, request, context):
+        """GetProductFamily returns one family of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProductFamilies(self, request, context):
+        """ListProductFamilies pages through the calling tenant's families by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProductFamily(self, request, context):
+        """UpdateProductFamily replaces a family's definition; its revision rises.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfigureProduct(self, request, context):
+        """ConfigureProduct checks selections against the family (a solver proves it)
+        and gives each option what it can still take; changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteConfiguration(self, request, context):
+        """CompleteConfiguration completes selections to the cheapest valid product.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateQuote(self, request, context):
+        """CreateQuote prices a complete configuration and dates it with production's
+        what-if schedule; INVALID_ARGUMENT names the violated rules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuote(self, request, context):
+        """GetQuote returns one quote of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuotes(self, request, context):
+        """ListQuotes pages through the calling tenant's quotes, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptQuote(self, request, context):
+        """AcceptQuote turns an open quote into an order (OrderPlaced on
+        imcloud.orders.v1); an expired one is FAILED_PRECONDITION, an accepted one
+        returns its order without a key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrder(self, request, context):
+        """GetOrder returns one order of the calling tenant with its stages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrders(self, request, context):
+        """ListOrders pages through the calling tenant's orders, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelOrder(self, request, context):
+        """CancelOrder cancels an order not yet completed (OrderCancelled on imcloud.orders.v1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShipOrder(self, request, context):
+        """ShipOrder records the shipment of a completed order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrderByKey(self, request, context):
+        """GetOrderByKey finds the one order a customer's order key opens; any other
+        key is NOT_FOUND. Needs no tenant in the metadata.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrderGenealogy(self, request, context):
+        """GetOrderGenealogy traces an order's units through production.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServitizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -379,6 +578,86 @@ def add_ServitizationServiceServicer_to_server(servicer, server):
                     servicer.StopGrantedExecutions,
                     request_deserializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsRequest.FromString,
                     response_serializer=imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsResponse.SerializeToString,
+            ),
+            'CreateProductFamily': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProductFamily,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateProductFamilyRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateProductFamilyResponse.SerializeToString,
+            ),
+            'GetProductFamily': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProductFamily,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetProductFamilyRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetProductFamilyResponse.SerializeToString,
+            ),
+            'ListProductFamilies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProductFamilies,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListProductFamiliesRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListProductFamiliesResponse.SerializeToString,
+            ),
+            'UpdateProductFamily': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProductFamily,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.UpdateProductFamilyRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.UpdateProductFamilyResponse.SerializeToString,
+            ),
+            'ConfigureProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigureProduct,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ConfigureProductRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ConfigureProductResponse.SerializeToString,
+            ),
+            'CompleteConfiguration': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteConfiguration,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CompleteConfigurationRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CompleteConfigurationResponse.SerializeToString,
+            ),
+            'CreateQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateQuote,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateQuoteRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateQuoteResponse.SerializeToString,
+            ),
+            'GetQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuote,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetQuoteRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetQuoteResponse.SerializeToString,
+            ),
+            'ListQuotes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuotes,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListQuotesRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListQuotesResponse.SerializeToString,
+            ),
+            'AcceptQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptQuote,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.AcceptQuoteRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.AcceptQuoteResponse.SerializeToString,
+            ),
+            'GetOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrder,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderResponse.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListOrdersRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'CancelOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelOrder,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CancelOrderRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.CancelOrderResponse.SerializeToString,
+            ),
+            'ShipOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShipOrder,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ShipOrderRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.ShipOrderResponse.SerializeToString,
+            ),
+            'GetOrderByKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrderByKey,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderByKeyRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderByKeyResponse.SerializeToString,
+            ),
+            'GetOrderGenealogy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrderGenealogy,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -897,6 +1176,438 @@ class ServitizationService:
             '/imcloud.servitization.v1.ServitizationService/StopGrantedExecutions',
             imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsRequest.SerializeToString,
             imcloud_dot_servitization_dot_v1_dot_jobs__pb2.StopGrantedExecutionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProductFamily(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CreateProductFamily',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateProductFamilyRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateProductFamilyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProductFamily(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetProductFamily',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetProductFamilyRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetProductFamilyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProductFamilies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListProductFamilies',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListProductFamiliesRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListProductFamiliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProductFamily(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/UpdateProductFamily',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.UpdateProductFamilyRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.UpdateProductFamilyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigureProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ConfigureProduct',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ConfigureProductRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ConfigureProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteConfiguration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CompleteConfiguration',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CompleteConfigurationRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CompleteConfigurationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CreateQuote',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateQuoteRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CreateQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetQuote',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetQuoteRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuotes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListQuotes',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListQuotesRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListQuotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/AcceptQuote',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.AcceptQuoteRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.AcceptQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetOrder',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListOrders',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListOrdersRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CancelOrder',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CancelOrderRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.CancelOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShipOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ShipOrder',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ShipOrderRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.ShipOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrderByKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetOrderByKey',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderByKeyRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderByKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrderGenealogy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetOrderGenealogy',
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyResponse.FromString,
             options,
             channel_credentials,
             insecure,

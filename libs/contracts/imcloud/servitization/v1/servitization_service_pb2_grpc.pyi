@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from imcloud.servitization.v1 import customization_pb2 as _customization_pb2
 from imcloud.servitization.v1 import jobs_pb2 as _jobs_pb2
 from imcloud.servitization.v1 import maintenance_pb2 as _maintenance_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as _servitization_service_pb2
@@ -121,6 +122,49 @@ class ServitizationServiceStub:
     """StopGrantedExecutions cancels the queued executions of an equipment maker's
     jobs on one of the caller's machines, when the maker's grant on it ended.
     """
+    CreateProductFamily: _grpc.UnaryUnaryMultiCallable[_customization_pb2.CreateProductFamilyRequest, _customization_pb2.CreateProductFamilyResponse]
+    """CreateProductFamily stores a configurable product: its definition is checked
+    whole (every option, rule and condition it names must exist).
+    """
+    GetProductFamily: _grpc.UnaryUnaryMultiCallable[_customization_pb2.GetProductFamilyRequest, _customization_pb2.GetProductFamilyResponse]
+    """GetProductFamily returns one family of the calling tenant."""
+    ListProductFamilies: _grpc.UnaryUnaryMultiCallable[_customization_pb2.ListProductFamiliesRequest, _customization_pb2.ListProductFamiliesResponse]
+    """ListProductFamilies pages through the calling tenant's families by name."""
+    UpdateProductFamily: _grpc.UnaryUnaryMultiCallable[_customization_pb2.UpdateProductFamilyRequest, _customization_pb2.UpdateProductFamilyResponse]
+    """UpdateProductFamily replaces a family's definition; its revision rises."""
+    ConfigureProduct: _grpc.UnaryUnaryMultiCallable[_customization_pb2.ConfigureProductRequest, _customization_pb2.ConfigureProductResponse]
+    """ConfigureProduct checks selections against the family (a solver proves it)
+    and gives each option what it can still take; changes nothing.
+    """
+    CompleteConfiguration: _grpc.UnaryUnaryMultiCallable[_customization_pb2.CompleteConfigurationRequest, _customization_pb2.CompleteConfigurationResponse]
+    """CompleteConfiguration completes selections to the cheapest valid product."""
+    CreateQuote: _grpc.UnaryUnaryMultiCallable[_customization_pb2.CreateQuoteRequest, _customization_pb2.CreateQuoteResponse]
+    """CreateQuote prices a complete configuration and dates it with production's
+    what-if schedule; INVALID_ARGUMENT names the violated rules.
+    """
+    GetQuote: _grpc.UnaryUnaryMultiCallable[_customization_pb2.GetQuoteRequest, _customization_pb2.GetQuoteResponse]
+    """GetQuote returns one quote of the calling tenant."""
+    ListQuotes: _grpc.UnaryUnaryMultiCallable[_customization_pb2.ListQuotesRequest, _customization_pb2.ListQuotesResponse]
+    """ListQuotes pages through the calling tenant's quotes, newest first."""
+    AcceptQuote: _grpc.UnaryUnaryMultiCallable[_customization_pb2.AcceptQuoteRequest, _customization_pb2.AcceptQuoteResponse]
+    """AcceptQuote turns an open quote into an order (OrderPlaced on
+    imcloud.orders.v1); an expired one is FAILED_PRECONDITION, an accepted one
+    returns its order without a key.
+    """
+    GetOrder: _grpc.UnaryUnaryMultiCallable[_customization_pb2.GetOrderRequest, _customization_pb2.GetOrderResponse]
+    """GetOrder returns one order of the calling tenant with its stages."""
+    ListOrders: _grpc.UnaryUnaryMultiCallable[_customization_pb2.ListOrdersRequest, _customization_pb2.ListOrdersResponse]
+    """ListOrders pages through the calling tenant's orders, newest first."""
+    CancelOrder: _grpc.UnaryUnaryMultiCallable[_customization_pb2.CancelOrderRequest, _customization_pb2.CancelOrderResponse]
+    """CancelOrder cancels an order not yet completed (OrderCancelled on imcloud.orders.v1)."""
+    ShipOrder: _grpc.UnaryUnaryMultiCallable[_customization_pb2.ShipOrderRequest, _customization_pb2.ShipOrderResponse]
+    """ShipOrder records the shipment of a completed order."""
+    GetOrderByKey: _grpc.UnaryUnaryMultiCallable[_customization_pb2.GetOrderByKeyRequest, _customization_pb2.GetOrderByKeyResponse]
+    """GetOrderByKey finds the one order a customer's order key opens; any other
+    key is NOT_FOUND. Needs no tenant in the metadata.
+    """
+    GetOrderGenealogy: _grpc.UnaryUnaryMultiCallable[_customization_pb2.GetOrderGenealogyRequest, _customization_pb2.GetOrderGenealogyResponse]
+    """GetOrderGenealogy traces an order's units through production."""
 
 @_typing.type_check_only
 class ServitizationServiceAsyncStub(ServitizationServiceStub):
@@ -181,6 +225,49 @@ class ServitizationServiceAsyncStub(ServitizationServiceStub):
     """StopGrantedExecutions cancels the queued executions of an equipment maker's
     jobs on one of the caller's machines, when the maker's grant on it ended.
     """
+    CreateProductFamily: _aio.UnaryUnaryMultiCallable[_customization_pb2.CreateProductFamilyRequest, _customization_pb2.CreateProductFamilyResponse]  # type: ignore[assignment]
+    """CreateProductFamily stores a configurable product: its definition is checked
+    whole (every option, rule and condition it names must exist).
+    """
+    GetProductFamily: _aio.UnaryUnaryMultiCallable[_customization_pb2.GetProductFamilyRequest, _customization_pb2.GetProductFamilyResponse]  # type: ignore[assignment]
+    """GetProductFamily returns one family of the calling tenant."""
+    ListProductFamilies: _aio.UnaryUnaryMultiCallable[_customization_pb2.ListProductFamiliesRequest, _customization_pb2.ListProductFamiliesResponse]  # type: ignore[assignment]
+    """ListProductFamilies pages through the calling tenant's families by name."""
+    UpdateProductFamily: _aio.UnaryUnaryMultiCallable[_customization_pb2.UpdateProductFamilyRequest, _customization_pb2.UpdateProductFamilyResponse]  # type: ignore[assignment]
+    """UpdateProductFamily replaces a family's definition; its revision rises."""
+    ConfigureProduct: _aio.UnaryUnaryMultiCallable[_customization_pb2.ConfigureProductRequest, _customization_pb2.ConfigureProductResponse]  # type: ignore[assignment]
+    """ConfigureProduct checks selections against the family (a solver proves it)
+    and gives each option what it can still take; changes nothing.
+    """
+    CompleteConfiguration: _aio.UnaryUnaryMultiCallable[_customization_pb2.CompleteConfigurationRequest, _customization_pb2.CompleteConfigurationResponse]  # type: ignore[assignment]
+    """CompleteConfiguration completes selections to the cheapest valid product."""
+    CreateQuote: _aio.UnaryUnaryMultiCallable[_customization_pb2.CreateQuoteRequest, _customization_pb2.CreateQuoteResponse]  # type: ignore[assignment]
+    """CreateQuote prices a complete configuration and dates it with production's
+    what-if schedule; INVALID_ARGUMENT names the violated rules.
+    """
+    GetQuote: _aio.UnaryUnaryMultiCallable[_customization_pb2.GetQuoteRequest, _customization_pb2.GetQuoteResponse]  # type: ignore[assignment]
+    """GetQuote returns one quote of the calling tenant."""
+    ListQuotes: _aio.UnaryUnaryMultiCallable[_customization_pb2.ListQuotesRequest, _customization_pb2.ListQuotesResponse]  # type: ignore[assignment]
+    """ListQuotes pages through the calling tenant's quotes, newest first."""
+    AcceptQuote: _aio.UnaryUnaryMultiCallable[_customization_pb2.AcceptQuoteRequest, _customization_pb2.AcceptQuoteResponse]  # type: ignore[assignment]
+    """AcceptQuote turns an open quote into an order (OrderPlaced on
+    imcloud.orders.v1); an expired one is FAILED_PRECONDITION, an accepted one
+    returns its order without a key.
+    """
+    GetOrder: _aio.UnaryUnaryMultiCallable[_customization_pb2.GetOrderRequest, _customization_pb2.GetOrderResponse]  # type: ignore[assignment]
+    """GetOrder returns one order of the calling tenant with its stages."""
+    ListOrders: _aio.UnaryUnaryMultiCallable[_customization_pb2.ListOrdersRequest, _customization_pb2.ListOrdersResponse]  # type: ignore[assignment]
+    """ListOrders pages through the calling tenant's orders, newest first."""
+    CancelOrder: _aio.UnaryUnaryMultiCallable[_customization_pb2.CancelOrderRequest, _customization_pb2.CancelOrderResponse]  # type: ignore[assignment]
+    """CancelOrder cancels an order not yet completed (OrderCancelled on imcloud.orders.v1)."""
+    ShipOrder: _aio.UnaryUnaryMultiCallable[_customization_pb2.ShipOrderRequest, _customization_pb2.ShipOrderResponse]  # type: ignore[assignment]
+    """ShipOrder records the shipment of a completed order."""
+    GetOrderByKey: _aio.UnaryUnaryMultiCallable[_customization_pb2.GetOrderByKeyRequest, _customization_pb2.GetOrderByKeyResponse]  # type: ignore[assignment]
+    """GetOrderByKey finds the one order a customer's order key opens; any other
+    key is NOT_FOUND. Needs no tenant in the metadata.
+    """
+    GetOrderGenealogy: _aio.UnaryUnaryMultiCallable[_customization_pb2.GetOrderGenealogyRequest, _customization_pb2.GetOrderGenealogyResponse]  # type: ignore[assignment]
+    """GetOrderGenealogy traces an order's units through production."""
 
 class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
     """ServitizationService runs after-sales services on equipment in the field:
@@ -352,5 +439,144 @@ class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
         """StopGrantedExecutions cancels the queued executions of an equipment maker's
         jobs on one of the caller's machines, when the maker's grant on it ended.
         """
+
+    @_abc_1.abstractmethod
+    def CreateProductFamily(
+        self,
+        request: _customization_pb2.CreateProductFamilyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.CreateProductFamilyResponse, _abc.Awaitable[_customization_pb2.CreateProductFamilyResponse]]:
+        """CreateProductFamily stores a configurable product: its definition is checked
+        whole (every option, rule and condition it names must exist).
+        """
+
+    @_abc_1.abstractmethod
+    def GetProductFamily(
+        self,
+        request: _customization_pb2.GetProductFamilyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.GetProductFamilyResponse, _abc.Awaitable[_customization_pb2.GetProductFamilyResponse]]:
+        """GetProductFamily returns one family of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListProductFamilies(
+        self,
+        request: _customization_pb2.ListProductFamiliesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.ListProductFamiliesResponse, _abc.Awaitable[_customization_pb2.ListProductFamiliesResponse]]:
+        """ListProductFamilies pages through the calling tenant's families by name."""
+
+    @_abc_1.abstractmethod
+    def UpdateProductFamily(
+        self,
+        request: _customization_pb2.UpdateProductFamilyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.UpdateProductFamilyResponse, _abc.Awaitable[_customization_pb2.UpdateProductFamilyResponse]]:
+        """UpdateProductFamily replaces a family's definition; its revision rises."""
+
+    @_abc_1.abstractmethod
+    def ConfigureProduct(
+        self,
+        request: _customization_pb2.ConfigureProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.ConfigureProductResponse, _abc.Awaitable[_customization_pb2.ConfigureProductResponse]]:
+        """ConfigureProduct checks selections against the family (a solver proves it)
+        and gives each option what it can still take; changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteConfiguration(
+        self,
+        request: _customization_pb2.CompleteConfigurationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.CompleteConfigurationResponse, _abc.Awaitable[_customization_pb2.CompleteConfigurationResponse]]:
+        """CompleteConfiguration completes selections to the cheapest valid product."""
+
+    @_abc_1.abstractmethod
+    def CreateQuote(
+        self,
+        request: _customization_pb2.CreateQuoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.CreateQuoteResponse, _abc.Awaitable[_customization_pb2.CreateQuoteResponse]]:
+        """CreateQuote prices a complete configuration and dates it with production's
+        what-if schedule; INVALID_ARGUMENT names the violated rules.
+        """
+
+    @_abc_1.abstractmethod
+    def GetQuote(
+        self,
+        request: _customization_pb2.GetQuoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.GetQuoteResponse, _abc.Awaitable[_customization_pb2.GetQuoteResponse]]:
+        """GetQuote returns one quote of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListQuotes(
+        self,
+        request: _customization_pb2.ListQuotesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.ListQuotesResponse, _abc.Awaitable[_customization_pb2.ListQuotesResponse]]:
+        """ListQuotes pages through the calling tenant's quotes, newest first."""
+
+    @_abc_1.abstractmethod
+    def AcceptQuote(
+        self,
+        request: _customization_pb2.AcceptQuoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.AcceptQuoteResponse, _abc.Awaitable[_customization_pb2.AcceptQuoteResponse]]:
+        """AcceptQuote turns an open quote into an order (OrderPlaced on
+        imcloud.orders.v1); an expired one is FAILED_PRECONDITION, an accepted one
+        returns its order without a key.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOrder(
+        self,
+        request: _customization_pb2.GetOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.GetOrderResponse, _abc.Awaitable[_customization_pb2.GetOrderResponse]]:
+        """GetOrder returns one order of the calling tenant with its stages."""
+
+    @_abc_1.abstractmethod
+    def ListOrders(
+        self,
+        request: _customization_pb2.ListOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.ListOrdersResponse, _abc.Awaitable[_customization_pb2.ListOrdersResponse]]:
+        """ListOrders pages through the calling tenant's orders, newest first."""
+
+    @_abc_1.abstractmethod
+    def CancelOrder(
+        self,
+        request: _customization_pb2.CancelOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.CancelOrderResponse, _abc.Awaitable[_customization_pb2.CancelOrderResponse]]:
+        """CancelOrder cancels an order not yet completed (OrderCancelled on imcloud.orders.v1)."""
+
+    @_abc_1.abstractmethod
+    def ShipOrder(
+        self,
+        request: _customization_pb2.ShipOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.ShipOrderResponse, _abc.Awaitable[_customization_pb2.ShipOrderResponse]]:
+        """ShipOrder records the shipment of a completed order."""
+
+    @_abc_1.abstractmethod
+    def GetOrderByKey(
+        self,
+        request: _customization_pb2.GetOrderByKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.GetOrderByKeyResponse, _abc.Awaitable[_customization_pb2.GetOrderByKeyResponse]]:
+        """GetOrderByKey finds the one order a customer's order key opens; any other
+        key is NOT_FOUND. Needs no tenant in the metadata.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOrderGenealogy(
+        self,
+        request: _customization_pb2.GetOrderGenealogyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customization_pb2.GetOrderGenealogyResponse, _abc.Awaitable[_customization_pb2.GetOrderGenealogyResponse]]:
+        """GetOrderGenealogy traces an order's units through production."""
 
 def add_ServitizationServiceServicer_to_server(servicer: ServitizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
