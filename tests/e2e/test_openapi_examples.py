@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,8 +17,10 @@ from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
 
 ASSIGN_REASON = "/v1/downtimes/{downtime_id}:assign-reason"
+SHIP = "/v1/orders/{order_id}:ship"
+ACCEPT = "/v1/quotes/{quote_id}:accept"
 # Steps without a body, sent for the examples that follow them.
-BODILESS = {("post", "/v1/work-orders/{work_order_id}:release")}
+BODILESS = {("post", "/v1/work-orders/{work_order_id}:release"), ("post", ACCEPT)}
 # (method, path, who sends it, the id its answer creates)
 OPERATIONS = [
     ("post", "/v1/tenants", "anonymous", ""),
@@ -45,6 +48,14 @@ OPERATIONS = [
     ("post", "/v1/work-orders/{work_order_id}/operations/{sequence}:start", "owner", ""),
     ("put", "/v1/work-orders/{work_order_id}/operations/{sequence}/counts", "owner", ""),
     ("post", "/v1/quality-records", "owner", ""),
+    ("post", "/v1/product-families", "owner", "family_id"),
+    ("put", "/v1/product-families/{family_id}", "owner", ""),
+    ("post", "/v1/product-families/{family_id}:configure", "owner", ""),
+    ("post", "/v1/product-families/{family_id}:complete", "owner", ""),
+    ("post", "/v1/quotes", "owner", "quote_id"),
+    ("post", ACCEPT, "owner", "order_id"),
+    ("post", "/v1/orders/{order_id}:cancel", "owner", ""),
+    ("post", SHIP, "owner", ""),
     ("post", "/v1/downtime-reasons", "owner", ""),
     ("post", ASSIGN_REASON, "owner", ""),
     ("post", "/v1/access-grants", "owner", ""),
@@ -111,6 +122,58 @@ def _a_stop(clients: dict[str, httpx.Client], ids: dict[str, str]) -> str:
     return wait_for(stop, timeout_s=30, interval_s=0.5, what="a stop of the cold machine")
 
 
+def _a_completed_order(
+    document: dict[str, Any], clients: dict[str, httpx.Client], ids: dict[str, str]
+) -> str:
+    """The id of a completed order of the example family, without the recipes (no
+    machine at the example stations acknowledges one), made at a station of its own."""
+    owner = clients["owner"]
+
+    def sent(method: str, path: str, body: dict[str, Any], status: int) -> dict[str, Any]:
+        response = owner.request(method, path, json=body)
+        assert response.status_code == status, f"{method} {path}: {response.text}"
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    family = _with_ids(request_example(document, "post", "/v1/product-families"), ids)
+    family["name"] += " without recipes"
+    for step in family["routing"]:
+        step.pop("recipe", None)
+    quote = _with_ids(request_example(document, "post", "/v1/quotes"), ids)
+    quote["family_id"] = sent("POST", "/v1/product-families", family, 201)["id"]
+    quote_id = sent("POST", "/v1/quotes", quote, 201)["id"]
+    order_id = str(sent("POST", f"/v1/quotes/{quote_id}:accept", {}, 201)["order"]["id"])
+    capabilities = sorted({step["capability"] for step in family["routing"]})
+    station = {"line_id": ids["line_id"], "name": "Shipping cell", "capabilities": capabilities}
+    station_id = sent("POST", "/v1/stations", station, 201)["id"]
+
+    def order() -> dict[str, Any]:
+        answer: dict[str, Any] = owner.get(f"/v1/orders/{order_id}").json()
+        return answer
+
+    def released() -> str | None:
+        current = order()
+        return str(current["work_order_id"]) if current["state"] == "scheduled" else None
+
+    work_order_id = wait_for(released, timeout_s=60, interval_s=0.2, what="the work order")
+    operations = f"/v1/work-orders/{work_order_id}/operations"
+    made = owner.get(f"/v1/work-orders/{work_order_id}").json()
+
+    def done(sequence: int) -> bool:
+        current = owner.get(f"/v1/work-orders/{work_order_id}").json()
+        return bool(current["operations"][sequence - 1]["state"] == "done")
+
+    for operation in made["operations"]:
+        sequence = operation["sequence"]
+        sent("POST", f"{operations}/{sequence}:start", {"station_id": station_id}, 200)
+        # A customer's order: the operation is done once its good count is the quantity.
+        counts = {"good_quantity": made["quantity"], "scrap_quantity": 0}
+        sent("PUT", f"{operations}/{sequence}/counts", counts, 200)
+        wait_for(partial(done, sequence), timeout_s=30, what=f"operation {sequence} done")
+    wait_for(lambda: order()["state"] == "completed", timeout_s=60, what="the order completed")
+    return order_id
+
+
 def test_every_request_example_is_accepted(embedded_platform: RunningPlatform) -> None:
     base = embedded_platform.base_url
     document = httpx.get(f"{base}/openapi.json").json()
@@ -133,6 +196,9 @@ def test_every_request_example_is_accepted(embedded_platform: RunningPlatform) -
         if path == ASSIGN_REASON:
             # No example makes a machine stop: one stops for a while, as machines do.
             ids["downtime_id"] = _a_stop(clients, ids)
+        if path == SHIP:
+            # The example order was cancelled; only a completed one ships.
+            ids["order_id"] = _a_completed_order(document, clients, ids)
         body = None
         if (method, path) not in BODILESS:
             body = _with_ids(request_example(document, method, path), ids)
@@ -148,7 +214,8 @@ def test_every_request_example_is_accepted(embedded_platform: RunningPlatform) -
                 base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=10
             )
         if creates:
-            ids[creates] = answer["id"]
+            # Accepting a quote answers the order it made, with its key.
+            ids[creates] = answer["order"]["id"] if path == ACCEPT else answer["id"]
         if creates == "equipment_id":
             issued = clients["owner"].post(f"/v1/equipment/{answer['id']}/credentials", json={})
             clients["device"] = httpx.Client(

@@ -19,9 +19,15 @@ import httpx
 from tests.support.api import Tenant, sign_up
 from tests.support.platform import RunningPlatform
 from tests.support.waiting import wait_for
-from tests.support.world import World, onboard
+from tests.support.world import World, onboard, order_customized
 
-PUBLIC = {("post", "/v1/tenants"), ("get", "/healthz"), ("get", "/readyz")}
+# The order status opens with an order key alone (tests/e2e/test_order_status.py).
+PUBLIC = {
+    ("post", "/v1/tenants"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/v1/order-status"),
+}
 DEVICE = {("post", "/v1/device/telemetry")}
 ROLES = ["viewer", "operator", "admin", "owner"]
 GRANTED = "/v1/granted-equipment"
@@ -133,6 +139,21 @@ REQUIRED_ROLE = {
     ("post", "/v1/plants/{plant_id}/schedule:refresh"): "operator",
     ("post", "/v1/plants/{plant_id}/schedule:quote"): "viewer",
     ("get", "/v1/work-orders/{work_order_id}/eta"): "viewer",
+    ("post", "/v1/product-families"): "admin",
+    ("get", "/v1/product-families"): "viewer",
+    ("get", "/v1/product-families/{family_id}"): "viewer",
+    ("put", "/v1/product-families/{family_id}"): "admin",
+    ("post", "/v1/product-families/{family_id}:configure"): "viewer",
+    ("post", "/v1/product-families/{family_id}:complete"): "viewer",
+    ("post", "/v1/quotes"): "operator",
+    ("get", "/v1/quotes"): "viewer",
+    ("get", "/v1/quotes/{quote_id}"): "viewer",
+    ("post", "/v1/quotes/{quote_id}:accept"): "operator",
+    ("get", "/v1/orders"): "viewer",
+    ("get", "/v1/orders/{order_id}"): "viewer",
+    ("post", "/v1/orders/{order_id}:cancel"): "operator",
+    ("post", "/v1/orders/{order_id}:ship"): "operator",
+    ("get", "/v1/orders/{order_id}/genealogy"): "viewer",
 }
 # The scope a grant must hold for each grant route on one machine.
 GRANT_SCOPE = {
@@ -268,6 +289,9 @@ def snapshot(victim: World) -> str:
         "/v1/work-orders",
         "/v1/quality-records",
         "/v1/downtime-reasons",
+        "/v1/product-families",
+        "/v1/quotes",
+        "/v1/orders",
     ]
     views = {p: victim.tenant.get(p, page_size=500).json() for p in paths}
     # The platform resends a command the machine has not confirmed: its count of sends moves.
@@ -353,6 +377,15 @@ def attacked(base: str) -> World:
     cancelled = victim.tenant.post(f"/v1/jobs/{victim.ids['job_id']}:cancel", {})
     assert cancelled.status_code == 200, cancelled.text
     produce(victim)
+    order_customized(victim)
+    # The snapshot compares the plan: it holds the customized order's work order too.
+    customized = victim.tenant.get(f"/v1/orders/{victim.ids['order_id']}").json()
+    wait_for(
+        lambda: customized["work_order_id"] in planned_work(victim)[1],
+        timeout_s=30,
+        interval_s=0.5,
+        what="the customized work order planned",
+    )
     return victim
 
 

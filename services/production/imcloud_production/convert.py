@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -136,6 +136,7 @@ WORK_ORDER_STATES = {
 }
 OPERATION_STATES = {
     OperationState.PENDING: work_orders_pb.OPERATION_STATE_PENDING,
+    OperationState.STARTING: work_orders_pb.OPERATION_STATE_STARTING,
     OperationState.RUNNING: work_orders_pb.OPERATION_STATE_RUNNING,
     OperationState.DONE: work_orders_pb.OPERATION_STATE_DONE,
 }
@@ -267,6 +268,39 @@ def planned_downtime_message(downtime: PlannedDowntime) -> calendar_pb.PlannedDo
     )
 
 
+def routing_from(messages: Iterable[catalog_pb.RoutingStep]) -> tuple[RoutingStep, ...]:
+    return tuple(
+        RoutingStep(s.name, s.capability, s.setup_time_s, s.ideal_cycle_time_s, s.recipe_json)
+        for s in messages
+    )
+
+
+def bom_from(messages: Iterable[catalog_pb.BomLine]) -> tuple[BomLine, ...]:
+    return tuple(BomLine(b.component_part_number, b.quantity, b.unit) for b in messages)
+
+
+def routing_messages(routing: Iterable[RoutingStep]) -> list[catalog_pb.RoutingStep]:
+    return [
+        catalog_pb.RoutingStep(
+            name=s.name,
+            capability=s.capability,
+            setup_time_s=s.setup_time_s,
+            ideal_cycle_time_s=s.ideal_cycle_time_s,
+            recipe_json=s.recipe_json,
+        )
+        for s in routing
+    ]
+
+
+def bom_messages(bom: Iterable[BomLine]) -> list[catalog_pb.BomLine]:
+    return [
+        catalog_pb.BomLine(
+            component_part_number=b.component_part_number, quantity=b.quantity, unit=b.unit
+        )
+        for b in bom
+    ]
+
+
 def product_from(tenant_id: str, message: catalog_pb.Product) -> Product:
     return Product(
         id="",
@@ -274,11 +308,8 @@ def product_from(tenant_id: str, message: catalog_pb.Product) -> Product:
         part_number=message.part_number,
         name=message.name,
         unit=message.unit,
-        routing=tuple(
-            RoutingStep(s.name, s.capability, s.setup_time_s, s.ideal_cycle_time_s)
-            for s in message.routing
-        ),
-        bom=tuple(BomLine(b.component_part_number, b.quantity, b.unit) for b in message.bom),
+        routing=routing_from(message.routing),
+        bom=bom_from(message.bom),
         create_time=datetime.min.replace(tzinfo=UTC),
     )
 
@@ -289,21 +320,8 @@ def product_message(product: Product, first_pass_yield: float | None = None) -> 
         part_number=product.part_number,
         name=product.name,
         unit=product.unit,
-        routing=[
-            catalog_pb.RoutingStep(
-                name=s.name,
-                capability=s.capability,
-                setup_time_s=s.setup_time_s,
-                ideal_cycle_time_s=s.ideal_cycle_time_s,
-            )
-            for s in product.routing
-        ],
-        bom=[
-            catalog_pb.BomLine(
-                component_part_number=b.component_part_number, quantity=b.quantity, unit=b.unit
-            )
-            for b in product.bom
-        ],
+        routing=routing_messages(product.routing),
+        bom=bom_messages(product.bom),
         create_time=timestamp(product.create_time),
     )
     if first_pass_yield is not None:
@@ -384,6 +402,9 @@ def work_order_message(order: WorkOrder) -> work_orders_pb.WorkOrder:
         scrap_quantity=order.scrap_quantity,
         create_time=timestamp(order.create_time),
         note=order.note,
+        customer_order_id=order.customer_order_id,
+        bom=bom_messages(order.bom),
+        routing=routing_messages(order.routing),
     )
     for field in ("release_time", "start_time", "end_time"):
         _set_time(message, field, getattr(order, field))
@@ -400,9 +421,15 @@ def work_order_message(order: WorkOrder) -> work_orders_pb.WorkOrder:
             state=OPERATION_STATES[operation.state],
             good_quantity=operation.good_quantity,
             scrap_quantity=operation.scrap_quantity,
+            recipe_json=operation.recipe_json,
         )
         _set_time(step, "start_time", operation.start_time)
         _set_time(step, "end_time", operation.end_time)
+        for delivery in operation.recipe_deliveries:
+            sent = step.recipe_deliveries.add(
+                equipment_id=delivery.equipment_id, desired_version=delivery.desired_version
+            )
+            _set_time(sent, "applied_time", delivery.applied_time)
     return message
 
 

@@ -24,10 +24,13 @@ from imcloud_production.clients.products import ProductsDirectory
 from imcloud_production.domain import schedules
 from imcloud_production.events.machines import (
     PLACEMENT_GROUP,
+    RECIPE_GROUP,
     TELEMETRY_GROUP,
     placement_handler,
+    recipe_handler,
     telemetry_handler,
 )
+from imcloud_production.events.orders import ORDERS_GROUP, order_handler
 from imcloud_production.events.publishing import to_outbox_entry
 from imcloud_production.settings import SchedulingSettings
 from imcloud_production.store.repository import ProductionUnitOfWork
@@ -52,12 +55,22 @@ def _wire(
 ) -> Wiring:
     work = unit_of_work(db, staged)
     return Wiring(
-        servicers=[register(ProductionServicer(work, scheduling))],
+        servicers=[register(ProductionServicer(work, scheduling, recipes=directory))],
         subscriptions=[
             SubscriptionSpec(
                 group=PLACEMENT_GROUP,
                 topics=[Topic.PRODUCTS_EVENTS],
                 handler=placement_handler(work),
+            ),
+            SubscriptionSpec(
+                group=RECIPE_GROUP,
+                topics=[Topic.PRODUCTS_EVENTS],
+                handler=recipe_handler(work),
+            ),
+            SubscriptionSpec(
+                group=ORDERS_GROUP,
+                topics=[Topic.ORDERS],
+                handler=order_handler(work),
             ),
             SubscriptionSpec(
                 group=TELEMETRY_GROUP,

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from imcloud.production.v1 import schedule_pb2
-from imcloud.servitization.v1 import commands_pb2, jobs_pb2
+from imcloud.production.v1 import catalog_pb2, schedule_pb2
+from imcloud.servitization.v1 import commands_pb2, customization_pb2, jobs_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_servitization.domain.commands import MAX_PARAMETERS_BYTES
+from imcloud_servitization.domain.configurator import SelectedBomLine, SelectedStep
+from imcloud_servitization.domain.customization import (
+    Configured,
+    CustomerOrder,
+    Genealogy,
+    GenealogyOperation,
+    OrderState,
+    ProductFamily,
+    Quote,
+    QuoteState,
+)
 from imcloud_servitization.domain.jobs import (
     ExecutionState,
     FleetJob,
@@ -307,4 +319,181 @@ def execution_message(execution: JobExecution) -> jobs_pb2.JobExecution:
     )
     if execution.start_time is not None:
         message.start_time.CopyFrom(timestamp(execution.start_time))
+    return message
+
+
+# -- mass customization ----------------------------------------------------------------
+
+QUOTE_STATES = {
+    QuoteState.OPEN: customization_pb2.QUOTE_STATE_OPEN,
+    QuoteState.ACCEPTED: customization_pb2.QUOTE_STATE_ACCEPTED,
+    QuoteState.EXPIRED: customization_pb2.QUOTE_STATE_EXPIRED,
+}
+ORDER_STATES = {
+    OrderState.ACCEPTED: customization_pb2.ORDER_STATE_ACCEPTED,
+    OrderState.SCHEDULED: customization_pb2.ORDER_STATE_SCHEDULED,
+    OrderState.IN_PRODUCTION: customization_pb2.ORDER_STATE_IN_PRODUCTION,
+    OrderState.COMPLETED: customization_pb2.ORDER_STATE_COMPLETED,
+    OrderState.SHIPPED: customization_pb2.ORDER_STATE_SHIPPED,
+    OrderState.CANCELLED: customization_pb2.ORDER_STATE_CANCELLED,
+}
+ORDER_STATES_BY_MESSAGE = {number: state for state, number in ORDER_STATES.items()}
+
+
+def family_message(family: ProductFamily) -> customization_pb2.ProductFamily:
+    return customization_pb2.ProductFamily(
+        id=family.id,
+        name=family.name,
+        definition_json=family.definition_json,
+        revision=family.revision,
+        create_time=timestamp(family.create_time),
+        update_time=timestamp(family.update_time),
+    )
+
+
+def configuration_message(configured: Configured) -> customization_pb2.Configuration:
+    configuration = configured.configuration
+    return customization_pb2.Configuration(
+        selections_json=json.dumps(dict(configuration.selections)),
+        complete=configuration.complete,
+        domains=[
+            customization_pb2.OptionDomain(
+                option=domain.option,
+                selected_json="" if domain.selected is None else json.dumps(domain.selected),
+                values_json="" if domain.values is None else json.dumps(list(domain.values)),
+                ranges=[
+                    customization_pb2.NumberRange(min=low, max=high)
+                    for low, high in domain.ranges or ()
+                ],
+            )
+            for domain in configuration.domains
+        ],
+        derived_json=json.dumps(dict(configuration.derived)),
+        unit_price=configuration.unit_price or 0.0,
+        currency=configured.currency,
+        family_revision=configured.family_revision,
+    )
+
+
+def bom_messages(bom: Sequence[SelectedBomLine]) -> list[catalog_pb2.BomLine]:
+    return [
+        catalog_pb2.BomLine(
+            component_part_number=line.component_part_number, quantity=line.quantity, unit=line.unit
+        )
+        for line in bom
+    ]
+
+
+def routing_messages(routing: Sequence[SelectedStep]) -> list[catalog_pb2.RoutingStep]:
+    return [
+        catalog_pb2.RoutingStep(
+            name=step.name,
+            capability=step.capability,
+            setup_time_s=step.setup_time_s,
+            ideal_cycle_time_s=step.ideal_cycle_time_s,
+            recipe_json=json.dumps(dict(step.recipe)) if step.recipe else "",
+        )
+        for step in routing
+    ]
+
+
+def quote_message(quote: Quote) -> customization_pb2.Quote:
+    return customization_pb2.Quote(
+        id=quote.id,
+        family_id=quote.family_id,
+        family_revision=quote.family_revision,
+        selections_json=json.dumps(dict(quote.selections)),
+        derived_json=json.dumps(dict(quote.derived)),
+        quantity=quote.quantity,
+        unit_price=quote.unit_price,
+        total_price=quote.total_price,
+        currency=quote.currency,
+        promised_time=timestamp(quote.promised_time),
+        lead_time_s=quote.lead_time_s,
+        schedule_explanation=quote.schedule_explanation,
+        state=QUOTE_STATES[quote.state],
+        expire_time=timestamp(quote.expire_time),
+        customer_reference=quote.customer_reference,
+        create_time=timestamp(quote.create_time),
+        bom=bom_messages(quote.bom),
+        routing=routing_messages(quote.routing),
+        order_id=quote.order_id,
+    )
+
+
+def order_message(order: CustomerOrder) -> customization_pb2.CustomerOrder:
+    return customization_pb2.CustomerOrder(
+        id=order.id,
+        quote_id=order.quote_id,
+        family_id=order.family_id,
+        family_name=order.family_name,
+        selections_json=json.dumps(dict(order.selections)),
+        derived_json=json.dumps(dict(order.derived)),
+        quantity=order.quantity,
+        total_price=order.total_price,
+        currency=order.currency,
+        customer_reference=order.customer_reference,
+        state=ORDER_STATES[order.state],
+        stages=[
+            customization_pb2.OrderStage(
+                state=ORDER_STATES[stage.state], time=timestamp(stage.time), detail=stage.detail
+            )
+            for stage in order.stages
+        ],
+        work_order_id=order.work_order_id,
+        plant_id=order.plant_id,
+        promised_time=timestamp(order.promised_time),
+        create_time=timestamp(order.create_time),
+    )
+
+
+def genealogy_message(genealogy: Genealogy) -> customization_pb2.Genealogy:
+    return customization_pb2.Genealogy(
+        order=order_message(genealogy.order),
+        bom=bom_messages(genealogy.bom),
+        work_order_id=genealogy.work_order_id,
+        operations=[_genealogy_operation(traced) for traced in genealogy.operations],
+        quality_records=[
+            customization_pb2.GenealogyQualityRecord(
+                id=record.id,
+                sequence=record.sequence,
+                station_id=record.station_id,
+                defect_code=record.defect_code,
+                quantity=record.quantity,
+                scrapped=record.scrapped,
+                note=record.note,
+                record_time=timestamp(record.record_time),
+            )
+            for record in genealogy.quality_records
+        ],
+    )
+
+
+def _genealogy_operation(traced: GenealogyOperation) -> customization_pb2.GenealogyOperation:
+    operation = traced.operation
+    message = customization_pb2.GenealogyOperation(
+        sequence=operation.sequence,
+        name=operation.name,
+        station_id=operation.station_id,
+        recipe_json=operation.recipe_json,
+        good_quantity=operation.good_quantity,
+        scrap_quantity=operation.scrap_quantity,
+        equipment=[
+            customization_pb2.GenealogyEquipment(
+                equipment_id=machine.equipment_id,
+                recipe_version=machine.recipe_version,
+                signals=[
+                    customization_pb2.GenealogySignal(
+                        signal=s.signal, count=s.count, min=s.min, max=s.max, mean=s.mean
+                    )
+                    for s in machine.signals
+                ],
+            )
+            for machine in traced.equipment
+        ],
+    )
+    if operation.start_time is not None:
+        message.start_time.CopyFrom(timestamp(operation.start_time))
+    if operation.end_time is not None:
+        message.end_time.CopyFrom(timestamp(operation.end_time))
     return message

@@ -20,7 +20,7 @@ from imcloud_core.service import (
     every,
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
-from imcloud_servitization.clients.production import ProductionScheduler
+from imcloud_servitization.clients.production import ProductionOrders, ProductionScheduler
 from imcloud_servitization.clients.products import ProductsMachines
 from imcloud_servitization.events.handlers import (
     COMMANDS_GROUP,
@@ -30,6 +30,8 @@ from imcloud_servitization.events.handlers import (
     resend_commands,
 )
 from imcloud_servitization.events.handlers import GROUP as ANOMALY_GROUP
+from imcloud_servitization.events.orders import GROUP as ORDERS_GROUP
+from imcloud_servitization.events.orders import work_order_news_handler
 from imcloud_servitization.events.publishing import to_outbox_entry
 from imcloud_servitization.events.rollout import GROUP as JOBS_GROUP
 from imcloud_servitization.events.rollout import desired_applied_handler, roll_out_jobs
@@ -55,12 +57,25 @@ def unit_of_work(
 
 
 def _wire(
-    db: Database, staged: Outbox, *, scheduler: ProductionScheduler, machines: ProductsMachines
+    db: Database,
+    staged: Outbox,
+    *,
+    scheduler: ProductionScheduler,
+    production: ProductionOrders,
+    machines: ProductsMachines,
 ) -> Wiring:
     transaction = unit_of_work(db, staged)
     return Wiring(
         servicers=[
-            register(ServitizationServicer(transaction, scheduler=scheduler, machines=machines))
+            register(
+                ServitizationServicer(
+                    transaction,
+                    scheduler=scheduler,
+                    machines=machines,
+                    production=production,
+                    telemetry=machines,
+                )
+            )
         ],
         subscriptions=[
             SubscriptionSpec(
@@ -77,6 +92,11 @@ def _wire(
                 group=JOBS_GROUP,
                 topics=[Topic.PRODUCTS_EVENTS],
                 handler=desired_applied_handler(transaction),
+            ),
+            SubscriptionSpec(
+                group=ORDERS_GROUP,
+                topics=[Topic.PRODUCTION_EVENTS],
+                handler=work_order_news_handler(transaction),
             ),
         ],
         background=[
@@ -104,9 +124,11 @@ def _wire(
 
 def build(runtime: Runtime) -> BackendService:
     endpoint = runtime.settings.grpc_endpoint
+    production = open_channel(endpoint("production").target)
     wire = functools.partial(
         _wire,
-        scheduler=ProductionScheduler(open_channel(endpoint("production").target)),
+        scheduler=ProductionScheduler(production),
+        production=ProductionOrders(production),
         machines=ProductsMachines(open_channel(endpoint("products").target)),
     )
     return build_backend_service(

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
-from imcloud.production.v1 import events_pb2
+from imcloud.production.v1 import catalog_pb2, events_pb2
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
 from imcloud_core.convert import timestamp
@@ -27,7 +27,7 @@ from imcloud_core.ids import utcnow
 from imcloud_core.rpc import CallContext, GrpcServer, ResponseT, call, open_channel
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
 from imcloud_production.settings import SchedulingSettings
-from tests.unit.production.harness import ProductionStore
+from tests.unit.production.harness import FakeMachines, ProductionStore
 
 
 @pytest.fixture
@@ -36,7 +36,11 @@ def stub(store: ProductionStore) -> Iterator[ProductionServiceStub]:
     server = GrpcServer(
         name="production-test",
         bind="127.0.0.1:0",
-        register=[register(ProductionServicer(store.unit_of_work, SchedulingSettings()))],
+        register=[
+            register(
+                ProductionServicer(store.unit_of_work, SchedulingSettings(), recipes=FakeMachines())
+            )
+        ],
     )
     server.start()
     try:
@@ -363,3 +367,73 @@ def test_maintenance_windows_are_asked_with_valid_fields_of_ones_own_station(
             pb.SuggestMaintenanceWindowsRequest(station_id=station.id, duration_s=3600),
         )
     assert fields(missing) == ["not_after"]
+
+
+def test_a_recipe_is_kept_with_its_step_and_needs_a_machine_to_start(acme: Tenant) -> None:
+    s = acme.stub
+    plant, line, _ = structure(acme)
+    station = acme(
+        s.CreateStation,
+        pb.CreateStationRequest(line_id=line.id, name="Paint", capabilities=["painting"]),
+    ).station
+    recipe = '{"color": "black", "coats": 2}'
+    step = catalog_pb2.RoutingStep(
+        name="paint", capability="painting", ideal_cycle_time_s=60, recipe_json=recipe
+    )
+    with pytest.raises(InvalidArgument) as refused:
+        acme(
+            s.CreateProduct,
+            pb.CreateProductRequest(
+                product=catalog_pb2.Product(
+                    part_number="X",
+                    unit="pcs",
+                    routing=[
+                        catalog_pb2.RoutingStep(
+                            name="paint",
+                            capability="painting",
+                            ideal_cycle_time_s=60,
+                            recipe_json="7",
+                        )
+                    ],
+                )
+            ),
+        )
+    assert fields(refused) == ["routing[0].recipe_json"]
+    product = acme(
+        s.CreateProduct,
+        pb.CreateProductRequest(
+            product=catalog_pb2.Product(part_number="FRAME", unit="pcs", routing=[step])
+        ),
+    ).product
+    assert product.routing[0].recipe_json == recipe
+    order = acme(
+        s.CreateWorkOrder,
+        pb.CreateWorkOrderRequest(
+            product_id=product.id,
+            plant_id=plant.id,
+            quantity=1,
+            due_time=timestamp(utcnow() + timedelta(days=2)),
+        ),
+    ).work_order
+    released = acme(s.ReleaseWorkOrder, pb.ReleaseWorkOrderRequest(work_order_id=order.id))
+    assert released.work_order.operations[0].recipe_json == recipe
+
+    with pytest.raises(FailedPrecondition, match="no machine to take the recipe"):
+        acme(
+            s.StartOperation,
+            pb.StartOperationRequest(work_order_id=order.id, sequence=1, station_id=station.id),
+        )
+    quoted = acme(
+        s.QuoteWorkOrder,
+        pb.QuoteWorkOrderRequest(
+            plant_id=plant.id,
+            product_id=product.id,
+            quantity=2,
+            routing=[
+                catalog_pb2.RoutingStep(
+                    name="touch up", capability="painting", ideal_cycle_time_s=30
+                )
+            ],
+        ),
+    )
+    assert [o.name for o in quoted.operations] == ["touch up"]

@@ -16,7 +16,7 @@ from imcloud_production.domain.catalog import EquipmentState, Product, RoutingSt
 from imcloud_production.domain.scheduling.plan import TriggerKind
 from imcloud_production.domain.tracking import Track
 from imcloud_production.settings import SchedulingSettings
-from tests.unit.production.harness import ProductionStore
+from tests.unit.production.harness import FakeMachines, ProductionStore
 
 TENANT = "tenant-scheduling"
 SETTINGS = SchedulingSettings(time_limit_s=3, repair_time_limit_s=1, frozen_horizon_s=0)
@@ -256,6 +256,7 @@ def test_a_started_operation_stays_and_a_slow_one_is_planned_for(
     schedule_now(store, plant)
     floor.start_operation(
         store.unit_of_work(),
+        FakeMachines(),
         tenant_id=TENANT,
         work_order_id=order,
         sequence=1,

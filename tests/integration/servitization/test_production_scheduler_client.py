@@ -15,7 +15,7 @@ from imcloud_core.rpc import CallContext, GrpcServer, call, open_channel
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
 from imcloud_production.settings import SchedulingSettings
 from imcloud_servitization.clients.production import ProductionScheduler
-from tests.unit.production.harness import ProductionStore
+from tests.unit.production.harness import FakeMachines, ProductionStore
 
 TENANT = "tenant-1"
 
@@ -32,7 +32,11 @@ def target(store: ProductionStore) -> Iterator[str]:
     server = GrpcServer(
         name="production-test",
         bind="127.0.0.1:0",
-        register=[register(ProductionServicer(store.unit_of_work, SchedulingSettings()))],
+        register=[
+            register(
+                ProductionServicer(store.unit_of_work, SchedulingSettings(), recipes=FakeMachines())
+            )
+        ],
     )
     server.start()
     try:

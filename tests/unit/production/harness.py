@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from imcloud.common.v1.events_pb2 import EventEnvelope
 from imcloud_core.db import Database, create_database_engine
+from imcloud_core.errors import Unavailable
 from imcloud_core.events import parse_envelope
 from imcloud_core.migrations import upgrade_to_head
+from imcloud_production.domain.ports import AppliedRecipe
 from imcloud_production.module import PACKAGE, unit_of_work
 from imcloud_production.store.tables import outbox
 
@@ -37,3 +39,22 @@ class ProductionStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+class FakeMachines:
+    """The products service's side of recipes: each machine's desired version goes
+    up with every recipe given; ``down`` makes it unreachable."""
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, list[str]] = {}
+        self.applied: dict[str, int] = {}
+        self.down = False
+
+    def apply(self, *, tenant_id: str, equipment_id: str, recipe_json: str) -> AppliedRecipe:
+        if self.down:
+            raise Unavailable("products is not reachable")
+        self.recipes.setdefault(equipment_id, []).append(recipe_json)
+        return AppliedRecipe(
+            desired_version=len(self.recipes[equipment_id]),
+            applied_version=self.applied.get(equipment_id, 0),
+        )

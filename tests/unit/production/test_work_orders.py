@@ -96,18 +96,18 @@ def test_release_needs_a_station_for_every_step_and_start_a_capable_idle_station
 
 
 def test_operator_totals_only_grow() -> None:
-    order = orders.counts_reported(running(), 1, good=10, scrap=1)
+    order = orders.counts_reported(running(), 1, good=10, scrap=1, now=NOW)
     with pytest.raises(InvalidArgument) as refused:
-        orders.counts_reported(order, 1, good=9, scrap=-1)
+        orders.counts_reported(order, 1, good=9, scrap=-1, now=NOW)
     assert [v.field for v in refused.value.violations] == ["good_quantity", "scrap_quantity"]
 
 
 def test_first_pass_yield_multiplies_the_steps_yields() -> None:
-    order = orders.counted(running(), 1, good=90, scrap=10)
+    order = orders.counted(running(), 1, good=90, scrap=10, now=NOW)
     order = orders.operation_started(order, 2, station("grinding"), busy_with=None, now=NOW)
-    order = orders.counted(order, 2, good=81, scrap=9)
+    order = orders.counted(order, 2, good=81, scrap=9, now=NOW)
     assert order.first_pass_yield == pytest.approx(0.9 * 0.9)
-    other = orders.counted(running(), 1, good=100, scrap=0)
+    other = orders.counted(running(), 1, good=100, scrap=0, now=NOW)
     # Step 1 over both orders: 190 of 200; step 2 only counted in the first: 81 of 90.
     assert orders.first_pass_yield([order, other]) == pytest.approx(190 / 200 * 81 / 90)
     assert orders.first_pass_yield([planned()]) is None

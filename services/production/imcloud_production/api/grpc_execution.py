@@ -17,7 +17,7 @@ from imcloud_core.rpc import call_context
 from imcloud_production import convert
 from imcloud_production.domain import floor, monitoring, planning
 from imcloud_production.domain.execution import DowntimeReason, PlannedDowntime, QualityRecord
-from imcloud_production.domain.ports import ExecutionUnitOfWork
+from imcloud_production.domain.ports import ExecutionUnitOfWork, RecipeTarget
 
 BREAKDOWNS = {
     pb.OEE_BREAKDOWN_UNSPECIFIED: "",
@@ -62,6 +62,7 @@ def _scope(request: pb.GetOeeRequest | pb.ListDowntimesRequest) -> tuple[str, st
 # gRPC method names are PascalCase, hence the noqa: N802 on each.
 class ExecutionRpcs:
     _execution: Callable[[], ExecutionUnitOfWork]
+    _recipes: RecipeTarget
 
     # -- calendars -----------------------------------------------------------------
 
@@ -260,6 +261,7 @@ class ExecutionRpcs:
     ) -> pb.StartOperationResponse:
         order = floor.start_operation(
             self._execution(),
+            self._recipes,
             tenant_id=_tenant(context),
             work_order_id=request.work_order_id,
             sequence=request.sequence,

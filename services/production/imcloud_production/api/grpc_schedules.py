@@ -127,6 +127,7 @@ class ScheduleRpcs:
                 quantity=request.quantity,
                 due_time=from_timestamp(request.due_time) if request.HasField("due_time") else None,
                 priority=request.priority,
+                routing=convert.routing_from(request.routing),
             )
         return pb.QuoteWorkOrderResponse(
             end_time=timestamp(quote.eta.end_time),

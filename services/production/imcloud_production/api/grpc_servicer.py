@@ -13,7 +13,7 @@ from imcloud_production.api.grpc_execution import ExecutionRpcs
 from imcloud_production.api.grpc_schedules import ScheduleRpcs, SolverSlots
 from imcloud_production.convert import line_message, plant_message, station_message
 from imcloud_production.domain import services
-from imcloud_production.domain.ports import ExecutionUnitOfWork, UnitOfWork
+from imcloud_production.domain.ports import ExecutionUnitOfWork, RecipeTarget, UnitOfWork
 from imcloud_production.settings import SchedulingSettings
 
 
@@ -27,9 +27,12 @@ class ProductionServicer(ExecutionRpcs, ScheduleRpcs, pb_grpc.ProductionServiceS
         self,
         unit_of_work: Callable[[], ExecutionUnitOfWork],
         scheduling: SchedulingSettings,
+        *,
+        recipes: RecipeTarget,
     ) -> None:
         self._uow: Callable[[], UnitOfWork] = unit_of_work
         self._execution = unit_of_work
+        self._recipes = recipes
         self._scheduling = scheduling
         self._solver_slots = SolverSlots()
 

@@ -3,12 +3,16 @@ routings and bills of materials, and the state mapping of each equipment model."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from imcloud_core.errors import FieldViolation, InvalidArgument
+from imcloud_core.nesting import MAX_NESTING, nesting_depth
 
 PART_NUMBER_MAX = 100
 UNIT_MAX = 20
@@ -19,6 +23,10 @@ SIGNAL_MAX = 100
 RULES_MAX = 50
 DEFAULT_HOLD_S = 60
 HOLD_MAX_S = 3600
+# A recipe becomes the desired state of machines: the products service's limits.
+RECIPE_MAX_BYTES = 16 * 1024
+RECIPE_PROPERTIES_MAX = 256
+PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
 class EquipmentState(StrEnum):
@@ -50,6 +58,8 @@ class RoutingStep:
     capability: str
     setup_time_s: float
     ideal_cycle_time_s: float
+    # A JSON object of desired properties for the station's machines; "": none.
+    recipe_json: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,46 +136,111 @@ def checked_product(product: Product, *, offered: Iterable[str]) -> Product:
     violations += _text("unit", product.unit, UNIT_MAX, required=True)
     if not product.routing:
         violations.append(FieldViolation("routing", "needs at least one step"))
-    if len(product.routing) > ROUTING_MAX:
-        violations.append(FieldViolation("routing", f"at most {ROUTING_MAX} steps"))
+    violations += routing_violations(product.routing)
     capabilities = set(offered)
     for index, step in enumerate(product.routing):
-        where = f"routing[{index}]"
-        violations += _text(f"{where}.name", step.name, 100, required=True)
-        violations += _text(f"{where}.capability", step.capability, 50, required=True)
         if step.capability and step.capability not in capabilities:
             violations.append(
                 FieldViolation(
-                    f"{where}.capability",
+                    f"routing[{index}].capability",
                     f"no station offers {step.capability!r}; give a station this capability first",
                 )
             )
+    violations += bom_violations(product.bom, part_number=product.part_number)
+    if violations:
+        raise InvalidArgument("the product is not valid", violations=tuple(violations))
+    return product
+
+
+def routing_violations(
+    routing: Sequence[RoutingStep], *, field: str = "routing"
+) -> list[FieldViolation]:
+    """What is wrong with a routing's steps themselves; whether stations offer
+    their capabilities is for the caller (a product refuses, a release waits)."""
+    violations = []
+    if len(routing) > ROUTING_MAX:
+        violations.append(FieldViolation(field, f"at most {ROUTING_MAX} steps"))
+    for index, step in enumerate(routing):
+        where = f"{field}[{index}]"
+        violations += _text(f"{where}.name", step.name, 100, required=True)
+        violations += _text(f"{where}.capability", step.capability, 50, required=True)
         if not 0 <= step.setup_time_s <= CYCLE_MAX_S:
             violations.append(FieldViolation(f"{where}.setup_time_s", "0..86400 seconds"))
         if not 0 < step.ideal_cycle_time_s <= CYCLE_MAX_S:
             violations.append(
                 FieldViolation(f"{where}.ideal_cycle_time_s", "over 0, at most 86400 seconds")
             )
-    if len(product.bom) > BOM_MAX:
-        violations.append(FieldViolation("bom", f"at most {BOM_MAX} lines"))
-    for index, line in enumerate(product.bom):
-        where = f"bom[{index}]"
+        if step.recipe_json:
+            violations += _recipe_violations(f"{where}.recipe_json", step.recipe_json)
+    return violations
+
+
+def bom_violations(
+    bom: Sequence[BomLine], *, part_number: str, field: str = "bom"
+) -> list[FieldViolation]:
+    violations = []
+    if len(bom) > BOM_MAX:
+        violations.append(FieldViolation(field, f"at most {BOM_MAX} lines"))
+    for index, line in enumerate(bom):
+        where = f"{field}[{index}]"
         violations += _text(
             f"{where}.component_part_number",
             line.component_part_number,
             PART_NUMBER_MAX,
             required=True,
         )
-        if line.component_part_number == product.part_number:
+        if line.component_part_number == part_number:
             violations.append(
                 FieldViolation(f"{where}.component_part_number", "a product cannot contain itself")
             )
         if not 0 < line.quantity <= 1e9:
             violations.append(FieldViolation(f"{where}.quantity", "over 0"))
         violations += _text(f"{where}.unit", line.unit, UNIT_MAX, required=True)
-    if violations:
-        raise InvalidArgument("the product is not valid", violations=tuple(violations))
-    return product
+    return violations
+
+
+def _recipe_violations(field: str, text: str) -> list[FieldViolation]:
+    """A recipe is what the products service takes as a desired-state patch: a
+    JSON object of named properties, finite numbers only, within its size limits."""
+    if len(text.encode()) > RECIPE_MAX_BYTES:
+        return [FieldViolation(field, f"at most {RECIPE_MAX_BYTES} bytes of JSON")]
+    try:
+        recipe = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return [FieldViolation(field, "must be a JSON object with finite numbers")]
+    if not isinstance(recipe, dict):
+        return [FieldViolation(field, "must be a JSON object")]
+    if len(recipe) > RECIPE_PROPERTIES_MAX:
+        return [FieldViolation(field, f"at most {RECIPE_PROPERTIES_MAX} properties")]
+    for name in recipe:
+        if not PROPERTY_NAME.match(name):
+            return [
+                FieldViolation(
+                    field,
+                    f"property {name[:70]!r}: a letter, then letters, digits, '_', '.', '-' "
+                    "(at most 64)",
+                )
+            ]
+    if nesting_depth(recipe) > MAX_NESTING:
+        return [FieldViolation(field, f"at most {MAX_NESTING} levels of nested objects and lists")]
+    if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(recipe)):
+        return [FieldViolation(field, "numbers must be finite")]
+    return []
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _leaves(value: object) -> Iterable[object]:
+    if isinstance(value, dict):
+        for inner in value.values():
+            yield from _leaves(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _leaves(inner)
+    else:
+        yield value
 
 
 def checked_mapping(mapping: StateMapping) -> StateMapping:

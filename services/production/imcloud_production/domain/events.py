@@ -29,6 +29,7 @@ class StructureChanged:
 
 
 class WorkOrderChange(StrEnum):
+    CREATED = "created"
     RELEASED = "released"
     STARTED = "started"
     PROGRESSED = "progressed"

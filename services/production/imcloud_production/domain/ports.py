@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -119,6 +120,18 @@ class Placements(Protocol):
 
     def of(self, equipment_ids: Collection[str]) -> dict[str, Placement]: ...
 
+    def at_station(self, *, tenant_id: str, station_id: str) -> list[Placement]: ...
+
+    def applied_versions(self, *, tenant_id: str, equipment_ids: Collection[str]) -> dict[str, int]:
+        """The desired version each placed machine last said it applied, its row
+        locked until the transaction ends (so an apply reported meanwhile waits)."""
+
+    def record_applied(
+        self, *, tenant_id: str, equipment_id: str, applied_version: int
+    ) -> Placement | None:
+        """Keeps the newer of the stored and the given applied version (the row
+        locked); the machine's placement, None if it is not placed."""
+
 
 class WorkOrders(Protocol):
     def add(self, order: WorkOrder) -> None: ...
@@ -128,6 +141,10 @@ class WorkOrders(Protocol):
     ) -> WorkOrder | None: ...
 
     def update(self, order: WorkOrder) -> None: ...
+
+    def of_customer_order(
+        self, *, tenant_id: str, customer_order_id: str, for_update: bool = False
+    ) -> WorkOrder | None: ...
 
     def of_products(self, *, tenant_id: str, product_ids: Collection[str]) -> list[WorkOrder]: ...
 
@@ -240,6 +257,23 @@ class DowntimeReasons(Protocol):
     def get(self, *, tenant_id: str, code: str) -> DowntimeReason | None: ...
 
     def all(self, *, tenant_id: str) -> list[DowntimeReason]: ...
+
+
+@dataclass(frozen=True)
+class AppliedRecipe:
+    """A machine's twin after a recipe was merged into its desired state."""
+
+    desired_version: int
+    # The desired version the machine last said it applied.
+    applied_version: int
+
+
+class RecipeTarget(Protocol):
+    """The machines' owner (the products service), which takes recipes as desired state."""
+
+    def apply(self, *, tenant_id: str, equipment_id: str, recipe_json: str) -> AppliedRecipe:
+        """Merges the recipe (a JSON merge patch) into the machine's desired state;
+        Unavailable when the owner cannot be reached."""
 
 
 class EquipmentDirectory(Protocol):

@@ -24,7 +24,7 @@ from imcloud_core.paging import MAX_PAGE_SIZE, every_page
 from imcloud_production.domain import calendar as calendars
 from imcloud_production.domain import planning
 from imcloud_production.domain import work_orders as orders
-from imcloud_production.domain.catalog import EquipmentState
+from imcloud_production.domain.catalog import EquipmentState, RoutingStep
 from imcloud_production.domain.events import ScheduleChanged
 from imcloud_production.domain.model import Plant, Station, not_found
 from imcloud_production.domain.ports import ExecutionUnitOfWork
@@ -182,8 +182,10 @@ def quote(
     quantity: float,
     due_time: datetime | None,
     priority: int,
+    routing: Sequence[RoutingStep] = (),
 ) -> Quote:
-    """When an order would be done if it were released now; changes nothing."""
+    """When an order would be done if it were released now, with ``routing``
+    instead of the product's when given; changes nothing."""
     now = utcnow()
     if due_time is not None and due_time <= now:
         raise InvalidArgument(
@@ -212,6 +214,7 @@ def quote(
             priority=priority,
             state=WorkOrderState.PLANNED,
             create_time=now,
+            routing=tuple(routing),
         )
     )
     order = orders.released(

@@ -1,27 +1,36 @@
 """Work orders: what is to be made, where, and how it is going.
 
 planned -> released -> running -> completed, and cancelled from any of the first
-three. A transition that is not allowed is a FailedPrecondition (409), never a
-silent no-op, so a client that retries learns where the order really is.
+three. An operation goes pending -> running -> done; one with a recipe goes
+through starting first, until every machine of its station applied the recipe.
+A transition that is not allowed is a FailedPrecondition (409), never a silent
+no-op, so a client that retries learns where the order really is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from imcloud_production.domain.catalog import Product
+from imcloud_production.domain.catalog import (
+    BomLine,
+    Product,
+    RoutingStep,
+    bom_violations,
+    routing_violations,
+)
 from imcloud_production.domain.model import Station
 
 QUANTITY_MAX = 1e9
 PRIORITY_MAX = 1000
 NOTE_MAX = 2000
 REASON_MAX = 500
+CUSTOMER_ORDER_ID_MAX = 100
 
 
 class WorkOrderState(StrEnum):
@@ -34,11 +43,23 @@ class WorkOrderState(StrEnum):
 
 class OperationState(StrEnum):
     PENDING = "pending"
+    # At its station, waiting for the station's machines to apply its recipe.
+    STARTING = "starting"
     RUNNING = "running"
     DONE = "done"
 
 
 OPEN = frozenset({WorkOrderState.PLANNED, WorkOrderState.RELEASED, WorkOrderState.RUNNING})
+
+
+@dataclass(frozen=True)
+class RecipeDelivery:
+    """An operation's recipe on one machine of its station."""
+
+    equipment_id: str
+    # The machine's desired version that holds the recipe.
+    desired_version: int
+    applied_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,8 +73,16 @@ class Operation:
     state: OperationState = OperationState.PENDING
     good_quantity: float = 0.0
     scrap_quantity: float = 0.0
+    # When it runs: for one with a recipe, when the last machine applied it.
     start_time: datetime | None = None
     end_time: datetime | None = None
+    recipe_json: str = ""
+    recipe_deliveries: tuple[RecipeDelivery, ...] = ()
+
+    @property
+    def at_station(self) -> bool:
+        """Started and not done: it holds its station."""
+        return self.state in (OperationState.STARTING, OperationState.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,11 @@ class WorkOrder:
     release_time: datetime | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
+    # The customer order (servitization) it makes; "" for others.
+    customer_order_id: str = ""
+    # Its own BOM and routing (a customized product's); empty: the product's.
+    bom: tuple[BomLine, ...] = ()
+    routing: tuple[RoutingStep, ...] = ()
 
     @property
     def good_quantity(self) -> float:
@@ -125,7 +159,14 @@ def first_pass_yield(orders: Iterable[WorkOrder]) -> float | None:
 
 
 def checked_new(order: WorkOrder) -> WorkOrder:
-    violations = []
+    violations = [
+        *routing_violations(order.routing),
+        *bom_violations(order.bom, part_number=order.part_number),
+    ]
+    if len(order.customer_order_id) > CUSTOMER_ORDER_ID_MAX:
+        violations.append(
+            FieldViolation("customer_order_id", f"at most {CUSTOMER_ORDER_ID_MAX} characters")
+        )
     if not 0 < order.quantity <= QUANTITY_MAX:
         violations.append(FieldViolation("quantity", "over 0, at most 1e9"))
     if not 0 <= order.priority <= PRIORITY_MAX:
@@ -138,9 +179,11 @@ def checked_new(order: WorkOrder) -> WorkOrder:
 
 
 def released(order: WorkOrder, product: Product, *, offered: set[str], now: datetime) -> WorkOrder:
-    """The order on the shop floor with the product's routing copied as it is now."""
+    """The order on the shop floor with its routing (its own, else the product's)
+    copied as it is now."""
     _require(order, {WorkOrderState.PLANNED}, "released")
-    missing = [s for s in product.routing if s.capability not in offered]
+    routing = order.routing or product.routing
+    missing = [s for s in routing if s.capability not in offered]
     if missing:
         raise FailedPrecondition(
             f"no station of plant {order.plant_id!r} offers {missing[0].capability!r}, "
@@ -153,18 +196,20 @@ def released(order: WorkOrder, product: Product, *, offered: set[str], now: date
             capability=step.capability,
             setup_time_s=step.setup_time_s,
             ideal_cycle_time_s=step.ideal_cycle_time_s,
+            recipe_json=step.recipe_json,
         )
-        for index, step in enumerate(product.routing)
+        for index, step in enumerate(routing)
     )
     return dataclasses.replace(
         order, state=WorkOrderState.RELEASED, operations=operations, release_time=now
     )
 
 
-def operation_started(
-    order: WorkOrder, sequence: int, station: Station, *, busy_with: str | None, now: datetime
-) -> WorkOrder:
-    """``busy_with`` names what the station is running already, if anything."""
+def startable(
+    order: WorkOrder, sequence: int, station: Station, *, busy_with: str | None
+) -> Operation:
+    """The operation, if it may start at ``station`` now; ``busy_with`` names what
+    the station is running already, if anything."""
     _require(order, {WorkOrderState.RELEASED, WorkOrderState.RUNNING}, "started")
     operation = order.operation(sequence)
     if operation.state is not OperationState.PENDING:
@@ -187,14 +232,64 @@ def operation_started(
         raise FailedPrecondition(
             f"station {station.id!r} is running {busy_with}; complete it first"
         )
+    return operation
+
+
+def operation_started(
+    order: WorkOrder,
+    sequence: int,
+    station: Station,
+    *,
+    busy_with: str | None,
+    now: datetime,
+    deliveries: Sequence[RecipeDelivery] = (),
+) -> WorkOrder:
+    """An operation with a recipe starts with its ``deliveries``, one per machine of
+    the station, and runs once they are all applied (perhaps already)."""
+    operation = startable(order, sequence, station, busy_with=busy_with)
+    if operation.recipe_json and not deliveries:
+        raise FailedPrecondition(f"station {station.id!r} has no machine to take the recipe")
     started = dataclasses.replace(
         operation,
         station_id=station.id,
-        state=OperationState.RUNNING,
-        start_time=now,
+        state=OperationState.STARTING,
         ideal_cycle_time_s=station.ideal_cycle_for(order.part_number, operation.ideal_cycle_time_s),
+        recipe_deliveries=tuple(deliveries),
     )
-    order = order.with_operation(started)
+    return _running_when_applied(order.with_operation(started), sequence, now=now)
+
+
+def recipe_applied(
+    order: WorkOrder, sequence: int, *, equipment_id: str, applied_version: int, now: datetime
+) -> WorkOrder:
+    """The machine applied its desired state up to ``applied_version``: the
+    operation's delivery to it, if it holds an older or equal version, is applied."""
+    operation = order.operation(sequence)
+    if operation.state is not OperationState.STARTING:
+        return order
+    deliveries = tuple(
+        dataclasses.replace(d, applied_time=now)
+        if d.equipment_id == equipment_id
+        and d.applied_time is None
+        and d.desired_version <= applied_version
+        else d
+        for d in operation.recipe_deliveries
+    )
+    if deliveries == operation.recipe_deliveries:
+        return order
+    order = order.with_operation(dataclasses.replace(operation, recipe_deliveries=deliveries))
+    return _running_when_applied(order, sequence, now=now)
+
+
+def _running_when_applied(order: WorkOrder, sequence: int, *, now: datetime) -> WorkOrder:
+    """Runs the starting operation if every machine applied its recipe; then the
+    order runs too."""
+    operation = order.operation(sequence)
+    if any(d.applied_time is None for d in operation.recipe_deliveries):
+        return order
+    order = order.with_operation(
+        dataclasses.replace(operation, state=OperationState.RUNNING, start_time=now)
+    )
     if order.state is WorkOrderState.RELEASED:
         order = dataclasses.replace(order, state=WorkOrderState.RUNNING, start_time=now)
     return order
@@ -213,7 +308,9 @@ def operation_completed(order: WorkOrder, sequence: int, *, now: datetime) -> Wo
     return order
 
 
-def counts_reported(order: WorkOrder, sequence: int, *, good: float, scrap: float) -> WorkOrder:
+def counts_reported(
+    order: WorkOrder, sequence: int, *, good: float, scrap: float, now: datetime
+) -> WorkOrder:
     """An operator's totals for an operation; they may only grow."""
     if order.state not in (WorkOrderState.RELEASED, WorkOrderState.RUNNING):
         raise FailedPrecondition(f"work order {order.id!r} is {order.state}: counts are closed")
@@ -233,21 +330,46 @@ def counts_reported(order: WorkOrder, sequence: int, *, good: float, scrap: floa
         raise InvalidArgument("the counts are not valid", violations=tuple(violations))
     if operation.state is OperationState.PENDING:
         raise FailedPrecondition(f"operation {sequence} has not started")
-    return order.with_operation(
+    if operation.state is OperationState.STARTING:
+        raise FailedPrecondition(
+            f"operation {sequence} waits for its station's machines to apply its recipe"
+        )
+    order = order.with_operation(
         dataclasses.replace(operation, good_quantity=good, scrap_quantity=scrap)
     )
+    return _done_when_made(order, sequence, now=now)
 
 
-def counted(order: WorkOrder, sequence: int, *, good: float, scrap: float) -> WorkOrder:
-    """Units a machine counted for a running operation."""
+def counted(
+    order: WorkOrder, sequence: int, *, good: float, scrap: float, now: datetime
+) -> WorkOrder:
+    """Units a machine counted at the operation's station; they are the
+    operation's only while it runs (not while its recipe is being applied)."""
     operation = order.operation(sequence)
-    return order.with_operation(
+    if operation.state is not OperationState.RUNNING:
+        return order
+    order = order.with_operation(
         dataclasses.replace(
             operation,
             good_quantity=operation.good_quantity + good,
             scrap_quantity=operation.scrap_quantity + scrap,
         )
     )
+    return _done_when_made(order, sequence, now=now)
+
+
+def _done_when_made(order: WorkOrder, sequence: int, *, now: datetime) -> WorkOrder:
+    """A customer order's operation is done once it made the ordered quantity:
+    the customer ordered that many, and no operator stands by to complete it, so
+    the counts complete the order."""
+    operation = order.operation(sequence)
+    if (
+        not order.customer_order_id
+        or operation.state is not OperationState.RUNNING
+        or operation.good_quantity < order.quantity
+    ):
+        return order
+    return operation_completed(order, sequence, now=now)
 
 
 def cancelled(order: WorkOrder, *, reason: str, now: datetime) -> WorkOrder:

@@ -14,13 +14,14 @@ from imcloud_core.bus import Record
 from imcloud_core.convert import from_timestamp
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.ids import utcnow
-from imcloud_production.domain import monitoring
+from imcloud_production.domain import floor, monitoring
 from imcloud_production.domain.execution import Placement
 from imcloud_production.domain.monitoring import MachineBatch
 from imcloud_production.domain.ports import EquipmentDirectory, ExecutionUnitOfWork
 from imcloud_production.domain.tracking import Series
 
 PLACEMENT_GROUP = "production.equipment-placement"
+RECIPE_GROUP = "production.recipes"
 TELEMETRY_GROUP = "production.telemetry"
 
 TRACKED_BATCHES = Counter(
@@ -72,6 +73,33 @@ def placement_handler(
                     station_id=machine.station_id,
                     update_time=from_timestamp(machine.update_time),
                 ),
+            )
+
+    return handle
+
+
+def recipe_handler(
+    unit_of_work: Callable[[], ExecutionUnitOfWork],
+) -> Callable[[Sequence[Record]], None]:
+    """Marks the recipes a machine applied (desired_state.applied); an operation
+    waiting for them runs once all its station's machines did. Applying an older
+    version again changes nothing, so redelivery is harmless."""
+
+    def handle(records: Sequence[Record]) -> None:
+        for record in records:
+            try:
+                envelope = parse_envelope(record.value)
+                applied = unpack(envelope, products_events.DesiredStateApplied)
+            except Exception as error:
+                raise UnreadableRecord(f"not an event production can read: {error}") from error
+            if applied is None:
+                continue
+            floor.recipe_applied(
+                unit_of_work(),
+                tenant_id=envelope.tenant_id,
+                equipment_id=applied.equipment_id,
+                applied_version=applied.applied_version,
+                now=utcnow(),
             )
 
     return handle

@@ -45,6 +45,7 @@ MESSAGES: dict[tuple[type, Change], type[Message]] = {
 
 
 WORK_ORDER_MESSAGES: dict[WorkOrderChange, type[Message]] = {
+    WorkOrderChange.CREATED: events_pb2.WorkOrderCreated,
     WorkOrderChange.RELEASED: events_pb2.WorkOrderReleased,
     WorkOrderChange.STARTED: events_pb2.WorkOrderStarted,
     WorkOrderChange.PROGRESSED: events_pb2.WorkOrderProgressed,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -22,9 +23,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from imcloud_core.errors import NotFound
+from imcloud_core.errors import AlreadyExists, FieldViolation, NotFound
 from imcloud_core.store import TenantTable, keyset_page
 from imcloud_production.domain.calendar import Calendar, CalendarHistory, ShiftBreak, ShiftPattern
 from imcloud_production.domain.catalog import (
@@ -54,6 +56,7 @@ from imcloud_production.domain.tracking import MINUTE_FIELDS, Interval, Track
 from imcloud_production.domain.work_orders import (
     Operation,
     OperationState,
+    RecipeDelivery,
     WorkOrder,
     WorkOrderState,
 )
@@ -375,6 +378,10 @@ def _count_signal(spec: dict[str, str] | None) -> CountSignal | None:
     return CountSignal(spec["signal"], CounterKind(spec["kind"])) if spec else None
 
 
+# A placement's columns (the applied version is read on its own).
+_PLACEMENT = tuple(equipment_placements.c[f.name] for f in dataclasses.fields(Placement))
+
+
 class SqlPlacements:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -400,31 +407,81 @@ class SqlPlacements:
         if not equipment_ids:
             return {}
         rows = self._session.execute(
-            select(equipment_placements).where(
-                equipment_placements.c.equipment_id.in_(list(equipment_ids))
-            )
+            select(*_PLACEMENT).where(equipment_placements.c.equipment_id.in_(list(equipment_ids)))
         ).all()
         return {r.equipment_id: Placement(**r._asdict()) for r in rows}
+
+    def at_station(self, *, tenant_id: str, station_id: str) -> list[Placement]:
+        c = equipment_placements.c
+        rows = self._session.execute(
+            select(*_PLACEMENT).where(c.tenant_id == tenant_id, c.station_id == station_id)
+        ).all()
+        return [Placement(**r._asdict()) for r in rows]
+
+    def applied_versions(self, *, tenant_id: str, equipment_ids: Collection[str]) -> dict[str, int]:
+        if not equipment_ids:
+            return {}
+        c = equipment_placements.c
+        # An UPDATE, not SELECT ... FOR UPDATE: SQLite has no row locks, and only a
+        # write makes it hold the database until the transaction ends.
+        rows = self._session.execute(
+            update(equipment_placements)
+            .where(c.tenant_id == tenant_id, c.equipment_id.in_(list(equipment_ids)))
+            .values(applied_version=c.applied_version)
+            .returning(c.equipment_id, c.applied_version)
+        ).all()
+        return {r.equipment_id: r.applied_version for r in rows}
+
+    def record_applied(
+        self, *, tenant_id: str, equipment_id: str, applied_version: int
+    ) -> Placement | None:
+        c = equipment_placements.c
+        row = self._session.execute(
+            update(equipment_placements)
+            .where(c.tenant_id == tenant_id, c.equipment_id == equipment_id)
+            .values(
+                applied_version=case(
+                    (c.applied_version < applied_version, applied_version),
+                    else_=c.applied_version,
+                )
+            )
+            .returning(*_PLACEMENT)
+        ).first()
+        return Placement(**row._asdict()) if row else None
+
+
+def _moment_text(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _operation_values(operation: Operation) -> dict[str, Any]:
     values = dataclasses.asdict(operation)
     values["state"] = operation.state.value
     for field in ("start_time", "end_time"):
-        moment = values[field]
-        values[field] = moment.isoformat() if moment else None
+        values[field] = _moment_text(values[field])
+    values["recipe_deliveries"] = [
+        {**dataclasses.asdict(d), "applied_time": _moment_text(d.applied_time)}
+        for d in operation.recipe_deliveries
+    ]
     return values
 
 
 def _operation(values: dict[str, Any]) -> Operation:
+    # Operations stored before recipes existed have no recipe keys: the defaults.
     return Operation(
         **{
             **values,
             "state": OperationState(values["state"]),
-            "start_time": datetime.fromisoformat(values["start_time"])
-            if values["start_time"]
-            else None,
-            "end_time": datetime.fromisoformat(values["end_time"]) if values["end_time"] else None,
+            "start_time": _moment(values["start_time"]),
+            "end_time": _moment(values["end_time"]),
+            "recipe_deliveries": tuple(
+                RecipeDelivery(**{**d, "applied_time": _moment(d["applied_time"])})
+                for d in values.get("recipe_deliveries", ())
+            ),
         }
     )
 
@@ -435,7 +492,26 @@ class SqlWorkOrders:
         self._table = TenantTable(work_orders)
 
     def add(self, order: WorkOrder) -> None:
-        self._table.insert(self._session, self._values(order))
+        try:
+            with self._session.begin_nested():
+                self._table.insert(self._session, self._values(order))
+        except IntegrityError as error:
+            # Only a customer order's second work order breaks a constraint here.
+            raise AlreadyExists(
+                f"customer order {order.customer_order_id!r} has a work order already",
+                violations=(FieldViolation("customer_order_id", "has a work order already"),),
+            ) from error
+
+    def of_customer_order(
+        self, *, tenant_id: str, customer_order_id: str, for_update: bool = False
+    ) -> WorkOrder | None:
+        statement = self._table.select(
+            tenant_id, work_orders.c.customer_order_id == customer_order_id
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        row = self._session.execute(statement).first()
+        return self._order(row) if row else None
 
     def get(
         self, *, tenant_id: str, work_order_id: str, for_update: bool = False
@@ -484,6 +560,9 @@ class SqlWorkOrders:
         values = {f.name: getattr(order, f.name) for f in dataclasses.fields(order)}
         values["state"] = order.state.value
         values["operations"] = [_operation_values(o) for o in order.operations]
+        values["customer_order_id"] = order.customer_order_id or None
+        values["bom"] = [dataclasses.asdict(line) for line in order.bom]
+        values["routing"] = [dataclasses.asdict(step) for step in order.routing]
         return values
 
     @staticmethod
@@ -494,6 +573,9 @@ class SqlWorkOrders:
                 **values,
                 "state": WorkOrderState(values["state"]),
                 "operations": tuple(_operation(o) for o in values["operations"]),
+                "customer_order_id": values["customer_order_id"] or "",
+                "bom": tuple(BomLine(**line) for line in values["bom"]),
+                "routing": _routing(values["routing"]),
             }
         )
 

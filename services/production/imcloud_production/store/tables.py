@@ -156,6 +156,8 @@ equipment_placements = Table(
     Column("station_id", String(36), nullable=False),
     # The products service's update time of the machine: an older event is stale.
     Column("update_time", UtcDateTime, nullable=False),
+    # The desired version the machine last said it applied (recipes wait for it).
+    Column("applied_version", BigInteger, nullable=False, server_default="0"),
     Index("ix_equipment_placements_station", "station_id"),
 )
 
@@ -180,7 +182,12 @@ work_orders = Table(
     Column("release_time", UtcDateTime),
     Column("start_time", UtcDateTime),
     Column("end_time", UtcDateTime),
+    # NULL for work orders of no customer order: the constraint skips them.
+    Column("customer_order_id", String(100)),
+    Column("bom", JSON, nullable=False, server_default="[]"),
+    Column("routing", JSON, nullable=False, server_default="[]"),
     Index("ix_work_orders_tenant_created", "tenant_id", "create_time", "id"),
+    UniqueConstraint("tenant_id", "customer_order_id"),
 )
 
 # The operation each station is running: where a machine's counts go.

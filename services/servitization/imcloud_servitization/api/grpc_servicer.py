@@ -9,6 +9,7 @@ import grpc
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
+from imcloud_servitization.api.grpc_customization import CustomizationRpcs
 from imcloud_servitization.api.grpc_jobs import JobRpcs
 from imcloud_servitization.api.grpc_maintenance import MaintenanceRpcs
 from imcloud_servitization.convert import (
@@ -17,17 +18,35 @@ from imcloud_servitization.convert import (
     parameters_from,
 )
 from imcloud_servitization.domain import commands
-from imcloud_servitization.domain.ports import Machines, Scheduler, UnitOfWork
+from imcloud_servitization.domain.customization import Configurators
+from imcloud_servitization.domain.ports import (
+    Machines,
+    Production,
+    Scheduler,
+    Telemetry,
+    UnitOfWork,
+)
 from imcloud_servitization.metrics import REPLAYS, count_state
 
 
-class ServitizationServicer(MaintenanceRpcs, JobRpcs, pb_grpc.ServitizationServiceServicer):
+class ServitizationServicer(
+    MaintenanceRpcs, JobRpcs, CustomizationRpcs, pb_grpc.ServitizationServiceServicer
+):
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], *, scheduler: Scheduler, machines: Machines
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        *,
+        scheduler: Scheduler,
+        machines: Machines,
+        production: Production,
+        telemetry: Telemetry,
     ) -> None:
         self._uow = unit_of_work
         self._scheduler = scheduler
         self._machines = machines
+        self._production = production
+        self._telemetry = telemetry
+        self._configurators = Configurators()
 
     # -- remote operation --
 

@@ -1,19 +1,32 @@
-"""The production service's schedule, as maintenance asks it: suggested windows
-and planned downtime booked for a ticket."""
+"""The production service as servitization asks it: for maintenance, suggested
+windows and planned downtime booked for a ticket; for mass customization, the
+plants and products a family names, what-if quotes and the work orders that make
+customer orders."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import grpc
+from google.protobuf.message import Message
 
-from imcloud.production.v1 import calendar_pb2, schedule_pb2
+from imcloud.production.v1 import calendar_pb2, catalog_pb2, schedule_pb2, work_orders_pb2
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
 from imcloud_core.convert import from_timestamp, timestamp
 from imcloud_core.errors import FailedPrecondition, NotFound
 from imcloud_core.paging import MAX_PAGE_SIZE, every_page
 from imcloud_core.rpc import CallContext, call
+from imcloud_servitization.domain.configurator import SelectedBomLine, SelectedStep
+from imcloud_servitization.domain.customization import (
+    QualityRecord,
+    RecipeMachine,
+    TracedOperation,
+    TracedWorkOrder,
+    WorkOrderQuote,
+)
 from imcloud_servitization.domain.model import (
     DelayedWorkOrder,
     MaintenanceBooking,
@@ -119,6 +132,133 @@ class ProductionScheduler:
                 )
             )
         )
+
+
+class ProductionOrders:
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._stub = ProductionServiceStub(channel)
+
+    def has_plant(self, *, tenant_id: str, plant_id: str) -> bool:
+        return self._exists(self._stub.GetPlant, pb.GetPlantRequest(plant_id=plant_id), tenant_id)
+
+    def has_product(self, *, tenant_id: str, product_id: str) -> bool:
+        return self._exists(
+            self._stub.GetProduct, pb.GetProductRequest(product_id=product_id), tenant_id
+        )
+
+    def quote(
+        self,
+        *,
+        tenant_id: str,
+        plant_id: str,
+        product_id: str,
+        quantity: int,
+        routing: Sequence[SelectedStep],
+    ) -> WorkOrderQuote:
+        response = call(
+            self._stub.QuoteWorkOrder,
+            pb.QuoteWorkOrderRequest(
+                plant_id=plant_id,
+                product_id=product_id,
+                quantity=quantity,
+                routing=_routing_steps(routing),
+            ),
+            ctx=_context(tenant_id),
+            deadline_s=DEADLINE_S,
+        )
+        return WorkOrderQuote(from_timestamp(response.end_time), response.explanation)
+
+    def work_order(self, *, tenant_id: str, work_order_id: str) -> TracedWorkOrder | None:
+        try:
+            order = call(
+                self._stub.GetWorkOrder,
+                pb.GetWorkOrderRequest(work_order_id=work_order_id),
+                ctx=_context(tenant_id),
+                deadline_s=DEADLINE_S,
+            ).work_order
+        except NotFound:
+            return None
+        return TracedWorkOrder(
+            id=order.id,
+            bom=tuple(
+                SelectedBomLine(line.component_part_number, line.quantity, line.unit)
+                for line in order.bom
+            ),
+            operations=tuple(_operation(operation) for operation in order.operations),
+        )
+
+    def quality_records(self, *, tenant_id: str, work_order_id: str) -> list[QualityRecord]:
+        ctx = _context(tenant_id)
+        found = every_page(
+            lambda token: _records_page(
+                call(
+                    self._stub.ListQualityRecords,
+                    pb.ListQualityRecordsRequest(
+                        work_order_id=work_order_id, page_size=MAX_PAGE_SIZE, page_token=token
+                    ),
+                    ctx=ctx,
+                    deadline_s=DEADLINE_S,
+                )
+            )
+        )
+        return [
+            QualityRecord(
+                id=record.id,
+                sequence=record.sequence,
+                station_id=record.station_id,
+                defect_code=record.defect_code,
+                quantity=record.quantity,
+                scrapped=record.scrapped,
+                note=record.note,
+                record_time=from_timestamp(record.record_time),
+            )
+            for record in found
+        ]
+
+    def _exists(self, method: Callable[..., Message], request: Message, tenant_id: str) -> bool:
+        try:
+            call(method, request, ctx=_context(tenant_id), deadline_s=DEADLINE_S)
+        except NotFound:
+            return False
+        return True
+
+
+def _routing_steps(routing: Sequence[SelectedStep]) -> list[catalog_pb2.RoutingStep]:
+    # convert.routing_messages does the same for the service's own messages; the
+    # layers keep the outbound adapters and convert apart.
+    return [
+        catalog_pb2.RoutingStep(
+            name=step.name,
+            capability=step.capability,
+            setup_time_s=step.setup_time_s,
+            ideal_cycle_time_s=step.ideal_cycle_time_s,
+            recipe_json=json.dumps(dict(step.recipe)) if step.recipe else "",
+        )
+        for step in routing
+    ]
+
+
+def _operation(message: work_orders_pb2.Operation) -> TracedOperation:
+    return TracedOperation(
+        sequence=message.sequence,
+        name=message.name,
+        station_id=message.station_id,
+        start_time=from_timestamp(message.start_time) if message.HasField("start_time") else None,
+        end_time=from_timestamp(message.end_time) if message.HasField("end_time") else None,
+        recipe_json=message.recipe_json,
+        good_quantity=message.good_quantity,
+        scrap_quantity=message.scrap_quantity,
+        recipe_machines=tuple(
+            RecipeMachine(delivery.equipment_id, delivery.desired_version)
+            for delivery in message.recipe_deliveries
+        ),
+    )
+
+
+def _records_page(
+    response: pb.ListQualityRecordsResponse,
+) -> tuple[list[work_orders_pb2.QualityRecord], str]:
+    return list(response.records), response.next_page_token
 
 
 def _page(

@@ -18,7 +18,21 @@ from imcloud_servitization.domain.model import (
 )
 
 if TYPE_CHECKING:
-    # The jobs module uses these ports; only their annotations need its types.
+    # The jobs and customization modules use these ports; only their annotations
+    # need their types.
+    from collections.abc import Sequence
+
+    from imcloud_servitization.domain.configurator import SelectedStep
+    from imcloud_servitization.domain.customization import (
+        CustomerOrder,
+        OrderState,
+        ProductFamily,
+        QualityRecord,
+        Quote,
+        SignalSummary,
+        TracedWorkOrder,
+        WorkOrderQuote,
+    )
     from imcloud_servitization.domain.jobs import ExecutionState, FleetJob, JobExecution
 
 
@@ -199,6 +213,94 @@ class DesiredStates(Protocol):
         returns its desired version after (the same when the patch changes nothing)."""
 
 
+class FamilyRepository(Protocol):
+    def add(self, family: ProductFamily) -> bool:
+        """Stores a new family; False (and nothing stored) if the tenant has one of its name."""
+
+    def get(
+        self, *, tenant_id: str, family_id: str, for_update: bool = False
+    ) -> ProductFamily | None: ...
+
+    def named(self, *, tenant_id: str, name: str) -> ProductFamily | None: ...
+
+    def save(self, family: ProductFamily) -> None: ...
+
+    def list(
+        self, *, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[ProductFamily], str]:
+        """By name."""
+
+
+class QuoteRepository(Protocol):
+    def add(self, quote: Quote) -> None: ...
+
+    def get(self, *, tenant_id: str, quote_id: str, for_update: bool = False) -> Quote | None: ...
+
+    def save(self, quote: Quote) -> None:
+        """Its state and order."""
+
+    def list(self, *, tenant_id: str, page_size: int, page_token: str) -> tuple[list[Quote], str]:
+        """Newest first."""
+
+
+class OrderRepository(Protocol):
+    def add(self, order: CustomerOrder) -> None: ...
+
+    def get(
+        self, *, tenant_id: str, order_id: str, for_update: bool = False
+    ) -> CustomerOrder | None: ...
+
+    def with_key_hash(self, key_hash: str) -> CustomerOrder | None:
+        """The order of any tenant whose order key has this hash."""
+
+    def save(self, order: CustomerOrder) -> None:
+        """Its state, stages and work order."""
+
+    def list(
+        self, *, tenant_id: str, states: list[OrderState], page_size: int, page_token: str
+    ) -> tuple[list[CustomerOrder], str]:
+        """Newest first; only orders in ``states`` when given."""
+
+
+class Production(Protocol):
+    """The production service as mass customization needs it: the plants and
+    products a family names, the what-if schedule, and the work orders that make
+    customer orders."""
+
+    def has_plant(self, *, tenant_id: str, plant_id: str) -> bool: ...
+
+    def has_product(self, *, tenant_id: str, product_id: str) -> bool: ...
+
+    def quote(
+        self,
+        *,
+        tenant_id: str,
+        plant_id: str,
+        product_id: str,
+        quantity: int,
+        routing: Sequence[SelectedStep],
+    ) -> WorkOrderQuote:
+        """When the plant would finish the order if it were released now, planned
+        with the routing and without a due time; raises Unavailable when production
+        cannot answer."""
+
+    def work_order(self, *, tenant_id: str, work_order_id: str) -> TracedWorkOrder | None: ...
+
+    def quality_records(self, *, tenant_id: str, work_order_id: str) -> list[QualityRecord]: ...
+
+
+class Telemetry(Protocol):
+    """The products service's machines and what they recorded."""
+
+    def machines_at(self, *, tenant_id: str, station_id: str) -> list[str]:
+        """The machines placed at the station now."""
+
+    def signal_buckets(
+        self, *, tenant_id: str, equipment_id: str, start: datetime, end: datetime
+    ) -> list[SignalSummary]:
+        """Each signal's points with start <= time < end, in at most two buckets each."""
+
+
 class UnitOfWork(Transaction, Protocol):
     @property
     def tickets(self) -> TicketRepository: ...
@@ -208,3 +310,12 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def jobs(self) -> JobRepository: ...
+
+    @property
+    def families(self) -> FamilyRepository: ...
+
+    @property
+    def quotes(self) -> QuoteRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...

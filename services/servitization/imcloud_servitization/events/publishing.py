@@ -7,15 +7,25 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from imcloud.servitization.v1 import commands_pb2, events_pb2, jobs_pb2, maintenance_pb2
+from imcloud.servitization.v1 import (
+    commands_pb2,
+    customization_pb2,
+    events_pb2,
+    jobs_pb2,
+    maintenance_pb2,
+)
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
 from imcloud_servitization.convert import (
+    bom_messages,
     change_message,
     command_message,
     job_message,
+    order_message,
+    routing_messages,
     ticket_message,
 )
+from imcloud_servitization.domain.customization import OrderCancelled, OrderPlaced
 from imcloud_servitization.domain.events import (
     CommandCancelled,
     CommandRequested,
@@ -101,6 +111,29 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 # At the opening the same as create_time; at an escalation, its time.
                 ticket.update_time,
             )
+        case OrderPlaced(order=order, product_id=product_id, bom=bom, routing=routing):
+            return _entry(
+                Topic.ORDERS,
+                order.tenant_id,
+                order.id,
+                "order.placed",
+                customization_pb2.OrderPlaced(
+                    order=order_message(order),
+                    product_id=product_id,
+                    bom=bom_messages(bom),
+                    routing=routing_messages(routing),
+                ),
+                order.create_time,
+            )
+        case OrderCancelled(order=order, reason=reason):
+            return _entry(
+                Topic.ORDERS,
+                order.tenant_id,
+                order.id,
+                "order.cancelled",
+                customization_pb2.OrderCancelled(order_id=order.id, reason=reason),
+                order.stages[-1].time,
+            )
     raise TypeError(f"no message for domain event {type(event).__name__}")
 
 
@@ -123,12 +156,13 @@ TICKET_MESSAGES: dict[type, tuple[str, type[Message]]] = {
 def _entry(
     topic: Topic,
     tenant_id: str,
-    equipment_id: str,
+    key: str,
     event_type: str,
     payload: Message,
     occurred_at: datetime,
 ) -> OutboxEntry:
-    """Every servitization event is keyed by its machine, so its news stay in order."""
+    """Every servitization event is keyed by what orders its news: its machine (a
+    job's by the job, an order's by the order)."""
     envelope = new_envelope(
         tenant_id=tenant_id,
         event_type=event_type,
@@ -136,4 +170,4 @@ def _entry(
         source=SOURCE,
         occurred_at=occurred_at,
     )
-    return OutboxEntry(topic, equipment_id, envelope)
+    return OutboxEntry(topic, key, envelope)

@@ -16,6 +16,11 @@ from imcloud_servitization.domain.model import (
     CommandState,
     RemoteCommand,
 )
+from imcloud_servitization.store.customization import (
+    SqlFamilyRepository,
+    SqlOrderRepository,
+    SqlQuoteRepository,
+)
 from imcloud_servitization.store.jobs import SqlJobRepository
 from imcloud_servitization.store.tables import remote_commands
 from imcloud_servitization.store.tickets import SqlTicketRepository
@@ -144,10 +149,16 @@ class ServitizationUnitOfWork(SqlUnitOfWork):
     tickets: SqlTicketRepository
     commands: SqlCommandRepository
     jobs: SqlJobRepository
+    families: SqlFamilyRepository
+    quotes: SqlQuoteRepository
+    orders: SqlOrderRepository
 
     def __enter__(self) -> ServitizationUnitOfWork:
         super().__enter__()
         self.tickets = SqlTicketRepository(self.session)
         self.commands = SqlCommandRepository(self.session)
         self.jobs = SqlJobRepository(self.session)
+        self.families = SqlFamilyRepository(self.session)
+        self.quotes = SqlQuoteRepository(self.session)
+        self.orders = SqlOrderRepository(self.session)
         return self

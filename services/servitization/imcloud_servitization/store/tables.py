@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from imcloud_core.outbox import outbox_table
 from imcloud_core.store import UtcDateTime, new_metadata
@@ -154,6 +166,80 @@ machine_desired_applied = Table(
     Column("applied_version", BigInteger, nullable=False),
     Column("detail", Text, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
+)
+
+product_families = Table(
+    "product_families",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("name", String(200), nullable=False),
+    # As the tenant gave it.
+    Column("definition", Text, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Index("ux_product_families_tenant_name", "tenant_id", "name", unique=True),
+)
+
+# A quote keeps the BOM and routing it selected: accepting it makes exactly those.
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("family_id", String(36), nullable=False),
+    Column("family_revision", BigInteger, nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("plant_id", String(36), nullable=False),
+    Column("product_id", String(36), nullable=False),
+    Column("selections", JSON, nullable=False),
+    Column("derived", JSON, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Float, nullable=False),
+    Column("total_price", Float, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("promised_time", UtcDateTime, nullable=False),
+    Column("lead_time_s", Float, nullable=False),
+    Column("schedule_explanation", Text, nullable=False),
+    # open or accepted; an open one past expire_time reads as expired.
+    Column("state", String(16), nullable=False),
+    Column("expire_time", UtcDateTime, nullable=False),
+    Column("customer_reference", String(200), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("bom", JSON, nullable=False),
+    Column("routing", JSON, nullable=False),
+    Column("order_id", String(36), nullable=False, server_default=""),
+    Index("ix_quotes_tenant_created", "tenant_id", "create_time", "id"),
+)
+
+customer_orders = Table(
+    "customer_orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("quote_id", String(36), nullable=False),
+    Column("family_id", String(36), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("selections", JSON, nullable=False),
+    Column("derived", JSON, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("total_price", Float, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("customer_reference", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    # Every state reached, oldest first: [{"state", "time", "detail"}].
+    Column("stages", JSON, nullable=False),
+    Column("plant_id", String(36), nullable=False),
+    Column("promised_time", UtcDateTime, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    # SHA-256 (hex) of the customer's order key; looked up across tenants.
+    Column("key_hash", String(64), nullable=False),
+    Column("work_order_id", String(36), nullable=False, server_default=""),
+    Index("ix_customer_orders_tenant_created", "tenant_id", "create_time", "id"),
+    Index("ix_customer_orders_tenant_state", "tenant_id", "state", "create_time"),
+    Index("ux_customer_orders_key_hash", "key_hash", unique=True),
+    Index("ux_customer_orders_tenant_quote", "tenant_id", "quote_id", unique=True),
 )
 
 outbox = outbox_table(metadata)

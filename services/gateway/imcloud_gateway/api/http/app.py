@@ -16,6 +16,7 @@ from imcloud_gateway.api.http.routes import (
     audit,
     calendar,
     commands,
+    customization,
     devices,
     health,
     health_monitoring,
@@ -60,6 +61,11 @@ def create_app(gateway: HttpContext) -> FastAPI:
             {"name": "health", "description": "Anomaly episodes and equipment health"},
             {"name": "access", "description": "Access grants for equipment makers"},
             {"name": "servitization", "description": "Maintenance and remote services"},
+            {
+                "name": "customization",
+                "description": "Product families and their configurator, quotes, customer "
+                "orders and their status for the customer",
+            },
             {"name": "audit", "description": "The tenant's audit log"},
             {"name": "operations", "description": "Health and readiness"},
         ],
@@ -83,6 +89,7 @@ def create_app(gateway: HttpContext) -> FastAPI:
         servitization,
         commands,
         jobs,
+        customization,
         audit,
     ):
         app.include_router(module.router)

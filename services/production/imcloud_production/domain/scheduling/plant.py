@@ -165,8 +165,7 @@ def translated(floor: PlantFloor, settings: SchedulingSettings) -> Translation:
         kept = tuple(
             item
             for item in problem.frozen
-            if item.job not in unscheduled
-            or operations[item.job, item.position].state is OperationState.RUNNING
+            if item.job not in unscheduled or operations[item.job, item.position].at_station
         )
         running = {job_id: sum(1 for item in kept if item.job == job_id) for job_id in unscheduled}
         planned_part = tuple(
@@ -211,9 +210,10 @@ def projected_end(
 ) -> datetime:
     """When a running operation will end: at the rate its good units came so far,
     or as planned before any came."""
-    assert operation.start_time is not None
+    # One waiting for its recipe starts as soon as the machines applied it.
+    start = operation.start_time or now
     cycle_s = _cycle_s(order, operation, station)
-    setup_end = operation.start_time + timedelta(seconds=operation.setup_time_s)
+    setup_end = start + timedelta(seconds=operation.setup_time_s)
     planned = setup_end + timedelta(seconds=order.quantity * cycle_s)
     to_make = order.quantity - operation.good_quantity
     soon = now + timedelta(seconds=ANY_MINUTE_S)
@@ -255,7 +255,7 @@ def schedule_of(
                 start=_at(floor.origin, assignment.start),
                 end=_at(floor.origin, assignment.end),
                 frozen=(assignment.job, assignment.position) in frozen,
-                started=operation.state is OperationState.RUNNING,
+                started=operation.at_station,
             )
         )
     planned.sort(key=lambda o: (o.setup_start, o.station_id, o.work_order_id))
@@ -437,7 +437,7 @@ def _frozen(
     for order_id, operations in remaining.items():
         for position, operation in enumerate(operations):
             station = stations.get(operation.station_id)
-            if operation.state is not OperationState.RUNNING or station is None:
+            if not operation.at_station or station is None:
                 break
             # Projected from the counts as they are now, then on the schedule's seconds.
             end_time = projected_end(orders[order_id], operation, station, floor.now)

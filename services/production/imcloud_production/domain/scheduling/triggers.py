@@ -33,7 +33,9 @@ def cancelled_trigger(order: WorkOrder, now: datetime) -> Trigger:
 
 def operation_trigger(order: WorkOrder, sequence: int, station_name: str, now: datetime) -> Trigger:
     operation = order.operation(sequence)
-    if operation.state is OperationState.RUNNING:
+    if operation.state is OperationState.STARTING:
+        kind, verb = TriggerKind.OPERATION_STARTED, "started, its recipe being applied,"
+    elif operation.state is OperationState.RUNNING:
         kind, verb = TriggerKind.OPERATION_STARTED, "started"
     else:
         kind, verb = TriggerKind.OPERATION_COMPLETED, "completed"

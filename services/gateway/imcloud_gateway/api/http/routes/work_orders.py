@@ -7,7 +7,9 @@ running -> completed, or to cancelled; a step its state does not allow is a 409.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -36,6 +38,7 @@ from imcloud_gateway.api.http.schemas.work_orders import (
     OperationStateName,
     ProductResponse,
     QualityRecordResponse,
+    RecipeDeliveryResponse,
     RecordQualityRequest,
     ReportCountsRequest,
     RoutingStepBody,
@@ -56,6 +59,7 @@ WORK_ORDER_STATES: dict[WorkOrderStateName, orders_pb.WorkOrderState.ValueType] 
 WORK_ORDER_STATE_NAMES = {number: name for name, number in WORK_ORDER_STATES.items()}
 OPERATION_STATE_NAMES: dict[orders_pb.OperationState.ValueType, OperationStateName] = {
     orders_pb.OPERATION_STATE_PENDING: "pending",
+    orders_pb.OPERATION_STATE_STARTING: "starting",
     orders_pb.OPERATION_STATE_RUNNING: "running",
     orders_pb.OPERATION_STATE_DONE: "done",
 }
@@ -68,29 +72,42 @@ OperationSequence = Annotated[
 TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422, 429, 503)
 
 
+def _recipe(recipe_json: str) -> dict[str, Any] | None:
+    return json.loads(recipe_json) if recipe_json else None
+
+
+def routing_bodies(routing: Iterable[catalog_pb.RoutingStep]) -> list[RoutingStepBody]:
+    return [
+        RoutingStepBody(
+            name=step.name,
+            capability=step.capability,
+            setup_time_s=step.setup_time_s,
+            ideal_cycle_time_s=step.ideal_cycle_time_s,
+            recipe=_recipe(step.recipe_json),
+        )
+        for step in routing
+    ]
+
+
+def bom_bodies(bom: Iterable[catalog_pb.BomLine]) -> list[BomLineBody]:
+    return [
+        BomLineBody(
+            component_part_number=line.component_part_number,
+            quantity=line.quantity,
+            unit=line.unit,
+        )
+        for line in bom
+    ]
+
+
 def product_body(product: catalog_pb.Product) -> ProductResponse:
     return ProductResponse(
         id=product.id,
         part_number=product.part_number,
         name=product.name,
         unit=product.unit,
-        routing=[
-            RoutingStepBody(
-                name=step.name,
-                capability=step.capability,
-                setup_time_s=step.setup_time_s,
-                ideal_cycle_time_s=step.ideal_cycle_time_s,
-            )
-            for step in product.routing
-        ],
-        bom=[
-            BomLineBody(
-                component_part_number=line.component_part_number,
-                quantity=line.quantity,
-                unit=line.unit,
-            )
-            for line in product.bom
-        ],
+        routing=routing_bodies(product.routing),
+        bom=bom_bodies(product.bom),
         create_time=from_timestamp(product.create_time),
         first_pass_yield=(
             product.first_pass_yield if product.HasField("first_pass_yield") else None
@@ -111,6 +128,15 @@ def operation_body(operation: orders_pb.Operation) -> OperationResponse:
         scrap_quantity=operation.scrap_quantity,
         start_time=optional_time(operation, "start_time"),
         end_time=optional_time(operation, "end_time"),
+        recipe=_recipe(operation.recipe_json),
+        recipe_deliveries=[
+            RecipeDeliveryResponse(
+                equipment_id=delivery.equipment_id,
+                desired_version=delivery.desired_version,
+                applied_time=optional_time(delivery, "applied_time"),
+            )
+            for delivery in operation.recipe_deliveries
+        ],
     )
 
 
@@ -126,6 +152,9 @@ def work_order_body(order: orders_pb.WorkOrder) -> WorkOrderResponse:
         state=WORK_ORDER_STATE_NAMES[order.state],
         cancel_reason=order.cancel_reason,
         note=order.note,
+        customer_order_id=order.customer_order_id,
+        bom=bom_bodies(order.bom),
+        routing=routing_bodies(order.routing),
         operations=[operation_body(o) for o in order.operations],
         good_quantity=order.good_quantity,
         scrap_quantity=order.scrap_quantity,
@@ -174,7 +203,12 @@ def create_product(
                 part_number=body.part_number,
                 name=body.name,
                 unit=body.unit,
-                routing=[catalog_pb.RoutingStep(**step.model_dump()) for step in body.routing],
+                routing=[
+                    catalog_pb.RoutingStep(
+                        **step.model_dump(exclude={"recipe"}), recipe_json=step.recipe_json()
+                    )
+                    for step in body.routing
+                ],
                 bom=[catalog_pb.BomLine(**line.model_dump()) for line in body.bom],
             )
         ),
@@ -298,8 +332,9 @@ def list_work_orders(
     "/v1/work-orders/{work_order_id}:release",
     summary="Release a planned work order to the shop floor",
     description=(
-        "Copies the product's routing into the order's operations. Refused (409) unless the "
-        "order is planned, or while no station offers a step's capability."
+        "Copies the order's own routing (a customized product's), else the product's, into "
+        "its operations. Refused (409) unless the order is planned, or while no station "
+        "offers a step's capability."
     ),
     responses=TRANSITION_ERRORS,
 )
@@ -337,7 +372,10 @@ def cancel_work_order(
     description=(
         "The station must be of the order's plant, offer the operation's capability and run "
         "no other operation (422 naming station_id); the order must be released or running "
-        "(409). From now on the station's counts go to this operation."
+        "(409). From now on the station's counts go to this operation. An operation with a "
+        "recipe first gives it to every machine at the station as desired state (409 when "
+        "the station has none, 503 when the machines' twins cannot be reached) and is "
+        "starting until each machine applied it; then it runs, and counts go to it."
     ),
     responses=TRANSITION_ERRORS,
 )

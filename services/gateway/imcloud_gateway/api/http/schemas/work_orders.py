@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from imcloud_core.nesting import MAX_NESTING, nesting_depth
 from imcloud_gateway.api.http.schemas.common import Body
 from imcloud_gateway.api.http.schemas.production import Capability, Instant, PartNumber
 
@@ -17,6 +19,8 @@ Count = Annotated[float, Field(ge=0, le=1e9)]
 ResourceId = Annotated[str, Field(min_length=1, max_length=36)]
 # A routing's operations are numbered from 1; a routing has at most 50.
 MAX_SEQUENCE = 50
+# A recipe becomes machines' desired state: the products service's size limit.
+MAX_RECIPE_BYTES = 16_384
 
 # -- products ----------------------------------------------------------------------
 
@@ -33,6 +37,31 @@ class RoutingStepBody(Body):
         examples=[45.0],
         description="Ideal seconds per unit; a station's own figure for the product wins",
     )
+    recipe: dict[str, Any] | None = Field(
+        None,
+        examples=[{"spindle_rpm": 8000, "coolant": "on"}],
+        description="Desired properties (a JSON merge patch, as for a machine's desired "
+        "state) given to every machine at the station when the operation starts; the "
+        "operation runs once each machine applied them. Null: none.",
+    )
+
+    @field_validator("recipe")
+    @classmethod
+    def _a_desired_state_patch(cls, recipe: dict[str, Any] | None) -> dict[str, Any] | None:
+        if recipe is None:
+            return None
+        if nesting_depth(recipe) > MAX_NESTING:
+            raise ValueError(f"at most {MAX_NESTING} levels of nested objects and lists")
+        try:
+            size = len(json.dumps(recipe, allow_nan=False).encode())
+        except ValueError:
+            raise ValueError("numbers must be finite") from None
+        if size > MAX_RECIPE_BYTES:
+            raise ValueError(f"at most {MAX_RECIPE_BYTES} bytes as JSON")
+        return recipe
+
+    def recipe_json(self) -> str:
+        return json.dumps(self.recipe) if self.recipe else ""
 
 
 class BomLineBody(Body):
@@ -88,7 +117,7 @@ class ProductResponse(BaseModel):
 # -- work orders -------------------------------------------------------------------
 
 WorkOrderStateName = Literal["planned", "released", "running", "completed", "cancelled"]
-OperationStateName = Literal["pending", "running", "done"]
+OperationStateName = Literal["pending", "starting", "running", "done"]
 
 
 class CreateWorkOrderRequest(Body):
@@ -119,6 +148,12 @@ class ReportCountsRequest(Body):
     scrap_quantity: Count = Field(examples=[2.0], description="Never less than before")
 
 
+class RecipeDeliveryResponse(BaseModel):
+    equipment_id: str
+    desired_version: int = Field(description="The machine's desired version holding the recipe")
+    applied_time: datetime | None = Field(description="When the machine applied it; null: waiting")
+
+
 class OperationResponse(BaseModel):
     sequence: int
     name: str
@@ -126,11 +161,23 @@ class OperationResponse(BaseModel):
     setup_time_s: float
     ideal_cycle_time_s: float
     station_id: str = Field(description="Where it runs; empty until it starts")
-    state: OperationStateName
+    state: OperationStateName = Field(
+        description="starting: at its station, waiting for the station's machines to apply "
+        "its recipe (counts do not go to it yet)"
+    )
     good_quantity: float
     scrap_quantity: float
-    start_time: datetime | None
+    start_time: datetime | None = Field(
+        description="When it began to run (with a recipe: when the last machine applied it)"
+    )
     end_time: datetime | None
+    recipe: dict[str, Any] | None = Field(
+        description="What the station's machines are given when it starts; null: none"
+    )
+    recipe_deliveries: list[RecipeDeliveryResponse] = Field(
+        description="Per machine of the station, once it started: the recipe's desired "
+        "version and when the machine applied it"
+    )
 
 
 class WorkOrderResponse(BaseModel):
@@ -144,6 +191,15 @@ class WorkOrderResponse(BaseModel):
     state: WorkOrderStateName
     cancel_reason: str
     note: str
+    customer_order_id: str = Field(
+        description="The customer order (mass customization) it makes; empty for others"
+    )
+    bom: list[BomLineBody] = Field(
+        description="Its own components per unit (a customized product's); empty: the product's"
+    )
+    routing: list[RoutingStepBody] = Field(
+        description="Its own routing (a customized product's); empty: the product's"
+    )
     operations: list[OperationResponse] = Field(
         description="The routing as copied at release; empty while planned"
     )
