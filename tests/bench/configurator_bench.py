@@ -279,8 +279,9 @@ def main() -> int:
     lines = [
         "# Configurator benchmark",
         "",
-        f"Written by `make bench` (tests/bench/configurator_bench.py, OR-Tools CP-SAT "
-        f"{version('ortools')}, one solver worker), on this machine (2 cores, shared with "
+        f"Written by `make bench` (tests/bench/configurator_bench.py; domains on PySAT "
+        f"{version('python-sat')} (Glucose 4), completion and explanation on OR-Tools CP-SAT "
+        f"{version('ortools')} with one worker), on this machine (2 cores, shared with "
         "other work; load average over 1 min at the start and the end: "
         f"{load_before:.1f}, {os.getloadavg()[0]:.1f}). A seeded family (seed "
         f"{SEED}) of {CHOICES} choice options (3 to 8 values) and {NUMBERS} number options "

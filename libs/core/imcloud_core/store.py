@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from imcloud_core.db import conflict_insert
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.paging import decode_page_token, encode_page_token
 
@@ -129,6 +130,22 @@ class TenantTable:
         if not values.get("tenant_id"):
             raise ValueError(f"a row of {self.table.name} needs its tenant_id")
         session.execute(self.table.insert().values(**values))
+
+    def insert_unless_taken(
+        self, session: Session, values: dict[str, Any], unique: list[str]
+    ) -> bool:
+        """Inserts the row unless one with the same ``unique`` columns exists (then the
+        database's unique index decides, also between concurrent inserts); True if it did."""
+        if not values.get("tenant_id"):
+            raise ValueError(f"a row of {self.table.name} needs its tenant_id")
+        insert = conflict_insert(session.get_bind().engine)
+        inserted = session.execute(
+            insert(self.table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=unique)
+            .returning(self.c.id)
+        ).first()
+        return inserted is not None
 
     def select(self, tenant_id: str, *conditions: ColumnElement[bool]) -> Select[Any]:
         return select(self.table).where(self.c.tenant_id == tenant_id, *conditions)

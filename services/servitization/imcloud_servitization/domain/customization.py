@@ -363,6 +363,9 @@ def update_family(
 ) -> ProductFamily:
     """Replaces the definition; ``revision`` (when given) must be the current one.
     Quotes made before keep what they priced."""
+    with uow:
+        # Another tenant's family is not found, before its definition is judged.
+        _family(uow, tenant_id, family_id)
     definition = _definition(production, tenant_id, definition_json)
     with uow:
         current = _family(uow, tenant_id, family_id, for_update=True)

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.orm import Session
 
-from imcloud_core.db import conflict_insert
 from imcloud_core.errors import FieldViolation, InvalidArgument
 from imcloud_core.paging import decode_page_token, encode_page_token
 from imcloud_core.store import TenantTable
@@ -46,17 +45,9 @@ class SqlFamilyRepository:
         self._session = session
 
     def add(self, family: ProductFamily) -> bool:
-        values = _family_values(family)
-        if not values["tenant_id"]:
-            raise ValueError("a product family needs its tenant_id")
-        insert = conflict_insert(self._session.get_bind().engine)
-        inserted = self._session.execute(
-            insert(product_families)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
-            .returning(product_families.c.id)
-        ).first()
-        return inserted is not None
+        return self.table.insert_unless_taken(
+            self._session, _family_values(family), ["tenant_id", "name"]
+        )
 
     def get(
         self, *, tenant_id: str, family_id: str, for_update: bool = False

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
-from imcloud_core.db import conflict_insert
 from imcloud_core.store import TenantTable
 from imcloud_core.unit_of_work import SqlUnitOfWork
 from imcloud_servitization.domain.model import (
@@ -49,16 +48,9 @@ class SqlCommandRepository:
             "state": command.state.value,
             "idempotency_key": command.idempotency_key or None,
         }
-        if not values["tenant_id"]:
-            raise ValueError("a command needs its tenant_id")
-        insert = conflict_insert(self._session.get_bind().engine)
-        inserted = self._session.execute(
-            insert(remote_commands)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-            .returning(remote_commands.c.id)
-        ).first()
-        return inserted is not None
+        return self.table.insert_unless_taken(
+            self._session, values, ["tenant_id", "idempotency_key"]
+        )
 
     def get(
         self, *, tenant_id: str, command_id: str, for_update: bool = False
