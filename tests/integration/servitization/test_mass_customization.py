@@ -164,6 +164,7 @@ class FakeProduction:
     plants: set[str] = field(default_factory=lambda: {"plant-1"})
     products: set[str] = field(default_factory=lambda: {"product-1"})
     down: bool = False
+    promised: datetime = PROMISED
     quoted: list[tuple[str, str, int, tuple[SelectedStep, ...]]] = field(default_factory=list)
     work_orders: dict[str, TracedWorkOrder] = field(default_factory=dict)
     records: dict[str, list[QualityRecord]] = field(default_factory=dict)
@@ -186,7 +187,7 @@ class FakeProduction:
         if self.down:
             raise Unavailable("production is not reachable")
         self.quoted.append((plant_id, product_id, quantity, tuple(routing)))
-        return WorkOrderQuote(PROMISED, "cut on station Saw after 2 released orders")
+        return WorkOrderQuote(self.promised, "cut on station Saw after 2 released orders")
 
     def work_order(self, *, tenant_id: str, work_order_id: str) -> TracedWorkOrder | None:
         return self.work_orders.get(work_order_id)
@@ -448,7 +449,13 @@ def test_configure_refuses_selections_that_are_no_json_object_or_break_rules(
 ) -> None:
     bike = shop.family()
     uow = unit_of_work(shop.db)
-    for text in ("[1]", "{", '"frame"'):
+    for text in (
+        "[1]",
+        "{",
+        '"frame"',
+        '{"frame_size_cm": 1e400}',
+        '{"frame_size_cm": 1' + "0" * 400 + "}",
+    ):
         with pytest.raises(InvalidArgument) as refused:
             customization.configure(
                 uow(),
@@ -555,6 +562,12 @@ def test_without_production_no_quote_is_made(shop: Shop) -> None:
         unit_of_work(shop.db)(), tenant_id=TENANT, requested_page_size=10, page_token=""
     )
     assert found == []
+
+
+def test_a_quote_expires_by_its_promise_when_that_comes_first(shop: Shop) -> None:
+    shop.production.promised = utcnow() + timedelta(minutes=20)
+    quote = shop.quote(shop.family())
+    assert quote.expire_time == shop.production.promised
 
 
 def test_an_expired_quote_reads_expired_and_cannot_be_accepted(shop: Shop) -> None:

@@ -134,3 +134,9 @@ def test_selections_keep_their_json_types() -> None:
         with pytest.raises(ValidationError) as refused:
             ConfigureRequest.model_validate({"selections": {"size_cm": wrong}})
         assert refused.value.errors()[0]["loc"] == ("selections", "size_cm")
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 400, "1e400", "-1e400"])
+def test_a_number_too_large_for_a_float_is_refused_not_a_crash(number: str) -> None:
+    with pytest.raises(ValidationError, match="must be a number from"):
+        ConfigureRequest.model_validate_json(f'{{"selections": {{"size": {number}}}}}')

@@ -258,6 +258,14 @@ def test_selected_needs_a_complete_configuration() -> None:
     assert [v.field for v in raised.value.violations] == ["rules.carbon-needs-disc"]
 
 
+def test_a_configuration_that_selects_no_routing_step_cannot_be_made() -> None:
+    carbon_only = copy.deepcopy(BIKE["routing"][1])
+    configurator = Configurator(parse_definition(_with(routing=[carbon_only])))
+    with pytest.raises(InvalidArgument, match="selects no routing step") as raised:
+        configurator.selected({"frame": "alu", "brake": "disc", "frame_size_cm": 50})
+    assert [v.field for v in raised.value.violations] == ["selections"]
+
+
 def test_one_configurator_answers_several_threads_at_once() -> None:
     configurator = Configurator(parse_definition(BIKE))
     requests: list[dict[str, object]] = [

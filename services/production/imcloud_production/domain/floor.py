@@ -26,6 +26,8 @@ from imcloud_production.domain.work_orders import (
 )
 
 DEFECT_CODE_MAX = 50
+# A customer order's work order names the customer's reference in its note, this much of it.
+CUSTOMER_REFERENCE_SHOWN = 200
 NOTE_MAX = 500
 
 
@@ -48,9 +50,6 @@ def create_work_order(
         uow.work_orders.add(order)
         uow.record(WorkOrderChanged(WorkOrderChange.CREATED, order, order.create_time))
         return order
-
-
-CUSTOMER_REFERENCE_SHOWN = 200
 
 
 def place_customer_order(

@@ -99,7 +99,8 @@ def recipe_handler(
                 tenant_id=envelope.tenant_id,
                 equipment_id=applied.equipment_id,
                 applied_version=applied.applied_version,
-                now=utcnow(),
+                # When the machine applied it, not when this consumer got to it.
+                now=from_timestamp(envelope.occurred_at),
             )
 
     return handle

@@ -5,20 +5,20 @@ customer orders."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import grpc
 from google.protobuf.message import Message
 
-from imcloud.production.v1 import calendar_pb2, catalog_pb2, schedule_pb2, work_orders_pb2
+from imcloud.production.v1 import calendar_pb2, schedule_pb2, work_orders_pb2
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
 from imcloud_core.convert import from_timestamp, timestamp
 from imcloud_core.errors import FailedPrecondition, NotFound
 from imcloud_core.paging import MAX_PAGE_SIZE, every_page
 from imcloud_core.rpc import CallContext, call
+from imcloud_servitization import convert
 from imcloud_servitization.domain.configurator import SelectedBomLine, SelectedStep
 from imcloud_servitization.domain.customization import (
     QualityRecord,
@@ -161,7 +161,7 @@ class ProductionOrders:
                 plant_id=plant_id,
                 product_id=product_id,
                 quantity=quantity,
-                routing=_routing_steps(routing),
+                routing=convert.routing_messages(routing),
             ),
             ctx=_context(tenant_id),
             deadline_s=DEADLINE_S,
@@ -221,21 +221,6 @@ class ProductionOrders:
         except NotFound:
             return False
         return True
-
-
-def _routing_steps(routing: Sequence[SelectedStep]) -> list[catalog_pb2.RoutingStep]:
-    # convert.routing_messages does the same for the service's own messages; the
-    # layers keep the outbound adapters and convert apart.
-    return [
-        catalog_pb2.RoutingStep(
-            name=step.name,
-            capability=step.capability,
-            setup_time_s=step.setup_time_s,
-            ideal_cycle_time_s=step.ideal_cycle_time_s,
-            recipe_json=json.dumps(dict(step.recipe)) if step.recipe else "",
-        )
-        for step in routing
-    ]
 
 
 def _operation(message: work_orders_pb2.Operation) -> TracedOperation:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import secrets
 import threading
 from collections import OrderedDict
@@ -472,7 +473,8 @@ def create_quote(
         lead_time_s=max(0.0, (promised.end_time - now).total_seconds()),
         schedule_explanation=promised.explanation,
         state=QuoteState.OPEN,
-        expire_time=now + timedelta(seconds=definition.quote_validity_s),
+        # Not past its promise: accepted later, it could not be made by then.
+        expire_time=min(now + timedelta(seconds=definition.quote_validity_s), promised.end_time),
         customer_reference=customer_reference,
         create_time=now,
         bom=tuple(product.bom),
@@ -781,13 +783,30 @@ def _json(text: str, *, field: str, max_chars: int, refusal: str) -> Any:
     if len(text) > max_chars:
         raise _bad_json(refusal, field, f"at most {max_chars} characters")
     try:
-        return json.loads(text, parse_constant=_not_a_number)
+        return json.loads(
+            text, parse_constant=_not_a_number, parse_float=_finite, parse_int=_exact_integer
+        )
     except (ValueError, RecursionError):
         raise _bad_json(refusal, field, "must be JSON") from None
 
 
 def _not_a_number(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large a number")
+    return number
+
+
+def _exact_integer(text: str) -> int:
+    """An integer a float holds exactly: every number ends up in float arithmetic."""
+    number = int(text)
+    if abs(number) > 2**53:
+        raise ValueError(f"{text} is too large a number")
+    return number
 
 
 def _bad_json(refusal: str, field: str, reason: str) -> InvalidArgument:

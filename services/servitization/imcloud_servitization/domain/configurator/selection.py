@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from imcloud_servitization.domain.configurator.conditions import (
     Options,
-    condition_options,
     holds,
     in_bounds,
 )
@@ -68,20 +67,6 @@ class Selection:
             for option in self.definition.options
             if (value := self.value_of(option.name)) is not None
         }
-
-
-def options_of(rule: Rule) -> set[str]:
-    """The options a rule reads."""
-    match rule:
-        case RequiresRule(condition=condition, then=then):
-            return condition_options(condition) | condition_options(then)
-        case ExcludesRule(conditions=conditions):
-            return set().union(*map(condition_options, conditions))
-        case RangeRule(condition=condition, option=name):
-            return {name} | (condition_options(condition) if condition else set())
-        case TableRule(options=names):
-            return set(names)
-    raise AssertionError(rule)
 
 
 def rule_holds(rule: Rule, values: Mapping[str, OptionValue], options: Options) -> bool:

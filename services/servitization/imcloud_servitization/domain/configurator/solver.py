@@ -271,7 +271,13 @@ class Configurator:
                 ),
             )
         self._check_rules(selection)
-        return select_product(self.definition, selection)
+        product = select_product(self.definition, selection)
+        if not product.routing:
+            raise InvalidArgument(
+                "the configuration selects no routing step: nothing would make it",
+                violations=(FieldViolation("selections", "selects no step of the routing"),),
+            )
+        return product
 
     # Selections --------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ def _scalar_check(min_length: int, max_length: int, *, booleans: bool = False) -
                 return value
             raise ValueError("must be a string or a number")
         if isinstance(value, int | float):
-            if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+            # The magnitude first: a huge integer has no float to test for finiteness.
+            if abs(value) > MAX_MAGNITUDE or not math.isfinite(value):
                 raise ValueError(f"must be a number from {-MAX_MAGNITUDE:g} to {MAX_MAGNITUDE:g}")
             return value
         if isinstance(value, str):
