@@ -53,6 +53,7 @@ from imcloud_servitization.domain.customization import (
 )
 from imcloud_servitization.events.orders import work_order_news_handler
 from imcloud_servitization.module import unit_of_work
+from imcloud_servitization.store import customization as store_customization
 from imcloud_servitization.store.tables import outbox, quotes
 from tests.support.databases import migrated_database
 
@@ -299,6 +300,27 @@ def violations(error: pytest.ExceptionInfo[InvalidArgument]) -> set[str]:
 
 
 # -- product families -----------------------------------------------------------------
+
+
+def test_a_page_of_large_definitions_ends_early_and_the_next_page_goes_on(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["A bike", "B bike", "C bike"]
+    made = [shop.family(name=name) for name in names]
+    # Room for two of them per page, as the gRPC message limit leaves room for so much.
+    monkeypatch.setattr(
+        store_customization, "PAGE_DEFINITION_CHARS", 2 * len(made[0].definition_json) + 10
+    )
+    uow = unit_of_work(shop.db)
+    first, token = customization.list_families(
+        uow(), tenant_id=TENANT, requested_page_size=10, page_token=""
+    )
+    rest, last = customization.list_families(
+        uow(), tenant_id=TENANT, requested_page_size=10, page_token=token
+    )
+    assert [f.name for f in first] == names[:2]
+    assert [f.name for f in rest] == names[2:]
+    assert last == ""
 
 
 def test_a_family_is_created_read_listed_by_name_and_updated_revision_by_revision(

@@ -44,7 +44,8 @@ from imcloud_servitization.domain.configurator import (
 )
 from imcloud_servitization.domain.ports import Production, Telemetry, UnitOfWork
 
-MAX_DEFINITION_CHARS = 4_000_000
+# The gateway's body limit: a page of families must fit in a gRPC message.
+MAX_DEFINITION_CHARS = 1024 * 1024
 MAX_SELECTIONS_CHARS = 1_000_000
 MAX_QUANTITY = 10_000
 CUSTOMER_REFERENCE_MAX = 200

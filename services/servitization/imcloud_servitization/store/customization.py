@@ -38,6 +38,11 @@ def _family_values(family: ProductFamily) -> dict[str, Any]:
     return values
 
 
+# A page of families holds at most this much definition JSON (a gRPC message holds 8 MiB;
+# one definition at most 1 MiB).
+PAGE_DEFINITION_CHARS = 4 * 1024 * 1024
+
+
 class SqlFamilyRepository:
     table = TenantTable(product_families)
 
@@ -97,8 +102,15 @@ class SqlFamilyRepository:
                 or_(c.name > after_name, and_(c.name == after_name, c.id > after_id))
             )
         rows = self._session.execute(query.order_by(c.name, c.id).limit(page_size + 1)).all()
-        found = [_family(row) for row in rows[:page_size]]
-        if len(rows) <= page_size:
+        found: list[ProductFamily] = []
+        characters = 0
+        for row in rows[:page_size]:
+            # A page of large definitions ends early: it must fit in one gRPC message.
+            if found and characters + len(row.definition) > PAGE_DEFINITION_CHARS:
+                break
+            found.append(_family(row))
+            characters += len(row.definition)
+        if len(found) == len(rows):
             return found, ""
         return found, encode_page_token({"n": found[-1].name, "k": found[-1].id})
 
