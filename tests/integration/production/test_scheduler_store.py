@@ -47,14 +47,18 @@ def plant(store: ProductionStore) -> dict[str, str]:
             ideal_cycle_time_s=60,
         )
         ids[name] = station.id
-    # Around the clock but for 23:00-24:00 every day: windows, not an open end.
+    # Around the clock but for one hour a day: windows, not an open end. The hour off is
+    # half a day away, so that what the tests plan in the next hours never meets it.
+    off = (datetime.now(UTC).hour + 12) % 24
     planning.set_calendar(
         uow(),
         tenant_id=TENANT,
         calendar=Calendar(
             plant_id=plant.id,
             time_zone="",
-            shifts=(ShiftPattern("day", (1, 2, 3, 4, 5, 6, 7), time(0), time(23), ()),),
+            shifts=(
+                ShiftPattern("day", (1, 2, 3, 4, 5, 6, 7), time((off + 1) % 24), time(off), ()),
+            ),
             holidays=(),
         ),
     )
