@@ -49,18 +49,6 @@ def holds(condition: Condition, values: Mapping[str, OptionValue], options: Opti
     raise AssertionError(condition)
 
 
-def condition_options(condition: Condition) -> set[str]:
-    """The options a condition reads."""
-    match condition:
-        case ValueIn(option, _) | InRange(option, _, _):
-            return {option}
-        case AllOf(children) | AnyOf(children):
-            return set().union(*map(condition_options, children))
-        case Not(child):
-            return condition_options(child)
-    raise AssertionError(condition)
-
-
 def describe(condition: Condition) -> str:
     """The condition as a person reads it: "frame is carbon", "size is 48 to 52"."""
     match condition:
