@@ -174,6 +174,9 @@ class Gateway:
                 log_config=None,  # our logging setup renders uvicorn's records
                 access_log=False,  # the middleware counts and logs requests
                 server_header=False,
+                # A console's live views end within a second of `stopping`; this bounds
+                # any other response still streaming.
+                timeout_graceful_shutdown=5,
             )
         )
         self._grpc = GrpcServer(
@@ -260,6 +263,7 @@ class Gateway:
     def stop(self) -> None:
         for subscription in self._subscriptions:
             subscription.stop()
+        self._parts.http.stopping.set()
         self._server.should_exit = True
         self._parts.streams.close_all()
         self._grpc.stop()

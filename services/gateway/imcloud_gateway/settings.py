@@ -45,6 +45,10 @@ class GatewaySettings(BaseModel):
     max_age_s: int = Field(default=7 * 86_400, ge=60)
     # How long the gateway caches a machine's signal definitions.
     model_cache_s: float = Field(default=30.0, ge=0)
+    # A console sign-in lasts this long (its token ends sooner if the key is revoked).
+    console_session_s: int = Field(default=8 * 3600, ge=300, le=7 * 86_400)
+    # Live views (Server-Sent Events) one credential holds open at once, per replica.
+    console_live_streams_per_credential: int = Field(default=32, ge=1)
 
     def secret_problem(self) -> str | None:
         """Why the JWT secret cannot sign tokens in a real deployment, if it cannot."""

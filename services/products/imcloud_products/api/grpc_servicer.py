@@ -196,6 +196,20 @@ class ProductsServicer(pb_grpc.ProductsServiceServicer):
         )
         return twin_message(twin)
 
+    def BatchGetTwins(  # noqa: N802
+        self, request: pb.BatchGetTwinsRequest, context: grpc.ServicerContext
+    ) -> pb.BatchGetTwinsResponse:
+        twins = services.get_twins(
+            self._uow(),
+            self._telemetry,
+            self._health,
+            tenant_id=_tenant(context),
+            equipment_ids=list(request.equipment_ids),
+            now_ms=now_ms(),
+            offline_after_ms=self._offline_after_ms,
+        )
+        return pb.BatchGetTwinsResponse(twins=[twin_message(twin) for twin in twins])
+
     def UpdateDesiredState(  # noqa: N802
         self, request: pb.UpdateDesiredStateRequest, context: grpc.ServicerContext
     ) -> pb.UpdateDesiredStateResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -332,6 +332,39 @@ def get_twin(
         open_episodes=still_open,
         desired=wanted or DesiredState(tenant_id, equipment_id),
     )
+
+
+MAX_TWINS_PER_BATCH = 100
+
+
+def get_twins(
+    uow: UnitOfWork,
+    store: TelemetryReader,
+    health: HealthReader,
+    *,
+    tenant_id: str,
+    equipment_ids: Sequence[str],
+    now_ms: int,
+    offline_after_ms: int,
+) -> list[TwinState]:
+    """The twins of several machines, in the order asked (a fleet view)."""
+    if len(equipment_ids) > MAX_TWINS_PER_BATCH:
+        raise InvalidArgument(
+            f"at most {MAX_TWINS_PER_BATCH} machines per call",
+            violations=(FieldViolation("equipment_ids", f"{len(equipment_ids)} given"),),
+        )
+    return [
+        get_twin(
+            uow,
+            store,
+            health,
+            tenant_id=tenant_id,
+            equipment_id=equipment_id,
+            now_ms=now_ms,
+            offline_after_ms=offline_after_ms,
+        )
+        for equipment_id in equipment_ids
+    ]
 
 
 # -- desired state ---------------------------------------------------------------

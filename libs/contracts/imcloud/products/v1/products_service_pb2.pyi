@@ -828,6 +828,50 @@ class GetTwinResponse(_message.Message):
 Global___GetTwinResponse: _TypeAlias = GetTwinResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetTwinsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EQUIPMENT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def equipment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 100 machines; a machine named twice is answered twice."""
+
+    def __init__(
+        self,
+        *,
+        equipment_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equipment_ids", b"equipment_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetTwinsRequest: _TypeAlias = BatchGetTwinsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetTwinsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TWINS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def twins(self) -> _containers.RepeatedCompositeFieldContainer[Global___Twin]:
+        """One twin per requested machine, in the request's order."""
+
+    def __init__(
+        self,
+        *,
+        twins: _abc.Iterable[Global___Twin] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["twins", b"twins"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetTwinsResponse: _TypeAlias = BatchGetTwinsResponse  # noqa: Y015
+
+@_typing.final
 class UpdateDesiredStateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -91,6 +91,11 @@ class ProductsServiceStub:
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.SerializeToString,
                 response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.FromString,
                 _registered_method=True)
+        self.BatchGetTwins = channel.unary_unary(
+                '/imcloud.products.v1.ProductsService/BatchGetTwins',
+                request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.BatchGetTwinsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.BatchGetTwinsResponse.FromString,
+                _registered_method=True)
         self.UpdateDesiredState = channel.unary_unary(
                 '/imcloud.products.v1.ProductsService/UpdateDesiredState',
                 request_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.UpdateDesiredStateRequest.SerializeToString,
@@ -208,6 +213,14 @@ class ProductsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetTwins(self, request, context):
+        """BatchGetTwins returns the twins of several machines at once, in the order
+        asked (a fleet view); NOT_FOUND naming the first unknown machine.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateDesiredState(self, request, context):
         """UpdateDesiredState changes a machine's desired properties by a JSON merge
         patch and answers the twin; FAILED_PRECONDITION when the caller read an
@@ -314,6 +327,11 @@ def add_ProductsServiceServicer_to_server(servicer, server):
                     servicer.GetTwin,
                     request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.FromString,
                     response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.SerializeToString,
+            ),
+            'BatchGetTwins': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetTwins,
+                    request_deserializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.BatchGetTwinsRequest.FromString,
+                    response_serializer=imcloud_dot_products_dot_v1_dot_products__service__pb2.BatchGetTwinsResponse.SerializeToString,
             ),
             'UpdateDesiredState': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateDesiredState,
@@ -645,6 +663,33 @@ class ProductsService:
             '/imcloud.products.v1.ProductsService/GetTwin',
             imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinRequest.SerializeToString,
             imcloud_dot_products_dot_v1_dot_products__service__pb2.GetTwinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetTwins(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.products.v1.ProductsService/BatchGetTwins',
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.BatchGetTwinsRequest.SerializeToString,
+            imcloud_dot_products_dot_v1_dot_products__service__pb2.BatchGetTwinsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,10 @@ class ProductsServiceStub:
     """GetTwin returns a machine's reported state: the latest value of each
     signal, when it was last heard from, and whether its device link is open.
     """
+    BatchGetTwins: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.BatchGetTwinsRequest, _products_service_pb2.BatchGetTwinsResponse]
+    """BatchGetTwins returns the twins of several machines at once, in the order
+    asked (a fleet view); NOT_FOUND naming the first unknown machine.
+    """
     UpdateDesiredState: _grpc.UnaryUnaryMultiCallable[_products_service_pb2.UpdateDesiredStateRequest, _products_service_pb2.UpdateDesiredStateResponse]
     """UpdateDesiredState changes a machine's desired properties by a JSON merge
     patch and answers the twin; FAILED_PRECONDITION when the caller read an
@@ -123,6 +127,10 @@ class ProductsServiceAsyncStub(ProductsServiceStub):
     GetTwin: _aio.UnaryUnaryMultiCallable[_products_service_pb2.GetTwinRequest, _products_service_pb2.GetTwinResponse]  # type: ignore[assignment]
     """GetTwin returns a machine's reported state: the latest value of each
     signal, when it was last heard from, and whether its device link is open.
+    """
+    BatchGetTwins: _aio.UnaryUnaryMultiCallable[_products_service_pb2.BatchGetTwinsRequest, _products_service_pb2.BatchGetTwinsResponse]  # type: ignore[assignment]
+    """BatchGetTwins returns the twins of several machines at once, in the order
+    asked (a fleet view); NOT_FOUND naming the first unknown machine.
     """
     UpdateDesiredState: _aio.UnaryUnaryMultiCallable[_products_service_pb2.UpdateDesiredStateRequest, _products_service_pb2.UpdateDesiredStateResponse]  # type: ignore[assignment]
     """UpdateDesiredState changes a machine's desired properties by a JSON merge
@@ -247,6 +255,16 @@ class ProductsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_products_service_pb2.GetTwinResponse, _abc.Awaitable[_products_service_pb2.GetTwinResponse]]:
         """GetTwin returns a machine's reported state: the latest value of each
         signal, when it was last heard from, and whether its device link is open.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetTwins(
+        self,
+        request: _products_service_pb2.BatchGetTwinsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_products_service_pb2.BatchGetTwinsResponse, _abc.Awaitable[_products_service_pb2.BatchGetTwinsResponse]]:
+        """BatchGetTwins returns the twins of several machines at once, in the order
+        asked (a fleet view); NOT_FOUND naming the first unknown machine.
         """
 
     @_abc_1.abstractmethod

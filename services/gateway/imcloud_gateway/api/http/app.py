@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from imcloud_gateway.api.http.console import routes as console
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import error_example, install_error_handlers
 from imcloud_gateway.api.http.middleware import DOCS_ASSETS, install_middleware
@@ -93,6 +95,12 @@ def create_app(gateway: HttpContext) -> FastAPI:
         audit,
     ):
         app.include_router(module.router)
+    app.include_router(console.router)
+    app.mount(
+        console.ASSETS,
+        StaticFiles(packages=[("imcloud_gateway.api.http.console", "static")]),
+        name="console-assets",
+    )
     app.openapi = lambda: _openapi_with_one_error_shape(app)  # type: ignore[method-assign]
     return app
 

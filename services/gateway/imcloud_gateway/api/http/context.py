@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 
@@ -37,6 +38,8 @@ class HttpContext:
     # Readiness: what the gateway itself needs to answer.
     db: Database
     bus: EventBus
+    # Set when the gateway stops: live views end instead of holding the server open.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def call(
         self, method: Callable[..., ResponseT], request: Message, ctx: CallContext

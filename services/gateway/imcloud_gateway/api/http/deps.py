@@ -18,8 +18,9 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BeforeValidator
 
-from imcloud_core.errors import Unauthenticated
+from imcloud_core.errors import PermissionDenied, Unauthenticated
 from imcloud_core.rpc import CallContext
+from imcloud_gateway.api.http.console import session
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.http.errors import request_id
 from imcloud_gateway.domain import devices, grants, identity
@@ -53,12 +54,13 @@ def _principal(
     gateway: GatewayDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    if credentials is None:
-        raise Unauthenticated("no credential: send 'Authorization: Bearer <API key or token>'")
+    secret = gateway.settings.jwt_secret.get_secret_value()
+    if credentials is not None:
+        presented = credentials.credentials
+    else:
+        presented = _console_session(request, secret)
     principal = identity.authenticate(
-        gateway.unit_of_work(),
-        presented=credentials.credentials,
-        token_secret=gateway.settings.jwt_secret.get_secret_value(),
+        gateway.unit_of_work(), presented=presented, token_secret=secret
     )
     # The audit middleware reads who acted from here.
     request.state.principal = principal
@@ -68,6 +70,24 @@ def _principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def _console_session(request: Request, secret: str) -> str:
+    """The token of the console's session cookie, CSRF-checked for a change."""
+    token = request.cookies.get(session.SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated(
+            "no credential: send 'Authorization: Bearer <API key or token>' "
+            "(or sign in to the console)"
+        )
+    if request.method not in session.SAFE_METHODS and not session.csrf_matches(
+        request.headers.get(session.CSRF_HEADER), session.csrf_token(token, secret=secret)
+    ):
+        raise PermissionDenied(
+            f"csrf token missing or wrong: a change made with the console's session cookie "
+            f"needs the {session.CSRF_HEADER} header of that session"
+        )
+    return token
 
 
 def limit_anonymous(request: Request, gateway: GatewayDep) -> None:

@@ -40,6 +40,7 @@ from imcloud_gateway.api.http.schemas.telemetry import (
     SignalAggregatesBody,
     TelemetryBatchRequest,
     TwinResponse,
+    TwinsResponse,
     UpdateDesiredStateRequest,
 )
 from imcloud_gateway.domain.model import Scope
@@ -319,6 +320,27 @@ def _aggregates(
 )
 def get_twin(equipment_id: str, ctx: ViewerCall, gateway: GatewayDep) -> TwinResponse:
     return _twin(gateway, ctx, equipment_id)
+
+
+@router.get(
+    "/v1/twins",
+    summary="The twins of several machines at once (a fleet view)",
+    description="In the order asked; an unknown machine is a 404 naming it.",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def batch_get_twins(
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    equipment_ids: Annotated[
+        list[str], Query(min_length=1, max_length=100, description="At most 100 machines")
+    ],
+) -> TwinsResponse:
+    twins = gateway.call(
+        gateway.backends.products.BatchGetTwins,
+        pb.BatchGetTwinsRequest(equipment_ids=equipment_ids),
+        ctx,
+    ).twins
+    return TwinsResponse(items=[twin_body(twin) for twin in twins])
 
 
 DESIRED_DESCRIPTION = (

@@ -106,6 +106,10 @@ class TwinResponse(BaseModel):
     )
 
 
+class TwinsResponse(BaseModel):
+    items: list[TwinResponse] = Field(description="One twin per machine asked, in that order")
+
+
 def _desired_patch_schema(schema: dict[str, Any]) -> None:
     # A patch like the others: version is left out rather than null.
     _partial_update(schema)

@@ -1,0 +1,1 @@
+"""The web console: pages and assets served by the gateway, on the public REST API."""
