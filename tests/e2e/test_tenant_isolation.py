@@ -92,6 +92,7 @@ REQUIRED_ROLE = {
     ("get", "/v1/granted-jobs/{job_id}/executions"): "viewer",
     ("post", "/v1/granted-jobs/{job_id}:cancel"): "operator",
     ("get", "/v1/equipment/{equipment_id}/twin"): "viewer",
+    ("get", "/v1/twins"): "viewer",
     ("patch", "/v1/equipment/{equipment_id}/twin"): "operator",
     ("get", "/v1/equipment/{equipment_id}/telemetry"): "viewer",
     ("get", "/v1/equipment/{equipment_id}/telemetry/aggregates"): "viewer",
@@ -215,7 +216,8 @@ def sample(spec: dict[str, Any], schema: dict[str, Any], name: str, ids: dict[st
             if key in wanted or key in ids
         }
     if kind == "array":
-        return [sample(spec, schema.get("items", {}), name, ids)]
+        # A list of ids (equipment_ids) holds the victim's id of that kind (equipment_id).
+        return [sample(spec, schema.get("items", {}), name.removesuffix("s"), ids)]
     if kind in ("integer", "number"):
         return 1
     if kind == "boolean":
@@ -256,7 +258,7 @@ def request_for(
         if p["in"] == "query" and (p.get("required") or AIMED_QUERIES.get(path) == p["name"])
     }
     if query:
-        url = f"{url}?{urlencode(query)}"
+        url = f"{url}?{urlencode(query, doseq=True)}"
     body = None
     content = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if content:
