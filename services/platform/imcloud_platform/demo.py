@@ -237,6 +237,7 @@ class DemoPlant:
         )
         lines = [
             ("API key", f"{key}   (the demo tenant's owner key)"),
+            ("console", f"{api}/   (sign in with the API key)"),
             ("API docs", f"{api}/docs"),
             ("machines", f"curl {auth} {api}/v1/equipment"),
             (f"twin of {first.machine.name}", f"curl {auth} {machine_url}/twin"),
