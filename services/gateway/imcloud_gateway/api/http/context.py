@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class HttpContext:
     bus: EventBus
     # Set when the gateway stops: live views end instead of holding the server open.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Marks a live view's repeated reads (known only inside this process), which the
+    # audit log records once, when the view opens, not every second.
+    live_repeat_mark: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def call(
         self, method: Callable[..., ResponseT], request: Message, ctx: CallContext

@@ -50,6 +50,8 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
 )
+# A live view's reads after its first (console/routes.py); GETs only.
+LIVE_REPEAT_HEADER = "X-Imcloud-Live-Repeat"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -149,7 +151,8 @@ def install_middleware(app: FastAPI, gateway: HttpContext) -> None:
             else:
                 response = await call_next(request)
             route = _route_template(request)
-            events = _audit_events(request, route, response.status_code)
+            repeat = request.headers.get(LIVE_REPEAT_HEADER) == gateway.live_repeat_mark
+            events = [] if repeat else _audit_events(request, route, response.status_code)
             if events:
                 try:
                     await run_in_threadpool(audit.record, gateway.unit_of_work(), events)

@@ -36,6 +36,7 @@ from imcloud_core.errors import (
 from imcloud_gateway.api.http.console import session
 from imcloud_gateway.api.http.deps import GatewayDep, PrincipalDep, limit_anonymous
 from imcloud_gateway.api.http.errors import request_id
+from imcloud_gateway.api.http.middleware import LIVE_REPEAT_HEADER
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Principal
 
@@ -270,7 +271,8 @@ async def live(
     request: Request,
     principal: PrincipalDep,
     gateway: GatewayDep,
-    path: Annotated[str, Query(max_length=4000)],
+    # Room for GET /v1/twins with its 100 ids (about 5,100 characters).
+    path: Annotated[str, Query(max_length=8000)],
     window_s: Annotated[int | None, Query(ge=1, le=86_400)] = None,
 ) -> StreamingResponse:
     _live_target(path, window_s)  # refuse a bad path before the stream starts
@@ -288,6 +290,7 @@ async def live(
                 yield b"retry: 2000\n\n"
                 while not gateway.stopping.is_set():
                     answer = await client.get(_live_target(path, window_s), headers=headers)
+                    headers[LIVE_REPEAT_HEADER] = gateway.live_repeat_mark
                     if answer.status_code >= 400:
                         yield _event("failure", answer.content)
                         if answer.status_code in (401, 403, 404, 422):

@@ -394,8 +394,10 @@ async function start() {
     " ",
     badge(session.role, "idle"),
   );
+  // A maker's machine is the machine screen, reached from the maker's list.
+  const section = location.pathname.startsWith("/maker/") ? "maker" : screen;
   for (const nav of document.querySelectorAll("[data-nav]")) {
-    if (nav.dataset.nav.split(" ").includes(screen)) nav.setAttribute("aria-current", "page");
+    if (nav.dataset.nav.split(" ").includes(section)) nav.setAttribute("aria-current", "page");
   }
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("/console/sign-out", { method: "POST" });
