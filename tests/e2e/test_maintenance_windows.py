@@ -194,6 +194,9 @@ def _booked_and_resolved(works: Works) -> None:
     assert asked + timedelta(hours=23) < not_after <= datetime.now(UTC) + timedelta(hours=24)
     windows = body["windows"]
     assert windows, body
+    in_seconds = works.tenant.get(f"{path}/suggested-windows", duration="7200", count=3)
+    assert in_seconds.status_code == 200, in_seconds.text
+    assert len(in_seconds.json()["windows"]) == len(windows)
     running = [o for o in before["operations"] if o["started"]]
     assert [o["work_order_id"] for o in running] == [orders[0]]
     for window in windows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,8 @@ SCREENS = {
 }
 # How often a live view asks again: well inside the 2 s within which new data shows.
 LIVE_EVERY_S = 1.0
+# A comment line on a quiet view, well inside proxies' idle timeouts (often 60 s).
+HEARTBEAT_S = 20.0
 
 SIGN_INS = MetricCounter(
     "imcloud_gateway_console_sign_ins_total", "Console sign-ins, by outcome", ["outcome"]
@@ -287,6 +290,7 @@ async def live(
             transport = httpx.ASGITransport(app=request.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
                 last: bytes | None = None
+                quiet_since = time.monotonic()
                 yield b"retry: 2000\n\n"
                 while not gateway.stopping.is_set():
                     answer = await client.get(_live_target(path, window_s), headers=headers)
@@ -296,8 +300,11 @@ async def live(
                         if answer.status_code in (401, 403, 404, 422):
                             return  # asking again cannot change the answer
                     elif answer.content != last:
-                        last = answer.content
+                        last, quiet_since = answer.content, time.monotonic()
                         yield _event("data", answer.content)
+                    elif time.monotonic() - quiet_since > HEARTBEAT_S:
+                        quiet_since = time.monotonic()
+                        yield b": nothing new\n\n"  # keeps proxies from closing it
                     await asyncio.sleep(LIVE_EVERY_S)
         finally:
             _open_streams.give_back(principal.credential_id)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
+from pydantic import BeforeValidator
 
 from imcloud.production.v1 import schedule_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
@@ -280,6 +281,13 @@ def ticket_history(
     )
 
 
+def _seconds_as_number(value: object) -> object:
+    # A query gives "7200" as text, which pydantic reads as no duration at all.
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
 @router.get(
     TICKET + "/suggested-windows",
     summary="Maintenance windows that cost production least",
@@ -299,6 +307,7 @@ def suggested_windows(
     gateway: GatewayDep,
     duration: Annotated[
         timedelta,
+        BeforeValidator(_seconds_as_number),
         Query(description="How long the work takes, ISO 8601 (PT2H) or seconds; 1 min .. 31 days"),
     ] = timedelta(hours=2),
     count: Annotated[int, Query(ge=1, le=10, description="At most this many windows")] = 3,
