@@ -200,13 +200,17 @@ def test_the_twin_keeps_the_newest_value_whatever_the_arrival_order(
         store.record_link_changes(  # an older event, delivered late: changes nothing
             transaction, [LinkChange("tenant-a", machine, link_open=False, change_ms=T0 + 5)]
         )
-    reported, last_seen, link_open, _ = store.twin(tenant_id="tenant-a", equipment_id=machine)
-    assert [(r.signal, r.value, r.ts_ms, r.out_of_range) for r in reported] == [
+    silent = str(uuid.uuid4())
+    answer = store.twins(tenant_id="tenant-a", equipment_ids=[machine, silent])
+    state = answer[machine]
+    assert [(r.signal, r.value, r.ts_ms, r.out_of_range) for r in state.reported] == [
         ("temp", 95.0, T0 + 5000, True)
     ]
-    assert last_seen == T0 + 5000
-    assert link_open is True
-    assert store.twin(tenant_id="tenant-b", equipment_id=machine)[0] == []
+    assert state.last_seen_ms == T0 + 5000
+    assert state.link_open is True
+    assert answer[silent].reported == []
+    assert answer[silent].last_seen_ms is None
+    assert store.twins(tenant_id="tenant-b", equipment_ids=[machine])[machine].reported == []
 
 
 def test_retention_drops_old_points_but_keeps_rollups(store: SqlTelemetryStore) -> None:

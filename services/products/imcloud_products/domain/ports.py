@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from imcloud_core.ports import Transaction
@@ -13,7 +14,7 @@ from imcloud_products.domain.telemetry import (
     Aggregates,
     LinkChange,
     RecordedBatch,
-    ReportedValue,
+    ReportedState,
 )
 
 
@@ -89,10 +90,8 @@ class UnitOfWork(Transaction, Protocol):
 
 
 class TelemetryReader(Protocol):
-    def twin(
-        self, *, tenant_id: str, equipment_id: str
-    ) -> tuple[list[ReportedValue], int | None, bool, int]:
-        """(latest values, last seen, link open, link change time) of a machine."""
+    def twins(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, ReportedState]:
+        """Per machine asked: its latest values, when last seen, and its link."""
 
     def points(
         self,
@@ -120,9 +119,13 @@ class TelemetryReader(Protocol):
 
 
 class HealthReader(Protocol):
-    def latest_score(self, *, tenant_id: str, equipment_id: str) -> float | None: ...
+    def latest_scores(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, float]:
+        """The latest anomaly score of each machine that has one."""
 
-    def open_episodes(self, *, tenant_id: str, equipment_id: str) -> list[AnomalyEpisode]: ...
+    def open_episodes(
+        self, *, tenant_id: str, equipment_ids: Sequence[str]
+    ) -> dict[str, list[AnomalyEpisode]]:
+        """Each machine's open episodes, newest first (machines with none left out)."""
 
     def episodes(
         self,

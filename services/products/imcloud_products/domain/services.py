@@ -49,6 +49,7 @@ from imcloud_products.domain.telemetry import (
     Aggregates,
     LinkChange,
     RecordedBatch,
+    ReportedState,
     SeriesPoints,
     TwinState,
     check_buckets,
@@ -312,26 +313,16 @@ def get_twin(
     now_ms: int,
     offline_after_ms: int,
 ) -> TwinState:
-    with uow:
-        _existing_equipment(uow, tenant_id, equipment_id)
-        wanted = uow.desired_states.get(tenant_id=tenant_id, equipment_id=equipment_id)
-    reported, last_seen_ms, link_open, link_change_ms = store.twin(
-        tenant_id=tenant_id, equipment_id=equipment_id
-    )
-    latest_score = health.latest_score(tenant_id=tenant_id, equipment_id=equipment_id)
-    still_open = health.open_episodes(tenant_id=tenant_id, equipment_id=equipment_id)
-    return twin_state(
-        equipment_id=equipment_id,
-        reported=reported,
-        last_seen_ms=last_seen_ms,
-        link_open=link_open,
-        link_change_ms=link_change_ms,
+    (twin,) = get_twins(
+        uow,
+        store,
+        health,
+        tenant_id=tenant_id,
+        equipment_ids=[equipment_id],
         now_ms=now_ms,
         offline_after_ms=offline_after_ms,
-        health_score=health_score(latest_score),
-        open_episodes=still_open,
-        desired=wanted or DesiredState(tenant_id, equipment_id),
     )
+    return twin
 
 
 MAX_TWINS_PER_BATCH = 100
@@ -347,24 +338,41 @@ def get_twins(
     now_ms: int,
     offline_after_ms: int,
 ) -> list[TwinState]:
-    """The twins of several machines, in the order asked (a fleet view)."""
+    """The twins of several machines, in the order asked (a fleet view); each store
+    answers for all of them at once."""
     if len(equipment_ids) > MAX_TWINS_PER_BATCH:
         raise InvalidArgument(
             f"at most {MAX_TWINS_PER_BATCH} machines per call",
             violations=(FieldViolation("equipment_ids", f"{len(equipment_ids)} given"),),
         )
-    return [
-        get_twin(
-            uow,
-            store,
-            health,
-            tenant_id=tenant_id,
-            equipment_id=equipment_id,
-            now_ms=now_ms,
-            offline_after_ms=offline_after_ms,
+    with uow:
+        wanted = {}
+        for equipment_id in equipment_ids:
+            _existing_equipment(uow, tenant_id, equipment_id)
+            wanted[equipment_id] = uow.desired_states.get(
+                tenant_id=tenant_id, equipment_id=equipment_id
+            ) or DesiredState(tenant_id, equipment_id)
+    stored = store.twins(tenant_id=tenant_id, equipment_ids=equipment_ids)
+    scores = health.latest_scores(tenant_id=tenant_id, equipment_ids=equipment_ids)
+    still_open = health.open_episodes(tenant_id=tenant_id, equipment_ids=equipment_ids)
+    twins = []
+    for equipment_id in equipment_ids:
+        state = stored.get(equipment_id, ReportedState())
+        twins.append(
+            twin_state(
+                equipment_id=equipment_id,
+                reported=state.reported,
+                last_seen_ms=state.last_seen_ms,
+                link_open=state.link_open,
+                link_change_ms=state.link_change_ms,
+                now_ms=now_ms,
+                offline_after_ms=offline_after_ms,
+                health_score=health_score(scores.get(equipment_id)),
+                open_episodes=still_open.get(equipment_id, []),
+                desired=wanted[equipment_id],
+            )
         )
-        for equipment_id in equipment_ids
-    ]
+    return twins
 
 
 # -- desired state ---------------------------------------------------------------

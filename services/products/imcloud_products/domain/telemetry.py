@@ -7,7 +7,7 @@ delivered or sent twice stores each point once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,17 @@ class ReportedValue:
     value: float
     ts_ms: int
     out_of_range: bool
+
+
+@dataclass(frozen=True)
+class ReportedState:
+    """What the store knows of a machine: its latest values, when it was last heard
+    from, and whether (and since when) its device link is open."""
+
+    reported: list[ReportedValue] = field(default_factory=list)
+    last_seen_ms: int | None = None
+    link_open: bool = False
+    link_change_ms: int = 0
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, select
@@ -156,27 +157,48 @@ class SqlEpisodeRepository:
         )
 
 
+# A twin shows at most this many of a machine's open episodes, the newest.
+OPEN_EPISODES_SHOWN = 100
+
+
 class SqlHealthReader:
     """Health questions for the API, each in its own short read."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def latest_score(self, *, tenant_id: str, equipment_id: str) -> float | None:
+    def latest_scores(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, float]:
+        m = machine_monitors.c
         with self._db.engine.connect() as connection:
-            score: float | None = connection.execute(
-                select(machine_monitors.c.latest_score).where(
-                    machine_monitors.c.tenant_id == tenant_id,
-                    machine_monitors.c.equipment_id == equipment_id,
+            rows = connection.execute(
+                select(m.equipment_id, m.latest_score).where(
+                    m.tenant_id == tenant_id,
+                    m.equipment_id.in_(list(equipment_ids)),
+                    m.latest_score.is_not(None),
                 )
-            ).scalar()
-        return score
-
-    def open_episodes(self, *, tenant_id: str, equipment_id: str) -> list[AnomalyEpisode]:
-        with self._db.engine.connect() as connection:
-            return open_episodes(
-                connection, tenant_id=tenant_id, equipment_id=equipment_id, limit=100
             )
+            return {row.equipment_id: row.latest_score for row in rows}
+
+    def open_episodes(
+        self, *, tenant_id: str, equipment_ids: Sequence[str]
+    ) -> dict[str, list[AnomalyEpisode]]:
+        e = anomaly_episodes.c
+        with self._db.engine.connect() as connection:
+            rows = connection.execute(
+                select(anomaly_episodes)
+                .where(
+                    e.tenant_id == tenant_id,
+                    e.equipment_id.in_(list(equipment_ids)),
+                    e.closed.is_(False),
+                )
+                .order_by(e.start_ms.desc(), e.id.desc())
+            )
+            found: dict[str, list[AnomalyEpisode]] = {}
+            for row in rows:
+                of_machine = found.setdefault(row.equipment_id, [])
+                if len(of_machine) < OPEN_EPISODES_SHOWN:
+                    of_machine.append(_episode(row))
+            return found
 
     def episodes(self, **query: Any) -> tuple[list[AnomalyEpisode], str]:
         with self._db.engine.connect() as connection:

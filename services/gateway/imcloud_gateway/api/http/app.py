@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -95,6 +96,7 @@ def create_app(gateway: HttpContext) -> FastAPI:
         audit,
     ):
         app.include_router(module.router)
+    _serve_redoc_without_its_cdn_logo(app)
     app.include_router(console.router)
     app.mount(
         console.ASSETS,
@@ -103,6 +105,27 @@ def create_app(gateway: HttpContext) -> FastAPI:
     )
     app.openapi = lambda: _openapi_with_one_error_shape(app)  # type: ignore[method-assign]
     return app
+
+
+REDOC_BUNDLE = "redoc.standalone.js"
+# ReDoc's sidebar always shows Redocly's logo from a CDN: on a plant network the
+# request fails (and the CSP refuses it, a console error). An empty data: image
+# fails at once, and ReDoc then leaves the logo out.
+REDOC_CDN_LOGO = b'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+
+
+def _serve_redoc_without_its_cdn_logo(app: FastAPI) -> None:
+    bundle = (resources.files("fastapi_offline") / "static" / REDOC_BUNDLE).read_bytes()
+    if REDOC_CDN_LOGO not in bundle:
+        raise RuntimeError(f"fastapi_offline's {REDOC_BUNDLE} changed: check its CDN logo")
+    patched = bundle.replace(REDOC_CDN_LOGO, b'src:"data:,"')
+
+    def redoc_bundle() -> Response:
+        return Response(patched, media_type="text/javascript; charset=utf-8")
+
+    app.add_api_route(f"{DOCS_ASSETS}/{REDOC_BUNDLE}", redoc_bundle, include_in_schema=False)
+    # Ahead of the assets' mount, which would otherwise answer first.
+    app.router.routes.insert(0, app.router.routes.pop())
 
 
 def _openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:

@@ -12,6 +12,7 @@ columns and rollup arithmetic (columns, rollups) that no SQL touches.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -24,7 +25,7 @@ from imcloud_products.domain.telemetry import (
     Aggregates,
     LinkChange,
     RecordedBatch,
-    ReportedValue,
+    ReportedState,
 )
 from imcloud_products.store.telemetry import ledger, queries, twins
 from imcloud_products.store.telemetry.columns import Columns, points_at
@@ -127,11 +128,9 @@ class SqlTelemetryStore:
 
     # -- reading -----------------------------------------------------------------
 
-    def twin(
-        self, *, tenant_id: str, equipment_id: str
-    ) -> tuple[list[ReportedValue], int | None, bool, int]:
+    def twins(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, ReportedState]:
         with self._db.engine.connect() as connection:
-            return queries.twin(connection, tenant_id=tenant_id, equipment_id=equipment_id)
+            return queries.twins(connection, tenant_id=tenant_id, equipment_ids=equipment_ids)
 
     def points(
         self,

@@ -3,18 +3,19 @@ signal and time, and aggregates over any bucket width."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from imcloud_products.domain.telemetry import ROLLUP_MS, Aggregates, ReportedValue
+from imcloud_products.domain.telemetry import ROLLUP_MS, Aggregates, ReportedState, ReportedValue
 from imcloud_products.store.tables import (
     telemetry_points,
     telemetry_rollups,
     telemetry_series,
     twin_signals,
-    twins,
 )
+from imcloud_products.store.tables import twins as twins_table
 from imcloud_products.store.telemetry.rollups import Summaries
 
 # Series the platform derives (anomaly scores) are not the machine's reported state.
@@ -34,22 +35,47 @@ def series_of(
     return {row.id: row.signal for row in connection.execute(query)}
 
 
-def twin(
-    connection: Connection, *, tenant_id: str, equipment_id: str
-) -> tuple[list[ReportedValue], int | None, bool, int]:
-    series = series_of(connection, tenant_id, equipment_id, [])
-    latest = connection.execute(
+def twins(
+    connection: Connection, *, tenant_id: str, equipment_ids: Sequence[str]
+) -> dict[str, ReportedState]:
+    machines = list(dict.fromkeys(equipment_ids))
+    c = telemetry_series.c
+    series = {
+        row.id: (row.equipment_id, row.signal)
+        for row in connection.execute(
+            select(c.id, c.equipment_id, c.signal).where(
+                c.tenant_id == tenant_id,
+                c.equipment_id.in_(machines),
+                # Derived series (anomaly scores) are not what the machine reports.
+                ~c.signal.startswith(DERIVED_PREFIX, autoescape=True),
+            )
+        )
+    }
+    reported: dict[str, list[ReportedValue]] = {machine: [] for machine in machines}
+    for r in connection.execute(
         select(twin_signals).where(twin_signals.c.series_id.in_(list(series)))
-    ).all()
-    state = connection.execute(
-        select(twins).where(twins.c.tenant_id == tenant_id, twins.c.equipment_id == equipment_id)
-    ).first()
-    reported = [
-        ReportedValue(series[r.series_id], r.value, r.ts_ms, bool(r.flags & 1)) for r in latest
-    ]
-    if state is None:
-        return reported, None, False, 0
-    return reported, state.last_seen_ms, state.link_open, state.link_change_ms
+    ):
+        machine, signal = series[r.series_id]
+        reported[machine].append(ReportedValue(signal, r.value, r.ts_ms, bool(r.flags & 1)))
+    links = {
+        row.equipment_id: row
+        for row in connection.execute(
+            select(twins_table).where(
+                twins_table.c.tenant_id == tenant_id, twins_table.c.equipment_id.in_(machines)
+            )
+        )
+    }
+    answer = {}
+    for machine in machines:
+        link = links.get(machine)
+        answer[machine] = (
+            ReportedState(reported[machine])
+            if link is None
+            else ReportedState(
+                reported[machine], link.last_seen_ms, link.link_open, link.link_change_ms
+            )
+        )
+    return answer
 
 
 def points(
