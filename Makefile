@@ -18,7 +18,7 @@ run: install ## run the whole platform in one process (embedded: no Kafka or Pos
 test: install test-tools k8s-tools infra-up ## run every test (starts local Kafka, PostgreSQL, kube-apiserver)
 	$(UV) pytest
 
-test-tools: ## install the non-Python tools the tests call (docker-compose)
+test-tools: ## install the non-Python tools the tests call (docker-compose, chromium)
 	@infra/test-tools.sh
 
 k8s-tools: ## build helm, kubeconform and promtool (Go, cached) and fetch offline schemas

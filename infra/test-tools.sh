@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tools the test suite calls besides Python: docker-compose (Debian's) validates
-# docker-compose.yml without a Docker engine.
+# docker-compose.yml without a Docker engine; chromium drives the console's
+# browser tests (infra/browser.sh).
 set -euo pipefail
 SCRIPT_NAME=test-tools
 # shellcheck source=infra/common.sh
@@ -9,3 +10,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! command -v docker-compose >/dev/null 2>&1; then
   apt_install docker-compose
 fi
+"$INFRA_DIR/browser.sh" install

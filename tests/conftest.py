@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.platform import (
+    RAISED_RATE_LIMITS,
     SERVICES,
     ImcloudProcess,
     Ports,
@@ -157,12 +158,6 @@ def distributed_platform(
 @pytest.fixture(scope="session")
 def embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     """The whole platform in one process (`imcloud up`), no outside servers."""
-    with embedded(
-        tmp_path_factory.mktemp("embedded"),
-        # The fuzzer sends thousands of requests; limits are tested on their own.
-        IMCLOUD_GATEWAY__TENANT_RATE_PER_S="100000",
-        IMCLOUD_GATEWAY__TENANT_BURST="100000",
-        IMCLOUD_GATEWAY__CREDENTIAL_RATE_PER_S="100000",
-        IMCLOUD_GATEWAY__CREDENTIAL_BURST="100000",
-    ) as platform:
+    # The fuzzer sends thousands of requests.
+    with embedded(tmp_path_factory.mktemp("embedded"), **RAISED_RATE_LIMITS) as platform:
         yield platform

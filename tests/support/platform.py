@@ -20,6 +20,13 @@ from tests.support.waiting import wait_for
 
 IMCLOUD = [sys.executable, "-m", "imcloud_platform.cli"]
 SERVICES = ("gateway", "products", "production", "servitization")
+# For platforms whose tests send thousands of requests; limits are tested on their own.
+RAISED_RATE_LIMITS = {
+    "IMCLOUD_GATEWAY__TENANT_RATE_PER_S": "100000",
+    "IMCLOUD_GATEWAY__TENANT_BURST": "100000",
+    "IMCLOUD_GATEWAY__CREDENTIAL_RATE_PER_S": "100000",
+    "IMCLOUD_GATEWAY__CREDENTIAL_BURST": "100000",
+}
 
 
 @dataclass

@@ -28,8 +28,10 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 from imcloud_production.domain.scheduling.dispatch import Rule, best_dispatch
 from imcloud_production.domain.scheduling.model import (
@@ -100,6 +102,10 @@ def solve(problem: Problem, settings: Settings = Settings()) -> Schedule:
             if problem.objective is Objective.MAKESPAN
             else max(limit, fallback.makespan)
         )
+
+    # Imported on the first plan, not with the module: cp_model loads pandas, a
+    # second of every process start (and most processes never plan).
+    from ortools.sat.python import cp_model
 
     model = cp_model.CpModel()
     frozen = problem.frozen_by_key()

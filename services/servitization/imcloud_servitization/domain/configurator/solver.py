@@ -31,8 +31,8 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
 from pysat.card import CardEnc, EncType
 from pysat.solvers import Solver
 
@@ -94,7 +94,10 @@ FAST_PARAMETERS: Mapping[str, int | bool] = {
 # Glucose 4: quick on many solves under assumptions, each on a clause set like the last.
 SAT_SOLVER = "glucose4"
 
-Literal = cp_model.LiteralT
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+    Literal = cp_model.LiteralT
 Definable = ChoiceOption | NumberOption
 
 
@@ -126,6 +129,10 @@ class Configurator:
             for option in definition.options
             if not isinstance(option, TextOption)
         }
+        # Imported here, not with the module: cp_model loads pandas, a second of
+        # every process start (and most processes never configure a product).
+        from ortools.sat.python import cp_model
+
         self._model = cp_model.CpModel()
         self._true = self._model.new_bool_var("true")
         self._model.add_bool_or([self._true])
@@ -420,6 +427,8 @@ class Configurator:
         assumptions: Sequence[Literal] = (),
     ) -> _Outcome:
         """Solves the model; a time-out is retried with more time: it proves nothing."""
+        from ortools.sat.python import cp_model  # loaded with the first Configurator
+
         time_limit = FIRST_TIME_LIMIT_S
         while True:
             solver = cp_model.CpSolver()
