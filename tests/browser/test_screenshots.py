@@ -22,11 +22,17 @@ def a_mill(plant: OnboardedPlant) -> str:
 def until_shown(page: Page, screen: str) -> None:
     """Waits for what a screen fetches after rendering: charts with points, tables filled."""
     if screen == "machine":
-        expect(page.get_by_test_id("chart-spindle_speed")).not_to_have_attribute(
-            "data-points", "0", timeout=15_000
-        )
+        chart = page.get_by_test_id("chart-spindle_speed")
+        expect(chart).not_to_have_attribute("data-points", "0", timeout=15_000)
+        # The charts are what the picture is for; the twin above them is a table.
+        chart.evaluate("node => node.closest('section').scrollIntoView()")
     elif screen == "fleet":
         expect(page.get_by_test_id("fleet-machines").locator("tbody tr").nth(99)).to_be_attached()
+    elif screen == "production":
+        # The OEE of 100 stations takes a while on a small machine.
+        expect(page.get_by_test_id("oee-table")).to_be_visible(timeout=30_000)
+    elif screen == "service":
+        expect(page.get_by_test_id("tickets")).to_be_visible(timeout=15_000)
     # Live views stay open, so the network never falls idle: a moment for the rest.
     page.wait_for_timeout(1500)
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from imcloud_device import DeviceClient, DeviceStats
 from imcloud_simulator.fleet import Fleet, Tick
 from imcloud_simulator.onboarding import OnboardedPlant
+from imcloud_simulator.remote import CommandDesk
 
 # How often the totals are handed to the display.
 REPORT_EVERY_S = 0.5
@@ -110,14 +111,16 @@ class FleetRunner:
     ) -> None:
         self.fleet = fleet
         self.plant = plant
+        self.commands = CommandDesk()
         self.clients = [
             DeviceClient(
                 device_link,
                 machine.credential,
                 max_batch_points=batch_points,
                 flush_interval_s=flush_interval_s,
+                on_command=self.commands.handler(index),
             )
-            for machine in plant.machines
+            for index, machine in enumerate(plant.machines)
         ]
         self.ticks = 0
         self.cpu = CpuUse(0.0, 0.0)
@@ -146,6 +149,7 @@ class FleetRunner:
         next_report = started
         try:
             while not stop.is_set() and (limit is None or self.ticks < limit):
+                self.commands.apply(self.fleet)
                 self._record(self.fleet.step())
                 self.ticks += 1
                 now = time.monotonic()

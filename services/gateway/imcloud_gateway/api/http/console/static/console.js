@@ -26,7 +26,7 @@ function signIn() {
   location.assign(`/sign-in?next=${encodeURIComponent(here)}`);
 }
 
-function withQuery(path, query = {}) {
+export function withQuery(path, query = {}) {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined || value === null || value === "") continue;

@@ -2,15 +2,6 @@
 // their rows (the list follows a REST GET, an operator's action is confirmed in its row).
 import { ApiError, el, live, notice } from "/console/assets/console.js";
 
-export function withQuery(path, query) {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    for (const item of Array.isArray(value) ? value : [value]) search.append(key, String(item));
-  }
-  const text = search.toString();
-  return text ? `${path}?${text}` : path;
-}
-
 // A labelled select whose choice takes effect at once (a filter, not a form).
 export function picker(id, label, options, value, onChange) {
   const select = el(

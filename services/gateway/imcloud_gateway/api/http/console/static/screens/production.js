@@ -1,7 +1,7 @@
 // Production: how a plant's stations did over a shift (OEE with the six big losses, each
 // station's state timeline), its work orders and the plan of their operations on the stations.
-import { api, badge, can, el, every, fmt, live, notice, section, table } from "/console/assets/console.js";
-import { keepingFocus, LiveList, picker, shortId, withQuery } from "/console/assets/screens/lists.js";
+import { api, badge, can, el, every, fmt, live, notice, section, table, withQuery } from "/console/assets/console.js";
+import { keepingFocus, LiveList, picker, shortId } from "/console/assets/screens/lists.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MINUTE_MS = 60_000;

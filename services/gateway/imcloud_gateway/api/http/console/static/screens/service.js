@@ -1,7 +1,7 @@
 // Service: maintenance tickets with their booked windows, and customized orders with their
 // stages and, on demand, their genealogy.
-import { api, badge, can, el, every, fmt, link, notice, section, table } from "/console/assets/console.js";
-import { LiveList, picker, shortId, withQuery } from "/console/assets/screens/lists.js";
+import { api, badge, can, el, every, fmt, link, notice, section, table, withQuery } from "/console/assets/console.js";
+import { LiveList, picker, shortId } from "/console/assets/screens/lists.js";
 
 const LIST_SIZE = 200;
 const TICKET_FILTERS = [
