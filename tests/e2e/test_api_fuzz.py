@@ -14,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.errors import InvalidSchema
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -45,6 +46,7 @@ def test_no_request_breaks_the_api_or_its_documented_responses(
     headers = {"Authorization": f"Bearer {sign_up(base, 'Fuzz Corp').key}"}
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     fuzzed = []
+    gave_up: list[str] = []
     statuses: list[int] = []
     # Leaving the platform (DELETE /v1/tenant) ends the fuzzing key's access: last.
     operations = sorted(
@@ -71,9 +73,16 @@ def test_no_request_breaks_the_api_or_its_documented_responses(
             # An operation without parameters or body has no invalid request.
             assert mode is GenerationMode.NEGATIVE, operation.label
             continue
+        except InvalidSchema as problem:
+            # schemathesis's own generator gave up on a valid schema (seen once in CI,
+            # not reproducible: "Cannot generate an array with 1 demanded elements").
+            # The operation's other mode still runs; a second such case fails below.
+            gave_up.append(f"{mode} {operation.label}: {problem}")
+            continue
         fuzzed.append(f"{mode} {operation.label}")
+    assert len(gave_up) <= 1, gave_up
     assert len(operations) >= 30, fuzzed
     # The fuzzer got through to the services, not only to the request validation.
     assert sum(200 <= s < 300 for s in statuses) > len(fuzzed)
     assert sum(s == 422 for s in statuses) > len(operations) // 2, "few invalid requests were sent"
-    print(f"{len(statuses)} requests over {len(operations)} operations, both modes")
+    print(f"{len(statuses)} requests over {len(operations)} operations, both modes", gave_up)
