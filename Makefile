@@ -15,12 +15,8 @@ install: ## install uv and the locked dependencies into .venv
 run: install ## run the whole platform in one process (embedded: no Kafka or PostgreSQL)
 	$(UV) imcloud up
 
-# Test files run in parallel: most tests wait on servers (Kafka rebalances, OEE
-# minutes, a browser) more than they compute. A file's tests stay together, in order.
-TEST_WORKERS ?= 2
-
-test: install test-tools k8s-tools infra-up ## run every test (starts local Kafka, PostgreSQL, kube-apiserver; TEST_WORKERS=2 files at once)
-	$(UV) pytest -n $(TEST_WORKERS) --dist loadfile
+test: install test-tools k8s-tools infra-up ## run every test (starts local Kafka, PostgreSQL, kube-apiserver)
+	$(UV) pytest
 
 test-tools: ## install the non-Python tools the tests call (docker-compose, chromium)
 	@infra/test-tools.sh
