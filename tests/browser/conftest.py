@@ -1,4 +1,4 @@
-"""Fixtures of the console's browser tests: one embedded platform for the session,
+"""Fixtures of the console's browser tests: one embedded platform for the browser tests,
 a tenant with an API key per role and a mill streaming through the device SDK, a
 simulated plant of 100 machines, a month of history for one machine, and pages
 of Debian's chromium whose every console error, page error, CSP violation or
@@ -52,7 +52,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     with embedded(
         tmp_path_factory.mktemp("console"),
@@ -68,7 +68,7 @@ def console_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
         yield platform
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def acme(console_platform: RunningPlatform) -> Acme:
     world = onboard(console_platform.base_url, "Acme", machines=2)
     keys = {"owner": world.tenant.key}
@@ -79,7 +79,7 @@ def acme(console_platform: RunningPlatform) -> Acme:
     return Acme(world=world, keys=keys)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def simulated_mill(console_platform: RunningPlatform, acme: Acme) -> Iterator[SimulatedMachine]:
     """Acme's first machine, connected and streaming."""
     machine = SimulatedMachine(
@@ -101,7 +101,7 @@ def simulated_mill(console_platform: RunningPlatform, acme: Acme) -> Iterator[Si
 MAINTENANCE = ("Check the ram's hydraulic seals", "Replace the guard's door switch")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def simulated_plant(console_platform: RunningPlatform) -> Iterator[OnboardedPlant]:
     """A tenant of its own with 100 simulated machines on three lines, set up for
     production, streaming from this process (the simulator's FleetRunner)."""
@@ -132,7 +132,7 @@ def simulated_plant(console_platform: RunningPlatform) -> Iterator[OnboardedPlan
         streaming.join(15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def month_of_data(console_platform: RunningPlatform, acme: Acme) -> str:
     """A machine of Acme's with ten signals and a point a minute for each over the
     last 30 days, sent with their old timestamps through the device SDK (so the
@@ -191,7 +191,7 @@ def month_of_data(console_platform: RunningPlatform, acme: Acme) -> str:
     return equipment_id
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)

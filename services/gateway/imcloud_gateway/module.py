@@ -17,7 +17,7 @@ from imcloud_core.events import Topic
 from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer
-from imcloud_core.service import Runtime, ServiceDefinition, every, open_database
+from imcloud_core.service import Runtime, every, open_database
 from imcloud_gateway.api.device_link import DeviceLinkServicer, OpenStreams
 from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
@@ -291,6 +291,3 @@ def build(
         grpc_bind=process.grpc_endpoint(NAME).bind,
         reconcile_every_s=provisioning.reconcile_every_s,
     )
-
-
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

@@ -13,11 +13,9 @@ from imcloud_core.logging import configure_logging, get_logger
 from imcloud_core.migrations import new_revision, upgrade_to_head
 from imcloud_core.rpc import check_health
 from imcloud_core.service import open_database
-from imcloud_gateway import module as gateway
 from imcloud_gateway.domain import identity
 from imcloud_gateway.domain.model import Tenant, TenantKind, Tier
 from imcloud_platform.claims import DataDirectoryLock, listen_addresses, require_free
-from imcloud_platform.demo import DemoPlant
 from imcloud_platform.modules import SERVICES
 from imcloud_platform.runner import run
 from imcloud_platform.settings import Settings, load_settings
@@ -112,6 +110,9 @@ def create_tenant(
 ) -> tuple[Tenant, str]:
     """Creates a tenant straight in the gateway's database (sign-up turned off, say);
     its tenant.onboarded event leaves with the gateway's outbox relay."""
+    # Imported here: only the gateway's processes need its code otherwise.
+    from imcloud_gateway import module as gateway
+
     db = open_database(settings, service="gateway", package=SERVICES["gateway"].package)
     try:
         uow = gateway.unit_of_work(db)()
@@ -129,7 +130,11 @@ def up(settings: Settings, *, demo: bool) -> None:
         settings = settings.for_embedded()
         require_free(listen_addresses(settings, sorted(SERVICES)))
         migrate(settings, [])
-        plant = DemoPlant(settings) if demo else None
+        plant = None
+        if demo:
+            from imcloud_platform.demo import DemoPlant
+
+            plant = DemoPlant(settings)
         if plant is not None:
             plant.start()  # it waits for the platform to answer
         try:

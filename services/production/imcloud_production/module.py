@@ -12,7 +12,6 @@ from imcloud_core.rpc import open_channel
 from imcloud_core.service import (
     BackendService,
     Runtime,
-    ServiceDefinition,
     SubscriptionSpec,
     Wiring,
     build_backend_service,
@@ -99,6 +98,3 @@ def build(runtime: Runtime, scheduling: SchedulingSettings) -> BackendService:
         outbox_table=outbox,
         wire=functools.partial(_wire, directory=directory, scheduling=scheduling),
     )
-
-
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

@@ -13,7 +13,6 @@ from imcloud_core.outbox import Outbox
 from imcloud_core.service import (
     BackendService,
     Runtime,
-    ServiceDefinition,
     SubscriptionSpec,
     Wiring,
     build_backend_service,
@@ -100,6 +99,3 @@ def build(runtime: Runtime, settings: TelemetrySettings) -> BackendService:
     return build_backend_service(
         runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=wire
     )
-
-
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

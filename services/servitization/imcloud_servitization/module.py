@@ -13,7 +13,6 @@ from imcloud_core.rpc import open_channel
 from imcloud_core.service import (
     BackendService,
     Runtime,
-    ServiceDefinition,
     SubscriptionSpec,
     Wiring,
     build_backend_service,
@@ -134,6 +133,3 @@ def build(runtime: Runtime) -> BackendService:
     return build_backend_service(
         runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=wire
     )
-
-
-SERVICE = ServiceDefinition(name=NAME, package=PACKAGE)

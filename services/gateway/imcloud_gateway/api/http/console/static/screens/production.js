@@ -175,6 +175,7 @@ class PlantView {
     this.oeeStream?.close();
     this.orders.close();
     this.timers.forEach((timer) => clearInterval(timer));
+    clearTimeout(this.firstMinute);
     this.followLines.cancel();
     this.scheduleStream?.close();
     this.closed = true;
@@ -192,7 +193,10 @@ class PlantView {
     this.oeeStream = null;
     const { start, end } = this.range();
     if (end <= start) {
-      this.oeeBox.replaceChildren(notice("The shift has not begun."));
+      // A shift in its first minute has no whole minute yet: its OEE shows once it has one.
+      this.oeeBox.replaceChildren(notice("The shift began under a minute ago: its OEE shows after its first whole minute."));
+      clearTimeout(this.firstMinute);
+      this.firstMinute = setTimeout(() => this.followOee(), start + MINUTE_MS - Date.now() + 1000);
       return;
     }
     const path = withQuery("/v1/oee", this.oeeQuery({ plant_id: this.plant.id, breakdown: "station" }));
