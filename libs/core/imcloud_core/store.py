@@ -3,6 +3,7 @@ keyset pagination."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,6 +153,10 @@ class TenantTable:
 
     def get(self, session: Session, tenant_id: str, row_id: str) -> Row[Any] | None:
         return session.execute(self.select(tenant_id, self.c.id == row_id)).first()
+
+    def get_many(self, session: Session, tenant_id: str, row_ids: Sequence[str]) -> list[Row[Any]]:
+        """The rows of these ids that the tenant has, in no particular order."""
+        return list(session.execute(self.select(tenant_id, self.c.id.in_(row_ids))).all())
 
     def exists(self, session: Session, tenant_id: str, *conditions: ColumnElement[bool]) -> bool:
         query = select(exists().where(self.c.tenant_id == tenant_id, *conditions))

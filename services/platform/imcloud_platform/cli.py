@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         help="onboard a simulated plant through the REST API and stream its telemetry",
     )
     simulator_command.add_arguments(simulate)
+    # Parsed by the device SDK's imcloud-edge, which main() hands the rest of the line to.
+    commands.add_parser(
+        "edge",
+        add_help=False,
+        help="forward a machine's OPC UA values through the device link (imcloud-edge; "
+        "'imcloud edge --help' lists its options)",
+    )
     evaluation = commands.add_parser(
         "eval", help="score the anomaly detector on the public labelled datasets"
     )
@@ -147,7 +154,12 @@ def up(settings: Settings, *, demo: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["edge"]:
+        from imcloud_device import edge
+
+        return edge.main(arguments[1:])
+    args = _parser().parse_args(arguments)
     try:
         settings = load_settings()
         configure_logging(level=settings.log_level, fmt=settings.log_format)

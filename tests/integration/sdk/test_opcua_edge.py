@@ -15,7 +15,7 @@ from pathlib import Path
 from asyncua import Server, ua
 
 from tests.integration.sdk.telemetry import count, stored_points
-from tests.support.platform import RunningPlatform, imcloud_environment
+from tests.support.platform import IMCLOUD, RunningPlatform, imcloud_environment
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.world import onboard
@@ -164,8 +164,9 @@ def test_a_mapping_naming_a_node_the_server_lacks_is_refused_with_its_entry(
             cnc.endpoint,
             {"ns=2;s=Spindle.Speed": "spindle_speed", "ns=2;s=Spindle.Sped": "spindle_temperature"},
         )
+        # The same command as `imcloud edge`, where the platform is installed.
         result = subprocess.run(
-            [*EDGE, str(mapping), "--device-link", embedded_platform.device_link],
+            [*IMCLOUD, "edge", str(mapping), "--device-link", embedded_platform.device_link],
             env=imcloud_environment(
                 {"IMCLOUD_DEVICE_CREDENTIAL": world.device_secrets[world.ids["equipment_id"]]}
             ),

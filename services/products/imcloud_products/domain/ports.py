@@ -40,6 +40,10 @@ class EquipmentRepository(Protocol):
 
     def get(self, *, tenant_id: str, equipment_id: str) -> Equipment | None: ...
 
+    def get_many(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, Equipment]:
+        """The tenant's machines among these, by id (the others are left out)."""
+        ...
+
     def serial_taken(
         self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str
     ) -> bool:
@@ -69,6 +73,10 @@ class DesiredStateRepository(Protocol):
         """The machine's desired state, None if nothing was ever desired of it.
         ``for_update`` holds the machine until the transaction ends, so changes
         to one machine's desired state follow each other (none is lost)."""
+
+    def get_many(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, DesiredState]:
+        """The desired states among these machines', by machine (those never set left out)."""
+        ...
 
     def save(self, state: DesiredState) -> None: ...
 

@@ -346,12 +346,12 @@ def get_twins(
             violations=(FieldViolation("equipment_ids", f"{len(equipment_ids)} given"),),
         )
     with uow:
-        wanted = {}
-        for equipment_id in equipment_ids:
-            _existing_equipment(uow, tenant_id, equipment_id)
-            wanted[equipment_id] = uow.desired_states.get(
-                tenant_id=tenant_id, equipment_id=equipment_id
-            ) or DesiredState(tenant_id, equipment_id)
+        machines = uow.equipment.get_many(tenant_id=tenant_id, equipment_ids=equipment_ids)
+        unknown = [e for e in equipment_ids if e not in machines]
+        if unknown:
+            raise NotFound(f"equipment {unknown[0]!r} not found")
+        desired = uow.desired_states.get_many(tenant_id=tenant_id, equipment_ids=equipment_ids)
+    wanted = {e: desired.get(e) or DesiredState(tenant_id, e) for e in equipment_ids}
     stored = store.twins(tenant_id=tenant_id, equipment_ids=equipment_ids)
     scores = health.latest_scores(tenant_id=tenant_id, equipment_ids=equipment_ids)
     still_open = health.open_episodes(tenant_id=tenant_id, equipment_ids=equipment_ids)

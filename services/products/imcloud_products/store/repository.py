@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from types import TracebackType
@@ -102,6 +103,10 @@ class SqlEquipmentRepository:
         row = self.table.get(self._session, tenant_id, equipment_id)
         return _equipment(row) if row else None
 
+    def get_many(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, Equipment]:
+        rows = self.table.get_many(self._session, tenant_id, equipment_ids)
+        return {row.id: _equipment(row) for row in rows}
+
     def serial_taken(
         self, *, tenant_id: str, model_id: str, serial_number: str, other_than: str
     ) -> bool:
@@ -163,10 +168,11 @@ class SqlDesiredStateRepository:
                 .values(id=equipment.c.id)
             )
         row = self.table.get(self._session, tenant_id, equipment_id)
-        if row is None:
-            return None
-        values = row._asdict()
-        return DesiredState(equipment_id=values.pop("id"), **values)
+        return _desired_state(row) if row else None
+
+    def get_many(self, *, tenant_id: str, equipment_ids: Sequence[str]) -> dict[str, DesiredState]:
+        rows = self.table.get_many(self._session, tenant_id, equipment_ids)
+        return {row.id: _desired_state(row) for row in rows}
 
     def save(self, state: DesiredState) -> None:
         values = {**state.__dict__, "id": state.equipment_id}
@@ -176,6 +182,11 @@ class SqlDesiredStateRepository:
 
     def remove(self, *, tenant_id: str, equipment_id: str) -> None:
         self.table.delete(self._session, tenant_id, equipment_id)
+
+
+def _desired_state(row: Row[Any]) -> DesiredState:
+    values = row._asdict()
+    return DesiredState(equipment_id=values.pop("id"), **values)
 
 
 class ProductsUnitOfWork(SqlUnitOfWork):

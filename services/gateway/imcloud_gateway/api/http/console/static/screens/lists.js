@@ -13,6 +13,15 @@ export function picker(id, label, options, value, onChange) {
   return el("div", { class: "field" }, el("label", { for: id }, label), select);
 }
 
+// A toolbar choosing one of a list's filters, each [value, label, the states it shows].
+export function stateFilter(id, filters, value, onChange) {
+  return el("div", { class: "toolbar" }, picker(id, "Show", filters.map(([v, label]) => [v, label]), value, onChange));
+}
+
+export function statesOf(filters, value) {
+  return filters.find(([v]) => v === value)[2];
+}
+
 export function shortId(id) {
   return id.slice(0, 8);
 }

@@ -1,7 +1,7 @@
 // Production: how a plant's stations did over a shift (OEE with the six big losses, each
 // station's state timeline), its work orders and the plan of their operations on the stations.
 import { api, badge, can, el, every, fmt, live, notice, section, table, withQuery } from "/console/assets/console.js";
-import { keepingFocus, LiveList, picker, shortId } from "/console/assets/screens/lists.js";
+import { keepingFocus, LiveList, picker, shortId, stateFilter, statesOf } from "/console/assets/screens/lists.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MINUTE_MS = 60_000;
@@ -316,18 +316,14 @@ class PlantView {
   }
 
   ordersFilterPicker() {
-    return el(
-      "div",
-      { class: "toolbar" },
-      picker("work-order-filter", "Show", WORK_ORDER_FILTERS.map(([v, label]) => [v, label]), this.ordersFilter, (value) => {
-        this.ordersFilter = value;
-        this.followWorkOrders();
-      }),
-    );
+    return stateFilter("work-order-filter", WORK_ORDER_FILTERS, this.ordersFilter, (value) => {
+      this.ordersFilter = value;
+      this.followWorkOrders();
+    });
   }
 
   followWorkOrders() {
-    const states = WORK_ORDER_FILTERS.find(([v]) => v === this.ordersFilter)[2];
+    const states = statesOf(WORK_ORDER_FILTERS, this.ordersFilter);
     this.orders.follow(withQuery("/v1/work-orders", { plant_id: this.plant.id, state: states, page_size: 200 }), (body) => {
       this.workOrders = body.items;
       if (this.schedule) this.drawSchedule(); // bars are named by the orders' part numbers

@@ -1,7 +1,7 @@
 // Service: maintenance tickets with their booked windows, and customized orders with their
 // stages and, on demand, their genealogy.
 import { api, badge, can, el, every, fmt, link, notice, section, table, withQuery } from "/console/assets/console.js";
-import { LiveList, picker, shortId } from "/console/assets/screens/lists.js";
+import { LiveList, shortId, stateFilter, statesOf } from "/console/assets/screens/lists.js";
 
 const LIST_SIZE = 200;
 const TICKET_FILTERS = [
@@ -62,18 +62,14 @@ class Tickets {
   }
 
   filter() {
-    return el(
-      "div",
-      { class: "toolbar" },
-      picker("ticket-filter", "Show", TICKET_FILTERS.map(([v, label]) => [v, label]), this.state, (value) => {
-        this.state = value;
-        this.follow();
-      }),
-    );
+    return stateFilter("ticket-filter", TICKET_FILTERS, this.state, (value) => {
+      this.state = value;
+      this.follow();
+    });
   }
 
   follow() {
-    const states = TICKET_FILTERS.find(([v]) => v === this.state)[2];
+    const states = statesOf(TICKET_FILTERS, this.state);
     this.list.follow(withQuery("/v1/maintenance-tickets", { state: states, page_size: LIST_SIZE }));
   }
 
