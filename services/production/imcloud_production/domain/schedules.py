@@ -13,7 +13,7 @@ and operations slower than planned. Solving happens outside any transaction.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -362,6 +362,15 @@ def _plan(
     solved = plants.solved(translation, settings, repair=repair and floor.previous is not None)
     revision = floor.previous.revision + 1 if floor.previous else 1
     triggers = [trigger for _, trigger in requests]
+    if floor.previous is not None:
+        # A plan made for another reason can be the first to see a station go down or
+        # come back; the watcher compares with the last plan, so it would never say so.
+        named = {(trigger.kind, trigger.subject_id) for trigger in triggers}
+        triggers += [
+            change
+            for change in _station_changes(floor.previous, floor.stations, floor.down_since, now)
+            if (change.kind, change.subject_id) not in named
+        ]
     schedule = plants.schedule_of(
         floor, translation, solved, revision=revision, triggers=triggers, settings=settings
     )
@@ -458,27 +467,7 @@ def _station_triggers(
     settings: SchedulingSettings,
 ) -> list[Trigger]:
     names = {station.id: station.name for station in stations}
-    triggers = []
-    for station_id, since in down.items():
-        if station_id not in schedule.down_stations:
-            triggers.append(
-                Trigger(
-                    TriggerKind.STATION_DOWN,
-                    station_id,
-                    f"station {names[station_id]} went down at {time_text(since)}",
-                    since,
-                )
-            )
-    for station_id in schedule.down_stations:
-        if station_id not in down and station_id in names:
-            triggers.append(
-                Trigger(
-                    TriggerKind.STATION_BACK,
-                    station_id,
-                    f"station {names[station_id]} runs again",
-                    now,
-                )
-            )
+    triggers = _station_changes(schedule, stations, down, now)
     soon = now + timedelta(seconds=settings.frozen_horizon_s)
     for station_id in set(down) & set(schedule.down_stations):
         waiting = any(
@@ -494,6 +483,38 @@ def _station_triggers(
                     station_id,
                     f"station {names[station_id]} is still down, since "
                     f"{time_text(down[station_id])}",
+                    now,
+                )
+            )
+    return triggers
+
+
+def _station_changes(
+    schedule: PlantSchedule,
+    stations: Sequence[Station],
+    down: Mapping[str, datetime],
+    now: datetime,
+) -> list[Trigger]:
+    """The stations that went down or came back since ``schedule`` was made."""
+    names = {station.id: station.name for station in stations}
+    triggers = []
+    for station_id, since in down.items():
+        if station_id not in schedule.down_stations and station_id in names:
+            triggers.append(
+                Trigger(
+                    TriggerKind.STATION_DOWN,
+                    station_id,
+                    f"station {names[station_id]} went down at {time_text(since)}",
+                    since,
+                )
+            )
+    for station_id in schedule.down_stations:
+        if station_id not in down and station_id in names:
+            triggers.append(
+                Trigger(
+                    TriggerKind.STATION_BACK,
+                    station_id,
+                    f"station {names[station_id]} runs again",
                     now,
                 )
             )
