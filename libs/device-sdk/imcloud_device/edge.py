@@ -152,7 +152,9 @@ def _number(value: Any) -> float | None:
     return None
 
 
-async def _subscribe(client: Any, mapping: EdgeMapping, handler: _Forwarder) -> None:
+async def _subscribe(
+    client: Any, mapping: EdgeMapping, device: DeviceClient, counts: EdgeCounts
+) -> None:
     """Checks every mapped node is a variable on the server, then subscribes to them all."""
     nodes = []
     for index, entry in enumerate(mapping.signals):
@@ -167,6 +169,12 @@ async def _subscribe(client: Any, mapping: EdgeMapping, handler: _Forwarder) -> 
         if node_class != ua.NodeClass.Variable:
             raise MappingError(f"{where}: {entry.node} is a {node_class.name}, not a variable")
         nodes.append(node)
+    # Changes name their node as the server writes its id, whichever way the mapping did.
+    signals = {
+        node.nodeid.to_string(): entry.signal
+        for node, entry in zip(nodes, mapping.signals, strict=True)
+    }
+    handler = _Forwarder(device, signals, counts)
     subscription = await client.create_subscription(mapping.publishing_interval_ms, handler)
     await subscription.subscribe_data_change(nodes)
 
@@ -182,7 +190,6 @@ async def run_edge(
     """Forwards the mapped nodes' changes until ``stop`` is set; a server that is not
     there yet is tried again with backoff, and a lost one is reconnected by asyncua."""
     counts = counts or EdgeCounts()
-    handler = _Forwarder(device, {_canonical(s.node): s.signal for s in mapping.signals}, counts)
     backoff = Backoff(initial_s=0.5, max_s=10.0)
     while not stop.is_set():
         client = Client(mapping.endpoint, auto_reconnect=True, reconnect_max_delay=10.0)
@@ -197,7 +204,7 @@ async def run_edge(
             continue
         backoff.reset()
         try:
-            await _subscribe(client, mapping, handler)
+            await _subscribe(client, mapping, device, counts)
             log.info("subscribed to %d nodes of %s", len(mapping.signals), mapping.endpoint)
             while not await _wait(stop, report_every_s):
                 _report(counts, device)
@@ -205,14 +212,6 @@ async def run_edge(
         finally:
             await client.disconnect()
     return counts
-
-
-def _canonical(node_id: str) -> str:
-    """The node id as asyncua writes it, so changes find their mapping however it was typed."""
-    try:
-        return str(ua.NodeId.from_string(node_id).to_string())
-    except (ValueError, UaStringParsingError):
-        return node_id  # refused with its index when subscribing
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
