@@ -1,19 +1,17 @@
 """`imcloud-edge` against a real OPC UA server (asyncua's) simulating a CNC control:
 the mapped nodes' changes are stored with their source timestamps, once each, also
-after the OPC UA server restarts; a mapping naming a node the server lacks is refused."""
+after the OPC UA server is killed and comes back; a mapping naming a node the server
+lacks is refused."""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import re
 import subprocess
 import sys
-import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
-from asyncua import Server, ua
-
+from tests.integration.sdk.cnc_control import PROGRAM, SPINDLE
 from tests.integration.sdk.telemetry import count, stored_points
 from tests.support.platform import IMCLOUD, RunningPlatform, imcloud_environment
 from tests.support.ports import free_port
@@ -21,73 +19,60 @@ from tests.support.waiting import wait_for
 from tests.support.world import onboard
 
 EDGE = [sys.executable, "-m", "imcloud_device.edge"]
-NAMESPACE = "urn:example:cnc"
-WRITE_EVERY_S = 0.05
-# The node ids the CNC publishes, and the signals the mapping gives them.
-NODES = {
-    "ns=2;s=Spindle.Speed": "spindle_speed",
-    "ns=2;s=Spindle.Temperature": "spindle_temperature",
-}
-PROGRAM = "ns=2;s=Program.Name"
+REPOSITORY = Path(__file__).parents[3]
+# The signals the mapping gives the CNC's spindle nodes.
+NODES = dict(zip(SPINDLE, ("spindle_speed", "spindle_temperature"), strict=True))
 
 
 class CncControl:
-    """An OPC UA server in its own thread, changing its spindle's values every 50 ms;
-    it remembers every (source time, value) it published, per node."""
+    """The CNC's OPC UA server as a process (cnc_control.py), started and killed by
+    the test; `published` reads back every (source time, value) it published, per
+    node, across its lives."""
 
-    def __init__(self, port: int) -> None:
-        self.endpoint = f"opc.tcp://127.0.0.1:{port}"
-        self.published: dict[str, set[tuple[int, float]]] = {node: set() for node in NODES}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._server: Server | None = None
-        self._writing: asyncio.Future[None] | None = None
-        self._step = 0
+    def __init__(self, directory: Path) -> None:
+        self.endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+        self._directory = directory
+        self._record = directory / "published.jsonl"
+        self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        port = self.endpoint.rsplit(":", 1)[1]
+        with (self._directory / "cnc.log").open("a") as log:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.integration.sdk.cnc_control",
+                    port,
+                    str(self._record),
+                ],
+                cwd=REPOSITORY,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        assert self._process.stdout is not None
+        # The control serves once it says so; a control that died says nothing.
+        line = self._process.stdout.readline()
+        assert line.strip() == "ready", (self._directory / "cnc.log").read_text()
 
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
+    def kill(self) -> None:
+        assert self._process is not None
+        self._process.kill()
+        self._process.wait(timeout=30)
+        self._process = None
 
     def close(self) -> None:
-        if self._server is not None:
-            self.stop()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        if self._process is not None:
+            self.kill()
 
-    async def _start(self) -> None:
-        server = Server()
-        await server.init()
-        server.set_endpoint(self.endpoint)
-        index = await server.register_namespace(NAMESPACE)
-        assert index == 2
-        cnc = await server.get_objects_node().add_object(index, "CNC")
-        variables = [await cnc.add_variable(node, node.split("=")[-1], 0.0) for node in NODES]
-        await cnc.add_variable(PROGRAM, "Program.Name", "O1234 HOUSING")
-        await server.start()
-        self._server = server
-        self._writing = asyncio.ensure_future(self._write(variables))
-
-    async def _write(self, variables: list) -> None:
-        while True:
-            self._step += 1
-            for variable, node in zip(variables, NODES, strict=True):
-                value = float(self._step if node.endswith("Speed") else 20 + self._step / 10)
-                now = datetime.now(UTC)
-                await variable.write_value(
-                    ua.DataValue(ua.Variant(value, ua.VariantType.Double), SourceTimestamp=now)
-                )
-                self.published[node].add((round(now.timestamp() * 1000), value))
-            await asyncio.sleep(WRITE_EVERY_S)
-
-    async def _stop(self) -> None:
-        assert self._writing is not None
-        assert self._server is not None
-        self._writing.cancel()
-        await self._server.stop()
-        self._server = None
+    @property
+    def published(self) -> dict[str, set[tuple[int, float]]]:
+        published: dict[str, set[tuple[int, float]]] = {node: set() for node in NODES}
+        for line in self._record.read_text().splitlines():
+            node, stamp, value = json.loads(line)
+            published[node].add((stamp, value))
+        return published
 
 
 def _mapping(path: Path, endpoint: str, nodes: dict[str, str]) -> Path:
@@ -101,7 +86,7 @@ def test_the_mapped_nodes_are_stored_once_with_their_source_times_through_a_serv
 ) -> None:
     world = onboard(embedded_platform.base_url, "OPC UA maker", machines=1)
     machine = world.ids["equipment_id"]
-    cnc = CncControl(free_port())
+    cnc = CncControl(tmp_path)
     cnc.start()
     # The program name is a string: reported, not forwarded, and nothing stops.
     mapping = _mapping(tmp_path / "cnc.toml", cnc.endpoint, {**NODES, PROGRAM: "program"})
@@ -125,7 +110,7 @@ def test_the_mapped_nodes_are_stored_once_with_their_source_times_through_a_serv
             return stored_points(world.tenant, machine, NODES.values())
 
         wait_for(lambda: count(stored()) >= 20, timeout_s=60, interval_s=0.5, what="points")
-        cnc.stop()
+        cnc.kill()
         before_restart = count(stored())
         cnc.start()
         wait_for(
@@ -156,7 +141,7 @@ def test_a_mapping_naming_a_node_the_server_lacks_is_refused_with_its_entry(
     embedded_platform: RunningPlatform, tmp_path: Path
 ) -> None:
     world = onboard(embedded_platform.base_url, "OPC UA typo", machines=1)
-    cnc = CncControl(free_port())
+    cnc = CncControl(tmp_path)
     cnc.start()
     try:
         mapping = _mapping(
