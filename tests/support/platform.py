@@ -34,10 +34,17 @@ class Ports:
     """Free ports for every listener, so tests never collide with a running imcloud."""
 
     http: int = field(default_factory=free_port)
+    mqtt: int = field(default_factory=free_port)
     grpc: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
 
     def environment(self) -> dict[str, str]:
-        env = {"IMCLOUD_GATEWAY__HTTP_PORT": str(self.http)}
+        env = {
+            "IMCLOUD_GATEWAY__HTTP_PORT": str(self.http),
+            "IMCLOUD_GATEWAY__MQTT_PORT": str(self.mqtt),
+            # No test platform claims the standard TLS port; a test that wants TLS
+            # gives a certificate and a port of its own.
+            "IMCLOUD_GATEWAY__MQTT_TLS_PORT": "0",
+        }
         for service, port in self.grpc.items():
             prefix = f"IMCLOUD_{service.upper()}_GRPC"
             env[f"{prefix}__BIND"] = f"127.0.0.1:{port}"

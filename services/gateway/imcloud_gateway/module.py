@@ -4,6 +4,7 @@ uvicorn, its gRPC server (the device link), its event handlers and outbox relay.
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +24,14 @@ from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
 from imcloud_gateway.api.http.context import HttpContext
 from imcloud_gateway.api.intake import TelemetryIntake
+from imcloud_gateway.api.mqtt.server import MqttEndpoint
 from imcloud_gateway.clients.backends import (
     Backends,
     ProductsEquipmentDirectory,
     ProductsSignalCatalog,
 )
 from imcloud_gateway.clients.kubernetes import KubernetesNamespaces, connect
+from imcloud_gateway.domain.model import DevicePrincipal
 from imcloud_gateway.domain.ports import UnitOfWork
 from imcloud_gateway.domain.ratelimit import RateLimiter
 from imcloud_gateway.domain.telemetry import TelemetryLimits
@@ -61,6 +64,7 @@ class Parts:
     streams: OpenStreams
     http: HttpContext
     device_link: DeviceLinkServicer
+    mqtt: MqttEndpoint | None
     commands: CommandRelay
     desired: DesiredStateRelay
     provisioner: Provisioner | None
@@ -117,16 +121,32 @@ def wire(
         db=db,
         bus=bus,
     )
+
+    def connection_changed(device: DevicePrincipal, connected: bool) -> None:
+        telemetry.connection_changed(device, connected=connected)
+
     device_link = DeviceLinkServicer(
         unit_of_work=transaction,
         intake=intake,
         streams=streams,
-        connection_changed=lambda device, connected: telemetry.connection_changed(
-            device, connected=connected
-        ),
+        connection_changed=connection_changed,
         commands=commands,
         desired=desired,
     )
+    mqtt = None
+    if settings.mqtt_enabled:
+        mqtt = MqttEndpoint(
+            host=settings.mqtt_host,
+            port=settings.mqtt_port,
+            tls=_tls(settings),
+            tls_port=settings.mqtt_tls_port,
+            max_packet_bytes=settings.max_request_bytes,
+            unit_of_work=transaction,
+            intake=intake,
+            streams=streams,
+            connection_changed=connection_changed,
+            commands=commands,
+        )
     provisioner = None
     if provisioning.enabled:
         provisioner = Provisioner(
@@ -144,10 +164,24 @@ def wire(
         streams=streams,
         http=http,
         device_link=device_link,
+        mqtt=mqtt,
         commands=commands,
         desired=desired,
         provisioner=provisioner,
     )
+
+
+def _tls(settings: GatewaySettings) -> ssl.SSLContext | None:
+    if not settings.mqtt_tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.mqtt_tls_cert_file, settings.mqtt_tls_key_file or None)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(
+            f"IMCLOUD_GATEWAY__MQTT_TLS_CERT_FILE / IMCLOUD_GATEWAY__MQTT_TLS_KEY_FILE: {error}"
+        ) from error
+    return context
 
 
 class Gateway:
@@ -220,6 +254,8 @@ class Gateway:
             )
         )
         self._grpc.start()
+        if parts.mqtt is not None:
+            parts.mqtt.start()
         for thread in self._threads:
             thread.start()
         self._subscriptions.append(
@@ -265,6 +301,8 @@ class Gateway:
             subscription.stop()
         self._parts.http.stopping.set()
         self._server.should_exit = True
+        if self._parts.mqtt is not None:
+            self._parts.mqtt.stop()
         self._parts.streams.close_all()
         self._grpc.stop()
         self._stopping.set()

@@ -35,6 +35,15 @@ class GatewaySettings(BaseModel):
     anonymous_burst: int = Field(default=20, ge=1)
     # Device-link streams one gateway process serves at once (a thread each).
     max_device_streams: int = Field(default=512, ge=1)
+    # The MQTT endpoint for machines (ThingsBoard's device topics). Its packets are
+    # limited to max_request_bytes, as HTTP bodies are.
+    mqtt_enabled: bool = True
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=0, le=65_535)
+    # MQTT over TLS, listening only when a certificate and its key are given (PEM).
+    mqtt_tls_port: int = Field(default=8883, ge=0, le=65_535)
+    mqtt_tls_cert_file: str = ""
+    mqtt_tls_key_file: str = ""
     # Public sign-up; operators may turn it off and create tenants with the CLI.
     signup_enabled: bool = True
     # Telemetry points in one batch; larger batches are refused whole.

@@ -26,7 +26,7 @@ def drained(stream: DeviceStream) -> list[str]:
 
 
 def connected(streams: OpenStreams) -> DeviceStream:
-    stream = DeviceStream(DevicePrincipal("t1", "m1", "c1"), mock.Mock())
+    stream = DeviceStream(DevicePrincipal("t1", "m1", "c1"), mock.Mock(), queue.Queue())
     streams.add(stream)
     return stream
 

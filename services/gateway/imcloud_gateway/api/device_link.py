@@ -67,17 +67,26 @@ def ack_message(checked: CheckedBatch) -> pb.BatchAck:
     )
 
 
+class Connection(Protocol):
+    """How a device stream's connection is ended: a gRPC call, an MQTT connection."""
+
+    def cancel(self) -> object: ...
+
+
+class Outgoing(Protocol):
+    """Where a device stream's messages wait to go down: acknowledgements and
+    commands; None ends the stream, an exception ends it with that error."""
+
+    def put(self, item: pb.ConnectResponse | BaseException | None) -> None: ...
+
+
 @dataclass(eq=False)
 class DeviceStream:
-    """One open device link: its machine, its call, and what waits to go down it."""
+    """One open device link: its machine, its connection, and what waits to go down it."""
 
     device: DevicePrincipal
-    context: grpc.ServicerContext
-    # Acknowledgements and commands for the machine; None ends the stream, an
-    # exception ends it with that error.
-    outgoing: queue.Queue[pb.ConnectResponse | BaseException | None] = field(
-        default_factory=queue.Queue
-    )
+    context: Connection
+    outgoing: Outgoing
     # Sends of commands already made down this stream (command id and attempt):
     # one can come both from the waiting list on connect and from the commands
     # topic; a resend (a later attempt) goes down again.
@@ -235,11 +244,12 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
     ) -> Iterator[pb.ConnectResponse]:
         presented = presented_credential(context)
         device = devices.authenticate_device(self._uow(), presented=presented)
-        stream = DeviceStream(device, context)
+        outgoing: queue.Queue[pb.ConnectResponse | BaseException | None] = queue.Queue()
+        stream = DeviceStream(device, context, outgoing)
         self._streams.add(stream)
         # However the call ends (the machine left, a revocation, a stop), the
         # response loop below must not wait on the queue any longer.
-        context.add_callback(lambda: stream.outgoing.put(None))
+        context.add_callback(lambda: outgoing.put(None))
         # Tells the machine at once that the stream is taken.
         context.send_initial_metadata(())
         self._connection_changed(device, True)
@@ -269,7 +279,7 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                         devices.authenticate_device(self._uow(), presented=presented)
                         checked_at = time.monotonic()
                     try:
-                        item = stream.outgoing.get(timeout=RECHECK_CREDENTIAL_S)
+                        item = outgoing.get(timeout=RECHECK_CREDENTIAL_S)
                     except queue.Empty:
                         continue
                     if item is None:

@@ -1,0 +1,531 @@
+"""The MQTT endpoint: machines whose firmware speaks MQTT 3.1.1 or 5 connect to the
+gateway itself, with ThingsBoard's device topics (thingsboard.py).
+
+The gateway is the MQTT server, not a bridge to a broker, because a device's PUBACK
+must mean what the device link's ack means: its points are on Kafka. Each
+connection is a device session like a device-link stream: the device credential
+authenticates (as the password, or as the user name with no password, as
+ThingsBoard's access tokens do), the connection joins the gateway's open streams so
+commands reach it from any replica's command topic, and a revoked credential closes
+it. Topics are the machine's own ("me"): there is no topic through which one machine
+could reach another's data, and anything else is refused, with an MQTT 5 reason code
+where the protocol has room for one, and counted.
+
+Connections live on one asyncio loop in a thread of their own; what blocks (the
+database, Kafka, the backends) runs on a small pool of threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from prometheus_client import Counter, Gauge
+
+from imcloud.gateway.v1 import device_link_pb2 as pb
+from imcloud_core.errors import NotFound, ResourceExhausted, Unauthenticated
+from imcloud_core.ids import now_ms
+from imcloud_core.logging import bound_context, get_logger
+from imcloud_gateway.api.device_link import (
+    RECHECK_CREDENTIAL_S,
+    CommandSide,
+    DeviceStream,
+    OpenStreams,
+)
+from imcloud_gateway.api.intake import TelemetryIntake
+from imcloud_gateway.api.mqtt import thingsboard
+from imcloud_gateway.api.mqtt.packets import (
+    MQTT_3_1_1,
+    MQTT_5,
+    Acknowledgement,
+    Connect,
+    Control,
+    MalformedPacket,
+    PacketTooLarge,
+    PacketType,
+    Property,
+    Publish,
+    ReasonCode,
+    Subscribe,
+    Unsubscribe,
+    acknowledgement,
+    connack,
+    disconnect,
+    pingresp,
+    publish,
+    read_packet,
+    suback,
+    unsuback,
+)
+from imcloud_gateway.domain import devices
+from imcloud_gateway.domain.model import DevicePrincipal
+from imcloud_gateway.domain.ports import UnitOfWork
+from imcloud_gateway.domain.telemetry import RefusalReason
+
+log = get_logger(__name__)
+
+CONNECTIONS = Gauge("imcloud_mqtt_connections", "MQTT connections open on this gateway")
+CONNECTS = Counter(
+    "imcloud_mqtt_connects_total", "MQTT CONNECT packets answered, by reason code", ["reason"]
+)
+MESSAGES = Counter(
+    "imcloud_mqtt_messages_total",
+    "MQTT PUBLISH packets from machines, by topic kind, outcome and reason",
+    ["topic", "outcome", "reason"],
+)
+
+# A connection that sends no CONNECT within this time is closed.
+CONNECT_TIMEOUT_S = 10.0
+# The MQTT specification's grace: one and a half keep-alive periods of silence.
+KEEP_ALIVE_GRACE = 1.5
+BLOCKING_THREADS = 32
+T = TypeVar("T")
+
+
+class MqttEndpoint:
+    """The MQTT listeners of one gateway process (plain, and TLS when configured)."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        tls_port: int,
+        max_packet_bytes: int,
+        unit_of_work: Callable[[], UnitOfWork],
+        intake: TelemetryIntake,
+        streams: OpenStreams,
+        connection_changed: Callable[[DevicePrincipal, bool], None],
+        commands: CommandSide,
+    ) -> None:
+        self._listen = [(host, port, None)] + ([(host, tls_port, tls)] if tls else [])
+        self.max_packet_bytes = max_packet_bytes
+        self.unit_of_work = unit_of_work
+        self.intake = intake
+        self.streams = streams
+        self.connection_changed = connection_changed
+        self.commands = commands
+        self.loop = asyncio.new_event_loop()
+        self._pool = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="mqtt-blocking")
+        self._servers: list[asyncio.Server] = []
+        self._sessions: set[Session] = set()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="gateway-mqtt")
+        self.ports: list[int] = []
+
+    def start(self) -> None:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._open(), self.loop).result(timeout=15)
+        except OSError as error:
+            self._end_loop()
+            raise OSError(
+                f"the MQTT endpoint could not listen ({error}): IMCLOUD_GATEWAY__MQTT_HOST, "
+                "IMCLOUD_GATEWAY__MQTT_PORT, IMCLOUD_GATEWAY__MQTT_TLS_PORT"
+            ) from error
+        log.info("MQTT endpoint listening", ports=self.ports)
+
+    async def _open(self) -> None:
+        for host, port, tls in self._listen:
+            server = await asyncio.start_server(self._serve, host, port, ssl=tls)
+            self._servers.append(server)
+            self.ports.append(server.sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        """Closes the listeners and tells every machine the server is shutting down,
+        so it reconnects to another replica at once."""
+        if not self._thread.is_alive():
+            return
+        with contextlib.suppress(TimeoutError):
+            asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(timeout=10)
+        self._end_loop()
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for session in list(self._sessions):
+            session.end(ReasonCode.SERVER_SHUTTING_DOWN, "the gateway is stopping")
+        for server in self._servers:
+            await server.wait_closed()
+
+    def _end_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def blocking(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.loop.run_in_executor(self._pool, lambda: work(*args, **kwargs))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer)
+        self._sessions.add(session)
+        try:
+            await session.run()
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the machine went away, or went silent
+        except (MalformedPacket, PacketTooLarge) as error:
+            # Before CONNECT: there is nobody to tell.
+            log.info("MQTT connection closed", reason=str(error))
+        except Exception:
+            log.exception("MQTT connection failed")
+        finally:
+            self._sessions.discard(session)
+            await session.closed()
+
+
+class Session:
+    """One MQTT connection, from CONNECT to its end; once authenticated it is also a
+    device stream (``outgoing.put`` and ``cancel`` are called from other threads)."""
+
+    def __init__(
+        self, endpoint: MqttEndpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._endpoint = endpoint
+        self._reader = reader
+        self._writer = writer
+        self._level = MQTT_5
+        self._device: DevicePrincipal | None = None
+        self._stream: DeviceStream | None = None
+        # The QoS of the machine's subscription to its commands; None: not subscribed,
+        # and commands wait in _held until it is.
+        self._rpc_qos: int | None = None
+        self._held: list[pb.Command] = []
+        # Commands sent at QoS 1 whose PUBACK (the machine's receipt) is awaited.
+        self._in_flight: dict[int, str] = {}
+        # Receipts of commands sent at QoS 0, on their way to the platform.
+        self._receipts: set[asyncio.Future[None]] = set()
+        self._next_packet_id = 0
+        self._ended = False
+
+    # -- as a device stream (any thread) ---------------------------------------------
+
+    def put(self, item: pb.ConnectResponse | BaseException | None) -> None:
+        self._endpoint.loop.call_soon_threadsafe(self._down, item)
+
+    def cancel(self) -> None:
+        self._endpoint.loop.call_soon_threadsafe(
+            self.end, ReasonCode.NOT_AUTHORIZED, "the device credential was revoked"
+        )
+
+    # -- the connection ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        first = await asyncio.wait_for(self._read(), CONNECT_TIMEOUT_S)
+        if not isinstance(first, Connect):
+            return  # MQTT's first packet is CONNECT; anything else ends the connection
+        if not await self._accept(first):
+            return
+        assert self._device is not None
+        with bound_context(
+            tenant_id=self._device.tenant_id, equipment_id=self._device.equipment_id
+        ):
+            log.info("MQTT device connected", protocol_level=self._level)
+            await self._endpoint.blocking(self._endpoint.connection_changed, self._device, True)
+            # Commands waiting for the machine go down before those the topic brings.
+            assert self._stream is not None
+            try:
+                await self._endpoint.blocking(self._endpoint.commands.deliver_waiting, self._device)
+            finally:
+                self._endpoint.streams.caught_up(self._stream)
+            recheck = asyncio.ensure_future(self._recheck_credential(first))
+            try:
+                await self._converse(first.keep_alive_s)
+            finally:
+                recheck.cancel()
+
+    async def _accept(self, connect: Connect) -> bool:
+        if connect.protocol_level not in (MQTT_3_1_1, MQTT_5):
+            self._level = MQTT_3_1_1
+            await self._refuse_connect(ReasonCode.UNSUPPORTED_PROTOCOL_VERSION)
+            return False
+        self._level = connect.protocol_level
+        presented = _credential(connect)
+        if presented is None:
+            await self._refuse_connect(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+            return False
+        try:
+            device = await self._endpoint.blocking(
+                devices.authenticate_device, self._endpoint.unit_of_work(), presented=presented
+            )
+        except Unauthenticated as error:
+            log.info("MQTT connection refused", reason=str(error))
+            await self._refuse_connect(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+            return False
+        stream = DeviceStream(device, self, self)
+        try:
+            self._endpoint.streams.add(stream)
+        except ResourceExhausted as error:
+            log.warning("MQTT connection refused", reason=str(error))
+            await self._refuse_connect(ReasonCode.SERVER_BUSY)
+            return False
+        self._device, self._stream = device, stream
+        CONNECTIONS.inc()
+        properties: dict[int, object] = {
+            Property.MAXIMUM_QOS: 1,
+            Property.RETAIN_AVAILABLE: 0,
+            Property.SHARED_SUBSCRIPTION_AVAILABLE: 0,
+            Property.SUBSCRIPTION_IDENTIFIER_AVAILABLE: 0,
+            Property.MAXIMUM_PACKET_SIZE: self._endpoint.max_packet_bytes,
+        }
+        if not connect.client_id:
+            properties[Property.ASSIGNED_CLIENT_IDENTIFIER] = device.equipment_id
+        # No session outlives its connection here (a machine's commands wait in the
+        # platform's ledger instead), so the session is never "present".
+        if Property.SESSION_EXPIRY_INTERVAL in connect.properties:
+            properties[Property.SESSION_EXPIRY_INTERVAL] = 0
+        CONNECTS.labels(ReasonCode.SUCCESS.name).inc()
+        await self._send(connack(self._level, ReasonCode.SUCCESS, properties=properties))
+        return True
+
+    async def _refuse_connect(self, reason: ReasonCode) -> None:
+        CONNECTS.labels(reason.name).inc()
+        await self._send(connack(self._level, reason))
+
+    async def _converse(self, keep_alive_s: int) -> None:
+        # Ending the connection closes it, and the read in progress meets its end.
+        silence = keep_alive_s * KEEP_ALIVE_GRACE if keep_alive_s else None
+        while True:
+            try:
+                packet = await asyncio.wait_for(self._read(), silence)
+            except TimeoutError:
+                self.end(ReasonCode.KEEP_ALIVE_TIMEOUT, "no packet within 1.5 keep-alive periods")
+                return
+            except PacketTooLarge as error:
+                self.end(ReasonCode.PACKET_TOO_LARGE, str(error))
+                return
+            except MalformedPacket as error:
+                log.info("MQTT packet malformed", reason=str(error))
+                self.end(ReasonCode.MALFORMED_PACKET, str(error))
+                return
+            if not await self._handle(packet):
+                return
+
+    async def _handle(self, packet: object) -> bool:
+        """Answers one packet; False when the connection ends with it."""
+        if isinstance(packet, Publish):
+            await self._published(packet)
+        elif isinstance(packet, Subscribe):
+            await self._subscribe(packet)
+        elif isinstance(packet, Unsubscribe):
+            reasons = [ReasonCode.NO_SUBSCRIPTION_EXISTED] * len(packet.filters)
+            if thingsboard.RPC_REQUESTS in packet.filters and self._rpc_qos is not None:
+                self._rpc_qos = None
+                reasons[packet.filters.index(thingsboard.RPC_REQUESTS)] = ReasonCode.SUCCESS
+            await self._send(unsuback(self._level, packet.packet_id, reasons))
+        elif isinstance(packet, Acknowledgement):
+            await self._acknowledged(packet)
+        elif isinstance(packet, Control) and packet.kind is PacketType.PINGREQ:
+            await self._send(pingresp())
+        elif isinstance(packet, Control) and packet.kind is PacketType.DISCONNECT:
+            return False
+        else:
+            self.end(ReasonCode.PROTOCOL_ERROR, f"{type(packet).__name__} is not expected here")
+            return False
+        return True
+
+    # -- from the machine --------------------------------------------------------------
+
+    async def _published(self, message: Publish) -> None:
+        if Property.TOPIC_ALIAS in message.properties:
+            self.end(ReasonCode.TOPIC_ALIAS_INVALID, "the topic alias maximum is 0")
+            return
+        if message.topic == thingsboard.TELEMETRY:
+            reason, detail = await self._telemetry(message)
+        elif message.topic.startswith(thingsboard.RPC_RESPONSE):
+            reason, detail = await self._rpc_response(message)
+        else:
+            reason, detail = (
+                ReasonCode.NOT_AUTHORIZED,
+                (
+                    f"a machine publishes on {thingsboard.TELEMETRY} and "
+                    f"{thingsboard.RPC_RESPONSE}{{id}} only, not {message.topic!r}"
+                ),
+            )
+            MESSAGES.labels("other", "refused", "not_authorized").inc()
+            log.info("MQTT publish refused", topic=message.topic, reason=detail)
+        if message.qos == 1:
+            await self._send(
+                acknowledgement(
+                    self._level, PacketType.PUBACK, _id(message), reason, reason_string=detail
+                )
+            )
+        elif message.qos == 2:
+            await self._send(
+                acknowledgement(
+                    self._level, PacketType.PUBREC, _id(message), reason, reason_string=detail
+                )
+            )
+
+    async def _telemetry(self, message: Publish) -> tuple[ReasonCode, str]:
+        assert self._device is not None
+        try:
+            parsed = thingsboard.telemetry(message.payload, now_ms=now_ms())
+        except thingsboard.PayloadInvalid as error:
+            MESSAGES.labels("telemetry", "refused", "payload_invalid").inc()
+            log.info("MQTT telemetry refused", reason=str(error))
+            return ReasonCode.PAYLOAD_FORMAT_INVALID, str(error)
+        try:
+            checked = await self._endpoint.blocking(
+                self._endpoint.intake.ingest,
+                self._device,
+                sequence_id=parsed.sequence_id,
+                series=parsed.series,
+                link="mqtt",
+            )
+        except NotFound as error:
+            self.end(ReasonCode.NOT_AUTHORIZED, str(error))
+            raise ConnectionAbortedError(str(error)) from None
+        except Exception:
+            # Not durable: no PUBACK, and the machine sends the message again.
+            log.exception("MQTT telemetry not recorded")
+            self.end(ReasonCode.SERVER_UNAVAILABLE, "the telemetry could not be recorded")
+            raise ConnectionAbortedError("telemetry not recorded") from None
+        refusals = parsed.refusals + checked.refusals
+        if not refusals:
+            MESSAGES.labels("telemetry", "accepted", "").inc()
+            return ReasonCode.SUCCESS, ""
+        summary = thingsboard.refusal_summary(refusals)
+        if checked.accepted_points:
+            MESSAGES.labels("telemetry", "partly_refused", refusals[0].reason.value).inc()
+            return ReasonCode.SUCCESS, f"{checked.accepted_points} points accepted; {summary}"
+        MESSAGES.labels("telemetry", "refused", refusals[0].reason.value).inc()
+        too_large = refusals[0].reason is RefusalReason.BATCH_TOO_LARGE
+        return (ReasonCode.QUOTA_EXCEEDED if too_large else ReasonCode.PAYLOAD_FORMAT_INVALID,
+                f"nothing accepted; {summary}")  # fmt: skip
+
+    async def _rpc_response(self, message: Publish) -> tuple[ReasonCode, str]:
+        assert self._device is not None
+        command_id = message.topic.removeprefix(thingsboard.RPC_RESPONSE)
+        if not command_id or "/" in command_id:
+            MESSAGES.labels("rpc_response", "refused", "topic_name_invalid").inc()
+            return ReasonCode.TOPIC_NAME_INVALID, "the topic ends with the request's id"
+        result = thingsboard.rpc_result(command_id, message.payload)
+        await self._endpoint.blocking(self._endpoint.commands.answered, self._device, result)
+        MESSAGES.labels("rpc_response", "accepted", "").inc()
+        return ReasonCode.SUCCESS, ""
+
+    async def _subscribe(self, request: Subscribe) -> None:
+        granted = []
+        for topic_filter, qos in request.filters:
+            if topic_filter == thingsboard.RPC_REQUESTS:
+                self._rpc_qos = min(qos, 1)
+                granted.append(ReasonCode(self._rpc_qos))
+            else:
+                log.info("MQTT subscription refused", topic_filter=topic_filter)
+                granted.append(ReasonCode.NOT_AUTHORIZED)
+        await self._send(suback(self._level, request.packet_id, granted))
+        if self._rpc_qos is not None:
+            held, self._held = self._held, []
+            for command in held:
+                self._command(command)
+
+    async def _acknowledged(self, ack: Acknowledgement) -> None:
+        if ack.kind is PacketType.PUBREL:  # QoS 2 from the machine: its second step
+            await self._send(acknowledgement(self._level, PacketType.PUBCOMP, ack.packet_id))
+            return
+        command_id = self._in_flight.pop(ack.packet_id, None)
+        if ack.kind is PacketType.PUBACK and command_id is not None:
+            await self._received(command_id)
+
+    async def _received(self, command_id: str) -> None:
+        assert self._device is not None
+        await self._endpoint.blocking(
+            self._endpoint.commands.received,
+            self._device,
+            pb.CommandReceipt(command_id=command_id),
+        )
+
+    # -- to the machine ----------------------------------------------------------------
+
+    def _down(self, item: pb.ConnectResponse | BaseException | None) -> None:
+        if item is None:
+            self.end(ReasonCode.SERVER_SHUTTING_DOWN, "")
+        elif isinstance(item, BaseException):
+            self.end(ReasonCode.SESSION_TAKEN_OVER, str(item))
+        elif item.HasField("command"):
+            if self._rpc_qos is None:
+                self._held.append(item.command)
+            else:
+                self._command(item.command)
+        # Cancellations and desired states have no ThingsBoard topic here yet.
+
+    def _command(self, command: pb.Command) -> None:
+        topic, payload = thingsboard.rpc_request(command)
+        qos = self._rpc_qos or 0
+        packet_id = self._packet_id() if qos else 0
+        if qos:
+            self._in_flight[packet_id] = command.command_id
+        if not self._writer.is_closing():
+            self._writer.write(publish(self._level, topic, payload, qos=qos, packet_id=packet_id))
+        if not qos:  # at most once: sending it is all the receipt there is
+            task = asyncio.ensure_future(self._received(command.command_id))
+            self._receipts.add(task)
+            task.add_done_callback(self._receipts.discard)
+
+    def _packet_id(self) -> int:
+        self._next_packet_id = self._next_packet_id % 65_535 + 1
+        return self._next_packet_id
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _read(self) -> object:
+        return await read_packet(
+            self._reader, protocol_level=self._level, max_bytes=self._endpoint.max_packet_bytes
+        )
+
+    async def _send(self, data: bytes) -> None:
+        if self._writer.is_closing():
+            return
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def _recheck_credential(self, connect: Connect) -> None:
+        presented = _credential(connect)
+        while True:
+            await asyncio.sleep(RECHECK_CREDENTIAL_S)
+            try:
+                await self._endpoint.blocking(
+                    devices.authenticate_device, self._endpoint.unit_of_work(), presented=presented
+                )
+            except Unauthenticated as error:
+                self.end(ReasonCode.NOT_AUTHORIZED, str(error))
+                return
+
+    def end(self, reason: ReasonCode, detail: str) -> None:
+        """Ends the connection (on the loop), with a DISCONNECT where MQTT 5 has one."""
+        if self._ended:
+            return
+        self._ended = True
+        farewell = disconnect(self._level, reason, detail) if self._device else None
+        if farewell is not None and not self._writer.is_closing():
+            self._writer.write(farewell)
+        self._writer.close()
+
+    async def closed(self) -> None:
+        self._ended = True
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await self._writer.wait_closed()
+        if self._stream is not None and self._device is not None:
+            CONNECTIONS.dec()
+            if self._endpoint.streams.discard(self._stream):
+                await self._endpoint.blocking(
+                    self._endpoint.connection_changed, self._device, False
+                )
+            log.info("MQTT device disconnected", equipment_id=self._device.equipment_id)
+
+
+def _credential(connect: Connect) -> str | None:
+    if connect.password:
+        return connect.password.decode("utf-8", errors="replace")
+    return connect.username or None
+
+
+def _id(message: Publish) -> int:
+    assert message.packet_id is not None
+    return message.packet_id

@@ -1,0 +1,143 @@
+"""ThingsBoard's device API over MQTT, translated: the topics a machine uses and the
+JSON it sends and receives on them (thingsboard.io/docs/reference/mqtt-api).
+
+- telemetry: ``{"key": value}``, ``{"ts": ms, "values": {...}}`` or a list of either;
+- commands down ``v1/devices/me/rpc/request/{id}`` as ``{"method", "params"}``, the
+  answer up ``v1/devices/me/rpc/response/{id}``: ``{"error": "..."}`` for a failure,
+  anything else for success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from imcloud.gateway.v1 import device_link_pb2 as pb
+from imcloud_gateway.domain.telemetry import MAX_STORED_INTEGER, Refusal, RefusalReason
+
+TELEMETRY = "v1/devices/me/telemetry"
+RPC_REQUESTS = "v1/devices/me/rpc/request/+"
+RPC_REQUEST = "v1/devices/me/rpc/request/"
+RPC_RESPONSE = "v1/devices/me/rpc/response/"
+# What a result's detail keeps of the machine's answer.
+MAX_DETAIL_CHARS = 1000
+
+
+class PayloadInvalid(ValueError):
+    """The message cannot be read as telemetry at all; nothing of it is taken."""
+
+
+@dataclass
+class JsonSeries:
+    signal: str
+    timestamps_ms: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TelemetryMessage:
+    series: list[JsonSeries]
+    # Values that are no numbers, refused before the batch is checked.
+    refusals: list[Refusal]
+    # A hash of the message: a redelivered message (QoS 1 after a lost PUBACK) is
+    # the same batch, which the platform stores once.
+    sequence_id: int
+
+
+def telemetry(payload: bytes, *, now_ms: int) -> TelemetryMessage:
+    """Reads a telemetry message; points without ``ts`` are stamped ``now_ms``, and
+    the arrival time then enters the hash too: such a point redelivered is new."""
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PayloadInvalid(f"telemetry is JSON: {error}") from None
+    entries = document if isinstance(document, list) else [document]
+    series: dict[str, JsonSeries] = {}
+    not_numbers: defaultdict[str, int] = defaultdict(int)
+    stamped_here = False
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise PayloadInvalid(f"entry {position}: an object of values, or of ts and values")
+        if "ts" in entry:
+            stamp, values = _timestamped(entry, position)
+        else:
+            stamp, values, stamped_here = now_ms, entry, True
+        for signal, value in values.items():
+            number = _number(value)
+            if number is None:
+                not_numbers[signal] += 1
+                continue
+            points = series.setdefault(signal, JsonSeries(signal))
+            points.timestamps_ms.append(stamp)
+            points.values.append(number)
+    digest = hashlib.blake2b(payload, digest_size=8)
+    if stamped_here:
+        digest.update(now_ms.to_bytes(8, "big"))
+    return TelemetryMessage(
+        series=list(series.values()),
+        refusals=[
+            Refusal(signal, RefusalReason.WRONG_TYPE, points, "MQTT telemetry values are numbers")
+            for signal, points in not_numbers.items()
+        ],
+        sequence_id=int.from_bytes(digest.digest(), "big") & MAX_STORED_INTEGER,
+    )
+
+
+def _timestamped(entry: dict[str, object], position: int) -> tuple[int, dict[str, object]]:
+    stamp, values = entry["ts"], entry.get("values")
+    if set(entry) != {"ts", "values"} or not isinstance(values, dict):
+        raise PayloadInvalid(f'entry {position}: with "ts", the points are in "values"')
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp <= 2**63 - 1:
+        raise PayloadInvalid(f'entry {position}: "ts" is milliseconds since 1970, an integer')
+    return stamp, values
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int):
+        return float(value) if abs(value) < 2**63 else None
+    if isinstance(value, float):
+        return value  # NaN and infinities are refused by the batch check, named so
+    return None
+
+
+def rpc_request(command: pb.Command) -> tuple[str, bytes]:
+    """A command as ThingsBoard's server-side RPC: its topic and payload."""
+    params = json.loads(command.parameters_json) if command.parameters_json else {}
+    body = {"method": command.name, "params": params}
+    return RPC_REQUEST + command.command_id, json.dumps(body).encode()
+
+
+def rpc_result(command_id: str, payload: bytes) -> pb.CommandResult:
+    """A machine's answer on ``v1/devices/me/rpc/response/{id}``."""
+    text = payload.decode("utf-8", errors="replace")
+    try:
+        answer = json.loads(text)
+    except json.JSONDecodeError:
+        answer = text
+    if isinstance(answer, dict) and "error" in answer:
+        return pb.CommandResult(
+            command_id=command_id,
+            outcome=pb.COMMAND_OUTCOME_FAILED,
+            detail=_detail(answer["error"]),
+        )
+    return pb.CommandResult(
+        command_id=command_id, outcome=pb.COMMAND_OUTCOME_SUCCEEDED, detail=_detail(answer)
+    )
+
+
+def _detail(answer: object) -> str:
+    text = answer if isinstance(answer, str) else json.dumps(answer)
+    return text[:MAX_DETAIL_CHARS]
+
+
+def refusal_summary(refusals: list[Refusal]) -> str:
+    """The refusals of a message in one line, for a PUBACK's reason string and the log."""
+    return "; ".join(
+        f"{r.signal or 'batch'}: {r.reason.value} ({r.points})"
+        + (f" - {r.detail}" * bool(r.detail))
+        for r in refusals
+    )
