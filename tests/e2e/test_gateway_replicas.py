@@ -25,6 +25,7 @@ def replica_env(platform: RunningPlatform, ports: Ports) -> dict[str, str]:
     return {
         **platform.env,
         "IMCLOUD_GATEWAY__HTTP_PORT": str(ports.http),
+        "IMCLOUD_GATEWAY__MQTT_PORT": str(ports.mqtt),
         "IMCLOUD_GATEWAY_GRPC__BIND": ports.device_link,
         "IMCLOUD_GATEWAY_GRPC__TARGET": ports.device_link,
     }

@@ -24,6 +24,7 @@ def test_the_ports_of_a_running_instance_are_refused_before_any_data_is_written(
     assert "another process already listens on" in message
     assert f"IMCLOUD_GATEWAY__HTTP_PORT: 127.0.0.1:{embedded_platform.ports.http}" in message
     assert "IMCLOUD_PRODUCTS_GRPC__BIND" in message
+    assert f"IMCLOUD_GATEWAY__MQTT_PORT: 127.0.0.1:{embedded_platform.ports.mqtt}" in message
     assert not list(tmp_path.glob("*.db")), "the refused instance created databases"
     assert httpx.get(f"{embedded_platform.base_url}/healthz").status_code == 200
 

@@ -140,6 +140,7 @@ def wire(
             port=settings.mqtt_port,
             tls=_tls(settings),
             tls_port=settings.mqtt_tls_port,
+            max_connections=settings.mqtt_max_connections,
             max_packet_bytes=settings.max_request_bytes,
             unit_of_work=transaction,
             intake=intake,

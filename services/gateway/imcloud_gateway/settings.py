@@ -40,6 +40,8 @@ class GatewaySettings(BaseModel):
     mqtt_enabled: bool = True
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=0, le=65_535)
+    # MQTT connections one gateway process holds at once (no thread each).
+    mqtt_max_connections: int = Field(default=10_000, ge=1)
     # MQTT over TLS, listening only when a certificate and its key are given (PEM).
     mqtt_tls_port: int = Field(default=8883, ge=0, le=65_535)
     mqtt_tls_cert_file: str = ""

@@ -29,6 +29,12 @@ def listen_addresses(settings: Settings, services: Sequence[str]) -> dict[str, s
     if "gateway" in services:
         gateway = settings.gateway
         addresses["IMCLOUD_GATEWAY__HTTP_PORT"] = f"{gateway.http_host}:{gateway.http_port}"
+        if gateway.mqtt_enabled and gateway.mqtt_port:
+            addresses["IMCLOUD_GATEWAY__MQTT_PORT"] = f"{gateway.mqtt_host}:{gateway.mqtt_port}"
+        if gateway.mqtt_enabled and gateway.mqtt_tls_cert_file and gateway.mqtt_tls_port:
+            addresses["IMCLOUD_GATEWAY__MQTT_TLS_PORT"] = (
+                f"{gateway.mqtt_host}:{gateway.mqtt_tls_port}"
+            )
     if settings.metrics_port:
         addresses["IMCLOUD_METRICS_PORT"] = f"{settings.metrics_host}:{settings.metrics_port}"
     return addresses

@@ -87,6 +87,9 @@ class DeviceStream:
     device: DevicePrincipal
     context: Connection
     outgoing: Outgoing
+    # A gRPC stream holds one of the server's threads, and those are counted; an
+    # MQTT connection holds none (its endpoint limits connections itself).
+    holds_thread: bool = True
     # Sends of commands already made down this stream (command id and attempt):
     # one can come both from the waiting list on connect and from the commands
     # topic; a resend (a later attempt) goes down again.
@@ -112,7 +115,7 @@ class OpenStreams:
         credential_id = stream.device.credential_id
         with self._lock:
             replaced = [s for s in self._streams if s.device.credential_id == credential_id]
-            if len(self._streams) - len(replaced) >= self._capacity:
+            if stream.holds_thread and self._threads_held(replaced) >= self._capacity:
                 raise ResourceExhausted(
                     f"this gateway holds its maximum of {self._capacity} device streams",
                     retry_after_s=RETRY_FULL_S,
@@ -125,6 +128,9 @@ class OpenStreams:
                 FailedPrecondition("replaced by a newer stream opened with the same credential")
             )
 
+    def _threads_held(self, leaving: list[DeviceStream] | None = None) -> int:
+        return sum(s.holds_thread for s in self._streams.difference(leaving or []))
+
     def discard(self, stream: DeviceStream) -> bool:
         """Lets go of a stream; False if a newer one had replaced it already."""
         with self._lock:
@@ -136,7 +142,7 @@ class OpenStreams:
 
     def full(self) -> bool:
         with self._lock:
-            return len(self._streams) >= self._capacity
+            return self._threads_held() >= self._capacity
 
     @property
     def capacity(self) -> int:

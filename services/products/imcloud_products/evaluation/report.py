@@ -201,6 +201,7 @@ def embedded_platform() -> Iterator[tuple[str, str]]:
             "IMCLOUD_DATA_DIR": data,
             "IMCLOUD_LOG_LEVEL": "WARNING",
             "IMCLOUD_GATEWAY__HTTP_PORT": str(http),
+            "IMCLOUD_GATEWAY__MQTT_ENABLED": "false",
             "IMCLOUD_GATEWAY_GRPC__BIND": f"127.0.0.1:{link}",
             "IMCLOUD_GATEWAY_GRPC__TARGET": f"127.0.0.1:{link}",
         }

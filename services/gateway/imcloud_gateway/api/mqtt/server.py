@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from prometheus_client import Counter, Gauge
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
-from imcloud_core.errors import NotFound, ResourceExhausted, Unauthenticated
+from imcloud_core.errors import NotFound, Unauthenticated
 from imcloud_core.ids import now_ms
 from imcloud_core.logging import bound_context, get_logger
 from imcloud_gateway.api.device_link import (
@@ -97,6 +97,7 @@ class MqttEndpoint:
         port: int,
         tls: ssl.SSLContext | None,
         tls_port: int,
+        max_connections: int,
         max_packet_bytes: int,
         unit_of_work: Callable[[], UnitOfWork],
         intake: TelemetryIntake,
@@ -105,7 +106,10 @@ class MqttEndpoint:
         commands: CommandSide,
     ) -> None:
         self._listen = [(host, port, None)] + ([(host, tls_port, tls)] if tls else [])
+        self.max_connections = max_connections
         self.max_packet_bytes = max_packet_bytes
+        # Authenticated connections (the loop's thread counts them).
+        self.connected = 0
         self.unit_of_work = unit_of_work
         self.intake = intake
         self.streams = streams
@@ -256,14 +260,17 @@ class Session:
             log.info("MQTT connection refused", reason=str(error))
             await self._refuse_connect(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
             return False
-        stream = DeviceStream(device, self, self)
-        try:
-            self._endpoint.streams.add(stream)
-        except ResourceExhausted as error:
-            log.warning("MQTT connection refused", reason=str(error))
+        if self._endpoint.connected >= self._endpoint.max_connections:
+            log.warning(
+                "MQTT connection refused: this gateway is full",
+                max_connections=self._endpoint.max_connections,
+            )
             await self._refuse_connect(ReasonCode.SERVER_BUSY)
             return False
+        stream = DeviceStream(device, self, self, holds_thread=False)
+        self._endpoint.streams.add(stream)
         self._device, self._stream = device, stream
+        self._endpoint.connected += 1
         CONNECTIONS.inc()
         properties: dict[int, object] = {
             Property.MAXIMUM_QOS: 1,
@@ -512,6 +519,7 @@ class Session:
         with contextlib.suppress(ConnectionError, ssl.SSLError):
             await self._writer.wait_closed()
         if self._stream is not None and self._device is not None:
+            self._endpoint.connected -= 1
             CONNECTIONS.dec()
             if self._endpoint.streams.discard(self._stream):
                 await self._endpoint.blocking(
