@@ -38,7 +38,7 @@ from imcloud_gateway.api.device_link import (
     OpenStreams,
 )
 from imcloud_gateway.api.intake import TelemetryIntake
-from imcloud_gateway.api.mqtt import thingsboard
+from imcloud_gateway.api.mqtt import sparkplug, thingsboard
 from imcloud_gateway.api.mqtt.packets import (
     MQTT_3_1_1,
     MQTT_5,
@@ -65,7 +65,7 @@ from imcloud_gateway.api.mqtt.packets import (
 from imcloud_gateway.domain import devices
 from imcloud_gateway.domain.model import DevicePrincipal
 from imcloud_gateway.domain.ports import UnitOfWork
-from imcloud_gateway.domain.telemetry import RefusalReason
+from imcloud_gateway.domain.telemetry import Refusal, RefusalReason
 
 log = get_logger(__name__)
 
@@ -195,9 +195,11 @@ class Session:
         self._level = MQTT_5
         self._device: DevicePrincipal | None = None
         self._stream: DeviceStream | None = None
-        # The QoS of the machine's subscription to its commands; None: not subscribed,
-        # and commands wait in _held until it is.
+        # The QoS of the machine's subscription to its commands (ThingsBoard's RPC
+        # or its Sparkplug command topic); None: not subscribed, and commands wait
+        # in _held until it is.
         self._rpc_qos: int | None = None
+        self._edge = sparkplug.EdgeNode()
         self._held: list[pb.Command] = []
         # Commands sent at QoS 1 whose PUBACK (the machine's receipt) is awaited.
         self._in_flight: dict[int, str] = {}
@@ -248,6 +250,12 @@ class Session:
             await self._refuse_connect(ReasonCode.UNSUPPORTED_PROTOCOL_VERSION)
             return False
         self._level = connect.protocol_level
+        if connect.will is not None:
+            # A Sparkplug edge node names itself in its will (NDEATH) first.
+            with contextlib.suppress(thingsboard.PayloadInvalid, sparkplug.NotYours):
+                will = sparkplug.parse_topic(connect.will.topic)
+                if will is not None:
+                    self._edge.claim(will)
         presented = _credential(connect)
         if presented is None:
             await self._refuse_connect(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
@@ -343,6 +351,8 @@ class Session:
             return
         if message.topic == thingsboard.TELEMETRY:
             reason, detail = await self._telemetry(message)
+        elif message.topic.startswith(sparkplug.NAMESPACE + "/"):
+            reason, detail = await self._sparkplug(message)
         elif message.topic.startswith(thingsboard.RPC_RESPONSE):
             reason, detail = await self._rpc_response(message)
         else:
@@ -369,19 +379,62 @@ class Session:
             )
 
     async def _telemetry(self, message: Publish) -> tuple[ReasonCode, str]:
-        assert self._device is not None
         try:
             parsed = thingsboard.telemetry(message.payload, now_ms=now_ms())
         except thingsboard.PayloadInvalid as error:
             MESSAGES.labels("telemetry", "refused", "payload_invalid").inc()
             log.info("MQTT telemetry refused", reason=str(error))
             return ReasonCode.PAYLOAD_FORMAT_INVALID, str(error)
+        return await self._record("telemetry", parsed.series, parsed.refusals, parsed.sequence_id)
+
+    async def _sparkplug(self, message: Publish) -> tuple[ReasonCode, str]:
+        assert self._device is not None
+        try:
+            topic = sparkplug.parse_topic(message.topic)
+            assert topic is not None
+            self._edge.claim(topic)
+            outcome = self._edge.received(topic, message.payload)
+        except sparkplug.NotYours as error:
+            MESSAGES.labels("sparkplug", "refused", "not_authorized").inc()
+            log.info("Sparkplug message refused", topic=message.topic, reason=str(error))
+            return ReasonCode.NOT_AUTHORIZED, str(error)
+        except thingsboard.PayloadInvalid as error:
+            MESSAGES.labels("sparkplug", "refused", "payload_invalid").inc()
+            log.info("Sparkplug message refused", topic=message.topic, reason=str(error))
+            return ReasonCode.PAYLOAD_FORMAT_INVALID, str(error)
+        if outcome.rebirth:
+            # Messages went missing (QoS 0): a new birth tells the whole state again.
+            log.info("Sparkplug sequence broken: rebirth requested", topic=message.topic)
+            MESSAGES.labels("sparkplug", "rebirth_requested", outcome.detail or "seq_gap").inc()
+            rebirth_topic, payload = self._edge.rebirth_request(now_ms=now_ms())
+            await self._send(publish(self._level, rebirth_topic, payload, qos=0, packet_id=0))
+        if outcome.online is not None:
+            await self._endpoint.blocking(
+                self._endpoint.connection_changed, self._device, outcome.online
+            )
+        if not outcome.series and not outcome.refusals:
+            if not outcome.rebirth:
+                MESSAGES.labels("sparkplug", "accepted", topic.kind.lower()).inc()
+            return ReasonCode.SUCCESS, outcome.detail
+        return await self._record(
+            "sparkplug", outcome.series, outcome.refusals, outcome.sequence_id
+        )
+
+    async def _record(
+        self,
+        kind: str,
+        series: list[thingsboard.JsonSeries],
+        refused_here: list[Refusal],
+        sequence_id: int,
+    ) -> tuple[ReasonCode, str]:
+        """Checks and records a message's points; the answer for its PUBACK."""
+        assert self._device is not None
         try:
             checked = await self._endpoint.blocking(
                 self._endpoint.intake.ingest,
                 self._device,
-                sequence_id=parsed.sequence_id,
-                series=parsed.series,
+                sequence_id=sequence_id,
+                series=series,
                 link="mqtt",
             )
         except NotFound as error:
@@ -392,15 +445,15 @@ class Session:
             log.exception("MQTT telemetry not recorded")
             self.end(ReasonCode.SERVER_UNAVAILABLE, "the telemetry could not be recorded")
             raise ConnectionAbortedError("telemetry not recorded") from None
-        refusals = parsed.refusals + checked.refusals
+        refusals = refused_here + checked.refusals
         if not refusals:
-            MESSAGES.labels("telemetry", "accepted", "").inc()
+            MESSAGES.labels(kind, "accepted", "").inc()
             return ReasonCode.SUCCESS, ""
         summary = thingsboard.refusal_summary(refusals)
         if checked.accepted_points:
-            MESSAGES.labels("telemetry", "partly_refused", refusals[0].reason.value).inc()
+            MESSAGES.labels(kind, "partly_refused", refusals[0].reason.value).inc()
             return ReasonCode.SUCCESS, f"{checked.accepted_points} points accepted; {summary}"
-        MESSAGES.labels("telemetry", "refused", refusals[0].reason.value).inc()
+        MESSAGES.labels(kind, "refused", refusals[0].reason.value).inc()
         too_large = refusals[0].reason is RefusalReason.BATCH_TOO_LARGE
         return (ReasonCode.QUOTA_EXCEEDED if too_large else ReasonCode.PAYLOAD_FORMAT_INVALID,
                 f"nothing accepted; {summary}")  # fmt: skip
@@ -419,7 +472,7 @@ class Session:
     async def _subscribe(self, request: Subscribe) -> None:
         granted = []
         for topic_filter, qos in request.filters:
-            if topic_filter == thingsboard.RPC_REQUESTS:
+            if topic_filter == thingsboard.RPC_REQUESTS or self._edge.may_subscribe(topic_filter):
                 self._rpc_qos = min(qos, 1)
                 granted.append(ReasonCode(self._rpc_qos))
             else:
@@ -462,7 +515,10 @@ class Session:
         # Cancellations and desired states have no ThingsBoard topic here yet.
 
     def _command(self, command: pb.Command) -> None:
-        topic, payload = thingsboard.rpc_request(command)
+        if self._edge.born:
+            topic, payload = self._edge.command(command, now_ms=now_ms())
+        else:
+            topic, payload = thingsboard.rpc_request(command)
         qos = self._rpc_qos or 0
         packet_id = self._packet_id() if qos else 0
         if qos:

@@ -72,17 +72,23 @@ def telemetry(payload: bytes, *, now_ms: int) -> TelemetryMessage:
             points = series.setdefault(signal, JsonSeries(signal))
             points.timestamps_ms.append(stamp)
             points.values.append(number)
-    digest = hashlib.blake2b(payload, digest_size=8)
-    if stamped_here:
-        digest.update(now_ms.to_bytes(8, "big"))
     return TelemetryMessage(
         series=list(series.values()),
         refusals=[
             Refusal(signal, RefusalReason.WRONG_TYPE, points, "MQTT telemetry values are numbers")
             for signal, points in not_numbers.items()
         ],
-        sequence_id=int.from_bytes(digest.digest(), "big") & MAX_STORED_INTEGER,
+        sequence_id=sequence_id(payload, arrival_ms=now_ms if stamped_here else None),
     )
+
+
+def sequence_id(payload: bytes, *, arrival_ms: int | None = None) -> int:
+    """A message's batch id: a hash of its bytes, and of its arrival when the
+    message left a point's time to the gateway."""
+    digest = hashlib.blake2b(payload, digest_size=8)
+    if arrival_ms is not None:
+        digest.update(arrival_ms.to_bytes(8, "big"))
+    return int.from_bytes(digest.digest(), "big") & MAX_STORED_INTEGER
 
 
 def _timestamped(entry: dict[str, object], position: int) -> tuple[int, dict[str, object]]:
