@@ -289,3 +289,42 @@ def test_qos_1_through_a_gateway_killed_mid_stream_stores_every_point_once(
     points = stored_points(world.tenant, machine, SIGNALS)
     assert points["spindle_speed"] == expected
     assert count(points) == 2 * messages
+
+
+def test_the_desired_state_goes_down_as_shared_attributes_and_its_report_comes_up(
+    platform: RunningPlatform, paho_client: Any
+) -> None:
+    world = onboard(platform.base_url, "MQTT desired", machines=1)
+    machine = world.ids["equipment_id"]
+    twin = f"/v1/equipment/{machine}/twin"
+    # Set while the machine is away: it waits for the machine's subscription.
+    changed = world.tenant.http.patch(twin, json={"desired": {"feed_override": 90}})
+    assert changed.status_code == 200, changed.text
+    device = paho_client(world.device_secrets[machine])
+    assert device.subscribe("v1/devices/me/attributes")[0].value == 1
+
+    def versions() -> dict[int, dict[str, Any]]:
+        # A version can come twice (on connect and from the change), as on every link.
+        received = [json.loads(m.payload) for m in device.received]
+        return {attributes["desired_version"]: attributes for attributes in received}
+
+    device.wait("the desired state", lambda: 1 in versions())
+    assert versions()[1] == {"feed_override": 90, "desired_version": 1}
+    assert device.publish("v1/devices/me/attributes", json.dumps({"applied_version": 1}))[0] == 0
+    wait_for(
+        lambda: world.tenant.get(twin).json()["applied_version"] == 1,
+        timeout_s=30,
+        what="version 1 applied",
+    )
+    # A change while it is connected goes down at once.
+    second = world.tenant.http.patch(twin, json={"desired": {"mode": "eco"}, "version": 1})
+    assert second.status_code == 200, second.text
+    device.wait("the second desired state", lambda: 2 in versions())
+    assert versions() == {
+        1: {"feed_override": 90, "desired_version": 1},
+        2: {"feed_override": 90, "mode": "eco", "desired_version": 2},
+    }
+    # Client attributes other than the report are not kept, and the machine hears so.
+    reason, detail = device.publish("v1/devices/me/attributes", json.dumps({"firmware": "1.2"}))
+    assert reason.value == 0x83, detail
+    assert "applied_version" in detail

@@ -147,6 +147,7 @@ def wire(
             streams=streams,
             connection_changed=connection_changed,
             commands=commands,
+            desired=desired,
         )
     provisioner = None
     if provisioning.enabled:

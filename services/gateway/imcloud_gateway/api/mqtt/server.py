@@ -34,6 +34,7 @@ from imcloud_core.logging import bound_context, get_logger
 from imcloud_gateway.api.device_link import (
     RECHECK_CREDENTIAL_S,
     CommandSide,
+    DesiredSide,
     DeviceStream,
     OpenStreams,
 )
@@ -104,6 +105,7 @@ class MqttEndpoint:
         streams: OpenStreams,
         connection_changed: Callable[[DevicePrincipal, bool], None],
         commands: CommandSide,
+        desired: DesiredSide,
     ) -> None:
         self._listen = [(host, port, None)] + ([(host, tls_port, tls)] if tls else [])
         self.max_connections = max_connections
@@ -115,6 +117,7 @@ class MqttEndpoint:
         self.streams = streams
         self.connection_changed = connection_changed
         self.commands = commands
+        self.desired = desired
         self.loop = asyncio.new_event_loop()
         self._pool = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="mqtt-blocking")
         self._servers: list[asyncio.Server] = []
@@ -200,6 +203,9 @@ class Session:
         # in _held until it is.
         self._rpc_qos: int | None = None
         self._edge = sparkplug.EdgeNode()
+        # The same for the desired state (shared attributes): only the latest waits.
+        self._attributes_qos: int | None = None
+        self._held_desired: pb.DesiredState | None = None
         self._held: list[pb.Command] = []
         # Commands sent at QoS 1 whose PUBACK (the machine's receipt) is awaited.
         self._in_flight: dict[int, str] = {}
@@ -236,6 +242,9 @@ class Session:
             assert self._stream is not None
             try:
                 await self._endpoint.blocking(self._endpoint.commands.deliver_waiting, self._device)
+                await self._endpoint.blocking(
+                    self._endpoint.desired.deliver_on_connect, self._device
+                )
             finally:
                 self._endpoint.streams.caught_up(self._stream)
             recheck = asyncio.ensure_future(self._recheck_credential(first))
@@ -355,6 +364,8 @@ class Session:
             reason, detail = await self._sparkplug(message)
         elif message.topic.startswith(thingsboard.RPC_RESPONSE):
             reason, detail = await self._rpc_response(message)
+        elif message.topic == thingsboard.ATTRIBUTES:
+            reason, detail = await self._attributes(message)
         else:
             reason, detail = (
                 ReasonCode.NOT_AUTHORIZED,
@@ -469,12 +480,26 @@ class Session:
         MESSAGES.labels("rpc_response", "accepted", "").inc()
         return ReasonCode.SUCCESS, ""
 
+    async def _attributes(self, message: Publish) -> tuple[ReasonCode, str]:
+        assert self._device is not None
+        try:
+            report = thingsboard.applied_report(message.payload)
+        except thingsboard.PayloadInvalid as error:
+            MESSAGES.labels("attributes", "refused", "payload_invalid").inc()
+            return ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, str(error)
+        await self._endpoint.blocking(self._endpoint.desired.applied, self._device, report)
+        MESSAGES.labels("attributes", "accepted", "").inc()
+        return ReasonCode.SUCCESS, ""
+
     async def _subscribe(self, request: Subscribe) -> None:
         granted = []
         for topic_filter, qos in request.filters:
             if topic_filter == thingsboard.RPC_REQUESTS or self._edge.may_subscribe(topic_filter):
                 self._rpc_qos = min(qos, 1)
                 granted.append(ReasonCode(self._rpc_qos))
+            elif topic_filter == thingsboard.ATTRIBUTES:
+                self._attributes_qos = min(qos, 1)
+                granted.append(ReasonCode(self._attributes_qos))
             else:
                 log.info("MQTT subscription refused", topic_filter=topic_filter)
                 granted.append(ReasonCode.NOT_AUTHORIZED)
@@ -483,6 +508,9 @@ class Session:
             held, self._held = self._held, []
             for command in held:
                 self._command(command)
+        if self._attributes_qos is not None and self._held_desired is not None:
+            desired, self._held_desired = self._held_desired, None
+            self._desired_state(desired)
 
     async def _acknowledged(self, ack: Acknowledgement) -> None:
         if ack.kind is PacketType.PUBREL:  # QoS 2 from the machine: its second step
@@ -512,7 +540,20 @@ class Session:
                 self._held.append(item.command)
             else:
                 self._command(item.command)
-        # Cancellations and desired states have no ThingsBoard topic here yet.
+        elif item.HasField("desired_state"):
+            if self._attributes_qos is None:
+                self._held_desired = item.desired_state
+            else:
+                self._desired_state(item.desired_state)
+        # A cancellation has no topic in ThingsBoard's API nor in Sparkplug's.
+
+    def _desired_state(self, desired: pb.DesiredState) -> None:
+        qos = self._attributes_qos or 0
+        payload = thingsboard.desired_attributes(desired)
+        packet_id = self._packet_id() if qos else 0
+        self._write(
+            publish(self._level, thingsboard.ATTRIBUTES, payload, qos=qos, packet_id=packet_id)
+        )
 
     def _command(self, command: pb.Command) -> None:
         if self._edge.born:
@@ -523,8 +564,7 @@ class Session:
         packet_id = self._packet_id() if qos else 0
         if qos:
             self._in_flight[packet_id] = command.command_id
-        if not self._writer.is_closing():
-            self._writer.write(publish(self._level, topic, payload, qos=qos, packet_id=packet_id))
+        self._write(publish(self._level, topic, payload, qos=qos, packet_id=packet_id))
         if not qos:  # at most once: sending it is all the receipt there is
             task = asyncio.ensure_future(self._received(command.command_id))
             self._receipts.add(task)
@@ -540,6 +580,10 @@ class Session:
         return await read_packet(
             self._reader, protocol_level=self._level, max_bytes=self._endpoint.max_packet_bytes
         )
+
+    def _write(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
 
     async def _send(self, data: bytes) -> None:
         if self._writer.is_closing():

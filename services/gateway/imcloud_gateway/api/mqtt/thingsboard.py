@@ -4,7 +4,10 @@ JSON it sends and receives on them (thingsboard.io/docs/reference/mqtt-api).
 - telemetry: ``{"key": value}``, ``{"ts": ms, "values": {...}}`` or a list of either;
 - commands down ``v1/devices/me/rpc/request/{id}`` as ``{"method", "params"}``, the
   answer up ``v1/devices/me/rpc/response/{id}``: ``{"error": "..."}`` for a failure,
-  anything else for success.
+  anything else for success;
+- the desired state down ``v1/devices/me/attributes`` as shared attributes, the
+  desired properties and ``desired_version``; the machine reports the version it
+  applied on the same topic: ``{"applied_version": N, "applied_detail": "..."}``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ TELEMETRY = "v1/devices/me/telemetry"
 RPC_REQUESTS = "v1/devices/me/rpc/request/+"
 RPC_REQUEST = "v1/devices/me/rpc/request/"
 RPC_RESPONSE = "v1/devices/me/rpc/response/"
+ATTRIBUTES = "v1/devices/me/attributes"
+DESIRED_VERSION = "desired_version"
+APPLIED_VERSION = "applied_version"
+APPLIED_DETAIL = "applied_detail"
 # What a result's detail keeps of the machine's answer.
 MAX_DETAIL_CHARS = 1000
 
@@ -133,6 +140,27 @@ def rpc_result(command_id: str, payload: bytes) -> pb.CommandResult:
     return pb.CommandResult(
         command_id=command_id, outcome=pb.COMMAND_OUTCOME_SUCCEEDED, detail=_detail(answer)
     )
+
+
+def desired_attributes(desired: pb.DesiredState) -> bytes:
+    properties = json.loads(desired.properties_json) if desired.properties_json else {}
+    return json.dumps({**properties, DESIRED_VERSION: desired.version}).encode()
+
+
+def applied_report(payload: bytes) -> pb.DesiredStateApplied:
+    """The machine's client attributes, which must report an applied version: the
+    platform keeps no other client attributes."""
+    try:
+        attributes = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PayloadInvalid(f"attributes are a JSON object: {error}") from None
+    version = attributes.get(APPLIED_VERSION) if isinstance(attributes, dict) else None
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise PayloadInvalid(
+            f'client attributes are not kept; a machine reports {{"{APPLIED_VERSION}": N}}'
+        )
+    detail = attributes.get(APPLIED_DETAIL, "")
+    return pb.DesiredStateApplied(version=version, detail=_detail(detail) if detail else "")
 
 
 def _detail(answer: object) -> str:
