@@ -6,22 +6,30 @@ once."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.integration.sdk.telemetry import count, stored_points
-from tests.support.platform import RunningPlatform
+from tests.support.platform import RunningPlatform, embedded
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.world import World, onboard
 
@@ -328,3 +336,77 @@ def test_the_desired_state_goes_down_as_shared_attributes_and_its_report_comes_u
     reason, detail = device.publish("v1/devices/me/attributes", json.dumps({"firmware": "1.2"}))
     assert reason.value == 0x83, detail
     assert "applied_version" in detail
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "imcloud gateway")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "gateway.crt", directory / "gateway.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_mqtt_over_tls_uses_the_certificate_from_the_settings(tmp_path: Path) -> None:
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    tls_port = free_port()
+    settings = {
+        "IMCLOUD_GATEWAY__MQTT_TLS_CERT_FILE": str(cert_file),
+        "IMCLOUD_GATEWAY__MQTT_TLS_KEY_FILE": str(key_file),
+        "IMCLOUD_GATEWAY__MQTT_TLS_PORT": str(tls_port),
+    }
+    (tmp_path / "data").mkdir()
+    with embedded(tmp_path / "data", **settings) as platform:
+        world = onboard(platform.base_url, "MQTT over TLS", machines=1)
+        machine = world.ids["equipment_id"]
+        secret = world.device_secrets[machine]
+        stamp = int(time.time() * 1000)
+        message = json.dumps({"ts": stamp, "values": {"spindle_speed": 4200}})
+        tls = f"-p {tls_port} --cafile {cert_file} -q 1 -t {TELEMETRY}"
+        published = subprocess.run(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-u", secret, *tls.split(), "-m", message],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert published.returncode == 0, published.stderr
+        wait_for(
+            lambda: (
+                stored_points(world.tenant, machine, SIGNALS) == {"spindle_speed": {stamp: 4200.0}}
+            ),
+            timeout_s=30,
+            what="the point sent over TLS",
+        )
+        # A client that does not trust the certificate does not connect.
+        untrusted = subprocess.run(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-u", secret, "-p", str(tls_port),
+             "--capath", str(tmp_path / "data"), "-t", TELEMETRY, "-m", message],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )  # fmt: skip
+        assert untrusted.returncode != 0
