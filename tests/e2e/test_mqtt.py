@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import re
 import subprocess
 import threading
 import time
@@ -27,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tests.conftest import REPO
 from tests.integration.sdk.telemetry import count, stored_points
 from tests.support.platform import RunningPlatform, embedded
 from tests.support.ports import free_port
@@ -410,3 +413,45 @@ def test_mqtt_over_tls_uses_the_certificate_from_the_settings(tmp_path: Path) ->
             check=False,
         )  # fmt: skip
         assert untrusted.returncode != 0
+
+
+def test_the_readme_s_mosquitto_lines_send_a_point_and_show_a_command(
+    embedded_platform: RunningPlatform,
+) -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### MQTT: ThingsBoard's device API") :]
+    [block] = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)[:1]
+    publish, subscribe = (
+        line.replace("1883", str(embedded_platform.ports.mqtt))
+        for line in block.splitlines()
+        if line.startswith(("mosquitto_pub", "mosquitto_sub"))
+    )
+    world = onboard(embedded_platform.base_url, "MQTT README", machines=1)
+    machine = world.ids["equipment_id"]
+    env = {**os.environ, "SECRET": world.device_secrets[machine]}
+    subprocess.run(["bash", "-c", publish], env=env, check=True, timeout=30)
+    wait_for(
+        lambda: (
+            list(stored_points(world.tenant, machine, SIGNALS).get("spindle_speed", {}).values())
+            == [12000.0]
+        ),
+        timeout_s=30,
+        what="the README's point",
+    )
+    # The subscriber as written, ended after its first message.
+    listener = subprocess.Popen(
+        ["bash", "-c", subscribe.split("#")[0] + " -C 1 -W 60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: world.tenant.get(f"/v1/equipment/{machine}/twin").json()["connected"],
+            timeout_s=30,
+        )
+        sent = world.tenant.post(f"/v1/equipment/{machine}/commands", {"name": "stop"}).json()
+        output, _ = listener.communicate(timeout=60)
+    finally:
+        listener.kill()
+    assert output.startswith(f"v1/devices/me/rpc/request/{sent['id']} ")
