@@ -19,7 +19,7 @@ from imcloud_core.logging import get_logger
 from imcloud_core.outbox import Outbox
 from imcloud_core.rpc import GrpcServer
 from imcloud_core.service import Runtime, every, open_database
-from imcloud_gateway.api.device_link import DeviceLinkServicer, OpenStreams
+from imcloud_gateway.api.device_link import DeviceLinkServicer, DeviceSessions, OpenStreams
 from imcloud_gateway.api.device_link import register as register_device_link
 from imcloud_gateway.api.http.app import create_app
 from imcloud_gateway.api.http.context import HttpContext
@@ -125,7 +125,7 @@ def wire(
     def connection_changed(device: DevicePrincipal, connected: bool) -> None:
         telemetry.connection_changed(device, connected=connected)
 
-    device_link = DeviceLinkServicer(
+    sessions = DeviceSessions(
         unit_of_work=transaction,
         intake=intake,
         streams=streams,
@@ -133,6 +133,7 @@ def wire(
         commands=commands,
         desired=desired,
     )
+    device_link = DeviceLinkServicer(sessions)
     mqtt = None
     if settings.mqtt_enabled:
         mqtt = MqttEndpoint(
@@ -142,12 +143,7 @@ def wire(
             tls_port=settings.mqtt_tls_port,
             max_connections=settings.mqtt_max_connections,
             max_packet_bytes=settings.max_request_bytes,
-            unit_of_work=transaction,
-            intake=intake,
-            streams=streams,
-            connection_changed=connection_changed,
-            commands=commands,
-            desired=desired,
+            sessions=sessions,
         )
     provisioner = None
     if provisioning.enabled:

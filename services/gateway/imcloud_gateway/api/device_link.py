@@ -227,23 +227,27 @@ class DesiredSide(Protocol):
     def applied(self, device: DevicePrincipal, report: pb.DesiredStateApplied) -> None: ...
 
 
+@dataclass(frozen=True)
+class DeviceSessions:
+    """What a machine's session works with, whichever link it came by (the gRPC
+    stream, MQTT)."""
+
+    unit_of_work: Callable[[], UnitOfWork]
+    intake: TelemetryIntake
+    streams: OpenStreams
+    connection_changed: Callable[[DevicePrincipal, bool], None]
+    commands: CommandSide
+    desired: DesiredSide
+
+
 class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
-    def __init__(
-        self,
-        *,
-        unit_of_work: Callable[[], UnitOfWork],
-        intake: TelemetryIntake,
-        streams: OpenStreams,
-        connection_changed: Callable[[DevicePrincipal, bool], None],
-        commands: CommandSide,
-        desired: DesiredSide,
-    ) -> None:
-        self._uow = unit_of_work
-        self._intake = intake
-        self._streams = streams
-        self._connection_changed = connection_changed
-        self._commands = commands
-        self._desired = desired
+    def __init__(self, sessions: DeviceSessions) -> None:
+        self._uow = sessions.unit_of_work
+        self._intake = sessions.intake
+        self._streams = sessions.streams
+        self._connection_changed = sessions.connection_changed
+        self._commands = sessions.commands
+        self._desired = sessions.desired
 
     def Connect(  # noqa: N802 - gRPC method names are PascalCase
         self, request_iterator: Iterator[pb.ConnectRequest], context: grpc.ServicerContext

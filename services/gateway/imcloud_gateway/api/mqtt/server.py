@@ -33,12 +33,9 @@ from imcloud_core.ids import now_ms
 from imcloud_core.logging import bound_context, get_logger
 from imcloud_gateway.api.device_link import (
     RECHECK_CREDENTIAL_S,
-    CommandSide,
-    DesiredSide,
+    DeviceSessions,
     DeviceStream,
-    OpenStreams,
 )
-from imcloud_gateway.api.intake import TelemetryIntake
 from imcloud_gateway.api.mqtt import sparkplug, thingsboard
 from imcloud_gateway.api.mqtt.packets import (
     MQTT_3_1_1,
@@ -65,7 +62,6 @@ from imcloud_gateway.api.mqtt.packets import (
 )
 from imcloud_gateway.domain import devices
 from imcloud_gateway.domain.model import DevicePrincipal
-from imcloud_gateway.domain.ports import UnitOfWork
 from imcloud_gateway.domain.telemetry import Refusal, RefusalReason
 
 log = get_logger(__name__)
@@ -100,28 +96,19 @@ class MqttEndpoint:
         tls_port: int,
         max_connections: int,
         max_packet_bytes: int,
-        unit_of_work: Callable[[], UnitOfWork],
-        intake: TelemetryIntake,
-        streams: OpenStreams,
-        connection_changed: Callable[[DevicePrincipal, bool], None],
-        commands: CommandSide,
-        desired: DesiredSide,
+        sessions: DeviceSessions,
     ) -> None:
         self._listen = [(host, port, None)] + ([(host, tls_port, tls)] if tls else [])
         self.max_connections = max_connections
         self.max_packet_bytes = max_packet_bytes
         # Authenticated connections (the loop's thread counts them).
         self.connected = 0
-        self.unit_of_work = unit_of_work
-        self.intake = intake
-        self.streams = streams
-        self.connection_changed = connection_changed
-        self.commands = commands
-        self.desired = desired
+        self.sessions = sessions
         self.loop = asyncio.new_event_loop()
         self._pool = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="mqtt-blocking")
         self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
+        self._serving: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self.loop.run_forever, name="gateway-mqtt")
         self.ports: list[int] = []
 
@@ -157,8 +144,9 @@ class MqttEndpoint:
             server.close()
         for session in list(self._sessions):
             session.end(ReasonCode.SERVER_SHUTTING_DOWN, "the gateway is stopping")
-        for server in self._servers:
-            await server.wait_closed()
+        # Each connection's end still reports its machine disconnected.
+        if self._serving:
+            await asyncio.wait(self._serving, timeout=5)
 
     def _end_loop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -171,6 +159,9 @@ class MqttEndpoint:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(self, reader, writer)
         self._sessions.add(session)
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
         try:
             await session.run()
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -183,6 +174,7 @@ class MqttEndpoint:
         finally:
             self._sessions.discard(session)
             await session.closed()
+            self._serving.discard(task)
 
 
 class Session:
@@ -237,16 +229,20 @@ class Session:
             tenant_id=self._device.tenant_id, equipment_id=self._device.equipment_id
         ):
             log.info("MQTT device connected", protocol_level=self._level)
-            await self._endpoint.blocking(self._endpoint.connection_changed, self._device, True)
+            await self._endpoint.blocking(
+                self._endpoint.sessions.connection_changed, self._device, True
+            )
             # Commands waiting for the machine go down before those the topic brings.
             assert self._stream is not None
             try:
-                await self._endpoint.blocking(self._endpoint.commands.deliver_waiting, self._device)
                 await self._endpoint.blocking(
-                    self._endpoint.desired.deliver_on_connect, self._device
+                    self._endpoint.sessions.commands.deliver_waiting, self._device
+                )
+                await self._endpoint.blocking(
+                    self._endpoint.sessions.desired.deliver_on_connect, self._device
                 )
             finally:
-                self._endpoint.streams.caught_up(self._stream)
+                self._endpoint.sessions.streams.caught_up(self._stream)
             recheck = asyncio.ensure_future(self._recheck_credential(first))
             try:
                 await self._converse(first.keep_alive_s)
@@ -271,7 +267,9 @@ class Session:
             return False
         try:
             device = await self._endpoint.blocking(
-                devices.authenticate_device, self._endpoint.unit_of_work(), presented=presented
+                devices.authenticate_device,
+                self._endpoint.sessions.unit_of_work(),
+                presented=presented,
             )
         except Unauthenticated as error:
             log.info("MQTT connection refused", reason=str(error))
@@ -285,7 +283,7 @@ class Session:
             await self._refuse_connect(ReasonCode.SERVER_BUSY)
             return False
         stream = DeviceStream(device, self, self, holds_thread=False)
-        self._endpoint.streams.add(stream)
+        self._endpoint.sessions.streams.add(stream)
         self._device, self._stream = device, stream
         self._endpoint.connected += 1
         CONNECTIONS.inc()
@@ -421,7 +419,7 @@ class Session:
             await self._send(publish(self._level, rebirth_topic, payload, qos=0, packet_id=0))
         if outcome.online is not None:
             await self._endpoint.blocking(
-                self._endpoint.connection_changed, self._device, outcome.online
+                self._endpoint.sessions.connection_changed, self._device, outcome.online
             )
         if not outcome.series and not outcome.refusals:
             if not outcome.rebirth:
@@ -442,7 +440,7 @@ class Session:
         assert self._device is not None
         try:
             checked = await self._endpoint.blocking(
-                self._endpoint.intake.ingest,
+                self._endpoint.sessions.intake.ingest,
                 self._device,
                 sequence_id=sequence_id,
                 series=series,
@@ -476,7 +474,9 @@ class Session:
             MESSAGES.labels("rpc_response", "refused", "topic_name_invalid").inc()
             return ReasonCode.TOPIC_NAME_INVALID, "the topic ends with the request's id"
         result = thingsboard.rpc_result(command_id, message.payload)
-        await self._endpoint.blocking(self._endpoint.commands.answered, self._device, result)
+        await self._endpoint.blocking(
+            self._endpoint.sessions.commands.answered, self._device, result
+        )
         MESSAGES.labels("rpc_response", "accepted", "").inc()
         return ReasonCode.SUCCESS, ""
 
@@ -487,7 +487,7 @@ class Session:
         except thingsboard.PayloadInvalid as error:
             MESSAGES.labels("attributes", "refused", "payload_invalid").inc()
             return ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, str(error)
-        await self._endpoint.blocking(self._endpoint.desired.applied, self._device, report)
+        await self._endpoint.blocking(self._endpoint.sessions.desired.applied, self._device, report)
         MESSAGES.labels("attributes", "accepted", "").inc()
         return ReasonCode.SUCCESS, ""
 
@@ -523,7 +523,7 @@ class Session:
     async def _received(self, command_id: str) -> None:
         assert self._device is not None
         await self._endpoint.blocking(
-            self._endpoint.commands.received,
+            self._endpoint.sessions.commands.received,
             self._device,
             pb.CommandReceipt(command_id=command_id),
         )
@@ -597,7 +597,9 @@ class Session:
             await asyncio.sleep(RECHECK_CREDENTIAL_S)
             try:
                 await self._endpoint.blocking(
-                    devices.authenticate_device, self._endpoint.unit_of_work(), presented=presented
+                    devices.authenticate_device,
+                    self._endpoint.sessions.unit_of_work(),
+                    presented=presented,
                 )
             except Unauthenticated as error:
                 self.end(ReasonCode.NOT_AUTHORIZED, str(error))
@@ -621,9 +623,9 @@ class Session:
         if self._stream is not None and self._device is not None:
             self._endpoint.connected -= 1
             CONNECTIONS.dec()
-            if self._endpoint.streams.discard(self._stream):
+            if self._endpoint.sessions.streams.discard(self._stream):
                 await self._endpoint.blocking(
-                    self._endpoint.connection_changed, self._device, False
+                    self._endpoint.sessions.connection_changed, self._device, False
                 )
             log.info("MQTT device disconnected", equipment_id=self._device.equipment_id)
 
