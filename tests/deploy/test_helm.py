@@ -9,6 +9,7 @@ properties that matter asserted on the objects themselves.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import re
@@ -39,6 +40,10 @@ CALLERS = {
 }
 CUSTOM_RESOURCES = {"ServiceMonitor", "PrometheusRule"}  # monitoring.coreos.com/v1: no schema
 SECRET_ENV = re.compile(r"^IMCLOUD_(GATEWAY__JWT_SECRET|DATABASE_URL|DATABASE_URLS__\w+)$")
+# The gateway's MQTT endpoint; MQTT over TLS only with gateway.mqtt.tls.secretName.
+MQTT_PORT = 1883
+MQTT_TLS_PORT = 8883
+MQTT_TLS_ENV = re.compile(r"^IMCLOUD_GATEWAY__MQTT_TLS_\w+$")
 
 value_sets = pytest.mark.parametrize("value_set", list(VALUE_SETS))
 
@@ -55,6 +60,19 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
     assert len(containers) == 1
     result: dict[str, Any] = containers[0]
     return result
+
+
+def mqtt_tls_secret(rendered: Rendered) -> str:
+    secret: str = rendered.values["gateway"]["mqtt"]["tls"]["secretName"]
+    return secret
+
+
+def gateway_ports(rendered: Rendered) -> dict[str, int]:
+    """The gateway's public ports by name: REST, device link, MQTT (and MQTT over TLS)."""
+    ports = {"http": 8080, "grpc": SERVICES["gateway"], "mqtt": MQTT_PORT}
+    if mqtt_tls_secret(rendered):
+        ports["mqtt-tls"] = MQTT_TLS_PORT
+    return ports
 
 
 def config_data(rendered: Rendered) -> dict[str, str]:
@@ -149,10 +167,12 @@ def test_one_deployment_and_service_per_service(render: Any, value_set: str) -> 
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         service = rendered.component("Service", name)
         service_ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+        # The Service's ports lead to the container's, by name.
+        assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports)
         if name == "gateway":
             # Metrics on a port of their own, not on the public API listener.
-            assert ports == {"http": 8080, "grpc": 50050, "metrics": 9464}
-            assert service_ports == {"http": 8080, "grpc": 50050, "metrics": 9464}
+            assert ports == {**gateway_ports(rendered), "metrics": 9464}
+            assert service_ports == {**gateway_ports(rendered), "metrics": 9464}
         else:
             assert ports == {"grpc": grpc_port, "metrics": 9464}
             assert service_ports == {"grpc": grpc_port, "metrics": 9464}
@@ -171,6 +191,8 @@ def test_processes_find_each_other_through_the_services(render: Any, value_set: 
     assert data["IMCLOUD_BUS"] == "kafka"
     assert data["IMCLOUD_LOG_FORMAT"] == "json"
     assert data["IMCLOUD_GATEWAY__HTTP_HOST"] == "0.0.0.0"  # noqa: S104 - the pod's address
+    assert data["IMCLOUD_GATEWAY__MQTT_HOST"] == "0.0.0.0"  # noqa: S104 - the pod's address
+    assert data["IMCLOUD_GATEWAY__MQTT_PORT"] == str(MQTT_PORT)
     assert data["IMCLOUD_METRICS_PORT"] == "9464"
     assert data["IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"] == rendered.values["kafka"]["bootstrapServers"]
     for name, port in SERVICES.items():
@@ -215,6 +237,7 @@ def test_the_rendered_environment_is_a_valid_distributed_configuration(
     render: Any, value_set: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from imcloud_core.settings import BusBackend
+    from imcloud_platform.claims import listen_addresses
     from imcloud_platform.settings import Settings
 
     rendered: Rendered = render(value_set)
@@ -236,8 +259,14 @@ def test_the_rendered_environment_is_a_valid_distributed_configuration(
         assert settings.database_url_for(name) == expected_url
         if name == "gateway":
             assert settings.gateway.http_host == "0.0.0.0"  # noqa: S104 - the pod's address
+            assert settings.gateway.mqtt_enabled is True
+            assert settings.gateway.mqtt_host == "0.0.0.0"  # noqa: S104 - the pod's address
             assert settings.provisioning.enabled is rendered.values["provisioning"]["enabled"]
         assert settings.metrics_port == 9464
+        # Every port the process listens on is a container port, and the reverse
+        # (8883 only with a certificate).
+        listening = {int(a.rpartition(":")[2]) for a in listen_addresses(settings, [name]).values()}
+        assert listening == {p["containerPort"] for p in c["ports"]}, name
 
 
 def test_config_extra_reaches_every_process(render: Any) -> None:
@@ -469,7 +498,7 @@ def test_network_policies_leave_only_the_gateway_reachable(render: Any) -> None:
             ports = {p["port"] for p in rule["ports"]}
             if not rule.get("from"):
                 reachable_from_anywhere.add(component)
-                assert ports == {8080, 50050}
+                assert ports == set(gateway_ports(rendered).values())
                 continue
             peers = rule["from"]
             if peers == metrics_peers:
@@ -522,6 +551,82 @@ def test_network_policies_let_the_services_reach_what_they_need(render: Any) -> 
 
 def test_no_network_policies_unless_enabled(render: Any) -> None:
     assert not render("defaults").of_kind("NetworkPolicy")
+
+
+# --- MQTT --------------------------------------------------------------------------
+
+
+@value_sets
+def test_mqtt_over_tls_mounts_its_secret_and_opens_8883_only_when_set(
+    render: Any, value_set: str
+) -> None:
+    rendered: Rendered = render(value_set)
+    secret = mqtt_tls_secret(rendered)
+    for owner, pod in pod_templates(rendered):
+        where = f"{owner['kind']} {owner['metadata']['name']}"
+        spec = pod["spec"]
+        (c,) = spec["containers"]
+        secret_volumes = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+        tls_env = {k: e["value"] for k, e in env_of(c).items() if MQTT_TLS_ENV.match(k)}
+        container_ports = {p["containerPort"] for p in c.get("ports", [])}
+        is_gateway = owner["kind"] == "Deployment" and (
+            owner["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
+        )
+        if not (is_gateway and secret):
+            assert not secret_volumes, where
+            assert not tls_env, where
+            assert MQTT_TLS_PORT not in container_ports, where
+            continue
+        # The kubernetes.io/tls Secret, read-only, its two keys as the gateway's files.
+        assert secret_volumes == {"mqtt-tls": {"secretName": secret}}, where
+        (mount,) = [m for m in c["volumeMounts"] if m["name"] == "mqtt-tls"]
+        assert mount["readOnly"] is True
+        assert tls_env == {
+            "IMCLOUD_GATEWAY__MQTT_TLS_PORT": str(MQTT_TLS_PORT),
+            "IMCLOUD_GATEWAY__MQTT_TLS_CERT_FILE": f"{mount['mountPath']}/tls.crt",
+            "IMCLOUD_GATEWAY__MQTT_TLS_KEY_FILE": f"{mount['mountPath']}/tls.key",
+        }
+        assert MQTT_TLS_PORT in container_ports
+    service_ports = {p["port"] for p in rendered.component("Service", "gateway")["spec"]["ports"]}
+    assert MQTT_PORT in service_ports
+    assert (MQTT_TLS_PORT in service_ports) is bool(secret)
+    for policy in rendered.of_kind("NetworkPolicy"):
+        component = component_of(policy["spec"]["podSelector"], rendered.release)
+        ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+        assert (MQTT_PORT in ports) is (component == "gateway"), component
+        assert (MQTT_TLS_PORT in ports) is (component == "gateway" and bool(secret)), component
+
+
+def without_mqtt_tls(o: dict[str, Any]) -> dict[str, Any]:
+    """``o`` without what gateway.mqtt.tls.secretName adds: the Secret's volume and
+    mount, the TLS settings, and port 8883 (container, Service, NetworkPolicy)."""
+    o = copy.deepcopy(o)
+    if o["kind"] == "Service":
+        o["spec"]["ports"] = [p for p in o["spec"]["ports"] if p["name"] != "mqtt-tls"]
+    if o["kind"] == "NetworkPolicy":
+        for rule in o["spec"]["ingress"]:
+            rule["ports"] = [p for p in rule["ports"] if p["port"] != MQTT_TLS_PORT]
+    if o["kind"] in {"Deployment", "Job"}:
+        spec = o["spec"]["template"]["spec"]
+        spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "mqtt-tls"]
+        for c in spec["containers"]:
+            if "ports" in c:  # the Job's container has none
+                c["ports"] = [p for p in c["ports"] if p["name"] != "mqtt-tls"]
+            c["env"] = [e for e in c["env"] if not MQTT_TLS_ENV.match(e["name"])]
+            c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != "mqtt-tls"]
+    return o
+
+
+def test_mqtt_tls_secret_name_changes_nothing_but_the_tls_listener(
+    tools: Tools, render: Any
+) -> None:
+    with_tls: Rendered = render("secured")
+    assert mqtt_tls_secret(with_tls)
+    result = tools.run(
+        tools.helm, "template", *helm_args("secured", "--set", "gateway.mqtt.tls.secretName=")
+    )
+    plain = [o for o in yaml.safe_load_all(result.stdout) if o]
+    assert [without_mqtt_tls(o) for o in with_tls.objects] == plain
 
 
 # --- provisioning ---------------------------------------------------------------
@@ -651,6 +756,8 @@ def test_no_monitoring_objects_by_default(render: Any) -> None:
         ("products.autoscaling.maxReplicas=0", "at '/products/autoscaling/maxReplicas'"),
         ("config.logLevel=VERBOSE", "at '/config/logLevel'"),
         ("gateway.service.type=External", "at '/gateway/service/type'"),
+        ("gateway.mqtt.tls.secretName=Not_A_Name", "at '/gateway/mqtt/tls/secretName'"),
+        ("gateway.mqtt.tls.certFile=tls.crt", "additional properties 'certFile' not allowed"),
         ("secrets.jwtSecret=too-short", "at '/secrets/jwtSecret'"),
         ("kafka.bootstrapServers=kafka", "at '/kafka/bootstrapServers'"),
         ("networkPolicy.egress.kafka.ports[0].protocol=ICMP", "protocol"),

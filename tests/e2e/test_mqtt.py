@@ -30,8 +30,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import REPO
+from tests.e2e.test_gateway_replicas import replica
 from tests.integration.sdk.telemetry import count, stored_points
-from tests.support.platform import RunningPlatform, embedded
+from tests.support.platform import Ports, RunningPlatform, embedded
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.world import World, onboard
@@ -154,11 +155,11 @@ class Paho:
 
 
 @pytest.fixture
-def paho_client(platform: RunningPlatform) -> Iterator[Any]:
+def paho_client() -> Iterator[Any]:
     opened: list[mqtt.Client] = []
 
-    def connect(secret: str, protocol: int = mqtt.MQTTv5, **options: Any) -> Paho:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol, **options)
+    def connect(port: int, secret: str, protocol: int = mqtt.MQTTv5) -> Paho:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
         paho = Paho(client)
 
         def notify(record: Any) -> None:
@@ -177,7 +178,7 @@ def paho_client(platform: RunningPlatform) -> Iterator[Any]:
         )
         client.on_message = lambda _c, _u, message: notify(lambda: paho.received.append(message))
         client.username_pw_set("machine", secret)
-        client.connect("127.0.0.1", platform.ports.mqtt, keepalive=30)
+        client.connect("127.0.0.1", port, keepalive=30)
         client.loop_start()
         opened.append(client)
         paho.wait("the CONNACK", lambda: paho.connect_reason)
@@ -198,7 +199,7 @@ def test_refused_messages_are_answered_with_a_reason_and_accepted_points_kept(
 ) -> None:
     world = onboard(platform.base_url, "MQTT refusals", machines=1)
     machine = world.ids["equipment_id"]
-    device = paho_client(world.device_secrets[machine])
+    device = paho_client(platform.ports.mqtt, world.device_secrets[machine])
     assert device.connect_reason == [ReasonCode(2, "Success")]
 
     reason, detail = device.publish(TELEMETRY, "{not json")
@@ -222,7 +223,7 @@ def test_refused_messages_are_answered_with_a_reason_and_accepted_points_kept(
     )
 
     # A wrong secret never connects.
-    stranger = paho_client("imd_wrong.secret")
+    stranger = paho_client(platform.ports.mqtt, "imd_wrong.secret")
     assert stranger.connect_reason[0].value == 0x86  # bad user name or password
 
 
@@ -232,8 +233,8 @@ def test_a_machine_reaches_none_of_another_machines_topics(
     world = onboard(platform.base_url, "MQTT neighbours", machines=2)
     mine, theirs = world.ids["equipment_id"], world.ids["equipment_id_1"]
     other_secret = world.tenant.post(f"/v1/equipment/{theirs}/credentials", {}).json()["secret"]
-    me = paho_client(world.device_secrets[mine], protocol=mqtt.MQTTv311)
-    neighbour = paho_client(other_secret)
+    me = paho_client(platform.ports.mqtt, world.device_secrets[mine], protocol=mqtt.MQTTv311)
+    neighbour = paho_client(platform.ports.mqtt, other_secret)
     for topic_filter in ("#", f"v1/devices/{theirs}/rpc/request/+", "v1/devices/+/telemetry"):
         assert me.subscribe(topic_filter)[0].value == 0x80, topic_filter  # failure (3.1.1)
         assert neighbour.subscribe(topic_filter)[0].value == 0x87, topic_filter
@@ -311,7 +312,7 @@ def test_the_desired_state_goes_down_as_shared_attributes_and_its_report_comes_u
     # Set while the machine is away: it waits for the machine's subscription.
     changed = world.tenant.http.patch(twin, json={"desired": {"feed_override": 90}})
     assert changed.status_code == 200, changed.text
-    device = paho_client(world.device_secrets[machine])
+    device = paho_client(platform.ports.mqtt, world.device_secrets[machine])
     assert device.subscribe("v1/devices/me/attributes")[0].value == 1
 
     def versions() -> dict[int, dict[str, Any]]:
@@ -455,3 +456,18 @@ def test_the_readme_s_mosquitto_lines_send_a_point_and_show_a_command(
     finally:
         listener.kill()
     assert output.startswith(f"v1/devices/me/rpc/request/{sent['id']} ")
+
+
+def test_a_command_sent_through_one_replica_reaches_a_machine_on_another(
+    distributed_platform: RunningPlatform, paho_client: Any, tmp_path: Path
+) -> None:
+    world = onboard(distributed_platform.base_url, "MQTT replicas", machines=1)
+    machine = world.ids["equipment_id"]
+    ports = Ports()
+    with replica(distributed_platform, ports, tmp_path / "gateway-2.log"):
+        device = paho_client(ports.mqtt, world.device_secrets[machine])
+        assert device.subscribe(RPC_REQUESTS)[0].value == 1
+        sent = world.tenant.post(f"/v1/equipment/{machine}/commands", {"name": "stop"}).json()
+        device.wait("the command from the other replica", lambda: device.received)
+        assert device.received[0].topic == f"v1/devices/me/rpc/request/{sent['id']}"
+        wait_for(lambda: command_state(world, sent["id"]) == "delivered", timeout_s=30)

@@ -134,6 +134,8 @@ before the ConfigMap exists).
   "IMCLOUD_METRICS_PORT" "9464"
   "IMCLOUD_GATEWAY__HTTP_HOST" "0.0.0.0"
   "IMCLOUD_GATEWAY__HTTP_PORT" "8080"
+  "IMCLOUD_GATEWAY__MQTT_HOST" "0.0.0.0"
+  "IMCLOUD_GATEWAY__MQTT_PORT" "1883"
   "IMCLOUD_GATEWAY__SIGNUP_ENABLED" (toString .Values.gateway.config.signupEnabled)
   "IMCLOUD_GATEWAY__JWT_TTL_S" (toString .Values.gateway.config.jwtTtlSeconds)
   "IMCLOUD_GATEWAY__MAX_DEVICE_STREAMS" (toString .Values.gateway.config.maxDeviceStreams)

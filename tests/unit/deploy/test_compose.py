@@ -42,6 +42,15 @@ def compose_config(
     )
 
 
+def exposed_ports() -> set[int]:
+    """The ports the Dockerfile EXPOSEs."""
+    return {
+        int(port)
+        for line in re.findall(r"^EXPOSE (.+)$", DOCKERFILE.read_text(), re.MULTILINE)
+        for port in line.split()
+    }
+
+
 @pytest.fixture(scope="module")
 def resolved() -> dict[str, Any]:
     result = compose_config({"IMCLOUD_JWT_SECRET": "from-the-test"})
@@ -89,6 +98,39 @@ def test_services_find_each_other_by_their_compose_names(resolved: dict[str, Any
         ].split(":")[1]
         assert port == bind_port
     assert env["IMCLOUD_KAFKA__BOOTSTRAP_SERVERS"].split(":")[0] in resolved["services"]
+
+
+def test_the_gateway_publishes_its_rest_device_link_and_mqtt_ports(
+    resolved: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imcloud_platform.claims import listen_addresses
+    from imcloud_platform.settings import Settings
+
+    gateway = resolved["services"]["gateway"]
+    for key in [k for k in os.environ if k.startswith("IMCLOUD_")]:
+        monkeypatch.delenv(key)
+    for key, value in gateway["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = Settings()
+    listening = listen_addresses(settings, ["gateway"])
+    published = {int(p["target"]): int(p["published"]) for p in gateway["ports"]}
+    # REST API, device link and MQTT, on the host's same ports; metrics stay inside.
+    for setting in (
+        "IMCLOUD_GATEWAY__HTTP_PORT",
+        "IMCLOUD_GATEWAY_GRPC__BIND",
+        "IMCLOUD_GATEWAY__MQTT_PORT",
+    ):
+        host, _, port = listening[setting].rpartition(":")
+        # A published port the process binds to its loopback answers nobody.
+        assert host == "0.0.0.0", f"{setting}: {listening[setting]}"  # noqa: S104
+        assert published.get(int(port)) == int(port), setting
+    assert settings.gateway.mqtt_port == 1883
+    assert set(published) <= exposed_ports()
+
+
+def test_the_image_exposes_the_gateways_public_ports() -> None:
+    # REST API, device link, MQTT.
+    assert {8080, 50050, 1883} <= exposed_ports()
 
 
 def test_the_dockerfile_installs_every_workspace_member() -> None:
