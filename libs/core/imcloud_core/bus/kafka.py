@@ -15,7 +15,12 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CommitFailedError,
+    KafkaError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+)
 
 from imcloud_core.bus import BatchHandler, OutgoingRecord, Record, Subscription
 from imcloud_core.bus.delivery import Delivery
@@ -246,9 +251,9 @@ class _KafkaMember:
         try:
             if self._committing:
                 self._consumer.commit()
-        except CommitFailedError:
-            # The group rebalanced while we handled the batch: the new owner of
-            # these partitions gets the records again (at least once).
+        except (CommitFailedError, RebalanceInProgressError):
+            # The group rebalanced (or is rebalancing) while we handled the batch:
+            # the new owner of these partitions gets the records again (at least once).
             log.warning(
                 "commit refused after a rebalance; records will be redelivered", group=self.group
             )

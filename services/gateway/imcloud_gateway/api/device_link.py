@@ -140,6 +140,11 @@ class OpenStreams:
         OPEN_STREAMS.dec()
         return True
 
+    def holds(self, equipment_id: str) -> bool:
+        """Whether a stream of the machine is open here (it may have two credentials)."""
+        with self._lock:
+            return any(s.device.equipment_id == equipment_id for s in self._streams)
+
     def full(self) -> bool:
         with self._lock:
             return self._threads_held() >= self._capacity
@@ -299,7 +304,8 @@ class DeviceLinkServicer(pb_grpc.DeviceLinkServiceServicer):
                     yield item
         finally:
             # A replaced stream's machine is still connected, by its newer stream.
-            if self._streams.discard(stream):
+            # The machine is offline once its last link has gone (it may hold two).
+            if self._streams.discard(stream) and not self._streams.holds(device.equipment_id):
                 self._connection_changed(device, False)
             log.info("device disconnected", equipment_id=device.equipment_id)
 

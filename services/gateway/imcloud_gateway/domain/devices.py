@@ -7,6 +7,7 @@ revoked.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from imcloud_core.errors import FailedPrecondition, NotFound, Unauthenticated
@@ -104,6 +105,13 @@ def authenticate_device(uow: UnitOfWork, *, presented: str) -> DevicePrincipal:
         equipment_id=credential.equipment_id,
         credential_id=credential.id,
     )
+
+
+def still_valid(uow: UnitOfWork, credential_ids: Collection[str]) -> set[str]:
+    """Which of the open connections' credentials still authenticate: one query for
+    many connections, however many one gateway holds."""
+    with uow:
+        return uow.device_credentials.valid_among(credential_ids)
 
 
 def _existing(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -50,6 +50,9 @@ class DeviceCredentialRepository(Protocol):
 
     def find(self, credential_id: str) -> DeviceCredential | None:
         """The credential with this id, whichever tenant holds it (authentication)."""
+
+    def valid_among(self, credential_ids: Collection[str]) -> set[str]:
+        """Those of the ids whose credential exists and is not revoked."""
 
     def list(
         self, *, tenant_id: str, equipment_id: str, page_size: int, page_token: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,6 +117,11 @@ class SqlDeviceCredentialRepository:
         query = select(device_credentials).where(device_credentials.c.id == credential_id)
         row = self._session.execute(query).first()
         return _credential(row) if row else None
+
+    def valid_among(self, credential_ids: Collection[str]) -> set[str]:
+        c = device_credentials.c
+        query = select(c.id).where(c.id.in_(list(credential_ids)), c.revoke_time.is_(None))
+        return set(self._session.scalars(query))
 
     def list(
         self, *, tenant_id: str, equipment_id: str, page_size: int, page_token: str

@@ -218,6 +218,7 @@ def parse(kind: int, flags: int, body: bytes, *, protocol_level: int) -> Packet:
     except ValueError:
         raise MalformedPacket(f"packet type {kind} does not exist") from None
     if packet_type is PacketType.CONNECT:
+        _check_flags(packet_type, flags, 0)
         return _connect(cursor)
     if packet_type is PacketType.PUBLISH:
         return _publish(cursor, flags, v5)
@@ -225,23 +226,23 @@ def parse(kind: int, flags: int, body: bytes, *, protocol_level: int) -> Packet:
         expected = 0b0010 if packet_type is PacketType.PUBREL else 0
         _check_flags(packet_type, flags, expected)
         packet_id = cursor.two()
-        reason = cursor.byte() if v5 and cursor.left() else ReasonCode.SUCCESS
+        reason = _reason(cursor, v5)
         return Acknowledgement(packet_type, packet_id, reason)
     if packet_type is PacketType.SUBSCRIBE:
         _check_flags(packet_type, flags, 0b0010)
-        packet_id = cursor.two()
+        packet_id = _packet_id(cursor)
         if v5:
             cursor.properties()
         filters = []
         while cursor.left():
             topic_filter = cursor.string()
-            filters.append((topic_filter, cursor.byte() & 0x03))
+            filters.append((topic_filter, _subscription_qos(cursor.byte(), v5)))
         if not filters:
             raise MalformedPacket("SUBSCRIBE names no topic filter")
         return Subscribe(packet_id, filters)
     if packet_type is PacketType.UNSUBSCRIBE:
         _check_flags(packet_type, flags, 0b0010)
-        packet_id = cursor.two()
+        packet_id = _packet_id(cursor)
         if v5:
             cursor.properties()
         names = []
@@ -250,10 +251,39 @@ def parse(kind: int, flags: int, body: bytes, *, protocol_level: int) -> Packet:
         if not names:
             raise MalformedPacket("UNSUBSCRIBE names no topic filter")
         return Unsubscribe(packet_id, names)
-    if packet_type in (PacketType.PINGREQ, PacketType.DISCONNECT, PacketType.AUTH):
-        reason = cursor.byte() if v5 and cursor.left() else ReasonCode.SUCCESS
-        return Control(packet_type, reason)
-    raise MalformedPacket(f"{packet_type.name} is sent by servers, not clients")
+    if packet_type is PacketType.PINGREQ:
+        _check_flags(packet_type, flags, 0)
+        cursor.end(packet_type)
+        return Control(packet_type)
+    if packet_type is PacketType.DISCONNECT or (packet_type is PacketType.AUTH and v5):
+        _check_flags(packet_type, flags, 0)
+        return Control(packet_type, _reason(cursor, v5))
+    raise MalformedPacket(f"{packet_type.name} is not a packet a client sends here")
+
+
+def _reason(cursor: _Cursor, v5: bool) -> int:
+    """An MQTT 5 packet's optional reason code and properties; nothing else may follow."""
+    reason: int = ReasonCode.SUCCESS
+    if v5 and cursor.left():
+        reason = cursor.byte()
+        if cursor.left():
+            cursor.properties()
+    cursor.end("the packet")
+    return reason
+
+
+def _packet_id(cursor: _Cursor) -> int:
+    packet_id = cursor.two()
+    if packet_id == 0:
+        raise MalformedPacket("packet identifiers are not 0")
+    return packet_id
+
+
+def _subscription_qos(options: int, v5: bool) -> int:
+    reserved = 0xC0 if v5 else 0xFC
+    if options & reserved or options & 0x03 == 3 or (v5 and (options >> 4) & 0x03 == 3):
+        raise MalformedPacket(f"subscription options {options:#04x}")
+    return options & 0x03
 
 
 def _check_flags(packet_type: PacketType, flags: int, expected: int) -> None:
@@ -265,8 +295,8 @@ def _connect(cursor: _Cursor) -> Connect:
     name = cursor.string()
     level = cursor.byte()
     if name != "MQTT" or level not in (MQTT_3_1_1, MQTT_5):
-        # The caller answers with "unsupported protocol version".
-        return Connect(level, "", True, 0, None, None, None)
+        # The caller answers with "unsupported protocol version" (level 0: not MQTT).
+        return Connect(level if name in ("MQTT", "MQIsdp") else 0, "", True, 0, None, None, None)
     flags = cursor.byte()
     if flags & 0x01:
         raise MalformedPacket("CONNECT's reserved flag is set")
@@ -276,11 +306,18 @@ def _connect(cursor: _Cursor) -> Connect:
     client_id = cursor.string()
     will = None
     if flags & 0x04:
+        if (flags >> 3) & 0x03 == 3:
+            raise MalformedPacket("a will at QoS 3")
         if v5:
             cursor.properties()
         will = Will(cursor.string(), cursor.binary(), (flags >> 3) & 0x03, bool(flags & 0x20))
+    elif flags & 0x38:
+        raise MalformedPacket("a will's QoS or retain flag without a will")
+    if not v5 and flags & 0x40 and not flags & 0x80:
+        raise MalformedPacket("MQTT 3.1.1 has no password without a user name")
     username = cursor.string() if flags & 0x80 else None
     password = cursor.binary() if flags & 0x40 else None
+    cursor.end("CONNECT")
     return Connect(level, client_id, bool(flags & 0x02), keep_alive, username, password, will,
                    properties)  # fmt: skip
 
@@ -290,7 +327,7 @@ def _publish(cursor: _Cursor, flags: int, v5: bool) -> Publish:
     if qos == 3:
         raise MalformedPacket("PUBLISH with QoS 3")
     topic = cursor.string()
-    packet_id = cursor.two() if qos else None
+    packet_id = _packet_id(cursor) if qos else None
     properties = cursor.properties() if v5 else {}
     return Publish(topic, cursor.rest(), qos, bool(flags & 0x01), bool(flags & 0x08), packet_id,
                    properties)  # fmt: skip
@@ -310,6 +347,11 @@ class _Cursor:
         chunk = self._body[self._at : self._at + count]
         self._at += count
         return chunk
+
+    def end(self, what: object) -> None:
+        if self.left():
+            name = what.name if isinstance(what, PacketType) else what
+            raise MalformedPacket(f"{self.left()} bytes after the end of {name}")
 
     def rest(self) -> bytes:
         return self.take(self.left())
@@ -395,7 +437,8 @@ def connack(
 ) -> bytes:
     if protocol_level == MQTT_5:
         return _packet(PacketType.CONNACK, 0, b"\x00" + bytes([reason]) + _properties(properties))
-    return _packet(PacketType.CONNACK, 0, bytes([0, CONNACK_3_1_1[reason]]))
+    code = CONNACK_3_1_1.get(reason, CONNACK_3_1_1[ReasonCode.SERVER_UNAVAILABLE])
+    return _packet(PacketType.CONNACK, 0, bytes([0, code]))
 
 
 def acknowledgement(

@@ -38,6 +38,7 @@ from imcloud_gateway.api.device_link import (
 )
 from imcloud_gateway.api.mqtt import sparkplug, thingsboard
 from imcloud_gateway.api.mqtt.packets import (
+    MAX_REMAINING_LENGTH,
     MQTT_3_1_1,
     MQTT_5,
     Acknowledgement,
@@ -78,6 +79,10 @@ MESSAGES = Counter(
 
 # A connection that sends no CONNECT within this time is closed.
 CONNECT_TIMEOUT_S = 10.0
+# Until a credential is checked, a connection costs at most this much: a CONNECT of
+# this size at most, and this many connections awaiting their CONNECT at once.
+MAX_CONNECT_BYTES = 65_536
+MAX_CONNECTING = 256
 # The MQTT specification's grace: one and a half keep-alive periods of silence.
 KEEP_ALIVE_GRACE = 1.5
 BLOCKING_THREADS = 32
@@ -109,6 +114,8 @@ class MqttEndpoint:
         self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
         self._serving: set[asyncio.Task[None]] = set()
+        self.connecting = 0
+        self._recheck: asyncio.Future[None] | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, name="gateway-mqtt")
         self.ports: list[int] = []
 
@@ -129,6 +136,27 @@ class MqttEndpoint:
             server = await asyncio.start_server(self._serve, host, port, ssl=tls)
             self._servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
+        self._recheck = asyncio.ensure_future(self._recheck_credentials())
+
+    async def _recheck_credentials(self) -> None:
+        """Ends the connections whose credential was revoked, on whichever replica
+        that happened, within RECHECK_CREDENTIAL_S: one query for all of them."""
+        while True:
+            await asyncio.sleep(RECHECK_CREDENTIAL_S)
+            held = {s.credential_id: s for s in self._sessions if s.credential_id}
+            if not held:
+                continue
+            try:
+                valid = await self.blocking(
+                    devices.still_valid, self.sessions.unit_of_work(), list(held)
+                )
+            except Exception:
+                log.exception("MQTT credentials not rechecked")
+                continue
+            for credential_id in held.keys() - valid:
+                held[credential_id].end(
+                    ReasonCode.NOT_AUTHORIZED, "the device credential is revoked"
+                )
 
     def stop(self) -> None:
         """Closes the listeners and tells every machine the server is shutting down,
@@ -140,6 +168,8 @@ class MqttEndpoint:
         self._end_loop()
 
     async def _close(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
         for server in self._servers:
             server.close()
         for session in list(self._sessions):
@@ -157,6 +187,10 @@ class MqttEndpoint:
         return await self.loop.run_in_executor(self._pool, lambda: work(*args, **kwargs))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connecting >= MAX_CONNECTING:
+            log.warning("MQTT connection closed: too many connections await their CONNECT")
+            writer.close()
+            return
         session = Session(self, reader, writer)
         self._sessions.add(session)
         task = asyncio.current_task()
@@ -198,6 +232,8 @@ class Session:
         # The same for the desired state (shared attributes): only the latest waits.
         self._attributes_qos: int | None = None
         self._held_desired: pb.DesiredState | None = None
+        # MQTT 5 clients may announce the largest packet they take.
+        self._client_max_bytes = MAX_REMAINING_LENGTH
         self._held: list[pb.Command] = []
         # Commands sent at QoS 1 whose PUBACK (the machine's receipt) is awaited.
         self._in_flight: dict[int, str] = {}
@@ -218,8 +254,16 @@ class Session:
 
     # -- the connection ---------------------------------------------------------------
 
+    @property
+    def credential_id(self) -> str | None:
+        return self._device.credential_id if self._device else None
+
     async def run(self) -> None:
-        first = await asyncio.wait_for(self._read(), CONNECT_TIMEOUT_S)
+        self._endpoint.connecting += 1
+        try:
+            first = await asyncio.wait_for(self._read(MAX_CONNECT_BYTES), CONNECT_TIMEOUT_S)
+        finally:
+            self._endpoint.connecting -= 1
         if not isinstance(first, Connect):
             return  # MQTT's first packet is CONNECT; anything else ends the connection
         if not await self._accept(first):
@@ -243,11 +287,7 @@ class Session:
                 )
             finally:
                 self._endpoint.sessions.streams.caught_up(self._stream)
-            recheck = asyncio.ensure_future(self._recheck_credential(first))
-            try:
-                await self._converse(first.keep_alive_s)
-            finally:
-                recheck.cancel()
+            await self._converse(first.keep_alive_s)
 
     async def _accept(self, connect: Connect) -> bool:
         if connect.protocol_level not in (MQTT_3_1_1, MQTT_5):
@@ -255,6 +295,9 @@ class Session:
             await self._refuse_connect(ReasonCode.UNSUPPORTED_PROTOCOL_VERSION)
             return False
         self._level = connect.protocol_level
+        announced = connect.properties.get(Property.MAXIMUM_PACKET_SIZE)
+        if isinstance(announced, int) and announced > 0:
+            self._client_max_bytes = announced
         if connect.will is not None:
             # A Sparkplug edge node names itself in its will (NDEATH) first.
             with contextlib.suppress(thingsboard.PayloadInvalid, sparkplug.NotYours):
@@ -374,18 +417,12 @@ class Session:
             )
             MESSAGES.labels("other", "refused", "not_authorized").inc()
             log.info("MQTT publish refused", topic=message.topic, reason=detail)
-        if message.qos == 1:
-            await self._send(
-                acknowledgement(
-                    self._level, PacketType.PUBACK, _id(message), reason, reason_string=detail
-                )
-            )
-        elif message.qos == 2:
-            await self._send(
-                acknowledgement(
-                    self._level, PacketType.PUBREC, _id(message), reason, reason_string=detail
-                )
-            )
+        if message.qos:
+            kind = PacketType.PUBACK if message.qos == 1 else PacketType.PUBREC
+            answer = acknowledgement(self._level, kind, _id(message), reason, reason_string=detail)
+            if not self._fits(answer):  # the reason string is what may be left out
+                answer = acknowledgement(self._level, kind, _id(message), reason)
+            await self._send(answer)
 
     async def _telemetry(self, message: Publish) -> tuple[ReasonCode, str]:
         try:
@@ -551,9 +588,12 @@ class Session:
         qos = self._attributes_qos or 0
         payload = thingsboard.desired_attributes(desired)
         packet_id = self._packet_id() if qos else 0
-        self._write(
-            publish(self._level, thingsboard.ATTRIBUTES, payload, qos=qos, packet_id=packet_id)
-        )
+        packet = publish(self._level, thingsboard.ATTRIBUTES, payload, qos=qos, packet_id=packet_id)
+        if not self._fits(packet):
+            log.warning("desired state not sent: over the client's maximum packet size",
+                        version=desired.version, size=len(packet))  # fmt: skip
+            return
+        self._write(packet)
 
     def _command(self, command: pb.Command) -> None:
         if self._edge.born:
@@ -562,9 +602,15 @@ class Session:
             topic, payload = thingsboard.rpc_request(command)
         qos = self._rpc_qos or 0
         packet_id = self._packet_id() if qos else 0
+        packet = publish(self._level, topic, payload, qos=qos, packet_id=packet_id)
+        if not self._fits(packet):
+            # It stays pending in the ledger and expires there, with its reason.
+            log.warning("command not sent: over the client's maximum packet size",
+                        command_id=command.command_id, size=len(packet))  # fmt: skip
+            return
         if qos:
             self._in_flight[packet_id] = command.command_id
-        self._write(publish(self._level, topic, payload, qos=qos, packet_id=packet_id))
+        self._write(packet)
         if not qos:  # at most once: sending it is all the receipt there is
             task = asyncio.ensure_future(self._received(command.command_id))
             self._receipts.add(task)
@@ -576,10 +622,16 @@ class Session:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    async def _read(self) -> object:
+    async def _read(self, max_bytes: int | None = None) -> object:
         return await read_packet(
-            self._reader, protocol_level=self._level, max_bytes=self._endpoint.max_packet_bytes
+            self._reader,
+            protocol_level=self._level,
+            max_bytes=max_bytes or self._endpoint.max_packet_bytes,
         )
+
+    def _fits(self, packet: bytes) -> bool:
+        """Whether the packet is within the Maximum Packet Size the client announced."""
+        return len(packet) <= self._client_max_bytes
 
     def _write(self, data: bytes) -> None:
         if not self._writer.is_closing():
@@ -591,26 +643,14 @@ class Session:
         self._writer.write(data)
         await self._writer.drain()
 
-    async def _recheck_credential(self, connect: Connect) -> None:
-        presented = _credential(connect)
-        while True:
-            await asyncio.sleep(RECHECK_CREDENTIAL_S)
-            try:
-                await self._endpoint.blocking(
-                    devices.authenticate_device,
-                    self._endpoint.sessions.unit_of_work(),
-                    presented=presented,
-                )
-            except Unauthenticated as error:
-                self.end(ReasonCode.NOT_AUTHORIZED, str(error))
-                return
-
     def end(self, reason: ReasonCode, detail: str) -> None:
         """Ends the connection (on the loop), with a DISCONNECT where MQTT 5 has one."""
         if self._ended:
             return
         self._ended = True
         farewell = disconnect(self._level, reason, detail) if self._device else None
+        if farewell is not None and not self._fits(farewell):
+            farewell = disconnect(self._level, reason)
         if farewell is not None and not self._writer.is_closing():
             self._writer.write(farewell)
         self._writer.close()
@@ -623,7 +663,9 @@ class Session:
         if self._stream is not None and self._device is not None:
             self._endpoint.connected -= 1
             CONNECTIONS.dec()
-            if self._endpoint.sessions.streams.discard(self._stream):
+            streams = self._endpoint.sessions.streams
+            # The machine is offline once its last link has gone (it may hold two).
+            if streams.discard(self._stream) and not streams.holds(self._device.equipment_id):
                 await self._endpoint.blocking(
                     self._endpoint.sessions.connection_changed, self._device, False
                 )
