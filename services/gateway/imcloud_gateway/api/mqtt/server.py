@@ -23,6 +23,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge
@@ -87,6 +88,13 @@ MAX_CONNECTING = 256
 KEEP_ALIVE_GRACE = 1.5
 BLOCKING_THREADS = 32
 T = TypeVar("T")
+
+
+class Carries(Enum):
+    """What a machine's subscription brings it."""
+
+    COMMANDS = "commands"
+    DESIRED_STATE = "desired state"
 
 
 class MqttEndpoint:
@@ -224,13 +232,12 @@ class Session:
         self._level = MQTT_5
         self._device: DevicePrincipal | None = None
         self._stream: DeviceStream | None = None
-        # The QoS of the machine's subscription to its commands (ThingsBoard's RPC
-        # or its Sparkplug command topic); None: not subscribed, and commands wait
-        # in _held until it is.
-        self._rpc_qos: int | None = None
+        # The QoS of the machine's subscriptions, by what they carry: commands
+        # (ThingsBoard's RPC or its Sparkplug command topic) and the desired state
+        # (shared attributes). Until the machine subscribes, commands wait in _held
+        # and the latest desired state in _held_desired.
+        self._qos: dict[Carries, int] = {}
         self._edge = sparkplug.EdgeNode()
-        # The same for the desired state (shared attributes): only the latest waits.
-        self._attributes_qos: int | None = None
         self._held_desired: pb.DesiredState | None = None
         # MQTT 5 clients may announce the largest packet they take.
         self._client_max_bytes = MAX_REMAINING_LENGTH
@@ -377,10 +384,13 @@ class Session:
         elif isinstance(packet, Subscribe):
             await self._subscribe(packet)
         elif isinstance(packet, Unsubscribe):
-            reasons = [ReasonCode.NO_SUBSCRIPTION_EXISTED] * len(packet.filters)
-            if thingsboard.RPC_REQUESTS in packet.filters and self._rpc_qos is not None:
-                self._rpc_qos = None
-                reasons[packet.filters.index(thingsboard.RPC_REQUESTS)] = ReasonCode.SUCCESS
+            reasons = []
+            for topic_filter in packet.filters:
+                carries = self._carries(topic_filter)
+                subscribed = carries is not None and self._qos.pop(carries, None) is not None
+                reasons.append(
+                    ReasonCode.SUCCESS if subscribed else ReasonCode.NO_SUBSCRIPTION_EXISTED
+                )
             await self._send(unsuback(self._level, packet.packet_id, reasons))
         elif isinstance(packet, Acknowledgement):
             await self._acknowledged(packet)
@@ -411,8 +421,9 @@ class Session:
             reason, detail = (
                 ReasonCode.NOT_AUTHORIZED,
                 (
-                    f"a machine publishes on {thingsboard.TELEMETRY} and "
-                    f"{thingsboard.RPC_RESPONSE}{{id}} only, not {message.topic!r}"
+                    f"a machine publishes on {thingsboard.TELEMETRY}, {thingsboard.ATTRIBUTES}, "
+                    f"{thingsboard.RPC_RESPONSE}{{id}} and its Sparkplug B topics only, "
+                    f"not {message.topic!r}"
                 ),
             )
             MESSAGES.labels("other", "refused", "not_authorized").inc()
@@ -528,24 +539,30 @@ class Session:
         MESSAGES.labels("attributes", "accepted", "").inc()
         return ReasonCode.SUCCESS, ""
 
+    def _carries(self, topic_filter: str) -> Carries | None:
+        """What a subscription to the filter would carry; None: not the machine's."""
+        if topic_filter == thingsboard.RPC_REQUESTS or self._edge.may_subscribe(topic_filter):
+            return Carries.COMMANDS
+        if topic_filter == thingsboard.ATTRIBUTES:
+            return Carries.DESIRED_STATE
+        return None
+
     async def _subscribe(self, request: Subscribe) -> None:
         granted = []
         for topic_filter, qos in request.filters:
-            if topic_filter == thingsboard.RPC_REQUESTS or self._edge.may_subscribe(topic_filter):
-                self._rpc_qos = min(qos, 1)
-                granted.append(ReasonCode(self._rpc_qos))
-            elif topic_filter == thingsboard.ATTRIBUTES:
-                self._attributes_qos = min(qos, 1)
-                granted.append(ReasonCode(self._attributes_qos))
-            else:
+            carries = self._carries(topic_filter)
+            if carries is None:
                 log.info("MQTT subscription refused", topic_filter=topic_filter)
                 granted.append(ReasonCode.NOT_AUTHORIZED)
+            else:
+                self._qos[carries] = min(qos, 1)
+                granted.append(ReasonCode(self._qos[carries]))
         await self._send(suback(self._level, request.packet_id, granted))
-        if self._rpc_qos is not None:
+        if Carries.COMMANDS in self._qos:
             held, self._held = self._held, []
             for command in held:
                 self._command(command)
-        if self._attributes_qos is not None and self._held_desired is not None:
+        if Carries.DESIRED_STATE in self._qos and self._held_desired is not None:
             desired, self._held_desired = self._held_desired, None
             self._desired_state(desired)
 
@@ -573,48 +590,55 @@ class Session:
         elif isinstance(item, BaseException):
             self.end(ReasonCode.SESSION_TAKEN_OVER, str(item))
         elif item.HasField("command"):
-            if self._rpc_qos is None:
-                self._held.append(item.command)
-            else:
+            if Carries.COMMANDS in self._qos:
                 self._command(item.command)
-        elif item.HasField("desired_state"):
-            if self._attributes_qos is None:
-                self._held_desired = item.desired_state
             else:
+                self._held.append(item.command)
+        elif item.HasField("desired_state"):
+            if Carries.DESIRED_STATE in self._qos:
                 self._desired_state(item.desired_state)
+            else:
+                self._held_desired = item.desired_state
         # A cancellation has no topic in ThingsBoard's API nor in Sparkplug's.
 
     def _desired_state(self, desired: pb.DesiredState) -> None:
-        qos = self._attributes_qos or 0
         payload = thingsboard.desired_attributes(desired)
-        packet_id = self._packet_id() if qos else 0
-        packet = publish(self._level, thingsboard.ATTRIBUTES, payload, qos=qos, packet_id=packet_id)
-        if not self._fits(packet):
-            log.warning("desired state not sent: over the client's maximum packet size",
-                        version=desired.version, size=len(packet))  # fmt: skip
-            return
-        self._write(packet)
+        self._down_publish(
+            Carries.DESIRED_STATE,
+            thingsboard.ATTRIBUTES,
+            payload,
+            f"desired version {desired.version}",
+        )
 
     def _command(self, command: pb.Command) -> None:
         if self._edge.born:
             topic, payload = self._edge.command(command, now_ms=now_ms())
         else:
             topic, payload = thingsboard.rpc_request(command)
-        qos = self._rpc_qos or 0
-        packet_id = self._packet_id() if qos else 0
-        packet = publish(self._level, topic, payload, qos=qos, packet_id=packet_id)
-        if not self._fits(packet):
-            # It stays pending in the ledger and expires there, with its reason.
-            log.warning("command not sent: over the client's maximum packet size",
-                        command_id=command.command_id, size=len(packet))  # fmt: skip
-            return
-        if qos:
+        # A command too large for the machine stays pending in the ledger and expires there.
+        packet_id = self._down_publish(
+            Carries.COMMANDS, topic, payload, f"command {command.command_id}"
+        )
+        if packet_id:
             self._in_flight[packet_id] = command.command_id
-        self._write(packet)
-        if not qos:  # at most once: sending it is all the receipt there is
+        elif packet_id == 0:  # at most once: sending it is all the receipt there is
             task = asyncio.ensure_future(self._received(command.command_id))
             self._receipts.add(task)
             task.add_done_callback(self._receipts.discard)
+
+    def _down_publish(self, carries: Carries, topic: str, payload: bytes, what: str) -> int | None:
+        """Publishes to the machine at its subscription's QoS: the packet id (0 at
+        QoS 0), or None when the packet is over the client's maximum size."""
+        qos = self._qos.get(carries, 0)
+        packet_id = self._packet_id() if qos else 0
+        packet = publish(self._level, topic, payload, qos=qos, packet_id=packet_id)
+        if not self._fits(packet):
+            log.warning(
+                "not sent: over the client's maximum packet size", what=what, size=len(packet)
+            )
+            return None
+        self._write(packet)
+        return packet_id
 
     def _packet_id(self) -> int:
         self._next_packet_id = self._next_packet_id % 65_535 + 1

@@ -17,15 +17,14 @@ Metrics of Sparkplug's own (bdSeq, Node Control/..., Properties/...) are not sig
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import pysparkplug as spb
 
 from imcloud.gateway.v1 import device_link_pb2 as pb
-from imcloud_gateway.api.mqtt.thingsboard import JsonSeries, PayloadInvalid, sequence_id
-from imcloud_gateway.domain.telemetry import Refusal, RefusalReason
+from imcloud_gateway.api.mqtt.thingsboard import JsonSeries, PayloadInvalid, Points, sequence_id
+from imcloud_gateway.domain.telemetry import Refusal
 
 NAMESPACE = "spBv1.0"
 BD_SEQ = "bdSeq"
@@ -139,9 +138,7 @@ class EdgeNode:
             raise NotYours("commands go to the edge node, not from it")
         try:
             message = _decode(topic, payload, self.births.get(topic.device))
-        except (ValueError, KeyError, TypeError, IndexError) as error:
-            raise PayloadInvalid(f"no Sparkplug B {topic.kind} payload: {error}") from None
-        except Exception as error:  # protobuf's DecodeError, among others
+        except Exception as error:  # protobuf's DecodeError, a missing alias, among others
             raise PayloadInvalid(f"no Sparkplug B {topic.kind} payload: {error}") from None
         if isinstance(message, spb.NDeath):
             return self._node_death(message)
@@ -223,20 +220,12 @@ def _bd_seq(metrics: tuple[spb.Metric, ...]) -> int | None:
 def _series(
     metrics: tuple[spb.Metric, ...], sent_ms: int
 ) -> tuple[list[JsonSeries], list[Refusal]]:
-    series: dict[str, JsonSeries] = {}
-    not_numbers: defaultdict[str, int] = defaultdict(int)
+    points = Points()
     for metric in metrics:
         name = metric.name or ""
         if name.startswith(OWN_METRICS) or metric.is_null:
             continue
-        if metric.datatype not in NUMBERS or metric.value is None:
-            not_numbers[name] += 1
-            continue
-        points = series.setdefault(name, JsonSeries(name))
-        points.timestamps_ms.append(metric.timestamp if metric.timestamp is not None else sent_ms)
-        points.values.append(float(metric.value))  # type: ignore[arg-type]
-    refusals = [
-        Refusal(name, RefusalReason.WRONG_TYPE, points, "signals are numbers or booleans")
-        for name, points in not_numbers.items()
-    ]
-    return list(series.values()), refusals
+        number = metric.value if metric.datatype in NUMBERS else None
+        stamp = metric.timestamp if metric.timestamp is not None else sent_ms
+        points.add(name, stamp, None if number is None else float(number))  # type: ignore[arg-type]
+    return points.series, points.refusals

@@ -43,6 +43,36 @@ class JsonSeries:
     values: list[float] = field(default_factory=list)
 
 
+class Points:
+    """A message's points by signal, gathered as they are read, and per signal the
+    values that are no numbers (refused before the batch is checked)."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, JsonSeries] = {}
+        self._not_numbers: defaultdict[str, int] = defaultdict(int)
+
+    def add(self, signal: str, stamp_ms: int, value: float | None) -> None:
+        if value is None:
+            self._not_numbers[signal] += 1
+            return
+        points = self._series.get(signal)
+        if points is None:
+            points = self._series[signal] = JsonSeries(signal)
+        points.timestamps_ms.append(stamp_ms)
+        points.values.append(value)
+
+    @property
+    def series(self) -> list[JsonSeries]:
+        return list(self._series.values())
+
+    @property
+    def refusals(self) -> list[Refusal]:
+        return [
+            Refusal(signal, RefusalReason.WRONG_TYPE, count, "values are numbers or booleans")
+            for signal, count in self._not_numbers.items()
+        ]
+
+
 @dataclass(frozen=True)
 class TelemetryMessage:
     series: list[JsonSeries]
@@ -61,8 +91,7 @@ def telemetry(payload: bytes, *, now_ms: int) -> TelemetryMessage:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PayloadInvalid(f"telemetry is JSON: {error}") from None
     entries = document if isinstance(document, list) else [document]
-    series: dict[str, JsonSeries] = {}
-    not_numbers: defaultdict[str, int] = defaultdict(int)
+    points = Points()
     stamped_here = False
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -72,19 +101,10 @@ def telemetry(payload: bytes, *, now_ms: int) -> TelemetryMessage:
         else:
             stamp, values, stamped_here = now_ms, entry, True
         for signal, value in values.items():
-            number = _number(value)
-            if number is None:
-                not_numbers[signal] += 1
-                continue
-            points = series.setdefault(signal, JsonSeries(signal))
-            points.timestamps_ms.append(stamp)
-            points.values.append(number)
+            points.add(signal, stamp, _number(value))
     return TelemetryMessage(
-        series=list(series.values()),
-        refusals=[
-            Refusal(signal, RefusalReason.WRONG_TYPE, points, "MQTT telemetry values are numbers")
-            for signal, points in not_numbers.items()
-        ],
+        series=points.series,
+        refusals=points.refusals,
         sequence_id=sequence_id(payload, arrival_ms=now_ms if stamped_here else None),
     )
 
