@@ -96,6 +96,8 @@ REQUIRED_ROLE = {
     ("patch", "/v1/equipment/{equipment_id}/twin"): "operator",
     ("get", "/v1/equipment/{equipment_id}/telemetry"): "viewer",
     ("get", "/v1/equipment/{equipment_id}/telemetry/aggregates"): "viewer",
+    ("get", "/v1/equipment/{equipment_id}/telemetry:export"): "viewer",
+    ("get", "/v1/equipment/{equipment_id}/telemetry/aggregates:export"): "viewer",
     ("get", "/v1/equipment/{equipment_id}/anomaly-episodes"): "viewer",
     ("get", "/v1/lines/{line_id}/anomaly-episodes"): "viewer",
     ("get", "/v1/plants/{plant_id}/anomaly-episodes"): "viewer",
@@ -122,6 +124,7 @@ REQUIRED_ROLE = {
     ("get", "/v1/equipment-models/{equipment_model_id}/state-mapping"): "viewer",
     ("post", "/v1/work-orders"): "operator",
     ("get", "/v1/work-orders"): "viewer",
+    ("get", "/v1/work-orders:export"): "viewer",
     ("get", "/v1/work-orders/{work_order_id}"): "viewer",
     ("post", "/v1/work-orders/{work_order_id}:release"): "operator",
     ("post", "/v1/work-orders/{work_order_id}:cancel"): "operator",
@@ -136,6 +139,7 @@ REQUIRED_ROLE = {
     ("get", "/v1/downtimes"): "viewer",
     ("post", "/v1/downtimes/{downtime_id}:assign-reason"): "operator",
     ("get", "/v1/oee"): "viewer",
+    ("get", "/v1/oee:export"): "viewer",
     ("get", "/v1/plants/{plant_id}/schedule"): "viewer",
     ("post", "/v1/plants/{plant_id}/schedule:refresh"): "operator",
     ("post", "/v1/plants/{plant_id}/schedule:quote"): "viewer",
@@ -163,6 +167,8 @@ GRANT_SCOPE = {
     f"{GRANTED}/{{equipment_id}}/anomaly-episodes": "twin:read",
     f"{GRANTED}/{{equipment_id}}/telemetry": "telemetry:read",
     f"{GRANTED}/{{equipment_id}}/telemetry/aggregates": "telemetry:read",
+    f"{GRANTED}/{{equipment_id}}/telemetry:export": "telemetry:read",
+    f"{GRANTED}/{{equipment_id}}/telemetry/aggregates:export": "telemetry:read",
     f"{GRANTED}/{{equipment_id}}/commands": "commands:send",
     f"{GRANTED}/{{equipment_id}}/commands/{{command_id}}": "commands:send",
     f"{GRANTED}/{{equipment_id}}/commands/{{command_id}}:cancel": "commands:send",
@@ -182,9 +188,11 @@ PATH_VALUES = {"sequence": "1"}
 # another tenant's resource must find nothing of it.
 AIMED_QUERIES = {
     "/v1/work-orders": "plant_id",
+    "/v1/work-orders:export": "plant_id",
     "/v1/quality-records": "work_order_id",
     "/v1/downtimes": "station_id",
     "/v1/oee": "station_id",
+    "/v1/oee:export": "station_id",
 }
 
 
