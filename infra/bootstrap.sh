@@ -35,10 +35,15 @@ install_uv() {
 
 uv=$(find_uv) || { install_uv; uv="$HOME/.local/bin/uv"; }
 
+# Bytecode is compiled once here: every process the platform and the tests start
+# would otherwise compile its imports again wherever PYTHONDONTWRITEBYTECODE is
+# set (CI machines and our image set it), 6.5 s of CPU for the four services.
 if [[ -d .venv ]]; then
-  "$uv" sync --frozen --quiet
+  "$uv" sync --frozen --quiet --compile-bytecode
 else
-  step "installing the locked dependencies into .venv (first run only)"
-  "$uv" sync --frozen
+  step "installing the locked dependencies into .venv and compiling them (first run only)"
+  "$uv" sync --frozen --compile-bytecode
   step "done: the imcloud command is .venv/bin/imcloud"
 fi
+# The workspace's own packages are installed editable, so uv leaves them out.
+.venv/bin/python -m compileall -q -j 0 libs services tests > /dev/null
