@@ -14,22 +14,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.support.platform import (
-    RAISED_RATE_LIMITS,
-    SERVICES,
-    ImcloudProcess,
-    Ports,
-    RunningPlatform,
-    embedded,
-    run_imcloud,
-    wait_until_healthy,
-)
-from tests.support.waiting import wait_for
+from tests.support.platform import RAISED_RATE_LIMITS, RunningPlatform, distributed, embedded
 
 REPO = Path(__file__).resolve().parents[1]
 # A few SKAB files ship with the tests (tests/data/README.md); the complete
@@ -119,40 +108,9 @@ def distributed_platform(
     kafka_bootstrap: str, session_postgres: FreshDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningPlatform]:
     """One process per service on real PostgreSQL and Kafka (`imcloud serve`)."""
-    ports = Ports()
-    env = {
-        "IMCLOUD_BUS": "kafka",
-        "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-        # Its own topics and groups: test runs sharing the broker never meet.
-        "IMCLOUD_KAFKA__NAMESPACE": f"test-{uuid.uuid4().hex[:8]}",
-        "IMCLOUD_GATEWAY__JWT_SECRET": uuid.uuid4().hex,
-        **ports.environment(),
-    }
-    for service in SERVICES:
-        env[f"IMCLOUD_DATABASE_URLS__{service.upper()}"] = session_postgres.create(service)
-    migrated = run_imcloud("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stderr
     logs = tmp_path_factory.mktemp("distributed")
-    platform = RunningPlatform(
-        ports=ports,
-        processes={
-            service: ImcloudProcess("serve", service, env=env, log_path=logs / f"{service}.log")
-            for service in SERVICES
-        },
-        env=env,
-    )
-    try:
-        wait_until_healthy(platform.processes["gateway"], ports.base_url, timeout_s=60)
-        for service in ports.grpc:
-            platform.wait_serving(service)
-        wait_for(
-            lambda: httpx.get(f"{ports.base_url}/readyz").status_code == 200,
-            timeout_s=30,
-            what="gateway readiness",
-        )
+    with distributed(kafka_bootstrap, session_postgres.create, logs) as platform:
         yield platform
-    finally:
-        platform.stop()
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -349,12 +349,22 @@ class Run:
     cpu_ms_per_batch: dict[str, float]
 
 
-def end_to_end(platform: Platform, *, rate: float, batches: int, tracked: bool) -> Run:
-    """Streams from a fresh fleet, flat out (rate 0) or paced, and measures."""
+def end_to_end(
+    platform: Platform,
+    *,
+    rate: float,
+    batches: int,
+    tracked: bool,
+    prepare: Callable[[Tenant, list[dict[str, object]]], None] | None = None,
+) -> Run:
+    """Streams from a fresh fleet, flat out (rate 0) or paced, and measures;
+    ``prepare`` readies the tenant and its fleet first (alarm_bench's rules)."""
     env = platform.env
     tracking = "production tracking them" if tracked else "no state mapping"
     say(f"onboarding {MACHINES} machines with {SIGNALS} signals, {tracking}")
     tenant, fleet = onboard(platform.ports.base_url, MACHINES + 1, tracked=tracked)
+    if prepare is not None:
+        prepare(tenant, fleet)
     wait_placed(env["IMCLOUD_DATABASE_URLS__PRODUCTION"], fleet)
     probe_machine, fleet = fleet[0], fleet[1:]
     products_db = env["IMCLOUD_DATABASE_URLS__PRODUCTS"]

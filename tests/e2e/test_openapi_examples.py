@@ -70,6 +70,9 @@ OPERATIONS = [
     ("post", "/v1/granted-equipment/{equipment_id}/commands", "maker", ""),
     ("post", "/v1/jobs", "owner", ""),
     ("post", "/v1/granted-jobs", "maker", ""),
+    ("post", "/v1/alarm-rules", "owner", ""),
+    # Last: no later example causes an event the example webhook would be sent.
+    ("post", "/v1/webhooks", "owner", ""),
 ]
 
 

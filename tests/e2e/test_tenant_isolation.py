@@ -159,6 +159,21 @@ REQUIRED_ROLE = {
     ("post", "/v1/orders/{order_id}:cancel"): "operator",
     ("post", "/v1/orders/{order_id}:ship"): "operator",
     ("get", "/v1/orders/{order_id}/genealogy"): "viewer",
+    # Webhooks and e-mail: integration settings, as the API keys are.
+    ("post", "/v1/webhooks"): "admin",
+    ("get", "/v1/webhooks"): "admin",
+    ("get", "/v1/webhooks/{webhook_id}"): "admin",
+    ("delete", "/v1/webhooks/{webhook_id}"): "admin",
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
+    ("post", "/v1/alarm-rules"): "operator",
+    ("get", "/v1/alarm-rules"): "viewer",
+    ("get", "/v1/alarm-rules/{rule_id}"): "viewer",
+    ("delete", "/v1/alarm-rules/{rule_id}"): "operator",
+    ("get", "/v1/alarms"): "viewer",
+    ("get", "/v1/alarms:export"): "viewer",
+    ("get", "/v1/alarms/{alarm_id}"): "viewer",
+    ("post", "/v1/alarms/{alarm_id}:acknowledge"): "operator",
+    ("post", "/v1/alarms/{alarm_id}:clear"): "operator",
 }
 # The scope a grant must hold for each grant route on one machine.
 GRANT_SCOPE = {
@@ -193,6 +208,8 @@ AIMED_QUERIES = {
     "/v1/downtimes": "station_id",
     "/v1/oee": "station_id",
     "/v1/oee:export": "station_id",
+    "/v1/alarms": "equipment_id",
+    "/v1/alarms:export": "equipment_id",
 }
 
 
@@ -302,6 +319,10 @@ def snapshot(victim: World) -> str:
         "/v1/product-families",
         "/v1/quotes",
         "/v1/orders",
+        "/v1/webhooks",
+        f"/v1/webhooks/{victim.ids['webhook_id']}/deliveries",
+        "/v1/alarm-rules",
+        "/v1/alarms",
     ]
     views = {p: victim.tenant.get(p, page_size=500).json() for p in paths}
     # The platform resends a command the machine has not confirmed: its count of sends moves.
@@ -388,6 +409,13 @@ def attacked(base: str) -> World:
     assert cancelled.status_code == 200, cancelled.text
     produce(victim)
     order_customized(victim)
+    # A receiver that refuses connections, for events the walk never causes.
+    webhook = victim.tenant.post(
+        "/v1/webhooks", {"url": "http://127.0.0.1:9/victim", "event_types": ["fleet_job.aborted"]}
+    )
+    assert webhook.status_code == 201, webhook.text
+    victim.ids["webhook_id"] = webhook.json()["id"]
+    raise_alarm(victim)
     # The snapshot compares the plan: it holds the customized order's work order too.
     customized = victim.tenant.get(f"/v1/orders/{victim.ids['order_id']}").json()
     wait_for(
@@ -397,6 +425,42 @@ def attacked(base: str) -> World:
         what="the customized work order planned",
     )
     return victim
+
+
+def raise_alarm(victim: World) -> None:
+    """An alarm rule of the victim's, and an active alarm of it."""
+    machine = victim.ids["equipment_id"]
+    rule = victim.tenant.post(
+        "/v1/alarm-rules",
+        {
+            "name": "Hot",
+            "scope": {"equipment_id": machine},
+            "condition": {"threshold": {"signal": "spindle_temperature", "threshold": 90}},
+        },
+    )
+    assert rule.status_code == 201, rule.text
+    victim.ids["rule_id"] = rule.json()["id"]
+
+    def hot_point() -> list[dict[str, Any]]:
+        # Sent again until it is judged: a rule counts from at most a second on.
+        victim.tenant.http.post(
+            "/v1/device/telemetry",
+            json={
+                "sequence_id": time.time_ns(),
+                "series": [
+                    {
+                        "signal": "spindle_temperature",
+                        "timestamps_ms": [int(time.time() * 1000)],
+                        "values": [120.0],
+                    }
+                ],
+            },
+            headers={"Authorization": f"Bearer {victim.device_secrets[machine]}"},
+        )
+        return victim.tenant.get("/v1/alarms", rule_id=victim.ids["rule_id"]).json()["items"]
+
+    (alarm,) = wait_for(hot_point, timeout_s=30, interval_s=0.5, what="the victim's alarm")
+    victim.ids["alarm_id"] = alarm["id"]
 
 
 def produce(victim: World) -> None:

@@ -6,7 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,55 @@ class RunningPlatform:
             if (code := process.stop()) != 0
         ]
         assert not failures, "\n".join(failures)
+
+
+@contextmanager
+def distributed(
+    kafka_bootstrap: str,
+    create_database: Callable[[str], str],
+    logs: Path,
+    **env: str,
+) -> Iterator[RunningPlatform]:
+    """One `imcloud serve` process per service on real PostgreSQL and Kafka, each
+    service on a database ``create_database(service)`` made, with ``env`` added to
+    their environment; migrated, healthy and ready when the block starts, stopped
+    (each exiting with 0) when it ends. Their logs are in ``logs``."""
+    ports = Ports()
+    environment = {
+        "IMCLOUD_BUS": "kafka",
+        "IMCLOUD_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+        # Its own topics and groups: test runs sharing the broker never meet.
+        "IMCLOUD_KAFKA__NAMESPACE": f"test-{uuid.uuid4().hex[:8]}",
+        "IMCLOUD_GATEWAY__JWT_SECRET": uuid.uuid4().hex,
+        **ports.environment(),
+        **env,
+    }
+    for service in SERVICES:
+        environment[f"IMCLOUD_DATABASE_URLS__{service.upper()}"] = create_database(service)
+    migrated = run_imcloud("migrate", env=environment)
+    assert migrated.returncode == 0, migrated.stderr
+    platform = RunningPlatform(
+        ports=ports,
+        processes={
+            service: ImcloudProcess(
+                "serve", service, env=environment, log_path=logs / f"{service}.log"
+            )
+            for service in SERVICES
+        },
+        env=environment,
+    )
+    try:
+        wait_until_healthy(platform.processes["gateway"], ports.base_url, timeout_s=60)
+        for service in ports.grpc:
+            platform.wait_serving(service)
+        wait_for(
+            lambda: httpx.get(f"{ports.base_url}/readyz").status_code == 200,
+            timeout_s=30,
+            what="gateway readiness",
+        )
+        yield platform
+    finally:
+        platform.stop()
 
 
 @contextmanager

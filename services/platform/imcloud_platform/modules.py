@@ -63,7 +63,7 @@ def modules(settings: Settings) -> dict[str, Module]:
         "gateway": Module(deps=("bus",), build=_gateway(settings)),
         "products": Module(deps=("bus",), build=_products(settings)),
         "production": Module(deps=("bus",), build=_production(settings)),
-        "servitization": Module(deps=("bus",), build=_servitization),
+        "servitization": Module(deps=("bus",), build=_servitization(settings)),
         # Services first, so the gateway finds them ready when it starts taking requests.
         ALL: Module(deps=("products", "production", "servitization", "gateway")),
     }
@@ -98,10 +98,13 @@ def _production(settings: Settings) -> Callable[[Runtime], Component]:
     return build
 
 
-def _servitization(runtime: Runtime) -> Component:
-    from imcloud_servitization import module as servitization
+def _servitization(settings: Settings) -> Callable[[Runtime], Component]:
+    def build(runtime: Runtime) -> Component:
+        from imcloud_servitization import module as servitization
 
-    return servitization.build(runtime)
+        return servitization.build(runtime, settings.notifications)
+
+    return build
 
 
 def start_order(registry: dict[str, Module], target: str) -> list[str]:

@@ -16,6 +16,7 @@ from imcloud_core.settings import BusBackend, ProcessSettings
 from imcloud_gateway.settings import GatewaySettings, ProvisioningSettings
 from imcloud_production.settings import SchedulingSettings
 from imcloud_products.settings import TelemetrySettings
+from imcloud_servitization.settings import NotificationSettings
 
 JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
 
@@ -25,6 +26,7 @@ class Settings(ProcessSettings):
     provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     def problems_for(self, services: list[str], *, distributed: bool) -> list[str]:
         """What stops these services from running in this mode, each naming its setting."""

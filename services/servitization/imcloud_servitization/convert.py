@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from imcloud.production.v1 import catalog_pb2, schedule_pb2
-from imcloud.servitization.v1 import commands_pb2, customization_pb2, jobs_pb2
+from imcloud.products.v1 import equipment_events_pb2
+from imcloud.servitization.v1 import alarms_pb2, commands_pb2, customization_pb2, jobs_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud_core.convert import timestamp
 from imcloud_core.errors import FieldViolation, InvalidArgument
+from imcloud_servitization.domain.alarms import (
+    Alarm,
+    AlarmRule,
+    AlarmScope,
+    AlarmSeverity,
+    AlarmState,
+    CommandFailed,
+    Condition,
+    EpisodeRaised,
+    RateOfChange,
+    ScopeKind,
+    Threshold,
+)
 from imcloud_servitization.domain.commands import MAX_PARAMETERS_BYTES
 from imcloud_servitization.domain.configurator import SelectedBomLine, SelectedStep
 from imcloud_servitization.domain.customization import (
@@ -496,4 +511,122 @@ def _genealogy_operation(traced: GenealogyOperation) -> customization_pb2.Geneal
         message.start_time.CopyFrom(timestamp(operation.start_time))
     if operation.end_time is not None:
         message.end_time.CopyFrom(timestamp(operation.end_time))
+    return message
+
+
+# -- alarms ---------------------------------------------------------------------
+
+ALARM_SEVERITIES = {
+    alarms_pb2.ALARM_SEVERITY_INFO: AlarmSeverity.INFO,
+    alarms_pb2.ALARM_SEVERITY_WARNING: AlarmSeverity.WARNING,
+    alarms_pb2.ALARM_SEVERITY_MAJOR: AlarmSeverity.MAJOR,
+    alarms_pb2.ALARM_SEVERITY_CRITICAL: AlarmSeverity.CRITICAL,
+}
+ALARM_SEVERITY_MESSAGES = {severity: value for value, severity in ALARM_SEVERITIES.items()}
+ALARM_STATES = {
+    alarms_pb2.ALARM_STATE_ACTIVE: AlarmState.ACTIVE,
+    alarms_pb2.ALARM_STATE_ACKNOWLEDGED: AlarmState.ACKNOWLEDGED,
+    alarms_pb2.ALARM_STATE_CLEARED: AlarmState.CLEARED,
+}
+ALARM_STATE_MESSAGES = {state: value for value, state in ALARM_STATES.items()}
+EPISODE_SEVERITIES = {
+    equipment_events_pb2.EPISODE_SEVERITY_LOW: "low",
+    equipment_events_pb2.EPISODE_SEVERITY_MEDIUM: "medium",
+    equipment_events_pb2.EPISODE_SEVERITY_HIGH: "high",
+}
+EPISODE_SEVERITY_MESSAGES = {name: value for value, name in EPISODE_SEVERITIES.items()}
+
+
+def alarm_rule(message: alarms_pb2.AlarmRule, tenant_id: str) -> AlarmRule:
+    """A rule from a request; what the message leaves unset is refused by field."""
+    problems = []
+    severity = ALARM_SEVERITIES.get(message.severity)
+    if severity is None:
+        problems.append(FieldViolation("severity", "info, warning, major or critical"))
+    scope_kind = message.scope.WhichOneof("kind")
+    if scope_kind is None:
+        problems.append(FieldViolation("scope", "name one machine, model, station, line or plant"))
+    condition: Condition | None = None
+    match message.WhichOneof("condition"):
+        case "threshold":
+            t = message.threshold
+            condition = Threshold(t.signal, t.above, t.threshold, t.duration_s, t.hysteresis)
+        case "rate_of_change":
+            r = message.rate_of_change
+            condition = RateOfChange(r.signal, r.max_rate_per_s)
+        case "episode":
+            minimum = EPISODE_SEVERITIES.get(message.episode.min_severity)
+            if minimum is None:
+                problems.append(FieldViolation("episode.min_severity", "low, medium or high"))
+            condition = EpisodeRaised(minimum or "")
+        case "command":
+            condition = CommandFailed()
+        case None:
+            problems.append(
+                FieldViolation("condition", "one of threshold, rate_of_change, episode, command")
+            )
+    if problems or severity is None or scope_kind is None or condition is None:
+        raise InvalidArgument("the alarm rule is not valid", violations=tuple(problems))
+    return AlarmRule(
+        id="",
+        tenant_id=tenant_id,
+        name=message.name,
+        severity=severity,
+        scope=AlarmScope(
+            ScopeKind(scope_kind.removesuffix("_id")), getattr(message.scope, scope_kind)
+        ),
+        condition=condition,
+        # Set by the service when it stores the rule.
+        create_time=datetime.fromtimestamp(0, UTC),
+    )
+
+
+def alarm_rule_message(rule: AlarmRule) -> alarms_pb2.AlarmRule:
+    message = alarms_pb2.AlarmRule(
+        id=rule.id,
+        name=rule.name,
+        severity=ALARM_SEVERITY_MESSAGES[rule.severity],
+        scope=alarms_pb2.AlarmScope(**{f"{rule.scope.kind.value}_id": rule.scope.id}),
+        create_time=timestamp(rule.create_time),
+    )
+    match rule.condition:
+        case Threshold() as t:
+            message.threshold.CopyFrom(
+                alarms_pb2.ThresholdCondition(
+                    signal=t.signal,
+                    above=t.above,
+                    threshold=t.threshold,
+                    duration_s=t.duration_s,
+                    hysteresis=t.hysteresis,
+                )
+            )
+        case RateOfChange() as r:
+            message.rate_of_change.CopyFrom(
+                alarms_pb2.RateOfChangeCondition(signal=r.signal, max_rate_per_s=r.max_rate_per_s)
+            )
+        case EpisodeRaised(min_severity=minimum):
+            message.episode.min_severity = EPISODE_SEVERITY_MESSAGES[minimum]
+        case CommandFailed():
+            message.command.SetInParent()
+    return message
+
+
+def alarm_message(alarm: Alarm) -> alarms_pb2.Alarm:
+    message = alarms_pb2.Alarm(
+        id=alarm.id,
+        rule_id=alarm.rule_id,
+        rule_name=alarm.rule_name,
+        severity=ALARM_SEVERITY_MESSAGES[alarm.severity],
+        state=ALARM_STATE_MESSAGES[alarm.state],
+        equipment_id=alarm.equipment_id,
+        detail=alarm.detail,
+        value=alarm.value,
+        raise_time=timestamp(alarm.raise_time),
+        acknowledged_by=alarm.acknowledged_by,
+        cleared_by=alarm.cleared_by,
+    )
+    if alarm.acknowledge_time is not None:
+        message.acknowledge_time.CopyFrom(timestamp(alarm.acknowledge_time))
+    if alarm.clear_time is not None:
+        message.clear_time.CopyFrom(timestamp(alarm.clear_time))
     return message

@@ -19,8 +19,12 @@ from imcloud_core.service import (
     every,
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
+from imcloud_servitization.clients.placements import MachinePlacements
 from imcloud_servitization.clients.production import ProductionOrders, ProductionScheduler
 from imcloud_servitization.clients.products import ProductsMachines
+from imcloud_servitization.domain.alarms import AlarmEvaluator
+from imcloud_servitization.events.alarms import GROUP as ALARMS_GROUP
+from imcloud_servitization.events.alarms import alarm_handler
 from imcloud_servitization.events.handlers import (
     COMMANDS_GROUP,
     anomaly_handler,
@@ -29,11 +33,17 @@ from imcloud_servitization.events.handlers import (
     resend_commands,
 )
 from imcloud_servitization.events.handlers import GROUP as ANOMALY_GROUP
+from imcloud_servitization.events.notifications import GROUP as NOTIFICATIONS_GROUP
+from imcloud_servitization.events.notifications import (
+    NotificationDispatcher,
+    dispatch_handler,
+)
 from imcloud_servitization.events.orders import GROUP as ORDERS_GROUP
 from imcloud_servitization.events.orders import work_order_news_handler
 from imcloud_servitization.events.publishing import to_outbox_entry
 from imcloud_servitization.events.rollout import GROUP as JOBS_GROUP
 from imcloud_servitization.events.rollout import desired_applied_handler, roll_out_jobs
+from imcloud_servitization.settings import NotificationSettings
 from imcloud_servitization.store.repository import ServitizationUnitOfWork
 from imcloud_servitization.store.tables import outbox
 
@@ -62,8 +72,12 @@ def _wire(
     scheduler: ProductionScheduler,
     production: ProductionOrders,
     machines: ProductsMachines,
+    placements: MachinePlacements,
+    notifications: NotificationSettings,
 ) -> Wiring:
     transaction = unit_of_work(db, staged)
+    # Webhooks and e-mail
+    dispatcher = NotificationDispatcher(transaction, notifications)
     return Wiring(
         servicers=[
             register(
@@ -93,9 +107,26 @@ def _wire(
                 handler=desired_applied_handler(transaction),
             ),
             SubscriptionSpec(
+                group=ALARMS_GROUP,
+                topics=[Topic.TELEMETRY, Topic.EQUIPMENT_EVENTS, Topic.SERVITIZATION_EVENTS],
+                handler=alarm_handler(AlarmEvaluator(transaction, placements)),
+            ),
+            SubscriptionSpec(
                 group=ORDERS_GROUP,
                 topics=[Topic.PRODUCTION_EVENTS],
                 handler=work_order_news_handler(transaction),
+            ),
+            # Webhooks and e-mail: every topic a tenant's channels may ask for.
+            SubscriptionSpec(
+                group=NOTIFICATIONS_GROUP,
+                topics=[
+                    Topic.EQUIPMENT_EVENTS,
+                    Topic.MAINTENANCE,
+                    Topic.PRODUCTION_EVENTS,
+                    Topic.ORDERS,
+                    Topic.SERVITIZATION_EVENTS,
+                ],
+                handler=dispatch_handler(transaction),
             ),
         ],
         background=[
@@ -117,18 +148,23 @@ def _wire(
                 lambda: roll_out_jobs(transaction, machines, utcnow()),
                 run_at_start=False,
             ),
+            # Webhooks and e-mail
+            dispatcher.run,
         ],
     )
 
 
-def build(runtime: Runtime) -> BackendService:
+def build(runtime: Runtime, notifications: NotificationSettings | None = None) -> BackendService:
     endpoint = runtime.settings.grpc_endpoint
     production = open_channel(endpoint("production").target)
+    products = open_channel(endpoint("products").target)
     wire = functools.partial(
         _wire,
         scheduler=ProductionScheduler(production),
         production=ProductionOrders(production),
-        machines=ProductsMachines(open_channel(endpoint("products").target)),
+        machines=ProductsMachines(products),
+        placements=MachinePlacements(products, production),
+        notifications=notifications or NotificationSettings(),
     )
     return build_backend_service(
         runtime, name=NAME, package=PACKAGE, outbox_table=outbox, wire=wire

@@ -9,9 +9,11 @@ import grpc
 from imcloud.servitization.v1 import servitization_service_pb2 as pb
 from imcloud.servitization.v1 import servitization_service_pb2_grpc as pb_grpc
 from imcloud_core.rpc import call_context, registrar
+from imcloud_servitization.api.grpc_alarms import AlarmRpcs
 from imcloud_servitization.api.grpc_customization import CustomizationRpcs
 from imcloud_servitization.api.grpc_jobs import JobRpcs
 from imcloud_servitization.api.grpc_maintenance import MaintenanceRpcs
+from imcloud_servitization.api.grpc_webhooks import WebhookRpcs
 from imcloud_servitization.convert import (
     COMMAND_STATES_BY_MESSAGE,
     command_message,
@@ -30,7 +32,12 @@ from imcloud_servitization.metrics import REPLAYS, count_state
 
 
 class ServitizationServicer(
-    MaintenanceRpcs, JobRpcs, CustomizationRpcs, pb_grpc.ServitizationServiceServicer
+    MaintenanceRpcs,
+    JobRpcs,
+    CustomizationRpcs,
+    WebhookRpcs,
+    AlarmRpcs,
+    pb_grpc.ServitizationServiceServicer,
 ):
     def __init__(
         self,

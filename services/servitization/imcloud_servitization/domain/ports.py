@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     # need their types.
     from collections.abc import Sequence
 
+    from imcloud_servitization.domain.alarms import (
+        Alarm,
+        AlarmFilter,
+        AlarmRule,
+        Placement,
+        Watch,
+    )
     from imcloud_servitization.domain.configurator import SelectedStep
     from imcloud_servitization.domain.customization import (
         CustomerOrder,
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
         WorkOrderQuote,
     )
     from imcloud_servitization.domain.jobs import ExecutionState, FleetJob, JobExecution
+    from imcloud_servitization.domain.webhooks import Channel, Delivery
 
 
 class TicketRepository(Protocol):
@@ -301,6 +309,101 @@ class Telemetry(Protocol):
         """Each signal's points with start <= time < end, in at most two buckets each."""
 
 
+# -- Webhooks and e-mail --
+
+
+class NotificationChannelRepository(Protocol):
+    def add(self, channel: Channel) -> None: ...
+
+    def get(self, *, tenant_id: str, channel_id: str) -> Channel | None: ...
+
+    def delete(self, *, tenant_id: str, channel_id: str) -> bool: ...
+
+    def for_tenant(self, *, tenant_id: str) -> list[Channel]: ...
+
+    def list(self, *, tenant_id: str, page_size: int, page_token: str) -> tuple[list[Channel], str]:
+        """Oldest first."""
+
+
+class NotificationDeliveryRepository(Protocol):
+    def add(self, delivery: Delivery) -> bool:
+        """False when the channel already has a delivery of the event."""
+
+    def get(
+        self, *, tenant_id: str, delivery_id: str, for_update: bool = False
+    ) -> Delivery | None: ...
+
+    def save(self, delivery: Delivery) -> None: ...
+
+    def due(
+        self, *, now: datetime, limit: int, skip_channels: set[str] | frozenset[str]
+    ) -> list[Delivery]:
+        """Pending deliveries due by ``now``, across tenants, locked (skipping locked ones)."""
+
+    def give_up_pending(
+        self, *, tenant_id: str, channel_id: str, reason: str, now: datetime
+    ) -> int: ...
+
+    def list(
+        self, *, tenant_id: str, channel_id: str, page_size: int, page_token: str
+    ) -> tuple[list[Delivery], str]:
+        """Oldest first."""
+
+
+# -- end of webhooks and e-mail --
+
+
+class AlarmRuleRepository(Protocol):
+    def add(self, rule: AlarmRule) -> None: ...
+
+    def get(self, *, tenant_id: str, rule_id: str) -> AlarmRule | None: ...
+
+    def delete(self, *, tenant_id: str, rule_id: str) -> bool: ...
+
+    def of_tenant(self, *, tenant_id: str) -> list[AlarmRule]: ...
+
+    def list(
+        self, *, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[AlarmRule], str]:
+        """Oldest first."""
+
+
+class AlarmRepository(Protocol):
+    def add(self, alarm: Alarm) -> None: ...
+
+    def get(self, *, tenant_id: str, alarm_id: str, for_update: bool = False) -> Alarm | None: ...
+
+    def save(self, alarm: Alarm) -> None: ...
+
+    def open_on(
+        self, *, tenant_id: str, equipment_id: str, rule_ids: Sequence[str]
+    ) -> dict[str, Alarm]:
+        """The rules' open alarms on the machine by rule, locked for the transaction."""
+
+    def open_of_rule(self, *, tenant_id: str, rule_id: str) -> list[Alarm]: ...
+
+    def list(
+        self, *, tenant_id: str, where: AlarmFilter, page_size: int, page_token: str
+    ) -> tuple[list[Alarm], str]:
+        """Newest raised first."""
+
+
+class AlarmWatchRepository(Protocol):
+    def of_machine(
+        self, *, tenant_id: str, equipment_id: str, rule_ids: Sequence[str]
+    ) -> dict[str, Watch]:
+        """The rules' watches of the machine by rule, locked for the transaction."""
+
+    def save(self, watch: Watch) -> None: ...
+
+    def delete_of_rule(self, *, tenant_id: str, rule_id: str) -> None: ...
+
+
+class Placements(Protocol):
+    def placement_of(self, *, tenant_id: str, equipment_id: str) -> Placement | None:
+        """None for a machine the tenant does not have (any more)."""
+
+
 class UnitOfWork(Transaction, Protocol):
     @property
     def tickets(self) -> TicketRepository: ...
@@ -319,3 +422,19 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def orders(self) -> OrderRepository: ...
+
+    # Webhooks and e-mail
+    @property
+    def notification_channels(self) -> NotificationChannelRepository: ...
+
+    @property
+    def notification_deliveries(self) -> NotificationDeliveryRepository: ...
+
+    @property
+    def alarm_rules(self) -> AlarmRuleRepository: ...
+
+    @property
+    def alarms(self) -> AlarmRepository: ...
+
+    @property
+    def alarm_watches(self) -> AlarmWatchRepository: ...

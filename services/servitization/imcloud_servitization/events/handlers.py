@@ -11,6 +11,7 @@ from imcloud.servitization.v1 import commands_pb2
 from imcloud_core.bus import Record
 from imcloud_core.events import parse_envelope, unpack
 from imcloud_core.logging import get_logger
+from imcloud_servitization.convert import EPISODE_SEVERITIES
 from imcloud_servitization.domain import commands, services
 from imcloud_servitization.domain.model import CommandState
 from imcloud_servitization.domain.ports import UnitOfWork
@@ -19,14 +20,9 @@ from imcloud_servitization.metrics import RESENDS, count_state
 log = get_logger(__name__)
 
 GROUP = "servitization.maintenance"
-SEVERITIES = {
-    pb.EPISODE_SEVERITY_LOW: "low",
-    pb.EPISODE_SEVERITY_MEDIUM: "medium",
-    pb.EPISODE_SEVERITY_HIGH: "high",
-}
 
 
-def _episode(envelope: EventEnvelope) -> pb.AnomalyEpisode | None:
+def episode_of(envelope: EventEnvelope) -> pb.AnomalyEpisode | None:
     """The episode as it is now, from any news of it (opened, escalated, closed)."""
     opened = unpack(envelope, pb.AnomalyEpisodeOpened)
     if opened is not None:
@@ -44,7 +40,7 @@ def anomaly_handler(
     def handle(batch: Sequence[Record]) -> None:
         for record in batch:
             envelope = parse_envelope(record.value)
-            episode = _episode(envelope)
+            episode = episode_of(envelope)
             if episode is None or episode.kind != pb.EPISODE_KIND_ANOMALY:
                 continue
             ticket = services.ticket_for_anomaly(
@@ -52,7 +48,7 @@ def anomaly_handler(
                 tenant_id=envelope.tenant_id,
                 equipment_id=episode.equipment_id,
                 episode_id=episode.id,
-                severity=SEVERITIES.get(episode.severity, "low"),
+                severity=EPISODE_SEVERITIES.get(episode.severity, "low"),
                 top_signals=list(episode.top_signals),
             )
             if ticket is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from imcloud.servitization.v1 import (
+    alarms_pb2,
     commands_pb2,
     customization_pb2,
     events_pb2,
@@ -17,6 +18,7 @@ from imcloud.servitization.v1 import (
 from imcloud_core.events import Topic, new_envelope
 from imcloud_core.unit_of_work import OutboxEntry
 from imcloud_servitization.convert import (
+    alarm_message,
     bom_messages,
     change_message,
     command_message,
@@ -25,6 +27,7 @@ from imcloud_servitization.convert import (
     routing_messages,
     ticket_message,
 )
+from imcloud_servitization.domain.alarms import AlarmChanged
 from imcloud_servitization.domain.customization import OrderCancelled, OrderPlaced
 from imcloud_servitization.domain.events import (
     CommandCancelled,
@@ -133,6 +136,15 @@ def to_outbox_entry(event: Any) -> OutboxEntry:
                 "order.cancelled",
                 customization_pb2.OrderCancelled(order_id=order.id, reason=reason),
                 order.stages[-1].time,
+            )
+        case AlarmChanged(alarm=alarm, change=change):
+            return _entry(
+                Topic.SERVITIZATION_EVENTS,
+                alarm.tenant_id,
+                alarm.equipment_id,
+                f"alarm.{change}",
+                alarms_pb2.AlarmChanged(alarm=alarm_message(alarm)),
+                alarm.update_time,
             )
     raise TypeError(f"no message for domain event {type(event).__name__}")
 

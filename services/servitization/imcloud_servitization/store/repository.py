@@ -15,6 +15,11 @@ from imcloud_servitization.domain.model import (
     CommandState,
     RemoteCommand,
 )
+from imcloud_servitization.store.alarms import (
+    SqlAlarmRepository,
+    SqlAlarmRuleRepository,
+    SqlAlarmWatchRepository,
+)
 from imcloud_servitization.store.customization import (
     SqlFamilyRepository,
     SqlOrderRepository,
@@ -23,6 +28,7 @@ from imcloud_servitization.store.customization import (
 from imcloud_servitization.store.jobs import SqlJobRepository
 from imcloud_servitization.store.tables import remote_commands
 from imcloud_servitization.store.tickets import SqlTicketRepository
+from imcloud_servitization.store.webhooks import SqlChannelRepository, SqlDeliveryRepository
 
 
 def _command(row: Row[Any]) -> RemoteCommand:
@@ -144,6 +150,11 @@ class ServitizationUnitOfWork(SqlUnitOfWork):
     families: SqlFamilyRepository
     quotes: SqlQuoteRepository
     orders: SqlOrderRepository
+    alarm_rules: SqlAlarmRuleRepository
+    alarms: SqlAlarmRepository
+    alarm_watches: SqlAlarmWatchRepository
+    notification_channels: SqlChannelRepository
+    notification_deliveries: SqlDeliveryRepository
 
     def __enter__(self) -> ServitizationUnitOfWork:
         super().__enter__()
@@ -153,4 +164,10 @@ class ServitizationUnitOfWork(SqlUnitOfWork):
         self.families = SqlFamilyRepository(self.session)
         self.quotes = SqlQuoteRepository(self.session)
         self.orders = SqlOrderRepository(self.session)
+        self.alarm_rules = SqlAlarmRuleRepository(self.session)
+        self.alarms = SqlAlarmRepository(self.session)
+        self.alarm_watches = SqlAlarmWatchRepository(self.session)
+        # Webhooks and e-mail
+        self.notification_channels = SqlChannelRepository(self.session)
+        self.notification_deliveries = SqlDeliveryRepository(self.session)
         return self

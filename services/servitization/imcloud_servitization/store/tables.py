@@ -243,3 +243,107 @@ customer_orders = Table(
 )
 
 outbox = outbox_table(metadata)
+
+# -- Webhooks and e-mail --
+
+# Where a tenant's events go: a webhook URL or an e-mail address, with patterns.
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    # webhook or email
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Index("ix_notification_channels_tenant_created", "tenant_id", "create_time", "id"),
+)
+
+# One event's delivery to one channel: one row per (channel, event id).
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("channel_id", String(36), nullable=False),
+    Column("event_id", String(120), nullable=False),
+    Column("event_type", String(120), nullable=False),
+    Column("body", Text, nullable=False),
+    # pending, delivered or dead_letter
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_status_code", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("next_attempt_time", UtcDateTime, nullable=True),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Index("ux_notification_deliveries_channel_event", "channel_id", "event_id", unique=True),
+    Index(
+        "ix_notification_deliveries_tenant_channel_created",
+        "tenant_id",
+        "channel_id",
+        "create_time",
+        "id",
+    ),
+    Index("ix_notification_deliveries_state_due", "state", "next_attempt_time"),
+)
+
+# -- alarms --
+
+# What a tenant wants to hear about; the condition's fields by its kind (JSON).
+alarm_rules = Table(
+    "alarm_rules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("severity", String(16), nullable=False),
+    # equipment, equipment_model, station, line or plant
+    Column("scope_kind", String(16), nullable=False),
+    Column("scope_id", String(36), nullable=False),
+    Column("condition", JSON, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Index("ix_alarm_rules_tenant_created", "tenant_id", "create_time", "id"),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("rule_id", String(36), nullable=False),
+    Column("rule_name", String(200), nullable=False),
+    Column("severity", String(16), nullable=False),
+    # active, acknowledged or cleared
+    Column("state", String(16), nullable=False),
+    Column("equipment_id", String(36), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("raise_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Column("acknowledge_time", UtcDateTime, nullable=True),
+    Column("acknowledged_by", String(200), nullable=False),
+    Column("clear_time", UtcDateTime, nullable=True),
+    Column("cleared_by", String(200), nullable=False),
+    # "<rule id>/<equipment id>" while open, NULL once cleared: the database keeps
+    # a rule to one open alarm per machine, whoever raises it.
+    Column("open_key", String(80), nullable=True),
+    Index("ux_alarms_open_key", "open_key", unique=True),
+    Index("ix_alarms_tenant_raised", "tenant_id", "raise_time", "id"),
+)
+
+# A rule's memory of one machine (see domain/alarms.py: Watch).
+alarm_watches = Table(
+    "alarm_watches",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("rule_id", String(36), primary_key=True),
+    Column("equipment_id", String(36), primary_key=True),
+    Column("judged_until_ms", BigInteger, nullable=False),
+    Column("breach_since_ms", BigInteger, nullable=True),
+    Column("last_value", Float, nullable=True),
+)

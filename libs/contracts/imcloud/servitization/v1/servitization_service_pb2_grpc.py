@@ -3,10 +3,12 @@
 import grpc
 import warnings
 
+from imcloud.servitization.v1 import alarms_pb2 as imcloud_dot_servitization_dot_v1_dot_alarms__pb2
 from imcloud.servitization.v1 import customization_pb2 as imcloud_dot_servitization_dot_v1_dot_customization__pb2
 from imcloud.servitization.v1 import jobs_pb2 as imcloud_dot_servitization_dot_v1_dot_jobs__pb2
 from imcloud.servitization.v1 import maintenance_pb2 as imcloud_dot_servitization_dot_v1_dot_maintenance__pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as imcloud_dot_servitization_dot_v1_dot_servitization__service__pb2
+from imcloud.servitization.v1 import webhooks_pb2 as imcloud_dot_servitization_dot_v1_dot_webhooks__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -214,6 +216,71 @@ class ServitizationServiceStub:
                 '/imcloud.servitization.v1.ServitizationService/GetOrderGenealogy',
                 request_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyRequest.SerializeToString,
                 response_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyResponse.FromString,
+                _registered_method=True)
+        self.CreateAlarmRule = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CreateAlarmRule',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.CreateAlarmRuleRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.CreateAlarmRuleResponse.FromString,
+                _registered_method=True)
+        self.GetAlarmRule = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetAlarmRule',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRuleRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRuleResponse.FromString,
+                _registered_method=True)
+        self.ListAlarmRules = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListAlarmRules',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmRulesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmRulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteAlarmRule = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/DeleteAlarmRule',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.DeleteAlarmRuleRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.DeleteAlarmRuleResponse.FromString,
+                _registered_method=True)
+        self.ListAlarms = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListAlarms',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmsResponse.FromString,
+                _registered_method=True)
+        self.GetAlarm = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetAlarm',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeAlarm = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/AcknowledgeAlarm',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.AcknowledgeAlarmRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.AcknowledgeAlarmResponse.FromString,
+                _registered_method=True)
+        self.ClearAlarm = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ClearAlarm',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ClearAlarmRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ClearAlarmResponse.FromString,
+                _registered_method=True)
+        self.CreateNotificationChannel = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/CreateNotificationChannel',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.CreateNotificationChannelRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.CreateNotificationChannelResponse.FromString,
+                _registered_method=True)
+        self.GetNotificationChannel = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/GetNotificationChannel',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.GetNotificationChannelRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.GetNotificationChannelResponse.FromString,
+                _registered_method=True)
+        self.ListNotificationChannels = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListNotificationChannels',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationChannelsRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationChannelsResponse.FromString,
+                _registered_method=True)
+        self.DeleteNotificationChannel = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/DeleteNotificationChannel',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.DeleteNotificationChannelRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.DeleteNotificationChannelResponse.FromString,
+                _registered_method=True)
+        self.ListNotificationDeliveries = channel.unary_unary(
+                '/imcloud.servitization.v1.ServitizationService/ListNotificationDeliveries',
+                request_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationDeliveriesRequest.SerializeToString,
+                response_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationDeliveriesResponse.FromString,
                 _registered_method=True)
 
 
@@ -481,6 +548,102 @@ class ServitizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAlarmRule(self, request, context):
+        """Alarms
+        CreateAlarmRule starts watching the rule's scope (within a second); a signal
+        the scope's models lack or a scope outside the tenant is INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAlarmRule(self, request, context):
+        """GetAlarmRule returns one rule of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlarmRules(self, request, context):
+        """ListAlarmRules pages through the calling tenant's rules, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAlarmRule(self, request, context):
+        """DeleteAlarmRule stops a rule and clears its open alarms.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlarms(self, request, context):
+        """ListAlarms pages through the calling tenant's alarms, newest raised first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAlarm(self, request, context):
+        """GetAlarm returns one alarm of the calling tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlarm(self, request, context):
+        """AcknowledgeAlarm records that the caller has seen an open alarm; a cleared
+        one is FAILED_PRECONDITION, an acknowledged one is returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearAlarm(self, request, context):
+        """ClearAlarm ends an open alarm by hand (its rule raises a new one on the next breach).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateNotificationChannel(self, request, context):
+        """Webhooks and e-mail
+        CreateNotificationChannel adds a webhook or an e-mail recipient for the
+        tenant's events matching its patterns; the answer holds its secret, once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNotificationChannel(self, request, context):
+        """GetNotificationChannel returns one channel of the calling tenant (no secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotificationChannels(self, request, context):
+        """ListNotificationChannels pages through the calling tenant's channels, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteNotificationChannel(self, request, context):
+        """DeleteNotificationChannel removes a channel; its pending deliveries are dead-lettered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotificationDeliveries(self, request, context):
+        """ListNotificationDeliveries pages through a channel's delivery log, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServitizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -658,6 +821,71 @@ def add_ServitizationServiceServicer_to_server(servicer, server):
                     servicer.GetOrderGenealogy,
                     request_deserializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyRequest.FromString,
                     response_serializer=imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyResponse.SerializeToString,
+            ),
+            'CreateAlarmRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAlarmRule,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.CreateAlarmRuleRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.CreateAlarmRuleResponse.SerializeToString,
+            ),
+            'GetAlarmRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAlarmRule,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRuleRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRuleResponse.SerializeToString,
+            ),
+            'ListAlarmRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlarmRules,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmRulesRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmRulesResponse.SerializeToString,
+            ),
+            'DeleteAlarmRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAlarmRule,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.DeleteAlarmRuleRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.DeleteAlarmRuleResponse.SerializeToString,
+            ),
+            'ListAlarms': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlarms,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmsResponse.SerializeToString,
+            ),
+            'GetAlarm': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAlarm,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmResponse.SerializeToString,
+            ),
+            'AcknowledgeAlarm': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlarm,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.AcknowledgeAlarmRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.AcknowledgeAlarmResponse.SerializeToString,
+            ),
+            'ClearAlarm': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearAlarm,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ClearAlarmRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ClearAlarmResponse.SerializeToString,
+            ),
+            'CreateNotificationChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateNotificationChannel,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.CreateNotificationChannelRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.CreateNotificationChannelResponse.SerializeToString,
+            ),
+            'GetNotificationChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNotificationChannel,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.GetNotificationChannelRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.GetNotificationChannelResponse.SerializeToString,
+            ),
+            'ListNotificationChannels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotificationChannels,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationChannelsRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationChannelsResponse.SerializeToString,
+            ),
+            'DeleteNotificationChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteNotificationChannel,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.DeleteNotificationChannelRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.DeleteNotificationChannelResponse.SerializeToString,
+            ),
+            'ListNotificationDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotificationDeliveries,
+                    request_deserializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationDeliveriesRequest.FromString,
+                    response_serializer=imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1608,6 +1836,357 @@ class ServitizationService:
             '/imcloud.servitization.v1.ServitizationService/GetOrderGenealogy',
             imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyRequest.SerializeToString,
             imcloud_dot_servitization_dot_v1_dot_customization__pb2.GetOrderGenealogyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAlarmRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CreateAlarmRule',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.CreateAlarmRuleRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.CreateAlarmRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAlarmRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetAlarmRule',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRuleRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlarmRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListAlarmRules',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmRulesRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAlarmRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/DeleteAlarmRule',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.DeleteAlarmRuleRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.DeleteAlarmRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlarms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListAlarms',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ListAlarmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAlarm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetAlarm',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.GetAlarmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlarm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/AcknowledgeAlarm',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.AcknowledgeAlarmRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.AcknowledgeAlarmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearAlarm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ClearAlarm',
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ClearAlarmRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_alarms__pb2.ClearAlarmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateNotificationChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/CreateNotificationChannel',
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.CreateNotificationChannelRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.CreateNotificationChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNotificationChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/GetNotificationChannel',
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.GetNotificationChannelRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.GetNotificationChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotificationChannels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListNotificationChannels',
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationChannelsRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationChannelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteNotificationChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/DeleteNotificationChannel',
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.DeleteNotificationChannelRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.DeleteNotificationChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotificationDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imcloud.servitization.v1.ServitizationService/ListNotificationDeliveries',
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationDeliveriesRequest.SerializeToString,
+            imcloud_dot_servitization_dot_v1_dot_webhooks__pb2.ListNotificationDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

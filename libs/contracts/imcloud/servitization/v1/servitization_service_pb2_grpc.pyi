@@ -5,10 +5,12 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from imcloud.servitization.v1 import alarms_pb2 as _alarms_pb2
 from imcloud.servitization.v1 import customization_pb2 as _customization_pb2
 from imcloud.servitization.v1 import jobs_pb2 as _jobs_pb2
 from imcloud.servitization.v1 import maintenance_pb2 as _maintenance_pb2
 from imcloud.servitization.v1 import servitization_service_pb2 as _servitization_service_pb2
+from imcloud.servitization.v1 import webhooks_pb2 as _webhooks_pb2
 from imcloud.servitization.v1.maintenance_pb2 import AddMaintenanceTicketNoteRequest as AddMaintenanceTicketNoteRequest
 from imcloud.servitization.v1.maintenance_pb2 import AddMaintenanceTicketNoteResponse as AddMaintenanceTicketNoteResponse
 from imcloud.servitization.v1.maintenance_pb2 import BookMaintenanceWindowRequest as BookMaintenanceWindowRequest
@@ -165,6 +167,40 @@ class ServitizationServiceStub:
     """
     GetOrderGenealogy: _grpc.UnaryUnaryMultiCallable[_customization_pb2.GetOrderGenealogyRequest, _customization_pb2.GetOrderGenealogyResponse]
     """GetOrderGenealogy traces an order's units through production."""
+    CreateAlarmRule: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.CreateAlarmRuleRequest, _alarms_pb2.CreateAlarmRuleResponse]
+    """Alarms
+    CreateAlarmRule starts watching the rule's scope (within a second); a signal
+    the scope's models lack or a scope outside the tenant is INVALID_ARGUMENT.
+    """
+    GetAlarmRule: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.GetAlarmRuleRequest, _alarms_pb2.GetAlarmRuleResponse]
+    """GetAlarmRule returns one rule of the calling tenant."""
+    ListAlarmRules: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.ListAlarmRulesRequest, _alarms_pb2.ListAlarmRulesResponse]
+    """ListAlarmRules pages through the calling tenant's rules, oldest first."""
+    DeleteAlarmRule: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.DeleteAlarmRuleRequest, _alarms_pb2.DeleteAlarmRuleResponse]
+    """DeleteAlarmRule stops a rule and clears its open alarms."""
+    ListAlarms: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.ListAlarmsRequest, _alarms_pb2.ListAlarmsResponse]
+    """ListAlarms pages through the calling tenant's alarms, newest raised first."""
+    GetAlarm: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.GetAlarmRequest, _alarms_pb2.GetAlarmResponse]
+    """GetAlarm returns one alarm of the calling tenant."""
+    AcknowledgeAlarm: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.AcknowledgeAlarmRequest, _alarms_pb2.AcknowledgeAlarmResponse]
+    """AcknowledgeAlarm records that the caller has seen an open alarm; a cleared
+    one is FAILED_PRECONDITION, an acknowledged one is returned as it is.
+    """
+    ClearAlarm: _grpc.UnaryUnaryMultiCallable[_alarms_pb2.ClearAlarmRequest, _alarms_pb2.ClearAlarmResponse]
+    """ClearAlarm ends an open alarm by hand (its rule raises a new one on the next breach)."""
+    CreateNotificationChannel: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.CreateNotificationChannelRequest, _webhooks_pb2.CreateNotificationChannelResponse]
+    """Webhooks and e-mail
+    CreateNotificationChannel adds a webhook or an e-mail recipient for the
+    tenant's events matching its patterns; the answer holds its secret, once.
+    """
+    GetNotificationChannel: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.GetNotificationChannelRequest, _webhooks_pb2.GetNotificationChannelResponse]
+    """GetNotificationChannel returns one channel of the calling tenant (no secret)."""
+    ListNotificationChannels: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.ListNotificationChannelsRequest, _webhooks_pb2.ListNotificationChannelsResponse]
+    """ListNotificationChannels pages through the calling tenant's channels, oldest first."""
+    DeleteNotificationChannel: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.DeleteNotificationChannelRequest, _webhooks_pb2.DeleteNotificationChannelResponse]
+    """DeleteNotificationChannel removes a channel; its pending deliveries are dead-lettered."""
+    ListNotificationDeliveries: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.ListNotificationDeliveriesRequest, _webhooks_pb2.ListNotificationDeliveriesResponse]
+    """ListNotificationDeliveries pages through a channel's delivery log, oldest first."""
 
 @_typing.type_check_only
 class ServitizationServiceAsyncStub(ServitizationServiceStub):
@@ -268,6 +304,40 @@ class ServitizationServiceAsyncStub(ServitizationServiceStub):
     """
     GetOrderGenealogy: _aio.UnaryUnaryMultiCallable[_customization_pb2.GetOrderGenealogyRequest, _customization_pb2.GetOrderGenealogyResponse]  # type: ignore[assignment]
     """GetOrderGenealogy traces an order's units through production."""
+    CreateAlarmRule: _aio.UnaryUnaryMultiCallable[_alarms_pb2.CreateAlarmRuleRequest, _alarms_pb2.CreateAlarmRuleResponse]  # type: ignore[assignment]
+    """Alarms
+    CreateAlarmRule starts watching the rule's scope (within a second); a signal
+    the scope's models lack or a scope outside the tenant is INVALID_ARGUMENT.
+    """
+    GetAlarmRule: _aio.UnaryUnaryMultiCallable[_alarms_pb2.GetAlarmRuleRequest, _alarms_pb2.GetAlarmRuleResponse]  # type: ignore[assignment]
+    """GetAlarmRule returns one rule of the calling tenant."""
+    ListAlarmRules: _aio.UnaryUnaryMultiCallable[_alarms_pb2.ListAlarmRulesRequest, _alarms_pb2.ListAlarmRulesResponse]  # type: ignore[assignment]
+    """ListAlarmRules pages through the calling tenant's rules, oldest first."""
+    DeleteAlarmRule: _aio.UnaryUnaryMultiCallable[_alarms_pb2.DeleteAlarmRuleRequest, _alarms_pb2.DeleteAlarmRuleResponse]  # type: ignore[assignment]
+    """DeleteAlarmRule stops a rule and clears its open alarms."""
+    ListAlarms: _aio.UnaryUnaryMultiCallable[_alarms_pb2.ListAlarmsRequest, _alarms_pb2.ListAlarmsResponse]  # type: ignore[assignment]
+    """ListAlarms pages through the calling tenant's alarms, newest raised first."""
+    GetAlarm: _aio.UnaryUnaryMultiCallable[_alarms_pb2.GetAlarmRequest, _alarms_pb2.GetAlarmResponse]  # type: ignore[assignment]
+    """GetAlarm returns one alarm of the calling tenant."""
+    AcknowledgeAlarm: _aio.UnaryUnaryMultiCallable[_alarms_pb2.AcknowledgeAlarmRequest, _alarms_pb2.AcknowledgeAlarmResponse]  # type: ignore[assignment]
+    """AcknowledgeAlarm records that the caller has seen an open alarm; a cleared
+    one is FAILED_PRECONDITION, an acknowledged one is returned as it is.
+    """
+    ClearAlarm: _aio.UnaryUnaryMultiCallable[_alarms_pb2.ClearAlarmRequest, _alarms_pb2.ClearAlarmResponse]  # type: ignore[assignment]
+    """ClearAlarm ends an open alarm by hand (its rule raises a new one on the next breach)."""
+    CreateNotificationChannel: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.CreateNotificationChannelRequest, _webhooks_pb2.CreateNotificationChannelResponse]  # type: ignore[assignment]
+    """Webhooks and e-mail
+    CreateNotificationChannel adds a webhook or an e-mail recipient for the
+    tenant's events matching its patterns; the answer holds its secret, once.
+    """
+    GetNotificationChannel: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.GetNotificationChannelRequest, _webhooks_pb2.GetNotificationChannelResponse]  # type: ignore[assignment]
+    """GetNotificationChannel returns one channel of the calling tenant (no secret)."""
+    ListNotificationChannels: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.ListNotificationChannelsRequest, _webhooks_pb2.ListNotificationChannelsResponse]  # type: ignore[assignment]
+    """ListNotificationChannels pages through the calling tenant's channels, oldest first."""
+    DeleteNotificationChannel: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.DeleteNotificationChannelRequest, _webhooks_pb2.DeleteNotificationChannelResponse]  # type: ignore[assignment]
+    """DeleteNotificationChannel removes a channel; its pending deliveries are dead-lettered."""
+    ListNotificationDeliveries: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.ListNotificationDeliveriesRequest, _webhooks_pb2.ListNotificationDeliveriesResponse]  # type: ignore[assignment]
+    """ListNotificationDeliveries pages through a channel's delivery log, oldest first."""
 
 class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
     """ServitizationService runs after-sales services on equipment in the field:
@@ -578,5 +648,117 @@ class ServitizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_customization_pb2.GetOrderGenealogyResponse, _abc.Awaitable[_customization_pb2.GetOrderGenealogyResponse]]:
         """GetOrderGenealogy traces an order's units through production."""
+
+    @_abc_1.abstractmethod
+    def CreateAlarmRule(
+        self,
+        request: _alarms_pb2.CreateAlarmRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.CreateAlarmRuleResponse, _abc.Awaitable[_alarms_pb2.CreateAlarmRuleResponse]]:
+        """Alarms
+        CreateAlarmRule starts watching the rule's scope (within a second); a signal
+        the scope's models lack or a scope outside the tenant is INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAlarmRule(
+        self,
+        request: _alarms_pb2.GetAlarmRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.GetAlarmRuleResponse, _abc.Awaitable[_alarms_pb2.GetAlarmRuleResponse]]:
+        """GetAlarmRule returns one rule of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def ListAlarmRules(
+        self,
+        request: _alarms_pb2.ListAlarmRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.ListAlarmRulesResponse, _abc.Awaitable[_alarms_pb2.ListAlarmRulesResponse]]:
+        """ListAlarmRules pages through the calling tenant's rules, oldest first."""
+
+    @_abc_1.abstractmethod
+    def DeleteAlarmRule(
+        self,
+        request: _alarms_pb2.DeleteAlarmRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.DeleteAlarmRuleResponse, _abc.Awaitable[_alarms_pb2.DeleteAlarmRuleResponse]]:
+        """DeleteAlarmRule stops a rule and clears its open alarms."""
+
+    @_abc_1.abstractmethod
+    def ListAlarms(
+        self,
+        request: _alarms_pb2.ListAlarmsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.ListAlarmsResponse, _abc.Awaitable[_alarms_pb2.ListAlarmsResponse]]:
+        """ListAlarms pages through the calling tenant's alarms, newest raised first."""
+
+    @_abc_1.abstractmethod
+    def GetAlarm(
+        self,
+        request: _alarms_pb2.GetAlarmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.GetAlarmResponse, _abc.Awaitable[_alarms_pb2.GetAlarmResponse]]:
+        """GetAlarm returns one alarm of the calling tenant."""
+
+    @_abc_1.abstractmethod
+    def AcknowledgeAlarm(
+        self,
+        request: _alarms_pb2.AcknowledgeAlarmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.AcknowledgeAlarmResponse, _abc.Awaitable[_alarms_pb2.AcknowledgeAlarmResponse]]:
+        """AcknowledgeAlarm records that the caller has seen an open alarm; a cleared
+        one is FAILED_PRECONDITION, an acknowledged one is returned as it is.
+        """
+
+    @_abc_1.abstractmethod
+    def ClearAlarm(
+        self,
+        request: _alarms_pb2.ClearAlarmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alarms_pb2.ClearAlarmResponse, _abc.Awaitable[_alarms_pb2.ClearAlarmResponse]]:
+        """ClearAlarm ends an open alarm by hand (its rule raises a new one on the next breach)."""
+
+    @_abc_1.abstractmethod
+    def CreateNotificationChannel(
+        self,
+        request: _webhooks_pb2.CreateNotificationChannelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_webhooks_pb2.CreateNotificationChannelResponse, _abc.Awaitable[_webhooks_pb2.CreateNotificationChannelResponse]]:
+        """Webhooks and e-mail
+        CreateNotificationChannel adds a webhook or an e-mail recipient for the
+        tenant's events matching its patterns; the answer holds its secret, once.
+        """
+
+    @_abc_1.abstractmethod
+    def GetNotificationChannel(
+        self,
+        request: _webhooks_pb2.GetNotificationChannelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_webhooks_pb2.GetNotificationChannelResponse, _abc.Awaitable[_webhooks_pb2.GetNotificationChannelResponse]]:
+        """GetNotificationChannel returns one channel of the calling tenant (no secret)."""
+
+    @_abc_1.abstractmethod
+    def ListNotificationChannels(
+        self,
+        request: _webhooks_pb2.ListNotificationChannelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_webhooks_pb2.ListNotificationChannelsResponse, _abc.Awaitable[_webhooks_pb2.ListNotificationChannelsResponse]]:
+        """ListNotificationChannels pages through the calling tenant's channels, oldest first."""
+
+    @_abc_1.abstractmethod
+    def DeleteNotificationChannel(
+        self,
+        request: _webhooks_pb2.DeleteNotificationChannelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_webhooks_pb2.DeleteNotificationChannelResponse, _abc.Awaitable[_webhooks_pb2.DeleteNotificationChannelResponse]]:
+        """DeleteNotificationChannel removes a channel; its pending deliveries are dead-lettered."""
+
+    @_abc_1.abstractmethod
+    def ListNotificationDeliveries(
+        self,
+        request: _webhooks_pb2.ListNotificationDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_webhooks_pb2.ListNotificationDeliveriesResponse, _abc.Awaitable[_webhooks_pb2.ListNotificationDeliveriesResponse]]:
+        """ListNotificationDeliveries pages through a channel's delivery log, oldest first."""
 
 def add_ServitizationServiceServicer_to_server(servicer: ServitizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,6 +16,7 @@ from imcloud_gateway.api.http.errors import error_example, install_error_handler
 from imcloud_gateway.api.http.middleware import DOCS_ASSETS, install_middleware
 from imcloud_gateway.api.http.routes import (
     access,
+    alarms,
     audit,
     calendar,
     commands,
@@ -32,6 +33,7 @@ from imcloud_gateway.api.http.routes import (
     servitization,
     telemetry,
     tenants,
+    webhooks,
     work_orders,
 )
 
@@ -96,6 +98,9 @@ def create_app(gateway: HttpContext) -> FastAPI:
         jobs,
         customization,
         audit,
+        # Alarms and notifications
+        webhooks,
+        alarms,
     ):
         app.include_router(module.router)
     _serve_redoc_without_its_cdn_logo(app)

@@ -29,6 +29,14 @@ from imcloud.products.v1 import products_service_pb2 as pb
 from imcloud_core.rpc import CallContext
 from imcloud_gateway.api.http.deps import GatewayDep, GrantedDep, ViewerCall
 from imcloud_gateway.api.http.errors import error_responses
+from imcloud_gateway.api.http.routes.alarms import (
+    AlarmStates,
+    MinSeverity,
+    OpenOnly,
+    alarm_body,
+    every_alarm,
+    list_request,
+)
 from imcloud_gateway.api.http.routes.performance import (
     MAX_OEE_DAYS,
     OEE_BREAKDOWNS,
@@ -585,3 +593,25 @@ def export_work_orders(
                 return
 
     return _csv_of_bodies(bodies(), kind="work_orders", filename="work-orders")
+
+
+@router.get(
+    "/v1/alarms:export",
+    tags=["servitization"],
+    summary="Alarms, newest raised first, as a CSV file",
+    description="The alarms of GET /v1/alarms (its filters narrow them), all pages.",
+    response_class=StreamingResponse,
+    responses=_file_responses(401, 422, 429, 503, formats=["csv"]),
+)
+def export_alarms(
+    ctx: ViewerCall,
+    gateway: GatewayDep,
+    state: AlarmStates = None,
+    open_only: OpenOnly = False,
+    equipment_id: IdFilter = "",
+    rule_id: IdFilter = "",
+    min_severity: MinSeverity = None,
+) -> StreamingResponse:
+    request = list_request(state, open_only, equipment_id, rule_id, min_severity)
+    bodies = (alarm_body(alarm).model_dump() for alarm in every_alarm(gateway, ctx, request))
+    return _csv_of_bodies(bodies, kind="alarms", filename="alarms")

@@ -1,0 +1,682 @@
+"""Alarm rules and the alarms they raise, evaluated in the stream.
+
+A rule watches the machines of its scope (one machine, an equipment model, a
+station, a line or a plant) for one condition: a signal beyond a threshold for a
+while, a signal changing too fast, an anomaly episode of some severity, a remote
+command that failed. At most one alarm per rule and machine is open (active or
+acknowledged); it clears by itself when the condition ends, or by hand.
+
+Exactly once under redelivery: each (rule, machine) pair keeps a watch with the
+time of the last point or event it judged, in the transaction that raises or
+clears its alarm. A batch delivered again holds nothing newer than that mark and
+changes nothing; points older than the mark (a machine resending its backlog
+after newer data) are stored by products but not judged again here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import numpy as np
+
+from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from imcloud_core.ids import new_id, utcnow
+from imcloud_core.paging import page_size
+from imcloud_servitization.domain.ports import Placements, UnitOfWork
+
+NAME_MAX = 200
+# How long a machine's place (model, station, line, plant) and a tenant's rules
+# are taken as known: a new rule or a moved machine is judged within this long.
+RULES_FRESH_S = 1.0
+PLACEMENT_FRESH_S = 30.0
+
+
+class AlarmSeverity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class AlarmState(StrEnum):
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+OPEN_STATES = (AlarmState.ACTIVE, AlarmState.ACKNOWLEDGED)
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(AlarmSeverity)}
+EPISODE_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+class ScopeKind(StrEnum):
+    EQUIPMENT = "equipment"
+    EQUIPMENT_MODEL = "equipment_model"
+    STATION = "station"
+    LINE = "line"
+    PLANT = "plant"
+
+
+@dataclass(frozen=True)
+class AlarmScope:
+    kind: ScopeKind
+    id: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a machine is: what a scope other than the machine itself matches."""
+
+    equipment_model_id: str
+    station_id: str = ""
+    line_id: str = ""
+    plant_id: str = ""
+
+    def within(self, scope: AlarmScope, equipment_id: str) -> bool:
+        placed = {
+            ScopeKind.EQUIPMENT: equipment_id,
+            ScopeKind.EQUIPMENT_MODEL: self.equipment_model_id,
+            ScopeKind.STATION: self.station_id,
+            ScopeKind.LINE: self.line_id,
+            ScopeKind.PLANT: self.plant_id,
+        }[scope.kind]
+        return bool(placed) and placed == scope.id
+
+
+@dataclass(frozen=True)
+class Threshold:
+    signal: str
+    above: bool
+    threshold: float
+    duration_s: float
+    hysteresis: float
+
+    def breached(self, value: float) -> bool:
+        return value > self.threshold if self.above else value < self.threshold
+
+    def back(self, value: float) -> bool:
+        """Back past the threshold by the hysteresis: the alarm may clear."""
+        if self.above:
+            return value <= self.threshold - self.hysteresis
+        return value >= self.threshold + self.hysteresis
+
+    def describe(self, value: float) -> str:
+        side = "above" if self.above else "below"
+        held = f" for {self.duration_s:g} s" if self.duration_s else ""
+        return f"{self.signal} {value:g} {side} {self.threshold:g}{held}"
+
+
+@dataclass(frozen=True)
+class RateOfChange:
+    signal: str
+    max_rate_per_s: float
+
+    def describe(self, rate: float) -> str:
+        return f"{self.signal} changed {rate:g}/s, faster than {self.max_rate_per_s:g}/s"
+
+
+@dataclass(frozen=True)
+class EpisodeRaised:
+    min_severity: str  # low, medium or high
+
+
+@dataclass(frozen=True)
+class CommandFailed:
+    pass
+
+
+Condition = Threshold | RateOfChange | EpisodeRaised | CommandFailed
+SignalCondition = Threshold | RateOfChange
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    id: str
+    tenant_id: str
+    name: str
+    severity: AlarmSeverity
+    scope: AlarmScope
+    condition: Condition
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Alarm:
+    id: str
+    tenant_id: str
+    rule_id: str
+    rule_name: str
+    severity: AlarmSeverity
+    state: AlarmState
+    equipment_id: str
+    detail: str
+    value: float
+    raise_time: datetime
+    update_time: datetime
+    acknowledge_time: datetime | None = None
+    acknowledged_by: str = ""
+    clear_time: datetime | None = None
+    cleared_by: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A rule's memory of one machine: what it judged last and since when the
+    condition holds (a threshold's breach that has not lasted long enough yet)."""
+
+    tenant_id: str
+    rule_id: str
+    equipment_id: str
+    judged_until_ms: int
+    breach_since_ms: int | None = None
+    last_value: float | None = None
+
+
+UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class AlarmChanged:
+    """Published as alarm.raised, alarm.acknowledged or alarm.cleared (never as
+    unchanged: what a repeated acknowledgement or clearing returns)."""
+
+    alarm: Alarm
+    change: str
+
+
+@dataclass(frozen=True)
+class AlarmFilter:
+    state: AlarmState | None = None
+    open_only: bool = False
+    equipment_id: str = ""
+    rule_id: str = ""
+    min_severity: AlarmSeverity | None = None
+
+
+# -- rules ----------------------------------------------------------------------
+
+
+def _violations(rule: AlarmRule) -> list[FieldViolation]:
+    problems = []
+    if not 1 <= len(rule.name) <= NAME_MAX or "\x00" in rule.name:
+        problems.append(FieldViolation("name", f"1..{NAME_MAX} characters, none of them NUL"))
+    if not rule.scope.id:
+        problems.append(FieldViolation("scope", "name one machine, model, station, line or plant"))
+    match rule.condition:
+        case Threshold() as threshold:
+            if not threshold.signal:
+                problems.append(FieldViolation("threshold.signal", "required"))
+            if not math.isfinite(threshold.threshold):
+                problems.append(FieldViolation("threshold.threshold", "must be a finite number"))
+            if not (math.isfinite(threshold.duration_s) and threshold.duration_s >= 0):
+                problems.append(FieldViolation("threshold.duration_s", "must be 0 or more"))
+            if not (math.isfinite(threshold.hysteresis) and threshold.hysteresis >= 0):
+                problems.append(FieldViolation("threshold.hysteresis", "must be 0 or more"))
+        case RateOfChange() as rate:
+            if not rate.signal:
+                problems.append(FieldViolation("rate_of_change.signal", "required"))
+            if not (math.isfinite(rate.max_rate_per_s) and rate.max_rate_per_s > 0):
+                problems.append(
+                    FieldViolation("rate_of_change.max_rate_per_s", "must be more than 0")
+                )
+        case EpisodeRaised(min_severity=severity) if severity not in EPISODE_SEVERITY_RANK:
+            problems.append(FieldViolation("episode.min_severity", "low, medium or high"))
+    return problems
+
+
+def create_rule(uow: UnitOfWork, rule: AlarmRule) -> AlarmRule:
+    problems = _violations(rule)
+    if problems:
+        raise InvalidArgument("the alarm rule is not valid", violations=tuple(problems))
+    created = replace(rule, id=new_id(), create_time=utcnow())
+    with uow:
+        uow.alarm_rules.add(created)
+    return created
+
+
+def get_rule(uow: UnitOfWork, *, tenant_id: str, rule_id: str) -> AlarmRule:
+    with uow:
+        rule = uow.alarm_rules.get(tenant_id=tenant_id, rule_id=rule_id)
+    if rule is None:
+        raise NotFound(f"no alarm rule {rule_id}")
+    return rule
+
+
+def list_rules(
+    uow: UnitOfWork, *, tenant_id: str, requested_page_size: int, page_token: str
+) -> tuple[list[AlarmRule], str]:
+    with uow:
+        return uow.alarm_rules.list(
+            tenant_id=tenant_id, page_size=page_size(requested_page_size), page_token=page_token
+        )
+
+
+def delete_rule(uow: UnitOfWork, *, tenant_id: str, rule_id: str, actor: str) -> None:
+    now = utcnow()
+    with uow:
+        if not uow.alarm_rules.delete(tenant_id=tenant_id, rule_id=rule_id):
+            raise NotFound(f"no alarm rule {rule_id}")
+        for alarm in uow.alarms.open_of_rule(tenant_id=tenant_id, rule_id=rule_id):
+            _clear(uow, alarm, at=now, by=actor)
+        uow.alarm_watches.delete_of_rule(tenant_id=tenant_id, rule_id=rule_id)
+
+
+# -- alarms ---------------------------------------------------------------------
+
+
+def get_alarm(uow: UnitOfWork, *, tenant_id: str, alarm_id: str) -> Alarm:
+    with uow:
+        return _alarm(uow, tenant_id, alarm_id, for_update=False)
+
+
+def list_alarms(
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    where: AlarmFilter,
+    requested_page_size: int,
+    page_token: str,
+) -> tuple[list[Alarm], str]:
+    with uow:
+        return uow.alarms.list(
+            tenant_id=tenant_id,
+            where=where,
+            page_size=page_size(requested_page_size),
+            page_token=page_token,
+        )
+
+
+def acknowledge(uow: UnitOfWork, *, tenant_id: str, alarm_id: str, actor: str) -> AlarmChanged:
+    """Records who has seen an open alarm; an acknowledged one stays as it was (the
+    change returned is then "unchanged")."""
+    with uow:
+        alarm = _alarm(uow, tenant_id, alarm_id, for_update=True)
+        if alarm.state is AlarmState.CLEARED:
+            raise FailedPrecondition(
+                f"alarm {alarm_id} is cleared; there is nothing to acknowledge"
+            )
+        if alarm.state is AlarmState.ACKNOWLEDGED:
+            return AlarmChanged(alarm, UNCHANGED)
+        now = utcnow()
+        acknowledged = replace(
+            alarm,
+            state=AlarmState.ACKNOWLEDGED,
+            acknowledge_time=now,
+            acknowledged_by=actor,
+            update_time=now,
+        )
+        uow.alarms.save(acknowledged)
+        change = AlarmChanged(acknowledged, "acknowledged")
+        uow.record(change)
+    return change
+
+
+def clear(uow: UnitOfWork, *, tenant_id: str, alarm_id: str, actor: str) -> AlarmChanged:
+    """Ends an open alarm by hand; a cleared one stays as it was ("unchanged")."""
+    with uow:
+        alarm = _alarm(uow, tenant_id, alarm_id, for_update=True)
+        if not alarm.open:
+            return AlarmChanged(alarm, UNCHANGED)
+        return _clear(uow, alarm, at=utcnow(), by=actor)
+
+
+def _alarm(uow: UnitOfWork, tenant_id: str, alarm_id: str, *, for_update: bool) -> Alarm:
+    alarm = uow.alarms.get(tenant_id=tenant_id, alarm_id=alarm_id, for_update=for_update)
+    if alarm is None:
+        raise NotFound(f"no alarm {alarm_id}")
+    return alarm
+
+
+def _raise(
+    uow: UnitOfWork,
+    rule: AlarmRule,
+    equipment_id: str,
+    *,
+    since: datetime,
+    detail: str,
+    value: float,
+) -> AlarmChanged | None:
+    """None for a rule deleted since the evaluator last read the tenant's rules."""
+    if uow.alarm_rules.get(tenant_id=rule.tenant_id, rule_id=rule.id) is None:
+        return None
+    alarm = Alarm(
+        id=new_id(),
+        tenant_id=rule.tenant_id,
+        rule_id=rule.id,
+        rule_name=rule.name,
+        severity=rule.severity,
+        state=AlarmState.ACTIVE,
+        equipment_id=equipment_id,
+        detail=detail,
+        value=value,
+        raise_time=since,
+        update_time=utcnow(),
+    )
+    uow.alarms.add(alarm)
+    change = AlarmChanged(alarm, "raised")
+    uow.record(change)
+    return change
+
+
+def _clear(uow: UnitOfWork, alarm: Alarm, *, at: datetime, by: str) -> AlarmChanged:
+    cleared = replace(
+        alarm, state=AlarmState.CLEARED, clear_time=at, cleared_by=by, update_time=utcnow()
+    )
+    uow.alarms.save(cleared)
+    change = AlarmChanged(cleared, "cleared")
+    uow.record(change)
+    return change
+
+
+# -- evaluation -----------------------------------------------------------------
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One signal's points of a batch, in the order the machine measured them."""
+
+    signal: str
+    timestamps_ms: Sequence[int]
+    values: Sequence[float]
+
+
+@dataclass
+class _Judgement:
+    """One rule on one machine while a batch is judged."""
+
+    rule: AlarmRule
+    watch: Watch
+    alarm: Alarm | None
+    changes: list[AlarmChanged] = field(default_factory=list)
+
+    def _raised(self, change: AlarmChanged | None) -> None:
+        if change is not None:
+            self.alarm = change.alarm
+            self.changes.append(change)
+
+    def _cleared(self, uow: UnitOfWork, stamp_ms: int) -> None:
+        assert self.alarm is not None
+        self.changes.append(_clear(uow, self.alarm, at=_time(stamp_ms), by=""))
+        self.alarm = None
+
+    def batch(self, uow: UnitOfWork, stamps_ms: np.ndarray, values: np.ndarray) -> None:
+        """Judges the points newer than the watch's mark, oldest first. A batch that
+        changes nothing (the steady state) is judged by array operations alone."""
+        fresh = (stamps_ms > self.watch.judged_until_ms) & np.isfinite(values)
+        order = np.argsort(stamps_ms[fresh], kind="stable")
+        stamps_ms, values = stamps_ms[fresh][order], values[fresh][order]
+        if not len(stamps_ms):
+            return
+        if self._quiet(stamps_ms, values):
+            self.watch = replace(
+                self.watch, judged_until_ms=int(stamps_ms[-1]), last_value=float(values[-1])
+            )
+            return
+        for stamp_ms, value in zip(stamps_ms.tolist(), values.tolist(), strict=True):
+            self.point(uow, stamp_ms, value)
+
+    def _quiet(self, stamps_ms: np.ndarray, values: np.ndarray) -> bool:
+        """Whether no point of the batch can raise or clear the alarm."""
+        match self.rule.condition:
+            case Threshold() as threshold:
+                if self.alarm is not None:
+                    back = values <= threshold.threshold - threshold.hysteresis
+                    if not threshold.above:
+                        back = values >= threshold.threshold + threshold.hysteresis
+                    return not back.any()
+                breached = (
+                    values > threshold.threshold
+                    if threshold.above
+                    else values < threshold.threshold
+                )
+                if breached.any():
+                    return False
+                self.watch = replace(self.watch, breach_since_ms=None)
+                return True
+            case RateOfChange() as rate:
+                previous = self.watch.last_value
+                if previous is None:
+                    stamps_before, values_before = stamps_ms[:-1], values[:-1]
+                    stamps_after, values_after = stamps_ms[1:], values[1:]
+                else:
+                    stamps_before = np.concatenate(([self.watch.judged_until_ms], stamps_ms[:-1]))
+                    values_before = np.concatenate(([previous], values[:-1]))
+                    stamps_after, values_after = stamps_ms, values
+                per_s = np.abs(values_after - values_before) / (
+                    (stamps_after - stamps_before) / 1000
+                )
+                fast = per_s > rate.max_rate_per_s
+                return bool(fast.all()) if self.alarm is not None else not fast.any()
+        return False
+
+    def point(self, uow: UnitOfWork, stamp_ms: int, value: float) -> None:
+        if stamp_ms <= self.watch.judged_until_ms or not math.isfinite(value):
+            return
+        match self.rule.condition:
+            case Threshold() as threshold:
+                self._threshold(uow, threshold, stamp_ms, value)
+            case RateOfChange() as rate:
+                self._rate(uow, rate, stamp_ms, value)
+        self.watch = replace(self.watch, judged_until_ms=stamp_ms, last_value=value)
+
+    def _threshold(
+        self, uow: UnitOfWork, threshold: Threshold, stamp_ms: int, value: float
+    ) -> None:
+        watch = self.watch
+        if self.alarm is not None:
+            if threshold.back(value):
+                self._cleared(uow, stamp_ms)
+                self.watch = replace(watch, breach_since_ms=None)
+            return
+        if not threshold.breached(value):
+            self.watch = replace(watch, breach_since_ms=None)
+            return
+        since = stamp_ms if watch.breach_since_ms is None else watch.breach_since_ms
+        self.watch = replace(watch, breach_since_ms=since)
+        if stamp_ms - since >= threshold.duration_s * 1000:
+            self._raised(
+                _raise(
+                    uow,
+                    self.rule,
+                    watch.equipment_id,
+                    since=_time(since),
+                    detail=threshold.describe(value),
+                    value=value,
+                )
+            )
+
+    def _rate(self, uow: UnitOfWork, rate: RateOfChange, stamp_ms: int, value: float) -> None:
+        previous = self.watch.last_value
+        if previous is None:
+            return
+        per_s = abs(value - previous) / ((stamp_ms - self.watch.judged_until_ms) / 1000)
+        if per_s > rate.max_rate_per_s:
+            if self.alarm is None:
+                self._raised(
+                    _raise(
+                        uow,
+                        self.rule,
+                        self.watch.equipment_id,
+                        since=_time(stamp_ms),
+                        detail=rate.describe(per_s),
+                        value=per_s,
+                    )
+                )
+        elif self.alarm is not None:
+            self._cleared(uow, stamp_ms)
+
+
+class AlarmEvaluator:
+    """Judges telemetry and machine news against the rules of their tenant."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        placements: Placements,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._placements = placements
+        self._clock = clock
+        self._rules: dict[str, tuple[float, list[AlarmRule]]] = {}
+        self._placed: dict[tuple[str, str], tuple[float, Placement | None]] = {}
+
+    def watches(self, tenant_id: str) -> bool:
+        """Whether the tenant has rules at all: a batch of a tenant without need
+        not even be decoded."""
+        return bool(self._tenant_rules(tenant_id))
+
+    def telemetry(
+        self, *, tenant_id: str, equipment_id: str, series: Iterable[Series]
+    ) -> list[AlarmChanged]:
+        """Judges one batch; returns the alarms it raised and cleared."""
+        by_signal = {s.signal: s for s in series}
+        rules = [
+            rule
+            for rule in self._rules_of(tenant_id, equipment_id)
+            if isinstance(rule.condition, SignalCondition) and rule.condition.signal in by_signal
+        ]
+        if not rules:
+            return []
+        uow = self._unit_of_work()
+        changes: list[AlarmChanged] = []
+        with uow:
+            for judged in self._judgements(uow, rules, equipment_id):
+                assert isinstance(judged.rule.condition, SignalCondition)
+                points = by_signal[judged.rule.condition.signal]
+                judged.batch(
+                    uow,
+                    np.asarray(points.timestamps_ms, np.int64),
+                    np.asarray(points.values, np.float64),
+                )
+                uow.alarm_watches.save(judged.watch)
+                changes += judged.changes
+        return changes
+
+    def news(
+        self,
+        *,
+        tenant_id: str,
+        equipment_id: str,
+        occurred: datetime,
+        holds: Callable[[Condition], bool | None],
+        detail: str,
+    ) -> list[AlarmChanged]:
+        """Judges one piece of news (an episode, a command's end): ``holds`` says
+        whether it makes a rule's condition hold (True), end (False) or neither
+        (None)."""
+        stamp_ms = int(occurred.timestamp() * 1000)
+        decided = [
+            (rule, verdict)
+            for rule in self._rules_of(tenant_id, equipment_id)
+            if (verdict := holds(rule.condition)) is not None
+        ]
+        if not decided:
+            return []
+        uow = self._unit_of_work()
+        changes: list[AlarmChanged] = []
+        with uow:
+            verdicts = dict(decided)
+            for judged in self._judgements(uow, [rule for rule, _ in decided], equipment_id):
+                rule, verdict = judged.rule, verdicts[judged.rule]
+                if stamp_ms <= judged.watch.judged_until_ms:
+                    continue
+                if verdict and judged.alarm is None:
+                    raised = _raise(
+                        uow, rule, equipment_id, since=occurred, detail=detail, value=0.0
+                    )
+                    changes += [raised] if raised else []
+                elif not verdict and judged.alarm is not None:
+                    changes.append(_clear(uow, judged.alarm, at=occurred, by=""))
+                uow.alarm_watches.save(replace(judged.watch, judged_until_ms=stamp_ms))
+        return changes
+
+    @staticmethod
+    def _judgements(
+        uow: UnitOfWork, rules: Sequence[AlarmRule], equipment_id: str
+    ) -> list[_Judgement]:
+        """The rules on the machine, each with its watch and open alarm (two queries)."""
+        if not rules:
+            return []
+        tenant_id, rule_ids = rules[0].tenant_id, [rule.id for rule in rules]
+        watches = uow.alarm_watches.of_machine(
+            tenant_id=tenant_id, equipment_id=equipment_id, rule_ids=rule_ids
+        )
+        open_alarms = uow.alarms.open_on(
+            tenant_id=tenant_id, equipment_id=equipment_id, rule_ids=rule_ids
+        )
+        return [
+            _Judgement(
+                rule,
+                watches.get(rule.id) or Watch(tenant_id, rule.id, equipment_id, judged_until_ms=-1),
+                open_alarms.get(rule.id),
+            )
+            for rule in rules
+        ]
+
+    def _tenant_rules(self, tenant_id: str) -> list[AlarmRule]:
+        now = self._clock()
+        known = self._rules.get(tenant_id)
+        if known is None or now - known[0] > RULES_FRESH_S:
+            with self._unit_of_work() as uow:
+                known = (now, uow.alarm_rules.of_tenant(tenant_id=tenant_id))
+            self._rules[tenant_id] = known
+        return known[1]
+
+    def _rules_of(self, tenant_id: str, equipment_id: str) -> list[AlarmRule]:
+        rules = self._tenant_rules(tenant_id)
+        # A tenant whose rules all name machines costs no lookup of where they are.
+        if all(rule.scope.kind is ScopeKind.EQUIPMENT for rule in rules):
+            return [rule for rule in rules if rule.scope.id == equipment_id]
+        placement = self._placement(tenant_id, equipment_id) or Placement("")
+        return [rule for rule in rules if placement.within(rule.scope, equipment_id)]
+
+    def _placement(self, tenant_id: str, equipment_id: str) -> Placement | None:
+        now = self._clock()
+        known = self._placed.get((tenant_id, equipment_id))
+        if known is None or now - known[0] > PLACEMENT_FRESH_S:
+            known = (
+                now,
+                self._placements.placement_of(tenant_id=tenant_id, equipment_id=equipment_id),
+            )
+            self._placed[(tenant_id, equipment_id)] = known
+        return known[1]
+
+
+def episode_verdict(severity: str, is_open: bool) -> Callable[[Condition], bool | None]:
+    def holds(condition: Condition) -> bool | None:
+        if not isinstance(condition, EpisodeRaised):
+            return None
+        if not is_open:
+            return False
+        # An episode below the rule's severity may still escalate: no verdict yet.
+        serious = (
+            EPISODE_SEVERITY_RANK.get(severity, 0) >= EPISODE_SEVERITY_RANK[condition.min_severity]
+        )
+        return True if serious else None
+
+    return holds
+
+
+def command_verdict(failed: bool) -> Callable[[Condition], bool | None]:
+    def holds(condition: Condition) -> bool | None:
+        return failed if isinstance(condition, CommandFailed) else None
+
+    return holds
+
+
+def severity_at_least(minimum: AlarmSeverity) -> list[AlarmSeverity]:
+    return [s for s in AlarmSeverity if SEVERITY_RANK[s] >= SEVERITY_RANK[minimum]]
