@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -96,10 +97,11 @@ class Threshold:
     duration_s: float
     hysteresis: float
 
-    def breached(self, value: float) -> bool:
+    # Each takes one value, or an array of them and answers for each.
+    def breached(self, value: float | np.ndarray) -> Any:
         return value > self.threshold if self.above else value < self.threshold
 
-    def back(self, value: float) -> bool:
+    def back(self, value: float | np.ndarray) -> Any:
         """Back past the threshold by the hysteresis: the alarm may clear."""
         if self.above:
             return value <= self.threshold - self.hysteresis
@@ -433,16 +435,8 @@ class _Judgement:
         match self.rule.condition:
             case Threshold() as threshold:
                 if self.alarm is not None:
-                    back = values <= threshold.threshold - threshold.hysteresis
-                    if not threshold.above:
-                        back = values >= threshold.threshold + threshold.hysteresis
-                    return not back.any()
-                breached = (
-                    values > threshold.threshold
-                    if threshold.above
-                    else values < threshold.threshold
-                )
-                if breached.any():
+                    return not threshold.back(values).any()
+                if threshold.breached(values).any():
                     return False
                 self.watch = replace(self.watch, breach_since_ms=None)
                 return True
@@ -463,8 +457,7 @@ class _Judgement:
         return False
 
     def point(self, uow: UnitOfWork, stamp_ms: int, value: float) -> None:
-        if stamp_ms <= self.watch.judged_until_ms or not math.isfinite(value):
-            return
+        """One point newer than the watch's mark (``batch`` keeps only those)."""
         match self.rule.condition:
             case Threshold() as threshold:
                 self._threshold(uow, threshold, stamp_ms, value)

@@ -75,8 +75,15 @@ def _command(evaluator: AlarmEvaluator, envelope: EventEnvelope) -> list[AlarmCh
         equipment_id=command.equipment_id,
         occurred=from_timestamp(envelope.occurred_at),
         holds=command_verdict(failed),
-        detail=f"command {command.name} {envelope.type.removeprefix('command.')}: "
-        f"{command.detail}".rstrip(": "),
+        detail=": ".join(
+            filter(
+                None,
+                [
+                    f"command {command.name} {envelope.type.removeprefix('command.')}",
+                    command.detail,
+                ],
+            )
+        ),
     )
 
 

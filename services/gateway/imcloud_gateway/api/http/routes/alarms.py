@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from imcloud.production.v1 import production_service_pb2 as production_pb
+from imcloud.products.v1 import equipment_events_pb2
 from imcloud.products.v1 import products_service_pb2 as products_pb
 from imcloud.servitization.v1 import alarms_pb2 as pb
 from imcloud_core.convert import from_timestamp
@@ -59,7 +60,11 @@ STATES: dict[str, int] = {
     "cleared": pb.ALARM_STATE_CLEARED,
 }
 STATE_NAMES = {value: name for name, value in STATES.items()}
-EPISODE_SEVERITIES = {"low": 1, "medium": 2, "high": 3}
+EPISODE_SEVERITIES = {
+    "low": equipment_events_pb2.EPISODE_SEVERITY_LOW,
+    "medium": equipment_events_pb2.EPISODE_SEVERITY_MEDIUM,
+    "high": equipment_events_pb2.EPISODE_SEVERITY_HIGH,
+}
 EPISODE_SEVERITY_NAMES = {value: name for name, value in EPISODE_SEVERITIES.items()}
 
 
