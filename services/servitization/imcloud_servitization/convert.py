@@ -22,6 +22,8 @@ from imcloud_servitization.domain.alarms import (
     CommandFailed,
     Condition,
     EpisodeRaised,
+    KpiMissed,
+    NoData,
     RateOfChange,
     ScopeKind,
     Threshold,
@@ -535,6 +537,15 @@ EPISODE_SEVERITIES = {
     equipment_events_pb2.EPISODE_SEVERITY_HIGH: "high",
 }
 EPISODE_SEVERITY_MESSAGES = {name: value for value, name in EPISODE_SEVERITIES.items()}
+KPIS = {
+    alarms_pb2.KPI_OEE: "oee",
+    alarms_pb2.KPI_AVAILABILITY: "availability",
+    alarms_pb2.KPI_PERFORMANCE: "performance",
+    alarms_pb2.KPI_QUALITY: "quality",
+    alarms_pb2.KPI_SCRAP_RATE: "scrap_rate",
+}
+KPI_MESSAGES = {name: value for value, name in KPIS.items()}
+CONDITIONS = "one of threshold, rate_of_change, no_data, episode, command, kpi"
 
 
 def alarm_rule(message: alarms_pb2.AlarmRule, tenant_id: str) -> AlarmRule:
@@ -561,10 +572,15 @@ def alarm_rule(message: alarms_pb2.AlarmRule, tenant_id: str) -> AlarmRule:
             condition = EpisodeRaised(minimum or "")
         case "command":
             condition = CommandFailed()
+        case "no_data":
+            condition = NoData(message.no_data.signal, message.no_data.duration_s)
+        case "kpi":
+            kpi = KPIS.get(message.kpi.kpi)
+            if kpi is None:
+                problems.append(FieldViolation("kpi.kpi", ", ".join(KPIS.values())))
+            condition = KpiMissed(kpi or "", message.kpi.target)
         case None:
-            problems.append(
-                FieldViolation("condition", "one of threshold, rate_of_change, episode, command")
-            )
+            problems.append(FieldViolation("condition", CONDITIONS))
     if problems or severity is None or scope_kind is None or condition is None:
         raise InvalidArgument("the alarm rule is not valid", violations=tuple(problems))
     return AlarmRule(
@@ -608,6 +624,14 @@ def alarm_rule_message(rule: AlarmRule) -> alarms_pb2.AlarmRule:
             message.episode.min_severity = EPISODE_SEVERITY_MESSAGES[minimum]
         case CommandFailed():
             message.command.SetInParent()
+        case NoData() as n:
+            message.no_data.CopyFrom(
+                alarms_pb2.NoDataCondition(signal=n.signal, duration_s=n.duration_s)
+            )
+        case KpiMissed() as k:
+            message.kpi.CopyFrom(
+                alarms_pb2.KpiCondition(kpi=KPI_MESSAGES[k.kpi], target=k.target)  # type: ignore[arg-type]
+            )
     return message
 
 

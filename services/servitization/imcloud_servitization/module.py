@@ -20,11 +20,15 @@ from imcloud_core.service import (
 )
 from imcloud_servitization.api.grpc_servicer import ServitizationServicer, register
 from imcloud_servitization.clients.placements import MachinePlacements
-from imcloud_servitization.clients.production import ProductionOrders, ProductionScheduler
+from imcloud_servitization.clients.production import (
+    ProductionOrders,
+    ProductionScheduler,
+    ProductionShiftKpis,
+)
 from imcloud_servitization.clients.products import ProductsMachines
 from imcloud_servitization.domain.alarms import AlarmEvaluator
 from imcloud_servitization.events.alarms import GROUP as ALARMS_GROUP
-from imcloud_servitization.events.alarms import alarm_handler
+from imcloud_servitization.events.alarms import alarm_handler, sweep_alarms
 from imcloud_servitization.events.handlers import (
     COMMANDS_GROUP,
     anomaly_handler,
@@ -54,6 +58,8 @@ EXPIRE_EVERY_S = 2.0
 RESEND_EVERY_S = 1.0
 # Fleet jobs start their next machines, and follow their commands, this often.
 ROLLOUT_EVERY_S = 1.0
+# No-data alarms are raised within this long of their silence lasting long enough.
+ALARM_SWEEP_EVERY_S = 1.0
 PACKAGE = "imcloud_servitization"
 
 
@@ -73,9 +79,11 @@ def _wire(
     production: ProductionOrders,
     machines: ProductsMachines,
     placements: MachinePlacements,
+    shift_kpis: ProductionShiftKpis,
     notifications: NotificationSettings,
 ) -> Wiring:
     transaction = unit_of_work(db, staged)
+    alarms = AlarmEvaluator(transaction, placements, shift_kpis)
     # Webhooks and e-mail
     dispatcher = NotificationDispatcher(transaction, notifications)
     return Wiring(
@@ -109,7 +117,7 @@ def _wire(
             SubscriptionSpec(
                 group=ALARMS_GROUP,
                 topics=[Topic.TELEMETRY, Topic.EQUIPMENT_EVENTS, Topic.SERVITIZATION_EVENTS],
-                handler=alarm_handler(AlarmEvaluator(transaction, placements)),
+                handler=alarm_handler(alarms),
             ),
             SubscriptionSpec(
                 group=ORDERS_GROUP,
@@ -148,6 +156,12 @@ def _wire(
                 lambda: roll_out_jobs(transaction, machines, utcnow()),
                 run_at_start=False,
             ),
+            every(
+                ALARM_SWEEP_EVERY_S,
+                "no-data and KPI alarms",
+                lambda: sweep_alarms(alarms),
+                run_at_start=False,
+            ),
             # Webhooks and e-mail
             dispatcher.run,
         ],
@@ -164,6 +178,7 @@ def build(runtime: Runtime, notifications: NotificationSettings | None = None) -
         production=ProductionOrders(production),
         machines=ProductsMachines(products),
         placements=MachinePlacements(products, production),
+        shift_kpis=ProductionShiftKpis(production),
         notifications=notifications or NotificationSettings(),
     )
     return build_backend_service(

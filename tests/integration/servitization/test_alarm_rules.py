@@ -1,16 +1,19 @@
 """Alarm rules judged through their store, on SQLite and PostgreSQL: each condition
 raises one alarm per rule and machine and clears it, a redelivered batch or piece
-of news changes nothing, and scopes match the machines placed in them."""
+of news changes nothing, and scopes match the machines placed in them. Silence and
+ended shifts are found by the sweep, on a clock the tests move."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from imcloud_core.db import Database
+from imcloud_core.errors import InvalidArgument, Unavailable
 from imcloud_core.events import parse_envelope
 from imcloud_servitization.domain import alarms
 from imcloud_servitization.domain.alarms import (
@@ -22,10 +25,13 @@ from imcloud_servitization.domain.alarms import (
     CommandFailed,
     Condition,
     EpisodeRaised,
+    KpiMissed,
+    NoData,
     Placement,
     RateOfChange,
     ScopeKind,
     Series,
+    ShiftFigures,
     Threshold,
     command_verdict,
     episode_verdict,
@@ -56,10 +62,41 @@ def db(empty_database_url: str) -> Iterator[Database]:
         yield database
 
 
+class Shifts:
+    """Production's OEE per shift, as the test sets it."""
+
+    def __init__(self) -> None:
+        self.ended: list[ShiftFigures] = []
+        self.down = False
+
+    def per_shift(
+        self, *, tenant_id: str, scope: AlarmScope, start: datetime, end: datetime
+    ) -> list[ShiftFigures]:
+        if self.down:
+            raise Unavailable("production is not answering")
+        assert (tenant_id, scope) == (TENANT, AlarmScope(ScopeKind.STATION, "station-1"))
+        cut = end.replace(second=0, microsecond=0)
+        return [
+            replace(s, start=max(s.start, start), end=min(s.end, cut))
+            for s in self.ended
+            if s.end > start and s.start < cut
+        ]
+
+
 class Clock:
     now = 0.0
 
     def __call__(self) -> float:
+        return self.now
+
+
+class WallClock:
+    """The platform's time, which silence and shifts are measured by."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
         return self.now
 
 
@@ -69,8 +106,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def evaluator(db: Database, clock: Clock) -> AlarmEvaluator:
-    return AlarmEvaluator(unit_of_work(db), Floor(), clock)
+def wall() -> WallClock:
+    return WallClock()
+
+
+@pytest.fixture
+def shifts() -> Shifts:
+    return Shifts()
+
+
+@pytest.fixture
+def evaluator(db: Database, clock: Clock, wall: WallClock, shifts: Shifts) -> AlarmEvaluator:
+    return AlarmEvaluator(unit_of_work(db), Floor(), shifts, clock, wall)
 
 
 def rule(db: Database, condition: Condition, scope: AlarmScope | None = None) -> AlarmRule:
@@ -230,3 +277,146 @@ def test_a_rule_deleted_while_its_tenant_s_rules_are_cached_raises_nothing(
     alarms.delete_rule(unit_of_work(db)(), tenant_id=TENANT, rule_id=watching.id, actor="key:ops")
     temperature(evaluator, (1, 99))
     assert states(db, watching.id) == []
+
+
+def open_alarms(db: Database, rule_id: str) -> list[alarms.Alarm]:
+    return alarms.list_alarms(
+        unit_of_work(db)(),
+        tenant_id=TENANT,
+        where=AlarmFilter(rule_id=rule_id, open_only=True),
+        requested_page_size=10,
+        page_token="",
+    )[0]
+
+
+def test_a_silent_machine_raises_a_no_data_alarm_once_and_its_next_data_clears_it(
+    db: Database, evaluator: AlarmEvaluator, wall: WallClock, clock: Clock
+) -> None:
+    watching = rule(db, NoData("spindle_temperature", duration_s=30))
+    created = watching.create_time
+
+    def at(seconds: float) -> None:
+        wall.now = created + timedelta(seconds=seconds)
+        clock.now = seconds
+
+    def near(moment: datetime | None, seconds: float) -> bool:
+        assert moment is not None
+        return abs(moment - (created + timedelta(seconds=seconds))) < timedelta(milliseconds=2)
+
+    at(29)
+    evaluator.sweep()  # silent since the rule's creation, not yet for long enough
+    temperature(evaluator, (0, 50))  # heard: the silence starts again
+    evaluator.telemetry(  # another signal does not count for this rule
+        tenant_id=TENANT,
+        equipment_id=MILL,
+        series=[Series("spindle_speed", [T0 + 5_000], [1200.0])],
+    )
+    at(58)
+    evaluator.sweep()
+    assert states(db, watching.id) == []
+    at(60)
+    evaluator.sweep()
+    evaluator.sweep()
+    assert states(db, watching.id) == ["active"]
+    (alarm,) = open_alarms(db, watching.id)
+    assert near(alarm.raise_time, 29)
+    assert alarm.detail == "no data from spindle_temperature for 30 s"
+    at(70)
+    temperature(evaluator, (0, 50))  # the old batch again: not news
+    assert states(db, watching.id) == ["active"]
+    at(80)
+    temperature(evaluator, (60, 51))
+    assert states(db, watching.id) == ["cleared"]
+    (cleared,) = alarms.list_alarms(
+        unit_of_work(db)(),
+        tenant_id=TENANT,
+        where=AlarmFilter(rule_id=watching.id),
+        requested_page_size=10,
+        page_token="",
+    )[0]
+    assert near(cleared.clear_time, 80)
+    at(111)
+    evaluator.sweep()
+    assert states(db, watching.id) == ["cleared", "active"]
+    assert published(db) == ["alarm.raised", "alarm.cleared", "alarm.raised"]
+
+
+def test_a_model_wide_no_data_rule_watches_each_machine_from_its_first_data(
+    db: Database, evaluator: AlarmEvaluator, wall: WallClock
+) -> None:
+    watching = rule(
+        db, NoData("", duration_s=10), AlarmScope(ScopeKind.EQUIPMENT_MODEL, "model-mill")
+    )
+    wall.now = watching.create_time + timedelta(seconds=1)
+    temperature(evaluator, (0, 50), machine=MILL)
+    temperature(evaluator, (0, 50), machine=LATHE)  # another model
+    wall.now += timedelta(seconds=60)
+    evaluator.sweep()
+    assert [a.equipment_id for a in open_alarms(db, watching.id)] == [MILL]
+
+
+def test_a_no_data_rule_needs_a_duration(db: Database) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        rule(db, NoData("", duration_s=0))
+    assert [v.field for v in refused.value.violations] == ["no_data.duration_s"]
+
+
+STATION = AlarmScope(ScopeKind.STATION, "station-1")
+
+
+def shift(name: str, start: datetime, hours: float, oee: float | None) -> ShiftFigures:
+    quality = None if oee is None else 0.99
+    end = start + timedelta(hours=hours)
+    return ShiftFigures(name, start, end, oee, oee, 1.0 if oee is not None else None, quality)
+
+
+def test_a_shift_below_its_oee_target_raises_and_the_next_that_meets_it_clears(
+    db: Database, evaluator: AlarmEvaluator, wall: WallClock, shifts: Shifts
+) -> None:
+    watching = rule(db, KpiMissed("oee", 0.75), STATION)
+    created = watching.create_time.replace(second=0, microsecond=0)
+    early, late = created - timedelta(hours=2), created + timedelta(hours=6)
+    shifts.ended = [
+        shift("early", early, 8, 0.62),
+        shift("late", late, 8, 0.80),
+        shift("night", late + timedelta(hours=8), 8, None),  # nothing planned
+        shift("early", late + timedelta(hours=16), 8, 0.70),
+    ]
+    wall.now = late + timedelta(hours=1)  # the late shift is under way
+    evaluator.sweep()
+    (alarm,) = open_alarms(db, watching.id)
+    assert (alarm.equipment_id, alarm.raise_time, alarm.value) == ("", late, 0.62)
+    assert alarm.detail.startswith("oee 62.0% below 75.0% in shift early")
+    wall.now += timedelta(seconds=20)
+    evaluator.sweep()  # the late shift has not ended: nothing changes
+    assert states(db, watching.id) == ["active"]
+    wall.now = late + timedelta(hours=17)
+    evaluator.sweep()
+    evaluator.sweep()
+    assert states(db, watching.id) == ["cleared"]
+    wall.now = late + timedelta(hours=25)
+    evaluator.sweep()
+    assert states(db, watching.id) == ["cleared", "active"]
+    assert published(db) == ["alarm.raised", "alarm.cleared", "alarm.raised"]
+
+
+def test_a_kpi_rule_production_cannot_answer_is_tried_again_later(
+    db: Database, evaluator: AlarmEvaluator, wall: WallClock, shifts: Shifts
+) -> None:
+    watching = rule(db, KpiMissed("scrap_rate", 0.005), STATION)
+    start = watching.create_time.replace(second=0, microsecond=0)
+    shifts.ended = [shift("early", start, 1, 0.9)]  # 1 % scrap
+    shifts.down = True
+    wall.now = start + timedelta(hours=2)
+    assert evaluator.sweep().problems == [f"KPI rule {watching.id}: production is not answering"]
+    shifts.down = False
+    assert evaluator.sweep().changes == []  # not due again yet
+    wall.now += timedelta(seconds=alarms.KPI_EVERY_S)
+    (raised,) = evaluator.sweep().changes
+    assert raised.alarm.detail.startswith("scrap_rate 1.0% above 0.5% in shift early")
+
+
+def test_a_kpi_rule_watches_a_station_line_or_plant_only(db: Database) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        rule(db, KpiMissed("oee", 1.5))
+    assert [v.field for v in refused.value.violations] == ["kpi.target", "scope"]

@@ -1,6 +1,7 @@
-"""Servitization's client of production's schedule, against the real production
-service over gRPC on its real store (both databases): a booking retried after a
-failure books once, and removing it twice is harmless."""
+"""Servitization's clients of production's schedule and OEE, against the real
+production service over gRPC on its real store (both databases): a booking
+retried after a failure books once, removing it twice is harmless, and the OEE
+per shift that KPI alarm rules judge comes with each shift's name and times."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from imcloud.production.v1 import calendar_pb2
 from imcloud.production.v1 import production_service_pb2 as pb
 from imcloud.production.v1.production_service_pb2_grpc import ProductionServiceStub
+from imcloud_core.convert import timestamp
 from imcloud_core.rpc import CallContext, GrpcServer, call, open_channel
 from imcloud_production.api.grpc_servicer import ProductionServicer, register
 from imcloud_production.settings import SchedulingSettings
-from imcloud_servitization.clients.production import ProductionScheduler
+from imcloud_servitization.clients.production import ProductionScheduler, ProductionShiftKpis
+from imcloud_servitization.domain.alarms import AlarmScope, ScopeKind
 from tests.unit.production.harness import FakeMachines, ProductionStore
 
 TENANT = "tenant-1"
@@ -109,3 +113,51 @@ def test_a_retried_booking_books_once_and_removing_it_twice_is_harmless(target: 
         assert [w.displaced_operation_s for w in windows] == [0, 0, 0]
         assert [w.end_time - w.start_time for w in windows] == [timedelta(hours=1)] * 3
         assert windows[0].end_time == windows[1].start_time
+
+
+def test_the_oee_per_shift_names_each_shift_and_leaves_undefined_figures_out(
+    target: str,
+) -> None:
+    with open_channel(target) as channel:
+        stub = ProductionServiceStub(channel)
+        plant_id, station_id = station(stub)
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        every_day = [1, 2, 3, 4, 5, 6, 7]
+        call(
+            stub.SetShiftCalendar,
+            pb.SetShiftCalendarRequest(
+                calendar=calendar_pb2.ShiftCalendar(
+                    plant_id=plant_id,
+                    shifts=[
+                        calendar_pb2.ShiftPattern(
+                            name="early",
+                            days_of_week=every_day,
+                            start_time="06:00",
+                            end_time="14:00",
+                        ),
+                        calendar_pb2.ShiftPattern(
+                            name="late",
+                            days_of_week=every_day,
+                            start_time="14:00",
+                            end_time="22:00",
+                        ),
+                    ],
+                ),
+                effective_time=timestamp(today - timedelta(days=2)),
+            ),
+            ctx=CallContext(tenant_id=TENANT),
+            deadline_s=10,
+        )
+        yesterday = today - timedelta(days=1)
+        shifts = ProductionShiftKpis(channel).per_shift(
+            tenant_id=TENANT,
+            scope=AlarmScope(ScopeKind.STATION, station_id),
+            start=yesterday + timedelta(hours=10),
+            end=today,
+        )
+    assert [(s.name, s.start, s.end) for s in shifts] == [
+        ("early", yesterday + timedelta(hours=10), yesterday + timedelta(hours=14)),
+        ("late", yesterday + timedelta(hours=14), yesterday + timedelta(hours=22)),
+    ]
+    # Nothing ran: no time available, and no pieces to judge the quality of.
+    assert [(s.availability, s.quality) for s in shifts] == [(0.0, None), (0.0, None)]

@@ -19,6 +19,7 @@ from imcloud_core.errors import FailedPrecondition, NotFound
 from imcloud_core.paging import MAX_PAGE_SIZE, every_page
 from imcloud_core.rpc import CallContext, call
 from imcloud_servitization import convert
+from imcloud_servitization.domain.alarms import AlarmScope, ShiftFigures
 from imcloud_servitization.domain.configurator import SelectedBomLine, SelectedStep
 from imcloud_servitization.domain.customization import (
     QualityRecord,
@@ -221,6 +222,40 @@ class ProductionOrders:
         except NotFound:
             return False
         return True
+
+
+class ProductionShiftKpis:
+    """OEE per shift, for the KPI alarm rules."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._stub = ProductionServiceStub(channel)
+
+    def per_shift(
+        self, *, tenant_id: str, scope: AlarmScope, start: datetime, end: datetime
+    ) -> list[ShiftFigures]:
+        response = call(
+            self._stub.GetOee,
+            pb.GetOeeRequest(
+                **{f"{scope.kind.value}_id": scope.id},
+                start_time=timestamp(start),
+                end_time=timestamp(end),
+                breakdown=pb.OEE_BREAKDOWN_SHIFT,
+            ),
+            ctx=_context(tenant_id),
+            deadline_s=DEADLINE_S,
+        )
+        return [
+            ShiftFigures(
+                name=part.shift,
+                start=from_timestamp(part.start_time),
+                end=from_timestamp(part.end_time),
+                **{
+                    kpi: getattr(part, kpi) if part.HasField(kpi) else None
+                    for kpi in ("oee", "availability", "performance", "quality")
+                },
+            )
+            for part in response.parts
+        ]
 
 
 def _operation(message: work_orders_pb2.Operation) -> TracedOperation:

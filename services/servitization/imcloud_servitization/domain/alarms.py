@@ -2,9 +2,15 @@
 
 A rule watches the machines of its scope (one machine, an equipment model, a
 station, a line or a plant) for one condition: a signal beyond a threshold for a
-while, a signal changing too fast, an anomaly episode of some severity, a remote
-command that failed. At most one alarm per rule and machine is open (active or
+while, a signal changing too fast, no data for a while, an anomaly episode of
+some severity, a remote command that failed. A KPI rule watches its station,
+line or plant as a whole: a shift that ended with OEE (or one of its factors)
+below target. At most one alarm per rule and machine is open (active or
 acknowledged); it clears by itself when the condition ends, or by hand.
+
+Silence and shifts show in no record, so a sweep finds them: each watch that
+may change without news carries the time it is next due (when a machine's
+silence would last long enough, when a KPI rule looks at production again).
 
 Exactly once under redelivery: each (rule, machine) pair keeps a watch with the
 time of the last point or event it judged, in the transaction that raises or
@@ -17,24 +23,37 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-from imcloud_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from imcloud_core.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    ImcloudError,
+    InvalidArgument,
+    NotFound,
+)
 from imcloud_core.ids import new_id, utcnow
 from imcloud_core.paging import page_size
-from imcloud_servitization.domain.ports import Placements, UnitOfWork
+from imcloud_servitization.domain.ports import Placements, ShiftKpis, UnitOfWork
 
 NAME_MAX = 200
 # How long a machine's place (model, station, line, plant) and a tenant's rules
 # are taken as known: a new rule or a moved machine is judged within this long.
 RULES_FRESH_S = 1.0
 PLACEMENT_FRESH_S = 30.0
+# A KPI rule asks production for the shifts that ended this often.
+KPI_EVERY_S = 15.0
+# How far back a KPI rule looks when it was not judged for long (the service was
+# down): production answers OEE for at most 93 days.
+KPI_LOOKBACK = timedelta(days=31)
+# Due watches taken per sweep round; the rest wait for the next round.
+DUE_PER_SWEEP = 500
 
 
 class AlarmSeverity(StrEnum):
@@ -132,8 +151,59 @@ class CommandFailed:
     pass
 
 
-Condition = Threshold | RateOfChange | EpisodeRaised | CommandFailed
+@dataclass(frozen=True)
+class NoData:
+    signal: str  # empty: any signal
+    duration_s: float
+
+    def describe(self) -> str:
+        return f"no data from {self.signal or 'any signal'} for {self.duration_s:g} s"
+
+
+KPIS = ("oee", "availability", "performance", "quality", "scrap_rate")
+MACHINE_SCOPES = frozenset({"equipment", "equipment_model"})
+
+
+@dataclass(frozen=True)
+class ShiftFigures:
+    """Production's OEE of a scope over one shift (or what of it a range held);
+    a figure is None where it is undefined (no planned time, nothing made)."""
+
+    name: str
+    start: datetime
+    end: datetime
+    oee: float | None
+    availability: float | None
+    performance: float | None
+    quality: float | None
+
+    def figure(self, kpi: str) -> float | None:
+        if kpi == "scrap_rate":
+            return None if self.quality is None else 1 - self.quality
+        value: float | None = getattr(self, kpi)
+        return value
+
+
+@dataclass(frozen=True)
+class KpiMissed:
+    kpi: str  # one of KPIS
+    target: float
+
+    def missed(self, value: float) -> bool:
+        return value > self.target if self.kpi == "scrap_rate" else value < self.target
+
+    def describe(self, value: float, shift: ShiftFigures) -> str:
+        side = "above" if self.kpi == "scrap_rate" else "below"
+        return (
+            f"{self.kpi} {value:.1%} {side} {self.target:.1%} in shift {shift.name or '?'} "
+            f"({shift.start:%Y-%m-%d %H:%M}-{shift.end:%H:%M} UTC)"
+        )
+
+
+Condition = Threshold | RateOfChange | NoData | EpisodeRaised | CommandFailed | KpiMissed
 SignalCondition = Threshold | RateOfChange
+# Conditions a watch's due time wakes: silence and ended shifts are in no record.
+SweptCondition = NoData | KpiMissed
 
 
 @dataclass(frozen=True)
@@ -177,10 +247,12 @@ class Watch:
 
     tenant_id: str
     rule_id: str
-    equipment_id: str
+    equipment_id: str  # empty for a KPI rule's one watch
     judged_until_ms: int
     breach_since_ms: int | None = None
     last_value: float | None = None
+    # When the sweep next looks at it (no data, KPI rules); None: not until news.
+    due_ms: int | None = None
 
 
 UNCHANGED = "unchanged"
@@ -193,6 +265,14 @@ class AlarmChanged:
 
     alarm: Alarm
     change: str
+
+
+@dataclass
+class Sweep:
+    """What a sweep changed, and the rules it could not judge this time (why)."""
+
+    changes: list[AlarmChanged] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -232,6 +312,17 @@ def _violations(rule: AlarmRule) -> list[FieldViolation]:
                 )
         case EpisodeRaised(min_severity=severity) if severity not in EPISODE_SEVERITY_RANK:
             problems.append(FieldViolation("episode.min_severity", "low, medium or high"))
+        case NoData(duration_s=duration) if not (math.isfinite(duration) and duration > 0):
+            problems.append(FieldViolation("no_data.duration_s", "must be more than 0"))
+        case KpiMissed() as kpi:
+            if kpi.kpi not in KPIS:
+                problems.append(FieldViolation("kpi.kpi", ", ".join(KPIS)))
+            if not (math.isfinite(kpi.target) and 0 <= kpi.target <= 1):
+                problems.append(FieldViolation("kpi.target", "must be within 0..1"))
+            if rule.scope.kind.value in MACHINE_SCOPES:
+                problems.append(
+                    FieldViolation("scope", "a KPI rule watches a station, line or plant")
+                )
     return problems
 
 
@@ -242,7 +333,28 @@ def create_rule(uow: UnitOfWork, rule: AlarmRule) -> AlarmRule:
     created = replace(rule, id=new_id(), create_time=utcnow())
     with uow:
         uow.alarm_rules.add(created)
+        first = _first_watch(created)
+        if first is not None:
+            uow.alarm_watches.save(first)
     return created
+
+
+def _first_watch(rule: AlarmRule) -> Watch | None:
+    """The watch a rule has before any news: a KPI rule's (from now on), and a
+    no-data rule's on the one machine it names (silent from now on)."""
+    created_ms = _ms(rule.create_time)
+    match rule.condition:
+        case KpiMissed():
+            return Watch(rule.tenant_id, rule.id, "", judged_until_ms=created_ms, due_ms=created_ms)
+        case NoData(duration_s=duration) if rule.scope.kind is ScopeKind.EQUIPMENT:
+            return Watch(
+                rule.tenant_id,
+                rule.id,
+                rule.scope.id,
+                judged_until_ms=-1,
+                due_ms=created_ms + round(duration * 1000),
+            )
+    return None
 
 
 def get_rule(uow: UnitOfWork, *, tenant_id: str, rule_id: str) -> AlarmRule:
@@ -386,6 +498,10 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
 @dataclass(frozen=True)
 class Series:
     """One signal's points of a batch, in the order the machine measured them."""
@@ -429,6 +545,20 @@ class _Judgement:
             return
         for stamp_ms, value in zip(stamps_ms.tolist(), values.tolist(), strict=True):
             self.point(uow, stamp_ms, value)
+
+    def heard(self, uow: UnitOfWork, stamps_ms: np.ndarray, now_ms: int) -> None:
+        """Data newer than the mark arrived: the machine is not silent (any more)."""
+        assert isinstance(self.rule.condition, NoData)
+        newest = int(stamps_ms.max(initial=-1))
+        if newest <= self.watch.judged_until_ms:
+            return
+        if self.alarm is not None:
+            self._cleared(uow, now_ms)
+        self.watch = replace(
+            self.watch,
+            judged_until_ms=newest,
+            due_ms=now_ms + round(self.rule.condition.duration_s * 1000),
+        )
 
     def _quiet(self, stamps_ms: np.ndarray, values: np.ndarray) -> bool:
         """Whether no point of the batch can raise or clear the alarm."""
@@ -519,11 +649,15 @@ class AlarmEvaluator:
         self,
         unit_of_work: Callable[[], UnitOfWork],
         placements: Placements,
+        kpis: ShiftKpis,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._placements = placements
+        self._kpis = kpis
         self._clock = clock
+        self._wall_clock = wall_clock
         self._rules: dict[str, tuple[float, list[AlarmRule]]] = {}
         self._placed: dict[tuple[str, str], tuple[float, Placement | None]] = {}
 
@@ -540,21 +674,29 @@ class AlarmEvaluator:
         rules = [
             rule
             for rule in self._rules_of(tenant_id, equipment_id)
-            if isinstance(rule.condition, SignalCondition) and rule.condition.signal in by_signal
+            if _judges_telemetry(rule.condition, by_signal)
         ]
         if not rules:
             return []
+        now_ms = _ms(self._wall_clock())
         uow = self._unit_of_work()
         changes: list[AlarmChanged] = []
         with uow:
             for judged in self._judgements(uow, rules, equipment_id):
-                assert isinstance(judged.rule.condition, SignalCondition)
-                points = by_signal[judged.rule.condition.signal]
-                judged.batch(
-                    uow,
-                    np.asarray(points.timestamps_ms, np.int64),
-                    np.asarray(points.values, np.float64),
-                )
+                condition = judged.rule.condition
+                if isinstance(condition, NoData):
+                    heard = (
+                        [by_signal[condition.signal]] if condition.signal else by_signal.values()
+                    )
+                    judged.heard(uow, _stamps(heard), now_ms)
+                else:
+                    assert isinstance(condition, SignalCondition)
+                    points = by_signal[condition.signal]
+                    judged.batch(
+                        uow,
+                        np.asarray(points.timestamps_ms, np.int64),
+                        np.asarray(points.values, np.float64),
+                    )
                 uow.alarm_watches.save(judged.watch)
                 changes += judged.changes
         return changes
@@ -596,6 +738,107 @@ class AlarmEvaluator:
                     changes.append(_clear(uow, judged.alarm, at=occurred, by=""))
                 uow.alarm_watches.save(replace(judged.watch, judged_until_ms=stamp_ms))
         return changes
+
+    def sweep(self) -> Sweep:
+        """Judges the watches now due: raises the no-data alarms whose silence has
+        lasted, and judges the shifts that ended for KPI rules."""
+        now = self._wall_clock()
+        with self._unit_of_work() as uow:
+            due = uow.alarm_watches.due(now_ms=_ms(now), limit=DUE_PER_SWEEP)
+        swept = Sweep()
+        for watch in due:
+            with self._unit_of_work() as uow:
+                rule = uow.alarm_rules.get(tenant_id=watch.tenant_id, rule_id=watch.rule_id)
+            match rule:
+                case AlarmRule(condition=NoData() as condition):
+                    swept.changes += self._silent(rule, condition, watch, now)
+                case AlarmRule(condition=KpiMissed() as condition):
+                    try:
+                        shifts = self._kpis.per_shift(
+                            tenant_id=rule.tenant_id,
+                            scope=rule.scope,
+                            start=max(_time(watch.judged_until_ms), now - KPI_LOOKBACK),
+                            end=now,
+                        )
+                    except ImcloudError as problem:
+                        # The scope is gone or production does not answer: try again
+                        # later without holding up the other rules.
+                        swept.problems.append(f"KPI rule {rule.id}: {problem}")
+                        shifts = []
+                    swept.changes += self._judge_shifts(rule, condition, watch, shifts, now)
+        return swept
+
+    def _silent(
+        self, rule: AlarmRule, condition: NoData, watch: Watch, now: datetime
+    ) -> list[AlarmChanged]:
+        uow = self._unit_of_work()
+        with uow:
+            (judged,) = self._judgements(uow, [rule], watch.equipment_id)
+            due_ms = judged.watch.due_ms
+            # News may have come since the watch was read, or another replica swept it.
+            if due_ms is None or due_ms > _ms(now):
+                return []
+            if judged.alarm is None:
+                judged._raised(
+                    _raise(
+                        uow,
+                        rule,
+                        watch.equipment_id,
+                        since=_time(due_ms - round(condition.duration_s * 1000)),
+                        detail=condition.describe(),
+                        value=0.0,
+                    )
+                )
+            uow.alarm_watches.save(replace(judged.watch, due_ms=None))
+        return judged.changes
+
+    def _judge_shifts(
+        self,
+        rule: AlarmRule,
+        condition: KpiMissed,
+        watch: Watch,
+        shifts: Sequence[ShiftFigures],
+        now: datetime,
+    ) -> list[AlarmChanged]:
+        """Judges the shifts that ended since the watch's mark, oldest first. Production
+        cuts the last shift at the range's end (``now`` on a whole minute): a shift
+        ending there may be cut short, so it waits for the next round."""
+        cut = now.replace(second=0, microsecond=0)
+        ended = sorted(
+            (s for s in shifts if s.end < cut and _ms(s.end) > watch.judged_until_ms),
+            key=lambda s: s.end,
+        )
+        uow = self._unit_of_work()
+        with uow:
+            (judged,) = self._judgements(uow, [rule], "")
+            if judged.watch.judged_until_ms != watch.judged_until_ms:
+                return []  # another replica judged these shifts
+            for shift in ended:
+                value = shift.figure(condition.kpi)
+                if value is None:
+                    continue
+                if condition.missed(value) and judged.alarm is None:
+                    judged._raised(
+                        _raise(
+                            uow,
+                            rule,
+                            "",
+                            since=shift.end,
+                            detail=condition.describe(value, shift),
+                            value=value,
+                        )
+                    )
+                elif not condition.missed(value) and judged.alarm is not None:
+                    judged._cleared(uow, _ms(shift.end))
+            judged_until_ms = max((_ms(s.end) for s in ended), default=watch.judged_until_ms)
+            uow.alarm_watches.save(
+                replace(
+                    judged.watch,
+                    judged_until_ms=judged_until_ms,
+                    due_ms=_ms(now) + round(KPI_EVERY_S * 1000),
+                )
+            )
+        return judged.changes
 
     @staticmethod
     def _judgements(
@@ -647,6 +890,21 @@ class AlarmEvaluator:
             )
             self._placed[(tenant_id, equipment_id)] = known
         return known[1]
+
+
+def _judges_telemetry(condition: Condition, signals: Container[str]) -> bool:
+    match condition:
+        case Threshold() | RateOfChange():
+            return condition.signal in signals
+        case NoData():
+            return not condition.signal or condition.signal in signals
+    return False
+
+
+def _stamps(series: Iterable[Series]) -> np.ndarray:
+    return np.concatenate(
+        [np.asarray(s.timestamps_ms, np.int64) for s in series] or [np.empty(0, np.int64)]
+    )
 
 
 def episode_verdict(severity: str, is_open: bool) -> Callable[[Condition], bool | None]:

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
         Alarm,
         AlarmFilter,
         AlarmRule,
+        AlarmScope,
         Placement,
+        ShiftFigures,
         Watch,
     )
     from imcloud_servitization.domain.configurator import SelectedStep
@@ -398,10 +400,21 @@ class AlarmWatchRepository(Protocol):
 
     def delete_of_rule(self, *, tenant_id: str, rule_id: str) -> None: ...
 
+    def due(self, *, now_ms: int, limit: int) -> list[Watch]:
+        """Watches of every tenant due by now, soonest first (not locked)."""
+
 
 class Placements(Protocol):
     def placement_of(self, *, tenant_id: str, equipment_id: str) -> Placement | None:
         """None for a machine the tenant does not have (any more)."""
+
+
+class ShiftKpis(Protocol):
+    def per_shift(
+        self, *, tenant_id: str, scope: AlarmScope, start: datetime, end: datetime
+    ) -> list[ShiftFigures]:
+        """The scope's OEE per shift of its plant over [start, end) on whole
+        minutes, each shift cut to the range."""
 
 
 class UnitOfWork(Transaction, Protocol):

@@ -1,5 +1,6 @@
 """Alarm rules judged in the stream: telemetry batches, anomaly episodes and the
-ends of remote commands, each in the transaction that remembers it was judged."""
+ends of remote commands, each in the transaction that remembers it was judged;
+and the sweep for what shows in no record (silence, ended shifts)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from imcloud.servitization.v1 import commands_pb2
 from imcloud_core.bus import Record
 from imcloud_core.convert import from_timestamp
 from imcloud_core.events import parse_envelope, unpack
+from imcloud_core.logging import get_logger
 from imcloud_servitization.convert import EPISODE_SEVERITIES
 from imcloud_servitization.domain.alarms import (
     AlarmChanged,
@@ -23,6 +25,7 @@ from imcloud_servitization.events.handlers import episode_of
 from imcloud_servitization.metrics import ALARM_JUDGEMENTS, count_alarms
 
 GROUP = "servitization.alarms"
+log = get_logger(__name__)
 # A command that ended like this makes a command rule's alarm hold (True) or end.
 COMMAND_ENDS = {
     "command.failed": True,
@@ -103,3 +106,10 @@ def alarm_handler(evaluator: AlarmEvaluator) -> Callable[[Sequence[Record]], Non
                     break
 
     return handle
+
+
+def sweep_alarms(evaluator: AlarmEvaluator) -> None:
+    swept = evaluator.sweep()
+    count_alarms(swept.changes)
+    for problem in swept.problems:
+        log.warning("alarm rule not judged this round", problem=problem)

@@ -1,4 +1,5 @@
-"""Alarm rules, alarms and watches in SQL; every query filters by its tenant."""
+"""Alarm rules, alarms and watches in SQL; every query filters by its tenant but
+the sweep's, which finds the watches due across tenants."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from imcloud_servitization.domain.alarms import (
     CommandFailed,
     Condition,
     EpisodeRaised,
+    KpiMissed,
+    NoData,
     RateOfChange,
     ScopeKind,
     Threshold,
@@ -34,6 +37,8 @@ CONDITION_KINDS: dict[str, type[Condition]] = {
     "rate_of_change": RateOfChange,
     "episode": EpisodeRaised,
     "command": CommandFailed,
+    "no_data": NoData,
+    "kpi": KpiMissed,
 }
 KIND_OF_CONDITION = {kind: name for name, kind in CONDITION_KINDS.items()}
 OPEN_VALUES = [s.value for s in OPEN_STATES]
@@ -216,3 +221,9 @@ class SqlAlarmWatchRepository:
         self._session.execute(
             alarm_watches.delete().where(c.tenant_id == tenant_id, c.rule_id == rule_id)
         )
+
+    def due(self, *, now_ms: int, limit: int) -> list[Watch]:
+        # Across tenants: the sweep judges each watch under its own tenant's rule.
+        c = alarm_watches.c
+        query = select(alarm_watches).where(c.due_ms <= now_ms).order_by(c.due_ms).limit(limit)
+        return [Watch(**row._mapping) for row in self._session.execute(query).all()]

@@ -346,4 +346,6 @@ alarm_watches = Table(
     Column("judged_until_ms", BigInteger, nullable=False),
     Column("breach_since_ms", BigInteger, nullable=True),
     Column("last_value", Float, nullable=True),
+    Column("due_ms", BigInteger, nullable=True),
+    Index("ix_alarm_watches_due", "due_ms"),
 )

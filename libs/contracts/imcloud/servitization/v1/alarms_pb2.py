@@ -26,17 +26,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from imcloud.products.v1 import equipment_events_pb2 as imcloud_dot_products_dot_v1_dot_equipment__events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%imcloud/servitization/v1/alarms.proto\x12\x18imcloud.servitization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*imcloud/products/v1/equipment_events.proto\"\x87\x01\n\nAlarmScope\x12\x16\n\x0c\x65quipment_id\x18\x01 \x01(\tH\x00\x12\x1c\n\x12\x65quipment_model_id\x18\x02 \x01(\tH\x00\x12\x14\n\nstation_id\x18\x03 \x01(\tH\x00\x12\x11\n\x07line_id\x18\x04 \x01(\tH\x00\x12\x12\n\x08plant_id\x18\x05 \x01(\tH\x00\x42\x06\n\x04kind\"n\n\x12ThresholdCondition\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\r\n\x05\x61\x62ove\x18\x02 \x01(\x08\x12\x11\n\tthreshold\x18\x03 \x01(\x01\x12\x12\n\nduration_s\x18\x04 \x01(\x01\x12\x12\n\nhysteresis\x18\x05 \x01(\x01\"?\n\x15RateOfChangeCondition\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x16\n\x0emax_rate_per_s\x18\x02 \x01(\x01\"N\n\x10\x45pisodeCondition\x12:\n\x0cmin_severity\x18\x01 \x01(\x0e\x32$.imcloud.products.v1.EpisodeSeverity\"\x12\n\x10\x43ommandCondition\"\xdf\x03\n\tAlarmRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x39\n\x08severity\x18\x03 \x01(\x0e\x32\'.imcloud.servitization.v1.AlarmSeverity\x12\x33\n\x05scope\x18\x04 \x01(\x0b\x32$.imcloud.servitization.v1.AlarmScope\x12\x41\n\tthreshold\x18\x05 \x01(\x0b\x32,.imcloud.servitization.v1.ThresholdConditionH\x00\x12I\n\x0erate_of_change\x18\x06 \x01(\x0b\x32/.imcloud.servitization.v1.RateOfChangeConditionH\x00\x12=\n\x07\x65pisode\x18\x07 \x01(\x0b\x32*.imcloud.servitization.v1.EpisodeConditionH\x00\x12=\n\x07\x63ommand\x18\x08 \x01(\x0b\x32*.imcloud.servitization.v1.CommandConditionH\x00\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0b\n\tcondition\"\x9f\x03\n\x05\x41larm\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x11\n\trule_name\x18\x03 \x01(\t\x12\x39\n\x08severity\x18\x04 \x01(\x0e\x32\'.imcloud.servitization.v1.AlarmSeverity\x12\x33\n\x05state\x18\x05 \x01(\x0e\x32$.imcloud.servitization.v1.AlarmState\x12\x14\n\x0c\x65quipment_id\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\r\n\x05value\x18\x08 \x01(\x01\x12.\n\nraise_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x61\x63knowledge_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\x0b \x01(\t\x12.\n\nclear_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncleared_by\x18\r \x01(\t\">\n\x0c\x41larmChanged\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\"K\n\x16\x43reateAlarmRuleRequest\x12\x31\n\x04rule\x18\x01 \x01(\x0b\x32#.imcloud.servitization.v1.AlarmRule\"L\n\x17\x43reateAlarmRuleResponse\x12\x31\n\x04rule\x18\x01 \x01(\x0b\x32#.imcloud.servitization.v1.AlarmRule\"&\n\x13GetAlarmRuleRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\"I\n\x14GetAlarmRuleResponse\x12\x31\n\x04rule\x18\x01 \x01(\x0b\x32#.imcloud.servitization.v1.AlarmRule\">\n\x15ListAlarmRulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"e\n\x16ListAlarmRulesResponse\x12\x32\n\x05rules\x18\x01 \x03(\x0b\x32#.imcloud.servitization.v1.AlarmRule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x16\x44\x65leteAlarmRuleRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteAlarmRuleResponse\"\xe8\x01\n\x11ListAlarmsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x33\n\x05state\x18\x03 \x01(\x0e\x32$.imcloud.servitization.v1.AlarmState\x12\x11\n\topen_only\x18\x04 \x01(\x08\x12\x14\n\x0c\x65quipment_id\x18\x05 \x01(\t\x12\x0f\n\x07rule_id\x18\x06 \x01(\t\x12=\n\x0cmin_severity\x18\x07 \x01(\x0e\x32\'.imcloud.servitization.v1.AlarmSeverity\"^\n\x12ListAlarmsResponse\x12/\n\x06\x61larms\x18\x01 \x03(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetAlarmRequest\x12\x10\n\x08\x61larm_id\x18\x01 \x01(\t\"B\n\x10GetAlarmResponse\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\"+\n\x17\x41\x63knowledgeAlarmRequest\x12\x10\n\x08\x61larm_id\x18\x01 \x01(\t\"J\n\x18\x41\x63knowledgeAlarmResponse\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\"%\n\x11\x43learAlarmRequest\x12\x10\n\x08\x61larm_id\x18\x01 \x01(\t\"D\n\x12\x43learAlarmResponse\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm*\x9b\x01\n\rAlarmSeverity\x12\x1e\n\x1a\x41LARM_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LARM_SEVERITY_INFO\x10\x01\x12\x1a\n\x16\x41LARM_SEVERITY_WARNING\x10\x02\x12\x18\n\x14\x41LARM_SEVERITY_MAJOR\x10\x03\x12\x1b\n\x17\x41LARM_SEVERITY_CRITICAL\x10\x04*x\n\nAlarmState\x12\x1b\n\x17\x41LARM_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LARM_STATE_ACTIVE\x10\x01\x12\x1c\n\x18\x41LARM_STATE_ACKNOWLEDGED\x10\x02\x12\x17\n\x13\x41LARM_STATE_CLEARED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%imcloud/servitization/v1/alarms.proto\x12\x18imcloud.servitization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*imcloud/products/v1/equipment_events.proto\"\x87\x01\n\nAlarmScope\x12\x16\n\x0c\x65quipment_id\x18\x01 \x01(\tH\x00\x12\x1c\n\x12\x65quipment_model_id\x18\x02 \x01(\tH\x00\x12\x14\n\nstation_id\x18\x03 \x01(\tH\x00\x12\x11\n\x07line_id\x18\x04 \x01(\tH\x00\x12\x12\n\x08plant_id\x18\x05 \x01(\tH\x00\x42\x06\n\x04kind\"n\n\x12ThresholdCondition\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\r\n\x05\x61\x62ove\x18\x02 \x01(\x08\x12\x11\n\tthreshold\x18\x03 \x01(\x01\x12\x12\n\nduration_s\x18\x04 \x01(\x01\x12\x12\n\nhysteresis\x18\x05 \x01(\x01\"?\n\x15RateOfChangeCondition\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x16\n\x0emax_rate_per_s\x18\x02 \x01(\x01\"N\n\x10\x45pisodeCondition\x12:\n\x0cmin_severity\x18\x01 \x01(\x0e\x32$.imcloud.products.v1.EpisodeSeverity\"\x12\n\x10\x43ommandCondition\"5\n\x0fNoDataCondition\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x12\n\nduration_s\x18\x02 \x01(\x01\"J\n\x0cKpiCondition\x12*\n\x03kpi\x18\x01 \x01(\x0e\x32\x1d.imcloud.servitization.v1.Kpi\x12\x0e\n\x06target\x18\x02 \x01(\x01\"\xd4\x04\n\tAlarmRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x39\n\x08severity\x18\x03 \x01(\x0e\x32\'.imcloud.servitization.v1.AlarmSeverity\x12\x33\n\x05scope\x18\x04 \x01(\x0b\x32$.imcloud.servitization.v1.AlarmScope\x12\x41\n\tthreshold\x18\x05 \x01(\x0b\x32,.imcloud.servitization.v1.ThresholdConditionH\x00\x12I\n\x0erate_of_change\x18\x06 \x01(\x0b\x32/.imcloud.servitization.v1.RateOfChangeConditionH\x00\x12=\n\x07\x65pisode\x18\x07 \x01(\x0b\x32*.imcloud.servitization.v1.EpisodeConditionH\x00\x12=\n\x07\x63ommand\x18\x08 \x01(\x0b\x32*.imcloud.servitization.v1.CommandConditionH\x00\x12<\n\x07no_data\x18\n \x01(\x0b\x32).imcloud.servitization.v1.NoDataConditionH\x00\x12\x35\n\x03kpi\x18\x0b \x01(\x0b\x32&.imcloud.servitization.v1.KpiConditionH\x00\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0b\n\tcondition\"\x9f\x03\n\x05\x41larm\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x11\n\trule_name\x18\x03 \x01(\t\x12\x39\n\x08severity\x18\x04 \x01(\x0e\x32\'.imcloud.servitization.v1.AlarmSeverity\x12\x33\n\x05state\x18\x05 \x01(\x0e\x32$.imcloud.servitization.v1.AlarmState\x12\x14\n\x0c\x65quipment_id\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\r\n\x05value\x18\x08 \x01(\x01\x12.\n\nraise_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x61\x63knowledge_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\x0b \x01(\t\x12.\n\nclear_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncleared_by\x18\r \x01(\t\">\n\x0c\x41larmChanged\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\"K\n\x16\x43reateAlarmRuleRequest\x12\x31\n\x04rule\x18\x01 \x01(\x0b\x32#.imcloud.servitization.v1.AlarmRule\"L\n\x17\x43reateAlarmRuleResponse\x12\x31\n\x04rule\x18\x01 \x01(\x0b\x32#.imcloud.servitization.v1.AlarmRule\"&\n\x13GetAlarmRuleRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\"I\n\x14GetAlarmRuleResponse\x12\x31\n\x04rule\x18\x01 \x01(\x0b\x32#.imcloud.servitization.v1.AlarmRule\">\n\x15ListAlarmRulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"e\n\x16ListAlarmRulesResponse\x12\x32\n\x05rules\x18\x01 \x03(\x0b\x32#.imcloud.servitization.v1.AlarmRule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x16\x44\x65leteAlarmRuleRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteAlarmRuleResponse\"\xe8\x01\n\x11ListAlarmsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x33\n\x05state\x18\x03 \x01(\x0e\x32$.imcloud.servitization.v1.AlarmState\x12\x11\n\topen_only\x18\x04 \x01(\x08\x12\x14\n\x0c\x65quipment_id\x18\x05 \x01(\t\x12\x0f\n\x07rule_id\x18\x06 \x01(\t\x12=\n\x0cmin_severity\x18\x07 \x01(\x0e\x32\'.imcloud.servitization.v1.AlarmSeverity\"^\n\x12ListAlarmsResponse\x12/\n\x06\x61larms\x18\x01 \x03(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetAlarmRequest\x12\x10\n\x08\x61larm_id\x18\x01 \x01(\t\"B\n\x10GetAlarmResponse\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\"+\n\x17\x41\x63knowledgeAlarmRequest\x12\x10\n\x08\x61larm_id\x18\x01 \x01(\t\"J\n\x18\x41\x63knowledgeAlarmResponse\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm\"%\n\x11\x43learAlarmRequest\x12\x10\n\x08\x61larm_id\x18\x01 \x01(\t\"D\n\x12\x43learAlarmResponse\x12.\n\x05\x61larm\x18\x01 \x01(\x0b\x32\x1f.imcloud.servitization.v1.Alarm*\x9b\x01\n\rAlarmSeverity\x12\x1e\n\x1a\x41LARM_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LARM_SEVERITY_INFO\x10\x01\x12\x1a\n\x16\x41LARM_SEVERITY_WARNING\x10\x02\x12\x18\n\x14\x41LARM_SEVERITY_MAJOR\x10\x03\x12\x1b\n\x17\x41LARM_SEVERITY_CRITICAL\x10\x04*x\n\nAlarmState\x12\x1b\n\x17\x41LARM_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LARM_STATE_ACTIVE\x10\x01\x12\x1c\n\x18\x41LARM_STATE_ACKNOWLEDGED\x10\x02\x12\x17\n\x13\x41LARM_STATE_CLEARED\x10\x03*w\n\x03Kpi\x12\x13\n\x0fKPI_UNSPECIFIED\x10\x00\x12\x0b\n\x07KPI_OEE\x10\x01\x12\x14\n\x10KPI_AVAILABILITY\x10\x02\x12\x13\n\x0fKPI_PERFORMANCE\x10\x03\x12\x0f\n\x0bKPI_QUALITY\x10\x04\x12\x12\n\x0eKPI_SCRAP_RATE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imcloud.servitization.v1.alarms_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ALARMSEVERITY']._serialized_start=2697
-  _globals['_ALARMSEVERITY']._serialized_end=2852
-  _globals['_ALARMSTATE']._serialized_start=2854
-  _globals['_ALARMSTATE']._serialized_end=2974
+  _globals['_ALARMSEVERITY']._serialized_start=2945
+  _globals['_ALARMSEVERITY']._serialized_end=3100
+  _globals['_ALARMSTATE']._serialized_start=3102
+  _globals['_ALARMSTATE']._serialized_end=3222
+  _globals['_KPI']._serialized_start=3224
+  _globals['_KPI']._serialized_end=3343
   _globals['_ALARMSCOPE']._serialized_start=145
   _globals['_ALARMSCOPE']._serialized_end=280
   _globals['_THRESHOLDCONDITION']._serialized_start=282
@@ -47,42 +49,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EPISODECONDITION']._serialized_end=537
   _globals['_COMMANDCONDITION']._serialized_start=539
   _globals['_COMMANDCONDITION']._serialized_end=557
-  _globals['_ALARMRULE']._serialized_start=560
-  _globals['_ALARMRULE']._serialized_end=1039
-  _globals['_ALARM']._serialized_start=1042
-  _globals['_ALARM']._serialized_end=1457
-  _globals['_ALARMCHANGED']._serialized_start=1459
-  _globals['_ALARMCHANGED']._serialized_end=1521
-  _globals['_CREATEALARMRULEREQUEST']._serialized_start=1523
-  _globals['_CREATEALARMRULEREQUEST']._serialized_end=1598
-  _globals['_CREATEALARMRULERESPONSE']._serialized_start=1600
-  _globals['_CREATEALARMRULERESPONSE']._serialized_end=1676
-  _globals['_GETALARMRULEREQUEST']._serialized_start=1678
-  _globals['_GETALARMRULEREQUEST']._serialized_end=1716
-  _globals['_GETALARMRULERESPONSE']._serialized_start=1718
-  _globals['_GETALARMRULERESPONSE']._serialized_end=1791
-  _globals['_LISTALARMRULESREQUEST']._serialized_start=1793
-  _globals['_LISTALARMRULESREQUEST']._serialized_end=1855
-  _globals['_LISTALARMRULESRESPONSE']._serialized_start=1857
-  _globals['_LISTALARMRULESRESPONSE']._serialized_end=1958
-  _globals['_DELETEALARMRULEREQUEST']._serialized_start=1960
-  _globals['_DELETEALARMRULEREQUEST']._serialized_end=2001
-  _globals['_DELETEALARMRULERESPONSE']._serialized_start=2003
-  _globals['_DELETEALARMRULERESPONSE']._serialized_end=2028
-  _globals['_LISTALARMSREQUEST']._serialized_start=2031
-  _globals['_LISTALARMSREQUEST']._serialized_end=2263
-  _globals['_LISTALARMSRESPONSE']._serialized_start=2265
-  _globals['_LISTALARMSRESPONSE']._serialized_end=2359
-  _globals['_GETALARMREQUEST']._serialized_start=2361
-  _globals['_GETALARMREQUEST']._serialized_end=2396
-  _globals['_GETALARMRESPONSE']._serialized_start=2398
-  _globals['_GETALARMRESPONSE']._serialized_end=2464
-  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_start=2466
-  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_end=2509
-  _globals['_ACKNOWLEDGEALARMRESPONSE']._serialized_start=2511
-  _globals['_ACKNOWLEDGEALARMRESPONSE']._serialized_end=2585
-  _globals['_CLEARALARMREQUEST']._serialized_start=2587
-  _globals['_CLEARALARMREQUEST']._serialized_end=2624
-  _globals['_CLEARALARMRESPONSE']._serialized_start=2626
-  _globals['_CLEARALARMRESPONSE']._serialized_end=2694
+  _globals['_NODATACONDITION']._serialized_start=559
+  _globals['_NODATACONDITION']._serialized_end=612
+  _globals['_KPICONDITION']._serialized_start=614
+  _globals['_KPICONDITION']._serialized_end=688
+  _globals['_ALARMRULE']._serialized_start=691
+  _globals['_ALARMRULE']._serialized_end=1287
+  _globals['_ALARM']._serialized_start=1290
+  _globals['_ALARM']._serialized_end=1705
+  _globals['_ALARMCHANGED']._serialized_start=1707
+  _globals['_ALARMCHANGED']._serialized_end=1769
+  _globals['_CREATEALARMRULEREQUEST']._serialized_start=1771
+  _globals['_CREATEALARMRULEREQUEST']._serialized_end=1846
+  _globals['_CREATEALARMRULERESPONSE']._serialized_start=1848
+  _globals['_CREATEALARMRULERESPONSE']._serialized_end=1924
+  _globals['_GETALARMRULEREQUEST']._serialized_start=1926
+  _globals['_GETALARMRULEREQUEST']._serialized_end=1964
+  _globals['_GETALARMRULERESPONSE']._serialized_start=1966
+  _globals['_GETALARMRULERESPONSE']._serialized_end=2039
+  _globals['_LISTALARMRULESREQUEST']._serialized_start=2041
+  _globals['_LISTALARMRULESREQUEST']._serialized_end=2103
+  _globals['_LISTALARMRULESRESPONSE']._serialized_start=2105
+  _globals['_LISTALARMRULESRESPONSE']._serialized_end=2206
+  _globals['_DELETEALARMRULEREQUEST']._serialized_start=2208
+  _globals['_DELETEALARMRULEREQUEST']._serialized_end=2249
+  _globals['_DELETEALARMRULERESPONSE']._serialized_start=2251
+  _globals['_DELETEALARMRULERESPONSE']._serialized_end=2276
+  _globals['_LISTALARMSREQUEST']._serialized_start=2279
+  _globals['_LISTALARMSREQUEST']._serialized_end=2511
+  _globals['_LISTALARMSRESPONSE']._serialized_start=2513
+  _globals['_LISTALARMSRESPONSE']._serialized_end=2607
+  _globals['_GETALARMREQUEST']._serialized_start=2609
+  _globals['_GETALARMREQUEST']._serialized_end=2644
+  _globals['_GETALARMRESPONSE']._serialized_start=2646
+  _globals['_GETALARMRESPONSE']._serialized_end=2712
+  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_start=2714
+  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_end=2757
+  _globals['_ACKNOWLEDGEALARMRESPONSE']._serialized_start=2759
+  _globals['_ACKNOWLEDGEALARMRESPONSE']._serialized_end=2833
+  _globals['_CLEARALARMREQUEST']._serialized_start=2835
+  _globals['_CLEARALARMREQUEST']._serialized_end=2872
+  _globals['_CLEARALARMRESPONSE']._serialized_start=2874
+  _globals['_CLEARALARMRESPONSE']._serialized_end=2942
 # @@protoc_insertion_point(module_scope)

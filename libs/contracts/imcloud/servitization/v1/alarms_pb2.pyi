@@ -66,6 +66,32 @@ ALARM_STATE_ACKNOWLEDGED: AlarmState.ValueType  # 2
 ALARM_STATE_CLEARED: AlarmState.ValueType  # 3
 Global___AlarmState: _TypeAlias = AlarmState  # noqa: Y015
 
+class _Kpi:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KpiEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Kpi.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KPI_UNSPECIFIED: _Kpi.ValueType  # 0
+    KPI_OEE: _Kpi.ValueType  # 1
+    KPI_AVAILABILITY: _Kpi.ValueType  # 2
+    KPI_PERFORMANCE: _Kpi.ValueType  # 3
+    KPI_QUALITY: _Kpi.ValueType  # 4
+    KPI_SCRAP_RATE: _Kpi.ValueType  # 5
+    """1 - quality: the share of the pieces made that were not good."""
+
+class Kpi(_Kpi, metaclass=_KpiEnumTypeWrapper):
+    """Kpi is a figure of production's OEE."""
+
+KPI_UNSPECIFIED: Kpi.ValueType  # 0
+KPI_OEE: Kpi.ValueType  # 1
+KPI_AVAILABILITY: Kpi.ValueType  # 2
+KPI_PERFORMANCE: Kpi.ValueType  # 3
+KPI_QUALITY: Kpi.ValueType  # 4
+KPI_SCRAP_RATE: Kpi.ValueType  # 5
+"""1 - quality: the share of the pieces made that were not good."""
+Global___Kpi: _TypeAlias = Kpi  # noqa: Y015
+
 @_typing.final
 class AlarmScope(_message.Message):
     """AlarmScope is which machines a rule watches."""
@@ -216,6 +242,66 @@ class CommandCondition(_message.Message):
 Global___CommandCondition: _TypeAlias = CommandCondition  # noqa: Y015
 
 @_typing.final
+class NoDataCondition(_message.Message):
+    """NoDataCondition holds once nothing has arrived from a machine for duration_s
+    (by the platform's clock: a machine's own clock may be off); it clears when
+    data arrives again. A machine is watched from the rule's creation when the
+    rule names it, otherwise from the first data it sends after the creation.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    DURATION_S_FIELD_NUMBER: _builtins.int
+    signal: _builtins.str
+    """Only this signal's points count; empty: any signal's."""
+    duration_s: _builtins.float
+    """Greater than 0."""
+    def __init__(
+        self,
+        *,
+        signal: _builtins.str = ...,
+        duration_s: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_s", b"duration_s", "signal", b"signal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoDataCondition: _TypeAlias = NoDataCondition  # noqa: Y015
+
+@_typing.final
+class KpiCondition(_message.Message):
+    """KpiCondition holds after a shift of the scope's plant ended with the figure
+    below target (above it for KPI_SCRAP_RATE); the next shift that meets the
+    target clears it. Its scope is a station, a line or a plant, and its alarms
+    name no machine. A shift under way when the rule is created is judged on what
+    remains of it; a shift without planned time has no figure and is not judged.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KPI_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    kpi: Global___Kpi.ValueType
+    target: _builtins.float
+    """0..1, like the figures."""
+    def __init__(
+        self,
+        *,
+        kpi: Global___Kpi.ValueType = ...,
+        target: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kpi", b"kpi", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KpiCondition: _TypeAlias = KpiCondition  # noqa: Y015
+
+@_typing.final
 class AlarmRule(_message.Message):
     """AlarmRule is a condition a tenant wants to hear about, on the machines of its scope."""
 
@@ -229,6 +315,8 @@ class AlarmRule(_message.Message):
     RATE_OF_CHANGE_FIELD_NUMBER: _builtins.int
     EPISODE_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
+    NO_DATA_FIELD_NUMBER: _builtins.int
+    KPI_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
@@ -245,6 +333,10 @@ class AlarmRule(_message.Message):
     @_builtins.property
     def command(self) -> Global___CommandCondition: ...
     @_builtins.property
+    def no_data(self) -> Global___NoDataCondition: ...
+    @_builtins.property
+    def kpi(self) -> Global___KpiCondition: ...
+    @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
@@ -257,13 +349,15 @@ class AlarmRule(_message.Message):
         rate_of_change: Global___RateOfChangeCondition | None = ...,
         episode: Global___EpisodeCondition | None = ...,
         command: Global___CommandCondition | None = ...,
+        no_data: Global___NoDataCondition | None = ...,
+        kpi: Global___KpiCondition | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "condition", b"condition", "create_time", b"create_time", "episode", b"episode", "rate_of_change", b"rate_of_change", "scope", b"scope", "threshold", b"threshold"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "condition", b"condition", "create_time", b"create_time", "episode", b"episode", "kpi", b"kpi", "no_data", b"no_data", "rate_of_change", b"rate_of_change", "scope", b"scope", "threshold", b"threshold"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "condition", b"condition", "create_time", b"create_time", "episode", b"episode", "id", b"id", "name", b"name", "rate_of_change", b"rate_of_change", "scope", b"scope", "severity", b"severity", "threshold", b"threshold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "condition", b"condition", "create_time", b"create_time", "episode", b"episode", "id", b"id", "kpi", b"kpi", "name", b"name", "no_data", b"no_data", "rate_of_change", b"rate_of_change", "scope", b"scope", "severity", b"severity", "threshold", b"threshold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_condition: _TypeAlias = _typing.Literal["threshold", "rate_of_change", "episode", "command"]  # noqa: Y015
+    _WhichOneofReturnType_condition: _TypeAlias = _typing.Literal["threshold", "rate_of_change", "episode", "command", "no_data", "kpi"]  # noqa: Y015
     _WhichOneofArgType_condition: _TypeAlias = _typing.Literal["condition", b"condition"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_condition) -> _WhichOneofReturnType_condition | None: ...
 
@@ -296,6 +390,7 @@ class Alarm(_message.Message):
     severity: Global___AlarmSeverity.ValueType
     state: Global___AlarmState.ValueType
     equipment_id: _builtins.str
+    """Empty for a KPI alarm: its rule's scope is what it is about."""
     detail: _builtins.str
     """What happened, e.g. "spindle_temperature 91.5 above 90 for 10 s"."""
     value: _builtins.float

@@ -39,6 +39,8 @@ from imcloud_gateway.api.http.schemas.alarms import (
     CommandBody,
     CreateAlarmRuleRequest,
     EpisodeBody,
+    KpiBody,
+    NoDataBody,
     RateOfChangeBody,
     Severity,
     ThresholdBody,
@@ -66,6 +68,14 @@ EPISODE_SEVERITIES = {
     "high": equipment_events_pb2.EPISODE_SEVERITY_HIGH,
 }
 EPISODE_SEVERITY_NAMES = {value: name for name, value in EPISODE_SEVERITIES.items()}
+KPIS: dict[str, int] = {
+    "oee": pb.KPI_OEE,
+    "availability": pb.KPI_AVAILABILITY,
+    "performance": pb.KPI_PERFORMANCE,
+    "quality": pb.KPI_QUALITY,
+    "scrap_rate": pb.KPI_SCRAP_RATE,
+}
+KPI_NAMES = {value: name for name, value in KPIS.items()}
 
 
 def _invalid(field: str, reason: str) -> InvalidArgument:
@@ -123,15 +133,23 @@ def _scope_signals(gateway: HttpContext, ctx: CallContext, scope: AlarmScopeBody
 
 def _checked_signal(gateway: HttpContext, ctx: CallContext, body: CreateAlarmRuleRequest) -> None:
     condition = body.condition
-    watched = condition.threshold or condition.rate_of_change
-    signals = _scope_signals(gateway, ctx, body.scope)
-    if watched is not None and watched.signal not in signals:
-        kind = "threshold" if condition.threshold else "rate_of_change"
-        known = ", ".join(sorted(signals)) or "none"
-        raise _invalid(
-            f"condition.{kind}.signal",
-            f"{watched.signal!r} is not a signal of the scope's equipment models ({known})",
+    watched = [
+        (kind, named.signal)
+        for kind, named in (
+            ("threshold", condition.threshold),
+            ("rate_of_change", condition.rate_of_change),
+            ("no_data", condition.no_data),
         )
+        if named is not None and named.signal
+    ]
+    signals = _scope_signals(gateway, ctx, body.scope)
+    for kind, signal in watched:
+        if signal not in signals:
+            known = ", ".join(sorted(signals)) or "none"
+            raise _invalid(
+                f"condition.{kind}.signal",
+                f"{signal!r} is not a signal of the scope's equipment models ({known})",
+            )
 
 
 def _rule_message(body: CreateAlarmRuleRequest) -> pb.AlarmRule:
@@ -148,8 +166,14 @@ def _rule_message(body: CreateAlarmRuleRequest) -> pb.AlarmRule:
         message.rate_of_change.CopyFrom(
             pb.RateOfChangeCondition(**condition.rate_of_change.model_dump())
         )
+    elif condition.no_data is not None:
+        message.no_data.CopyFrom(pb.NoDataCondition(**condition.no_data.model_dump()))
     elif condition.episode is not None:
         message.episode.min_severity = EPISODE_SEVERITIES[condition.episode.min_severity]  # type: ignore[assignment]
+    elif condition.kpi is not None:
+        message.kpi.CopyFrom(
+            pb.KpiCondition(kpi=KPIS[condition.kpi.kpi], target=condition.kpi.target)  # type: ignore[arg-type]
+        )
     else:
         message.command.SetInParent()
     return message
@@ -184,6 +208,16 @@ def rule_body(rule: pb.AlarmRule) -> AlarmRuleResponse:
             else None
         ),
         command=CommandBody() if kind == "command" else None,
+        no_data=(
+            NoDataBody(signal=rule.no_data.signal, duration_s=rule.no_data.duration_s)
+            if kind == "no_data"
+            else None
+        ),
+        kpi=(
+            KpiBody(kpi=KPI_NAMES[rule.kpi.kpi], target=rule.kpi.target)  # type: ignore[arg-type]
+            if kind == "kpi"
+            else None
+        ),
     )
     return AlarmRuleResponse(
         id=rule.id,

@@ -12,6 +12,7 @@ from imcloud_gateway.api.http.schemas.common import Body, Name
 Severity = Literal["info", "warning", "major", "critical"]
 AlarmStateName = Literal["active", "acknowledged", "cleared"]
 EpisodeSeverity = Literal["low", "medium", "high"]
+KpiName = Literal["oee", "availability", "performance", "quality", "scrap_rate"]
 
 
 class AlarmScopeBody(Body):
@@ -83,27 +84,40 @@ class CommandBody(Body):
     later command that succeeds clears it."""
 
 
+class NoDataBody(Body):
+    """Nothing arrived from a machine for a while (by the platform's clock); it
+    clears when data comes again. A rule naming one machine watches it from its
+    creation, a wider one each machine from the first data it sends after it."""
+
+    signal: str = Field("", max_length=100, description="Only this signal counts; empty: any")
+    duration_s: float = Field(gt=0, le=30 * 86_400, description="How long a silence raises it")
+
+
+class KpiBody(Body):
+    """A shift of the scope's plant that ended with the figure below target (above
+    it for scrap_rate); the next shift that meets it clears the alarm. The scope
+    is a station, a line or a plant, and the alarms name no machine."""
+
+    kpi: KpiName
+    target: float = Field(ge=0, le=1, description="0..1, like the OEE figures")
+
+
 class AlarmConditionBody(Body):
     """Exactly one of the fields."""
 
     threshold: ThresholdBody | None = None
     rate_of_change: RateOfChangeBody | None = None
+    no_data: NoDataBody | None = None
     episode: EpisodeBody | None = None
     command: CommandBody | None = None
+    kpi: KpiBody | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
-        if (
-            len(
-                [
-                    v
-                    for v in (self.threshold, self.rate_of_change, self.episode, self.command)
-                    if v is not None
-                ]
+        if len([v for v in self.model_dump().values() if v is not None]) != 1:
+            raise ValueError(
+                "set exactly one of threshold, rate_of_change, no_data, episode, command, kpi"
             )
-            != 1
-        ):
-            raise ValueError("set exactly one of threshold, rate_of_change, episode, command")
         return self
 
 
@@ -149,7 +163,7 @@ class AlarmResponse(Body):
     rule_name: str
     severity: Severity
     state: AlarmStateName
-    equipment_id: str
+    equipment_id: str = Field(description="Empty for a KPI alarm: its rule's scope is the subject")
     detail: str = Field(
         description='What happened, e.g. "spindle_temperature 91.5 above 90 for 10 s"'
     )
