@@ -8,6 +8,7 @@ change; at worst the relay publishes an event twice (consumers are idempotent).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -61,16 +62,23 @@ class Outbox:
         self._pending = threading.Event()
 
     def add(
-        self, session: Session | Connection, *, topic: str, key: str, envelope: EventEnvelope
+        self, session: Session | Connection, events: Sequence[tuple[str, str, EventEnvelope]]
     ) -> None:
-        """Stages the event in the caller's transaction."""
+        """Stages the events, each (topic, key, envelope), in the caller's
+        transaction: one statement for them all."""
+        if not events:
+            return
         session.execute(
-            self.table.insert().values(
-                event_id=envelope.event_id,
-                topic=topic,
-                key=key,
-                envelope=envelope.SerializeToString(),
-            )
+            self.table.insert(),
+            [
+                {
+                    "event_id": envelope.event_id,
+                    "topic": topic,
+                    "key": key,
+                    "envelope": envelope.SerializeToString(),
+                }
+                for topic, key, envelope in events
+            ],
         )
         self._pending.set()
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     and_,
+    bindparam,
     exists,
     or_,
     select,
@@ -127,10 +128,12 @@ class TenantTable:
         self.table = table
         self.c = table.c
 
+    # Statements take their values as parameters, not through .values(): built
+    # once, they compile once, where .values() coerces every value at every call.
     def insert(self, session: Session, values: dict[str, Any]) -> None:
         if not values.get("tenant_id"):
             raise ValueError(f"a row of {self.table.name} needs its tenant_id")
-        session.execute(self.table.insert().values(**values))
+        session.execute(self.table.insert(), values)
 
     def insert_unless_taken(
         self, session: Session, values: dict[str, Any], unique: list[str]
@@ -164,9 +167,10 @@ class TenantTable:
 
     def update(self, session: Session, tenant_id: str, row_id: str, values: dict[str, Any]) -> bool:
         result = session.execute(
-            self.table.update()
-            .where(self.c.tenant_id == tenant_id, self.c.id == row_id)
-            .values(**values)
+            self.table.update().where(
+                self.c.tenant_id == bindparam("row_tenant_id"), self.c.id == bindparam("row_id")
+            ),
+            {**values, "row_tenant_id": tenant_id, "row_id": row_id},
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

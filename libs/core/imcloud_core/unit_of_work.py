@@ -42,9 +42,8 @@ class StagedEvents:
 
     def stage(self, executor: Session | Connection) -> None:
         """Adds every recorded event to the outbox in ``executor``'s transaction."""
-        for event in self._events:
-            entry = self._translate(event)
-            self._outbox.add(executor, topic=entry.topic, key=entry.key, envelope=entry.envelope)
+        entries = [self._translate(event) for event in self._events]
+        self._outbox.add(executor, [(e.topic, e.key, e.envelope) for e in entries])
         self._events = []
 
     def forget(self) -> None:

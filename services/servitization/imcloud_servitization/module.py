@@ -60,6 +60,9 @@ RESEND_EVERY_S = 1.0
 ROLLOUT_EVERY_S = 1.0
 # No-data alarms are raised within this long of their silence lasting long enough.
 ALARM_SWEEP_EVERY_S = 1.0
+# A telemetry batch takes up to tens of milliseconds to judge against a machine's
+# rules while alarms flap; a stop waits for the call in hand, so calls stay short.
+ALARM_RECORDS_PER_CALL = 50
 PACKAGE = "imcloud_servitization"
 
 
@@ -118,6 +121,7 @@ def _wire(
                 group=ALARMS_GROUP,
                 topics=[Topic.TELEMETRY, Topic.EQUIPMENT_EVENTS, Topic.SERVITIZATION_EVENTS],
                 handler=alarm_handler(alarms),
+                max_records=ALARM_RECORDS_PER_CALL,
             ),
             SubscriptionSpec(
                 group=ORDERS_GROUP,

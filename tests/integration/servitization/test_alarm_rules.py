@@ -5,11 +5,15 @@ ended shifts are found by the sweep, on a clock the tests move."""
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from imcloud_core.db import Database
@@ -420,3 +424,69 @@ def test_a_kpi_rule_watches_a_station_line_or_plant_only(db: Database) -> None:
     with pytest.raises(InvalidArgument) as refused:
         rule(db, KpiMissed("oee", 1.5))
     assert [v.field for v in refused.value.violations] == ["kpi.target", "scope"]
+
+
+def held_breaches(
+    points: list[tuple[float, float]], threshold: Threshold
+) -> list[tuple[float, float | None, float]]:
+    """What a threshold rule should raise, point by point: (raised at, cleared at or
+    None, value) in seconds from T0, for the condition's "above" side."""
+    found: list[tuple[float, float | None, float]] = []
+    since: float | None = None
+    raised: tuple[float, float] | None = None
+    for second, value in points:
+        if raised is not None:
+            if value <= threshold.threshold - threshold.hysteresis:
+                found.append((raised[0], second, raised[1]))
+                raised, since = None, None
+            continue
+        if value <= threshold.threshold:
+            since = None
+            continue
+        since = second if since is None else since
+        if second - since >= threshold.duration_s:
+            raised = (since, value)
+    return found + ([(raised[0], None, raised[1])] if raised else [])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(st.integers(0, 10), min_size=1, max_size=40),
+    cuts=st.sets(st.integers(1, 39)),
+    duration_s=st.integers(0, 3),
+    hysteresis=st.integers(0, 2),
+)
+def test_a_threshold_judges_a_series_alike_however_it_is_cut_into_batches(
+    db: Database,
+    evaluator: AlarmEvaluator,
+    clock: Clock,
+    values: list[int],
+    cuts: set[int],
+    duration_s: int,
+    hysteresis: int,
+) -> None:
+    condition = Threshold("spindle_temperature", True, 5.0, duration_s, hysteresis)
+    points = [(float(second), float(value)) for second, value in enumerate(values)]
+    bounds = [0, *sorted(c for c in cuts if c < len(points)), len(points)]
+    expected = held_breaches(points, condition)
+
+    def seconds(moment: datetime | None) -> float | None:
+        return None if moment is None else moment.timestamp() - T0 / 1000
+
+    for batches in ([points[a:b] for a, b in itertools.pairwise(bounds)], [points]):
+        machine = f"m-{uuid.uuid4().hex[:20]}"
+        watching = rule(db, condition, AlarmScope(ScopeKind.EQUIPMENT, machine))
+        clock.now += alarms.RULES_FRESH_S + 1  # the evaluator reads the new rule
+        for batch in batches:
+            temperature(evaluator, *batch, machine=machine)
+        found, _ = alarms.list_alarms(
+            unit_of_work(db)(),
+            tenant_id=TENANT,
+            where=AlarmFilter(rule_id=watching.id),
+            requested_page_size=100,
+            page_token="",
+        )
+        judged = [(seconds(a.raise_time), seconds(a.clear_time), a.value) for a in found]
+        assert judged[::-1] == expected, batches

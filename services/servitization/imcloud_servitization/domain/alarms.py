@@ -16,11 +16,14 @@ Exactly once under redelivery: each (rule, machine) pair keeps a watch with the
 time of the last point or event it judged, in the transaction that raises or
 clears its alarm. A batch delivered again holds nothing newer than that mark and
 changes nothing; points older than the mark (a machine resending its backlog
-after newer data) are stored by products but not judged again here.
+after newer data) are stored by products but not judged again here. A threshold
+batch that changed nothing else leaves its mark unwritten, which costs nothing:
+judged again it changes nothing again.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Container, Iterable, Sequence
@@ -458,10 +461,7 @@ def _raise(
     since: datetime,
     detail: str,
     value: float,
-) -> AlarmChanged | None:
-    """None for a rule deleted since the evaluator last read the tenant's rules."""
-    if uow.alarm_rules.get(tenant_id=rule.tenant_id, rule_id=rule.id) is None:
-        return None
+) -> AlarmChanged:
     alarm = Alarm(
         id=new_id(),
         tenant_id=rule.tenant_id,
@@ -511,6 +511,23 @@ class Series:
     values: Sequence[float]
 
 
+class _LiveRules:
+    """Which of the rules judged in one transaction still exist: the evaluator's
+    copy of a tenant's rules may hold one deleted since. Asked of the store once,
+    when the first alarm is to be raised, so a batch that raises none asks nothing."""
+
+    def __init__(self, uow: UnitOfWork, tenant_id: str, rule_ids: Sequence[str]) -> None:
+        self._uow, self._tenant_id, self._rule_ids = uow, tenant_id, rule_ids
+        self._existing: set[str] | None = None
+
+    def __contains__(self, rule_id: object) -> bool:
+        if self._existing is None:
+            self._existing = self._uow.alarm_rules.existing(
+                tenant_id=self._tenant_id, rule_ids=self._rule_ids
+            )
+        return rule_id in self._existing
+
+
 @dataclass
 class _Judgement:
     """One rule on one machine while a batch is judged."""
@@ -518,10 +535,15 @@ class _Judgement:
     rule: AlarmRule
     watch: Watch
     alarm: Alarm | None
+    live: _LiveRules
     changes: list[AlarmChanged] = field(default_factory=list)
 
-    def _raised(self, change: AlarmChanged | None) -> None:
-        if change is not None:
+    def raise_alarm(self, uow: UnitOfWork, *, since: datetime, detail: str, value: float) -> None:
+        """Raises the rule's alarm on the machine, unless the rule is gone."""
+        if self.rule.id in self.live:
+            change = _raise(
+                uow, self.rule, self.watch.equipment_id, since=since, detail=detail, value=value
+            )
             self.alarm = change.alarm
             self.changes.append(change)
 
@@ -531,20 +553,22 @@ class _Judgement:
         self.alarm = None
 
     def batch(self, uow: UnitOfWork, stamps_ms: np.ndarray, values: np.ndarray) -> None:
-        """Judges the points newer than the watch's mark, oldest first. A batch that
-        changes nothing (the steady state) is judged by array operations alone."""
+        """Judges the points newer than the watch's mark, oldest first."""
         fresh = (stamps_ms > self.watch.judged_until_ms) & np.isfinite(values)
         order = np.argsort(stamps_ms[fresh], kind="stable")
         stamps_ms, values = stamps_ms[fresh][order], values[fresh][order]
         if not len(stamps_ms):
             return
-        if self._quiet(stamps_ms, values):
-            self.watch = replace(
-                self.watch, judged_until_ms=int(stamps_ms[-1]), last_value=float(values[-1])
-            )
-            return
-        for stamp_ms, value in zip(stamps_ms.tolist(), values.tolist(), strict=True):
-            self.point(uow, stamp_ms, value)
+        match self.rule.condition:
+            case Threshold() as threshold:
+                self._threshold(uow, threshold, stamps_ms, values)
+            case RateOfChange() as rate if not self._rate_quiet(rate, stamps_ms, values):
+                for stamp_ms, value in zip(stamps_ms.tolist(), values.tolist(), strict=True):
+                    self._rate(uow, rate, stamp_ms, value)
+                    self.watch = replace(self.watch, judged_until_ms=stamp_ms, last_value=value)
+        self.watch = replace(
+            self.watch, judged_until_ms=int(stamps_ms[-1]), last_value=float(values[-1])
+        )
 
     def heard(self, uow: UnitOfWork, stamps_ms: np.ndarray, now_ms: int) -> None:
         """Data newer than the mark arrived: the machine is not silent (any more)."""
@@ -560,66 +584,59 @@ class _Judgement:
             due_ms=now_ms + round(self.rule.condition.duration_s * 1000),
         )
 
-    def _quiet(self, stamps_ms: np.ndarray, values: np.ndarray) -> bool:
-        """Whether no point of the batch can raise or clear the alarm."""
-        match self.rule.condition:
-            case Threshold() as threshold:
-                if self.alarm is not None:
-                    return not threshold.back(values).any()
-                if threshold.breached(values).any():
-                    return False
-                self.watch = replace(self.watch, breach_since_ms=None)
-                return True
-            case RateOfChange() as rate:
-                previous = self.watch.last_value
-                if previous is None:
-                    stamps_before, values_before = stamps_ms[:-1], values[:-1]
-                    stamps_after, values_after = stamps_ms[1:], values[1:]
-                else:
-                    stamps_before = np.concatenate(([self.watch.judged_until_ms], stamps_ms[:-1]))
-                    values_before = np.concatenate(([previous], values[:-1]))
-                    stamps_after, values_after = stamps_ms, values
-                per_s = np.abs(values_after - values_before) / (
-                    (stamps_after - stamps_before) / 1000
-                )
-                fast = per_s > rate.max_rate_per_s
-                return bool(fast.all()) if self.alarm is not None else not fast.any()
-        return False
-
-    def point(self, uow: UnitOfWork, stamp_ms: int, value: float) -> None:
-        """One point newer than the watch's mark (``batch`` keeps only those)."""
-        match self.rule.condition:
-            case Threshold() as threshold:
-                self._threshold(uow, threshold, stamp_ms, value)
-            case RateOfChange() as rate:
-                self._rate(uow, rate, stamp_ms, value)
-        self.watch = replace(self.watch, judged_until_ms=stamp_ms, last_value=value)
-
     def _threshold(
-        self, uow: UnitOfWork, threshold: Threshold, stamp_ms: int, value: float
+        self, uow: UnitOfWork, threshold: Threshold, stamps_ms: np.ndarray, values: np.ndarray
     ) -> None:
-        watch = self.watch
-        if self.alarm is not None:
-            if threshold.back(value):
-                self._cleared(uow, stamp_ms)
-                self.watch = replace(watch, breach_since_ms=None)
-            return
-        if not threshold.breached(value):
-            self.watch = replace(watch, breach_since_ms=None)
-            return
-        since = stamp_ms if watch.breach_since_ms is None else watch.breach_since_ms
-        self.watch = replace(watch, breach_since_ms=since)
-        if stamp_ms - since >= threshold.duration_s * 1000:
-            self._raised(
-                _raise(
-                    uow,
-                    self.rule,
-                    watch.equipment_id,
-                    since=_time(since),
-                    detail=threshold.describe(value),
-                    value=value,
+        """Goes from one change to the next by array searches: a batch costs the same
+        whether it changes nothing (the steady state) or a few things."""
+        breached, back = threshold.breached(values), threshold.back(values)
+        since, at, count = self.watch.breach_since_ms, 0, len(values)
+        while at < count:
+            if self.alarm is not None:
+                cleared = _first(back, at)
+                if cleared is None:
+                    break
+                self._cleared(uow, int(stamps_ms[cleared]))
+                since, at = None, cleared + 1
+                continue
+            if since is None or not breached[at]:
+                start = _first(breached, at)
+                if start is None:
+                    since = None
+                    break
+                since = int(stamps_ms[start])
+            else:
+                start = at  # the breach goes on from the batch before
+            ended = _first(~breached, start)
+            run_end = count if ended is None else ended
+            held = _first(stamps_ms[start:run_end] - since >= threshold.duration_s * 1000, 0)
+            if held is not None:
+                value = float(values[start + held])
+                self.raise_alarm(
+                    uow, since=_time(since), detail=threshold.describe(value), value=value
                 )
-            )
+                if self.alarm is None:
+                    break  # the rule is gone
+                at = start + held + 1
+            elif ended is None:
+                break  # still in breach at the batch's end
+            else:
+                since, at = None, ended
+        self.watch = replace(self.watch, breach_since_ms=since)
+
+    def _rate_quiet(self, rate: RateOfChange, stamps_ms: np.ndarray, values: np.ndarray) -> bool:
+        """Whether no step of the batch can raise or clear the alarm."""
+        previous = self.watch.last_value
+        if previous is None:
+            stamps_before, values_before = stamps_ms[:-1], values[:-1]
+            stamps_after, values_after = stamps_ms[1:], values[1:]
+        else:
+            stamps_before = np.concatenate(([self.watch.judged_until_ms], stamps_ms[:-1]))
+            values_before = np.concatenate(([previous], values[:-1]))
+            stamps_after, values_after = stamps_ms, values
+        per_s = np.abs(values_after - values_before) / ((stamps_after - stamps_before) / 1000)
+        fast = per_s > rate.max_rate_per_s
+        return bool(fast.all()) if self.alarm is not None else not fast.any()
 
     def _rate(self, uow: UnitOfWork, rate: RateOfChange, stamp_ms: int, value: float) -> None:
         previous = self.watch.last_value
@@ -628,15 +645,8 @@ class _Judgement:
         per_s = abs(value - previous) / ((stamp_ms - self.watch.judged_until_ms) / 1000)
         if per_s > rate.max_rate_per_s:
             if self.alarm is None:
-                self._raised(
-                    _raise(
-                        uow,
-                        self.rule,
-                        self.watch.equipment_id,
-                        since=_time(stamp_ms),
-                        detail=rate.describe(per_s),
-                        value=per_s,
-                    )
+                self.raise_alarm(
+                    uow, since=_time(stamp_ms), detail=rate.describe(per_s), value=per_s
                 )
         elif self.alarm is not None:
             self._cleared(uow, stamp_ms)
@@ -679,11 +689,21 @@ class AlarmEvaluator:
         if not rules:
             return []
         now_ms = _ms(self._wall_clock())
+
+        @functools.cache
+        def arrays(signal: str) -> tuple[np.ndarray, np.ndarray]:
+            points = by_signal[signal]
+            return (
+                np.asarray(points.timestamps_ms, np.int64),
+                np.asarray(points.values, np.float64),
+            )
+
         uow = self._unit_of_work()
         changes: list[AlarmChanged] = []
         with uow:
+            moved = []
             for judged in self._judgements(uow, rules, equipment_id):
-                condition = judged.rule.condition
+                before, condition = judged.watch, judged.rule.condition
                 if isinstance(condition, NoData):
                     heard = (
                         [by_signal[condition.signal]] if condition.signal else by_signal.values()
@@ -691,14 +711,11 @@ class AlarmEvaluator:
                     judged.heard(uow, _stamps(heard), now_ms)
                 else:
                     assert isinstance(condition, SignalCondition)
-                    points = by_signal[condition.signal]
-                    judged.batch(
-                        uow,
-                        np.asarray(points.timestamps_ms, np.int64),
-                        np.asarray(points.values, np.float64),
-                    )
-                uow.alarm_watches.save(judged.watch)
+                    judged.batch(uow, *arrays(condition.signal))
+                if judged.changes or _worth_writing(before, judged.watch, condition):
+                    moved.append(judged.watch)
                 changes += judged.changes
+            uow.alarm_watches.save(*moved)
         return changes
 
     def news(
@@ -726,14 +743,12 @@ class AlarmEvaluator:
         with uow:
             verdicts = dict(decided)
             for judged in self._judgements(uow, [rule for rule, _ in decided], equipment_id):
-                rule, verdict = judged.rule, verdicts[judged.rule]
+                verdict = verdicts[judged.rule]
                 if stamp_ms <= judged.watch.judged_until_ms:
                     continue
                 if verdict and judged.alarm is None:
-                    raised = _raise(
-                        uow, rule, equipment_id, since=occurred, detail=detail, value=0.0
-                    )
-                    changes += [raised] if raised else []
+                    judged.raise_alarm(uow, since=occurred, detail=detail, value=0.0)
+                    changes += judged.changes
                 elif not verdict and judged.alarm is not None:
                     changes.append(_clear(uow, judged.alarm, at=occurred, by=""))
                 uow.alarm_watches.save(replace(judged.watch, judged_until_ms=stamp_ms))
@@ -779,15 +794,11 @@ class AlarmEvaluator:
             if due_ms is None or due_ms > _ms(now):
                 return []
             if judged.alarm is None:
-                judged._raised(
-                    _raise(
-                        uow,
-                        rule,
-                        watch.equipment_id,
-                        since=_time(due_ms - round(condition.duration_s * 1000)),
-                        detail=condition.describe(),
-                        value=0.0,
-                    )
+                judged.raise_alarm(
+                    uow,
+                    since=_time(due_ms - round(condition.duration_s * 1000)),
+                    detail=condition.describe(),
+                    value=0.0,
                 )
             uow.alarm_watches.save(replace(judged.watch, due_ms=None))
         return judged.changes
@@ -818,15 +829,8 @@ class AlarmEvaluator:
                 if value is None:
                     continue
                 if condition.missed(value) and judged.alarm is None:
-                    judged._raised(
-                        _raise(
-                            uow,
-                            rule,
-                            "",
-                            since=shift.end,
-                            detail=condition.describe(value, shift),
-                            value=value,
-                        )
+                    judged.raise_alarm(
+                        uow, since=shift.end, detail=condition.describe(value, shift), value=value
                     )
                 elif not condition.missed(value) and judged.alarm is not None:
                     judged._cleared(uow, _ms(shift.end))
@@ -854,11 +858,13 @@ class AlarmEvaluator:
         open_alarms = uow.alarms.open_on(
             tenant_id=tenant_id, equipment_id=equipment_id, rule_ids=rule_ids
         )
+        live = _LiveRules(uow, tenant_id, rule_ids)
         return [
             _Judgement(
                 rule,
                 watches.get(rule.id) or Watch(tenant_id, rule.id, equipment_id, judged_until_ms=-1),
                 open_alarms.get(rule.id),
+                live,
             )
             for rule in rules
         ]
@@ -890,6 +896,24 @@ class AlarmEvaluator:
             )
             self._placed[(tenant_id, equipment_id)] = known
         return known[1]
+
+
+def _worth_writing(before: Watch, after: Watch, condition: Condition) -> bool:
+    """Whether a batch moved a watch in a way that must be kept. A threshold whose
+    batch changed nothing but its mark need not be written (the steady state of most
+    rules writes nothing): judging that batch again, redelivered after a crash,
+    changes nothing either."""
+    if isinstance(condition, Threshold):
+        return replace(before, judged_until_ms=0, last_value=None) != replace(
+            after, judged_until_ms=0, last_value=None
+        )
+    return before != after
+
+
+def _first(mask: np.ndarray, start: int) -> int | None:
+    """The index of the first true value from ``start`` on, if any."""
+    found = int(np.argmax(mask[start:])) + start if start < len(mask) else start
+    return found if start < len(mask) and mask[found] else None
 
 
 def _judges_telemetry(condition: Condition, signals: Container[str]) -> bool:

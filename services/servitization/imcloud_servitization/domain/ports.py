@@ -362,6 +362,9 @@ class AlarmRuleRepository(Protocol):
 
     def delete(self, *, tenant_id: str, rule_id: str) -> bool: ...
 
+    def existing(self, *, tenant_id: str, rule_ids: Sequence[str]) -> set[str]:
+        """Those of the rules that the tenant still has."""
+
     def of_tenant(self, *, tenant_id: str) -> list[AlarmRule]: ...
 
     def list(
@@ -396,7 +399,7 @@ class AlarmWatchRepository(Protocol):
     ) -> dict[str, Watch]:
         """The rules' watches of the machine by rule, locked for the transaction."""
 
-    def save(self, watch: Watch) -> None: ...
+    def save(self, *watches: Watch) -> None: ...
 
     def delete_of_rule(self, *, tenant_id: str, rule_id: str) -> None: ...
 

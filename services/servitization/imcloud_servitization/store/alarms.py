@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from imcloud_core.db import conflict_insert
 from imcloud_core.store import TenantTable, keyset_page
 from imcloud_servitization.domain.alarms import (
     OPEN_STATES,
@@ -42,6 +43,7 @@ CONDITION_KINDS: dict[str, type[Condition]] = {
 }
 KIND_OF_CONDITION = {kind: name for name, kind in CONDITION_KINDS.items()}
 OPEN_VALUES = [s.value for s in OPEN_STATES]
+WATCH_STATE = ("judged_until_ms", "breach_since_ms", "last_value", "due_ms")
 
 
 def _condition_value(condition: Condition) -> dict[str, Any]:
@@ -94,6 +96,14 @@ class SqlAlarmRuleRepository:
     def delete(self, *, tenant_id: str, rule_id: str) -> bool:
         return self.table.delete(self._session, tenant_id, rule_id)
 
+    def existing(self, *, tenant_id: str, rule_ids: Sequence[str]) -> set[str]:
+        rows = self._session.execute(
+            select(alarm_rules.c.id).where(
+                alarm_rules.c.tenant_id == tenant_id, alarm_rules.c.id.in_(rule_ids)
+            )
+        ).all()
+        return {row.id for row in rows}
+
     def of_tenant(self, *, tenant_id: str) -> list[AlarmRule]:
         rows = self._session.execute(
             self.table.select(tenant_id).order_by(alarm_rules.c.create_time, alarm_rules.c.id)
@@ -111,7 +121,7 @@ class SqlAlarmRuleRepository:
 
 def _alarm_values(alarm: Alarm) -> dict[str, Any]:
     return {
-        **asdict(alarm),
+        **vars(alarm),
         "severity": alarm.severity.value,
         "state": alarm.state.value,
         "open_key": f"{alarm.rule_id}/{alarm.equipment_id}" if alarm.open else None,
@@ -146,10 +156,14 @@ class SqlAlarmRepository:
     def open_on(
         self, *, tenant_id: str, equipment_id: str, rule_ids: Sequence[str]
     ) -> dict[str, Alarm]:
-        keys = [f"{rule_id}/{equipment_id}" for rule_id in rule_ids]
-        query = self.table.select(tenant_id, alarms.c.open_key.in_(keys))
+        # All of the machine's open alarms: fewer than its rules, and a query that
+        # compiles once (an IN list of the rules would compile at every call).
+        query = self.table.select(
+            tenant_id, alarms.c.equipment_id == equipment_id, alarms.c.open_key.is_not(None)
+        )
         found = [_alarm(r) for r in self._session.execute(query.with_for_update()).all()]
-        return {alarm.rule_id: alarm for alarm in found}
+        wanted = set(rule_ids)
+        return {alarm.rule_id: alarm for alarm in found if alarm.rule_id in wanted}
 
     def open_of_rule(self, *, tenant_id: str, rule_id: str) -> list[Alarm]:
         query = self.table.select(
@@ -192,29 +206,30 @@ class SqlAlarmWatchRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _of(self, tenant_id: str, rule_id: str, equipment_id: str) -> list[Any]:
-        c = alarm_watches.c
-        return [c.tenant_id == tenant_id, c.rule_id == rule_id, c.equipment_id == equipment_id]
-
     def of_machine(
         self, *, tenant_id: str, equipment_id: str, rule_ids: Sequence[str]
     ) -> dict[str, Watch]:
         c = alarm_watches.c
+        # The machine's watches of every rule, as open_on does with its alarms.
         query = select(alarm_watches).where(
-            c.tenant_id == tenant_id, c.equipment_id == equipment_id, c.rule_id.in_(rule_ids)
+            c.tenant_id == tenant_id, c.equipment_id == equipment_id
         )
         rows = self._session.execute(query.with_for_update()).all()
-        return {row.rule_id: Watch(**row._mapping) for row in rows}
+        wanted = set(rule_ids)
+        return {row.rule_id: Watch(**row._mapping) for row in rows if row.rule_id in wanted}
 
-    def save(self, watch: Watch) -> None:
-        values = asdict(watch)
-        updated = self._session.execute(
-            alarm_watches.update()
-            .where(*self._of(watch.tenant_id, watch.rule_id, watch.equipment_id))
-            .values(**values)
+    def save(self, *watches: Watch) -> None:
+        """Writes the watches, new or not, in one statement."""
+        if not watches:
+            return
+        insert = conflict_insert(self._session.get_bind().engine)(alarm_watches)
+        self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["tenant_id", "rule_id", "equipment_id"],
+                set_={name: insert.excluded[name] for name in WATCH_STATE},
+            ),
+            [vars(watch) for watch in watches],
         )
-        if not updated.rowcount:  # type: ignore[attr-defined]
-            self.table.insert(self._session, values)
 
     def delete_of_rule(self, *, tenant_id: str, rule_id: str) -> None:
         c = alarm_watches.c

@@ -334,6 +334,7 @@ alarms = Table(
     Column("open_key", String(80), nullable=True),
     Index("ux_alarms_open_key", "open_key", unique=True),
     Index("ix_alarms_tenant_raised", "tenant_id", "raise_time", "id"),
+    Index("ix_alarms_open_on_machine", "tenant_id", "equipment_id", "open_key"),
 )
 
 # A rule's memory of one machine (see domain/alarms.py: Watch).

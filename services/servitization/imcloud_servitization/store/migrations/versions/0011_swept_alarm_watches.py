@@ -1,4 +1,5 @@
-"""swept alarm watches: when a no-data or KPI rule's watch is next due
+"""swept alarm watches: when a no-data or KPI rule's watch is next due; a
+machine's open alarms found by one index
 
 Revision ID: 0011
 Revises: 0010
@@ -21,8 +22,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("alarm_watches", sa.Column("due_ms", sa.BigInteger(), nullable=True))
     op.create_index("ix_alarm_watches_due", "alarm_watches", ["due_ms"])
+    op.create_index(
+        "ix_alarms_open_on_machine", "alarms", ["tenant_id", "equipment_id", "open_key"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alarms_open_on_machine", table_name="alarms")
     op.drop_index("ix_alarm_watches_due", table_name="alarm_watches")
     op.drop_column("alarm_watches", "due_ms")
