@@ -30,11 +30,12 @@ helm-check: install k8s-tools ## lint, render and validate the Helm chart; check
 test-unit: install test-tools ## run the tests that need no servers
 	$(UV) pytest tests/unit
 
-bench: install infra-up ## telemetry (gRPC and MQTT) and production benchmarks on real Kafka and PostgreSQL (minutes; writes tests/bench/results)
+bench: install infra-up ## telemetry (gRPC and MQTT), production, configurator and alarm rule benchmarks on real Kafka and PostgreSQL (minutes; writes tests/bench/results)
 	$(UV) python -m tests.bench.telemetry_bench
 	$(UV) python -m tests.bench.production_bench
 	$(UV) python -m tests.bench.configurator_bench
 	$(UV) python -m tests.bench.mqtt_bench
+	$(UV) python -m tests.bench.alarm_bench
 
 bench-schedule: install ## the scheduler: its solver on the public job-shop instances, 60 s each (ARGS="--instances ft*,la*,ta01-ta10"), then a plant of 200 orders x 5 operations; writes tests/bench/results
 	$(UV) python -m tests.bench.schedule_bench $(ARGS)

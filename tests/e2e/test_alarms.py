@@ -1,12 +1,14 @@
 """Alarm rules judged in the stream: an alarm opens once per breach, is
 acknowledged, clears when the signal is back, and a restart of servitization in
-the middle changes none of it."""
+the middle changes none of it; a silent machine raises a no-data alarm that its
+next data clears."""
 
 from __future__ import annotations
 
 import csv
 import io
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -51,12 +53,12 @@ def alarms_of(world: World, rule_id: str) -> list[dict[str, Any]]:
     return items
 
 
-def rule(world: World, **condition: Any) -> dict[str, Any]:
+def rule(world: World, **threshold: Any) -> dict[str, Any]:
     return {
         "name": "Spindle too hot",
         "severity": "major",
         "scope": {"equipment_model_id": world.ids["equipment_model_id"]},
-        "condition": {"threshold": condition},
+        "condition": {"threshold": threshold},
     }
 
 
@@ -79,7 +81,15 @@ def test_bad_rules_are_refused_naming_their_field(embedded_platform: RunningPlat
     ]
     elsewhere = {**rule(world, **HOT), "scope": {"equipment_id": other.ids["equipment_id"]}}
     assert refused_field(world, elsewhere) == ["scope.equipment_id"]
+    silent = {**rule(world), "condition": {"no_data": {"signal": "torque", "duration_s": 60}}}
+    assert refused_field(world, silent) == ["condition.no_data.signal"]
+    shift_oee = {"kpi": {"kpi": "oee", "target": 0.75}}
+    assert refused_field(world, {**rule(world), "condition": shift_oee}) == ["scope"]
     assert world.tenant.get("/v1/alarm-rules").json()["items"] == []
+    station_wide = {**rule(world), "scope": {"station_id": world.ids["station_id"]}}
+    kept = world.tenant.post("/v1/alarm-rules", {**station_wide, "condition": shift_oee})
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["condition"]["kpi"] == {"kpi": "oee", "target": 0.75}
 
 
 def test_a_threshold_alarm_opens_once_is_acknowledged_and_clears_through_a_restart(
@@ -154,3 +164,37 @@ def test_a_threshold_alarm_opens_once_is_acknowledged_and_clears_through_a_resta
     gone = world.tenant.get(f"/v1/alarms/{newest['id']}").json()
     assert (gone["state"], bool(gone["cleared_by"])) == ("cleared", True)
     assert world.tenant.get(f"/v1/alarm-rules/{rule_id}").status_code == 404
+
+
+def test_a_silent_machine_raises_a_no_data_alarm_and_its_next_data_clears_it(
+    platform: RunningPlatform,
+) -> None:
+    world = onboard(platform.base_url, "Silence", machines=1)
+    silent = {
+        **rule(world),
+        "scope": {"equipment_id": world.ids["equipment_id"]},
+        "condition": {"no_data": {"duration_s": 3}},
+    }
+    created = world.tenant.post("/v1/alarm-rules", silent)
+    assert created.status_code == 201, created.text
+    rule_id = created.json()["id"]
+    (alarm,) = wait_for(lambda: alarms_of(world, rule_id), timeout_s=30, what="no-data alarm")
+    assert (alarm["state"], alarm["detail"]) == ("active", "no data from any signal for 3 s")
+    # Silent since the rule's creation (the service keeps times to the millisecond).
+    since = datetime.fromisoformat(alarm["raise_time"])
+    assert abs(since - datetime.fromisoformat(created.json()["create_time"])) < timedelta(
+        milliseconds=2
+    )
+    send(world, 1, [(int(time.time() * 1000), 20.0)])
+    wait_for(
+        lambda: alarms_of(world, rule_id)[0]["state"] == "cleared",
+        timeout_s=30,
+        what="the alarm cleared by data",
+    )
+    # Silent again: a second alarm, raised when the data stopped.
+    newest, _ = wait_for(
+        lambda: (found := alarms_of(world, rule_id))[1:] and found,
+        timeout_s=30,
+        what="the second no-data alarm",
+    )
+    assert newest["state"] == "active"

@@ -553,10 +553,8 @@ class _Judgement:
         self.alarm = None
 
     def batch(self, uow: UnitOfWork, stamps_ms: np.ndarray, values: np.ndarray) -> None:
-        """Judges the points newer than the watch's mark, oldest first."""
-        fresh = (stamps_ms > self.watch.judged_until_ms) & np.isfinite(values)
-        order = np.argsort(stamps_ms[fresh], kind="stable")
-        stamps_ms, values = stamps_ms[fresh][order], values[fresh][order]
+        """Judges points newer than the watch's mark, oldest first (the caller keeps
+        only those: see ``_fresh``)."""
         if not len(stamps_ms):
             return
         match self.rule.condition:
@@ -689,20 +687,17 @@ class AlarmEvaluator:
         if not rules:
             return []
         now_ms = _ms(self._wall_clock())
-
-        @functools.cache
-        def arrays(signal: str) -> tuple[np.ndarray, np.ndarray]:
-            points = by_signal[signal]
-            return (
-                np.asarray(points.timestamps_ms, np.int64),
-                np.asarray(points.values, np.float64),
-            )
-
+        # The rules on one signal mostly share their mark: its points are sorted once.
+        fresh = functools.cache(functools.partial(_fresh, by_signal))
         uow = self._unit_of_work()
         changes: list[AlarmChanged] = []
         with uow:
             moved = []
-            for judged in self._judgements(uow, rules, equipment_id):
+            judgements = self._judgements(uow, rules, equipment_id)
+            resting = _resting_thresholds(judgements, fresh)
+            for judged in judgements:
+                if id(judged) in resting:
+                    continue
                 before, condition = judged.watch, judged.rule.condition
                 if isinstance(condition, NoData):
                     heard = (
@@ -711,7 +706,7 @@ class AlarmEvaluator:
                     judged.heard(uow, _stamps(heard), now_ms)
                 else:
                     assert isinstance(condition, SignalCondition)
-                    judged.batch(uow, *arrays(condition.signal))
+                    judged.batch(uow, *fresh(condition.signal, judged.watch.judged_until_ms))
                 if judged.changes or _worth_writing(before, judged.watch, condition):
                     moved.append(judged.watch)
                 changes += judged.changes
@@ -904,10 +899,49 @@ def _worth_writing(before: Watch, after: Watch, condition: Condition) -> bool:
     rules writes nothing): judging that batch again, redelivered after a crash,
     changes nothing either."""
     if isinstance(condition, Threshold):
-        return replace(before, judged_until_ms=0, last_value=None) != replace(
-            after, judged_until_ms=0, last_value=None
-        )
+        return before.breach_since_ms != after.breach_since_ms
     return before != after
+
+
+def _resting_thresholds(
+    judgements: Sequence[_Judgement], fresh: Callable[[str, int], tuple[np.ndarray, np.ndarray]]
+) -> set[int]:
+    """The judgements (by id) of thresholds with no alarm and no breach under way
+    whose batch holds no breach either: judging them would change nothing, not
+    even what is written. Found for all the rules on a signal at once."""
+    by_signal_and_mark: dict[tuple[str, int], list[tuple[_Judgement, Threshold]]] = {}
+    for judged in judgements:
+        condition = judged.rule.condition
+        if (
+            isinstance(condition, Threshold)
+            and judged.alarm is None
+            and judged.watch.breach_since_ms is None
+        ):
+            key = (condition.signal, judged.watch.judged_until_ms)
+            by_signal_and_mark.setdefault(key, []).append((judged, condition))
+    resting: set[int] = set()
+    for (signal, mark), group in by_signal_and_mark.items():
+        _, values = fresh(signal, mark)
+        limits = np.array([[threshold.threshold] for _, threshold in group])
+        above = np.array([[threshold.above] for _, threshold in group])
+        hits: np.ndarray = np.where(above, values > limits, values < limits)
+        breached = [bool(row.any()) for row in hits]
+        resting.update(
+            id(judged) for (judged, _), hit in zip(group, breached, strict=True) if not hit
+        )
+    return resting
+
+
+def _fresh(
+    by_signal: dict[str, Series], signal: str, judged_until_ms: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A signal's points newer than a mark, oldest first: what a watch judges."""
+    points = by_signal[signal]
+    stamps_ms = np.asarray(points.timestamps_ms, np.int64)
+    values = np.asarray(points.values, np.float64)
+    keep = (stamps_ms > judged_until_ms) & np.isfinite(values)
+    order = np.argsort(stamps_ms[keep], kind="stable")
+    return stamps_ms[keep][order], values[keep][order]
 
 
 def _first(mask: np.ndarray, start: int) -> int | None:
