@@ -511,6 +511,22 @@ class Series:
     values: Sequence[float]
 
 
+class _TenantRules:
+    """A tenant's rules as the evaluator keeps them: those naming one machine by
+    machine, the wider ones apart (they need the machine's place)."""
+
+    def __init__(self, rules: Sequence[AlarmRule], version: tuple[int, datetime | None]) -> None:
+        self.version = version
+        self.checked_at = 0.0
+        self.by_machine: dict[str, list[AlarmRule]] = {}
+        self.wider: list[AlarmRule] = []
+        for rule in rules:
+            if rule.scope.kind is ScopeKind.EQUIPMENT:
+                self.by_machine.setdefault(rule.scope.id, []).append(rule)
+            else:
+                self.wider.append(rule)
+
+
 class _LiveRules:
     """Which of the rules judged in one transaction still exist: the evaluator's
     copy of a tenant's rules may hold one deleted since. Asked of the store once,
@@ -666,13 +682,14 @@ class AlarmEvaluator:
         self._kpis = kpis
         self._clock = clock
         self._wall_clock = wall_clock
-        self._rules: dict[str, tuple[float, list[AlarmRule]]] = {}
+        self._rules: dict[str, _TenantRules] = {}
         self._placed: dict[tuple[str, str], tuple[float, Placement | None]] = {}
 
     def watches(self, tenant_id: str) -> bool:
         """Whether the tenant has rules at all: a batch of a tenant without need
         not even be decoded."""
-        return bool(self._tenant_rules(tenant_id))
+        rules = self._tenant_rules(tenant_id)
+        return bool(rules.by_machine or rules.wider)
 
     def telemetry(
         self, *, tenant_id: str, equipment_id: str, series: Iterable[Series]
@@ -864,22 +881,28 @@ class AlarmEvaluator:
             for rule in rules
         ]
 
-    def _tenant_rules(self, tenant_id: str) -> list[AlarmRule]:
+    def _tenant_rules(self, tenant_id: str) -> _TenantRules:
+        """The tenant's rules, checked every RULES_FRESH_S by their count and newest
+        creation (a cheap query), and read again only when those moved."""
         now = self._clock()
         known = self._rules.get(tenant_id)
-        if known is None or now - known[0] > RULES_FRESH_S:
+        if known is None or now - known.checked_at > RULES_FRESH_S:
             with self._unit_of_work() as uow:
-                known = (now, uow.alarm_rules.of_tenant(tenant_id=tenant_id))
+                version = uow.alarm_rules.version(tenant_id=tenant_id)
+                if known is None or known.version != version:
+                    known = _TenantRules(uow.alarm_rules.of_tenant(tenant_id=tenant_id), version)
+            known.checked_at = now
             self._rules[tenant_id] = known
-        return known[1]
+        return known
 
     def _rules_of(self, tenant_id: str, equipment_id: str) -> list[AlarmRule]:
         rules = self._tenant_rules(tenant_id)
+        own = rules.by_machine.get(equipment_id, [])
         # A tenant whose rules all name machines costs no lookup of where they are.
-        if all(rule.scope.kind is ScopeKind.EQUIPMENT for rule in rules):
-            return [rule for rule in rules if rule.scope.id == equipment_id]
+        if not rules.wider:
+            return own
         placement = self._placement(tenant_id, equipment_id) or Placement("")
-        return [rule for rule in rules if placement.within(rule.scope, equipment_id)]
+        return own + [rule for rule in rules.wider if placement.within(rule.scope, equipment_id)]
 
     def _placement(self, tenant_id: str, equipment_id: str) -> Placement | None:
         now = self._clock()

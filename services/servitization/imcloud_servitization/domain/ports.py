@@ -365,6 +365,10 @@ class AlarmRuleRepository(Protocol):
     def existing(self, *, tenant_id: str, rule_ids: Sequence[str]) -> set[str]:
         """Those of the rules that the tenant still has."""
 
+    def version(self, *, tenant_id: str) -> tuple[int, datetime | None]:
+        """How many rules the tenant has and when the newest was created: what
+        changes whenever a rule is created or deleted."""
+
     def of_tenant(self, *, tenant_id: str) -> list[AlarmRule]: ...
 
     def list(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from imcloud_core.db import conflict_insert
@@ -95,6 +96,13 @@ class SqlAlarmRuleRepository:
 
     def delete(self, *, tenant_id: str, rule_id: str) -> bool:
         return self.table.delete(self._session, tenant_id, rule_id)
+
+    def version(self, *, tenant_id: str) -> tuple[int, datetime | None]:
+        c = alarm_rules.c
+        count, newest = self._session.execute(
+            select(func.count(), func.max(c.create_time)).where(c.tenant_id == tenant_id)
+        ).one()
+        return int(count), newest
 
     def existing(self, *, tenant_id: str, rule_ids: Sequence[str]) -> set[str]:
         rows = self._session.execute(
