@@ -127,6 +127,8 @@ class UpdateDesiredStateRequest(Body):
     version: int | None = Field(
         None,
         ge=0,
+        # The contract's int64: a larger number would fail in the call, not here.
+        le=2**63 - 1,
         description="The desired version you last read (the twin's desired.version): refused "
         "with 409 if the desired state moved on since. Leave out to write regardless.",
         examples=[0],
