@@ -157,14 +157,16 @@ def temperature(
 
 def states(db: Database, rule_id: str) -> list[str]:
     """The rule's alarms, oldest raised first."""
-    found, _ = alarms.list_alarms(
-        unit_of_work(db)(),
-        tenant_id=TENANT,
-        where=AlarmFilter(rule_id=rule_id),
-        requested_page_size=100,
-        page_token="",
-    )
+    found = alarms_of(db, AlarmFilter(rule_id=rule_id))
     return [a.state.value for a in reversed(found)]
+
+
+def alarms_of(db: Database, where: AlarmFilter) -> list[alarms.Alarm]:
+    """Newest raised first."""
+    found, _ = alarms.list_alarms(
+        unit_of_work(db)(), tenant_id=TENANT, where=where, requested_page_size=100, page_token=""
+    )
+    return found
 
 
 def published(db: Database) -> list[str]:
@@ -188,13 +190,7 @@ def test_a_threshold_held_long_enough_raises_once_and_clears_past_the_hysteresis
     temperature(evaluator, *batch)
     temperature(evaluator, *batch)  # redelivered
     assert states(db, watching.id) == ["active"]
-    (alarm,) = alarms.list_alarms(
-        unit_of_work(db)(),
-        tenant_id=TENANT,
-        where=AlarmFilter(),
-        requested_page_size=10,
-        page_token="",
-    )[0]
+    (alarm,) = alarms_of(db, AlarmFilter())
     assert alarm.raise_time == datetime.fromtimestamp((T0 + 10_000) / 1000, UTC)
     assert (alarm.value, alarm.detail) == (97.0, "spindle_temperature 97 above 90 for 2 s")
     temperature(evaluator, (14, 99), (14.5, 97))  # still hot: nothing changes
@@ -262,13 +258,7 @@ def test_a_line_scope_watches_the_machines_placed_on_the_line_only(
     plant_wide = rule(db, HOT, AlarmScope(ScopeKind.PLANT, "plant-1"))
     for machine in (MILL, LATHE):
         temperature(evaluator, (0, 99), (3, 99), machine=machine)
-    on_line = alarms.list_alarms(
-        unit_of_work(db)(),
-        tenant_id=TENANT,
-        where=AlarmFilter(rule_id=watching.id),
-        requested_page_size=10,
-        page_token="",
-    )[0]
+    on_line = alarms_of(db, AlarmFilter(rule_id=watching.id))
     assert [a.equipment_id for a in on_line] == [MILL]
     assert states(db, plant_wide.id) == ["active", "active"]
 
@@ -284,13 +274,7 @@ def test_a_rule_deleted_while_its_tenant_s_rules_are_cached_raises_nothing(
 
 
 def open_alarms(db: Database, rule_id: str) -> list[alarms.Alarm]:
-    return alarms.list_alarms(
-        unit_of_work(db)(),
-        tenant_id=TENANT,
-        where=AlarmFilter(rule_id=rule_id, open_only=True),
-        requested_page_size=10,
-        page_token="",
-    )[0]
+    return alarms_of(db, AlarmFilter(rule_id=rule_id, open_only=True))
 
 
 def test_a_silent_machine_raises_a_no_data_alarm_once_and_its_next_data_clears_it(
@@ -331,13 +315,7 @@ def test_a_silent_machine_raises_a_no_data_alarm_once_and_its_next_data_clears_i
     at(80)
     temperature(evaluator, (60, 51))
     assert states(db, watching.id) == ["cleared"]
-    (cleared,) = alarms.list_alarms(
-        unit_of_work(db)(),
-        tenant_id=TENANT,
-        where=AlarmFilter(rule_id=watching.id),
-        requested_page_size=10,
-        page_token="",
-    )[0]
+    (cleared,) = alarms_of(db, AlarmFilter(rule_id=watching.id))
     assert near(cleared.clear_time, 80)
     at(111)
     evaluator.sweep()
@@ -481,12 +459,6 @@ def test_a_threshold_judges_a_series_alike_however_it_is_cut_into_batches(
         clock.now += alarms.RULES_FRESH_S + 1  # the evaluator reads the new rule
         for batch in batches:
             temperature(evaluator, *batch, machine=machine)
-        found, _ = alarms.list_alarms(
-            unit_of_work(db)(),
-            tenant_id=TENANT,
-            where=AlarmFilter(rule_id=watching.id),
-            requested_page_size=100,
-            page_token="",
-        )
+        found = alarms_of(db, AlarmFilter(rule_id=watching.id))
         judged = [(seconds(a.raise_time), seconds(a.clear_time), a.value) for a in found]
         assert judged[::-1] == expected, batches
