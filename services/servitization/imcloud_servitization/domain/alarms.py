@@ -164,7 +164,6 @@ class NoData:
 
 
 KPIS = ("oee", "availability", "performance", "quality", "scrap_rate")
-MACHINE_SCOPES = frozenset({"equipment", "equipment_model"})
 
 
 @dataclass(frozen=True)
@@ -205,8 +204,6 @@ class KpiMissed:
 
 Condition = Threshold | RateOfChange | NoData | EpisodeRaised | CommandFailed | KpiMissed
 SignalCondition = Threshold | RateOfChange
-# Conditions a watch's due time wakes: silence and ended shifts are in no record.
-SweptCondition = NoData | KpiMissed
 
 
 @dataclass(frozen=True)
@@ -322,7 +319,7 @@ def _violations(rule: AlarmRule) -> list[FieldViolation]:
                 problems.append(FieldViolation("kpi.kpi", ", ".join(KPIS)))
             if not (math.isfinite(kpi.target) and 0 <= kpi.target <= 1):
                 problems.append(FieldViolation("kpi.target", "must be within 0..1"))
-            if rule.scope.kind.value in MACHINE_SCOPES:
+            if rule.scope.kind in (ScopeKind.EQUIPMENT, ScopeKind.EQUIPMENT_MODEL):
                 problems.append(
                     FieldViolation("scope", "a KPI rule watches a station, line or plant")
                 )
@@ -840,11 +837,12 @@ class AlarmEvaluator:
                 value = shift.figure(condition.kpi)
                 if value is None:
                     continue
-                if condition.missed(value) and judged.alarm is None:
+                missed = condition.missed(value)
+                if missed and judged.alarm is None:
                     judged.raise_alarm(
                         uow, since=shift.end, detail=condition.describe(value, shift), value=value
                     )
-                elif not condition.missed(value) and judged.alarm is not None:
+                elif not missed and judged.alarm is not None:
                     judged._cleared(uow, _ms(shift.end))
             judged_until_ms = max((_ms(s.end) for s in ended), default=watch.judged_until_ms)
             uow.alarm_watches.save(
