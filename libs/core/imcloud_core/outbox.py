@@ -29,12 +29,15 @@ from imcloud.common.v1.events_pb2 import EventEnvelope
 from imcloud_core.bus import EventBus, OutgoingRecord
 from imcloud_core.db import Database, is_postgresql
 from imcloud_core.logging import get_logger
+from imcloud_core.waiting import wait_for_news
 
 log = get_logger(__name__)
 
 # Any fixed number works: it only has to be the same for every replica of a
 # service (each service has its own database) so only one relay runs at a time.
 _RELAY_LOCK_ID = 0x1A0C_0B0C
+# How often an idle relay looks for events it was not told about.
+RELAY_POLL_S = 2.0
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -122,5 +125,6 @@ class Outbox:
                 stopping.wait(1.0)
                 continue
             if relayed == 0:
-                # Events staged by other replicas are picked up by this poll.
-                self._pending.wait(timeout=0.5)
+                # Events staged by another replica that stopped before relaying
+                # them are picked up by this poll.
+                wait_for_news(self._pending, stopping, RELAY_POLL_S)

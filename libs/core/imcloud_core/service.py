@@ -15,7 +15,7 @@ from typing import Protocol
 
 from sqlalchemy import Table
 
-from imcloud_core.bus import BatchHandler, EventBus, Subscription
+from imcloud_core.bus import BatchHandler, EventBus, Subscription, stop_all
 from imcloud_core.db import Database, create_database_engine
 from imcloud_core.logging import get_logger
 from imcloud_core.migrations import require_head
@@ -119,8 +119,7 @@ class BackendService:
         log.info("service started", service=self.name, grpc=self.grpc_bind)
 
     def stop(self) -> None:
-        for subscription in self._active:
-            subscription.stop()
+        stop_all(self._active)
         if self._server is not None:
             self._server.stop()
         self._stopping.set()

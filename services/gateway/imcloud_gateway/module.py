@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from imcloud_core.bus import EventBus, Subscription
+from imcloud_core.bus import EventBus, Subscription, stop_all
 from imcloud_core.db import Database
 from imcloud_core.events import Topic
 from imcloud_core.logging import get_logger
@@ -295,8 +295,7 @@ class Gateway:
         self._threads.append(reconciler)
 
     def stop(self) -> None:
-        for subscription in self._subscriptions:
-            subscription.stop()
+        stop_all(self._subscriptions)
         self._parts.http.stopping.set()
         self._server.should_exit = True
         if self._parts.mqtt is not None:

@@ -138,7 +138,7 @@ def _wire(
                     Topic.ORDERS,
                     Topic.SERVITIZATION_EVENTS,
                 ],
-                handler=dispatch_handler(transaction),
+                handler=dispatch_handler(transaction, on_due=dispatcher.wake),
             ),
         ],
         background=[

@@ -14,7 +14,7 @@ embedded mode. The contract:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,8 +39,20 @@ BatchHandler = Callable[[Sequence[Record]], None]
 
 
 class Subscription(Protocol):
+    def begin_stop(self) -> None:
+        """Asks the member to stop after the batch in hand, without waiting."""
+
     def stop(self) -> None:
         """Leaves the group; records not yet handled go to the remaining members."""
+
+
+def stop_all(subscriptions: Iterable[Subscription]) -> None:
+    """Stops members together: each one's wait for its poll overlaps the others'."""
+    subscriptions = list(subscriptions)
+    for subscription in subscriptions:
+        subscription.begin_stop()
+    for subscription in subscriptions:
+        subscription.stop()
 
 
 class EventBus(Protocol):

@@ -177,8 +177,11 @@ class _Member:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def begin_stop(self) -> None:
         self._stopping.set()
+
+    def stop(self) -> None:
+        self.begin_stop()
         with self.bus._changed:
             self.bus._leave(self)
         if threading.current_thread() is not self._thread:

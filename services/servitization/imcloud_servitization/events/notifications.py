@@ -31,7 +31,7 @@ from imcloud_core.bus import Record
 from imcloud_core.events import parse_envelope
 from imcloud_core.ids import utcnow
 from imcloud_core.logging import get_logger
-from imcloud_core.service import every
+from imcloud_core.waiting import wait_for_news
 from imcloud_servitization.clients.notifications import NotificationSender
 from imcloud_servitization.domain import webhooks
 from imcloud_servitization.domain.ports import UnitOfWork
@@ -42,8 +42,10 @@ from imcloud_servitization.settings import NotificationSettings
 log = get_logger(__name__)
 
 GROUP = "servitization.notifications"
-# How often due deliveries are looked for.
-SEND_EVERY_S = 0.25
+# How often due deliveries are looked for when nothing woke the dispatcher: the
+# deliveries this process records and a worker coming free wake it at once, so
+# the poll only finds retries falling due and other replicas' leftovers.
+SEND_EVERY_S = 2.0
 # Sends in flight per channel, at most.
 PER_CHANNEL = 2
 
@@ -78,7 +80,7 @@ def _occurred_at(envelope: EventEnvelope) -> datetime:
 
 
 def dispatch_handler(
-    unit_of_work: Callable[[], UnitOfWork],
+    unit_of_work: Callable[[], UnitOfWork], *, on_due: Callable[[], None]
 ) -> Callable[[Sequence[Record]], None]:
     def handle(batch: Sequence[Record]) -> None:
         for record in batch:
@@ -96,6 +98,7 @@ def dispatch_handler(
             )
             if made:
                 log.info("notifications due", event_id=envelope.event_id, deliveries=len(made))
+                on_due()
 
     return handle
 
@@ -125,14 +128,42 @@ class NotificationDispatcher:
         )
         self._lock = threading.Lock()
         self._in_flight: Tally[str] = Tally()
+        self._due = threading.Event()
+        # The earliest retry this process scheduled and has not yet looked for.
+        self._next_retry: datetime | None = None
+
+    def wake(self) -> None:
+        """Deliveries may be due now: look at once, not at the next poll."""
+        self._due.set()
+
+    def _retry_at(self, when: datetime) -> None:
+        with self._lock:
+            if self._next_retry is None or when < self._next_retry:
+                self._next_retry = when
+
+    def _idle_wait_s(self) -> float:
+        with self._lock:
+            retry, self._next_retry = self._next_retry, None
+        if retry is None:
+            return SEND_EVERY_S
+        until_retry = (retry - utcnow()).total_seconds()
+        if until_retry > SEND_EVERY_S:
+            self._retry_at(retry)  # still ahead after this wait
+        return min(max(until_retry, 0.0), SEND_EVERY_S)
 
     def run(self, stopping: threading.Event) -> None:
         """The background loop: sends what is due until stopped, then lets go of the
         workers (a send under way still ends within its timeout)."""
         try:
-            every(SEND_EVERY_S, "notification deliveries", self.send_due_now, run_at_start=False)(
-                stopping
-            )
+            while not stopping.is_set():
+                wait_for_news(self._due, stopping, self._idle_wait_s())
+                self._due.clear()
+                if stopping.is_set():
+                    break
+                try:
+                    self.send_due_now()
+                except Exception:
+                    log.exception("notification deliveries failed; trying again later")
         finally:
             self.close()
 
@@ -182,6 +213,8 @@ class NotificationDispatcher:
                     reason=updated.last_error,
                 )
             elif updated.state is DeliveryState.PENDING:
+                if updated.next_attempt_time is not None:
+                    self._retry_at(updated.next_attempt_time)
                 log.info(
                     "notification attempt failed; retrying",
                     tenant_id=updated.tenant_id,
@@ -198,6 +231,8 @@ class NotificationDispatcher:
                 self._in_flight[channel.id] -= 1
                 if self._in_flight[channel.id] <= 0:
                     del self._in_flight[channel.id]
+            # A backlog can take the free worker.
+            self.wake()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
