@@ -38,6 +38,7 @@ from imcloud_products.domain.anomaly.config import DetectorConfig
 from imcloud_products.domain.anomaly.multivariate import DeviationModel, top_signal_indices
 from imcloud_products.domain.anomaly.quality import (
     QualityFlag,
+    RepeatRuns,
     StuckSensorMonitor,
     TimeStepMonitor,
 )
@@ -198,12 +199,25 @@ class StreamingAnomalyDetector:
         marks a missing value.
         """
         stamps, table = self._validated(timestamps, values)
+        # What needs nothing learned goes over the whole batch at once; the blocks
+        # then take their rows of it.
+        present = np.isfinite(table) & (np.abs(table) <= MAX_ABS_VALUE)
+        runs = self._stuck.observe(table, present)
+        steps = self._time.observe(stamps)
         pieces: list[dict[str, npt.NDArray[Any]]] = []
         start = 0
         while start < table.shape[0]:
             room = self._block.capacity - self._block.fill
             stop = min(start + room, table.shape[0])
-            pieces.append(self._process_segment(stamps[start:stop], table[start:stop]))
+            rows = slice(start, stop)
+            pieces.append(
+                self._process_segment(
+                    table[rows],
+                    present=present[rows],
+                    runs=RepeatRuns(runs.run[rows], runs.observed[rows], runs.changed[rows]),
+                    steps=steps[rows],
+                )
+            )
             if self._block.fill == self._block.capacity:
                 self._learn_block()
             start = stop
@@ -264,16 +278,15 @@ class StreamingAnomalyDetector:
         return stamps.astype(np.int64), table
 
     def _process_segment(
-        self, stamps: npt.NDArray[np.int64], values: FloatArray
+        self, values: FloatArray, *, present: BoolArray, runs: RepeatRuns, steps: FloatArray
     ) -> dict[str, npt.NDArray[Any]]:
         """Score rows that all fall inside the current block."""
         config = self.config
         n_rows = values.shape[0]
         row_index = self.rows_seen + np.arange(n_rows, dtype=np.int64)
-        present = np.isfinite(values) & (np.abs(values) <= MAX_ABS_VALUE)
-
-        stuck, observed, changed = self._stuck.observe(values, present, self._stuck.repeat_limit())
-        gap, backwards, steps = self._time.observe(stamps)
+        stuck = self._stuck.stuck_cells(runs.run, present)
+        gap = self._time.gaps(steps)
+        backwards = steps < 0.0
 
         deviation = self._baselines.standardize(values, present)
         smoothed, self._smoothed = ewma_rows(
@@ -306,8 +319,8 @@ class StreamingAnomalyDetector:
             values=values,
             present=present,
             stuck=stuck,
-            observed=observed,
-            changed=changed,
+            observed=runs.observed,
+            changed=runs.changed,
             smoothed=smoothed,
             row_index=row_index,
             time_step=steps,
@@ -343,7 +356,7 @@ class StreamingAnomalyDetector:
 
         self._stuck.learn(block.observed, block.changed, block.stuck)
         self._time.learn(block.time_step, block.time_gap)
-        self._block = _BlockBuffer(config.block_rows, len(self.signal_names))
+        block.fill = 0
 
     def _assemble(
         self, stamps: npt.NDArray[np.int64], pieces: list[dict[str, npt.NDArray[Any]]]

@@ -20,6 +20,7 @@ Decisions:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from enum import IntFlag
 from typing import Any
 
@@ -36,6 +37,7 @@ from imcloud_products.domain.anomaly.serialization import (
 from imcloud_products.domain.anomaly.smoothing import FloatArray, blend_rate
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 # The usual time step is followed with this half-life (rows).
 _TIME_STEP_HALF_LIFE_ROWS = 100.0
@@ -62,6 +64,16 @@ class QualityFlag(IntFlag):
             | cls.TIME_GAP
             | (cls.TIME_BACKWARDS)
         )
+
+
+@dataclass(frozen=True)
+class RepeatRuns:
+    """Per cell: exact repeats in a row so far, and whether the reading could be
+    compared with a previous one (observed) and differed from it (changed)."""
+
+    run: IntArray
+    observed: BoolArray
+    changed: BoolArray
 
 
 class StuckSensorMonitor:
@@ -92,13 +104,12 @@ class StuckSensorMonitor:
             limits[signal] = max(self._config.stuck_min_rows, needed)
         return limits
 
-    def observe(
-        self, values: FloatArray, finite: BoolArray, limits: FloatArray
-    ) -> tuple[BoolArray, BoolArray, BoolArray]:
-        """Advance over rows; return (stuck, observed change, changed) cell masks.
+    def observe(self, values: FloatArray, finite: BoolArray) -> RepeatRuns:
+        """Advance over rows; return each cell's repeat run and change masks.
 
-        `observed` marks cells with a finite previous reading (so "changed" means
-        something); those cells are what change_rate is learned from.
+        Nothing here depends on what is learned, so a whole batch goes through in
+        one pass; which runs count as stuck is decided per block (stuck_cells), with
+        the limits learned up to that block.
         """
         n_rows, n_signals = values.shape
         row_index = np.arange(n_rows)[:, None]
@@ -124,7 +135,6 @@ class StuckSensorMonitor:
         run = np.where(
             run_start_row >= 0, repeats_so_far - repeats_at_start, self.repeat_run + repeats_so_far
         )
-        stuck = finite & (run >= limits)
 
         if n_rows:
             self.repeat_run = run[-1].astype(np.int64)
@@ -134,7 +144,11 @@ class StuckSensorMonitor:
                 values[np.maximum(last_row, 0), np.arange(n_signals)],
                 self.last_value,
             )
-        return stuck, observed, changed
+        return RepeatRuns(run=run, observed=observed, changed=changed)
+
+    def stuck_cells(self, runs: IntArray, finite: BoolArray) -> BoolArray:
+        """Cells whose repeat run reached its signal's limit as learned so far."""
+        return finite & (runs >= self.repeat_limit())
 
     def learn(self, observed: BoolArray, changed: BoolArray, stuck: BoolArray) -> None:
         """Learn the change rate from one block, leaving stuck cells out."""
@@ -178,22 +192,24 @@ class TimeStepMonitor:
         self.usual_step_ms = 0.0
         self.steps_seen = 0.0
 
-    def observe(self, timestamps: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray, FloatArray]:
-        """Return (gap, backwards, step in ms; NaN for the stream's first row)."""
+    def observe(self, timestamps: npt.NDArray[np.int64]) -> FloatArray:
+        """Each row's step from the row before, in ms (NaN for the stream's first
+        row); negative where time went backwards. A whole batch in one pass."""
         steps = np.empty(timestamps.shape[0])
         if timestamps.shape[0] == 0:
-            return np.zeros(0, bool), np.zeros(0, bool), steps
+            return steps
         previous = timestamps[0] if self.last_timestamp is None else self.last_timestamp
         steps[:] = np.diff(timestamps, prepend=np.int64(previous)).astype(np.float64)
         if self.last_timestamp is None:
             steps[0] = np.nan
         self.last_timestamp = int(timestamps[-1])
-        backwards = steps < 0.0
+        return steps
+
+    def gaps(self, steps: FloatArray) -> BoolArray:
+        """Steps far longer than the step learned so far (none before it is known)."""
         if self.steps_seen >= _TIME_STEPS_BEFORE_JUDGING and self.usual_step_ms > 0.0:
-            gap = steps > self._config.gap_factor * self.usual_step_ms
-        else:
-            gap = np.zeros(steps.shape, bool)
-        return gap, backwards, steps
+            return steps > self._config.gap_factor * self.usual_step_ms
+        return np.zeros(steps.shape, bool)
 
     def learn(self, steps: FloatArray, gap: BoolArray) -> None:
         usable = np.isfinite(steps) & (steps > 0.0) & ~gap
