@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import BigInteger, Connection, cast, func, select
 
 from imcloud_products.domain.telemetry import ROLLUP_MS, Aggregates, ReportedState, ReportedValue
 from imcloud_products.store.tables import (
@@ -143,9 +143,10 @@ _p, _r = telemetry_points.c, telemetry_rollups.c
 _POINTS = (
     _p.series_id, _p.ts_ms, func.min(_p.value), func.max(_p.value), func.sum(_p.value), func.count()
 )  # fmt: skip
+# PostgreSQL sums a bigint as numeric, which arrives as Decimal: cast back.
 _ROLLUPS = (
     _r.series_id, _r.bucket_ms, func.min(_r.min), func.max(_r.max), func.sum(_r.sum),
-    func.sum(_r.count),
+    cast(func.sum(_r.count), BigInteger),
 )  # fmt: skip
 
 
@@ -160,10 +161,12 @@ def _summaries(
     """(series, bucket, min, max, sum, count) rows of the table's rows in [low, high)."""
     series_id, time, *summary = table
     start = (time // bucket_ms * bucket_ms).label("bucket")
-    return list(
-        connection.execute(
-            select(series_id, start, *summary)
-            .where(series_id.in_(list(series)), time >= low, time < high)
-            .group_by(series_id, start)
-        ).all()
+    found = connection.execute(
+        select(series_id, start, *summary)
+        .where(series_id.in_(list(series)), time >= low, time < high)
+        .group_by(series_id, start)
     )
+    # Plain tuples: numpy asks each SQLAlchemy Row for array attributes it lacks, and
+    # every such miss raises inside SQLAlchemy (4.5 s of 5.4 for a month in 5-minute
+    # buckets).
+    return [tuple(row) for row in found.all()]

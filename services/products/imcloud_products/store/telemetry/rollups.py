@@ -60,8 +60,17 @@ class Summaries:
             return []
         rows = np.concatenate(self._parts)
         series_id = rows[:, 0].astype(np.int64)
-        start = rows[:, 1].astype(np.int64) // self._width * self._width
-        keys, inverse = np.unique(np.stack([series_id, start], axis=1), axis=0, return_inverse=True)
+        bucket = rows[:, 1].astype(np.int64) // self._width
+        # One integer per (series, bucket), ordered as the pair: a flat unique is
+        # several times faster than a unique over rows.
+        first_bucket = int(bucket.min())
+        buckets = int(bucket.max()) - first_bucket + 1
+        key_codes, inverse = np.unique(
+            series_id * buckets + (bucket - first_bucket), return_inverse=True
+        )
+        keys = np.stack(
+            [key_codes // buckets, (key_codes % buckets + first_bucket) * self._width], axis=1
+        )
         inverse = inverse.ravel()
         low = np.full(len(keys), np.inf)
         high = np.full(len(keys), -np.inf)
