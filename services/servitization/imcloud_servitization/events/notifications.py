@@ -10,6 +10,7 @@ consumer, each attempt with its own timeout; a channel has at most
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 from collections import Counter as Tally
@@ -129,8 +130,8 @@ class NotificationDispatcher:
         self._lock = threading.Lock()
         self._in_flight: Tally[str] = Tally()
         self._due = threading.Event()
-        # The earliest retry this process scheduled and has not yet looked for.
-        self._next_retry: datetime | None = None
+        # When the retries this process scheduled fall due, earliest first.
+        self._retries: list[datetime] = []
 
     def wake(self) -> None:
         """Deliveries may be due now: look at once, not at the next poll."""
@@ -138,37 +139,37 @@ class NotificationDispatcher:
 
     def _retry_at(self, when: datetime) -> None:
         with self._lock:
-            if self._next_retry is None or when < self._next_retry:
-                self._next_retry = when
+            heapq.heappush(self._retries, when)
 
-    def _idle_wait_s(self) -> float:
+    def _idle_wait_s(self, looked_at: datetime) -> float:
+        """Until the next retry falls due, or the poll's period if that is sooner;
+        the retries due by ``looked_at``, when due deliveries were last claimed,
+        were among them."""
         with self._lock:
-            retry, self._next_retry = self._next_retry, None
-        if retry is None:
-            return SEND_EVERY_S
-        until_retry = (retry - utcnow()).total_seconds()
-        if until_retry > SEND_EVERY_S:
-            self._retry_at(retry)  # still ahead after this wait
+            while self._retries and self._retries[0] <= looked_at:
+                heapq.heappop(self._retries)
+            if not self._retries:
+                return SEND_EVERY_S
+            until_retry = (self._retries[0] - utcnow()).total_seconds()
         return min(max(until_retry, 0.0), SEND_EVERY_S)
 
     def run(self, stopping: threading.Event) -> None:
         """The background loop: sends what is due until stopped, then lets go of the
         workers (a send under way still ends within its timeout)."""
+        looked_at = utcnow()
         try:
             while not stopping.is_set():
-                wait_for_news(self._due, stopping, self._idle_wait_s())
+                wait_for_news(self._due, stopping, self._idle_wait_s(looked_at))
                 self._due.clear()
                 if stopping.is_set():
                     break
+                looked_at = utcnow()
                 try:
-                    self.send_due_now()
+                    self.send_due(looked_at)
                 except Exception:
                     log.exception("notification deliveries failed; trying again later")
         finally:
             self.close()
-
-    def send_due_now(self) -> None:
-        self.send_due(utcnow())
 
     def send_due(self, now: datetime) -> int:
         """Claims what the free workers can take and hands it to them; how many."""
